@@ -2,8 +2,8 @@
 //! multi-accelerator edge devices (NVIDIA Jetson: CPU, integrated GPU and two DLAs sharing one
 //! unified memory).
 //!
-//! A run is a pure function of its [`scenario::Scenario`] and seed; it returns a report and
-//! writes nothing. See `DESIGN.md` for the map of the crate.
+//! A run is a pure function of its scenario and seed; it returns a [`report::Report`] and writes
+//! nothing. Start from [`scenario::Scenario::load`] and [`simulation::Simulation`].
 
 #![warn(missing_docs)]
 
@@ -11,6 +11,34 @@ pub mod engine;
 pub mod hardware;
 pub mod metrics;
 pub mod model;
+pub mod policy;
+pub mod report;
 pub mod rng;
+pub mod scenario;
+pub mod serving;
+pub mod simulation;
+pub mod slab;
 pub mod time;
+pub mod units;
 pub mod workload;
+
+pub use report::Report;
+pub use scenario::{ResolvedScenario, Scenario, ScenarioError};
+pub use simulation::{SimError, Simulation};
+
+/// Loads, checks and runs a scenario file with an optional seed override.
+pub fn run_file(path: &std::path::Path, seed: Option<u64>) -> Result<Report, RunError> {
+    let scenario = Scenario::load(path)?;
+    Ok(Simulation::new(&scenario, seed)?.run())
+}
+
+/// A scenario could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The run could not be set up.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}

@@ -1,0 +1,163 @@
+//! The static policy: a deployment written in the scenario, never changed during the run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Deployment, InstancePlan, Policy, PolicyContext};
+use crate::hardware::profile::DeviceProfile;
+use crate::model::Model;
+use crate::model::partition;
+use crate::serving::InstanceConfig;
+use crate::serving::transport::TransportKind;
+use crate::time::SimDuration;
+use crate::units::TimeSpan;
+
+/// Parameters of the static policy (`[policy] kind = "static"`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticSpec {
+    /// Transport between partitions; default: the scenario's `[serving.transport] kind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportKind>,
+    /// One entry per app stage, in order. Empty: every model whole, one instance on the GPU.
+    #[serde(default)]
+    pub stages: Vec<StaticStage>,
+}
+
+/// How one stage's model is cut and served.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticStage {
+    /// Cut points in the paper's numbering: `[5, 13]` ends partitions after operators #5 and #13.
+    #[serde(default)]
+    pub cuts: Vec<usize>,
+    /// One entry per partition (cuts + 1). Empty: one instance of each partition on the GPU.
+    #[serde(default)]
+    pub partitions: Vec<StaticPartition>,
+}
+
+/// The instances of one partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticPartition {
+    /// Instance count per accelerator name, e.g. `{ gpu = 2, dla0 = 1 }`.
+    pub instances: BTreeMap<String, u32>,
+    /// Largest batch an instance forms.
+    #[serde(default = "one")]
+    pub max_batch: u32,
+    /// Longest wait of the oldest queued request for a batch to fill.
+    #[serde(default = "zero")]
+    pub batch_timeout: TimeSpan,
+    /// CPU cores each instance holds.
+    #[serde(default = "one")]
+    pub cpu_cores: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn zero() -> TimeSpan {
+    TimeSpan(SimDuration::ZERO)
+}
+
+impl Default for StaticPartition {
+    fn default() -> Self {
+        StaticPartition {
+            instances: BTreeMap::from([("gpu".to_string(), 1)]),
+            max_batch: 1,
+            batch_timeout: zero(),
+            cpu_cores: 1,
+        }
+    }
+}
+
+impl StaticSpec {
+    /// Checks the deployment against the models and the device; the error is (field, message).
+    pub fn validate(&self, models: &[Model], device: &DeviceProfile) -> Result<(), (String, String)> {
+        if !self.stages.is_empty() && self.stages.len() != models.len() {
+            return Err((
+                "stages".into(),
+                format!("has {} entries but the app has {} stages: give one per stage, in order", self.stages.len(), models.len()),
+            ));
+        }
+        let default_stage = StaticStage::default();
+        for (s, model) in models.iter().enumerate() {
+            let stage = self.stages.get(s).unwrap_or(&default_stage);
+            let ranges = partition::split(model.operators.len(), &stage.cuts).map_err(|m| (format!("stages[{s}].cuts"), format!("{} ({})", m, model.name)))?;
+            if !stage.partitions.is_empty() && stage.partitions.len() != ranges.len() {
+                return Err((
+                    format!("stages[{s}].partitions"),
+                    format!("has {} entries but the cuts make {} partitions: give one per partition", stage.partitions.len(), ranges.len()),
+                ));
+            }
+            for (p, part) in stage.partitions.iter().enumerate() {
+                let field = format!("stages[{s}].partitions[{p}]");
+                if part.instances.values().all(|&n| n == 0) {
+                    return Err((format!("{field}.instances"), "needs at least one instance, e.g. { gpu = 1 }".into()));
+                }
+                for name in part.instances.keys() {
+                    if device.accelerator(name).is_none() {
+                        let known: Vec<&str> = device.accelerators.iter().map(|a| a.name.as_str()).collect();
+                        return Err((format!("{field}.instances"), format!("unknown accelerator `{name}`: {} has {}", device.name, known.join(", "))));
+                    }
+                }
+                if part.max_batch == 0 {
+                    return Err((format!("{field}.max_batch"), "must be at least 1".into()));
+                }
+                let cpu_cores = device.accelerators.iter().find(|a| a.kind == crate::hardware::AcceleratorKind::Cpu).map_or(1, |a| a.cores);
+                if part.cpu_cores == 0 || part.cpu_cores > cpu_cores {
+                    return Err((format!("{field}.cpu_cores"), format!("must be between 1 and {cpu_cores} (the CPU's cores)")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deploys what the scenario says, then does nothing.
+#[derive(Clone, Debug)]
+pub struct StaticPolicy {
+    spec: StaticSpec,
+}
+
+impl StaticPolicy {
+    /// A static policy with this deployment.
+    pub fn new(spec: StaticSpec) -> Self {
+        StaticPolicy { spec }
+    }
+}
+
+impl Policy for StaticPolicy {
+    fn name(&self) -> &'static str {
+        "static"
+    }
+
+    fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
+        let gpu = ctx.device.accelerators.iter().position(|a| a.kind == crate::hardware::AcceleratorKind::Gpu).unwrap_or(0);
+        let default_stage = StaticStage::default();
+        let mut deployment = Deployment { transport: self.spec.transport, ..Default::default() };
+        let mut global = 0;
+        for s in 0..ctx.models.len() {
+            let stage = self.spec.stages.get(s).unwrap_or(&default_stage);
+            deployment.cuts.push(stage.cuts.clone());
+            for p in 0..=stage.cuts.len() {
+                match stage.partitions.get(p) {
+                    None => deployment.instances.push(InstancePlan { partition: global, accelerator: gpu, config: InstanceConfig::default() }),
+                    Some(part) => {
+                        let config = InstanceConfig { max_batch: part.max_batch, batch_timeout: part.batch_timeout.0, cpu_cores: part.cpu_cores };
+                        for (name, &count) in &part.instances {
+                            // Validated: every name exists.
+                            let accelerator = ctx.device.accelerator(name).unwrap_or(gpu);
+                            for _ in 0..count {
+                                deployment.instances.push(InstancePlan { partition: global, accelerator, config });
+                            }
+                        }
+                    }
+                }
+                global += 1;
+            }
+        }
+        deployment
+    }
+}

@@ -1,0 +1,400 @@
+//! Scenario files: the serde structs for the TOML experiment description, and their validation.
+//!
+//! Parsing and checking happen in two phases (as ripgrep does with its arguments): `Scenario`
+//! mirrors the file, field for field; [`Scenario::resolve`] checks every field against the zoo,
+//! the hardware profile and the other fields, and builds a [`ResolvedScenario`] that a run uses.
+//! Every error names the file, the field (as a dotted path) and what is allowed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hardware::profile::DeviceProfile;
+use crate::model::Model;
+use crate::model::zoo::{self, ZooOptions};
+use crate::policy::PolicySpec;
+use crate::serving::transport::TransportSpec;
+use crate::time::SimDuration;
+use crate::units::{ByteSize, TimeSpan};
+use crate::workload::app::AppSpec;
+use crate::workload::arrival::ArrivalSpec;
+
+/// A scenario as written in its TOML file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name shown in reports; defaults to the file stem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// One line on what the scenario is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Seed of the run; `--seed` overrides it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The device to simulate.
+    pub device: DeviceSpec,
+    /// The application requests are for.
+    pub app: AppSpec,
+    /// The latency objective.
+    pub slo: SloSpec,
+    /// How requests arrive.
+    pub workload: ArrivalSpec,
+    /// When the run stops and what is measured.
+    #[serde(default)]
+    pub run: RunSpec,
+    /// Data-plane settings shared by every policy.
+    #[serde(default)]
+    pub serving: ServingSpec,
+    /// The serving policy (control plane).
+    #[serde(default)]
+    pub policy: PolicySpec,
+    /// Where the file was read from (for error messages); empty for in-memory scenarios.
+    #[serde(skip)]
+    pub origin: String,
+    /// Directory relative paths in the scenario resolve against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The `[device]` table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    /// A built-in profile name (`xavier-agx`, `xavier-nx`, `orin-agx`) or a path to a profile TOML.
+    pub profile: String,
+    /// Upper bound on the unified memory the serving system may use (a resource cap, as the
+    /// paper's Fig. 2 uses); default: the device's capacity less its reserved memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_cap: Option<ByteSize>,
+}
+
+/// The `[slo]` table: a multiple of the app's isolated latency, or an absolute latency.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// SLO = multiplier × the app's isolated batch-1 latency (the paper uses 1.5, 2 and 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    /// An absolute SLO instead, e.g. `"120ms"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<TimeSpan>,
+}
+
+/// The `[run]` table: stop conditions and measurement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Arrivals stop at this simulated time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<TimeSpan>,
+    /// Arrivals stop after this many requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u64>,
+    /// After arrivals stop: `true` lets in-flight requests finish (up to `drain_limit`), `false`
+    /// cuts the run off at once and reports them as in flight.
+    #[serde(default = "default_true")]
+    pub drain: bool,
+    /// Longest simulated time a drain may take before the run is cut off.
+    #[serde(default = "default_drain_limit")]
+    pub drain_limit: TimeSpan,
+    /// Requests arriving before this time are served but not measured.
+    #[serde(default = "zero_span")]
+    pub warmup: TimeSpan,
+    /// Interval of the optional time series in the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_interval: Option<TimeSpan>,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec {
+            duration: None,
+            max_requests: None,
+            drain: true,
+            drain_limit: default_drain_limit(),
+            warmup: zero_span(),
+            series_interval: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_drain_limit() -> TimeSpan {
+    TimeSpan(SimDuration::from_secs(600))
+}
+fn zero_span() -> TimeSpan {
+    TimeSpan(SimDuration::ZERO)
+}
+
+/// The `[serving]` table: data-plane settings every policy shares.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServingSpec {
+    /// Longest queue of one instance; a request routed to a full queue is dropped (`queue_full`).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    /// Whether the instances of the initial deployment start cold (load weights first).
+    #[serde(default)]
+    pub cold_start_initial: bool,
+    /// Fixed part of a cold start on top of loading weights at the storage bandwidth: process
+    /// start, runtime and engine initialisation. Assumed (TensorRT engine deserialisation and
+    /// CUDA context creation take hundreds of ms on Jetson); replace with a measured value.
+    #[serde(default = "default_cold_start_init")]
+    pub cold_start_init: TimeSpan,
+    /// How tensors travel between partitions, and what that costs.
+    #[serde(default)]
+    pub transport: TransportSpec,
+}
+
+impl Default for ServingSpec {
+    fn default() -> Self {
+        ServingSpec {
+            queue_capacity: default_queue_capacity(),
+            cold_start_initial: false,
+            cold_start_init: default_cold_start_init(),
+            transport: TransportSpec::default(),
+        }
+    }
+}
+
+fn default_queue_capacity() -> usize {
+    1024
+}
+fn default_cold_start_init() -> TimeSpan {
+    TimeSpan(SimDuration::from_ms(500))
+}
+
+/// A scenario error: the file, the field and what is wrong or allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The scenario file (or `<memory>`).
+    pub file: String,
+    /// Dotted path of the offending field, e.g. `workload.rate_per_s`; empty for syntax errors.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: field `{}`: {}", self.file, self.field, self.message)
+        }
+    }
+}
+
+/// Everything a run needs, checked and built from a [`Scenario`].
+#[derive(Clone, Debug)]
+pub struct ResolvedScenario {
+    /// The scenario as written.
+    pub scenario: Scenario,
+    /// Display name of the scenario.
+    pub name: String,
+    /// The device.
+    pub device: DeviceProfile,
+    /// Usable unified memory (cap or capacity less reserved), bytes.
+    pub memory_limit_bytes: u64,
+    /// Display name of the app.
+    pub app_name: String,
+    /// The models of the app's stages, in order.
+    pub models: Vec<Model>,
+    /// The app's isolated batch-1 latency (see [`isolated_latency`]).
+    pub isolated_latency: SimDuration,
+    /// The latency objective of every request.
+    pub slo: SimDuration,
+}
+
+impl Scenario {
+    /// Reads and parses a scenario file, then checks it with [`Scenario::resolve`].
+    pub fn load(path: &Path) -> Result<ResolvedScenario, ScenarioError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: origin.clone(),
+            field: String::new(),
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Scenario::parse(&text, &origin, &base_dir)?.resolve()
+    }
+
+    /// Parses scenario TOML text; `origin` names it in errors, `base_dir` anchors relative paths.
+    pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
+            file: origin.to_string(),
+            field: String::new(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        scenario.origin = origin.to_string();
+        scenario.base_dir = base_dir.to_path_buf();
+        Ok(scenario)
+    }
+
+    fn error(&self, field: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: if self.origin.is_empty() { "<memory>".into() } else { self.origin.clone() },
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Checks every field and builds what a run needs.
+    pub fn resolve(&self) -> Result<ResolvedScenario, ScenarioError> {
+        let device = self.resolve_device()?;
+        let memory_limit_bytes = self.resolve_memory_limit(&device)?;
+        let (app_name, models) = self.resolve_models()?;
+        let isolated_latency = isolated_latency(&models, &device);
+        let slo = self.resolve_slo(isolated_latency)?;
+        self.check_workload()?;
+        self.check_run()?;
+        if self.serving.queue_capacity == 0 {
+            return Err(self.error("serving.queue_capacity", "must be at least 1"));
+        }
+        self.serving.transport.validate().map_err(|(field, msg)| self.error(&format!("serving.transport.{field}"), msg))?;
+        self.policy
+            .validate(&models, &device)
+            .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        let name = self.name.clone().unwrap_or_else(|| {
+            Path::new(&self.origin).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+        });
+        Ok(ResolvedScenario {
+            scenario: self.clone(),
+            name,
+            device,
+            memory_limit_bytes,
+            app_name,
+            models,
+            isolated_latency,
+            slo,
+        })
+    }
+
+    fn resolve_device(&self) -> Result<DeviceProfile, ScenarioError> {
+        let name = self.device.profile.trim();
+        if let Some(profile) = DeviceProfile::builtin(name) {
+            return Ok(profile);
+        }
+        let path = self.base_dir.join(name);
+        if path.extension().is_some_and(|e| e == "toml") || path.exists() {
+            return DeviceProfile::load(&path).map_err(|e| self.error("device.profile", e.to_string()));
+        }
+        Err(self.error(
+            "device.profile",
+            format!(
+                "unknown profile `{name}`: use a built-in one ({}) or the path of a profile TOML file",
+                DeviceProfile::builtin_names().join(", ")
+            ),
+        ))
+    }
+
+    fn resolve_memory_limit(&self, device: &DeviceProfile) -> Result<u64, ScenarioError> {
+        let usable = device.memory.capacity_bytes.saturating_sub(device.memory.reserved_bytes);
+        match self.device.memory_cap {
+            None => Ok(usable),
+            Some(ByteSize(0)) => Err(self.error("device.memory_cap", "must be more than 0 bytes")),
+            Some(ByteSize(cap)) if cap > usable => Err(self.error(
+                "device.memory_cap",
+                format!(
+                    "{} is more than the {} the device leaves to applications ({} less {} reserved)",
+                    ByteSize(cap),
+                    ByteSize(usable),
+                    ByteSize(device.memory.capacity_bytes),
+                    ByteSize(device.memory.reserved_bytes)
+                ),
+            )),
+            Some(ByteSize(cap)) => Ok(cap),
+        }
+    }
+
+    fn resolve_models(&self) -> Result<(String, Vec<Model>), ScenarioError> {
+        let (app_name, stages) = self.app.resolve().map_err(|m| self.error("app", m))?;
+        let mut opts = ZooOptions::default();
+        if let Some(seq_len) = self.app.seq_len {
+            if seq_len == 0 || seq_len > 4096 {
+                return Err(self.error("app.seq_len", "must be between 1 and 4096 tokens"));
+            }
+            opts.seq_len = seq_len;
+        }
+        let field = if self.app.stages.is_some() { "app.stages" } else { "app.name" };
+        let models = stages
+            .iter()
+            .map(|s| zoo::build(s, &opts).map_err(|e| self.error(field, format!("{e} (built-in apps: {})", builtin_app_names()))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((app_name, models))
+    }
+
+    fn resolve_slo(&self, isolated: SimDuration) -> Result<SimDuration, ScenarioError> {
+        match (self.slo.multiplier, self.slo.latency) {
+            (Some(_), Some(_)) => Err(self.error("slo", "give either `multiplier` or `latency`, not both")),
+            (None, None) => Err(self.error("slo", "missing: give `multiplier` (> 1, e.g. 2.0) or `latency` (e.g. \"100ms\")")),
+            (Some(m), None) if !(m.is_finite() && m > 1.0) => Err(self.error(
+                "slo.multiplier",
+                format!("{m} is not allowed: the SLO multiplier must be a finite number greater than 1 (the paper uses 1.5, 2 and 3)"),
+            )),
+            (Some(m), None) => Ok(SimDuration::from_secs_f64(isolated.as_secs_f64() * m)),
+            (None, Some(TimeSpan(d))) if d == SimDuration::ZERO => Err(self.error("slo.latency", "must be more than 0")),
+            (None, Some(TimeSpan(d))) => Ok(d),
+        }
+    }
+
+    fn check_workload(&self) -> Result<(), ScenarioError> {
+        self.workload.validate(&self.base_dir).map_err(|e| {
+            let field = e.field().map(|f| format!("workload.{}", f.trim_start_matches("workload."))).unwrap_or_else(|| "workload".into());
+            self.error(&field, e.to_string())
+        })
+    }
+
+    fn check_run(&self) -> Result<(), ScenarioError> {
+        let run = &self.run;
+        if run.duration.is_none() && run.max_requests.is_none() {
+            return Err(self.error("run", "give `duration` (e.g. \"60s\") or `max_requests`, or both"));
+        }
+        if run.duration.is_some_and(|d| d.0 == SimDuration::ZERO) {
+            return Err(self.error("run.duration", "must be more than 0"));
+        }
+        if run.max_requests == Some(0) {
+            return Err(self.error("run.max_requests", "must be at least 1"));
+        }
+        if let Some(d) = run.duration
+            && run.warmup.0 >= d.0
+        {
+            return Err(self.error("run.warmup", format!("{} must be shorter than run.duration ({})", run.warmup, d)));
+        }
+        if run.series_interval.is_some_and(|i| i.0 == SimDuration::ZERO) {
+            return Err(self.error("run.series_interval", "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+fn builtin_app_names() -> String {
+    crate::workload::app::BUILTIN_APPS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The isolated batch-1 latency of an app: for each stage, the whole model alone on its fastest
+/// accelerator at batch 1 with no other load, summed over stages. The SLO multiplier applies to it.
+pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration {
+    let total_ns: u64 = models
+        .iter()
+        .map(|m| {
+            (0..device.accelerators.len())
+                .map(|a| crate::model::cost::plan(&m.operators, 1, a, device.accelerators[a].cores, device).solo_ns())
+                .min()
+                .unwrap_or(0)
+        })
+        .sum();
+    SimDuration::from_ns(total_ns)
+}
+
+/// Count of instances per accelerator name, as written in scenarios.
+pub type InstanceCounts = BTreeMap<String, u32>;

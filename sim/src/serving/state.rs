@@ -1,0 +1,135 @@
+//! Run-time state of the data plane: partitions, instances, requests, batches and transfers.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use crate::serving::InstanceConfig;
+use crate::time::SimTime;
+
+/// One partition of one stage's model, as deployed.
+#[derive(Clone, Debug)]
+pub struct PartitionState {
+    /// App stage (model) it belongs to.
+    pub stage: usize,
+    /// Operator indices of the model it runs (0-based, end-exclusive).
+    pub ops: Range<usize>,
+    /// Activation elements of one sample's output.
+    pub output_elems: u64,
+    /// Instances ever created for it (live or not), by instance index.
+    pub instances: Vec<u32>,
+    /// Requests waiting because the partition has no live instance (a policy may scale out).
+    pub pending: VecDeque<u32>,
+}
+
+/// Lifecycle of an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstancePhase {
+    /// Loading weights; accepts requests into its queue.
+    Starting,
+    /// Serving.
+    Ready,
+    /// Retiring: takes no new requests, finishes its queue.
+    Draining,
+    /// Gone; its memory is free.
+    Stopped,
+}
+
+/// A replica of one partition on one accelerator.
+#[derive(Clone, Debug)]
+pub struct InstanceState {
+    /// Global partition index.
+    pub partition: u32,
+    /// Accelerator index.
+    pub accel: u32,
+    /// Batching and cores.
+    pub config: InstanceConfig,
+    /// Lifecycle phase.
+    pub phase: InstancePhase,
+    /// Requests waiting, oldest first.
+    pub queue: VecDeque<u32>,
+    /// Whether a batch is executing.
+    pub busy: bool,
+    /// Whether a batch timer is pending.
+    pub timer_armed: bool,
+    /// Generation of the batch timer: a popped timer with another generation is stale.
+    pub timer_generation: u32,
+    /// Unified memory the instance holds (weights, workspace, runtime context).
+    pub footprint_bytes: u64,
+    /// Requests in the batch being executed.
+    pub in_service: u32,
+}
+
+impl InstanceState {
+    /// Whether the router may send it requests.
+    pub fn accepts(&self) -> bool {
+        matches!(self.phase, InstancePhase::Starting | InstancePhase::Ready)
+    }
+
+    /// Requests queued or in service: the router's measure of load.
+    pub fn load(&self) -> usize {
+        self.queue.len() + self.in_service as usize
+    }
+}
+
+/// One request in flight.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestState {
+    /// When it arrived.
+    pub arrived: SimTime,
+    /// Global partition it is at.
+    pub partition: u32,
+    /// Unified memory its current tensor holds.
+    pub buffer_bytes: u64,
+    /// When it entered its current partition's queue.
+    pub enqueued: SimTime,
+    /// When its batch started executing.
+    pub exec_start: SimTime,
+    /// When its batch finished executing.
+    pub exec_end: SimTime,
+}
+
+/// A batch executing on an instance, one plan segment at a time.
+#[derive(Clone, Debug)]
+pub struct BatchState {
+    /// Instance index.
+    pub instance: u32,
+    /// Requests in the batch.
+    pub requests: Vec<u32>,
+    /// Index of its execution plan in the plan cache.
+    pub plan: u32,
+    /// Segment being executed.
+    pub segment: usize,
+}
+
+/// Tensors of one finished batch travelling to the next partition.
+#[derive(Clone, Debug)]
+pub struct TransferState {
+    /// Requests whose tensors travel.
+    pub requests: Vec<u32>,
+    /// Destination partition.
+    pub to_partition: u32,
+    /// Extra buffer held until the transfer ends.
+    pub extra_buffer_bytes: u64,
+    /// Fixed delay after the CPU work.
+    pub fixed_ns: u64,
+}
+
+/// What a running fluid activity belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityOwner {
+    /// A segment of a batch.
+    Batch(u32),
+    /// The CPU work of a transfer.
+    Transfer(u32),
+}
+
+/// Per-accelerator execution slots: a DLA core serves one activity at a time; others wait FIFO.
+#[derive(Clone, Debug, Default)]
+pub struct AcceleratorSlots {
+    /// Most segments running at once (`None`: unlimited, they share the engine).
+    pub max_concurrent: Option<u32>,
+    /// Segments running.
+    pub running: u32,
+    /// Batches waiting for a slot, oldest first.
+    pub waiting: VecDeque<u32>,
+}

@@ -1,0 +1,146 @@
+//! How a tensor reaches the next partition, and what that costs in time, CPU and memory traffic.
+//!
+//! Three mechanisms, costed from the tensor's bytes, the device's memory bandwidth and CPU copy
+//! rate, never from constants chosen to order them:
+//! - **zero-copy token** over unified memory (InfScaler §IV-B): the producer hands the consumer a
+//!   token naming the region it wrote; no byte moves, only a control-plane message.
+//! - **shared-memory copy** (SPRIGHT-style data plane on an accelerator-unaware system): the output
+//!   is copied from the producer's accelerator buffer into the shared pool and from the pool into
+//!   the consumer's input binding — two memcpys — plus a descriptor hand-off.
+//! - **HTTP / serialisation** (Knative): serialise, two socket copies (user→kernel→user) and
+//!   deserialise, plus the fixed cost of an HTTP hop through the queue-proxy sidecar.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hardware::profile::DeviceProfile;
+use crate::time::SimDuration;
+use crate::units::{ByteRate, TimeSpan};
+
+/// Which mechanism carries tensors between partitions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// A token naming a region of unified memory; no copy.
+    #[default]
+    ZeroCopy,
+    /// Copies through a shared-memory pool.
+    SharedMemory,
+    /// HTTP requests with serialised tensors.
+    Http,
+}
+
+impl TransportKind {
+    /// Stable name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::ZeroCopy => "zero_copy",
+            TransportKind::SharedMemory => "shared_memory",
+            TransportKind::Http => "http",
+        }
+    }
+}
+
+/// The `[serving.transport]` table: the mechanism and the fixed costs of its control path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransportSpec {
+    /// Mechanism used unless the policy chooses one.
+    #[serde(default)]
+    pub kind: TransportKind,
+    /// Control-plane latency of handing a token to the consumer. Assumed: one event through an
+    /// eBPF map / Unix-domain message, tens of microseconds; the paper (Fig. 6) bounds the whole
+    /// hand-off below 1 ms. To be replaced by the HIL measurement.
+    #[serde(default = "default_token_handoff")]
+    pub token_handoff: TimeSpan,
+    /// Latency of passing a descriptor to the consumer (SPRIGHT's eBPF SK_MSG redirect of a ~16 B
+    /// descriptor, REFERENCE.md §3). Assumed equal to a token hand-off.
+    #[serde(default = "default_token_handoff")]
+    pub descriptor_handoff: TimeSpan,
+    /// Fixed cost of one HTTP hop between functions: TCP over loopback, HTTP parsing and the
+    /// queue-proxy sidecar in both directions. Assumed 1 ms; to be replaced by a measurement.
+    #[serde(default = "default_http_hop")]
+    pub http_hop: TimeSpan,
+    /// Serialisation (and, separately, deserialisation) throughput of one CPU core for tensor
+    /// payloads (protobuf/JSON float arrays). Assumed 500 MB/s; to be replaced by a measurement.
+    #[serde(default = "default_serialize_rate")]
+    pub serialize_rate: ByteRate,
+}
+
+fn default_token_handoff() -> TimeSpan {
+    TimeSpan(SimDuration::from_us(30))
+}
+fn default_http_hop() -> TimeSpan {
+    TimeSpan(SimDuration::from_ms(1))
+}
+fn default_serialize_rate() -> ByteRate {
+    ByteRate(500e6)
+}
+
+impl Default for TransportSpec {
+    fn default() -> Self {
+        TransportSpec {
+            kind: TransportKind::ZeroCopy,
+            token_handoff: default_token_handoff(),
+            descriptor_handoff: default_token_handoff(),
+            http_hop: default_http_hop(),
+            serialize_rate: default_serialize_rate(),
+        }
+    }
+}
+
+/// The cost of moving one tensor: a CPU activity (sharing the CPU and memory bandwidth with
+/// everything else running) followed by a fixed delay, plus the extra buffer it holds meanwhile.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TransferCost {
+    /// CPU time on one core at full rate, alone on the device.
+    pub work_ns: u64,
+    /// Bytes read and written over unified memory during that work.
+    pub mem_bytes: u64,
+    /// Latency not subject to sharing (control messages, protocol overhead).
+    pub fixed_ns: u64,
+    /// Extra unified memory held until the transfer ends (the copy's destination buffer).
+    pub extra_buffer_bytes: u64,
+}
+
+impl TransportSpec {
+    /// Checks the parameters; the error is (field, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if !(self.serialize_rate.0.is_finite() && self.serialize_rate.0 > 0.0) {
+            return Err(("serialize_rate".into(), "must be a positive rate, e.g. \"500MB/s\"".into()));
+        }
+        Ok(())
+    }
+
+    /// The cost of moving a tensor of `bytes` with `kind` on `device`.
+    pub fn cost(&self, kind: TransportKind, bytes: u64, device: &DeviceProfile) -> TransferCost {
+        let copy_rate = device.memory.copy_bytes_per_s;
+        let copy_ns = |n: u64| ns_at_rate(n, copy_rate);
+        match kind {
+            TransportKind::ZeroCopy => TransferCost { fixed_ns: self.token_handoff.0.as_ns(), ..Default::default() },
+            TransportKind::SharedMemory => TransferCost {
+                // Two memcpys: accelerator buffer → pool, pool → consumer binding; each reads and
+                // writes every byte once.
+                work_ns: 2 * copy_ns(bytes),
+                mem_bytes: 4 * bytes,
+                fixed_ns: self.descriptor_handoff.0.as_ns(),
+                extra_buffer_bytes: bytes,
+            },
+            TransportKind::Http => TransferCost {
+                // Serialise + deserialise (read the floats, write the encoding and back), and two
+                // socket copies (user → kernel → user).
+                work_ns: 2 * ns_at_rate(bytes, self.serialize_rate.0) + 2 * copy_ns(bytes),
+                mem_bytes: 8 * bytes,
+                fixed_ns: self.http_hop.0.as_ns(),
+                extra_buffer_bytes: 2 * bytes,
+            },
+        }
+    }
+}
+
+/// Nanoseconds to process `bytes` at `rate_bytes_per_s`, rounded up.
+fn ns_at_rate(bytes: u64, rate_bytes_per_s: f64) -> u64 {
+    if bytes == 0 {
+        return 0;
+    }
+    (bytes as f64 * 1e9 / rate_bytes_per_s).ceil() as u64
+}
