@@ -1,1 +1,132 @@
-fn main() {}
+//! `infscaler`: simulate ML inference serving on multi-accelerator edge devices.
+
+mod bench;
+mod catalog;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use infscaler_sim::{Scenario, Simulation};
+
+/// Simulate ML inference serving on NVIDIA Jetson devices and compare serving policies.
+#[derive(Parser, Debug)]
+#[command(name = "infscaler", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and print its report (default: scenarios/quickstart.toml).
+    Run {
+        /// Scenario TOML file.
+        scenario: Option<PathBuf>,
+        /// Seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a scenario file without running it.
+    Validate {
+        /// Scenario TOML file.
+        scenario: PathBuf,
+    },
+    /// List the model zoo, or show one model's operators.
+    Models {
+        /// A model name, e.g. alexnet.
+        name: Option<String>,
+        /// Device profile for per-accelerator times (built-in name or TOML path).
+        #[arg(long, default_value = "xavier-agx")]
+        device: String,
+        /// Sequence length for transformer models.
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in applications.
+    Apps,
+    /// List the built-in device profiles, or show one.
+    Devices {
+        /// A profile name or path.
+        name: Option<String>,
+    },
+    /// Measure the simulator's own speed on a 3-partition pipeline.
+    Bench {
+        /// Requests to simulate.
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+        /// Repetitions (the best and median are reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Run { scenario: None, seed: None, json: false }) {
+        Command::Run { scenario, seed, json } => run(scenario.as_deref(), seed, json),
+        Command::Validate { scenario } => validate(&scenario),
+        Command::Models { name, device, seq_len, json } => catalog::models(name.as_deref(), &device, seq_len, json),
+        Command::Apps => catalog::apps(),
+        Command::Devices { name } => catalog::devices(name.as_deref()),
+        Command::Bench { requests, repeat, json } => bench::run(requests, repeat, json),
+    }
+}
+
+/// The quickstart scenario: next to the binary's project when run from a checkout.
+fn default_scenario() -> PathBuf {
+    let local = PathBuf::from("scenarios/quickstart.toml");
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml")
+}
+
+fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool) -> Result<ExitCode> {
+    let path = scenario.map(Path::to_path_buf).unwrap_or_else(default_scenario);
+    let resolved = Scenario::load(&path)?;
+    let report = Simulation::new(&resolved, seed).with_context(|| format!("setting up {}", path.display()))?.run();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", table::report(&report, &resolved));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(path: &Path) -> Result<ExitCode> {
+    let resolved = Scenario::load(path)?;
+    println!(
+        "{}: ok — app {} ({} stage{}), device {}, SLO {:.3} ms, policy {}",
+        path.display(),
+        resolved.app_name,
+        resolved.models.len(),
+        if resolved.models.len() == 1 { "" } else { "s" },
+        resolved.device.name,
+        resolved.slo.as_ms_f64(),
+        resolved.scenario.policy.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}

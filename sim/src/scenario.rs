@@ -16,6 +16,7 @@ use crate::model::Model;
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::PolicySpec;
 use crate::serving::transport::TransportSpec;
+use crate::serving::{Routing, ServiceTime};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
@@ -153,6 +154,12 @@ pub struct ServingSpec {
     /// How tensors travel between partitions, and what that costs.
     #[serde(default)]
     pub transport: TransportSpec,
+    /// How a partition's requests are spread over its instances.
+    #[serde(default)]
+    pub routing: Routing,
+    /// Variability of execution times around the cost model.
+    #[serde(default)]
+    pub service_time: ServiceTime,
 }
 
 impl Default for ServingSpec {
@@ -162,6 +169,8 @@ impl Default for ServingSpec {
             cold_start_initial: false,
             cold_start_init: default_cold_start_init(),
             transport: TransportSpec::default(),
+            routing: Routing::default(),
+            service_time: ServiceTime::default(),
         }
     }
 }
@@ -259,6 +268,11 @@ impl Scenario {
         self.check_run()?;
         if self.serving.queue_capacity == 0 {
             return Err(self.error("serving.queue_capacity", "must be at least 1"));
+        }
+        if let ServiceTime::Lognormal { cv } = self.serving.service_time
+            && !(cv.is_finite() && cv >= 0.0)
+        {
+            return Err(self.error("serving.service_time.cv", format!("{cv} is not allowed: a coefficient of variation is a finite number ≥ 0")));
         }
         self.serving.transport.validate().map_err(|(field, msg)| self.error(&format!("serving.transport.{field}"), msg))?;
         self.policy

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use rand_distr::{Distribution, Exp1, StandardNormal};
+
 use crate::engine::EventQueue;
 use crate::hardware::AcceleratorKind;
 use crate::hardware::fluid::{ActivityId, FluidModel};
@@ -17,9 +19,10 @@ use crate::policy::{
     AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy, PolicyContext,
 };
 use crate::report::{PartitionReport, Report};
-use crate::rng::RunSeed;
+use crate::rng::{RunSeed, SimRng};
 use crate::scenario::ResolvedScenario;
 use crate::serving::memory::UnifiedMemory;
+use crate::serving::{Routing, ServiceTime};
 use crate::serving::state::*;
 use crate::serving::transport::{TransportKind, TransportSpec};
 use crate::slab::Slab;
@@ -31,8 +34,8 @@ use crate::workload::arrival::ArrivalProcess;
 enum Event {
     /// The next request arrives.
     Arrival,
-    /// An instance's batch timer fires.
-    BatchTimeout { instance: u32, generation: u32 },
+    /// A request queue's batch timer fires.
+    BatchTimeout { queue: u32, generation: u32 },
     /// The earliest fluid activity may have finished.
     FluidCheck { generation: u64 },
     /// The fixed (launch) part of a batch's current segment ends.
@@ -49,7 +52,7 @@ enum Event {
 pub struct Simulation {
     scenario: ResolvedScenario,
     seed: u64,
-    queue: EventQueue<Event>,
+    events: EventQueue<Event>,
     fluid: FluidModel,
     memory: UnifiedMemory,
     recorder: Recorder,
@@ -66,6 +69,10 @@ pub struct Simulation {
     slots: Vec<AcceleratorSlots>,
     partitions: Vec<PartitionState>,
     instances: Vec<InstanceState>,
+    queues: Vec<RequestQueue>,
+    routing: Routing,
+    service_time: ServiceTime,
+    service_rng: SimRng,
     requests: Slab<RequestState>,
     batches: Slab<BatchState>,
     transfers: Slab<TransferState>,
@@ -164,10 +171,12 @@ impl Simulation {
         for (stage, (model, cuts)) in scenario.models.iter().zip(&deployment.cuts).enumerate() {
             for ops in partition::split(model.operators.len(), cuts).map_err(bad)? {
                 let output_elems = model.operators[ops.end - 1].output_elems;
-                partitions.push(PartitionState { stage, ops, output_elems, instances: Vec::new(), pending: Default::default() });
+                let queue = partitions.len() as u32;
+                partitions.push(PartitionState { stage, ops, output_elems, instances: Vec::new(), queue });
             }
         }
 
+        let queues = vec![RequestQueue::default(); partitions.len()];
         let accelerator_names: Vec<String> = device.accelerators.iter().map(|a| a.name.clone()).collect();
         let metrics_config = MetricsConfig {
             series_interval: spec.run.series_interval.map(|s| s.0),
@@ -179,7 +188,7 @@ impl Simulation {
         let mut sim = Simulation {
             scenario: scenario.clone(),
             seed,
-            queue: EventQueue::new(),
+            events: EventQueue::new(),
             fluid: FluidModel::new(capacities),
             memory: UnifiedMemory::new(scenario.memory_limit_bytes),
             recorder,
@@ -193,6 +202,10 @@ impl Simulation {
             slots,
             partitions,
             instances: Vec::new(),
+            queues,
+            routing: spec.serving.routing,
+            service_time: spec.serving.service_time,
+            service_rng: run_seed.stream("service"),
             requests: Slab::default(),
             batches: Slab::default(),
             transfers: Slab::default(),
@@ -224,12 +237,12 @@ impl Simulation {
     pub fn run(mut self) -> Report {
         self.schedule_next_arrival();
         if let Some(interval) = self.policy.tick_interval() {
-            self.queue.schedule(SimTime::ZERO + interval, Event::PolicyTick);
+            self.events.schedule(SimTime::ZERO + interval, Event::PolicyTick);
         }
         let drain = self.scenario.scenario.run.drain;
         let drain_limit = self.scenario.scenario.run.drain_limit.0;
         let mut end = SimTime::ZERO;
-        while let Some(t) = self.queue.peek_time() {
+        while let Some(t) = self.events.peek_time() {
             if !self.arrivals_open {
                 let limit = if drain { self.cutoff + drain_limit } else { self.cutoff };
                 if t > limit {
@@ -237,7 +250,7 @@ impl Simulation {
                     break;
                 }
             }
-            let Some((now, event)) = self.queue.pop() else { break };
+            let Some((now, event)) = self.events.pop() else { break };
             end = now;
             self.handle(event);
             if self.fluid_dirty {
@@ -257,7 +270,7 @@ impl Simulation {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrival => self.on_arrival(),
-            Event::BatchTimeout { instance, generation } => self.on_batch_timeout(instance, generation),
+            Event::BatchTimeout { queue, generation } => self.on_batch_timeout(queue, generation),
             Event::FluidCheck { generation } => self.on_fluid_check(generation),
             Event::SegmentFixedDone { batch } => self.end_segment(batch),
             Event::TransferFixedDone { transfer } => self.end_transfer(transfer),
@@ -267,7 +280,7 @@ impl Simulation {
     }
 
     fn now(&self) -> SimTime {
-        self.queue.now()
+        self.events.now()
     }
 
     // ----- arrivals and routing -------------------------------------------------------------
@@ -277,7 +290,7 @@ impl Simulation {
         let next = if more { self.arrivals.next_arrival() } else { None };
         match next {
             Some(t) if self.arrival_deadline.is_none_or(|d| t < d) => {
-                self.queue.schedule(t.max(self.now()), Event::Arrival);
+                self.events.schedule(t.max(self.now()), Event::Arrival);
             }
             _ => {
                 self.arrivals_open = false;
@@ -310,8 +323,8 @@ impl Simulation {
         self.schedule_next_arrival();
     }
 
-    /// Sends request `id` to the least-loaded accepting instance of `partition` (ties: the
-    /// instance created first).
+    /// Sends request `id` to `partition`: to its shared queue, or under join-shortest-queue to
+    /// the accepting instance with the fewest requests (ties: the instance created first).
     fn route(&mut self, id: u32, partition: u32) {
         let now = self.now();
         {
@@ -320,25 +333,24 @@ impl Simulation {
             r.enqueued = now;
         }
         let p = &self.partitions[partition as usize];
-        let target = p
-            .instances
-            .iter()
-            .copied()
-            .filter(|&i| self.instances[i as usize].accepts())
-            .min_by_key(|&i| self.instances[i as usize].load());
-        match target {
-            Some(i) => {
-                let capacity = self.scenario.scenario.serving.queue_capacity;
-                let inst = &mut self.instances[i as usize];
-                if inst.queue.len() >= capacity {
-                    self.drop_request(id, DropReason::QueueFull);
-                } else {
-                    inst.queue.push_back(id);
-                    self.try_start_batch(i);
-                }
-            }
-            None if self.policy.tick_interval().is_some() => self.partitions[partition as usize].pending.push_back(id),
-            None => self.drop_request(id, DropReason::NoInstance),
+        let queue = match self.routing {
+            Routing::SharedQueue => p.queue,
+            Routing::JoinShortestQueue => p
+                .instances
+                .iter()
+                .map(|&i| &self.instances[i as usize])
+                .filter(|inst| inst.accepts())
+                .min_by_key(|inst| self.queues[inst.queue as usize].requests.len() + inst.in_service as usize)
+                .map_or(p.queue, |inst| inst.queue),
+        };
+        let has_server = p.instances.iter().any(|&i| self.instances[i as usize].accepts());
+        if !has_server && self.policy.tick_interval().is_none() {
+            self.drop_request(id, DropReason::NoInstance);
+        } else if self.queues[queue as usize].requests.len() >= self.scenario.scenario.serving.queue_capacity {
+            self.drop_request(id, DropReason::QueueFull);
+        } else {
+            self.queues[queue as usize].requests.push_back(id);
+            self.dispatch(queue);
         }
     }
 
@@ -354,49 +366,82 @@ impl Simulation {
 
     // ----- batching and execution -----------------------------------------------------------
 
-    fn try_start_batch(&mut self, i: u32) {
+    /// An idle ready instance serving `queue`, if any (the one created first).
+    fn idle_server(&self, queue: u32) -> Option<u32> {
+        let partition = match self.routing {
+            Routing::SharedQueue => queue as usize,
+            Routing::JoinShortestQueue => {
+                // An instance's own queue, or a partition queue (which no instance serves).
+                return self
+                    .instances
+                    .get(queue.checked_sub(self.partitions.len() as u32)? as usize)
+                    .filter(|inst| !inst.busy && matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining))
+                    .map(|_| queue - self.partitions.len() as u32);
+            }
+        };
+        self.partitions[partition]
+            .instances
+            .iter()
+            .copied()
+            .find(|&i| {
+                let inst = &self.instances[i as usize];
+                !inst.busy && inst.phase == InstancePhase::Ready
+            })
+    }
+
+    /// Starts batches from `queue` while an idle instance can take one: a batch starts when it
+    /// is full, when its oldest request has waited the batch timeout, or when the instance is
+    /// draining; otherwise the queue's timer is armed for the oldest request's deadline.
+    fn dispatch(&mut self, queue: u32) {
         let now = self.now();
-        let inst = &mut self.instances[i as usize];
-        if inst.phase == InstancePhase::Starting || inst.phase == InstancePhase::Stopped || inst.busy || inst.queue.is_empty() {
-            return;
-        }
-        let max = inst.config.max_batch as usize;
-        let oldest = self.requests.get(inst.queue[0]).enqueued;
-        let deadline = oldest + inst.config.batch_timeout;
-        if inst.queue.len() >= max || deadline <= now || inst.phase == InstancePhase::Draining {
-            let n = inst.queue.len().min(max);
-            self.start_batch(i, n);
-        } else if !inst.timer_armed {
-            inst.timer_armed = true;
-            inst.timer_generation = inst.timer_generation.wrapping_add(1);
-            let generation = inst.timer_generation;
-            self.queue.schedule(deadline, Event::BatchTimeout { instance: i, generation });
-        }
-    }
-
-    fn on_batch_timeout(&mut self, i: u32, generation: u32) {
-        let inst = &mut self.instances[i as usize];
-        if inst.timer_armed && inst.timer_generation == generation {
-            inst.timer_armed = false;
-            self.try_start_batch(i);
+        loop {
+            let q = &self.queues[queue as usize];
+            let Some(&oldest) = q.requests.front() else { return };
+            let Some(i) = self.idle_server(queue) else { return };
+            let inst = &self.instances[i as usize];
+            let max = inst.config.max_batch as usize;
+            let deadline = self.requests.get(oldest).enqueued + inst.config.batch_timeout;
+            if q.requests.len() >= max || deadline <= now || inst.phase == InstancePhase::Draining {
+                let n = q.requests.len().min(max);
+                self.start_batch(i, queue, n);
+            } else {
+                let q = &mut self.queues[queue as usize];
+                if !q.timer_armed {
+                    q.timer_armed = true;
+                    q.timer_generation = q.timer_generation.wrapping_add(1);
+                    let generation = q.timer_generation;
+                    self.events.schedule(deadline, Event::BatchTimeout { queue, generation });
+                }
+                return;
+            }
         }
     }
 
-    fn start_batch(&mut self, i: u32, n: usize) {
+    fn on_batch_timeout(&mut self, queue: u32, generation: u32) {
+        let q = &mut self.queues[queue as usize];
+        if q.timer_armed && q.timer_generation == generation {
+            q.timer_armed = false;
+            self.dispatch(queue);
+        }
+    }
+
+    fn start_batch(&mut self, i: u32, queue: u32, n: usize) {
         let now = self.now();
         let mut requests = self.vec_pool.pop().unwrap_or_default();
+        let q = &mut self.queues[queue as usize];
+        q.timer_armed = false;
+        requests.extend(q.requests.drain(..n));
         let inst = &mut self.instances[i as usize];
         inst.busy = true;
-        inst.timer_armed = false;
         inst.in_service = n as u32;
-        requests.extend(inst.queue.drain(..n));
         let (partition, accel, cores) = (inst.partition, inst.accel, inst.config.cpu_cores);
         for &r in &requests {
             self.requests.get_mut(r).exec_start = now;
         }
         self.recorder.batch(partition as usize, n as u32);
         let plan = self.plan_for(partition, accel, cores, n as u32);
-        let batch = self.batches.insert(BatchState { instance: i, requests, plan, segment: 0 });
+        let factor = self.draw_service_factor();
+        let batch = self.batches.insert(BatchState { instance: i, requests, plan, segment: 0, factor });
         self.start_segment(batch);
     }
 
@@ -415,6 +460,20 @@ impl Simulation {
         idx
     }
 
+    /// A service-time factor with mean 1 (exactly 1 for deterministic service).
+    fn draw_service_factor(&mut self) -> f64 {
+        match self.service_time {
+            ServiceTime::Deterministic => 1.0,
+            ServiceTime::Exponential => Exp1.sample(&mut self.service_rng),
+            ServiceTime::Lognormal { cv } => {
+                // mean 1: σ² = ln(1 + cv²), μ = −σ²/2.
+                let sigma2 = (1.0 + cv * cv).ln();
+                let z: f64 = StandardNormal.sample(&mut self.service_rng);
+                (-sigma2 / 2.0 + sigma2.sqrt() * z).exp()
+            }
+        }
+    }
+
     fn start_segment(&mut self, batch: u32) {
         let b = self.batches.get(batch);
         let accel = self.plans[b.plan as usize].segments[b.segment].accel;
@@ -430,13 +489,14 @@ impl Simulation {
     fn begin_segment_work(&mut self, batch: u32) {
         let b = self.batches.get(batch);
         let seg = self.plans[b.plan as usize].segments[b.segment];
+        let factor = b.factor;
         if seg.work_ns == 0 {
             self.segment_work_done(batch);
             return;
         }
         let now = self.now();
-        let work = seg.work_ns as f64;
-        let bw = seg.mem_bytes as f64 / work;
+        let work = seg.work_ns as f64 * factor;
+        let bw = seg.mem_bytes as f64 / seg.work_ns as f64;
         let mut consumption = [(seg.accel, seg.compute_demand), (self.bandwidth_resource, bw), (usize::MAX, 0.0)];
         let n = match self.port_resource[seg.accel] {
             Some(port) => {
@@ -452,10 +512,10 @@ impl Simulation {
 
     fn segment_work_done(&mut self, batch: u32) {
         let b = self.batches.get(batch);
-        let fixed = self.plans[b.plan as usize].segments[b.segment].fixed_ns;
+        let fixed = (self.plans[b.plan as usize].segments[b.segment].fixed_ns as f64 * b.factor).round() as u64;
         if fixed > 0 {
             let at = self.now() + SimDuration::from_ns(fixed);
-            self.queue.schedule(at, Event::SegmentFixedDone { batch });
+            self.events.schedule(at, Event::SegmentFixedDone { batch });
         } else {
             self.end_segment(batch);
         }
@@ -530,10 +590,12 @@ impl Simulation {
 
     fn after_instance_idle(&mut self, instance: u32) {
         let inst = &self.instances[instance as usize];
-        if inst.phase == InstancePhase::Draining && inst.queue.is_empty() && !inst.busy {
+        let queue = inst.queue;
+        let own_queue_empty = self.queues[queue as usize].requests.is_empty() || self.routing == Routing::SharedQueue;
+        if inst.phase == InstancePhase::Draining && !inst.busy && own_queue_empty {
             self.stop_instance(instance);
         } else {
-            self.try_start_batch(instance);
+            self.dispatch(queue);
         }
     }
 
@@ -590,7 +652,7 @@ impl Simulation {
         let fixed = self.transfers.get(transfer).fixed_ns;
         if fixed > 0 {
             let at = self.now() + SimDuration::from_ns(fixed);
-            self.queue.schedule(at, Event::TransferFixedDone { transfer });
+            self.events.schedule(at, Event::TransferFixedDone { transfer });
         } else {
             self.end_transfer(transfer);
         }
@@ -638,7 +700,7 @@ impl Simulation {
         self.fluid_dirty = false;
         let now = self.now();
         if let Some((t, _)) = self.fluid.next_completion() {
-            self.queue.schedule(t.max(now), Event::FluidCheck { generation: self.fluid.generation() });
+            self.events.schedule(t.max(now), Event::FluidCheck { generation: self.fluid.generation() });
         }
         for a in 0..self.compute_capacity.len() {
             let level = (self.fluid.resource_usage(a) / self.compute_capacity[a]).clamp(0.0, 1.0);
@@ -661,15 +723,22 @@ impl Simulation {
         let weights_bytes: u64 = ops.iter().map(|o| o.params).sum::<u64>()
             * self.scenario.device.accelerators[plan.accelerator].precision.bytes_per_elem();
         let index = self.instances.len() as u32;
+        let queue = match self.routing {
+            Routing::SharedQueue => self.partitions[plan.partition].queue,
+            Routing::JoinShortestQueue => {
+                // Instance queues follow the partition queues: queue = partitions + instance.
+                debug_assert_eq!(self.queues.len(), self.partitions.len() + index as usize);
+                self.queues.push(RequestQueue::default());
+                (self.queues.len() - 1) as u32
+            }
+        };
         self.instances.push(InstanceState {
             partition: plan.partition as u32,
             accel: plan.accelerator as u32,
             config: plan.config,
             phase: if cold { InstancePhase::Starting } else { InstancePhase::Ready },
-            queue: Default::default(),
+            queue,
             busy: false,
-            timer_armed: false,
-            timer_generation: 0,
             footprint_bytes: footprint,
             in_service: 0,
         });
@@ -677,12 +746,18 @@ impl Simulation {
         if cold {
             let load_s = weights_bytes as f64 / self.scenario.device.storage.read_bytes_per_s;
             let delay = SimDuration::from_secs_f64(load_s) + self.scenario.scenario.serving.cold_start_init.0;
-            self.queue.schedule(now + delay, Event::InstanceReady { instance: index });
+            self.events.schedule(now + delay, Event::InstanceReady { instance: index });
         }
-        // Requests that waited for any instance of this partition now have one.
-        let pending: Vec<u32> = self.partitions[plan.partition].pending.drain(..).collect();
-        for r in pending {
-            self.route(r, plan.partition as u32);
+        match self.routing {
+            Routing::SharedQueue => self.dispatch(queue),
+            Routing::JoinShortestQueue => {
+                // Requests that waited for any instance of this partition now have one.
+                let pq = self.partitions[plan.partition].queue as usize;
+                let pending: Vec<u32> = self.queues[pq].requests.drain(..).collect();
+                for r in pending {
+                    self.route(r, plan.partition as u32);
+                }
+            }
         }
         Some(index)
     }
@@ -691,7 +766,8 @@ impl Simulation {
         let inst = &mut self.instances[instance as usize];
         if inst.phase == InstancePhase::Starting {
             inst.phase = InstancePhase::Ready;
-            self.try_start_batch(instance);
+            let queue = inst.queue;
+            self.dispatch(queue);
         }
     }
 
@@ -717,7 +793,7 @@ impl Simulation {
             && (self.arrivals_open || self.in_flight > 0)
         {
             let at = self.now() + interval;
-            self.queue.schedule(at, Event::PolicyTick);
+            self.events.schedule(at, Event::PolicyTick);
         }
     }
 
@@ -727,13 +803,19 @@ impl Simulation {
             .partitions
             .iter()
             .map(|p| {
-                let mut obs = PartitionObservation { instances: vec![0; n_acc], queued: p.pending.len() as u64, ..Default::default() };
+                let mut obs = PartitionObservation {
+                    instances: vec![0; n_acc],
+                    queued: self.queues[p.queue as usize].requests.len() as u64,
+                    ..Default::default()
+                };
                 for &i in &p.instances {
                     let inst = &self.instances[i as usize];
                     if inst.accepts() {
                         obs.instances[inst.accel as usize] += 1;
                     }
-                    obs.queued += inst.queue.len() as u64;
+                    if inst.queue != p.queue {
+                        obs.queued += self.queues[inst.queue as usize].requests.len() as u64;
+                    }
                     obs.in_service += u64::from(inst.in_service);
                 }
                 obs
@@ -781,7 +863,7 @@ impl Simulation {
     // ----- report ---------------------------------------------------------------------------
 
     fn finish(self, end: SimTime) -> Report {
-        let events_processed = self.queue.events_processed();
+        let events_processed = self.events.events_processed();
         let rs = &self.scenario;
         let partitions = self
             .partitions

@@ -25,3 +25,34 @@ impl Default for InstanceConfig {
         InstanceConfig { max_batch: 1, batch_timeout: SimDuration::ZERO, cpu_cores: 1 }
     }
 }
+
+/// How the requests of a partition are spread over its instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// One FIFO per partition; an idle instance takes the next batch from it (work-conserving,
+    /// as a central dispatcher or a pull-based worker pool).
+    #[default]
+    SharedQueue,
+    /// Each instance has its own FIFO; a request joins the instance with the fewest requests
+    /// queued or in service (ties: the instance created first).
+    JoinShortestQueue,
+}
+
+/// Variability of execution times around the cost model's figure (a multiplicative factor with
+/// mean 1, drawn per batch from the run's `service` stream).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceTime {
+    /// Exactly the cost model's time.
+    #[default]
+    Deterministic,
+    /// Exponentially distributed with the cost model's time as mean (for queueing-theory checks).
+    Exponential,
+    /// Log-normal with the cost model's time as mean and coefficient of variation `cv`
+    /// (measured jitter: REFERENCE.md §7 saw cv 0.11–0.21 for a conv on a shared CPU).
+    Lognormal {
+        /// Coefficient of variation (standard deviation / mean), ≥ 0.
+        cv: f64,
+    },
+}

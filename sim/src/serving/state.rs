@@ -17,8 +17,20 @@ pub struct PartitionState {
     pub output_elems: u64,
     /// Instances ever created for it (live or not), by instance index.
     pub instances: Vec<u32>,
-    /// Requests waiting because the partition has no live instance (a policy may scale out).
-    pub pending: VecDeque<u32>,
+    /// Its own request queue: shared by its instances under shared-queue routing; under
+    /// join-shortest-queue routing, where requests wait while it has no accepting instance.
+    pub queue: u32,
+}
+
+/// A FIFO of requests with its batch timer.
+#[derive(Clone, Debug, Default)]
+pub struct RequestQueue {
+    /// Requests waiting, oldest first.
+    pub requests: VecDeque<u32>,
+    /// Whether a batch timer is pending.
+    pub timer_armed: bool,
+    /// Generation of the batch timer: a popped timer with another generation is stale.
+    pub timer_generation: u32,
 }
 
 /// Lifecycle of an instance.
@@ -45,14 +57,10 @@ pub struct InstanceState {
     pub config: InstanceConfig,
     /// Lifecycle phase.
     pub phase: InstancePhase,
-    /// Requests waiting, oldest first.
-    pub queue: VecDeque<u32>,
+    /// The queue it serves (its own, or its partition's shared one).
+    pub queue: u32,
     /// Whether a batch is executing.
     pub busy: bool,
-    /// Whether a batch timer is pending.
-    pub timer_armed: bool,
-    /// Generation of the batch timer: a popped timer with another generation is stale.
-    pub timer_generation: u32,
     /// Unified memory the instance holds (weights, workspace, runtime context).
     pub footprint_bytes: u64,
     /// Requests in the batch being executed.
@@ -65,10 +73,6 @@ impl InstanceState {
         matches!(self.phase, InstancePhase::Starting | InstancePhase::Ready)
     }
 
-    /// Requests queued or in service: the router's measure of load.
-    pub fn load(&self) -> usize {
-        self.queue.len() + self.in_service as usize
-    }
 }
 
 /// One request in flight.
@@ -97,6 +101,8 @@ pub struct BatchState {
     pub requests: Vec<u32>,
     /// Index of its execution plan in the plan cache.
     pub plan: u32,
+    /// Service-time factor drawn for this batch (1 for deterministic service).
+    pub factor: f64,
     /// Segment being executed.
     pub segment: usize,
 }

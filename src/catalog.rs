@@ -1,0 +1,131 @@
+//! `infscaler models | apps | devices`: what the simulator knows.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use infscaler_sim::hardware::profile::DeviceProfile;
+use infscaler_sim::model::cost;
+use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::units::ByteSize;
+use infscaler_sim::workload::app::BUILTIN_APPS;
+
+fn load_device(name: &str) -> Result<DeviceProfile> {
+    if let Some(p) = DeviceProfile::builtin(name) {
+        return Ok(p);
+    }
+    let path = Path::new(name);
+    if path.exists() {
+        return Ok(DeviceProfile::load(path)?);
+    }
+    bail!("unknown device profile `{name}`: use one of {} or the path of a profile TOML", DeviceProfile::builtin_names().join(", "))
+}
+
+/// Lists the zoo, or one model's operators with their time on each accelerator at batch 1.
+pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> Result<ExitCode> {
+    let opts = ZooOptions { seq_len };
+    match name {
+        None => {
+            let mut rows = Vec::new();
+            for entry in zoo::catalog() {
+                let m = zoo::build(entry.name, &opts)?;
+                rows.push((entry, m));
+            }
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|(e, m)| {
+                        serde_json::json!({"name": e.name, "operators": m.operators.len(), "params": m.total_params(),
+                        "flops": m.total_flops(), "published_params": e.published_params, "published_flops": e.published_flops,
+                        "source": e.source, "description": e.description})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<18} {:>5} {:>10} {:>10}  {}", "model", "ops", "params M", "GFLOPs", "description");
+                for (e, m) in rows {
+                    println!(
+                        "{:<18} {:>5} {:>10.2} {:>10.3}  {}",
+                        e.name,
+                        m.operators.len(),
+                        m.total_params() as f64 / 1e6,
+                        m.total_flops() as f64 / 1e9,
+                        e.description
+                    );
+                }
+            }
+        }
+        Some(name) => {
+            let m = zoo::build(name, &opts)?;
+            let dev = load_device(device)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{} — {} operators, {:.2} M params, {:.3} GFLOPs per sample; times at batch 1 on {}", m.name, m.operators.len(), m.total_params() as f64 / 1e6, m.total_flops() as f64 / 1e9, dev.name);
+            let accs: Vec<String> = dev.accelerators.iter().map(|a| format!("{:>9}", format!("{} ms", a.name))).collect();
+            println!("{:>4} {:<28} {:<10} {:>10} {:>10} {:>10} {}", "#", "operator", "kind", "MFLOPs", "params", "out elems", accs.join(" "));
+            for (i, op) in m.operators.iter().enumerate() {
+                let times: Vec<String> = (0..dev.accelerators.len())
+                    .map(|a| format!("{:>9.4}", cost::op_time_ns(op, 1, a, dev.accelerators[a].cores, &dev) as f64 / 1e6))
+                    .collect();
+                println!(
+                    "{:>4} {:<28} {:<10} {:>10.2} {:>10} {:>10} {}",
+                    i + 1,
+                    op.name,
+                    op.kind.name(),
+                    op.flops as f64 / 1e6,
+                    op.params,
+                    op.output_elems,
+                    times.join(" ")
+                );
+            }
+            let totals: Vec<String> = (0..dev.accelerators.len())
+                .map(|a| format!("{} {:.3} ms", dev.accelerators[a].name, cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev).solo_ns() as f64 / 1e6))
+                .collect();
+            println!("whole model, alone, batch 1: {}", totals.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the built-in applications.
+pub fn apps() -> Result<ExitCode> {
+    println!("{:<5} {:<44} {}", "app", "stages", "description");
+    for a in BUILTIN_APPS {
+        println!("{:<5} {:<44} {}", a.name, a.stages.join(" → "), a.description);
+    }
+    println!("\nAny zoo model is also an app of one stage (`infscaler models` lists them).");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the built-in device profiles, or shows one.
+pub fn devices(name: Option<&str>) -> Result<ExitCode> {
+    let names: Vec<String> = match name {
+        Some(n) => vec![n.to_string()],
+        None => DeviceProfile::builtin_names().iter().map(|s| s.to_string()).collect(),
+    };
+    for n in names {
+        let d = load_device(&n)?;
+        println!(
+            "{} — memory {} ({} reserved) at {:.1} GB/s",
+            d.name,
+            ByteSize(d.memory.capacity_bytes),
+            ByteSize(d.memory.reserved_bytes),
+            d.memory.bandwidth_bytes_per_s / 1e9
+        );
+        for a in &d.accelerators {
+            println!(
+                "  {:<5} {:<4} {:?} peak {:.2} TFLOP/s, {} core(s), launch {} ns",
+                a.name,
+                a.kind.name(),
+                a.precision,
+                a.peak_flops_per_s / 1e12,
+                a.cores,
+                a.launch_overhead_ns
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
