@@ -1,0 +1,161 @@
+//! End-to-end tests of the `infscaler` binary: determinism, conservation on every shipped
+//! scenario, and clear errors for bad scenario files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn infscaler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the infscaler binary runs")
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "infscaler failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+/// Every scenario shipped under scenarios/ (recursively), except sweep files.
+fn shipped_scenarios() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("scenarios/ is readable") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"), &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn same_seed_gives_byte_identical_json_and_another_seed_differs() {
+    let a = infscaler(&["run", "scenarios/quickstart.toml", "--json"]);
+    let b = infscaler(&["run", "scenarios/quickstart.toml", "--json"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "two runs with the same seed differ");
+    let c = json_of(&infscaler(&["run", "scenarios/quickstart.toml", "--json", "--seed", "12345"]));
+    let a = json_of(&a);
+    assert_ne!(a["arrivals"], serde_json::Value::Null);
+    assert!(
+        a["latency_ms"] != c["latency_ms"] || a["arrivals"] != c["arrivals"],
+        "another seed gave the same numbers"
+    );
+}
+
+#[test]
+fn json_report_has_the_documented_keys() {
+    let v = json_of(&infscaler(&["run", "--json"]));
+    for key in [
+        "arrivals",
+        "completed",
+        "dropped",
+        "in_flight",
+        "throughput_rps",
+        "goodput_rps",
+        "slo_attainment",
+        "latency_ms",
+        "memory_peak_bytes",
+        "memory_mean_bytes",
+        "utilization",
+    ] {
+        assert!(v.get(key).is_some(), "missing key `{key}` in {v}");
+    }
+    for p in ["p50", "p90", "p99", "max"] {
+        assert!(v["latency_ms"][p].is_number(), "latency_ms.{p} is not a number");
+    }
+    assert!(v["utilization"]["gpu"].is_number());
+    assert!(v["throughput_rps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn every_shipped_scenario_conserves_requests() {
+    let scenarios = shipped_scenarios();
+    assert!(scenarios.len() >= 3, "expected several shipped scenarios, found {scenarios:?}");
+    for path in scenarios {
+        let p = path.to_string_lossy().to_string();
+        let v = json_of(&infscaler(&["run", &p, "--json"]));
+        let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{p}: `{k}` is not a count"));
+        assert!(n("arrivals") > 0, "{p}: no arrivals");
+        assert_eq!(n("arrivals"), n("completed") + n("dropped") + n("in_flight"), "{p}: requests not conserved: {v}");
+        let by_reason: u64 = v["dropped_by_reason"].as_object().unwrap().values().map(|x| x.as_u64().unwrap()).sum();
+        assert_eq!(by_reason, n("dropped"), "{p}: drops by reason do not add up");
+    }
+}
+
+/// Writes `text` to a scenario file in a fresh temporary directory and returns its path.
+fn temp_scenario(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infscaler-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const VALID: &str = r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = 50.0
+[run]
+duration = "2s"
+"#;
+
+#[test]
+fn a_valid_scenario_validates() {
+    let path = temp_scenario("valid", VALID);
+    let out = infscaler(&["validate", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn invalid_fields_are_named_with_the_file_and_fail() {
+    let cases: &[(&str, String, &str)] = &[
+        ("unknown-key", VALID.replace("[run]\n", "[run]\nspeed = 3\n"), "speed"),
+        ("negative-rate", VALID.replace("rate_per_s = 50.0", "rate_per_s = -5.0"), "rate_per_s"),
+        ("unknown-model", VALID.replace("name = \"alexnet\"", "name = \"alexnett\""), "app.name"),
+        ("slo-multiplier", VALID.replace("multiplier = 2.0", "multiplier = 1.0"), "slo.multiplier"),
+        (
+            "missing-trace",
+            VALID.replace("kind = \"poisson\"\nrate_per_s = 50.0", "kind = \"trace\"\npath = \"no-such-trace.csv\""),
+            "no-such-trace.csv",
+        ),
+        ("unknown-device", VALID.replace("xavier-agx", "xavier-agz"), "device.profile"),
+        ("bad-duration", VALID.replace("\"2s\"", "\"2 fortnights\""), "duration"),
+    ];
+    for (name, text, needle) in cases {
+        let path = temp_scenario(name, text);
+        for cmd in ["validate", "run"] {
+            let out = infscaler(&[cmd, path.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{name}: `{cmd}` succeeded on an invalid scenario");
+            assert!(err.contains(&*path.to_string_lossy()), "{name}: error does not name the file: {err}");
+            assert!(err.contains(needle), "{name}: error does not name `{needle}`: {err}");
+        }
+    }
+}
+
+#[test]
+fn models_lists_the_zoo() {
+    let out = infscaler(&["models"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for m in ["alexnet", "vgg16", "resnet50", "mobilenet_v2", "crnn", "bert_base", "gpt2_medium"] {
+        assert!(text.contains(m), "`infscaler models` does not list {m}");
+    }
+    let out = infscaler(&["models", "alexnet"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("conv1"));
+}
