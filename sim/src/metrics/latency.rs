@@ -1,0 +1,195 @@
+//! Streaming latency distribution: an HDR histogram plus exact count, sum and maximum.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Significant decimal digits kept by latency histograms: any recorded value is reported within
+/// 0.1 % of itself (HdrHistogram's `significant_value_digits`).
+pub const LATENCY_SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Latency statistics of a set of requests, in milliseconds.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct LatencyMs {
+    /// Median (HDR histogram, within 0.1 %), ms.
+    pub p50: f64,
+    /// 90th percentile (HDR histogram, within 0.1 %), ms.
+    pub p90: f64,
+    /// 99th percentile (HDR histogram, within 0.1 %), ms.
+    pub p99: f64,
+    /// Largest latency, exact, ms.
+    pub max: f64,
+    /// Arithmetic mean, exact (sum of nanoseconds / count), ms.
+    pub mean: f64,
+}
+
+/// A latency distribution whose memory depends on the largest value recorded, never on how many
+/// values were recorded: an auto-resizing HDR histogram of nanoseconds (3 significant digits) with
+/// an exact count, sum and maximum beside it.
+#[derive(Clone, Debug)]
+pub struct LatencyHistogram {
+    hist: Histogram<u64>,
+    sum_ns: u128,
+    max_ns: u64,
+}
+
+impl LatencyHistogram {
+    /// An empty distribution.
+    pub fn new() -> Self {
+        let hist = Histogram::new(LATENCY_SIGNIFICANT_DIGITS)
+            .expect("3 significant digits is within HdrHistogram's 0..=5");
+        LatencyHistogram {
+            hist,
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+
+    /// Records one latency of `ns` nanoseconds.
+    pub fn record(&mut self, ns: u64) {
+        if self.hist.record(ns).is_err() {
+            // Only beyond the histogram's resize limit (i64::MAX / 2 ns, about 146 years):
+            // count it at the highest trackable value rather than lose it.
+            self.hist.saturating_record(ns);
+        }
+        self.sum_ns += u128::from(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Number of latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Value at quantile `q` (0..=1) in nanoseconds, never above the exact maximum; 0 if empty.
+    pub fn quantile_ns(&self, q: f64) -> u64 {
+        if self.hist.is_empty() {
+            0
+        } else {
+            self.hist.value_at_quantile(q).min(self.max_ns)
+        }
+    }
+
+    /// Mean, p50/p90/p99 and maximum in milliseconds; `None` when nothing was recorded.
+    pub fn stats_ms(&self) -> Option<LatencyMs> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let ms = |ns: u64| ns as f64 / 1e6;
+        Some(LatencyMs {
+            p50: ms(self.quantile_ns(0.50)),
+            p90: ms(self.quantile_ns(0.90)),
+            p99: ms(self.quantile_ns(0.99)),
+            max: ms(self.max_ns),
+            mean: self.sum_ns as f64 / count as f64 / 1e6,
+        })
+    }
+
+    /// Forgets every value but keeps the allocated buckets (for per-interval reuse).
+    pub fn reset(&mut self) {
+        self.hist.reset();
+        self.sum_ns = 0;
+        self.max_ns = 0;
+    }
+
+    /// Adds every value of `other` to this distribution.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        if self.hist.add(&other.hist).is_err() {
+            // Only when `other` holds values beyond the resize limit; copy them one bucket at a
+            // time, saturating, so that counts are never lost.
+            for v in other.hist.iter_recorded() {
+                self.hist
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
+        }
+        self.sum_ns += other.sum_ns;
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// Number of buckets allocated: the memory the histogram holds, which grows with the log of
+    /// the largest value recorded and not with the number of values.
+    pub fn bucket_count(&self) -> usize {
+        self.hist.distinct_values()
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn assert_within_hdr_precision(got_ms: f64, want_ms: f64) {
+        let rel = (got_ms - want_ms).abs() / want_ms;
+        assert!(
+            rel <= 1e-3,
+            "got {got_ms} ms, want {want_ms} ms (rel. error {rel})"
+        );
+    }
+
+    #[test]
+    fn percentiles_of_one_to_ten_thousand_ms() {
+        // Values 1, 2, …, 10000 ms: the q-quantile is q·10000 ms; the mean is 5000.5 ms exactly.
+        let mut h = LatencyHistogram::new();
+        for v in 1..=10_000u64 {
+            h.record(v * MS);
+        }
+        let s = h.stats_ms().expect("values were recorded");
+        assert_within_hdr_precision(s.p50, 5_000.0);
+        assert_within_hdr_precision(s.p90, 9_000.0);
+        assert_within_hdr_precision(s.p99, 9_900.0);
+        assert_eq!(s.max, 10_000.0);
+        assert_eq!(s.mean, 5_000.5);
+        assert_eq!(h.count(), 10_000);
+    }
+
+    #[test]
+    fn percentiles_never_exceed_the_exact_max() {
+        // A single value: every percentile is that value, although its HDR bucket is wider.
+        let mut h = LatencyHistogram::new();
+        h.record(123_456_789);
+        let s = h.stats_ms().expect("one value");
+        assert_eq!(s.p50, 123.456789);
+        assert_eq!(s.p99, 123.456789);
+        assert_eq!(s.max, 123.456789);
+    }
+
+    #[test]
+    fn empty_has_no_stats_and_reset_empties() {
+        let mut h = LatencyHistogram::new();
+        assert_eq!(h.stats_ms(), None);
+        h.record(5 * MS);
+        h.reset();
+        assert_eq!(h.stats_ms(), None);
+        assert_eq!(h.count(), 0);
+    }
+
+    #[test]
+    fn merge_adds_counts_sums_and_max() {
+        let mut a = LatencyHistogram::new();
+        let mut b = LatencyHistogram::new();
+        a.record(2 * MS);
+        b.record(4 * MS);
+        b.record(9 * MS);
+        a.merge(&b);
+        let s = a.stats_ms().expect("three values");
+        assert_eq!(a.count(), 3);
+        assert_eq!(s.mean, 5.0);
+        assert_eq!(s.max, 9.0);
+    }
+
+    #[test]
+    fn extreme_values_are_kept() {
+        let mut h = LatencyHistogram::new();
+        h.record(0);
+        h.record(u64::MAX);
+        assert_eq!(h.count(), 2);
+        assert_eq!(h.quantile_ns(0.0), 0);
+    }
+}
