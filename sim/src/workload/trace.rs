@@ -558,14 +558,11 @@ mod tests {
 
     /// The shared real trace: `shared/traces/` beside the checkout or above it, or under
     /// `$INFSCALER_SHARED_DIR/traces/`.
-    fn real_trace_path() -> Option<PathBuf> {
-        let from_env = std::env::var_os("INFSCALER_SHARED_DIR").map(PathBuf::from);
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        from_env
-            .into_iter()
-            .chain(manifest.ancestors().map(|a| a.join("shared")))
-            .map(|dir| dir.join("traces").join(REAL_TRACE))
-            .find(|p| p.is_file())
+    /// The copy of the real trace shipped with the scenarios.
+    fn real_trace_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/traces")
+            .join(REAL_TRACE)
     }
 
     fn parse(text: &str, column: Option<&str>, unit: Option<TimeUnit>) -> TimestampTrace {
@@ -799,10 +796,7 @@ mod tests {
 
     #[test]
     fn real_azure_llm_trace_loads() {
-        let Some(path) = real_trace_path() else {
-            eprintln!("skipped: shared/traces/{REAL_TRACE} not found (set INFSCALER_SHARED_DIR)");
-            return;
-        };
+        let path = real_trace_path();
         let trace = read_timestamp_csv(&path, None, None).expect("real trace parses");
         assert_eq!(trace.times_ns.len(), 19_366);
         assert_eq!(trace.time_unit, TimeUnit::Datetime);
