@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod model;
 pub mod rng;
 pub mod time;
+pub mod units;
 pub mod workload;
