@@ -163,25 +163,41 @@ fn parse_scaled(
         allowed: allowed(units),
     })?;
     if !value.is_finite() {
-        return Err(UnitError::NotANumber { quantity, input: input.to_owned(), allowed: allowed(units) });
+        return Err(UnitError::NotANumber {
+            quantity,
+            input: input.to_owned(),
+            allowed: allowed(units),
+        });
     }
     if value < 0.0 || number.starts_with('-') {
-        return Err(UnitError::Negative { quantity, input: input.to_owned() });
+        return Err(UnitError::Negative {
+            quantity,
+            input: input.to_owned(),
+        });
     }
     if suffix.is_empty() {
-        return Err(UnitError::MissingUnit { quantity, input: input.to_owned(), allowed: allowed(units) });
+        return Err(UnitError::MissingUnit {
+            quantity,
+            input: input.to_owned(),
+            allowed: allowed(units),
+        });
     }
-    let factor = units.iter().find(|(s, _)| *s == suffix).map(|&(_, f)| f).ok_or_else(|| {
-        UnitError::UnknownUnit {
+    let factor = units
+        .iter()
+        .find(|(s, _)| *s == suffix)
+        .map(|&(_, f)| f)
+        .ok_or_else(|| UnitError::UnknownUnit {
             quantity,
             input: input.to_owned(),
             suffix: suffix.to_owned(),
             allowed: allowed(units),
-        }
-    })?;
+        })?;
     let scaled = value * factor;
     if !scaled.is_finite() {
-        return Err(UnitError::TooLarge { quantity, input: input.to_owned() });
+        return Err(UnitError::TooLarge {
+            quantity,
+            input: input.to_owned(),
+        });
     }
     Ok(scaled)
 }
@@ -264,7 +280,10 @@ impl FromStr for ByteSize {
         let bytes = parse_scaled(s, "byte size", "16GiB", BYTE_UNITS)?;
         to_u64(bytes)
             .map(ByteSize)
-            .ok_or_else(|| UnitError::TooLarge { quantity: "byte size", input: s.trim().to_owned() })
+            .ok_or_else(|| UnitError::TooLarge {
+                quantity: "byte size",
+                input: s.trim().to_owned(),
+            })
     }
 }
 
@@ -313,7 +332,17 @@ impl FromStr for ByteRate {
 
 impl fmt::Display for ByteRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_rate(f, self.0, &[("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3), ("B/s", 1.0)])
+        fmt_rate(
+            f,
+            self.0,
+            &[
+                ("TB/s", 1e12),
+                ("GB/s", 1e9),
+                ("MB/s", 1e6),
+                ("kB/s", 1e3),
+                ("B/s", 1.0),
+            ],
+        )
     }
 }
 
@@ -343,7 +372,16 @@ impl FromStr for FlopRate {
 
 impl fmt::Display for FlopRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_rate(f, self.0, &[("TFLOPS", 1e12), ("GFLOPS", 1e9), ("MFLOPS", 1e6), ("FLOPS", 1.0)])
+        fmt_rate(
+            f,
+            self.0,
+            &[
+                ("TFLOPS", 1e12),
+                ("GFLOPS", 1e9),
+                ("MFLOPS", 1e6),
+                ("FLOPS", 1.0),
+            ],
+        )
     }
 }
 
@@ -372,11 +410,18 @@ impl FromStr for Frequency {
 
 impl fmt::Display for Frequency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_rate(f, self.0, &[("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)])
+        fmt_rate(
+            f,
+            self.0,
+            &[("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)],
+        )
     }
 }
 
-string_serde!(Frequency, "a frequency string with a unit, e.g. \"1377MHz\" (Hz, kHz, MHz, GHz)");
+string_serde!(
+    Frequency,
+    "a frequency string with a unit, e.g. \"1377MHz\" (Hz, kHz, MHz, GHz)"
+);
 
 /// A span of time: `"250ms"`, `"1.5s"`, `"30us"`, `"100ns"`, `"2min"`, `"1h"`. Rounded to the
 /// nearest nanosecond.
@@ -402,7 +447,10 @@ impl FromStr for TimeSpan {
         let ns = parse_scaled(s, "time span", "250ms", TIME_UNITS)?;
         to_u64(ns)
             .map(|ns| TimeSpan(SimDuration::from_ns(ns)))
-            .ok_or_else(|| UnitError::TooLarge { quantity: "time span", input: s.trim().to_owned() })
+            .ok_or_else(|| UnitError::TooLarge {
+                quantity: "time span",
+                input: s.trim().to_owned(),
+            })
     }
 }
 
@@ -440,7 +488,10 @@ impl fmt::Display for TimeSpan {
     }
 }
 
-string_serde!(TimeSpan, "a time span string with a unit, e.g. \"250ms\" (ns, us, µs, ms, s, min, h)");
+string_serde!(
+    TimeSpan,
+    "a time span string with a unit, e.g. \"250ms\" (ns, us, µs, ms, s, min, h)"
+);
 
 #[cfg(test)]
 mod tests {
@@ -464,12 +515,30 @@ mod tests {
         let unknown = "16Gb".parse::<ByteSize>().unwrap_err();
         assert!(matches!(unknown, UnitError::UnknownUnit { ref suffix, .. } if suffix == "Gb"));
         assert!(unknown.to_string().contains("KiB, MiB, GiB"), "{unknown}");
-        assert!(matches!("-1GiB".parse::<ByteSize>(), Err(UnitError::Negative { .. })));
-        assert!(matches!("NaN GB".parse::<ByteSize>(), Err(UnitError::NotANumber { .. })));
-        assert!(matches!("GB".parse::<ByteSize>(), Err(UnitError::NotANumber { .. })));
-        assert!(matches!("1.2.3GB".parse::<ByteSize>(), Err(UnitError::NotANumber { .. })));
-        assert!(matches!("".parse::<ByteSize>(), Err(UnitError::Empty { .. })));
-        assert!(matches!("100000000TiB".parse::<ByteSize>(), Err(UnitError::TooLarge { .. })));
+        assert!(matches!(
+            "-1GiB".parse::<ByteSize>(),
+            Err(UnitError::Negative { .. })
+        ));
+        assert!(matches!(
+            "NaN GB".parse::<ByteSize>(),
+            Err(UnitError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            "GB".parse::<ByteSize>(),
+            Err(UnitError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            "1.2.3GB".parse::<ByteSize>(),
+            Err(UnitError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            "".parse::<ByteSize>(),
+            Err(UnitError::Empty { .. })
+        ));
+        assert!(matches!(
+            "100000000TiB".parse::<ByteSize>(),
+            Err(UnitError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -487,11 +556,31 @@ mod tests {
     fn byte_rates_parse_and_round_trip() {
         assert_eq!("137GB/s".parse::<ByteRate>(), Ok(ByteRate(137e9)));
         assert_eq!("59.7 GB/s".parse::<ByteRate>(), Ok(ByteRate(59.7e9)));
-        assert_eq!("800MiB/s".parse::<ByteRate>(), Ok(ByteRate(800.0 * 1_048_576.0)));
-        assert!(matches!("137GB".parse::<ByteRate>(), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!("137".parse::<ByteRate>(), Err(UnitError::MissingUnit { .. })));
-        assert!(matches!("-5GB/s".parse::<ByteRate>(), Err(UnitError::Negative { .. })));
-        for x in [137e9, 59.7e9, 204.8e9, 800.0 * 1_048_576.0, 1.0, 0.0, 123.456] {
+        assert_eq!(
+            "800MiB/s".parse::<ByteRate>(),
+            Ok(ByteRate(800.0 * 1_048_576.0))
+        );
+        assert!(matches!(
+            "137GB".parse::<ByteRate>(),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            "137".parse::<ByteRate>(),
+            Err(UnitError::MissingUnit { .. })
+        ));
+        assert!(matches!(
+            "-5GB/s".parse::<ByteRate>(),
+            Err(UnitError::Negative { .. })
+        ));
+        for x in [
+            137e9,
+            59.7e9,
+            204.8e9,
+            800.0 * 1_048_576.0,
+            1.0,
+            0.0,
+            123.456,
+        ] {
             let s = ByteRate(x).to_string();
             assert_eq!(s.parse::<ByteRate>(), Ok(ByteRate(x)), "{s}");
         }
@@ -504,9 +593,18 @@ mod tests {
         assert_eq!("5.3 TFLOP/s".parse::<FlopRate>(), Ok(FlopRate(5.3e12)));
         assert_eq!("22 TOPS".parse::<FlopRate>(), Ok(FlopRate(22e12)));
         assert_eq!("290GFLOPS".parse::<FlopRate>(), Ok(FlopRate(290e9)));
-        assert!(matches!("11 TFLOP".parse::<FlopRate>(), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!("-1TOPS".parse::<FlopRate>(), Err(UnitError::Negative { .. })));
-        assert!(matches!("11".parse::<FlopRate>(), Err(UnitError::MissingUnit { .. })));
+        assert!(matches!(
+            "11 TFLOP".parse::<FlopRate>(),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            "-1TOPS".parse::<FlopRate>(),
+            Err(UnitError::Negative { .. })
+        ));
+        assert!(matches!(
+            "11".parse::<FlopRate>(),
+            Err(UnitError::MissingUnit { .. })
+        ));
         let s = FlopRate(11.264e12).to_string();
         assert_eq!(s.parse::<FlopRate>(), Ok(FlopRate(11.264e12)), "{s}");
     }
@@ -515,8 +613,14 @@ mod tests {
     fn frequencies_parse_and_round_trip() {
         assert_eq!("1.1GHz".parse::<Frequency>(), Ok(Frequency(1.1e9)));
         assert_eq!("1377MHz".parse::<Frequency>(), Ok(Frequency(1377e6)));
-        assert!(matches!("1377mhz".parse::<Frequency>(), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!("1377".parse::<Frequency>(), Err(UnitError::MissingUnit { .. })));
+        assert!(matches!(
+            "1377mhz".parse::<Frequency>(),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            "1377".parse::<Frequency>(),
+            Err(UnitError::MissingUnit { .. })
+        ));
         assert_eq!(Frequency(1377e6).to_string(), "1.377GHz");
         assert_eq!("1.377GHz".parse::<Frequency>(), Ok(Frequency(1377e6)));
     }
@@ -546,7 +650,15 @@ mod tests {
         assert_eq!(show(90_000_000_000), "90s");
         assert_eq!(show(17), "17ns");
         assert_eq!(show(0), "0ns");
-        for ns in [0, 1, 999, 1_234, 1_234_567, 1_500_000_000, 86_400_000_000_123] {
+        for ns in [
+            0,
+            1,
+            999,
+            1_234,
+            1_234_567,
+            1_500_000_000,
+            86_400_000_000_123,
+        ] {
             let s = show(ns);
             assert_eq!(s.parse::<TimeSpan>().map(TimeSpan::as_ns), Ok(ns), "{s}");
         }
@@ -570,9 +682,13 @@ mod tests {
         assert_eq!(serde_json::from_str::<Cfg>(&back).unwrap(), cfg);
         assert!(back.contains("\"16GiB\""), "{back}");
 
-        let err = serde_json::from_str::<ByteSize>("4096").unwrap_err().to_string();
+        let err = serde_json::from_str::<ByteSize>("4096")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("GiB"), "{err}");
-        let err = serde_json::from_str::<ByteRate>("\"5 parsecs\"").unwrap_err().to_string();
+        let err = serde_json::from_str::<ByteRate>("\"5 parsecs\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("GB/s"), "{err}");
     }
 }

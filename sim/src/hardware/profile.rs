@@ -118,7 +118,11 @@ pub struct AcceleratorSpec {
 impl AcceleratorSpec {
     /// Efficiency for an operator of class `dense` (see `OpKind::is_dense_math`).
     pub fn efficiency(&self, dense: bool) -> f64 {
-        if dense { self.dense_efficiency } else { self.other_efficiency }
+        if dense {
+            self.dense_efficiency
+        } else {
+            self.other_efficiency
+        }
     }
 }
 
@@ -168,14 +172,26 @@ impl fmt::Display for FieldError {
 }
 
 fn field_error(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// The built-in profiles: (name, file text).
 const BUILTIN: [(&str, &str); 3] = [
-    ("xavier-agx", include_str!("../../../hwprofiles/xavier-agx.toml")),
-    ("xavier-nx", include_str!("../../../hwprofiles/xavier-nx.toml")),
-    ("orin-agx", include_str!("../../../hwprofiles/orin-agx.toml")),
+    (
+        "xavier-agx",
+        include_str!("../../../hwprofiles/xavier-agx.toml"),
+    ),
+    (
+        "xavier-nx",
+        include_str!("../../../hwprofiles/xavier-nx.toml"),
+    ),
+    (
+        "orin-agx",
+        include_str!("../../../hwprofiles/orin-agx.toml"),
+    ),
 ];
 
 /// Names accepted by [`DeviceProfile::builtin`].
@@ -198,8 +214,10 @@ impl DeviceProfile {
     /// Reads, parses and validates a profile file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ProfileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProfileError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -252,7 +270,9 @@ impl Serialize for DeviceProfile {
 impl<'de> Deserialize<'de> for DeviceProfile {
     /// Reads the file form and validates it.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ProfileFile::deserialize(d)?.resolve().map_err(serde::de::Error::custom)
+        ProfileFile::deserialize(d)?
+            .resolve()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -308,7 +328,10 @@ fn positive(field: &str, x: f64) -> Result<f64, FieldError> {
     if x > 0.0 && x.is_finite() {
         Ok(x)
     } else {
-        Err(field_error(field, format!("must be greater than zero (got {x})")))
+        Err(field_error(
+            field,
+            format!("must be greater than zero (got {x})"),
+        ))
     }
 }
 
@@ -345,7 +368,10 @@ impl ProfileFile {
             read_bytes_per_s: positive("storage.read_bandwidth", self.storage.read_bandwidth.0)?,
         };
         if self.accelerators.is_empty() {
-            return Err(field_error("accelerators", "at least one engine (the CPU) is required"));
+            return Err(field_error(
+                "accelerators",
+                "at least one engine (the CPU) is required",
+            ));
         }
         let mut names = HashSet::new();
         let mut accelerators = Vec::with_capacity(self.accelerators.len());
@@ -355,12 +381,18 @@ impl ProfileFile {
                 return Err(field_error(at("name"), "must not be empty"));
             }
             if !names.insert(a.name.clone()) {
-                return Err(field_error(at("name"), format!("duplicate engine name \"{}\"", a.name)));
+                return Err(field_error(
+                    at("name"),
+                    format!("duplicate engine name \"{}\"", a.name),
+                ));
             }
             let cores = match (a.kind, a.cores) {
                 (AcceleratorKind::Cpu, Some(n)) if n >= 1 => n,
                 (AcceleratorKind::Cpu, _) => {
-                    return Err(field_error(at("cores"), "a CPU needs its core count, at least 1"));
+                    return Err(field_error(
+                        at("cores"),
+                        "a CPU needs its core count, at least 1",
+                    ));
                 }
                 (_, None | Some(1)) => 1,
                 (kind, Some(n)) => {
@@ -386,18 +418,26 @@ impl ProfileFile {
                 (kind, Some(_)) => {
                     return Err(field_error(
                         at("fallback_transition"),
-                        format!("only a DLA falls back to the GPU; remove it from this {}", kind.name()),
+                        format!(
+                            "only a DLA falls back to the GPU; remove it from this {}",
+                            kind.name()
+                        ),
                     ));
                 }
             };
-            let max_bandwidth_bytes_per_s =
-                a.max_bandwidth.map(|b| positive(&at("max_bandwidth"), b.0)).transpose()?;
+            let max_bandwidth_bytes_per_s = a
+                .max_bandwidth
+                .map(|b| positive(&at("max_bandwidth"), b.0))
+                .transpose()?;
             let clock_hz = a.clock.map(|c| positive(&at("clock"), c.0)).transpose()?;
             accelerators.push(AcceleratorSpec {
                 peak_flops_per_s: positive(&at("peak"), a.peak.0)?,
                 dense_efficiency: fraction(&at("dense_efficiency"), a.dense_efficiency)?,
                 other_efficiency: fraction(&at("other_efficiency"), a.other_efficiency)?,
-                bandwidth_efficiency: fraction(&at("bandwidth_efficiency"), a.bandwidth_efficiency)?,
+                bandwidth_efficiency: fraction(
+                    &at("bandwidth_efficiency"),
+                    a.bandwidth_efficiency,
+                )?,
                 name: a.name,
                 kind: a.kind,
                 precision: a.precision,
@@ -409,9 +449,15 @@ impl ProfileFile {
                 clock_hz,
             });
         }
-        let cpus = accelerators.iter().filter(|a| a.kind == AcceleratorKind::Cpu).count();
+        let cpus = accelerators
+            .iter()
+            .filter(|a| a.kind == AcceleratorKind::Cpu)
+            .count();
         if cpus != 1 {
-            return Err(field_error("accelerators", format!("exactly one CPU is required (found {cpus})")));
+            return Err(field_error(
+                "accelerators",
+                format!("exactly one CPU is required (found {cpus})"),
+            ));
         }
         let has = |k| accelerators.iter().any(|a: &AcceleratorSpec| a.kind == k);
         if has(AcceleratorKind::Dla) && !has(AcceleratorKind::Gpu) {
@@ -420,7 +466,12 @@ impl ProfileFile {
                 "a DLA needs a GPU for the layers it cannot run (TensorRT GPU fallback)",
             ));
         }
-        Ok(DeviceProfile { name: self.name, memory, storage, accelerators })
+        Ok(DeviceProfile {
+            name: self.name,
+            memory,
+            storage,
+            accelerators,
+        })
     }
 }
 
@@ -434,7 +485,9 @@ impl From<&DeviceProfile> for ProfileFile {
                 reserved: ByteSize(p.memory.reserved_bytes),
                 cpu_copy_bandwidth: ByteRate(p.memory.copy_bytes_per_s),
             },
-            storage: StorageFile { read_bandwidth: ByteRate(p.storage.read_bytes_per_s) },
+            storage: StorageFile {
+                read_bandwidth: ByteRate(p.storage.read_bytes_per_s),
+            },
             accelerators: p
                 .accelerators
                 .iter()
@@ -537,7 +590,13 @@ fallback_transition = "50us"
             let p = DeviceProfile::from_toml_str(text, name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.first_of(AcceleratorKind::Cpu), Some(p.cpu()));
             assert!(p.gpu().is_some(), "{name} has a GPU");
-            assert_eq!(p.accelerators.iter().filter(|a| a.kind == AcceleratorKind::Dla).count(), 2);
+            assert_eq!(
+                p.accelerators
+                    .iter()
+                    .filter(|a| a.kind == AcceleratorKind::Dla)
+                    .count(),
+                2
+            );
             assert!(DeviceProfile::builtin(name).is_some());
         }
         assert!(DeviceProfile::builtin("tx2").is_none());
@@ -557,7 +616,10 @@ fallback_transition = "50us"
 
     #[test]
     fn unknown_key_is_named() {
-        let text = MINIMAL.replace("reserved = \"1GiB\"", "reserved = \"1GiB\"\nswap = \"4GiB\"");
+        let text = MINIMAL.replace(
+            "reserved = \"1GiB\"",
+            "reserved = \"1GiB\"\nswap = \"4GiB\"",
+        );
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("test.toml") && err.contains("swap"), "{err}");
     }
@@ -566,7 +628,10 @@ fallback_transition = "50us"
     fn negative_bandwidth_is_named() {
         let text = MINIMAL.replace("\"50GB/s\"", "\"-50GB/s\"");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(err.contains("test.toml") && err.contains("bandwidth"), "{err}");
+        assert!(
+            err.contains("test.toml") && err.contains("bandwidth"),
+            "{err}"
+        );
         assert!(err.contains("negative"), "{err}");
     }
 
@@ -583,22 +648,46 @@ fallback_transition = "50us"
     #[test]
     fn range_errors_name_the_field() {
         let cases = [
-            ("dense_efficiency = 0.5\nother_efficiency = 0.2\nbandwidth_efficiency = 0.7",
-             "dense_efficiency = 1.5\nother_efficiency = 0.2\nbandwidth_efficiency = 0.7",
-             "accelerators[1].dense_efficiency"),
-            ("peak = \"5TFLOPS\"", "peak = \"0TFLOPS\"", "accelerators[1].peak"),
-            ("capacity = \"8GiB\"", "capacity = \"0GiB\"", "memory.capacity"),
-            ("reserved = \"1GiB\"", "reserved = \"9GiB\"", "memory.reserved"),
+            (
+                "dense_efficiency = 0.5\nother_efficiency = 0.2\nbandwidth_efficiency = 0.7",
+                "dense_efficiency = 1.5\nother_efficiency = 0.2\nbandwidth_efficiency = 0.7",
+                "accelerators[1].dense_efficiency",
+            ),
+            (
+                "peak = \"5TFLOPS\"",
+                "peak = \"0TFLOPS\"",
+                "accelerators[1].peak",
+            ),
+            (
+                "capacity = \"8GiB\"",
+                "capacity = \"0GiB\"",
+                "memory.capacity",
+            ),
+            (
+                "reserved = \"1GiB\"",
+                "reserved = \"9GiB\"",
+                "memory.reserved",
+            ),
             ("name = \"dla0\"", "name = \"gpu\"", "accelerators[2].name"),
-            ("kind = \"gpu\"", "kind = \"cpu\"\ncores = 2", "accelerators"),
+            (
+                "kind = \"gpu\"",
+                "kind = \"cpu\"\ncores = 2",
+                "accelerators",
+            ),
             ("cores = 4\n", "", "accelerators[0].cores"),
-            ("fallback_transition = \"50us\"\n", "", "accelerators[2].fallback_transition"),
+            (
+                "fallback_transition = \"50us\"\n",
+                "",
+                "accelerators[2].fallback_transition",
+            ),
         ];
         for (from, to, field) in cases {
             assert!(MINIMAL.contains(from), "{from}");
             let err = parse(&MINIMAL.replacen(from, to, 1)).unwrap_err();
             match &err {
-                ProfileError::Invalid { origin, field: f, .. } => {
+                ProfileError::Invalid {
+                    origin, field: f, ..
+                } => {
                     assert_eq!((origin.as_str(), f.as_str()), ("test.toml", field), "{err}");
                 }
                 other => panic!("expected a range error for {field}, got {other}"),
@@ -608,17 +697,26 @@ fallback_transition = "50us"
 
     #[test]
     fn dla_without_gpu_and_fp32_dla_are_refused() {
-        let no_gpu = MINIMAL.replacen("kind = \"gpu\"", "kind = \"dla\"\nfallback_transition = \"1us\"", 1);
+        let no_gpu = MINIMAL.replacen(
+            "kind = \"gpu\"",
+            "kind = \"dla\"\nfallback_transition = \"1us\"",
+            1,
+        );
         let err = parse(&no_gpu).unwrap_err().to_string();
         assert!(err.contains("needs a GPU"), "{err}");
-        let fp32 = MINIMAL.replace("precision = \"fp16\"\npeak = \"2TFLOPS\"", "precision = \"fp32\"\npeak = \"2TFLOPS\"");
+        let fp32 = MINIMAL.replace(
+            "precision = \"fp16\"\npeak = \"2TFLOPS\"",
+            "precision = \"fp32\"\npeak = \"2TFLOPS\"",
+        );
         let err = parse(&fp32).unwrap_err().to_string();
         assert!(err.contains("accelerators[2].precision"), "{err}");
     }
 
     #[test]
     fn load_names_a_missing_file() {
-        let err = DeviceProfile::load("/nonexistent/dir/device.toml").unwrap_err().to_string();
+        let err = DeviceProfile::load("/nonexistent/dir/device.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/dir/device.toml"), "{err}");
     }
 }
