@@ -1,1 +1,642 @@
-//! (to be written)
+//! How long operators take on an accelerator, and what an instance of a partition holds in memory.
+//!
+//! Each operator follows a roofline:
+//!
+//! ```text
+//! t = max(flops·b / (peak × eff(kind)), bytes_moved(b) / bandwidth) + launch
+//! ```
+//!
+//! where `eff` is the engine's dense or other efficiency (see `OpKind::is_dense_math`), bytes
+//! are counted at the engine's precision ([`Operator::bytes_moved`]), and `bandwidth` is the
+//! DRAM bandwidth × the engine's bandwidth efficiency, capped by the engine's port limit and, on
+//! the CPU, by one core's copy rate per core held.
+//!
+//! A partition (a slice of operators) run at batch `b` on one engine becomes an [`ExecPlan`]:
+//! sequential [`Segment`]s, each run by the fluid simulator as one activity. On a DLA, operators
+//! it does not support run on the GPU (TensorRT's GPU fallback: TensorRT Developer Guide, "DLA
+//! Runtime Configuration", GPU Fallback Mode), and every DLA↔GPU hand-over costs a reformat —
+//! the boundary tensor written and read once more through memory — plus the DLA's fixed
+//! `fallback_transition_ns`; both are charged to the GPU segment, where TensorRT runs its
+//! reformat layers.
+
+use crate::hardware::AcceleratorKind;
+use crate::hardware::profile::{AcceleratorSpec, DeviceProfile};
+use crate::model::Operator;
+
+/// One activity of an [`ExecPlan`]: consecutive operators on one engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// The engine, an index into [`DeviceProfile::accelerators`].
+    pub accel: usize,
+    /// Launch and hand-over overheads, nanoseconds; not subject to sharing.
+    pub fixed_ns: u64,
+    /// Time at full rate when running alone, excluding `fixed_ns`, nanoseconds.
+    pub work_ns: u64,
+    /// Capacity of the engine used while running at full rate: on the GPU or a DLA the fraction
+    /// of the segment's work time that is compute-bound, in [0, 1]; on the CPU the cores held
+    /// times that fraction.
+    pub compute_demand: f64,
+    /// Bytes moved through unified memory by this segment.
+    pub mem_bytes: u64,
+}
+
+impl Segment {
+    /// Time of the segment running alone, nanoseconds.
+    pub fn solo_ns(&self) -> u64 {
+        self.fixed_ns + self.work_ns
+    }
+}
+
+/// How one batch of a partition executes: segments run one after another.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecPlan {
+    /// The segments in execution order; consecutive segments are on different engines.
+    pub segments: Vec<Segment>,
+}
+
+impl ExecPlan {
+    /// Time of the whole plan running alone on an idle device, nanoseconds.
+    pub fn solo_ns(&self) -> u64 {
+        self.segments.iter().map(Segment::solo_ns).sum()
+    }
+
+    /// Bytes the plan moves through unified memory.
+    pub fn mem_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.mem_bytes).sum()
+    }
+}
+
+/// The roofline terms of one operator on one engine, before rounding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpCost {
+    /// Time the arithmetic alone would take, nanoseconds.
+    pub compute_ns: f64,
+    /// Time the memory traffic alone would take, nanoseconds.
+    pub memory_ns: f64,
+    /// Fixed launch overhead, nanoseconds.
+    pub launch_ns: u64,
+    /// Bytes moved through memory.
+    pub bytes: u64,
+}
+
+impl OpCost {
+    /// Time at full rate without the launch: the larger roofline term, nanoseconds.
+    pub fn work_ns(&self) -> f64 {
+        self.compute_ns.max(self.memory_ns)
+    }
+
+    /// Total time, rounded to whole nanoseconds: work + launch.
+    pub fn total_ns(&self) -> u64 {
+        self.work_ns().round() as u64 + self.launch_ns
+    }
+}
+
+/// Rates an instance gets on an engine when running alone.
+struct Rates {
+    /// FLOP/s available to the instance (its share of the CPU, or the whole engine).
+    peak_flops_per_s: f64,
+    /// Achievable memory bandwidth, bytes/s.
+    bandwidth_bytes_per_s: f64,
+    /// Cores held on a CPU; 1 elsewhere.
+    cores_held: u32,
+}
+
+fn rates(spec: &AcceleratorSpec, cpu_cores: u32, device: &DeviceProfile) -> Rates {
+    let mut bandwidth = device.memory.bandwidth_bytes_per_s * spec.bandwidth_efficiency;
+    if let Some(port) = spec.max_bandwidth_bytes_per_s {
+        bandwidth = bandwidth.min(port);
+    }
+    if spec.kind == AcceleratorKind::Cpu {
+        let held = cpu_cores.clamp(1, spec.cores.max(1));
+        // One core streams at about its memcpy rate; an instance with n cores at n times that.
+        bandwidth = bandwidth.min(f64::from(held) * device.memory.copy_bytes_per_s);
+        Rates {
+            peak_flops_per_s: spec.peak_flops_per_s * f64::from(held)
+                / f64::from(spec.cores.max(1)),
+            bandwidth_bytes_per_s: bandwidth,
+            cores_held: held,
+        }
+    } else {
+        Rates {
+            peak_flops_per_s: spec.peak_flops_per_s,
+            bandwidth_bytes_per_s: bandwidth,
+            cores_held: 1,
+        }
+    }
+}
+
+fn cost_with(op: &Operator, batch: u32, spec: &AcceleratorSpec, r: &Rates) -> OpCost {
+    let b = u64::from(batch);
+    let flops = op.flops as f64 * b as f64;
+    let bytes = op.bytes_moved(b, spec.precision.bytes_per_elem());
+    let eff = spec.efficiency(op.kind.is_dense_math());
+    OpCost {
+        compute_ns: flops / (r.peak_flops_per_s * eff) * 1e9,
+        memory_ns: bytes as f64 / r.bandwidth_bytes_per_s * 1e9,
+        launch_ns: spec.launch_overhead_ns,
+        bytes,
+    }
+}
+
+/// The roofline terms of `op` at batch `batch` on engine `accel`, holding `cpu_cores` cores if
+/// it is the CPU (clamped to 1..=cores; ignored elsewhere). The op runs on `accel` even if it
+/// is a DLA that does not support it; [`plan`] handles fallback.
+pub fn op_cost(
+    op: &Operator,
+    batch: u32,
+    accel: usize,
+    cpu_cores: u32,
+    device: &DeviceProfile,
+) -> OpCost {
+    let spec = &device.accelerators[accel];
+    cost_with(op, batch, spec, &rates(spec, cpu_cores, device))
+}
+
+/// Time of `op` at batch `batch` alone on engine `accel`, nanoseconds: the roofline plus launch.
+pub fn op_time_ns(
+    op: &Operator,
+    batch: u32,
+    accel: usize,
+    cpu_cores: u32,
+    device: &DeviceProfile,
+) -> u64 {
+    op_cost(op, batch, accel, cpu_cores, device).total_ns()
+}
+
+/// A segment being built, in unrounded nanoseconds.
+struct OpenSegment {
+    accel: usize,
+    cores_held: u32,
+    fixed_ns: u64,
+    work_ns: f64,
+    compute_ns: f64,
+    mem_bytes: u64,
+}
+
+impl OpenSegment {
+    fn new(accel: usize, cores_held: u32) -> Self {
+        OpenSegment {
+            accel,
+            cores_held,
+            fixed_ns: 0,
+            work_ns: 0.0,
+            compute_ns: 0.0,
+            mem_bytes: 0,
+        }
+    }
+
+    fn add_op(&mut self, c: &OpCost) {
+        self.fixed_ns += c.launch_ns;
+        self.work_ns += c.work_ns();
+        self.compute_ns += c.compute_ns.min(c.work_ns());
+        self.mem_bytes += c.bytes;
+    }
+
+    fn close(self) -> Segment {
+        let busy = if self.work_ns > 0.0 {
+            (self.compute_ns / self.work_ns).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        Segment {
+            accel: self.accel,
+            fixed_ns: self.fixed_ns,
+            work_ns: self.work_ns.round() as u64,
+            compute_demand: busy * f64::from(self.cores_held),
+            mem_bytes: self.mem_bytes,
+        }
+    }
+}
+
+/// The execution plan of the operator slice `ops` at batch `batch` on engine `accel`, holding
+/// `cpu_cores` cores if it is the CPU.
+///
+/// On a DLA, operators it does not support ([`AcceleratorKind::supports`]) run on the device's
+/// first GPU, consecutive ones in one segment, costed with the GPU's parameters; each DLA↔GPU
+/// hand-over adds to the GPU segment the boundary tensor (at the DLA's precision) written and
+/// read once more, at the GPU's bandwidth, and the DLA's `fallback_transition_ns`. (If the
+/// device had no GPU — a profile that validation refuses — the operators would stay on the DLA.)
+/// An empty slice gives an empty plan.
+pub fn plan(
+    ops: &[Operator],
+    batch: u32,
+    accel: usize,
+    cpu_cores: u32,
+    device: &DeviceProfile,
+) -> ExecPlan {
+    let spec = &device.accelerators[accel];
+    let home = rates(spec, cpu_cores, device);
+    let fallback = match spec.kind {
+        AcceleratorKind::Dla => device.gpu().map(|g| {
+            let gspec = &device.accelerators[g];
+            (g, gspec, rates(gspec, 1, device))
+        }),
+        _ => None,
+    };
+
+    let mut segments = Vec::new();
+    let mut open: Option<OpenSegment> = None;
+    let mut prev: Option<&Operator> = None;
+    for op in ops {
+        let (host, host_spec, host_rates) = match &fallback {
+            Some((g, gspec, grates)) if !spec.kind.supports(op.kind) => (*g, *gspec, grates),
+            _ => (accel, spec, &home),
+        };
+        let cost = cost_with(op, batch, host_spec, host_rates);
+        match open.as_mut() {
+            Some(seg) if seg.accel == host => seg.add_op(&cost),
+            _ => {
+                let mut next = OpenSegment::new(host, host_rates.cores_held);
+                if let Some(mut seg) = open.take() {
+                    // Only a DLA plan changes engine mid-slice: a DLA↔GPU hand-over, whose
+                    // boundary tensor is reformatted on the GPU side.
+                    if let (Some(boundary), Some((g, _, grates))) = (prev, &fallback) {
+                        let bytes = 2
+                            * boundary.output_bytes(spec.precision.bytes_per_elem())
+                            * u64::from(batch);
+                        let gpu_side = if seg.accel == *g { &mut seg } else { &mut next };
+                        gpu_side.fixed_ns += spec.fallback_transition_ns;
+                        gpu_side.work_ns += bytes as f64 / grates.bandwidth_bytes_per_s * 1e9;
+                        gpu_side.mem_bytes += bytes;
+                    }
+                    segments.push(seg.close());
+                }
+                next.add_op(&cost);
+                open = Some(next);
+            }
+        }
+        prev = Some(op);
+    }
+    if let Some(seg) = open {
+        segments.push(seg.close());
+    }
+    ExecPlan { segments }
+}
+
+/// Memory one instance of the slice `ops` holds on engine `accel` when it serves batches of up
+/// to `max_batch`, bytes: weights at the engine's precision, an activation workspace for the
+/// largest operator (input + output at `max_batch`), and the engine's per-instance runtime
+/// overhead. On a DLA, fallback operators' weights are counted at the DLA's precision in the
+/// same engine.
+pub fn footprint_bytes(
+    ops: &[Operator],
+    max_batch: u32,
+    accel: usize,
+    device: &DeviceProfile,
+) -> u64 {
+    let spec = &device.accelerators[accel];
+    let bpe = spec.precision.bytes_per_elem();
+    let weights: u64 = ops.iter().map(|o| o.params * bpe).sum();
+    let workspace = ops
+        .iter()
+        .map(|o| (o.input_elems + o.output_elems) * u64::from(max_batch) * bpe)
+        .max()
+        .unwrap_or(0);
+    weights + workspace + spec.runtime_overhead_bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::profile::{MemorySpec, Precision, StorageSpec};
+    use crate::model::{ActivationFn, OpKind};
+    use proptest::prelude::*;
+
+    const CPU: usize = 0;
+    const GPU: usize = 1;
+    const DLA: usize = 2;
+
+    fn engine(
+        name: &str,
+        kind: AcceleratorKind,
+        precision: Precision,
+        peak: f64,
+        cores: u32,
+    ) -> AcceleratorSpec {
+        AcceleratorSpec {
+            name: name.into(),
+            kind,
+            precision,
+            peak_flops_per_s: peak,
+            cores,
+            dense_efficiency: 0.5,
+            other_efficiency: 0.25,
+            bandwidth_efficiency: 0.5,
+            launch_overhead_ns: 10_000,
+            runtime_overhead_bytes: 100 << 20,
+            max_bandwidth_bytes_per_s: None,
+            fallback_transition_ns: if kind == AcceleratorKind::Dla {
+                40_000
+            } else {
+                0
+            },
+            clock_hz: None,
+        }
+    }
+
+    /// Round numbers: 100 GB/s DRAM (50 GB/s effective); CPU 4 × 25 GFLOPS; GPU 5 TFLOPS;
+    /// DLA 2 TFLOPS capped at a 20 GB/s port.
+    fn device() -> DeviceProfile {
+        let mut dla = engine("dla0", AcceleratorKind::Dla, Precision::Fp16, 2e12, 1);
+        dla.max_bandwidth_bytes_per_s = Some(20e9);
+        DeviceProfile {
+            name: "test".into(),
+            memory: MemorySpec {
+                capacity_bytes: 8 << 30,
+                bandwidth_bytes_per_s: 100e9,
+                reserved_bytes: 1 << 30,
+                copy_bytes_per_s: 10e9,
+            },
+            storage: StorageSpec {
+                read_bytes_per_s: 300e6,
+            },
+            accelerators: vec![
+                engine("cpu", AcceleratorKind::Cpu, Precision::Fp32, 100e9, 4),
+                engine("gpu", AcceleratorKind::Gpu, Precision::Fp16, 5e12, 1),
+                dla,
+            ],
+        }
+    }
+
+    fn op(name: &str, kind: OpKind, flops: u64, input: u64, output: u64, params: u64) -> Operator {
+        Operator {
+            name: name.into(),
+            kind,
+            flops,
+            input_elems: input,
+            output_elems: output,
+            params,
+        }
+    }
+
+    /// 2 GFLOP over small tensors: compute-bound everywhere.
+    fn big_conv(name: &str) -> Operator {
+        op(name, OpKind::Conv, 2_000_000_000, 100_000, 100_000, 10_000)
+    }
+
+    #[test]
+    fn compute_bound_conv_is_flops_over_peak_times_efficiency_plus_launch() {
+        let d = device();
+        let conv = big_conv("conv");
+        // GPU: 2e9 FLOP / (5e12 × 0.5) = 800 µs; memory 2.1e5 el × 2 B / 50e9 = 8.4 µs.
+        assert_eq!(op_time_ns(&conv, 1, GPU, 1, &d), 800_000 + 10_000);
+        // Batch 4: 4 × 800 µs.
+        assert_eq!(op_time_ns(&conv, 4, GPU, 1, &d), 3_200_000 + 10_000);
+        // DLA: 2e9 / (2e12 × 0.5) = 2 ms.
+        assert_eq!(op_time_ns(&conv, 1, DLA, 1, &d), 2_000_000 + 10_000);
+    }
+
+    #[test]
+    fn memory_bound_op_follows_bandwidth() {
+        let d = device();
+        // 10M + 10M elements, 10M FLOPs: at FP16, 40 MB / 50 GB/s = 800 µs; compute 10e6 /
+        // (5e12 × 0.25) = 8 µs.
+        let add = op(
+            "add",
+            OpKind::Elementwise,
+            10_000_000,
+            10_000_000,
+            10_000_000,
+            0,
+        );
+        assert_eq!(op_time_ns(&add, 1, GPU, 1, &d), 800_000 + 10_000);
+        let c = op_cost(&add, 1, GPU, 1, &d);
+        assert!(c.memory_ns > 10.0 * c.compute_ns);
+        // The DLA's 20 GB/s port limit binds: 40 MB / 20 GB/s = 2 ms.
+        assert_eq!(op_time_ns(&add, 1, DLA, 1, &d), 2_000_000 + 10_000);
+        // CPU at FP32 with 1 core: 80 MB at min(50, 1 × 10) GB/s = 8 ms; with 4 cores, 40 GB/s.
+        assert_eq!(op_time_ns(&add, 1, CPU, 1, &d), 8_000_000 + 10_000);
+        assert_eq!(op_time_ns(&add, 1, CPU, 4, &d), 2_000_000 + 10_000);
+    }
+
+    #[test]
+    fn batching_amortises_weights_of_fc_layers() {
+        let d = device();
+        // A 4096×4096 FC: 16.8M weights read once per batch dominate at batch 1.
+        let fc = op(
+            "fc",
+            OpKind::FullyConnected,
+            2 * 4096 * 4096,
+            4096,
+            4096,
+            4096 * 4096 + 4096,
+        );
+        for accel in [CPU, GPU, DLA] {
+            let t1 = op_time_ns(&fc, 1, accel, 4, &d);
+            let t8 = op_time_ns(&fc, 8, accel, 4, &d);
+            assert!(t8 < 8 * t1, "accel {accel}: t8 = {t8}, t1 = {t1}");
+        }
+        let t1 = op_time_ns(&fc, 1, GPU, 1, &d);
+        let t8 = op_time_ns(&fc, 8, GPU, 1, &d);
+        assert!(
+            t8 < 2 * t1,
+            "on the GPU the weights dominate: t8 = {t8}, t1 = {t1}"
+        );
+    }
+
+    #[test]
+    fn cpu_instance_gets_its_share_of_cores() {
+        let d = device();
+        let conv = big_conv("conv");
+        // 2e9 / (100e9 × 2/4 × 0.5) = 80 ms with 2 cores; 40 ms with 4; 8 cores clamp to 4.
+        assert_eq!(op_time_ns(&conv, 1, CPU, 2, &d), 80_000_000 + 10_000);
+        assert_eq!(op_time_ns(&conv, 1, CPU, 4, &d), 40_000_000 + 10_000);
+        assert_eq!(op_time_ns(&conv, 1, CPU, 8, &d), 40_000_000 + 10_000);
+        let p = plan(&[conv], 1, CPU, 2, &d);
+        assert_eq!(p.segments.len(), 1);
+        assert!(
+            (p.segments[0].compute_demand - 2.0).abs() < 1e-12,
+            "{:?}",
+            p.segments[0]
+        );
+    }
+
+    #[test]
+    fn gelu_on_a_dla_falls_back_to_the_gpu_with_reformat_costs() {
+        let d = device();
+        // conv → GELU → conv, boundary tensors of 1M elements.
+        let gelu = op(
+            "gelu",
+            OpKind::Activation(ActivationFn::Gelu),
+            8_000_000,
+            1_000_000,
+            1_000_000,
+            0,
+        );
+        let conv_a = op(
+            "conv_a",
+            OpKind::Conv,
+            2_000_000_000,
+            100_000,
+            1_000_000,
+            10_000,
+        );
+        let ops = [conv_a.clone(), gelu.clone(), big_conv("conv_b")];
+        let p = plan(&ops, 2, DLA, 1, &d);
+        let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
+        assert_eq!(engines, [DLA, GPU, DLA]);
+
+        let gpu_seg = &p.segments[1];
+        // Two hand-overs on the GPU side: 2 × 40 µs + the GELU's launch.
+        assert_eq!(gpu_seg.fixed_ns, 2 * 40_000 + 10_000);
+        // Reformat bytes: each boundary (1M elements × batch 2 × 2 B) written and read once more.
+        let boundary = 1_000_000 * 2 * 2;
+        let gelu_cost = op_cost(&gelu, 2, GPU, 1, &d);
+        assert_eq!(gpu_seg.mem_bytes, gelu_cost.bytes + 2 * 2 * boundary);
+        // Its work: the GELU's roofline + 16 MB at 50 GB/s = 320 µs of reformatting.
+        let expected =
+            (gelu_cost.work_ns() + 2.0 * 2.0 * boundary as f64 / 50e9 * 1e9).round() as u64;
+        assert_eq!(gpu_seg.work_ns, expected);
+        // The DLA segments carry their ops only.
+        assert_eq!(p.segments[0].solo_ns(), op_time_ns(&conv_a, 2, DLA, 1, &d));
+        // Without the fallback costs the plan would be cheaper.
+        let plain: u64 = ops
+            .iter()
+            .map(|o| op_time_ns(o, 2, if o.kind == OpKind::Conv { DLA } else { GPU }, 1, &d))
+            .sum();
+        assert!(p.solo_ns() > plain + 80_000);
+    }
+
+    #[test]
+    fn consecutive_unsupported_ops_share_one_gpu_segment() {
+        let d = device();
+        let ln = op(
+            "ln",
+            OpKind::LayerNorm,
+            5_000_000,
+            1_000_000,
+            1_000_000,
+            2_000,
+        );
+        let gelu = op(
+            "gelu",
+            OpKind::Activation(ActivationFn::Gelu),
+            8_000_000,
+            1_000_000,
+            1_000_000,
+            0,
+        );
+        let ops = [big_conv("c1"), ln, gelu, big_conv("c2"), big_conv("c3")];
+        let p = plan(&ops, 1, DLA, 1, &d);
+        let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
+        assert_eq!(engines, [DLA, GPU, DLA]);
+        assert_eq!(p.segments[2].fixed_ns, 2 * 10_000);
+        // A slice starting with an unsupported op starts on the GPU with no hand-over before it.
+        let p = plan(&ops[1..], 1, DLA, 1, &d);
+        assert_eq!(p.segments[0].accel, GPU);
+        assert_eq!(p.segments[0].fixed_ns, 2 * 10_000 + 40_000);
+    }
+
+    #[test]
+    fn gpu_plan_never_uses_a_dla_and_merges_into_one_segment() {
+        let d = device();
+        let gelu = op(
+            "gelu",
+            OpKind::Activation(ActivationFn::Gelu),
+            8_000_000,
+            1_000_000,
+            1_000_000,
+            0,
+        );
+        let mm = op("mm", OpKind::MatMul, 1_000_000_000, 500_000, 500_000, 0);
+        let ops = [big_conv("c1"), gelu, mm, big_conv("c2")];
+        let p = plan(&ops, 4, GPU, 1, &d);
+        assert_eq!(p.segments.len(), 1);
+        assert_eq!(p.segments[0].accel, GPU);
+        assert_eq!(p.segments[0].fixed_ns, 4 * 10_000);
+        let sum: u64 = ops.iter().map(|o| op_time_ns(o, 4, GPU, 1, &d)).sum();
+        assert!(p.solo_ns().abs_diff(sum) <= 2, "{} vs {sum}", p.solo_ns());
+    }
+
+    #[test]
+    fn one_op_plan_equals_op_time() {
+        let d = device();
+        let conv = big_conv("conv");
+        for accel in [CPU, GPU, DLA] {
+            let p = plan(std::slice::from_ref(&conv), 3, accel, 3, &d);
+            assert_eq!(p.solo_ns(), op_time_ns(&conv, 3, accel, 3, &d));
+            assert_eq!(
+                p.mem_bytes(),
+                conv.bytes_moved(3, d.accelerators[accel].precision.bytes_per_elem())
+            );
+        }
+        assert_eq!(plan(&[], 1, GPU, 1, &d), ExecPlan::default());
+    }
+
+    #[test]
+    fn footprint_counts_weights_workspace_and_runtime_and_grows_with_batch() {
+        let d = device();
+        let fc = op(
+            "fc",
+            OpKind::FullyConnected,
+            2_000_000,
+            1_000,
+            1_000,
+            1_000_000,
+        );
+        let conv = op("conv", OpKind::Conv, 1_000_000, 50_000, 30_000, 1_000);
+        let ops = [conv, fc];
+        // GPU at FP16: weights 1,001,000 × 2; workspace 80,000 × b × 2; runtime 100 MiB.
+        assert_eq!(
+            footprint_bytes(&ops, 1, GPU, &d),
+            2_002_000 + 160_000 + (100 << 20)
+        );
+        assert_eq!(
+            footprint_bytes(&ops, 8, GPU, &d),
+            2_002_000 + 8 * 160_000 + (100 << 20)
+        );
+        // CPU at FP32 holds twice the bytes of weights.
+        assert_eq!(
+            footprint_bytes(&ops, 1, CPU, &d),
+            4_004_000 + 320_000 + (100 << 20)
+        );
+        assert!(footprint_bytes(&ops, 16, DLA, &d) > footprint_bytes(&ops, 4, DLA, &d));
+    }
+
+    fn arb_op() -> impl Strategy<Value = Operator> {
+        let kinds = prop::sample::select(vec![
+            OpKind::Conv,
+            OpKind::FullyConnected,
+            OpKind::MatMul,
+            OpKind::Activation(ActivationFn::Relu),
+            OpKind::Activation(ActivationFn::Gelu),
+            OpKind::LayerNorm,
+            OpKind::Pooling,
+            OpKind::Elementwise,
+        ]);
+        (
+            kinds,
+            0u64..5_000_000_000,
+            0u64..5_000_000,
+            0u64..5_000_000,
+            0u64..20_000_000,
+        )
+            .prop_map(|(k, f, i, o, p)| op("x", k, f, i, o, p))
+    }
+
+    proptest! {
+        #[test]
+        fn plans_are_well_formed_and_monotone_in_batch(
+            ops in prop::collection::vec(arb_op(), 0..12),
+            batch in 1u32..32,
+            accel in 0usize..3,
+            cores in 1u32..6,
+        ) {
+            let d = device();
+            let p = plan(&ops, batch, accel, cores, &d);
+            let bigger = plan(&ops, batch + 1, accel, cores, &d);
+            prop_assert!(bigger.solo_ns() >= p.solo_ns());
+            for w in p.segments.windows(2) {
+                prop_assert_ne!(w[0].accel, w[1].accel);
+            }
+            let held = if accel == CPU { f64::from(cores.min(4)) } else { 1.0 };
+            for s in &p.segments {
+                prop_assert!(s.accel == accel || (accel == DLA && s.accel == GPU));
+                let cap = if s.accel == CPU { held } else { 1.0 };
+                prop_assert!((0.0..=cap + 1e-12).contains(&s.compute_demand), "{:?}", s);
+            }
+            let launches: u64 = ops.len() as u64 * 10_000;
+            prop_assert!(p.solo_ns() >= launches);
+        }
+    }
+}
