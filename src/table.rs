@@ -17,19 +17,26 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     let _ = writeln!(out, "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s\n", s.slo_ms, r.transport, s.duration_s);
     let _ = writeln!(out, "  arrivals   {:>10}     throughput    {:>10.2} req/s", s.arrivals, s.throughput_rps);
     let _ = writeln!(out, "  completed  {:>10}     goodput       {:>10.2} req/s", s.completed, s.goodput_rps);
-    let _ = writeln!(out, "  dropped    {:>10}     SLO attained  {:>10.2} %", s.dropped, 100.0 * s.slo_attainment);
+    let attained = s.slo_attainment.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
+    let _ = writeln!(out, "  dropped    {:>10}     SLO attained  {:>12}", s.dropped, attained);
     let _ = writeln!(out, "  in flight  {:>10}", s.in_flight);
-    if !s.dropped_by_reason.is_empty() {
-        let reasons: Vec<String> = s.dropped_by_reason.iter().map(|(k, v)| format!("{} {v}", serde_plain(k))).collect();
+    if s.dropped > 0 {
+        let reasons: Vec<String> = s.dropped_by_reason.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{} {v}", serde_plain(k))).collect();
         let _ = writeln!(out, "  drops by reason: {}", reasons.join(", "));
     }
-    let l = &s.latency_ms;
-    let _ = writeln!(out, "\n  latency ms   p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}   mean {:.2}", l.p50, l.p90, l.p99, l.max, l.mean);
+    match &s.latency_ms {
+        Some(l) => {
+            let _ = writeln!(out, "\n  latency ms   p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}   mean {:.2}", l.p50, l.p90, l.p99, l.max, l.mean);
+        }
+        None => {
+            let _ = writeln!(out, "\n  latency ms   no request completed in the measured window");
+        }
+    }
     let _ = writeln!(
         out,
         "  memory       peak {}   mean {}   (limit {})",
         ByteSize(s.memory_peak_bytes),
-        ByteSize(s.memory_mean_bytes),
+        ByteSize(s.memory_mean_bytes.round() as u64),
         ByteSize(scenario.memory_limit_bytes)
     );
     let util: Vec<String> = s.utilization.iter().map(|(name, u)| format!("{name} {:.1} %", 100.0 * u)).collect();
@@ -45,10 +52,10 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             p.model,
             format!("{}-{}", p.first_op, p.last_op),
             if inst.is_empty() { "none".to_string() } else { inst.join(" ") },
-            st.map_or(0.0, |x| x.queue_ms),
-            st.map_or(0.0, |x| x.exec_ms),
-            st.map_or(0.0, |x| x.transfer_ms),
-            st.map_or(0.0, |x| x.batch_mean),
+            st.and_then(|x| x.mean_queue_ms).unwrap_or(0.0),
+            st.and_then(|x| x.mean_exec_ms).unwrap_or(0.0),
+            st.and_then(|x| x.mean_transfer_ms).unwrap_or(0.0),
+            st.and_then(|x| x.mean_batch_size).unwrap_or(0.0),
         );
     }
     if r.refused_instances > 0 {

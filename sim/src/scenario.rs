@@ -20,7 +20,8 @@ use crate::serving::{Routing, ServiceTime};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
-use crate::workload::arrival::ArrivalSpec;
+use crate::rng::RunSeed;
+use crate::workload::arrival::{ArrivalSpec, WorkloadError};
 
 /// A scenario as written in its TOML file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -361,11 +362,19 @@ impl Scenario {
         }
     }
 
+    /// Checks the workload's numbers, then builds it once so that a missing or malformed trace
+    /// file is reported now rather than when the run starts.
     fn check_workload(&self) -> Result<(), ScenarioError> {
-        self.workload.validate(&self.base_dir).map_err(|e| {
-            let field = e.field().map(|f| format!("workload.{}", f.trim_start_matches("workload."))).unwrap_or_else(|| "workload".into());
+        let as_error = |e: WorkloadError| {
+            let field = match &e {
+                WorkloadError::InvalidField { field, .. } => format!("workload.{}", field.trim_start_matches("workload.")),
+                _ => "workload.path".to_string(),
+            };
             self.error(&field, e.to_string())
-        })
+        };
+        self.workload.validate().map_err(as_error)?;
+        self.workload.build(&self.base_dir, RunSeed(0).stream("validation")).map_err(as_error)?;
+        Ok(())
     }
 
     fn check_run(&self) -> Result<(), ScenarioError> {

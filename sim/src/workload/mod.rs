@@ -5,6 +5,7 @@
 //! - [`trace`]: replay of a timestamp CSV (e.g. the Azure LLM inference trace).
 //! - [`azure`]: replay of one function of the Azure Functions 2019 per-minute invocation counts.
 
+pub mod app;
 pub mod arrival;
 pub mod azure;
 pub mod trace;
