@@ -21,7 +21,7 @@
 //! | ConvTranspose2d | 2 · in_elems · (out_ch/groups) · kh · kw, + out_elems with bias |
 //! | Linear | 2 · rows · in · out, + rows · out with bias |
 //! | MatMul (two activations) | 2 · batch · m · k · n |
-//! | LSTM | per step and direction: 2 · 4h · (in + h) + 32h (bias adds, 3 sigmoid and 2 tanh at 4 FLOPs each, cell update) |
+//! | LSTM | per step and direction: 2 · 4h · (in + h) + 32h (see below) |
 //! | ReLU, ReLU6, LeakyReLU | 1 per element |
 //! | Sigmoid, Tanh | 4 per element; SiLU 5; GELU 8 |
 //! | Max/avg pooling | kh · kw per output element; global pooling H · W per channel |
@@ -31,6 +31,9 @@
 //! | Softmax | 5 per element (max, subtract, exp, sum, divide) |
 //! | Add, Mul | 1 per element |
 //! | Concat, Resize (nearest), Flatten, Reshape, Transpose, Slice, Dropout, Embedding | 0 (data movement) |
+//!
+//! The LSTM's 32h element-wise FLOPs per step are the two bias adds (8h), three sigmoids and two
+//! tanh at 4 FLOPs each (20h) and the cell update (4h).
 //!
 //! `input_elems` counts every activation element read (both operands of a binary operator, all
 //! inputs of a concat), never weights; `params` counts learned weights and biases (BatchNorm and
@@ -1347,6 +1350,32 @@ mod tests {
         let op = &net.operators()[0];
         assert_eq!(op.params, 2 * 4 * 256 * (512 + 256 + 2));
         assert_eq!(op.flops, 26 * 2 * (8 * 256 * (512 + 256) + 32 * 256));
+    }
+
+    #[test]
+    fn transposed_conv_and_resize_grow_the_map() {
+        // 8→4 channels, 2×2 stride 2 on 8×4×4: output 4×8×8; each input element feeds
+        // 4·2·2 outputs (2 FLOPs each), plus one bias add per output.
+        let mut b = NetworkBuilder::new("t", &[8, 4, 4]);
+        let layer = Layer::ConvTranspose2d {
+            in_ch: 8,
+            out_ch: 4,
+            kernel: [2, 2],
+            stride: [2, 2],
+            pads: [0; 4],
+            output_padding: [0; 2],
+            groups: 1,
+            bias: true,
+        };
+        b.layer("up", layer);
+        b.resize("nearest", 2);
+        let net = b.finish();
+        assert_eq!(net.nodes()[0].output_shape, vec![4, 8, 8]);
+        assert_eq!(net.nodes()[1].output_shape, vec![4, 16, 16]);
+        let ops = net.operators();
+        assert_eq!(ops[0].flops, 2 * 128 * 16 + 256);
+        assert_eq!(ops[0].params, 8 * 4 * 4 + 4);
+        assert_eq!(ops[1].flops, 0);
     }
 
     #[test]

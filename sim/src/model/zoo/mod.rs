@@ -1,6 +1,6 @@
 //! The model zoo: every model the simulator knows by name, described layer by layer with
-//! [`NetworkBuilder`] so that its operators (FLOPs, activations, parameters) are computed from
-//! layer shapes, never typed in.
+//! [`NetworkBuilder`](super::layers::NetworkBuilder) so that its operators (FLOPs, activations,
+//! parameters) are computed from layer shapes, never typed in.
 //!
 //! Each model is checked against the figure its paper or reference implementation publishes
 //! ([`ZooEntry::published_params`], [`ZooEntry::published_flops`], 2 FLOPs per multiply-add).
@@ -9,8 +9,9 @@
 //!
 //! 1. In the family file (or a new `zoo/<family>.rs`), write
 //!    `pub(super) fn my_model(opts: &ZooOptions) -> Result<Network, ZooError>` with a
-//!    [`NetworkBuilder`]: one call per layer (`b.conv(..)`, `b.relu(..)`, `b.pool(..)`, …), names
-//!    unique; for a branch save `b.cursor()` and come back with `b.set_cursor(..)`.
+//!    [`NetworkBuilder`](super::layers::NetworkBuilder): one call per layer (`b.conv(..)`,
+//!    `b.relu(..)`, `b.pool(..)`, …), names unique; for a branch save `b.cursor()` and come back
+//!    with `b.set_cursor(..)`.
 //! 2. Add one [`ZooEntry`] to `CATALOG` below: name, description, the published parameter count
 //!    and FLOPs (convert MACs to FLOPs: × 2) and where they come from.
 //!
