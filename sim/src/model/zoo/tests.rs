@@ -1,0 +1,233 @@
+use std::collections::HashSet;
+
+use super::*;
+use crate::model::OpKind;
+use crate::model::layers::TensorRef;
+
+fn model(name: &str) -> Model {
+    build(name, &ZooOptions::default()).unwrap()
+}
+
+fn within(actual: u64, published: u64, tolerance: f64) -> bool {
+    (actual as f64 - published as f64).abs() <= tolerance * published as f64
+}
+
+#[test]
+fn every_model_is_within_ten_percent_of_its_published_params_and_flops() {
+    let mut failures = Vec::new();
+    for e in catalog() {
+        let m = model(e.name);
+        assert_eq!(m.name, e.name);
+        for (what, ours, published) in [
+            ("params", m.total_params(), e.published_params),
+            ("flops", m.total_flops(), e.published_flops),
+        ] {
+            if !within(ours, published, 0.10) {
+                failures.push(format!(
+                    "{} {what}: ours {ours}, published {published}",
+                    e.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn alexnet_has_the_24_operators_of_the_paper_figure_in_order() {
+    let names: Vec<String> = model("alexnet")
+        .operators
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    let expected = [
+        "conv1", "relu1", "norm1", "pool1", "conv2", "relu2", "norm2", "pool2", "conv3", "relu3",
+        "conv4", "relu4", "conv5", "relu5", "pool5", "flatten", "fc6", "relu6", "drop6", "fc7",
+        "relu7", "drop7", "fc8", "softmax",
+    ];
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn alexnet_convolutions_dominate_the_work() {
+    // InfScaler §II-B, Fig. 2: operators #1, #5 and #13 (conv1, conv2, conv5) stand out. By
+    // FLOPs the five convolutions are the five heaviest operators: conv2 (#5) 448M, conv3
+    // 299M, conv4 224M, conv1 (#1) 211M, conv5 (#13) 150M, then fc6 75.5M.
+    let m = model("alexnet");
+    let ops = &m.operators;
+    let mut by_flops: Vec<usize> = (0..ops.len()).collect();
+    by_flops.sort_by_key(|&i| std::cmp::Reverse(ops[i].flops));
+    let top5: HashSet<usize> = by_flops[..5].iter().map(|&i| i + 1).collect();
+    assert_eq!(
+        top5,
+        HashSet::from([1, 5, 9, 11, 13]),
+        "paper numbering #1..#24"
+    );
+    assert!(ops[by_flops[..5][0]].name == "conv2");
+    let conv_flops: u64 = ops
+        .iter()
+        .filter(|o| o.kind == OpKind::Conv)
+        .map(|o| o.flops)
+        .sum();
+    assert!(conv_flops as f64 > 0.85 * m.total_flops() as f64);
+    // … while the fully-connected layers hold over 90 % of the weights.
+    let fc_params: u64 = ops
+        .iter()
+        .filter(|o| o.kind == OpKind::FullyConnected)
+        .map(|o| o.params)
+        .sum();
+    assert!(fc_params as f64 > 0.9 * m.total_params() as f64);
+}
+
+#[test]
+fn every_operator_reads_exactly_what_its_producers_wrote() {
+    for name in names() {
+        let net = build_network(name, &ZooOptions::default()).unwrap();
+        let ops = net.operators();
+        let input: u64 = net.input_shape().iter().map(|&d| d as u64).product();
+        for (node, op) in net.nodes().iter().zip(&ops) {
+            let read: u64 = node
+                .inputs
+                .iter()
+                .map(|t| match *t {
+                    TensorRef::Input => input,
+                    TensorRef::Node { index } => ops[index].output_elems,
+                })
+                .sum();
+            assert_eq!(op.input_elems, read, "{name}: {}", op.name);
+        }
+    }
+}
+
+#[test]
+fn chain_models_feed_each_operator_from_the_previous_one() {
+    for name in ["alexnet", "vgg16", "crnn"] {
+        let m = model(name);
+        assert_eq!(m.operators[0].input_elems, m.input_elems(), "{name}");
+        for w in m.operators.windows(2) {
+            assert_eq!(
+                w[1].input_elems, w[0].output_elems,
+                "{name}: {} → {}",
+                w[0].name, w[1].name
+            );
+        }
+    }
+}
+
+#[test]
+fn operator_names_are_unique_and_outputs_have_the_expected_shapes() {
+    for name in names() {
+        let m = model(name);
+        let unique: HashSet<&str> = m.operators.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(unique.len(), m.operators.len(), "{name}");
+    }
+    let last = |name: &str| model(name).operators.last().unwrap().output_elems;
+    assert_eq!(last("alexnet"), 1000);
+    assert_eq!(last("resnet50"), 1000);
+    assert_eq!(last("mobilenet_v2"), 1000);
+    assert_eq!(last("gpt2_medium"), 50257);
+    assert_eq!(last("bert_base"), 768);
+    // MobileNet-SSD's 1917 priors: 19²·3 + (10² + 5² + 3² + 2² + 1)·6, 21 scores each.
+    assert_eq!(last("ssd_mobilenet_v1"), 1917 * 21);
+    // CRNN: 26 frames of 37 class posteriors.
+    assert_eq!(last("crnn"), 26 * 37);
+    // YOLOv3-tiny heads: 255 × 13 × 13 and 255 × 26 × 26.
+    let yolo = model("yolov3_tiny");
+    let head = |n: &str| {
+        yolo.operators
+            .iter()
+            .find(|o| o.name == n)
+            .unwrap()
+            .output_elems
+    };
+    assert_eq!(head("yolo16"), 255 * 13 * 13);
+    assert_eq!(head("yolo23"), 255 * 26 * 26);
+}
+
+#[test]
+fn bert_flops_grow_faster_than_linearly_with_sequence_length() {
+    let flops = |seq_len| {
+        build("bert_base", &ZooOptions { seq_len })
+            .unwrap()
+            .total_flops()
+    };
+    let (f64_, f128, f256) = (flops(64), flops(128), flops(256));
+    assert!(f64_ < f128 && f128 < f256);
+    // Attention scores grow with T², so doubling T more than doubles the work.
+    assert!(f256 > 2 * f128 && f128 > 2 * f64_);
+    // Parameters do not depend on the sequence length.
+    let params = |seq_len| {
+        build("bert_base", &ZooOptions { seq_len })
+            .unwrap()
+            .total_params()
+    };
+    assert_eq!(params(64), params(256));
+}
+
+#[test]
+fn gpt2_counts_the_tied_lm_head_once() {
+    let m = model("gpt2_medium");
+    let op = |n: &str| m.operators.iter().find(|o| o.name == n).unwrap().clone();
+    assert_eq!(op("lm_head").params, 0);
+    assert_eq!(op("wte").params, 50257 * 1024);
+    // Hugging Face gpt2-medium has 354,823,168 parameters.
+    assert_eq!(m.total_params(), 354_823_168);
+}
+
+#[test]
+fn bert_parameter_count_matches_the_reference_implementation_exactly() {
+    // Hugging Face bert-base-uncased (BertModel with pooler): 109,482,240 parameters.
+    assert_eq!(model("bert_base").total_params(), 109_482_240);
+}
+
+#[test]
+fn torchvision_parameter_counts_match_exactly() {
+    // torchvision model cards; batch norm counted as scale + shift, as torchvision does.
+    assert_eq!(model("vgg16").total_params(), 138_357_544);
+    assert_eq!(model("resnet50").total_params(), 25_557_032);
+    assert_eq!(model("mobilenet_v2").total_params(), 3_504_872);
+}
+
+#[test]
+fn unknown_names_list_the_known_ones() {
+    let err = build("resnet51", &ZooOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("resnet51"), "{msg}");
+    for name in names() {
+        assert!(msg.contains(name), "{msg} lacks {name}");
+    }
+}
+
+#[test]
+fn sequence_lengths_beyond_the_position_table_are_errors() {
+    let err = build("bert_base", &ZooOptions { seq_len: 513 }).unwrap_err();
+    assert_eq!(
+        err,
+        ZooError::SeqLen {
+            model: "bert_base",
+            seq_len: 513,
+            max: 512
+        }
+    );
+    assert!(build("gpt2_medium", &ZooOptions { seq_len: 0 }).is_err());
+    assert!(build("gpt2_medium", &ZooOptions { seq_len: 1024 }).is_ok());
+}
+
+#[test]
+fn catalog_names_are_unique_and_stable() {
+    let all: Vec<&str> = names().collect();
+    assert_eq!(
+        all,
+        [
+            "alexnet",
+            "vgg16",
+            "resnet50",
+            "mobilenet_v2",
+            "yolov3_tiny",
+            "ssd_mobilenet_v1",
+            "crnn",
+            "bert_base",
+            "gpt2_medium"
+        ]
+    );
+}
