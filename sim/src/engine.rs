@@ -52,7 +52,12 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
-        Self { heap: BinaryHeap::new(), next_seq: 0, now: SimTime::ZERO, popped: 0 }
+        Self {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            now: SimTime::ZERO,
+            popped: 0,
+        }
     }
 
     /// The time of the event last popped (the current simulated time).
@@ -63,7 +68,11 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`. Scheduling in the past is a logic error: in debug builds it
     /// panics, in release builds the event is clamped to now.
     pub fn schedule(&mut self, time: SimTime, event: E) {
-        debug_assert!(time >= self.now, "event scheduled in the past: {time} < {}", self.now);
+        debug_assert!(
+            time >= self.now,
+            "event scheduled in the past: {time} < {}",
+            self.now
+        );
         let time = time.max(self.now);
         let seq = self.next_seq;
         self.next_seq += 1;

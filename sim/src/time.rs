@@ -98,7 +98,12 @@ impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     /// Panics in debug builds if `rhs` is later than `self`.
     fn sub(self, rhs: SimTime) -> SimDuration {
-        debug_assert!(self.0 >= rhs.0, "time went backwards: {} - {}", self.0, rhs.0);
+        debug_assert!(
+            self.0 >= rhs.0,
+            "time went backwards: {} - {}",
+            self.0,
+            rhs.0
+        );
         SimDuration(self.0.saturating_sub(rhs.0))
     }
 }

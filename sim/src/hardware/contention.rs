@@ -1,1 +1,490 @@
-//! (to be written)
+//! Max-min fair sharing of capacities among activities (SimGrid's `lmm` model).
+//!
+//! The solver knows nothing about GPUs or memory. A [`SharingProblem`] has resources with
+//! capacities and variables (activities), each with an upper bound on its rate and a sparse list
+//! of `(resource, coefficient)` consumptions. Resource `j` is respected when
+//! `Σ_i coeff_ij · rate_i ≤ capacity_j`. The solution is the max-min fair allocation, found by
+//! progressive filling: raise every unfrozen rate by the same amount; when a resource saturates,
+//! freeze the variables that use it (coefficient > 0); when a variable reaches its bound, freeze
+//! it; repeat until every variable is frozen (Bertsekas & Gallager, *Data Networks*, 2nd ed.,
+//! §6.5.2; SimGrid `src/kernel/lmm/maxmin.cpp`).
+//!
+//! Two solvers implement [`SharingSolver`]: [`ReferenceSolver`], written straight from the
+//! definition, and [`FastSolver`], which is tested against it and used by the simulator.
+
+use thiserror::Error;
+
+/// Relative tolerance under which a resource counts as saturated or a rate as at its bound.
+const SATURATION_REL_TOL: f64 = 1e-12;
+
+/// Why a resource or a variable could not be added to a [`SharingProblem`].
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SharingError {
+    /// A capacity was negative, NaN or infinite.
+    #[error("resource capacity must be finite and >= 0, got {capacity}")]
+    InvalidCapacity {
+        /// The rejected capacity.
+        capacity: f64,
+    },
+    /// A rate bound was negative or NaN.
+    #[error("variable rate bound must be >= 0 (infinity allowed), got {bound}")]
+    InvalidBound {
+        /// The rejected bound.
+        bound: f64,
+    },
+    /// A consumption coefficient was negative, NaN or infinite.
+    #[error(
+        "consumption coefficient on resource {resource} must be finite and >= 0, got {coefficient}"
+    )]
+    InvalidCoefficient {
+        /// The resource the coefficient applies to.
+        resource: usize,
+        /// The rejected coefficient.
+        coefficient: f64,
+    },
+    /// A consumption named a resource that the problem does not have.
+    #[error(
+        "consumption names resource {resource}, but the problem has only {resources} resources"
+    )]
+    UnknownResource {
+        /// The index named.
+        resource: usize,
+        /// How many resources the problem has.
+        resources: usize,
+    },
+}
+
+/// A max-min sharing problem: resource capacities and variables with bounds and consumptions.
+///
+/// Consumptions are stored compressed (one flat list, one offset per variable), so clearing and
+/// refilling a problem allocates nothing once its buffers have grown.
+#[derive(Debug, Clone, Default)]
+pub struct SharingProblem {
+    capacities: Vec<f64>,
+    bounds: Vec<f64>,
+    /// `var_start[i]..var_start[i + 1]` indexes variable `i`'s entries; always `len = vars + 1`.
+    var_start: Vec<usize>,
+    entries: Vec<(usize, f64)>,
+}
+
+impl SharingProblem {
+    /// An empty problem.
+    pub fn new() -> Self {
+        Self {
+            capacities: Vec::new(),
+            bounds: Vec::new(),
+            var_start: vec![0],
+            entries: Vec::new(),
+        }
+    }
+
+    /// A problem with the given resource capacities and no variables.
+    pub fn with_capacities(capacities: &[f64]) -> Result<Self, SharingError> {
+        let mut p = Self::new();
+        for &c in capacities {
+            p.add_resource(c)?;
+        }
+        Ok(p)
+    }
+
+    /// Adds a resource of `capacity` (rate units × coefficient) and returns its index.
+    pub fn add_resource(&mut self, capacity: f64) -> Result<usize, SharingError> {
+        check_capacity(capacity)?;
+        self.capacities.push(capacity);
+        Ok(self.capacities.len() - 1)
+    }
+
+    /// Adds a variable whose rate is at most `bound` (may be `f64::INFINITY`) and which consumes
+    /// `coefficient × rate` of each listed resource; returns its index. A resource listed twice
+    /// counts with the sum of its coefficients.
+    pub fn add_variable(
+        &mut self,
+        bound: f64,
+        consumption: &[(usize, f64)],
+    ) -> Result<usize, SharingError> {
+        check_variable(bound, consumption, self.capacities.len())?;
+        Ok(self.push_variable_unchecked(bound, consumption))
+    }
+
+    /// Adds a variable already checked with [`check_variable`].
+    pub(crate) fn push_variable_unchecked(
+        &mut self,
+        bound: f64,
+        consumption: &[(usize, f64)],
+    ) -> usize {
+        self.bounds.push(bound);
+        self.entries.extend_from_slice(consumption);
+        self.var_start.push(self.entries.len());
+        self.bounds.len() - 1
+    }
+
+    /// Removes every variable, keeping the resources and the buffers.
+    pub fn clear_variables(&mut self) {
+        self.bounds.clear();
+        self.entries.clear();
+        self.var_start.clear();
+        self.var_start.push(0);
+    }
+
+    /// Number of resources.
+    pub fn num_resources(&self) -> usize {
+        self.capacities.len()
+    }
+
+    /// Number of variables.
+    pub fn num_variables(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// Capacity of resource `j`.
+    pub fn capacity(&self, j: usize) -> f64 {
+        self.capacities[j]
+    }
+
+    /// All capacities, indexed by resource.
+    pub fn capacities(&self) -> &[f64] {
+        &self.capacities
+    }
+
+    /// Rate bound of variable `i`.
+    pub fn bound(&self, i: usize) -> f64 {
+        self.bounds[i]
+    }
+
+    /// The `(resource, coefficient)` consumptions of variable `i`, as given.
+    pub fn consumption(&self, i: usize) -> &[(usize, f64)] {
+        &self.entries[self.var_start[i]..self.var_start[i + 1]]
+    }
+
+    /// `Σ_i coeff_ij · rate_i` for every resource `j`, written into `usage` (zero coefficients
+    /// are skipped, so an unconstrained variable at an infinite rate adds nothing).
+    pub fn usage(&self, rates: &[f64], usage: &mut Vec<f64>) {
+        usage.clear();
+        usage.resize(self.capacities.len(), 0.0);
+        for (i, &rate) in rates.iter().enumerate().take(self.num_variables()) {
+            for &(j, c) in self.consumption(i) {
+                if c > 0.0 {
+                    usage[j] += c * rate;
+                }
+            }
+        }
+    }
+}
+
+fn check_capacity(capacity: f64) -> Result<(), SharingError> {
+    if capacity.is_finite() && capacity >= 0.0 {
+        Ok(())
+    } else {
+        Err(SharingError::InvalidCapacity { capacity })
+    }
+}
+
+/// Checks a variable's bound and consumptions against a problem with `resources` resources.
+pub(crate) fn check_variable(
+    bound: f64,
+    consumption: &[(usize, f64)],
+    resources: usize,
+) -> Result<(), SharingError> {
+    if bound.is_nan() || bound < 0.0 {
+        return Err(SharingError::InvalidBound { bound });
+    }
+    for &(resource, coefficient) in consumption {
+        if resource >= resources {
+            return Err(SharingError::UnknownResource {
+                resource,
+                resources,
+            });
+        }
+        if !(coefficient.is_finite() && coefficient >= 0.0) {
+            return Err(SharingError::InvalidCoefficient {
+                resource,
+                coefficient,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Computes the max-min fair rates of a [`SharingProblem`].
+pub trait SharingSolver {
+    /// Writes the max-min fair rate of every variable into `rates` (resized to
+    /// `problem.num_variables()`). A variable with an infinite bound that uses no resource with a
+    /// positive coefficient gets an infinite rate.
+    fn solve(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>);
+}
+
+/// Progressive filling written straight from the definition: slow (every round recomputes every
+/// resource's usage from scratch) and obviously correct. Used to test [`FastSolver`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReferenceSolver;
+
+impl SharingSolver for ReferenceSolver {
+    fn solve(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>) {
+        let n = problem.num_variables();
+        let m = problem.num_resources();
+        rates.clear();
+        rates.resize(n, 0.0);
+        let mut frozen = vec![false; n];
+        // coeff[i][j]: the dense coefficient matrix, duplicates summed.
+        let mut coeff = vec![vec![0.0; m]; n];
+        for (i, row) in coeff.iter_mut().enumerate() {
+            for &(j, c) in problem.consumption(i) {
+                row[j] += c;
+            }
+        }
+        // Each round freezes at least one variable, so n rounds suffice; the guard catches a bug.
+        for _round in 0..=n {
+            if frozen.iter().all(|&f| f) {
+                return;
+            }
+            // The common increase `delta`: the largest step that keeps every resource and every
+            // bound respected.
+            let mut delta = f64::INFINITY;
+            for j in 0..m {
+                let unfrozen_coeff: f64 = (0..n).filter(|&i| !frozen[i]).map(|i| coeff[i][j]).sum();
+                if unfrozen_coeff > 0.0 {
+                    let used: f64 = (0..n)
+                        .filter(|&i| coeff[i][j] > 0.0)
+                        .map(|i| coeff[i][j] * rates[i])
+                        .sum();
+                    let headroom = (problem.capacity(j) - used).max(0.0);
+                    delta = delta.min(headroom / unfrozen_coeff);
+                }
+            }
+            for i in (0..n).filter(|&i| !frozen[i]) {
+                delta = delta.min(problem.bound(i) - rates[i]);
+            }
+            if delta == f64::INFINITY {
+                // Only unconstrained variables with infinite bounds are left.
+                for (rate, is_frozen) in rates.iter_mut().zip(&mut frozen) {
+                    if !*is_frozen {
+                        *rate = f64::INFINITY;
+                        *is_frozen = true;
+                    }
+                }
+                return;
+            }
+            for i in (0..n).filter(|&i| !frozen[i]) {
+                rates[i] += delta;
+            }
+            // Freeze variables at their bound and every user of a saturated resource.
+            let saturated: Vec<bool> = (0..m)
+                .map(|j| {
+                    let used: f64 = (0..n)
+                        .filter(|&i| coeff[i][j] > 0.0)
+                        .map(|i| coeff[i][j] * rates[i])
+                        .sum();
+                    used >= problem.capacity(j) * (1.0 - SATURATION_REL_TOL)
+                })
+                .collect();
+            for i in 0..n {
+                if frozen[i] {
+                    continue;
+                }
+                let bound = problem.bound(i);
+                if rates[i] >= bound * (1.0 - SATURATION_REL_TOL) {
+                    rates[i] = bound;
+                    frozen[i] = true;
+                } else if (0..m).any(|j| coeff[i][j] > 0.0 && saturated[j]) {
+                    frozen[i] = true;
+                }
+            }
+        }
+        assert!(
+            frozen.iter().all(|&f| f),
+            "progressive filling did not terminate"
+        );
+    }
+}
+
+/// Progressive filling over levels, with reusable scratch buffers (no allocation per solve once
+/// they have grown) and a fast path for the common case where nothing is over-subscribed.
+///
+/// Every unfrozen variable has the same rate, the current *level* `L`. Resource `j` saturates
+/// at `L_j = (capacity_j − frozen_usage_j) / unfrozen_coeff_j`; the next event is the smallest of
+/// those and of the smallest unfrozen bound. Variables are sorted by bound once, and a
+/// resource→variables index is built per solve, so a solve costs
+/// `O(nnz + n log n + rounds × resources)`.
+#[derive(Debug, Clone, Default)]
+pub struct FastSolver {
+    /// Per resource: usage at full bounds, then capacity already taken by frozen variables.
+    frozen_usage: Vec<f64>,
+    /// Per resource: sum of the coefficients of its unfrozen users.
+    unfrozen_coeff: Vec<f64>,
+    /// Per resource: number of consumption entries with a positive coefficient from unfrozen
+    /// variables (an integer, so "no users left" is exact where `unfrozen_coeff` may not be).
+    unfrozen_users: Vec<u32>,
+    /// Per resource: offsets into `res_vars` (a transposed index of positive coefficients).
+    res_start: Vec<usize>,
+    res_vars: Vec<u32>,
+    frozen: Vec<bool>,
+    /// Variables ordered by bound (ties by index).
+    by_bound: Vec<u32>,
+}
+
+impl FastSolver {
+    /// A solver with empty scratch buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks variable `i` frozen at `rate` and removes it from its resources' unfrozen sums.
+    fn freeze(&mut self, problem: &SharingProblem, rates: &mut [f64], i: usize, rate: f64) {
+        self.frozen[i] = true;
+        rates[i] = rate;
+        for &(j, c) in problem.consumption(i) {
+            if c > 0.0 {
+                self.frozen_usage[j] += c * rate;
+                self.unfrozen_coeff[j] -= c;
+                self.unfrozen_users[j] -= 1;
+            }
+        }
+    }
+}
+
+impl SharingSolver for FastSolver {
+    fn solve(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>) {
+        let n = problem.num_variables();
+        let m = problem.num_resources();
+        rates.clear();
+        rates.resize(n, 0.0);
+
+        // Fast path: if every resource can carry every variable at its bound, rates = bounds.
+        self.frozen_usage.clear();
+        self.frozen_usage.resize(m, 0.0);
+        for i in 0..n {
+            let bound = problem.bound(i);
+            for &(j, c) in problem.consumption(i) {
+                if c > 0.0 {
+                    self.frozen_usage[j] += c * bound;
+                }
+            }
+        }
+        if self
+            .frozen_usage
+            .iter()
+            .zip(problem.capacities())
+            .all(|(&u, &cap)| u <= cap)
+        {
+            for (i, r) in rates.iter_mut().enumerate() {
+                *r = problem.bound(i);
+            }
+            return;
+        }
+
+        // Slow path: set up per-resource sums and the resource→variables index.
+        self.frozen_usage.iter_mut().for_each(|u| *u = 0.0);
+        self.unfrozen_coeff.clear();
+        self.unfrozen_coeff.resize(m, 0.0);
+        self.unfrozen_users.clear();
+        self.unfrozen_users.resize(m, 0);
+        for &(j, c) in &problem.entries {
+            if c > 0.0 {
+                self.unfrozen_coeff[j] += c;
+                self.unfrozen_users[j] += 1;
+            }
+        }
+        self.res_start.clear();
+        self.res_start.resize(m + 1, 0);
+        for j in 0..m {
+            self.res_start[j + 1] = self.res_start[j] + self.unfrozen_users[j] as usize;
+        }
+        self.res_vars.clear();
+        self.res_vars.resize(self.res_start[m], 0);
+        // Fill with a cursor per resource, reusing `by_bound` as cursor storage.
+        self.by_bound.clear();
+        self.by_bound
+            .extend(self.res_start[..m].iter().map(|&s| s as u32));
+        for i in 0..n {
+            for &(j, c) in problem.consumption(i) {
+                if c > 0.0 {
+                    let slot = self.by_bound[j] as usize;
+                    self.res_vars[slot] = i as u32;
+                    self.by_bound[j] += 1;
+                }
+            }
+        }
+        self.by_bound.clear();
+        self.by_bound.extend(0..n as u32);
+        self.by_bound.sort_unstable_by(|&a, &b| {
+            problem
+                .bound(a as usize)
+                .total_cmp(&problem.bound(b as usize))
+                .then(a.cmp(&b))
+        });
+        self.frozen.clear();
+        self.frozen.resize(n, false);
+
+        let mut unfrozen = n;
+        let mut next_by_bound = 0;
+        let mut level = 0.0_f64;
+        while unfrozen > 0 {
+            // Next resource saturation level.
+            let mut level_res = f64::INFINITY;
+            let mut bottleneck = usize::MAX;
+            for j in 0..m {
+                if self.unfrozen_users[j] > 0 {
+                    let headroom = (problem.capacity(j) - self.frozen_usage[j]).max(0.0);
+                    let level_j = headroom / self.unfrozen_coeff[j].max(f64::MIN_POSITIVE);
+                    if level_j < level_res {
+                        level_res = level_j;
+                        bottleneck = j;
+                    }
+                }
+            }
+            while next_by_bound < n && self.frozen[self.by_bound[next_by_bound] as usize] {
+                next_by_bound += 1;
+            }
+            let level_bound = if next_by_bound < n {
+                problem.bound(self.by_bound[next_by_bound] as usize)
+            } else {
+                f64::INFINITY
+            };
+            level = level.max(level_res.min(level_bound));
+            if level == f64::INFINITY {
+                // Only unconstrained variables with infinite bounds are left.
+                for i in 0..n {
+                    if !self.frozen[i] {
+                        self.frozen[i] = true;
+                        rates[i] = f64::INFINITY;
+                    }
+                }
+                return;
+            }
+            // Freeze variables whose bound is reached.
+            while next_by_bound < n {
+                let i = self.by_bound[next_by_bound] as usize;
+                if !self.frozen[i] {
+                    let bound = problem.bound(i);
+                    if bound > level * (1.0 + SATURATION_REL_TOL) {
+                        break;
+                    }
+                    self.freeze(problem, rates, i, bound);
+                    unfrozen -= 1;
+                }
+                next_by_bound += 1;
+            }
+            // Freeze every unfrozen user of a resource saturated at this level (the bottleneck
+            // always counts, so rounding can never stall the loop).
+            let saturation_level = level * (1.0 + SATURATION_REL_TOL);
+            for j in 0..m {
+                if self.unfrozen_users[j] == 0 {
+                    continue;
+                }
+                let headroom = (problem.capacity(j) - self.frozen_usage[j]).max(0.0);
+                let saturated = j == bottleneck && level_res <= level
+                    || headroom <= saturation_level * self.unfrozen_coeff[j];
+                if !saturated {
+                    continue;
+                }
+                for k in self.res_start[j]..self.res_start[j + 1] {
+                    let i = self.res_vars[k] as usize;
+                    if !self.frozen[i] {
+                        self.freeze(problem, rates, i, level);
+                        unfrozen -= 1;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -97,7 +97,11 @@ impl OpKind {
     pub fn is_dense_math(self) -> bool {
         matches!(
             self,
-            OpKind::Conv | OpKind::Deconv | OpKind::FullyConnected | OpKind::MatMul | OpKind::Recurrent
+            OpKind::Conv
+                | OpKind::Deconv
+                | OpKind::FullyConnected
+                | OpKind::MatMul
+                | OpKind::Recurrent
         )
     }
 }
