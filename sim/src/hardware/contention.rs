@@ -488,3 +488,238 @@ impl SharingSolver for FastSolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Solves `problem` with both solvers, checks they agree, and returns the fast solution.
+    fn solve_both(problem: &SharingProblem) -> Vec<f64> {
+        let mut fast = Vec::new();
+        let mut reference = Vec::new();
+        FastSolver::new().solve(problem, &mut fast);
+        ReferenceSolver.solve(problem, &mut reference);
+        assert_rates_close(&fast, &reference);
+        fast
+    }
+
+    /// `|a − b| ≤ 1e-9 · max(|a|, |b|) + 1e-12` for every pair (infinities must match exactly).
+    fn assert_rates_close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len());
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            if x.is_infinite() || y.is_infinite() {
+                assert_eq!(x, y, "variable {i}: {a:?} vs {b:?}");
+            } else {
+                assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + 1e-12, "variable {i}: {a:?} vs {b:?}");
+            }
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    /// The optimality check. `rates` is the max-min fair allocation iff
+    /// 1. it is feasible: `0 ≤ rate_i ≤ bound_i` and `Σ_i coeff_ij · rate_i ≤ capacity_j`; and
+    /// 2. every variable has a bottleneck: either `rate_i = bound_i`, or some resource `j` with
+    ///    `coeff_ij > 0` is saturated (`Σ_k coeff_kj · rate_k = capacity_j`) and `rate_i` is the
+    ///    largest rate among the variables with a positive coefficient on `j`.
+    ///
+    /// (Bertsekas & Gallager, *Data Networks*, §6.5.2, Proposition for single-path flows; it
+    /// carries over to positive coefficients, Radunović & Le Boudec, "A unified framework for
+    /// max-min and min-max fairness", IEEE/ACM ToN 2007, Theorem 1 on bottleneck sets.) Equalities
+    /// are checked to a relative 1e-9 (+1e-12 absolute).
+    fn check_max_min(problem: &SharingProblem, rates: &[f64]) -> Result<(), String> {
+        let tol = |x: f64| 1e-9 * x.abs() + 1e-12;
+        let mut usage = Vec::new();
+        problem.usage(rates, &mut usage);
+        for (j, (&u, &cap)) in usage.iter().zip(problem.capacities()).enumerate() {
+            if u > cap + tol(cap) {
+                return Err(format!("resource {j} over capacity: {u} > {cap}"));
+            }
+        }
+        for (i, &rate) in rates.iter().enumerate() {
+            let bound = problem.bound(i);
+            if rate.is_nan() || rate < 0.0 || rate > bound + tol(bound) {
+                return Err(format!("variable {i}: rate {rate} outside [0, {bound}]"));
+            }
+            if rate == bound || (bound - rate).abs() <= tol(bound) {
+                continue;
+            }
+            let has_bottleneck = problem.consumption(i).iter().any(|&(j, c)| {
+                let saturated = usage[j] >= problem.capacity(j) - tol(problem.capacity(j));
+                let largest = (0..problem.num_variables())
+                    .filter(|&k| problem.consumption(k).iter().any(|&(jj, cc)| jj == j && cc > 0.0))
+                    .all(|k| rates[k] <= rate + tol(rate));
+                c > 0.0 && saturated && largest
+            });
+            if !has_bottleneck {
+                return Err(format!("variable {i} (rate {rate}, bound {bound}) has no bottleneck"));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn two_compute_bound_kernels_on_one_gpu_share_it_equally() {
+        // GPU compute capacity 1; kernels a, b each use 1 per unit rate, bound 1.
+        // a + b ≤ 1, max-min fair ⇒ a = b = 0.5.
+        let mut p = SharingProblem::with_capacities(&[1.0]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0)]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0)]).unwrap();
+        let rates = solve_both(&p);
+        assert_eq!(rates, vec![0.5, 0.5]);
+        check_max_min(&p, &rates).unwrap();
+    }
+
+    #[test]
+    fn gpu_and_dla_share_memory_bandwidth() {
+        // Resources: 0 = GPU compute (1), 1 = DLA (1), 2 = memory bandwidth (1).
+        // Each kernel alone would use 80 % of bandwidth: g uses (GPU 1, mem 0.8), d (DLA 1, mem 0.8).
+        // Engines alone allow g, d ≤ 1; memory: 0.8 g + 0.8 d ≤ 1 ⇒ g = d = 1 / 1.6 = 0.625.
+        let mut p = SharingProblem::with_capacities(&[1.0, 1.0, 1.0]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0), (2, 0.8)]).unwrap();
+        p.add_variable(1.0, &[(1, 1.0), (2, 0.8)]).unwrap();
+        let rates = solve_both(&p);
+        assert!(close(rates[0], 0.625) && close(rates[1], 0.625), "{rates:?}");
+        check_max_min(&p, &rates).unwrap();
+    }
+
+    #[test]
+    fn a_kernel_bound_elsewhere_leaves_bandwidth_to_the_other() {
+        // As above, but the GPU is shared with a compute-only kernel c (GPU 1, no memory):
+        // GPU: g + c ≤ 1; memory: 0.8 g + 0.8 d ≤ 1.
+        // Level 0.5 saturates the GPU first (g = c = 0.5; memory then 0.4 + 0.8 d).
+        // d alone rises until 0.4 + 0.8 d = 1 ⇒ d = 0.75: it takes the slack g leaves.
+        let mut p = SharingProblem::with_capacities(&[1.0, 1.0, 1.0]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0), (2, 0.8)]).unwrap();
+        p.add_variable(1.0, &[(1, 1.0), (2, 0.8)]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0)]).unwrap();
+        let rates = solve_both(&p);
+        assert!(close(rates[0], 0.5) && close(rates[1], 0.75) && close(rates[2], 0.5), "{rates:?}");
+        check_max_min(&p, &rates).unwrap();
+    }
+
+    #[test]
+    fn a_bound_freezes_a_variable_and_the_rest_take_the_slack() {
+        // One resource of capacity 1, three users with coefficient 1; a's bound is 0.1.
+        // Level 0.1 freezes a; then b = c rise until 0.1 + 2 b = 1 ⇒ b = c = 0.45.
+        let mut p = SharingProblem::with_capacities(&[1.0]).unwrap();
+        p.add_variable(0.1, &[(0, 1.0)]).unwrap();
+        p.add_variable(f64::INFINITY, &[(0, 1.0)]).unwrap();
+        p.add_variable(f64::INFINITY, &[(0, 1.0)]).unwrap();
+        let rates = solve_both(&p);
+        assert!(close(rates[0], 0.1) && close(rates[1], 0.45) && close(rates[2], 0.45), "{rates:?}");
+        check_max_min(&p, &rates).unwrap();
+    }
+
+    #[test]
+    fn under_subscribed_problems_run_everything_at_its_bound() {
+        // Capacity 1; 0.3·a + 0.4·b = 0.3 + 0.4 = 0.7 ≤ 1 at a = b = 1 ⇒ rates = bounds.
+        let mut p = SharingProblem::with_capacities(&[1.0]).unwrap();
+        p.add_variable(1.0, &[(0, 0.3)]).unwrap();
+        p.add_variable(1.0, &[(0, 0.4)]).unwrap();
+        assert_eq!(solve_both(&p), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn degenerate_inputs_have_well_defined_rates() {
+        // 0: zero-capacity resource; 1: capacity 2.
+        // a uses resource 0 ⇒ a = 0. b has only a zero coefficient and no bound ⇒ b = ∞.
+        // c uses nothing, bound 3 ⇒ c = 3. d, e share resource 1 (coefficient 1, no bound) ⇒ 1 each.
+        let mut p = SharingProblem::with_capacities(&[0.0, 2.0]).unwrap();
+        p.add_variable(5.0, &[(0, 1.0), (1, 1.0)]).unwrap();
+        p.add_variable(f64::INFINITY, &[(1, 0.0)]).unwrap();
+        p.add_variable(3.0, &[]).unwrap();
+        p.add_variable(f64::INFINITY, &[(1, 1.0)]).unwrap();
+        p.add_variable(f64::INFINITY, &[(1, 1.0)]).unwrap();
+        let rates = solve_both(&p);
+        assert_eq!(rates[0], 0.0);
+        assert_eq!(rates[1], f64::INFINITY);
+        assert_eq!(rates[2], 3.0);
+        assert!(close(rates[3], 1.0) && close(rates[4], 1.0), "{rates:?}");
+        check_max_min(&p, &rates).unwrap();
+        // No variables at all.
+        let empty = SharingProblem::with_capacities(&[1.0]).unwrap();
+        assert!(solve_both(&empty).is_empty());
+    }
+
+    #[test]
+    fn invalid_inputs_are_rejected_with_the_field_named() {
+        let mut p = SharingProblem::new();
+        assert!(matches!(p.add_resource(-1.0), Err(SharingError::InvalidCapacity { .. })));
+        assert!(matches!(p.add_resource(f64::INFINITY), Err(SharingError::InvalidCapacity { .. })));
+        p.add_resource(1.0).unwrap();
+        assert!(matches!(p.add_variable(f64::NAN, &[]), Err(SharingError::InvalidBound { .. })));
+        let err = p.add_variable(1.0, &[(1, 1.0)]).unwrap_err();
+        assert_eq!(err, SharingError::UnknownResource { resource: 1, resources: 1 });
+        assert!(err.to_string().contains("resource 1"));
+        assert!(matches!(
+            p.add_variable(1.0, &[(0, -0.5)]),
+            Err(SharingError::InvalidCoefficient { resource: 0, .. })
+        ));
+        assert_eq!(p.num_variables(), 0);
+    }
+
+    #[test]
+    fn fast_solver_reuses_its_buffers_across_problem_sizes() {
+        let mut solver = FastSolver::new();
+        let mut rates = Vec::new();
+        for n in [8, 2, 16, 1] {
+            let mut p = SharingProblem::with_capacities(&[1.0, 1.0]).unwrap();
+            for i in 0..n {
+                p.add_variable(1.0, &[(i % 2, 1.0), (1 - i % 2, 0.1)]).unwrap();
+            }
+            solver.solve(&p, &mut rates);
+            let mut reference = Vec::new();
+            ReferenceSolver.solve(&p, &mut reference);
+            assert_rates_close(&rates, &reference);
+        }
+    }
+
+    #[test]
+    fn the_optimality_check_rejects_allocations_that_are_not_max_min() {
+        // a + b ≤ 1: (0.4, 0.5) is feasible but neither has a bottleneck (the resource has slack);
+        // (0.3, 0.7) saturates it but a is not the largest user; (0.6, 0.6) is infeasible.
+        let mut p = SharingProblem::with_capacities(&[1.0]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0)]).unwrap();
+        p.add_variable(1.0, &[(0, 1.0)]).unwrap();
+        assert!(check_max_min(&p, &[0.4, 0.5]).is_err());
+        assert!(check_max_min(&p, &[0.3, 0.7]).is_err());
+        assert!(check_max_min(&p, &[0.6, 0.6]).is_err());
+        assert!(check_max_min(&p, &[0.5, 0.5]).is_ok());
+    }
+
+    /// A random problem: 1–5 resources (sometimes of zero capacity), 0–40 variables with bounds
+    /// sometimes infinite or zero and 0–3 consumptions, coefficients sometimes zero.
+    fn arb_problem() -> impl Strategy<Value = SharingProblem> {
+        let capacity = prop_oneof![1 => Just(0.0), 9 => 0.1f64..10.0];
+        (prop::collection::vec(capacity, 1..6), 0usize..40).prop_flat_map(|(caps, n)| {
+            let m = caps.len();
+            let bound = prop_oneof![3 => Just(f64::INFINITY), 1 => Just(0.0), 12 => 0.01f64..5.0];
+            let coeff = prop_oneof![1 => Just(0.0), 9 => 0.01f64..3.0];
+            let var = (bound, prop::collection::vec((0..m, coeff), 0..4));
+            prop::collection::vec(var, n).prop_map(move |vars| {
+                let mut p = SharingProblem::with_capacities(&caps).unwrap();
+                for (bound, consumption) in vars {
+                    p.add_variable(bound, &consumption).unwrap();
+                }
+                p
+            })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn fast_solver_matches_reference_and_is_max_min_fair(p in arb_problem()) {
+            let mut fast = Vec::new();
+            let mut reference = Vec::new();
+            FastSolver::new().solve(&p, &mut fast);
+            ReferenceSolver.solve(&p, &mut reference);
+            assert_rates_close(&fast, &reference);
+            check_max_min(&p, &fast).map_err(TestCaseError::fail)?;
+            check_max_min(&p, &reference).map_err(TestCaseError::fail)?;
+        }
+    }
+}

@@ -78,14 +78,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// Whether no work is left (an activity at an infinite rate is done the moment it starts).
     fn is_done(&self) -> bool {
         self.remaining_ns <= self.work_ns * DONE_REL_EPS + DONE_ABS_EPS_NS
+            || self.rate == f64::INFINITY
     }
 
     /// Whole nanoseconds from the last update until this activity completes at its current
     /// rate; `None` if it never does (rate zero).
     fn ns_to_completion(&self) -> Option<u64> {
-        if self.is_done() || self.rate == f64::INFINITY {
+        if self.is_done() {
             return Some(0);
         }
         if self.rate <= 0.0 {
@@ -387,5 +389,255 @@ fn advanced(remaining_ns: f64, rate: f64, elapsed_ns: f64) -> f64 {
         0.0
     } else {
         (remaining_ns - rate * elapsed_ns).max(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::contention::ReferenceSolver;
+    use proptest::prelude::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// Runs the model to empty, returning `(completion time ns, activity)` in completion order.
+    fn drain<S: SharingSolver>(model: &mut FluidModel<S>) -> Vec<(u64, ActivityId)> {
+        let mut done = Vec::new();
+        while let Some((t, id)) = model.next_completion() {
+            model.finish(t, id);
+            done.push((t.as_ns(), id));
+        }
+        done
+    }
+
+    #[test]
+    fn two_identical_kernels_started_together_finish_together() {
+        // GPU capacity 1; a and b each need 10 ms of work at rate 1, so each runs at 0.5 and
+        // needs 10 ms / 0.5 = 20 ms. Both end at exactly 20 ms; the tie goes to a (started first).
+        let mut m = FluidModel::new(vec![1.0]);
+        let a = m.start(SimTime::ZERO, 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        let b = m.start(SimTime::ZERO, 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        assert_eq!(m.rate(a), Some(0.5));
+        assert_eq!(m.resource_usage(0), 1.0);
+        assert_eq!(drain(&mut m), vec![(20 * MS, a), (20 * MS, b)]);
+        assert!(m.is_empty());
+        assert_eq!(m.resource_usage(0), 0.0);
+    }
+
+    #[test]
+    fn a_later_kernel_slows_the_first() {
+        // a (10 ms work) starts at 0 alone at rate 1; at 5 ms it has 5 ms of work left.
+        // b (10 ms work) starts at 5 ms; both run at 0.5. a needs 5 / 0.5 = 10 ms more ⇒ ends at
+        // 15 ms, by when b has done 10 × 0.5 = 5 ms of work. b, alone again at rate 1, needs
+        // 5 ms more ⇒ ends at 20 ms.
+        let mut m = FluidModel::new(vec![1.0]);
+        let a = m.start(SimTime::ZERO, 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        assert_eq!(m.next_completion(), Some((SimTime(10 * MS), a)));
+        let b = m.start(SimTime(5 * MS), 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        assert_eq!(m.remaining_work(SimTime(5 * MS), a), Some(5.0 * MS as f64));
+        assert_eq!(m.next_completion(), Some((SimTime(15 * MS), a)));
+        m.finish(SimTime(15 * MS), a);
+        assert_eq!(m.rate(b), Some(1.0));
+        assert_eq!(m.next_completion(), Some((SimTime(20 * MS), b)));
+    }
+
+    #[test]
+    fn gpu_and_dla_kernels_saturating_memory_bandwidth() {
+        // Resources: 0 = GPU (1), 1 = DLA (1), 2 = memory bandwidth (1). Each kernel alone would
+        // use 80 % of the bandwidth: 0.8 g + 0.8 d ≤ 1 ⇒ g = d = 0.625.
+        // g has 4 ms of work: ends at 4 / 0.625 = 6.4 ms, when d has done 6.4 × 0.625 = 4 ms.
+        // d then runs alone at rate 1 (memory 0.8 ≤ 1) and needs 10 − 4 = 6 ms more ⇒ 12.4 ms.
+        let mut m = FluidModel::new(vec![1.0, 1.0, 1.0]);
+        let g = m.start(SimTime::ZERO, 4.0 * MS as f64, 1.0, &[(0, 1.0), (2, 0.8)]);
+        let d = m.start(SimTime::ZERO, 10.0 * MS as f64, 1.0, &[(1, 1.0), (2, 0.8)]);
+        assert_eq!(m.rate(g), Some(0.625));
+        assert_eq!(m.rate(d), Some(0.625));
+        assert!((m.resource_usage(2) - 1.0).abs() < 1e-12);
+        assert_eq!(m.resource_usage(0), 0.625);
+        let (t, first) = m.next_completion().unwrap();
+        assert_eq!((t, first), (SimTime(6_400_000), g));
+        m.finish(t, g);
+        assert_eq!(m.rate(d), Some(1.0));
+        assert!((m.resource_usage(2) - 0.8).abs() < 1e-12);
+        assert_eq!(drain(&mut m), vec![(12_400_000, d)]);
+    }
+
+    #[test]
+    fn completion_rounds_up_to_whole_nanoseconds_and_never_stalls() {
+        // Three kernels of 10 ns work share capacity 1 at 1/3 each: 10 / (1/3) = 30 ns, which
+        // floating point makes 30.000000000000004; it is taken as 30, and all end at 30 ns.
+        let mut m = FluidModel::new(vec![1.0]);
+        let ids: Vec<_> = (0..3).map(|_| m.start(SimTime::ZERO, 10.0, 1.0, &[(0, 1.0)])).collect();
+        assert_eq!(drain(&mut m), ids.iter().map(|&id| (30, id)).collect::<Vec<_>>());
+        // 1 ns of work at rate 2/3 (capacity 2, three users): 1.5 ns rounds up to 2 ns.
+        let mut m = FluidModel::new(vec![2.0]);
+        let ids: Vec<_> = (0..3).map(|_| m.start(SimTime::ZERO, 1.0, 1.0, &[(0, 1.0)])).collect();
+        assert_eq!(m.next_completion(), Some((SimTime(2), ids[0])));
+    }
+
+    #[test]
+    fn generation_moves_on_every_change_so_stale_events_can_be_dropped() {
+        let mut m = FluidModel::new(vec![1.0]);
+        let g0 = m.generation();
+        let a = m.start(SimTime::ZERO, 100.0, 1.0, &[(0, 1.0)]);
+        let g1 = m.generation();
+        assert!(g1 > g0);
+        let b = m.start(SimTime(10), 100.0, 1.0, &[(0, 1.0)]);
+        assert!(m.generation() > g1);
+        // a: 90 left at 10 ns, now 0.5 ⇒ 10 + 180 = 190 ns.
+        assert_eq!(m.next_completion(), Some((SimTime(190), a)));
+        let g2 = m.generation();
+        m.cancel(SimTime(50), a);
+        assert!(m.generation() > g2);
+        assert_eq!(m.rate(a), None);
+        // b: from 10 to 50 ns at 0.5 = 20 done, 80 left alone at rate 1 ⇒ 50 + 80 = 130 ns.
+        assert_eq!(m.next_completion(), Some((SimTime(130), b)));
+        let g3 = m.generation();
+        m.cancel(SimTime(60), a); // no longer running: nothing happens
+        assert_eq!(m.generation(), g3);
+    }
+
+    #[test]
+    fn slots_are_reused_but_ids_stay_unique_and_ordered() {
+        let mut m = FluidModel::new(vec![1.0]);
+        let a = m.start(SimTime::ZERO, 10.0, 1.0, &[(0, 1.0)]);
+        m.finish(SimTime(10), a);
+        let b = m.start(SimTime(10), 10.0, 1.0, &[(0, 1.0)]);
+        assert_ne!(a, b);
+        assert!(a < b);
+        assert_eq!(m.rate(a), None, "a stale id must not see b in the reused slot");
+        assert_eq!(m.rate(b), Some(1.0));
+    }
+
+    #[test]
+    fn zero_capacity_and_unconstrained_activities() {
+        // Resource 0 has capacity 0: an activity using it never progresses.
+        let mut m = FluidModel::new(vec![0.0, 1.0]);
+        let stuck = m.start(SimTime::ZERO, 10.0, 1.0, &[(0, 1.0)]);
+        assert_eq!(m.rate(stuck), Some(0.0));
+        assert_eq!(m.next_completion(), None);
+        // No resource and no bound: infinite rate, done at once. Zero work: done at once too.
+        let free = m.start(SimTime(5), 10.0, f64::INFINITY, &[]);
+        let empty = m.start(SimTime(5), 0.0, 1.0, &[(1, 1.0)]);
+        assert_eq!(m.rate(free), Some(f64::INFINITY));
+        assert_eq!(m.resource_usage(1), 1.0);
+        assert_eq!(m.next_completion(), Some((SimTime(5), free)));
+        m.finish(SimTime(5), free);
+        assert_eq!(m.next_completion(), Some((SimTime(5), empty)));
+        m.finish(SimTime(5), empty);
+        assert_eq!(m.len(), 1);
+        m.cancel(SimTime(7), stuck);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn invalid_starts_are_errors() {
+        let mut m = FluidModel::new(vec![1.0]);
+        assert_eq!(
+            m.try_start(SimTime::ZERO, -1.0, 1.0, &[]),
+            Err(FluidError::InvalidWork { work_ns: -1.0 })
+        );
+        assert!(matches!(
+            m.try_start(SimTime::ZERO, 1.0, 1.0, &[(3, 1.0)]),
+            Err(FluidError::Sharing(SharingError::UnknownResource { resource: 3, resources: 1 }))
+        ));
+        assert!(FluidModel::try_new(vec![f64::NAN]).is_err());
+        assert!(m.is_empty());
+        assert_eq!(m.generation(), 0);
+    }
+
+    /// One random activity: start time (ns), work (ns at rate 1), bound, consumptions.
+    type Spec = (u64, f64, f64, Vec<(usize, f64)>);
+
+    fn arb_scenario() -> impl Strategy<Value = (Vec<f64>, Vec<Spec>)> {
+        (prop::collection::vec(0.5f64..4.0, 1..4), 1usize..24).prop_flat_map(|(caps, n)| {
+            let m = caps.len();
+            let bound = prop_oneof![1 => Just(f64::INFINITY), 3 => 0.05f64..2.0];
+            let spec = (
+                0u64..2_000_000,
+                1.0f64..1e6,
+                bound,
+                prop::collection::vec((0..m, 0.05f64..2.0), 1..3),
+            );
+            (Just(caps), prop::collection::vec(spec, n))
+        })
+    }
+
+    /// Drives a model through `specs` (starts in time order, completions as announced) and checks
+    /// at every instant that no capacity is exceeded and that `resource_usage` is the sum of
+    /// `coeff × rate`; at every completion that `Σ rate × time` equals the work, within the last
+    /// rate × 1 ns (the round-up) plus a relative 1e-9. Returns the completion order.
+    fn run_and_check<S: SharingSolver>(
+        mut model: FluidModel<S>,
+        caps: &[f64],
+        specs: &[Spec],
+    ) -> Result<Vec<(u64, usize)>, TestCaseError> {
+        let mut order: Vec<usize> = (0..specs.len()).collect();
+        order.sort_by_key(|&i| specs[i].0);
+        let mut next_start = 0;
+        let mut running: Vec<(ActivityId, usize)> = Vec::new();
+        let mut done_work = vec![0.0f64; specs.len()];
+        let mut completions = Vec::new();
+        let mut now = 0u64;
+        for _step in 0..4 * specs.len() + 4 {
+            let start_at = order.get(next_start).map(|&i| specs[i].0);
+            let completion = model.next_completion();
+            let event_at = match (start_at, completion) {
+                (None, None) => break,
+                (Some(s), None) => s,
+                (None, Some((t, _))) => t.as_ns(),
+                (Some(s), Some((t, _))) => s.min(t.as_ns()),
+            };
+            prop_assert!(event_at >= now, "event in the past: {event_at} < {now}");
+            // Integrate the constant rates over [now, event_at] and check feasibility.
+            let mut usage = vec![0.0; caps.len()];
+            for &(id, i) in &running {
+                let rate = model.rate(id).unwrap();
+                done_work[i] += rate * (event_at - now) as f64;
+                for &(j, c) in &specs[i].3 {
+                    usage[j] += c * rate;
+                }
+            }
+            for (j, &u) in usage.iter().enumerate() {
+                prop_assert!(u <= caps[j] * (1.0 + 1e-9), "resource {j}: {u} > {}", caps[j]);
+                prop_assert!((u - model.resource_usage(j)).abs() <= 1e-9 * caps[j]);
+            }
+            now = event_at;
+            match completion {
+                Some((t, id)) if t.as_ns() == event_at => {
+                    let pos = running.iter().position(|&(r, _)| r == id).unwrap();
+                    let (_, i) = running.remove(pos);
+                    let last_rate = model.rate(id).unwrap();
+                    model.finish(t, id);
+                    let work = specs[i].1;
+                    let slack = last_rate * 1.0 + 1e-9 * work;
+                    prop_assert!(
+                        (done_work[i] - work).abs() <= slack,
+                        "activity {i}: did {} of {work} (slack {slack})",
+                        done_work[i]
+                    );
+                    completions.push((now, i));
+                }
+                _ => {
+                    let i = order[next_start];
+                    next_start += 1;
+                    let (_, work, bound, ref cons) = specs[i];
+                    let id = model.start(SimTime(now), work, bound, cons);
+                    running.push((id, i));
+                }
+            }
+        }
+        prop_assert!(running.is_empty() && next_start == specs.len(), "run did not finish");
+        Ok(completions)
+    }
+
+    proptest! {
+        #[test]
+        fn work_is_conserved_and_capacities_hold((caps, specs) in arb_scenario()) {
+            let fast = run_and_check(FluidModel::new(caps.clone()), &caps, &specs)?;
+            let reference = run_and_check(
+                FluidModel::with_solver(caps.clone(), ReferenceSolver).unwrap(), &caps, &specs)?;
+            prop_assert_eq!(fast, reference);
+        }
     }
 }
