@@ -301,10 +301,12 @@ impl SharingSolver for ReferenceSolver {
 /// they have grown) and a fast path for the common case where nothing is over-subscribed.
 ///
 /// Every unfrozen variable has the same rate, the current *level* `L`. Resource `j` saturates
-/// at `L_j = (capacity_j − frozen_usage_j) / unfrozen_coeff_j`; the next event is the smallest of
-/// those and of the smallest unfrozen bound. Variables are sorted by bound once, and a
-/// resource→variables index is built per solve, so a solve costs
-/// `O(nnz + n log n + rounds × resources)`.
+/// at `L_j = (capacity_j − frozen_usage_j) / unfrozen_coeff_j`; the next level is the smallest
+/// of those and of the smallest unfrozen bound. One pass over the unfrozen variables then freezes
+/// those at their bound and the users of saturated resources, and finds the next smallest bound.
+/// A solve costs `O(nnz)` on the fast path and `O(rounds × (resources + nnz))` otherwise, where
+/// a round saturates at least one resource or bound (one to three rounds on the simulator's
+/// shapes). Nothing is sorted and no index is built.
 #[derive(Debug, Clone, Default)]
 pub struct FastSolver {
     /// Per resource: usage at full bounds, then capacity already taken by frozen variables.
@@ -314,31 +316,16 @@ pub struct FastSolver {
     /// Per resource: number of consumption entries with a positive coefficient from unfrozen
     /// variables (an integer, so "no users left" is exact where `unfrozen_coeff` may not be).
     unfrozen_users: Vec<u32>,
-    /// Per resource: offsets into `res_vars` (a transposed index of positive coefficients).
-    res_start: Vec<usize>,
-    res_vars: Vec<u32>,
-    frozen: Vec<bool>,
-    /// Variables ordered by bound (ties by index).
-    by_bound: Vec<u32>,
+    /// Per resource: saturated at the current level.
+    saturated: Vec<bool>,
+    /// Indices of the unfrozen variables.
+    unfrozen: Vec<u32>,
 }
 
 impl FastSolver {
     /// A solver with empty scratch buffers.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Marks variable `i` frozen at `rate` and removes it from its resources' unfrozen sums.
-    fn freeze(&mut self, problem: &SharingProblem, rates: &mut [f64], i: usize, rate: f64) {
-        self.frozen[i] = true;
-        rates[i] = rate;
-        for &(j, c) in problem.consumption(i) {
-            if c > 0.0 {
-                self.frozen_usage[j] += c * rate;
-                self.unfrozen_coeff[j] -= c;
-                self.unfrozen_users[j] -= 1;
-            }
-        }
     }
 }
 
@@ -348,78 +335,41 @@ impl SharingSolver for FastSolver {
         let m = problem.num_resources();
         rates.clear();
         rates.resize(n, 0.0);
+        reset(&mut self.frozen_usage, m, 0.0);
+        reset(&mut self.unfrozen_coeff, m, 0.0);
+        reset(&mut self.unfrozen_users, m, 0);
 
-        // Fast path: if every resource can carry every variable at its bound, rates = bounds.
-        self.frozen_usage.clear();
-        self.frozen_usage.resize(m, 0.0);
-        for i in 0..n {
+        // One pass: usage at full bounds, and the per-resource sums for the slow path.
+        let mut min_bound = f64::INFINITY;
+        for (i, rate) in rates.iter_mut().enumerate() {
             let bound = problem.bound(i);
+            *rate = bound;
+            min_bound = min_bound.min(bound);
             for &(j, c) in problem.consumption(i) {
                 if c > 0.0 {
                     self.frozen_usage[j] += c * bound;
+                    self.unfrozen_coeff[j] += c;
+                    self.unfrozen_users[j] += 1;
                 }
             }
         }
+        // Fast path: if every resource can carry every variable at its bound, rates = bounds.
         if self
             .frozen_usage
             .iter()
             .zip(problem.capacities())
             .all(|(&u, &cap)| u <= cap)
         {
-            for (i, r) in rates.iter_mut().enumerate() {
-                *r = problem.bound(i);
-            }
             return;
         }
 
-        // Slow path: set up per-resource sums and the resource→variables index.
         self.frozen_usage.iter_mut().for_each(|u| *u = 0.0);
-        self.unfrozen_coeff.clear();
-        self.unfrozen_coeff.resize(m, 0.0);
-        self.unfrozen_users.clear();
-        self.unfrozen_users.resize(m, 0);
-        for &(j, c) in &problem.entries {
-            if c > 0.0 {
-                self.unfrozen_coeff[j] += c;
-                self.unfrozen_users[j] += 1;
-            }
-        }
-        self.res_start.clear();
-        self.res_start.resize(m + 1, 0);
-        for j in 0..m {
-            self.res_start[j + 1] = self.res_start[j] + self.unfrozen_users[j] as usize;
-        }
-        self.res_vars.clear();
-        self.res_vars.resize(self.res_start[m], 0);
-        // Fill with a cursor per resource, reusing `by_bound` as cursor storage.
-        self.by_bound.clear();
-        self.by_bound
-            .extend(self.res_start[..m].iter().map(|&s| s as u32));
-        for i in 0..n {
-            for &(j, c) in problem.consumption(i) {
-                if c > 0.0 {
-                    let slot = self.by_bound[j] as usize;
-                    self.res_vars[slot] = i as u32;
-                    self.by_bound[j] += 1;
-                }
-            }
-        }
-        self.by_bound.clear();
-        self.by_bound.extend(0..n as u32);
-        self.by_bound.sort_unstable_by(|&a, &b| {
-            problem
-                .bound(a as usize)
-                .total_cmp(&problem.bound(b as usize))
-                .then(a.cmp(&b))
-        });
-        self.frozen.clear();
-        self.frozen.resize(n, false);
-
-        let mut unfrozen = n;
-        let mut next_by_bound = 0;
+        reset(&mut self.saturated, m, false);
+        self.unfrozen.clear();
+        self.unfrozen.extend(0..n as u32);
         let mut level = 0.0_f64;
-        while unfrozen > 0 {
-            // Next resource saturation level.
+        while !self.unfrozen.is_empty() {
+            // The next level: the first resource to saturate or the smallest unfrozen bound.
             let mut level_res = f64::INFINITY;
             let mut bottleneck = usize::MAX;
             for j in 0..m {
@@ -432,61 +382,63 @@ impl SharingSolver for FastSolver {
                     }
                 }
             }
-            while next_by_bound < n && self.frozen[self.by_bound[next_by_bound] as usize] {
-                next_by_bound += 1;
-            }
-            let level_bound = if next_by_bound < n {
-                problem.bound(self.by_bound[next_by_bound] as usize)
-            } else {
-                f64::INFINITY
-            };
-            level = level.max(level_res.min(level_bound));
+            level = level.max(level_res.min(min_bound));
             if level == f64::INFINITY {
                 // Only unconstrained variables with infinite bounds are left.
-                for i in 0..n {
-                    if !self.frozen[i] {
-                        self.frozen[i] = true;
-                        rates[i] = f64::INFINITY;
-                    }
+                for &i in &self.unfrozen {
+                    rates[i as usize] = f64::INFINITY;
                 }
                 return;
             }
-            // Freeze variables whose bound is reached.
-            while next_by_bound < n {
-                let i = self.by_bound[next_by_bound] as usize;
-                if !self.frozen[i] {
-                    let bound = problem.bound(i);
-                    if bound > level * (1.0 + SATURATION_REL_TOL) {
-                        break;
-                    }
-                    self.freeze(problem, rates, i, bound);
-                    unfrozen -= 1;
-                }
-                next_by_bound += 1;
-            }
-            // Freeze every unfrozen user of a resource saturated at this level (the bottleneck
-            // always counts, so rounding can never stall the loop).
+            // Saturated resources (the bottleneck always counts, so rounding cannot stall).
             let saturation_level = level * (1.0 + SATURATION_REL_TOL);
             for j in 0..m {
-                if self.unfrozen_users[j] == 0 {
-                    continue;
-                }
                 let headroom = (problem.capacity(j) - self.frozen_usage[j]).max(0.0);
-                let saturated = j == bottleneck && level_res <= level
-                    || headroom <= saturation_level * self.unfrozen_coeff[j];
-                if !saturated {
+                self.saturated[j] = self.unfrozen_users[j] > 0
+                    && (j == bottleneck && level_res <= level
+                        || headroom <= saturation_level * self.unfrozen_coeff[j]);
+            }
+            // Freeze variables at their bound (rate = bound) and users of saturated resources
+            // (rate = level); the rest stay unfrozen and give the next smallest bound.
+            // Freezing a variable at `level` leaves every other resource's saturation level
+            // unchanged, and a bound within the tolerance of `level` changes it negligibly, so
+            // the saturation flags stay valid through the pass.
+            min_bound = f64::INFINITY;
+            let mut k = 0;
+            while k < self.unfrozen.len() {
+                let i = self.unfrozen[k] as usize;
+                let bound = problem.bound(i);
+                let consumption = problem.consumption(i);
+                let rate = if bound <= saturation_level {
+                    bound
+                } else if consumption
+                    .iter()
+                    .any(|&(j, c)| c > 0.0 && self.saturated[j])
+                {
+                    level
+                } else {
+                    min_bound = min_bound.min(bound);
+                    k += 1;
                     continue;
-                }
-                for k in self.res_start[j]..self.res_start[j + 1] {
-                    let i = self.res_vars[k] as usize;
-                    if !self.frozen[i] {
-                        self.freeze(problem, rates, i, level);
-                        unfrozen -= 1;
+                };
+                rates[i] = rate;
+                for &(j, c) in consumption {
+                    if c > 0.0 {
+                        self.frozen_usage[j] += c * rate;
+                        self.unfrozen_coeff[j] -= c;
+                        self.unfrozen_users[j] -= 1;
                     }
                 }
+                self.unfrozen.swap_remove(k);
             }
         }
     }
+}
+
+/// Clears `v` and fills it with `len` copies of `value`, keeping its allocation.
+fn reset<T: Copy>(v: &mut Vec<T>, len: usize, value: T) {
+    v.clear();
+    v.resize(len, value);
 }
 
 #[cfg(test)]
@@ -511,7 +463,10 @@ mod tests {
             if x.is_infinite() || y.is_infinite() {
                 assert_eq!(x, y, "variable {i}: {a:?} vs {b:?}");
             } else {
-                assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + 1e-12, "variable {i}: {a:?} vs {b:?}");
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + 1e-12,
+                    "variable {i}: {a:?} vs {b:?}"
+                );
             }
         }
     }
@@ -550,12 +505,19 @@ mod tests {
             let has_bottleneck = problem.consumption(i).iter().any(|&(j, c)| {
                 let saturated = usage[j] >= problem.capacity(j) - tol(problem.capacity(j));
                 let largest = (0..problem.num_variables())
-                    .filter(|&k| problem.consumption(k).iter().any(|&(jj, cc)| jj == j && cc > 0.0))
+                    .filter(|&k| {
+                        problem
+                            .consumption(k)
+                            .iter()
+                            .any(|&(jj, cc)| jj == j && cc > 0.0)
+                    })
                     .all(|k| rates[k] <= rate + tol(rate));
                 c > 0.0 && saturated && largest
             });
             if !has_bottleneck {
-                return Err(format!("variable {i} (rate {rate}, bound {bound}) has no bottleneck"));
+                return Err(format!(
+                    "variable {i} (rate {rate}, bound {bound}) has no bottleneck"
+                ));
             }
         }
         Ok(())
@@ -582,7 +544,10 @@ mod tests {
         p.add_variable(1.0, &[(0, 1.0), (2, 0.8)]).unwrap();
         p.add_variable(1.0, &[(1, 1.0), (2, 0.8)]).unwrap();
         let rates = solve_both(&p);
-        assert!(close(rates[0], 0.625) && close(rates[1], 0.625), "{rates:?}");
+        assert!(
+            close(rates[0], 0.625) && close(rates[1], 0.625),
+            "{rates:?}"
+        );
         check_max_min(&p, &rates).unwrap();
     }
 
@@ -597,7 +562,10 @@ mod tests {
         p.add_variable(1.0, &[(1, 1.0), (2, 0.8)]).unwrap();
         p.add_variable(1.0, &[(0, 1.0)]).unwrap();
         let rates = solve_both(&p);
-        assert!(close(rates[0], 0.5) && close(rates[1], 0.75) && close(rates[2], 0.5), "{rates:?}");
+        assert!(
+            close(rates[0], 0.5) && close(rates[1], 0.75) && close(rates[2], 0.5),
+            "{rates:?}"
+        );
         check_max_min(&p, &rates).unwrap();
     }
 
@@ -610,7 +578,10 @@ mod tests {
         p.add_variable(f64::INFINITY, &[(0, 1.0)]).unwrap();
         p.add_variable(f64::INFINITY, &[(0, 1.0)]).unwrap();
         let rates = solve_both(&p);
-        assert!(close(rates[0], 0.1) && close(rates[1], 0.45) && close(rates[2], 0.45), "{rates:?}");
+        assert!(
+            close(rates[0], 0.1) && close(rates[1], 0.45) && close(rates[2], 0.45),
+            "{rates:?}"
+        );
         check_max_min(&p, &rates).unwrap();
     }
 
@@ -648,12 +619,27 @@ mod tests {
     #[test]
     fn invalid_inputs_are_rejected_with_the_field_named() {
         let mut p = SharingProblem::new();
-        assert!(matches!(p.add_resource(-1.0), Err(SharingError::InvalidCapacity { .. })));
-        assert!(matches!(p.add_resource(f64::INFINITY), Err(SharingError::InvalidCapacity { .. })));
+        assert!(matches!(
+            p.add_resource(-1.0),
+            Err(SharingError::InvalidCapacity { .. })
+        ));
+        assert!(matches!(
+            p.add_resource(f64::INFINITY),
+            Err(SharingError::InvalidCapacity { .. })
+        ));
         p.add_resource(1.0).unwrap();
-        assert!(matches!(p.add_variable(f64::NAN, &[]), Err(SharingError::InvalidBound { .. })));
+        assert!(matches!(
+            p.add_variable(f64::NAN, &[]),
+            Err(SharingError::InvalidBound { .. })
+        ));
         let err = p.add_variable(1.0, &[(1, 1.0)]).unwrap_err();
-        assert_eq!(err, SharingError::UnknownResource { resource: 1, resources: 1 });
+        assert_eq!(
+            err,
+            SharingError::UnknownResource {
+                resource: 1,
+                resources: 1
+            }
+        );
         assert!(err.to_string().contains("resource 1"));
         assert!(matches!(
             p.add_variable(1.0, &[(0, -0.5)]),
@@ -669,7 +655,8 @@ mod tests {
         for n in [8, 2, 16, 1] {
             let mut p = SharingProblem::with_capacities(&[1.0, 1.0]).unwrap();
             for i in 0..n {
-                p.add_variable(1.0, &[(i % 2, 1.0), (1 - i % 2, 0.1)]).unwrap();
+                p.add_variable(1.0, &[(i % 2, 1.0), (1 - i % 2, 0.1)])
+                    .unwrap();
             }
             solver.solve(&p, &mut rates);
             let mut reference = Vec::new();

@@ -464,14 +464,24 @@ mod tests {
 
     #[test]
     fn completion_rounds_up_to_whole_nanoseconds_and_never_stalls() {
-        // Three kernels of 10 ns work share capacity 1 at 1/3 each: 10 / (1/3) = 30 ns, which
-        // floating point makes 30.000000000000004; it is taken as 30, and all end at 30 ns.
+        // Bandwidth capacity 1 shared by three unbounded users of coefficient 0.1:
+        // 0.1 r × 3 = 1 ⇒ r = 10/3, so 100 ns of work takes 30 ns. In floating point the
+        // coefficients sum to 0.30000000000000004, r = 3.333333333333333 and 100 / r =
+        // 30.000000000000004; that is taken as 30 (not rounded up to 31), and all end at 30 ns.
         let mut m = FluidModel::new(vec![1.0]);
-        let ids: Vec<_> = (0..3).map(|_| m.start(SimTime::ZERO, 10.0, 1.0, &[(0, 1.0)])).collect();
-        assert_eq!(drain(&mut m), ids.iter().map(|&id| (30, id)).collect::<Vec<_>>());
+        let ids: Vec<_> = (0..3)
+            .map(|_| m.start(SimTime::ZERO, 100.0, f64::INFINITY, &[(0, 0.1)]))
+            .collect();
+        assert_eq!(100.0 / m.rate(ids[0]).unwrap(), 30.000000000000004);
+        assert_eq!(
+            drain(&mut m),
+            ids.iter().map(|&id| (30, id)).collect::<Vec<_>>()
+        );
         // 1 ns of work at rate 2/3 (capacity 2, three users): 1.5 ns rounds up to 2 ns.
         let mut m = FluidModel::new(vec![2.0]);
-        let ids: Vec<_> = (0..3).map(|_| m.start(SimTime::ZERO, 1.0, 1.0, &[(0, 1.0)])).collect();
+        let ids: Vec<_> = (0..3)
+            .map(|_| m.start(SimTime::ZERO, 1.0, 1.0, &[(0, 1.0)]))
+            .collect();
         assert_eq!(m.next_completion(), Some((SimTime(2), ids[0])));
     }
 
@@ -505,7 +515,11 @@ mod tests {
         let b = m.start(SimTime(10), 10.0, 1.0, &[(0, 1.0)]);
         assert_ne!(a, b);
         assert!(a < b);
-        assert_eq!(m.rate(a), None, "a stale id must not see b in the reused slot");
+        assert_eq!(
+            m.rate(a),
+            None,
+            "a stale id must not see b in the reused slot"
+        );
         assert_eq!(m.rate(b), Some(1.0));
     }
 
@@ -539,7 +553,10 @@ mod tests {
         );
         assert!(matches!(
             m.try_start(SimTime::ZERO, 1.0, 1.0, &[(3, 1.0)]),
-            Err(FluidError::Sharing(SharingError::UnknownResource { resource: 3, resources: 1 }))
+            Err(FluidError::Sharing(SharingError::UnknownResource {
+                resource: 3,
+                resources: 1
+            }))
         ));
         assert!(FluidModel::try_new(vec![f64::NAN]).is_err());
         assert!(m.is_empty());
@@ -599,7 +616,11 @@ mod tests {
                 }
             }
             for (j, &u) in usage.iter().enumerate() {
-                prop_assert!(u <= caps[j] * (1.0 + 1e-9), "resource {j}: {u} > {}", caps[j]);
+                prop_assert!(
+                    u <= caps[j] * (1.0 + 1e-9),
+                    "resource {j}: {u} > {}",
+                    caps[j]
+                );
                 prop_assert!((u - model.resource_usage(j)).abs() <= 1e-9 * caps[j]);
             }
             now = event_at;
@@ -627,7 +648,10 @@ mod tests {
                 }
             }
         }
-        prop_assert!(running.is_empty() && next_start == specs.len(), "run did not finish");
+        prop_assert!(
+            running.is_empty() && next_start == specs.len(),
+            "run did not finish"
+        );
         Ok(completions)
     }
 
