@@ -97,7 +97,7 @@ pub fn run(requests: u64, repeat: u32, json: bool) -> Result<ExitCode> {
         println!("bench: AlexNet P5|P13|P24 on gpu, dla0, dla1 · Poisson {rate:.1} req/s · {requests} requests · {} run(s)", times.len());
         println!("  wall time      best {best:.3} s   median {median:.3} s");
         println!("  simulated      {:.0} requests/s   {:.0} events/s   ({events} events)", requests as f64 / best, events as f64 / best);
-        println!("  completed      {} (throughput {:.1} req/s, p99 {:.2} ms)", report.summary.completed, report.summary.throughput_rps, report.summary.latency_ms.p99);
+        println!("  completed      {} (throughput {:.1} req/s, p99 {:.2} ms)", report.summary.completed, report.summary.throughput_rps, report.summary.latency_ms.as_ref().map_or(f64::NAN, |l| l.p99));
         if let (Some(a), Some(b)) = (rss_small, rss_full) {
             println!("  peak RSS       {:.1} MiB after {small} requests, {:.1} MiB after {requests}", a as f64 / 1048576.0, b as f64 / 1048576.0);
         }

@@ -117,10 +117,10 @@ pub fn devices(name: Option<&str>) -> Result<ExitCode> {
         );
         for a in &d.accelerators {
             println!(
-                "  {:<5} {:<4} {:?} peak {:.2} TFLOP/s, {} core(s), launch {} ns",
+                "  {:<5} {:<4} {} peak {:.2} TFLOP/s, {} core(s), launch {} ns",
                 a.name,
                 a.kind.name(),
-                a.precision,
+                a.precision.name(),
                 a.peak_flops_per_s / 1e12,
                 a.cores,
                 a.launch_overhead_ns

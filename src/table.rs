@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 
-use infscaler_sim::units::ByteSize;
 use infscaler_sim::{Report, ResolvedScenario};
 
 /// The report as an aligned text table.
@@ -35,9 +34,9 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     let _ = writeln!(
         out,
         "  memory       peak {}   mean {}   (limit {})",
-        ByteSize(s.memory_peak_bytes),
-        ByteSize(s.memory_mean_bytes.round() as u64),
-        ByteSize(scenario.memory_limit_bytes)
+        human_bytes(s.memory_peak_bytes as f64),
+        human_bytes(s.memory_mean_bytes),
+        human_bytes(scenario.memory_limit_bytes as f64)
     );
     let util: Vec<String> = s.utilization.iter().map(|(name, u)| format!("{name} {:.1} %", 100.0 * u)).collect();
     let _ = writeln!(out, "  utilisation  {}", util.join("   "));
@@ -67,4 +66,16 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
 /// The snake_case name serde gives a unit enum variant.
 fn serde_plain<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Bytes in the largest binary unit that keeps the number at or above 1, two decimals.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.2} {}", UNITS[unit]) }
 }

@@ -483,7 +483,35 @@ impl Simulation {
             return;
         }
         slot.running += 1;
+        let units = self.segment_units(batch);
+        self.occupy(accel, units);
         self.begin_segment_work(batch);
+    }
+
+    /// Capacity units a batch's current segment holds on its engine: the instance's cores on the
+    /// CPU, one activity elsewhere.
+    fn segment_units(&self, batch: u32) -> f64 {
+        let b = self.batches.get(batch);
+        let accel = self.plans[b.plan as usize].segments[b.segment].accel;
+        if self.scenario.device.accelerators[accel].kind == AcceleratorKind::Cpu {
+            f64::from(self.instances[b.instance as usize].config.cpu_cores)
+        } else {
+            1.0
+        }
+    }
+
+    /// Changes the work held on `accel` by `units` and records its busy level: the fraction of
+    /// its cores in use on the CPU, whether anything runs on it elsewhere.
+    fn occupy(&mut self, accel: usize, units: f64) {
+        let slot = &mut self.slots[accel];
+        slot.busy_units = (slot.busy_units + units).max(0.0);
+        let level = if self.scenario.device.accelerators[accel].kind == AcceleratorKind::Cpu {
+            slot.busy_units / self.compute_capacity[accel]
+        } else {
+            slot.busy_units
+        };
+        let now = self.now();
+        self.recorder.busy(now, accel, level.min(1.0));
     }
 
     fn begin_segment_work(&mut self, batch: u32) {
@@ -527,10 +555,14 @@ impl Simulation {
             let plan = &self.plans[b.plan as usize];
             (plan.segments[b.segment].accel, b.segment + 1 == plan.segments.len())
         };
+        let units = self.segment_units(batch);
+        self.occupy(accel, -units);
         let slot = &mut self.slots[accel];
         slot.running -= 1;
         if let Some(next) = slot.waiting.pop_front() {
             slot.running += 1;
+            let units = self.segment_units(next);
+            self.occupy(accel, units);
             self.begin_segment_work(next);
         }
         if last {
@@ -637,6 +669,7 @@ impl Simulation {
             let work = cost.work_ns as f64;
             let consumption = [(cpu, 1.0), (self.bandwidth_resource, cost.mem_bytes as f64 / work)];
             let id = self.fluid.start(now, work, 1.0, &consumption);
+            self.occupy(cpu, 1.0);
             self.owners.insert(id, ActivityOwner::Transfer(transfer));
             self.fluid_dirty = true;
         } else {
@@ -688,23 +721,22 @@ impl Simulation {
             self.fluid_dirty = true;
             match self.owners.remove(&id) {
                 Some(ActivityOwner::Batch(b)) => self.segment_work_done(b),
-                Some(ActivityOwner::Transfer(x)) => self.transfer_work_done(x),
+                Some(ActivityOwner::Transfer(x)) => {
+                    let cpu = self.cpu_index();
+                    self.occupy(cpu, -1.0);
+                    self.transfer_work_done(x);
+                }
                 None => debug_assert!(false, "fluid activity {id:?} has no owner"),
             }
         }
     }
 
-    /// After the set of running activities changed: reschedule the next completion check and
-    /// record the accelerators' utilisation.
+    /// After the set of running activities changed: reschedule the next completion check.
     fn settle_fluid(&mut self) {
         self.fluid_dirty = false;
         let now = self.now();
         if let Some((t, _)) = self.fluid.next_completion() {
             self.events.schedule(t.max(now), Event::FluidCheck { generation: self.fluid.generation() });
-        }
-        for a in 0..self.compute_capacity.len() {
-            let level = (self.fluid.resource_usage(a) / self.compute_capacity[a]).clamp(0.0, 1.0);
-            self.recorder.busy(now, a, level);
         }
     }
 

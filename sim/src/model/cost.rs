@@ -24,7 +24,7 @@ use crate::hardware::profile::{AcceleratorSpec, DeviceProfile};
 use crate::model::Operator;
 
 /// One activity of an [`ExecPlan`]: consecutive operators on one engine.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Segment {
     /// The engine, an index into [`DeviceProfile::accelerators`].
     pub accel: usize,

@@ -136,6 +136,8 @@ pub struct AcceleratorSlots {
     pub max_concurrent: Option<u32>,
     /// Segments running.
     pub running: u32,
+    /// Capacity units held by running work: cores on the CPU, activities elsewhere.
+    pub busy_units: f64,
     /// Batches waiting for a slot, oldest first.
     pub waiting: VecDeque<u32>,
 }
