@@ -49,7 +49,9 @@ batch_timeout = "1ms"
 "#;
 
 fn scenario(requests: u64, rate: f64) -> Result<infscaler_sim::ResolvedScenario> {
-    let text = BENCH_SCENARIO.replace("{requests}", &requests.to_string()).replace("{rate}", &format!("{rate:.3}"));
+    let text = BENCH_SCENARIO
+        .replace("{requests}", &requests.to_string())
+        .replace("{rate}", &format!("{rate:.3}"));
     Ok(Scenario::parse(&text, "<bench>", Path::new("."))?.resolve()?)
 }
 
@@ -94,12 +96,32 @@ pub fn run(requests: u64, repeat: u32, json: bool) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("bench: AlexNet P5|P13|P24 on gpu, dla0, dla1 · Poisson {rate:.1} req/s · {requests} requests · {} run(s)", times.len());
+        println!(
+            "bench: AlexNet P5|P13|P24 on gpu, dla0, dla1 · Poisson {rate:.1} req/s · {requests} requests · {} run(s)",
+            times.len()
+        );
         println!("  wall time      best {best:.3} s   median {median:.3} s");
-        println!("  simulated      {:.0} requests/s   {:.0} events/s   ({events} events)", requests as f64 / best, events as f64 / best);
-        println!("  completed      {} (throughput {:.1} req/s, p99 {:.2} ms)", report.summary.completed, report.summary.throughput_rps, report.summary.latency_ms.as_ref().map_or(f64::NAN, |l| l.p99));
+        println!(
+            "  simulated      {:.0} requests/s   {:.0} events/s   ({events} events)",
+            requests as f64 / best,
+            events as f64 / best
+        );
+        println!(
+            "  completed      {} (throughput {:.1} req/s, p99 {:.2} ms)",
+            report.summary.completed,
+            report.summary.throughput_rps,
+            report
+                .summary
+                .latency_ms
+                .as_ref()
+                .map_or(f64::NAN, |l| l.p99)
+        );
         if let (Some(a), Some(b)) = (rss_small, rss_full) {
-            println!("  peak RSS       {:.1} MiB after {small} requests, {:.1} MiB after {requests}", a as f64 / 1048576.0, b as f64 / 1048576.0);
+            println!(
+                "  peak RSS       {:.1} MiB after {small} requests, {:.1} MiB after {requests}",
+                a as f64 / 1048576.0,
+                b as f64 / 1048576.0
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -19,7 +19,10 @@ fn load_device(name: &str) -> Result<DeviceProfile> {
     if path.exists() {
         return Ok(DeviceProfile::load(path)?);
     }
-    bail!("unknown device profile `{name}`: use one of {} or the path of a profile TOML", DeviceProfile::builtin_names().join(", "))
+    bail!(
+        "unknown device profile `{name}`: use one of {} or the path of a profile TOML",
+        DeviceProfile::builtin_names().join(", ")
+    )
 }
 
 /// Lists the zoo, or one model's operators with their time on each accelerator at batch 1.
@@ -43,7 +46,10 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<18} {:>5} {:>10} {:>10}  {}", "model", "ops", "params M", "GFLOPs", "description");
+                println!(
+                    "{:<18} {:>5} {:>10} {:>10}  {}",
+                    "model", "ops", "params M", "GFLOPs", "description"
+                );
                 for (e, m) in rows {
                     println!(
                         "{:<18} {:>5} {:>10.2} {:>10.3}  {}",
@@ -63,12 +69,38 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                 println!("{}", serde_json::to_string_pretty(&m)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{} — {} operators, {:.2} M params, {:.3} GFLOPs per sample; times at batch 1 on {}", m.name, m.operators.len(), m.total_params() as f64 / 1e6, m.total_flops() as f64 / 1e9, dev.name);
-            let accs: Vec<String> = dev.accelerators.iter().map(|a| format!("{:>9}", format!("{} ms", a.name))).collect();
-            println!("{:>4} {:<28} {:<10} {:>10} {:>10} {:>10} {}", "#", "operator", "kind", "MFLOPs", "params", "out elems", accs.join(" "));
+            println!(
+                "{} — {} operators, {:.2} M params, {:.3} GFLOPs per sample; times at batch 1 on {}",
+                m.name,
+                m.operators.len(),
+                m.total_params() as f64 / 1e6,
+                m.total_flops() as f64 / 1e9,
+                dev.name
+            );
+            let accs: Vec<String> = dev
+                .accelerators
+                .iter()
+                .map(|a| format!("{:>9}", format!("{} ms", a.name)))
+                .collect();
+            println!(
+                "{:>4} {:<28} {:<10} {:>10} {:>10} {:>10} {}",
+                "#",
+                "operator",
+                "kind",
+                "MFLOPs",
+                "params",
+                "out elems",
+                accs.join(" ")
+            );
             for (i, op) in m.operators.iter().enumerate() {
                 let times: Vec<String> = (0..dev.accelerators.len())
-                    .map(|a| format!("{:>9.4}", cost::op_time_ns(op, 1, a, dev.accelerators[a].cores, &dev) as f64 / 1e6))
+                    .map(|a| {
+                        format!(
+                            "{:>9.4}",
+                            cost::op_time_ns(op, 1, a, dev.accelerators[a].cores, &dev) as f64
+                                / 1e6
+                        )
+                    })
                     .collect();
                 println!(
                     "{:>4} {:<28} {:<10} {:>10.2} {:>10} {:>10} {}",
@@ -82,7 +114,15 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                 );
             }
             let totals: Vec<String> = (0..dev.accelerators.len())
-                .map(|a| format!("{} {:.3} ms", dev.accelerators[a].name, cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev).solo_ns() as f64 / 1e6))
+                .map(|a| {
+                    format!(
+                        "{} {:.3} ms",
+                        dev.accelerators[a].name,
+                        cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev).solo_ns()
+                            as f64
+                            / 1e6
+                    )
+                })
                 .collect();
             println!("whole model, alone, batch 1: {}", totals.join(", "));
         }
@@ -94,7 +134,12 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
 pub fn apps() -> Result<ExitCode> {
     println!("{:<5} {:<44} {}", "app", "stages", "description");
     for a in BUILTIN_APPS {
-        println!("{:<5} {:<44} {}", a.name, a.stages.join(" → "), a.description);
+        println!(
+            "{:<5} {:<44} {}",
+            a.name,
+            a.stages.join(" → "),
+            a.description
+        );
     }
     println!("\nAny zoo model is also an app of one stage (`infscaler models` lists them).");
     Ok(ExitCode::SUCCESS)
@@ -104,7 +149,10 @@ pub fn apps() -> Result<ExitCode> {
 pub fn devices(name: Option<&str>) -> Result<ExitCode> {
     let names: Vec<String> = match name {
         Some(n) => vec![n.to_string()],
-        None => DeviceProfile::builtin_names().iter().map(|s| s.to_string()).collect(),
+        None => DeviceProfile::builtin_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     for n in names {
         let d = load_device(&n)?;

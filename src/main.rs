@@ -85,13 +85,30 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
-    match cli.command.unwrap_or(Command::Run { scenario: None, seed: None, json: false }) {
-        Command::Run { scenario, seed, json } => run(scenario.as_deref(), seed, json),
+    match cli.command.unwrap_or(Command::Run {
+        scenario: None,
+        seed: None,
+        json: false,
+    }) {
+        Command::Run {
+            scenario,
+            seed,
+            json,
+        } => run(scenario.as_deref(), seed, json),
         Command::Validate { scenario } => validate(&scenario),
-        Command::Models { name, device, seq_len, json } => catalog::models(name.as_deref(), &device, seq_len, json),
+        Command::Models {
+            name,
+            device,
+            seq_len,
+            json,
+        } => catalog::models(name.as_deref(), &device, seq_len, json),
         Command::Apps => catalog::apps(),
         Command::Devices { name } => catalog::devices(name.as_deref()),
-        Command::Bench { requests, repeat, json } => bench::run(requests, repeat, json),
+        Command::Bench {
+            requests,
+            repeat,
+            json,
+        } => bench::run(requests, repeat, json),
     }
 }
 
@@ -105,9 +122,13 @@ fn default_scenario() -> PathBuf {
 }
 
 fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool) -> Result<ExitCode> {
-    let path = scenario.map(Path::to_path_buf).unwrap_or_else(default_scenario);
+    let path = scenario
+        .map(Path::to_path_buf)
+        .unwrap_or_else(default_scenario);
     let resolved = Scenario::load(&path)?;
-    let report = Simulation::new(&resolved, seed).with_context(|| format!("setting up {}", path.display()))?.run();
+    let report = Simulation::new(&resolved, seed)
+        .with_context(|| format!("setting up {}", path.display()))?
+        .run();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

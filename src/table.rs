@@ -8,27 +8,61 @@ use infscaler_sim::{Report, ResolvedScenario};
 pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     let s = &r.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "infscaler · {} · app {} on {} · policy {} · seed {}", r.scenario, r.app, r.device, r.policy, r.seed);
+    let _ = writeln!(
+        out,
+        "infscaler · {} · app {} on {} · policy {} · seed {}",
+        r.scenario, r.app, r.device, r.policy, r.seed
+    );
     let slo_note = match scenario.scenario.slo.multiplier {
         Some(m) => format!("{m} × isolated {:.2} ms", r.isolated_latency_ms),
         None => format!("absolute; isolated latency {:.2} ms", r.isolated_latency_ms),
     };
-    let _ = writeln!(out, "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s\n", s.slo_ms, r.transport, s.duration_s);
-    let _ = writeln!(out, "  arrivals   {:>10}     throughput    {:>10.2} req/s", s.arrivals, s.throughput_rps);
-    let _ = writeln!(out, "  completed  {:>10}     goodput       {:>10.2} req/s", s.completed, s.goodput_rps);
-    let attained = s.slo_attainment.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
-    let _ = writeln!(out, "  dropped    {:>10}     SLO attained  {:>12}", s.dropped, attained);
+    let _ = writeln!(
+        out,
+        "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s\n",
+        s.slo_ms, r.transport, s.duration_s
+    );
+    let _ = writeln!(
+        out,
+        "  arrivals   {:>10}     throughput    {:>10.2} req/s",
+        s.arrivals, s.throughput_rps
+    );
+    let _ = writeln!(
+        out,
+        "  completed  {:>10}     goodput       {:>10.2} req/s",
+        s.completed, s.goodput_rps
+    );
+    let attained = s
+        .slo_attainment
+        .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
+    let _ = writeln!(
+        out,
+        "  dropped    {:>10}     SLO attained  {:>12}",
+        s.dropped, attained
+    );
     let _ = writeln!(out, "  in flight  {:>10}", s.in_flight);
     if s.dropped > 0 {
-        let reasons: Vec<String> = s.dropped_by_reason.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{} {v}", serde_plain(k))).collect();
+        let reasons: Vec<String> = s
+            .dropped_by_reason
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{} {v}", serde_plain(k)))
+            .collect();
         let _ = writeln!(out, "  drops by reason: {}", reasons.join(", "));
     }
     match &s.latency_ms {
         Some(l) => {
-            let _ = writeln!(out, "\n  latency ms   p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}   mean {:.2}", l.p50, l.p90, l.p99, l.max, l.mean);
+            let _ = writeln!(
+                out,
+                "\n  latency ms   p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}   mean {:.2}",
+                l.p50, l.p90, l.p99, l.max, l.mean
+            );
         }
         None => {
-            let _ = writeln!(out, "\n  latency ms   no request completed in the measured window");
+            let _ = writeln!(
+                out,
+                "\n  latency ms   no request completed in the measured window"
+            );
         }
     }
     let _ = writeln!(
@@ -38,11 +72,23 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         human_bytes(s.memory_mean_bytes),
         human_bytes(scenario.memory_limit_bytes as f64)
     );
-    let util: Vec<String> = s.utilization.iter().map(|(name, u)| format!("{name} {:.1} %", 100.0 * u)).collect();
+    let util: Vec<String> = s
+        .utilization
+        .iter()
+        .map(|(name, u)| format!("{name} {:.1} %", 100.0 * u))
+        .collect();
     let _ = writeln!(out, "  utilisation  {}", util.join("   "));
-    let _ = writeln!(out, "\n  {:<3} {:<18} {:>9}  {:<18} {:>9} {:>9} {:>11} {:>7}", "#", "partition", "ops", "instances", "queue ms", "exec ms", "transfer ms", "batch");
+    let _ = writeln!(
+        out,
+        "\n  {:<3} {:<18} {:>9}  {:<18} {:>9} {:>9} {:>11} {:>7}",
+        "#", "partition", "ops", "instances", "queue ms", "exec ms", "transfer ms", "batch"
+    );
     for (i, p) in r.partitions.iter().enumerate() {
-        let inst: Vec<String> = p.instances.iter().map(|(a, n)| format!("{a}×{n}")).collect();
+        let inst: Vec<String> = p
+            .instances
+            .iter()
+            .map(|(a, n)| format!("{a}×{n}"))
+            .collect();
         let st = s.stages.get(i);
         let _ = writeln!(
             out,
@@ -50,7 +96,11 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             i,
             p.model,
             format!("{}-{}", p.first_op, p.last_op),
-            if inst.is_empty() { "none".to_string() } else { inst.join(" ") },
+            if inst.is_empty() {
+                "none".to_string()
+            } else {
+                inst.join(" ")
+            },
             st.and_then(|x| x.mean_queue_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_exec_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_transfer_ms).unwrap_or(0.0),
@@ -58,14 +108,21 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         );
     }
     if r.refused_instances > 0 {
-        let _ = writeln!(out, "\n  warning: {} instance(s) did not fit in memory and were not started", r.refused_instances);
+        let _ = writeln!(
+            out,
+            "\n  warning: {} instance(s) did not fit in memory and were not started",
+            r.refused_instances
+        );
     }
     out
 }
 
 /// The snake_case name serde gives a unit enum variant.
 fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Bytes in the largest binary unit that keeps the number at or above 1, two decimals.
@@ -77,5 +134,9 @@ pub fn human_bytes(bytes: f64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.2} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
 }

@@ -15,12 +15,12 @@ use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::PolicySpec;
+use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
 use crate::serving::{Routing, ServiceTime};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
-use crate::rng::RunSeed;
 use crate::workload::arrival::{ArrivalSpec, WorkloadError};
 
 /// A scenario as written in its TOML file.
@@ -252,7 +252,11 @@ impl Scenario {
 
     fn error(&self, field: &str, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
-            file: if self.origin.is_empty() { "<memory>".into() } else { self.origin.clone() },
+            file: if self.origin.is_empty() {
+                "<memory>".into()
+            } else {
+                self.origin.clone()
+            },
             field: field.to_string(),
             message: message.into(),
         }
@@ -273,14 +277,23 @@ impl Scenario {
         if let ServiceTime::Lognormal { cv } = self.serving.service_time
             && !(cv.is_finite() && cv >= 0.0)
         {
-            return Err(self.error("serving.service_time.cv", format!("{cv} is not allowed: a coefficient of variation is a finite number ≥ 0")));
+            return Err(self.error(
+                "serving.service_time.cv",
+                format!("{cv} is not allowed: a coefficient of variation is a finite number ≥ 0"),
+            ));
         }
-        self.serving.transport.validate().map_err(|(field, msg)| self.error(&format!("serving.transport.{field}"), msg))?;
+        self.serving
+            .transport
+            .validate()
+            .map_err(|(field, msg)| self.error(&format!("serving.transport.{field}"), msg))?;
         self.policy
             .validate(&models, &device)
             .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
         let name = self.name.clone().unwrap_or_else(|| {
-            Path::new(&self.origin).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+            Path::new(&self.origin)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
         });
         Ok(ResolvedScenario {
             scenario: self.clone(),
@@ -301,7 +314,8 @@ impl Scenario {
         }
         let path = self.base_dir.join(name);
         if path.extension().is_some_and(|e| e == "toml") || path.exists() {
-            return DeviceProfile::load(&path).map_err(|e| self.error("device.profile", e.to_string()));
+            return DeviceProfile::load(&path)
+                .map_err(|e| self.error("device.profile", e.to_string()));
         }
         Err(self.error(
             "device.profile",
@@ -313,7 +327,10 @@ impl Scenario {
     }
 
     fn resolve_memory_limit(&self, device: &DeviceProfile) -> Result<u64, ScenarioError> {
-        let usable = device.memory.capacity_bytes.saturating_sub(device.memory.reserved_bytes);
+        let usable = device
+            .memory
+            .capacity_bytes
+            .saturating_sub(device.memory.reserved_bytes);
         match self.device.memory_cap {
             None => Ok(usable),
             Some(ByteSize(0)) => Err(self.error("device.memory_cap", "must be more than 0 bytes")),
@@ -340,10 +357,21 @@ impl Scenario {
             }
             opts.seq_len = seq_len;
         }
-        let field = if self.app.stages.is_some() { "app.stages" } else { "app.name" };
+        let field = if self.app.stages.is_some() {
+            "app.stages"
+        } else {
+            "app.name"
+        };
         let models = stages
             .iter()
-            .map(|s| zoo::build(s, &opts).map_err(|e| self.error(field, format!("{e} (built-in apps: {})", builtin_app_names()))))
+            .map(|s| {
+                zoo::build(s, &opts).map_err(|e| {
+                    self.error(
+                        field,
+                        format!("{e} (built-in apps: {})", builtin_app_names()),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((app_name, models))
     }
@@ -367,20 +395,27 @@ impl Scenario {
     fn check_workload(&self) -> Result<(), ScenarioError> {
         let as_error = |e: WorkloadError| {
             let field = match &e {
-                WorkloadError::InvalidField { field, .. } => format!("workload.{}", field.trim_start_matches("workload.")),
+                WorkloadError::InvalidField { field, .. } => {
+                    format!("workload.{}", field.trim_start_matches("workload."))
+                }
                 _ => "workload.path".to_string(),
             };
             self.error(&field, e.to_string())
         };
         self.workload.validate().map_err(as_error)?;
-        self.workload.build(&self.base_dir, RunSeed(0).stream("validation")).map_err(as_error)?;
+        self.workload
+            .build(&self.base_dir, RunSeed(0).stream("validation"))
+            .map_err(as_error)?;
         Ok(())
     }
 
     fn check_run(&self) -> Result<(), ScenarioError> {
         let run = &self.run;
         if run.duration.is_none() && run.max_requests.is_none() {
-            return Err(self.error("run", "give `duration` (e.g. \"60s\") or `max_requests`, or both"));
+            return Err(self.error(
+                "run",
+                "give `duration` (e.g. \"60s\") or `max_requests`, or both",
+            ));
         }
         if run.duration.is_some_and(|d| d.0 == SimDuration::ZERO) {
             return Err(self.error("run.duration", "must be more than 0"));
@@ -391,9 +426,15 @@ impl Scenario {
         if let Some(d) = run.duration
             && run.warmup.0 >= d.0
         {
-            return Err(self.error("run.warmup", format!("{} must be shorter than run.duration ({})", run.warmup, d)));
+            return Err(self.error(
+                "run.warmup",
+                format!("{} must be shorter than run.duration ({})", run.warmup, d),
+            ));
         }
-        if run.series_interval.is_some_and(|i| i.0 == SimDuration::ZERO) {
+        if run
+            .series_interval
+            .is_some_and(|i| i.0 == SimDuration::ZERO)
+        {
             return Err(self.error("run.series_interval", "must be more than 0"));
         }
         Ok(())
@@ -401,7 +442,11 @@ impl Scenario {
 }
 
 fn builtin_app_names() -> String {
-    crate::workload::app::BUILTIN_APPS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+    crate::workload::app::BUILTIN_APPS
+        .iter()
+        .map(|a| a.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The isolated batch-1 latency of an app: for each stage, the whole model alone on its fastest
@@ -411,7 +456,16 @@ pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration
         .iter()
         .map(|m| {
             (0..device.accelerators.len())
-                .map(|a| crate::model::cost::plan(&m.operators, 1, a, device.accelerators[a].cores, device).solo_ns())
+                .map(|a| {
+                    crate::model::cost::plan(
+                        &m.operators,
+                        1,
+                        a,
+                        device.accelerators[a].cores,
+                        device,
+                    )
+                    .solo_ns()
+                })
                 .min()
                 .unwrap_or(0)
         })

@@ -16,15 +16,16 @@ use crate::metrics::{DropReason, MetricsConfig, Recorder};
 use crate::model::cost::{self, ExecPlan};
 use crate::model::partition;
 use crate::policy::{
-    AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy, PolicyContext,
+    AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy,
+    PolicyContext,
 };
 use crate::report::{PartitionReport, Report};
 use crate::rng::{RunSeed, SimRng};
 use crate::scenario::ResolvedScenario;
 use crate::serving::memory::UnifiedMemory;
-use crate::serving::{Routing, ServiceTime};
 use crate::serving::state::*;
 use crate::serving::transport::{TransportKind, TransportSpec};
+use crate::serving::{Routing, ServiceTime};
 use crate::slab::Slab;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::arrival::ArrivalProcess;
@@ -134,7 +135,13 @@ impl Simulation {
         let compute_capacity: Vec<f64> = device
             .accelerators
             .iter()
-            .map(|a| if a.kind == AcceleratorKind::Cpu { f64::from(a.cores) } else { 1.0 })
+            .map(|a| {
+                if a.kind == AcceleratorKind::Cpu {
+                    f64::from(a.cores)
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let mut capacities = compute_capacity.clone();
         let bandwidth_resource = capacities.len();
@@ -150,7 +157,10 @@ impl Simulation {
         let slots = device
             .accelerators
             .iter()
-            .map(|a| AcceleratorSlots { max_concurrent: (a.kind == AcceleratorKind::Dla).then_some(1), ..Default::default() })
+            .map(|a| AcceleratorSlots {
+                max_concurrent: (a.kind == AcceleratorKind::Dla).then_some(1),
+                ..Default::default()
+            })
             .collect();
 
         let mut policy = spec.policy.build();
@@ -163,26 +173,45 @@ impl Simulation {
         };
         let deployment = policy.deploy(&ctx);
         let policy_name = policy.name();
-        let bad = |message: String| SimError::Deployment { policy: policy_name, message };
+        let bad = |message: String| SimError::Deployment {
+            policy: policy_name,
+            message,
+        };
         if deployment.cuts.len() != scenario.models.len() {
-            return Err(bad(format!("{} cut lists for {} stages", deployment.cuts.len(), scenario.models.len())));
+            return Err(bad(format!(
+                "{} cut lists for {} stages",
+                deployment.cuts.len(),
+                scenario.models.len()
+            )));
         }
         let mut partitions = Vec::new();
         for (stage, (model, cuts)) in scenario.models.iter().zip(&deployment.cuts).enumerate() {
             for ops in partition::split(model.operators.len(), cuts).map_err(bad)? {
                 let output_elems = model.operators[ops.end - 1].output_elems;
                 let queue = partitions.len() as u32;
-                partitions.push(PartitionState { stage, ops, output_elems, instances: Vec::new(), queue });
+                partitions.push(PartitionState {
+                    stage,
+                    ops,
+                    output_elems,
+                    instances: Vec::new(),
+                    queue,
+                });
             }
         }
 
         let queues = vec![RequestQueue::default(); partitions.len()];
-        let accelerator_names: Vec<String> = device.accelerators.iter().map(|a| a.name.clone()).collect();
+        let accelerator_names: Vec<String> =
+            device.accelerators.iter().map(|a| a.name.clone()).collect();
         let metrics_config = MetricsConfig {
             series_interval: spec.run.series_interval.map(|s| s.0),
             warmup: spec.run.warmup.0,
         };
-        let recorder = Recorder::new(metrics_config, &accelerator_names, partitions.len(), scenario.slo);
+        let recorder = Recorder::new(
+            metrics_config,
+            &accelerator_names,
+            partitions.len(),
+            scenario.slo,
+        );
         let input_bytes = scenario.models[0].input_elems() * 4;
 
         let mut sim = Simulation {
@@ -226,7 +255,9 @@ impl Simulation {
         };
         for plan in &deployment.instances {
             if plan.partition >= sim.partitions.len() || plan.accelerator >= n_acc {
-                return Err(bad(format!("instance {plan:?} names a partition or accelerator that does not exist")));
+                return Err(bad(format!(
+                    "instance {plan:?} names a partition or accelerator that does not exist"
+                )));
             }
             sim.create_instance(*plan, spec.serving.cold_start_initial);
         }
@@ -237,20 +268,27 @@ impl Simulation {
     pub fn run(mut self) -> Report {
         self.schedule_next_arrival();
         if let Some(interval) = self.policy.tick_interval() {
-            self.events.schedule(SimTime::ZERO + interval, Event::PolicyTick);
+            self.events
+                .schedule(SimTime::ZERO + interval, Event::PolicyTick);
         }
         let drain = self.scenario.scenario.run.drain;
         let drain_limit = self.scenario.scenario.run.drain_limit.0;
         let mut end = SimTime::ZERO;
         while let Some(t) = self.events.peek_time() {
             if !self.arrivals_open {
-                let limit = if drain { self.cutoff + drain_limit } else { self.cutoff };
+                let limit = if drain {
+                    self.cutoff + drain_limit
+                } else {
+                    self.cutoff
+                };
                 if t > limit {
                     end = limit;
                     break;
                 }
             }
-            let Some((now, event)) = self.events.pop() else { break };
+            let Some((now, event)) = self.events.pop() else {
+                break;
+            };
             end = now;
             self.handle(event);
             if self.fluid_dirty {
@@ -287,7 +325,11 @@ impl Simulation {
 
     fn schedule_next_arrival(&mut self) {
         let more = self.max_requests.is_none_or(|m| self.arrived < m);
-        let next = if more { self.arrivals.next_arrival() } else { None };
+        let next = if more {
+            self.arrivals.next_arrival()
+        } else {
+            None
+        };
         match next {
             Some(t) if self.arrival_deadline.is_none_or(|d| t < d) => {
                 self.events.schedule(t.max(self.now()), Event::Arrival);
@@ -340,13 +382,20 @@ impl Simulation {
                 .iter()
                 .map(|&i| &self.instances[i as usize])
                 .filter(|inst| inst.accepts())
-                .min_by_key(|inst| self.queues[inst.queue as usize].requests.len() + inst.in_service as usize)
+                .min_by_key(|inst| {
+                    self.queues[inst.queue as usize].requests.len() + inst.in_service as usize
+                })
                 .map_or(p.queue, |inst| inst.queue),
         };
-        let has_server = p.instances.iter().any(|&i| self.instances[i as usize].accepts());
+        let has_server = p
+            .instances
+            .iter()
+            .any(|&i| self.instances[i as usize].accepts());
         if !has_server && self.policy.tick_interval().is_none() {
             self.drop_request(id, DropReason::NoInstance);
-        } else if self.queues[queue as usize].requests.len() >= self.scenario.scenario.serving.queue_capacity {
+        } else if self.queues[queue as usize].requests.len()
+            >= self.scenario.scenario.serving.queue_capacity
+        {
             self.drop_request(id, DropReason::QueueFull);
         } else {
             self.queues[queue as usize].requests.push_back(id);
@@ -375,7 +424,10 @@ impl Simulation {
                 return self
                     .instances
                     .get(queue.checked_sub(self.partitions.len() as u32)? as usize)
-                    .filter(|inst| !inst.busy && matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining))
+                    .filter(|inst| {
+                        !inst.busy
+                            && matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining)
+                    })
                     .map(|_| queue - self.partitions.len() as u32);
             }
         };
@@ -396,8 +448,12 @@ impl Simulation {
         let now = self.now();
         loop {
             let q = &self.queues[queue as usize];
-            let Some(&oldest) = q.requests.front() else { return };
-            let Some(i) = self.idle_server(queue) else { return };
+            let Some(&oldest) = q.requests.front() else {
+                return;
+            };
+            let Some(i) = self.idle_server(queue) else {
+                return;
+            };
             let inst = &self.instances[i as usize];
             let max = inst.config.max_batch as usize;
             let deadline = self.requests.get(oldest).enqueued + inst.config.batch_timeout;
@@ -410,7 +466,8 @@ impl Simulation {
                     q.timer_armed = true;
                     q.timer_generation = q.timer_generation.wrapping_add(1);
                     let generation = q.timer_generation;
-                    self.events.schedule(deadline, Event::BatchTimeout { queue, generation });
+                    self.events
+                        .schedule(deadline, Event::BatchTimeout { queue, generation });
                 }
                 return;
             }
@@ -441,7 +498,13 @@ impl Simulation {
         self.recorder.batch(partition as usize, n as u32);
         let plan = self.plan_for(partition, accel, cores, n as u32);
         let factor = self.draw_service_factor();
-        let batch = self.batches.insert(BatchState { instance: i, requests, plan, segment: 0, factor });
+        let batch = self.batches.insert(BatchState {
+            instance: i,
+            requests,
+            plan,
+            segment: 0,
+            factor,
+        });
         self.start_segment(batch);
     }
 
@@ -525,7 +588,11 @@ impl Simulation {
         let now = self.now();
         let work = seg.work_ns as f64 * factor;
         let bw = seg.mem_bytes as f64 / seg.work_ns as f64;
-        let mut consumption = [(seg.accel, seg.compute_demand), (self.bandwidth_resource, bw), (usize::MAX, 0.0)];
+        let mut consumption = [
+            (seg.accel, seg.compute_demand),
+            (self.bandwidth_resource, bw),
+            (usize::MAX, 0.0),
+        ];
         let n = match self.port_resource[seg.accel] {
             Some(port) => {
                 consumption[2] = (port, bw);
@@ -540,7 +607,8 @@ impl Simulation {
 
     fn segment_work_done(&mut self, batch: u32) {
         let b = self.batches.get(batch);
-        let fixed = (self.plans[b.plan as usize].segments[b.segment].fixed_ns as f64 * b.factor).round() as u64;
+        let fixed = (self.plans[b.plan as usize].segments[b.segment].fixed_ns as f64 * b.factor)
+            .round() as u64;
         if fixed > 0 {
             let at = self.now() + SimDuration::from_ns(fixed);
             self.events.schedule(at, Event::SegmentFixedDone { batch });
@@ -553,7 +621,10 @@ impl Simulation {
         let (accel, last) = {
             let b = self.batches.get(batch);
             let plan = &self.plans[b.plan as usize];
-            (plan.segments[b.segment].accel, b.segment + 1 == plan.segments.len())
+            (
+                plan.segments[b.segment].accel,
+                b.segment + 1 == plan.segments.len(),
+            )
         };
         let units = self.segment_units(batch);
         self.occupy(accel, -units);
@@ -575,14 +646,20 @@ impl Simulation {
 
     fn finish_batch(&mut self, batch: u32) {
         let now = self.now();
-        let BatchState { instance, mut requests, .. } = self.batches.remove(batch);
+        let BatchState {
+            instance,
+            mut requests,
+            ..
+        } = self.batches.remove(batch);
         let (partition, accel) = {
             let inst = &mut self.instances[instance as usize];
             inst.busy = false;
             inst.in_service = 0;
             (inst.partition, inst.accel)
         };
-        let bytes_per_elem = self.scenario.device.accelerators[accel as usize].precision.bytes_per_elem();
+        let bytes_per_elem = self.scenario.device.accelerators[accel as usize]
+            .precision
+            .bytes_per_elem();
         let output_bytes = self.partitions[partition as usize].output_elems * bytes_per_elem;
         let last_partition = partition as usize + 1 == self.partitions.len();
         // Swap each request's input tensor for its output tensor; a request whose output finds
@@ -623,7 +700,8 @@ impl Simulation {
     fn after_instance_idle(&mut self, instance: u32) {
         let inst = &self.instances[instance as usize];
         let queue = inst.queue;
-        let own_queue_empty = self.queues[queue as usize].requests.is_empty() || self.routing == Routing::SharedQueue;
+        let own_queue_empty =
+            self.queues[queue as usize].requests.is_empty() || self.routing == Routing::SharedQueue;
         if inst.phase == InstancePhase::Draining && !inst.busy && own_queue_empty {
             self.stop_instance(instance);
         } else {
@@ -636,7 +714,12 @@ impl Simulation {
         let r = self.requests.remove(id);
         self.memory.release(r.buffer_bytes);
         let stage = r.partition as usize;
-        self.recorder.stage(stage, r.exec_start - r.enqueued, r.exec_end - r.exec_start, SimDuration::ZERO);
+        self.recorder.stage(
+            stage,
+            r.exec_start - r.enqueued,
+            r.exec_end - r.exec_start,
+            SimDuration::ZERO,
+        );
         self.recorder.completion(now, r.arrived);
         self.window.completed += 1;
         if now - r.arrived <= self.scenario.slo {
@@ -649,8 +732,13 @@ impl Simulation {
 
     fn start_transfer(&mut self, requests: Vec<u32>, to_partition: u32) {
         let now = self.now();
-        let bytes: u64 = requests.iter().map(|&r| self.requests.get(r).buffer_bytes).sum();
-        let cost = self.transport.cost(self.transport_kind, bytes, &self.scenario.device);
+        let bytes: u64 = requests
+            .iter()
+            .map(|&r| self.requests.get(r).buffer_bytes)
+            .sum();
+        let cost = self
+            .transport
+            .cost(self.transport_kind, bytes, &self.scenario.device);
         if cost.extra_buffer_bytes > 0 && self.memory.allocate(cost.extra_buffer_bytes).is_err() {
             for r in requests {
                 self.drop_request(r, DropReason::OutOfMemory);
@@ -667,7 +755,10 @@ impl Simulation {
         if cost.work_ns > 0 {
             let cpu = self.cpu_index();
             let work = cost.work_ns as f64;
-            let consumption = [(cpu, 1.0), (self.bandwidth_resource, cost.mem_bytes as f64 / work)];
+            let consumption = [
+                (cpu, 1.0),
+                (self.bandwidth_resource, cost.mem_bytes as f64 / work),
+            ];
             let id = self.fluid.start(now, work, 1.0, &consumption);
             self.occupy(cpu, 1.0);
             self.owners.insert(id, ActivityOwner::Transfer(transfer));
@@ -678,14 +769,20 @@ impl Simulation {
     }
 
     fn cpu_index(&self) -> usize {
-        self.scenario.device.accelerators.iter().position(|a| a.kind == AcceleratorKind::Cpu).unwrap_or(0)
+        self.scenario
+            .device
+            .accelerators
+            .iter()
+            .position(|a| a.kind == AcceleratorKind::Cpu)
+            .unwrap_or(0)
     }
 
     fn transfer_work_done(&mut self, transfer: u32) {
         let fixed = self.transfers.get(transfer).fixed_ns;
         if fixed > 0 {
             let at = self.now() + SimDuration::from_ns(fixed);
-            self.events.schedule(at, Event::TransferFixedDone { transfer });
+            self.events
+                .schedule(at, Event::TransferFixedDone { transfer });
         } else {
             self.end_transfer(transfer);
         }
@@ -693,13 +790,23 @@ impl Simulation {
 
     fn end_transfer(&mut self, transfer: u32) {
         let now = self.now();
-        let TransferState { mut requests, to_partition, extra_buffer_bytes, .. } = self.transfers.remove(transfer);
+        let TransferState {
+            mut requests,
+            to_partition,
+            extra_buffer_bytes,
+            ..
+        } = self.transfers.remove(transfer);
         self.memory.release(extra_buffer_bytes);
         self.recorder.memory(now, self.memory.used_bytes());
         let from = (to_partition - 1) as usize;
         for &r in &requests {
             let req = *self.requests.get(r);
-            self.recorder.stage(from, req.exec_start - req.enqueued, req.exec_end - req.exec_start, now - req.exec_end);
+            self.recorder.stage(
+                from,
+                req.exec_start - req.enqueued,
+                req.exec_end - req.exec_start,
+                now - req.exec_end,
+            );
             self.route(r, to_partition);
         }
         requests.clear();
@@ -736,7 +843,12 @@ impl Simulation {
         self.fluid_dirty = false;
         let now = self.now();
         if let Some((t, _)) = self.fluid.next_completion() {
-            self.events.schedule(t.max(now), Event::FluidCheck { generation: self.fluid.generation() });
+            self.events.schedule(
+                t.max(now),
+                Event::FluidCheck {
+                    generation: self.fluid.generation(),
+                },
+            );
         }
     }
 
@@ -746,14 +858,21 @@ impl Simulation {
         let now = self.now();
         let p = &self.partitions[plan.partition];
         let ops = &self.scenario.models[p.stage].operators[p.ops.clone()];
-        let footprint = cost::footprint_bytes(ops, plan.config.max_batch, plan.accelerator, &self.scenario.device);
+        let footprint = cost::footprint_bytes(
+            ops,
+            plan.config.max_batch,
+            plan.accelerator,
+            &self.scenario.device,
+        );
         if self.memory.allocate(footprint).is_err() {
             self.refused_instances += 1;
             return None;
         }
         self.recorder.memory(now, self.memory.used_bytes());
         let weights_bytes: u64 = ops.iter().map(|o| o.params).sum::<u64>()
-            * self.scenario.device.accelerators[plan.accelerator].precision.bytes_per_elem();
+            * self.scenario.device.accelerators[plan.accelerator]
+                .precision
+                .bytes_per_elem();
         let index = self.instances.len() as u32;
         let queue = match self.routing {
             Routing::SharedQueue => self.partitions[plan.partition].queue,
@@ -768,7 +887,11 @@ impl Simulation {
             partition: plan.partition as u32,
             accel: plan.accelerator as u32,
             config: plan.config,
-            phase: if cold { InstancePhase::Starting } else { InstancePhase::Ready },
+            phase: if cold {
+                InstancePhase::Starting
+            } else {
+                InstancePhase::Ready
+            },
             queue,
             busy: false,
             footprint_bytes: footprint,
@@ -777,8 +900,10 @@ impl Simulation {
         self.partitions[plan.partition].instances.push(index);
         if cold {
             let load_s = weights_bytes as f64 / self.scenario.device.storage.read_bytes_per_s;
-            let delay = SimDuration::from_secs_f64(load_s) + self.scenario.scenario.serving.cold_start_init.0;
-            self.events.schedule(now + delay, Event::InstanceReady { instance: index });
+            let delay = SimDuration::from_secs_f64(load_s)
+                + self.scenario.scenario.serving.cold_start_init.0;
+            self.events
+                .schedule(now + delay, Event::InstanceReady { instance: index });
         }
         match self.routing {
             Routing::SharedQueue => self.dispatch(queue),
@@ -854,7 +979,10 @@ impl Simulation {
             })
             .collect();
         let accelerators = (0..n_acc)
-            .map(|a| AcceleratorObservation { utilization: (self.fluid.resource_usage(a) / self.compute_capacity[a]).clamp(0.0, 1.0) })
+            .map(|a| AcceleratorObservation {
+                utilization: (self.fluid.resource_usage(a) / self.compute_capacity[a])
+                    .clamp(0.0, 1.0),
+            })
             .collect();
         let w = std::mem::take(&mut self.window);
         Observation {
@@ -872,13 +1000,29 @@ impl Simulation {
 
     fn apply(&mut self, action: Action) {
         match action {
-            Action::ScaleOut { partition, accelerator, config } => {
+            Action::ScaleOut {
+                partition,
+                accelerator,
+                config,
+            } => {
                 if partition < self.partitions.len() && accelerator < self.compute_capacity.len() {
-                    self.create_instance(InstancePlan { partition, accelerator, config }, true);
+                    self.create_instance(
+                        InstancePlan {
+                            partition,
+                            accelerator,
+                            config,
+                        },
+                        true,
+                    );
                 }
             }
-            Action::ScaleIn { partition, accelerator } => {
-                let Some(p) = self.partitions.get(partition) else { return };
+            Action::ScaleIn {
+                partition,
+                accelerator,
+            } => {
+                let Some(p) = self.partitions.get(partition) else {
+                    return;
+                };
                 // Retire the youngest accepting instance there.
                 let victim = p.instances.iter().rev().copied().find(|&i| {
                     let inst = &self.instances[i as usize];
@@ -905,7 +1049,9 @@ impl Simulation {
                 for &i in &p.instances {
                     let inst = &self.instances[i as usize];
                     if inst.accepts() {
-                        *instances.entry(rs.device.accelerators[inst.accel as usize].name.clone()).or_insert(0u32) += 1;
+                        *instances
+                            .entry(rs.device.accelerators[inst.accel as usize].name.clone())
+                            .or_insert(0u32) += 1;
                     }
                 }
                 PartitionReport {

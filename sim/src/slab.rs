@@ -11,7 +11,11 @@ pub struct Slab<T> {
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab { slots: Vec::new(), free: Vec::new(), len: 0 }
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
     }
 }
 
@@ -41,12 +45,16 @@ impl<T> Slab<T> {
 
     /// The value at `key`. Panics if the slot is empty (a logic error).
     pub fn get(&self, key: u32) -> &T {
-        self.slots[key as usize].as_ref().expect("slab slot is empty")
+        self.slots[key as usize]
+            .as_ref()
+            .expect("slab slot is empty")
     }
 
     /// The value at `key`, mutably. Panics if the slot is empty (a logic error).
     pub fn get_mut(&mut self, key: u32) -> &mut T {
-        self.slots[key as usize].as_mut().expect("slab slot is empty")
+        self.slots[key as usize]
+            .as_mut()
+            .expect("slab slot is empty")
     }
 
     /// Number of occupied slots.

@@ -51,7 +51,10 @@ fn temp_dir() -> PathBuf {
 fn service_time_s(model: &str) -> f64 {
     let dir = temp_dir();
     let text = scenario_text(model, 1, 1.0, "deterministic", 1);
-    let resolved = Scenario::parse(&text, "probe", &dir).unwrap().resolve().unwrap();
+    let resolved = Scenario::parse(&text, "probe", &dir)
+        .unwrap()
+        .resolve()
+        .unwrap();
     // With one core, the isolated latency on the fastest engine may be the GPU's; compute the
     // CPU time directly from the cost model instead.
     let m = &resolved.models[0];
@@ -86,13 +89,31 @@ instances = {{ cpu = {servers} }}
 }
 
 /// Mean queueing delay (s) measured by the simulator.
-fn simulated_wait_s(model: &str, servers: u32, rate: f64, service: &str, requests: u64) -> (f64, f64) {
+fn simulated_wait_s(
+    model: &str,
+    servers: u32,
+    rate: f64,
+    service: &str,
+    requests: u64,
+) -> (f64, f64) {
     let dir = temp_dir();
     let text = scenario_text(model, servers, rate, service, requests);
-    let resolved = Scenario::parse(&text, "queueing", &dir).unwrap().resolve().unwrap();
+    let resolved = Scenario::parse(&text, "queueing", &dir)
+        .unwrap()
+        .resolve()
+        .unwrap();
     let report = Simulation::new(&resolved, None).unwrap().run();
-    assert_eq!(report.summary.completed, requests, "every request completes");
-    (report.summary.stages[0].mean_queue_ms.expect("requests were measured") / 1e3, report.summary.throughput_rps)
+    assert_eq!(
+        report.summary.completed, requests,
+        "every request completes"
+    );
+    (
+        report.summary.stages[0]
+            .mean_queue_ms
+            .expect("requests were measured")
+            / 1e3,
+        report.summary.throughput_rps,
+    )
 }
 
 /// Erlang C: mean wait in M/M/c with arrival rate λ and mean service time s.
@@ -121,8 +142,15 @@ fn mmc_matches_erlang_c_within_3_percent() {
         let expected = erlang_c_wait(c, lambda, s);
         let (measured, throughput) = simulated_wait_s(MODEL, c, lambda, "exponential", 300_000);
         let err = (measured - expected).abs() / expected;
-        assert!(err < 0.03, "M/M/{c}: simulated Wq {measured:.6} s, Erlang C {expected:.6} s ({:.2} % off)", err * 100.0);
-        assert!((throughput - lambda).abs() / lambda < 0.02, "M/M/{c}: throughput {throughput} vs λ {lambda}");
+        assert!(
+            err < 0.03,
+            "M/M/{c}: simulated Wq {measured:.6} s, Erlang C {expected:.6} s ({:.2} % off)",
+            err * 100.0
+        );
+        assert!(
+            (throughput - lambda).abs() / lambda < 0.02,
+            "M/M/{c}: throughput {throughput} vs λ {lambda}"
+        );
     }
 }
 
@@ -135,5 +163,9 @@ fn md1_matches_pollaczek_khinchine_within_3_percent() {
     let expected = rho * s / (2.0 * (1.0 - rho));
     let (measured, _) = simulated_wait_s(MODEL, 1, lambda, "deterministic", 200_000);
     let err = (measured - expected).abs() / expected;
-    assert!(err < 0.03, "M/D/1: simulated Wq {measured:.6} s, P-K {expected:.6} s ({:.2} % off)", err * 100.0);
+    assert!(
+        err < 0.03,
+        "M/D/1: simulated Wq {measured:.6} s, P-K {expected:.6} s ({:.2} % off)",
+        err * 100.0
+    );
 }

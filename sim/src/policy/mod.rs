@@ -40,7 +40,11 @@ impl PolicySpec {
 
     /// Checks the parameters against the app's models and the device; the error is
     /// (field below `policy.`, message).
-    pub fn validate(&self, models: &[Model], device: &DeviceProfile) -> Result<(), (String, String)> {
+    pub fn validate(
+        &self,
+        models: &[Model],
+        device: &DeviceProfile,
+    ) -> Result<(), (String, String)> {
         match self {
             PolicySpec::Static(spec) => spec.validate(models, device),
         }

@@ -74,40 +74,78 @@ impl Default for StaticPartition {
 
 impl StaticSpec {
     /// Checks the deployment against the models and the device; the error is (field, message).
-    pub fn validate(&self, models: &[Model], device: &DeviceProfile) -> Result<(), (String, String)> {
+    pub fn validate(
+        &self,
+        models: &[Model],
+        device: &DeviceProfile,
+    ) -> Result<(), (String, String)> {
         if !self.stages.is_empty() && self.stages.len() != models.len() {
             return Err((
                 "stages".into(),
-                format!("has {} entries but the app has {} stages: give one per stage, in order", self.stages.len(), models.len()),
+                format!(
+                    "has {} entries but the app has {} stages: give one per stage, in order",
+                    self.stages.len(),
+                    models.len()
+                ),
             ));
         }
         let default_stage = StaticStage::default();
         for (s, model) in models.iter().enumerate() {
             let stage = self.stages.get(s).unwrap_or(&default_stage);
-            let ranges = partition::split(model.operators.len(), &stage.cuts).map_err(|m| (format!("stages[{s}].cuts"), format!("{} ({})", m, model.name)))?;
+            let ranges = partition::split(model.operators.len(), &stage.cuts).map_err(|m| {
+                (
+                    format!("stages[{s}].cuts"),
+                    format!("{} ({})", m, model.name),
+                )
+            })?;
             if !stage.partitions.is_empty() && stage.partitions.len() != ranges.len() {
                 return Err((
                     format!("stages[{s}].partitions"),
-                    format!("has {} entries but the cuts make {} partitions: give one per partition", stage.partitions.len(), ranges.len()),
+                    format!(
+                        "has {} entries but the cuts make {} partitions: give one per partition",
+                        stage.partitions.len(),
+                        ranges.len()
+                    ),
                 ));
             }
             for (p, part) in stage.partitions.iter().enumerate() {
                 let field = format!("stages[{s}].partitions[{p}]");
                 if part.instances.values().all(|&n| n == 0) {
-                    return Err((format!("{field}.instances"), "needs at least one instance, e.g. { gpu = 1 }".into()));
+                    return Err((
+                        format!("{field}.instances"),
+                        "needs at least one instance, e.g. { gpu = 1 }".into(),
+                    ));
                 }
                 for name in part.instances.keys() {
                     if device.accelerator(name).is_none() {
-                        let known: Vec<&str> = device.accelerators.iter().map(|a| a.name.as_str()).collect();
-                        return Err((format!("{field}.instances"), format!("unknown accelerator `{name}`: {} has {}", device.name, known.join(", "))));
+                        let known: Vec<&str> = device
+                            .accelerators
+                            .iter()
+                            .map(|a| a.name.as_str())
+                            .collect();
+                        return Err((
+                            format!("{field}.instances"),
+                            format!(
+                                "unknown accelerator `{name}`: {} has {}",
+                                device.name,
+                                known.join(", ")
+                            ),
+                        ));
                     }
                 }
                 if part.max_batch == 0 {
                     return Err((format!("{field}.max_batch"), "must be at least 1".into()));
                 }
-                let cpu_cores = device.accelerators.iter().find(|a| a.kind == crate::hardware::AcceleratorKind::Cpu).map_or(1, |a| a.cores);
+                let cpu_cores = device
+                    .accelerators
+                    .iter()
+                    .find(|a| a.kind == crate::hardware::AcceleratorKind::Cpu)
+                    .map_or(1, |a| a.cores);
                 if part.cpu_cores == 0 || part.cpu_cores > cpu_cores {
-                    return Err((format!("{field}.cpu_cores"), format!("must be between 1 and {cpu_cores} (the CPU's cores)")));
+                    return Err((
+                        format!("{field}.cpu_cores"),
+                        format!("must be between 1 and {cpu_cores} (the CPU's cores)"),
+                    ));
                 }
             }
         }
@@ -134,23 +172,43 @@ impl Policy for StaticPolicy {
     }
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        let gpu = ctx.device.accelerators.iter().position(|a| a.kind == crate::hardware::AcceleratorKind::Gpu).unwrap_or(0);
+        let gpu = ctx
+            .device
+            .accelerators
+            .iter()
+            .position(|a| a.kind == crate::hardware::AcceleratorKind::Gpu)
+            .unwrap_or(0);
         let default_stage = StaticStage::default();
-        let mut deployment = Deployment { transport: self.spec.transport, ..Default::default() };
+        let mut deployment = Deployment {
+            transport: self.spec.transport,
+            ..Default::default()
+        };
         let mut global = 0;
         for s in 0..ctx.models.len() {
             let stage = self.spec.stages.get(s).unwrap_or(&default_stage);
             deployment.cuts.push(stage.cuts.clone());
             for p in 0..=stage.cuts.len() {
                 match stage.partitions.get(p) {
-                    None => deployment.instances.push(InstancePlan { partition: global, accelerator: gpu, config: InstanceConfig::default() }),
+                    None => deployment.instances.push(InstancePlan {
+                        partition: global,
+                        accelerator: gpu,
+                        config: InstanceConfig::default(),
+                    }),
                     Some(part) => {
-                        let config = InstanceConfig { max_batch: part.max_batch, batch_timeout: part.batch_timeout.0, cpu_cores: part.cpu_cores };
+                        let config = InstanceConfig {
+                            max_batch: part.max_batch,
+                            batch_timeout: part.batch_timeout.0,
+                            cpu_cores: part.cpu_cores,
+                        };
                         for (name, &count) in &part.instances {
                             // Validated: every name exists.
                             let accelerator = ctx.device.accelerator(name).unwrap_or(gpu);
                             for _ in 0..count {
-                                deployment.instances.push(InstancePlan { partition: global, accelerator, config });
+                                deployment.instances.push(InstancePlan {
+                                    partition: global,
+                                    accelerator,
+                                    config,
+                                });
                             }
                         }
                     }

@@ -22,14 +22,21 @@ pub struct OutOfMemory {
 impl UnifiedMemory {
     /// A budget of `limit_bytes` with nothing allocated.
     pub fn new(limit_bytes: u64) -> Self {
-        UnifiedMemory { limit_bytes, used_bytes: 0, peak_bytes: 0 }
+        UnifiedMemory {
+            limit_bytes,
+            used_bytes: 0,
+            peak_bytes: 0,
+        }
     }
 
     /// Allocates `bytes` if they fit.
     pub fn allocate(&mut self, bytes: u64) -> Result<(), OutOfMemory> {
         let free = self.free_bytes();
         if bytes > free {
-            return Err(OutOfMemory { requested_bytes: bytes, free_bytes: free });
+            return Err(OutOfMemory {
+                requested_bytes: bytes,
+                free_bytes: free,
+            });
         }
         self.used_bytes += bytes;
         self.peak_bytes = self.peak_bytes.max(self.used_bytes);
@@ -38,7 +45,11 @@ impl UnifiedMemory {
 
     /// Returns `bytes` to the budget. Freeing more than is allocated is a logic error.
     pub fn release(&mut self, bytes: u64) {
-        debug_assert!(bytes <= self.used_bytes, "released {bytes} bytes with {} in use", self.used_bytes);
+        debug_assert!(
+            bytes <= self.used_bytes,
+            "released {bytes} bytes with {} in use",
+            self.used_bytes
+        );
         self.used_bytes = self.used_bytes.saturating_sub(bytes);
     }
 
@@ -72,7 +83,13 @@ mod tests {
     fn refuses_what_does_not_fit() {
         let mut m = UnifiedMemory::new(100);
         m.allocate(60).unwrap();
-        assert_eq!(m.allocate(50), Err(OutOfMemory { requested_bytes: 50, free_bytes: 40 }));
+        assert_eq!(
+            m.allocate(50),
+            Err(OutOfMemory {
+                requested_bytes: 50,
+                free_bytes: 40
+            })
+        );
         m.release(60);
         m.allocate(100).unwrap();
         assert_eq!(m.peak_bytes(), 100);

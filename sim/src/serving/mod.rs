@@ -22,7 +22,11 @@ pub struct InstanceConfig {
 
 impl Default for InstanceConfig {
     fn default() -> Self {
-        InstanceConfig { max_batch: 1, batch_timeout: SimDuration::ZERO, cpu_cores: 1 }
+        InstanceConfig {
+            max_batch: 1,
+            batch_timeout: SimDuration::ZERO,
+            cpu_cores: 1,
+        }
     }
 }
 

@@ -72,7 +72,6 @@ impl InstanceState {
     pub fn accepts(&self) -> bool {
         matches!(self.phase, InstancePhase::Starting | InstancePhase::Ready)
     }
-
 }
 
 /// One request in flight.

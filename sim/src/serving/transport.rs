@@ -106,7 +106,10 @@ impl TransportSpec {
     /// Checks the parameters; the error is (field, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
         if !(self.serialize_rate.0.is_finite() && self.serialize_rate.0 > 0.0) {
-            return Err(("serialize_rate".into(), "must be a positive rate, e.g. \"500MB/s\"".into()));
+            return Err((
+                "serialize_rate".into(),
+                "must be a positive rate, e.g. \"500MB/s\"".into(),
+            ));
         }
         Ok(())
     }
@@ -116,7 +119,10 @@ impl TransportSpec {
         let copy_rate = device.memory.copy_bytes_per_s;
         let copy_ns = |n: u64| ns_at_rate(n, copy_rate);
         match kind {
-            TransportKind::ZeroCopy => TransferCost { fixed_ns: self.token_handoff.0.as_ns(), ..Default::default() },
+            TransportKind::ZeroCopy => TransferCost {
+                fixed_ns: self.token_handoff.0.as_ns(),
+                ..Default::default()
+            },
             TransportKind::SharedMemory => TransferCost {
                 // Two memcpys: accelerator buffer → pool, pool → consumer binding; each reads and
                 // writes every byte once.

@@ -52,7 +52,9 @@ pub const BUILTIN_APPS: &[BuiltinApp] = &[
 
 /// Looks up a built-in application by name (case-insensitive).
 pub fn builtin_app(name: &str) -> Option<&'static BuiltinApp> {
-    BUILTIN_APPS.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    BUILTIN_APPS
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 /// The `[app]` table of a scenario: a built-in app, a single zoo model, or explicit stages.
@@ -75,7 +77,9 @@ impl AppSpec {
     pub fn resolve(&self) -> Result<(String, Vec<String>), String> {
         match (&self.name, &self.stages) {
             (Some(_), Some(_)) => Err("give either `name` or `stages`, not both".into()),
-            (None, None) => Err("missing: give `name` (a built-in app or a zoo model) or `stages`".into()),
+            (None, None) => {
+                Err("missing: give `name` (a built-in app or a zoo model) or `stages`".into())
+            }
             (None, Some(stages)) => {
                 if stages.is_empty() {
                     Err("`stages` is empty: list at least one zoo model".into())
@@ -84,7 +88,10 @@ impl AppSpec {
                 }
             }
             (Some(name), None) => match builtin_app(name) {
-                Some(app) => Ok((app.name.to_string(), app.stages.iter().map(|s| s.to_string()).collect())),
+                Some(app) => Ok((
+                    app.name.to_string(),
+                    app.stages.iter().map(|s| s.to_string()).collect(),
+                )),
                 None => Ok((name.clone(), vec![name.clone()])),
             },
         }
@@ -97,11 +104,27 @@ mod tests {
 
     #[test]
     fn builtin_and_single_model_apps_resolve() {
-        let tm = AppSpec { name: Some("TM".into()), ..Default::default() };
-        assert_eq!(tm.resolve().unwrap().1, vec!["ssd_mobilenet_v1", "resnet50"]);
-        let single = AppSpec { name: Some("alexnet".into()), ..Default::default() };
-        assert_eq!(single.resolve().unwrap(), ("alexnet".to_string(), vec!["alexnet".to_string()]));
-        let both = AppSpec { name: Some("tm".into()), stages: Some(vec![]), seq_len: None };
+        let tm = AppSpec {
+            name: Some("TM".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            tm.resolve().unwrap().1,
+            vec!["ssd_mobilenet_v1", "resnet50"]
+        );
+        let single = AppSpec {
+            name: Some("alexnet".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            single.resolve().unwrap(),
+            ("alexnet".to_string(), vec!["alexnet".to_string()])
+        );
+        let both = AppSpec {
+            name: Some("tm".into()),
+            stages: Some(vec![]),
+            seq_len: None,
+        };
         assert!(both.resolve().is_err());
     }
 }
