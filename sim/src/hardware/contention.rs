@@ -232,6 +232,13 @@ impl SharingSolver for ReferenceSolver {
                 row[j] += c;
             }
         }
+        // Σ_i coeff_ij · rate_i, from scratch.
+        let used = |j: usize, rates: &[f64]| -> f64 {
+            (0..n)
+                .filter(|&i| coeff[i][j] > 0.0)
+                .map(|i| coeff[i][j] * rates[i])
+                .sum()
+        };
         // Each round freezes at least one variable, so n rounds suffice; the guard catches a bug.
         for _round in 0..=n {
             if frozen.iter().all(|&f| f) {
@@ -239,18 +246,14 @@ impl SharingSolver for ReferenceSolver {
             }
             // The common increase `delta`: the largest step that keeps every resource and every
             // bound respected.
-            let mut delta = f64::INFINITY;
-            for j in 0..m {
-                let unfrozen_coeff: f64 = (0..n).filter(|&i| !frozen[i]).map(|i| coeff[i][j]).sum();
-                if unfrozen_coeff > 0.0 {
-                    let used: f64 = (0..n)
-                        .filter(|&i| coeff[i][j] > 0.0)
-                        .map(|i| coeff[i][j] * rates[i])
-                        .sum();
-                    let headroom = (problem.capacity(j) - used).max(0.0);
-                    delta = delta.min(headroom / unfrozen_coeff);
-                }
-            }
+            let mut delta = (0..m)
+                .filter_map(|j| {
+                    let unfrozen_coeff: f64 =
+                        (0..n).filter(|&i| !frozen[i]).map(|i| coeff[i][j]).sum();
+                    let headroom = (problem.capacity(j) - used(j, rates)).max(0.0);
+                    (unfrozen_coeff > 0.0).then(|| headroom / unfrozen_coeff)
+                })
+                .fold(f64::INFINITY, f64::min);
             for i in (0..n).filter(|&i| !frozen[i]) {
                 delta = delta.min(problem.bound(i) - rates[i]);
             }
@@ -269,13 +272,7 @@ impl SharingSolver for ReferenceSolver {
             }
             // Freeze variables at their bound and every user of a saturated resource.
             let saturated: Vec<bool> = (0..m)
-                .map(|j| {
-                    let used: f64 = (0..n)
-                        .filter(|&i| coeff[i][j] > 0.0)
-                        .map(|i| coeff[i][j] * rates[i])
-                        .sum();
-                    used >= problem.capacity(j) * (1.0 - SATURATION_REL_TOL)
-                })
+                .map(|j| used(j, rates) >= problem.capacity(j) * (1.0 - SATURATION_REL_TOL))
                 .collect();
             for i in 0..n {
                 if frozen[i] {
