@@ -478,10 +478,12 @@ mod tests {
     ///    `coeff_ij > 0` is saturated (`Σ_k coeff_kj · rate_k = capacity_j`) and `rate_i` is the
     ///    largest rate among the variables with a positive coefficient on `j`.
     ///
-    /// (Bertsekas & Gallager, *Data Networks*, §6.5.2, Proposition for single-path flows; it
-    /// carries over to positive coefficients, Radunović & Le Boudec, "A unified framework for
-    /// max-min and min-max fairness", IEEE/ACM ToN 2007, Theorem 1 on bottleneck sets.) Equalities
-    /// are checked to a relative 1e-9 (+1e-12 absolute).
+    /// This is the bottleneck condition of Bertsekas & Gallager, *Data Networks* (2nd ed.,
+    /// §6.5.2), for positive coefficients. It suffices: raising a rate that is below its bound
+    /// needs room on its saturated resource `j`, so some other user of `j`, whose rate is no
+    /// larger, must drop. It is necessary: progressive filling freezes a variable exactly when it
+    /// reaches its bound or a resource it uses saturates, and users of `j` frozen earlier are
+    /// lower. Equalities are checked to a relative 1e-9 (+1e-12 absolute).
     fn check_max_min(problem: &SharingProblem, rates: &[f64]) -> Result<(), String> {
         let tol = |x: f64| 1e-9 * x.abs() + 1e-12;
         let mut usage = Vec::new();
