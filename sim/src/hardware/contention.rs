@@ -58,7 +58,7 @@ pub enum SharingError {
 ///
 /// Consumptions are stored compressed (one flat list, one offset per variable), so clearing and
 /// refilling a problem allocates nothing once its buffers have grown.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SharingProblem {
     capacities: Vec<f64>,
     bounds: Vec<f64>,
@@ -168,6 +168,12 @@ impl SharingProblem {
                 }
             }
         }
+    }
+}
+
+impl Default for SharingProblem {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -645,6 +651,8 @@ mod tests {
             Err(SharingError::InvalidCoefficient { resource: 0, .. })
         ));
         assert_eq!(p.num_variables(), 0);
+        let i = p.add_variable(2.0, &[(0, 0.5)]).unwrap();
+        assert_eq!((i, p.bound(i), p.consumption(i)), (0, 2.0, &[(0, 0.5)][..]));
     }
 
     #[test]
