@@ -16,9 +16,10 @@ use infscaler_sim::time::SimTime;
 const ENGINES: usize = 4;
 const MEMORY: usize = 4;
 
-/// Activity `i`'s consumption: its engine at coefficient 1 and memory at 0.15–0.5.
+/// Activity `i`'s consumption: its engine at coefficient 1 and memory at 0.3–0.65 (so even
+/// four activities, one per engine, over-subscribe the memory bandwidth of capacity 1).
 fn consumption(i: usize) -> [(usize, f64); 2] {
-    [(i % ENGINES, 1.0), (MEMORY, 0.15 + 0.05 * (i % 8) as f64)]
+    [(i % ENGINES, 1.0), (MEMORY, 0.3 + 0.05 * (i % 8) as f64)]
 }
 
 /// `n` activities of bound 1; `capacity` for every resource (1 makes it contended; `n` leaves

@@ -58,7 +58,7 @@ pub enum SharingError {
 ///
 /// Consumptions are stored compressed (one flat list, one offset per variable), so clearing and
 /// refilling a problem allocates nothing once its buffers have grown.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SharingProblem {
     capacities: Vec<f64>,
     bounds: Vec<f64>,
@@ -171,6 +171,12 @@ impl SharingProblem {
     }
 }
 
+impl Default for SharingProblem {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 fn check_capacity(capacity: f64) -> Result<(), SharingError> {
     if capacity.is_finite() && capacity >= 0.0 {
         Ok(())
@@ -232,6 +238,13 @@ impl SharingSolver for ReferenceSolver {
                 row[j] += c;
             }
         }
+        // Σ_i coeff_ij · rate_i, from scratch.
+        let used = |j: usize, rates: &[f64]| -> f64 {
+            (0..n)
+                .filter(|&i| coeff[i][j] > 0.0)
+                .map(|i| coeff[i][j] * rates[i])
+                .sum()
+        };
         // Each round freezes at least one variable, so n rounds suffice; the guard catches a bug.
         for _round in 0..=n {
             if frozen.iter().all(|&f| f) {
@@ -239,18 +252,14 @@ impl SharingSolver for ReferenceSolver {
             }
             // The common increase `delta`: the largest step that keeps every resource and every
             // bound respected.
-            let mut delta = f64::INFINITY;
-            for j in 0..m {
-                let unfrozen_coeff: f64 = (0..n).filter(|&i| !frozen[i]).map(|i| coeff[i][j]).sum();
-                if unfrozen_coeff > 0.0 {
-                    let used: f64 = (0..n)
-                        .filter(|&i| coeff[i][j] > 0.0)
-                        .map(|i| coeff[i][j] * rates[i])
-                        .sum();
-                    let headroom = (problem.capacity(j) - used).max(0.0);
-                    delta = delta.min(headroom / unfrozen_coeff);
-                }
-            }
+            let mut delta = (0..m)
+                .filter_map(|j| {
+                    let unfrozen_coeff: f64 =
+                        (0..n).filter(|&i| !frozen[i]).map(|i| coeff[i][j]).sum();
+                    let headroom = (problem.capacity(j) - used(j, rates)).max(0.0);
+                    (unfrozen_coeff > 0.0).then(|| headroom / unfrozen_coeff)
+                })
+                .fold(f64::INFINITY, f64::min);
             for i in (0..n).filter(|&i| !frozen[i]) {
                 delta = delta.min(problem.bound(i) - rates[i]);
             }
@@ -269,13 +278,7 @@ impl SharingSolver for ReferenceSolver {
             }
             // Freeze variables at their bound and every user of a saturated resource.
             let saturated: Vec<bool> = (0..m)
-                .map(|j| {
-                    let used: f64 = (0..n)
-                        .filter(|&i| coeff[i][j] > 0.0)
-                        .map(|i| coeff[i][j] * rates[i])
-                        .sum();
-                    used >= problem.capacity(j) * (1.0 - SATURATION_REL_TOL)
-                })
+                .map(|j| used(j, rates) >= problem.capacity(j) * (1.0 - SATURATION_REL_TOL))
                 .collect();
             for i in 0..n {
                 if frozen[i] {
@@ -481,10 +484,12 @@ mod tests {
     ///    `coeff_ij > 0` is saturated (`Σ_k coeff_kj · rate_k = capacity_j`) and `rate_i` is the
     ///    largest rate among the variables with a positive coefficient on `j`.
     ///
-    /// (Bertsekas & Gallager, *Data Networks*, §6.5.2, Proposition for single-path flows; it
-    /// carries over to positive coefficients, Radunović & Le Boudec, "A unified framework for
-    /// max-min and min-max fairness", IEEE/ACM ToN 2007, Theorem 1 on bottleneck sets.) Equalities
-    /// are checked to a relative 1e-9 (+1e-12 absolute).
+    /// This is the bottleneck condition of Bertsekas & Gallager, *Data Networks* (2nd ed.,
+    /// §6.5.2), for positive coefficients. It suffices: raising a rate that is below its bound
+    /// needs room on its saturated resource `j`, so some other user of `j`, whose rate is no
+    /// larger, must drop. It is necessary: progressive filling freezes a variable exactly when it
+    /// reaches its bound or a resource it uses saturates, and users of `j` frozen earlier are
+    /// lower. Equalities are checked to a relative 1e-9 (+1e-12 absolute).
     fn check_max_min(problem: &SharingProblem, rates: &[f64]) -> Result<(), String> {
         let tol = |x: f64| 1e-9 * x.abs() + 1e-12;
         let mut usage = Vec::new();
@@ -646,6 +651,8 @@ mod tests {
             Err(SharingError::InvalidCoefficient { resource: 0, .. })
         ));
         assert_eq!(p.num_variables(), 0);
+        let i = p.add_variable(2.0, &[(0, 0.5)]).unwrap();
+        assert_eq!((i, p.bound(i), p.consumption(i)), (0, 2.0, &[(0, 0.5)][..]));
     }
 
     #[test]
