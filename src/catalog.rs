@@ -47,8 +47,8 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
-                    "{:<18} {:>5} {:>10} {:>10}  {}",
-                    "model", "ops", "params M", "GFLOPs", "description"
+                    "{:<18} {:>5} {:>10} {:>10}  description",
+                    "model", "ops", "params M", "GFLOPs"
                 );
                 for (e, m) in rows {
                     println!(
@@ -132,7 +132,7 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
 
 /// Lists the built-in applications.
 pub fn apps() -> Result<ExitCode> {
-    println!("{:<5} {:<44} {}", "app", "stages", "description");
+    println!("{:<5} {:<44} description", "app", "stages");
     for a in BUILTIN_APPS {
         println!(
             "{:<5} {:<44} {}",
