@@ -4,6 +4,10 @@
 //! what it answers. A new policy is one file here, one variant of [`PolicySpec`] and one arm in
 //! [`PolicySpec::build`].
 
+pub mod infless;
+pub mod infscaler;
+pub mod knative;
+pub mod spright;
 pub mod static_policy;
 
 use serde::{Deserialize, Serialize};
@@ -11,9 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::serving::InstanceConfig;
-use crate::serving::transport::TransportKind;
+use crate::serving::transport::{TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
 
+pub use infless::{InfLessPolicy, InfLessSpec};
+pub use infscaler::{InfScalerPolicy, InfScalerSpec};
+pub use knative::{KnativePolicy, KnativeSpec};
+pub use spright::{SprightPolicy, SprightSpec};
 pub use static_policy::{StaticPolicy, StaticSpec};
 
 /// The `[policy]` table: which policy, with its parameters.
@@ -22,6 +30,14 @@ pub use static_policy::{StaticPolicy, StaticSpec};
 pub enum PolicySpec {
     /// A fixed deployment written in the scenario.
     Static(StaticSpec),
+    /// InfScaler: bottleneck-aware partitions scaled asymmetrically across accelerators.
+    Infscaler(InfScalerSpec),
+    /// INFless: whole models, batching, per-instance configurations, LSTH keep-alive.
+    Infless(InfLessSpec),
+    /// SPRIGHT: whole functions, Knative-style scaling, shared-memory descriptors.
+    Spright(SprightSpec),
+    /// Knative: KPA over the partitioned functions, HTTP between them, scale to zero.
+    Knative(KnativeSpec),
 }
 
 impl Default for PolicySpec {
@@ -35,6 +51,10 @@ impl PolicySpec {
     pub fn name(&self) -> &'static str {
         match self {
             PolicySpec::Static(_) => "static",
+            PolicySpec::Infscaler(_) => "infscaler",
+            PolicySpec::Infless(_) => "infless",
+            PolicySpec::Spright(_) => "spright",
+            PolicySpec::Knative(_) => "knative",
         }
     }
 
@@ -47,6 +67,10 @@ impl PolicySpec {
     ) -> Result<(), (String, String)> {
         match self {
             PolicySpec::Static(spec) => spec.validate(models, device),
+            PolicySpec::Infscaler(spec) => spec.validate(),
+            PolicySpec::Infless(spec) => spec.validate(),
+            PolicySpec::Spright(spec) => spec.validate(),
+            PolicySpec::Knative(spec) => spec.validate(),
         }
     }
 
@@ -54,6 +78,10 @@ impl PolicySpec {
     pub fn build(&self) -> Box<dyn Policy> {
         match self {
             PolicySpec::Static(spec) => Box::new(StaticPolicy::new(spec.clone())),
+            PolicySpec::Infscaler(spec) => Box::new(InfScalerPolicy::new(spec.clone())),
+            PolicySpec::Infless(spec) => Box::new(InfLessPolicy::new(spec.clone())),
+            PolicySpec::Spright(spec) => Box::new(SprightPolicy::new(spec.clone())),
+            PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.clone())),
         }
     }
 }
@@ -71,6 +99,10 @@ pub struct PolicyContext<'a> {
     pub memory_limit_bytes: u64,
     /// The transport the scenario configures, used unless the policy chooses another.
     pub default_transport: TransportKind,
+    /// The transports' cost parameters (a policy may need the per-hop overhead T_p).
+    pub transport: &'a TransportSpec,
+    /// The data plane's queue capacity.
+    pub queue_capacity: usize,
 }
 
 /// The initial deployment: how each model is cut and which instances run where.
@@ -95,45 +127,78 @@ pub struct InstancePlan {
     pub config: InstanceConfig,
 }
 
-/// What a policy sees at a tick. Read-only; built by the simulation.
+/// What a policy sees at a tick. Read-only; built by the simulation. "Window" means the time
+/// since the previous tick (or since the start, at the first tick).
 #[derive(Clone, Debug, Default)]
 pub struct Observation {
     /// Current simulated time.
     pub now: SimTime,
-    /// Per global partition.
+    /// Length of the window.
+    pub window: SimDuration,
+    /// Per global partition, in pipeline order.
     pub partitions: Vec<PartitionObservation>,
     /// Per accelerator, in profile order.
     pub accelerators: Vec<AcceleratorObservation>,
-    /// Unified memory in use.
+    /// Unified memory in use now (instances, tensors in flight, sharing regions).
     pub memory_used_bytes: u64,
     /// Usable unified memory.
     pub memory_limit_bytes: u64,
-    /// Requests completed since the previous tick.
+    /// Requests that arrived at the app in the window.
+    pub window_arrivals: u64,
+    /// Requests completed in the window.
     pub window_completed: u64,
     /// Of those, completed within the SLO.
     pub window_within_slo: u64,
-    /// Requests that arrived since the previous tick.
-    pub window_arrivals: u64,
-    /// Requests dropped since the previous tick.
+    /// Requests dropped in the window.
     pub window_dropped: u64,
+    /// 99th percentile end-to-end latency of the window's completions, ms (`None`: none).
+    pub window_p99_ms: Option<f64>,
+}
+
+impl Observation {
+    /// Fraction of the window's completions that met the SLO (`None`: nothing completed).
+    pub fn window_attainment(&self) -> Option<f64> {
+        (self.window_completed > 0)
+            .then(|| self.window_within_slo as f64 / self.window_completed as f64)
+    }
 }
 
 /// The state of one partition.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionObservation {
-    /// Requests waiting in its instances' queues.
+    /// App stage (model index) it belongs to.
+    pub stage: usize,
+    /// Its operators in the stage's model: 0-based, end-exclusive.
+    pub ops: std::ops::Range<usize>,
+    /// Requests waiting for it now (in any of its queues, or for an instance to exist).
     pub queued: u64,
-    /// Requests being executed.
+    /// Requests being executed by it now.
     pub in_service: u64,
-    /// Live instances per accelerator (profile order), including those still starting.
+    /// Requests that entered it in the window.
+    pub window_arrivals: u64,
+    /// Time-weighted mean of (queued + in service) over the window: the concurrency Knative's
+    /// queue-proxy reports.
+    pub window_mean_concurrency: f64,
+    /// Accepting instances (starting or ready) per accelerator, profile order.
     pub instances: Vec<u32>,
+    /// Of those, instances still cold-starting, per accelerator.
+    pub starting: Vec<u32>,
+}
+
+impl PartitionObservation {
+    /// Accepting instances on all accelerators.
+    pub fn total_instances(&self) -> u32 {
+        self.instances.iter().sum()
+    }
 }
 
 /// The state of one accelerator.
 #[derive(Clone, Debug, Default)]
 pub struct AcceleratorObservation {
-    /// Mean compute utilisation since the previous tick, 0..=1.
+    /// Time-weighted busy fraction over the window, 0..=1 (CPU: fraction of its cores).
     pub utilization: f64,
+    /// Unified memory held by instances placed on it.
+    pub instance_memory_bytes: u64,
 }
 
 /// A decision of a policy, applied by the simulation.
@@ -170,4 +235,51 @@ pub trait Policy: Send {
     }
     /// Decides actions from an observation.
     fn on_tick(&mut self, _observation: &Observation, _actions: &mut Vec<Action>) {}
+}
+
+/// The simplest deployment: every model whole, one instance on the GPU, batch 1.
+pub fn whole_models_on_gpu(ctx: &PolicyContext<'_>) -> Deployment {
+    let gpu = ctx.device.gpu().unwrap_or(0);
+    Deployment {
+        cuts: vec![Vec::new(); ctx.models.len()],
+        instances: (0..ctx.models.len())
+            .map(|partition| InstancePlan {
+                partition,
+                accelerator: gpu,
+                config: InstanceConfig::default(),
+            })
+            .collect(),
+        transport: None,
+    }
+}
+
+/// Splits the end-to-end SLO into one latency budget per stage, in proportion to each stage's
+/// isolated latency (the whole model alone on its fastest accelerator at batch 1).
+pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
+    let isolated: Vec<u64> = ctx
+        .models
+        .iter()
+        .map(|m| {
+            (0..ctx.device.accelerators.len())
+                .map(|a| {
+                    crate::model::cost::plan(
+                        &m.operators,
+                        1,
+                        a,
+                        ctx.device.accelerators[a].cores,
+                        ctx.device,
+                    )
+                    .solo_ns()
+                })
+                .min()
+                .unwrap_or(0)
+        })
+        .collect();
+    let total: u64 = isolated.iter().sum::<u64>().max(1);
+    isolated
+        .iter()
+        .map(|&t| {
+            SimDuration::from_ns((ctx.slo.as_ns() as f64 * t as f64 / total as f64).round() as u64)
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use crate::metrics::TimeWeighted;
 use crate::serving::InstanceConfig;
 use crate::time::SimTime;
 
@@ -20,6 +21,10 @@ pub struct PartitionState {
     /// Its own request queue: shared by its instances under shared-queue routing; under
     /// join-shortest-queue routing, where requests wait while it has no accepting instance.
     pub queue: u32,
+    /// Requests at the partition (queued or in service), integrated over time.
+    pub load: TimeWeighted,
+    /// Requests that entered it since the last policy tick.
+    pub window_arrivals: u64,
 }
 
 /// A FIFO of requests with its batch timer.
@@ -137,6 +142,8 @@ pub struct AcceleratorSlots {
     pub running: u32,
     /// Capacity units held by running work: cores on the CPU, activities elsewhere.
     pub busy_units: f64,
+    /// Busy fraction (0..=1), integrated over time.
+    pub busy: TimeWeighted,
     /// Batches waiting for a slot, oldest first.
     pub waiting: VecDeque<u32>,
 }
