@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::serving::InstanceConfig;
-use crate::serving::transport::{TransportKind, TransportSpec};
+use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
 
 pub use infless::{InfLessPolicy, InfLessSpec};
@@ -114,6 +114,9 @@ pub struct Deployment {
     pub instances: Vec<InstancePlan>,
     /// The transport between partitions; `None` keeps the scenario's.
     pub transport: Option<TransportKind>,
+    /// For zero-copy sharing: how tokens travel (eBPF map events or user-space messages to the
+    /// sharing manager); `None` keeps the scenario's.
+    pub control_path: Option<ControlPath>,
 }
 
 /// One instance to start.
@@ -250,6 +253,7 @@ pub fn whole_models_on_gpu(ctx: &PolicyContext<'_>) -> Deployment {
             })
             .collect(),
         transport: None,
+        control_path: None,
     }
 }
 

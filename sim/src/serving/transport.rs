@@ -40,6 +40,19 @@ impl TransportKind {
     }
 }
 
+/// How zero-copy tokens travel between instances and the tensor-sharing manager (InfScaler
+/// §IV-B): through an eBPF map that intercepts token faults and hand-overs in the kernel, or as
+/// user-space messages to the manager ("INFSCALER–" in the paper's Fig. 6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlPath {
+    /// Events through an eBPF map.
+    #[default]
+    Ebpf,
+    /// Messages through the user-space sharing manager.
+    UserSpace,
+}
+
 /// The `[serving.transport]` table: the mechanism and the fixed costs of its control path.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,11 +60,23 @@ pub struct TransportSpec {
     /// Mechanism used unless the policy chooses one.
     #[serde(default)]
     pub kind: TransportKind,
+    /// Control path of zero-copy tokens unless the policy chooses one.
+    #[serde(default)]
+    pub control_path: ControlPath,
     /// Control-plane latency of handing a token to the consumer. Assumed: one event through an
     /// eBPF map / Unix-domain message, tens of microseconds; the paper (Fig. 6) bounds the whole
     /// hand-off below 1 ms. To be replaced by the HIL measurement.
     #[serde(default = "default_token_handoff")]
     pub token_handoff: TimeSpan,
+    /// The same hand-off through the user-space sharing manager: two messages over a Unix
+    /// socket and a context switch each way. Assumed 150 µs; to be replaced by a measurement.
+    #[serde(default = "default_user_space_handoff")]
+    pub token_handoff_user_space: TimeSpan,
+    /// Extra latency of a token fault: the manager allocates a new region of unified memory
+    /// (lazy allocation) and maps it for the producer. Assumed 200 µs (a cudaMallocManaged-class
+    /// allocation on Jetson); to be replaced by a measurement.
+    #[serde(default = "default_token_fault")]
+    pub token_fault: TimeSpan,
     /// Latency of passing a descriptor to the consumer (SPRIGHT's eBPF SK_MSG redirect of a ~16 B
     /// descriptor, REFERENCE.md §3). Assumed equal to a token hand-off.
     #[serde(default = "default_token_handoff")]
@@ -69,6 +94,12 @@ pub struct TransportSpec {
 fn default_token_handoff() -> TimeSpan {
     TimeSpan(SimDuration::from_us(30))
 }
+fn default_user_space_handoff() -> TimeSpan {
+    TimeSpan(SimDuration::from_us(150))
+}
+fn default_token_fault() -> TimeSpan {
+    TimeSpan(SimDuration::from_us(200))
+}
 fn default_http_hop() -> TimeSpan {
     TimeSpan(SimDuration::from_ms(1))
 }
@@ -80,7 +111,10 @@ impl Default for TransportSpec {
     fn default() -> Self {
         TransportSpec {
             kind: TransportKind::ZeroCopy,
+            control_path: ControlPath::Ebpf,
             token_handoff: default_token_handoff(),
+            token_handoff_user_space: default_user_space_handoff(),
+            token_fault: default_token_fault(),
             descriptor_handoff: default_token_handoff(),
             http_hop: default_http_hop(),
             serialize_rate: default_serialize_rate(),
