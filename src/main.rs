@@ -33,6 +33,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the deployment the scenario's policy chooses, without running it.
+    Plan {
+        /// Scenario TOML file (default: the quickstart).
+        scenario: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// Scenario TOML file.
@@ -96,6 +104,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             json,
         } => run(scenario.as_deref(), seed, json),
         Command::Validate { scenario } => validate(&scenario),
+        Command::Plan { scenario, json } => plan(scenario.as_deref(), json),
         Command::Models {
             name,
             device,
@@ -112,20 +121,26 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The quickstart scenario: next to the binary's project when run from a checkout.
-fn default_scenario() -> PathBuf {
+/// The built-in default scenario, compiled in so that an installed binary runs it anywhere.
+const QUICKSTART: &str = include_str!("../scenarios/quickstart.toml");
+
+/// Loads the given scenario, or the quickstart: `scenarios/quickstart.toml` when run from a
+/// checkout (so edits to it take effect), the compiled-in copy elsewhere.
+fn load_scenario(scenario: Option<&Path>) -> Result<(PathBuf, infscaler_sim::ResolvedScenario)> {
+    if let Some(path) = scenario {
+        return Ok((path.to_path_buf(), Scenario::load(path)?));
+    }
     let local = PathBuf::from("scenarios/quickstart.toml");
     if local.exists() {
-        return local;
+        return Ok((local.clone(), Scenario::load(&local)?));
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml")
+    let origin = "<built-in quickstart.toml>";
+    let parsed = Scenario::parse(QUICKSTART, origin, Path::new("."))?;
+    Ok((PathBuf::from(origin), parsed.resolve()?))
 }
 
 fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool) -> Result<ExitCode> {
-    let path = scenario
-        .map(Path::to_path_buf)
-        .unwrap_or_else(default_scenario);
-    let resolved = Scenario::load(&path)?;
+    let (path, resolved) = load_scenario(scenario)?;
     let report = Simulation::new(&resolved, seed)
         .with_context(|| format!("setting up {}", path.display()))?
         .run();
@@ -149,5 +164,16 @@ fn validate(path: &Path) -> Result<ExitCode> {
         resolved.slo.as_ms_f64(),
         resolved.scenario.policy.name()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan(scenario: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let (_, resolved) = load_scenario(scenario)?;
+    let plan = infscaler_sim::plan::plan(&resolved)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", table::plan(&plan));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,6 +107,26 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             st.and_then(|x| x.mean_batch_size).unwrap_or(0.0),
         );
     }
+    if !r.scaling_events.is_empty() {
+        let outs = r.scaling_events.iter().filter(|e| e.delta > 0).count();
+        let ins = r.scaling_events.len() - outs;
+        let _ = writeln!(out, "\n  scaling: {outs} scale-out(s), {ins} scale-in(s)");
+    }
+    if !r.tensor_sharing.is_empty() {
+        let regions: u64 = r.tensor_sharing.iter().map(|p| p.regions).sum();
+        let bytes: u64 = r
+            .tensor_sharing
+            .iter()
+            .map(|p| p.regions * p.region_bytes)
+            .sum();
+        let faults: u64 = r.tensor_sharing.iter().map(|p| p.faults).sum();
+        let reuses: u64 = r.tensor_sharing.iter().map(|p| p.reuses).sum();
+        let _ = writeln!(
+            out,
+            "  tensor sharing: {regions} region(s), {} · {faults} token fault(s), {reuses} reuse(s)",
+            human_bytes(bytes as f64)
+        );
+    }
     if r.refused_instances > 0 {
         let _ = writeln!(
             out,
@@ -139,4 +159,59 @@ pub fn human_bytes(bytes: f64) -> String {
     } else {
         format!("{value:.2} {}", UNITS[unit])
     }
+}
+
+/// A policy's deployment plan as a table.
+pub fn plan(p: &infscaler_sim::plan::PlanReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan · {} · app {} on {} · policy {} · SLO {:.2} ms · transport {}\n",
+        p.scenario, p.app, p.device, p.policy, p.slo_ms, p.transport
+    );
+    let accs: Vec<&String> = p
+        .partitions
+        .first()
+        .map(|x| x.predicted_ms.keys().collect())
+        .unwrap_or_default();
+    let head: Vec<String> = accs
+        .iter()
+        .map(|a| format!("{:>10}", format!("{a} ms")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  {:<3} {:<18} {:>9} {:>10} {}  instances",
+        "#",
+        "partition",
+        "ops",
+        "GFLOPs",
+        head.join("")
+    );
+    for (i, part) in p.partitions.iter().enumerate() {
+        let times: Vec<String> = part
+            .predicted_ms
+            .values()
+            .map(|t| format!("{t:>10.3}"))
+            .collect();
+        let inst: Vec<String> = part
+            .instances
+            .iter()
+            .map(|(a, n)| format!("{a}×{n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<3} {:<18} {:>9} {:>10.3} {}  {}",
+            i,
+            part.model,
+            format!("{}-{}", part.first_op, part.last_op),
+            part.flops as f64 / 1e9,
+            times.join(""),
+            if inst.is_empty() {
+                "none".to_string()
+            } else {
+                inst.join(" ")
+            }
+        );
+    }
+    out
 }

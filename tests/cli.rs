@@ -244,3 +244,41 @@ fn models_lists_the_zoo() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("conv1"));
 }
+
+#[test]
+fn plan_prints_partitions_with_instances() {
+    let v = json_of(&infscaler(&[
+        "plan",
+        "scenarios/examples/alexnet-asymmetric.toml",
+        "--json",
+    ]));
+    let parts = v["partitions"].as_array().expect("partitions is a list");
+    let spans: Vec<(u64, u64)> = parts
+        .iter()
+        .map(|p| {
+            (
+                p["first_op"].as_u64().unwrap(),
+                p["last_op"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(spans, vec![(1, 5), (6, 13), (14, 24)]);
+    let counts: Vec<u64> = parts
+        .iter()
+        .map(|p| p["instances"]["gpu"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![2, 3, 2]);
+}
+
+#[test]
+fn run_outside_a_checkout_uses_the_built_in_quickstart() {
+    let dir = std::env::temp_dir().join(format!("infscaler-cli-{}-elsewhere", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["run", "--json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert_eq!(v["scenario"], "quickstart");
+}

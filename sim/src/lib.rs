@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hardware;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod rng;

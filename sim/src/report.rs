@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Summary;
+use crate::serving::sharing::RegionPool;
 
 /// Everything a run reports. Serialises to the JSON that `infscaler run --json` prints; the
 /// summary's keys sit at the top level.
@@ -31,8 +32,25 @@ pub struct Report {
     pub partitions: Vec<PartitionReport>,
     /// Instances the deployment or the policy asked for that did not fit in memory.
     pub refused_instances: u64,
+    /// Every scale-out and scale-in the policy made, in time order.
+    pub scaling_events: Vec<ScalingEvent>,
+    /// Zero-copy region pools at the end of the run (empty for copying transports).
+    pub tensor_sharing: Vec<RegionPool>,
     /// Events the engine processed (a cost measure).
     pub events_processed: u64,
+}
+
+/// One instance started (+1) or retired (−1) by the policy during the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScalingEvent {
+    /// Simulated time, seconds.
+    pub time_s: f64,
+    /// Global partition index.
+    pub partition: usize,
+    /// Accelerator name.
+    pub accelerator: String,
+    /// +1 for a scale-out, −1 for a scale-in.
+    pub delta: i32,
 }
 
 /// One partition at the end of a run.

@@ -105,6 +105,22 @@ pub struct PolicyContext<'a> {
     pub queue_capacity: usize,
 }
 
+impl<'a> PolicyContext<'a> {
+    /// The context of a resolved scenario.
+    pub fn from_scenario(scenario: &'a crate::scenario::ResolvedScenario) -> Self {
+        let serving = &scenario.scenario.serving;
+        PolicyContext {
+            device: &scenario.device,
+            models: &scenario.models,
+            slo: scenario.slo,
+            memory_limit_bytes: scenario.memory_limit_bytes,
+            default_transport: serving.transport.kind,
+            transport: &serving.transport,
+            queue_capacity: serving.queue_capacity,
+        }
+    }
+}
+
 /// The initial deployment: how each model is cut and which instances run where.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {

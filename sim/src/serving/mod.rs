@@ -2,6 +2,7 @@
 //! memory accounting and tensor transport between partitions.
 
 pub mod memory;
+pub mod sharing;
 pub mod state;
 pub mod transport;
 

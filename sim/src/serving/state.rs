@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use crate::metrics::TimeWeighted;
 use crate::serving::InstanceConfig;
+use crate::serving::sharing::RegionRef;
 use crate::time::SimTime;
 
 /// One partition of one stage's model, as deployed.
@@ -86,8 +87,10 @@ pub struct RequestState {
     pub arrived: SimTime,
     /// Global partition it is at.
     pub partition: u32,
-    /// Unified memory its current tensor holds.
+    /// Unified memory its current tensor holds (a private buffer, or a sharing region).
     pub buffer_bytes: u64,
+    /// The sharing region its tensor is in, when it arrived by zero-copy token.
+    pub region: Option<RegionRef>,
     /// When it entered its current partition's queue.
     pub enqueued: SimTime,
     /// When its batch started executing.

@@ -148,7 +148,22 @@ impl TransportSpec {
         Ok(())
     }
 
-    /// The cost of moving a tensor of `bytes` with `kind` on `device`.
+    /// The cost of handing over zero-copy tokens on `control` path; `fault` adds the cost of the
+    /// manager allocating a new region (a token fault during the hand-over).
+    pub fn token_cost(&self, control: ControlPath, fault: bool) -> TransferCost {
+        let handoff = match control {
+            ControlPath::Ebpf => self.token_handoff.0,
+            ControlPath::UserSpace => self.token_handoff_user_space.0,
+        };
+        let fault_ns = if fault { self.token_fault.0.as_ns() } else { 0 };
+        TransferCost {
+            fixed_ns: handoff.as_ns() + fault_ns,
+            ..Default::default()
+        }
+    }
+
+    /// The cost of moving a tensor of `bytes` with `kind` on `device` (zero-copy: a token
+    /// hand-off on the eBPF path with a free region).
     pub fn cost(&self, kind: TransportKind, bytes: u64, device: &DeviceProfile) -> TransferCost {
         let copy_rate = device.memory.copy_bytes_per_s;
         let copy_ns = |n: u64| ns_at_rate(n, copy_rate);

@@ -253,21 +253,47 @@ impl Simulation {
             .bytes_per_elem();
         let output_bytes = self.partitions[partition as usize].output_elems * bytes_per_elem;
         let last_partition = partition as usize + 1 == self.partitions.len();
-        // Swap each request's input tensor for its output tensor; a request whose output finds
-        // no memory is dropped.
+        let zero_copy = self.transport_kind == TransportKind::ZeroCopy;
+        // Swap each request's input tensor for its output tensor: a token for a sharing region
+        // under zero-copy, a private buffer otherwise. A request whose output finds no memory is
+        // dropped.
         let mut kept = self.vec_pool.pop().unwrap_or_default();
+        let mut faults = 0u32;
         for &r in &requests {
             let req = self.requests.get_mut(r);
             req.exec_end = now;
             let input = std::mem::take(&mut req.buffer_bytes);
-            self.memory.release(input);
-            if last_partition {
-                kept.push(r);
-            } else if self.memory.allocate(output_bytes).is_ok() {
-                self.requests.get_mut(r).buffer_bytes = output_bytes;
-                kept.push(r);
+            let region = req.region.take();
+            self.release_tensor(input, region);
+            let granted = if last_partition {
+                Ok(None)
+            } else if zero_copy {
+                self.sharing
+                    .acquire(partition, output_bytes, &mut self.memory)
+                    .map(|grant| {
+                        Some((
+                            grant,
+                            Some(RegionRef {
+                                edge: partition,
+                                bytes: output_bytes,
+                            }),
+                        ))
+                    })
             } else {
-                self.drop_request(r, DropReason::OutOfMemory);
+                self.memory
+                    .allocate(output_bytes)
+                    .map(|()| Some((TokenGrant::Reused, None)))
+            };
+            match granted {
+                Ok(None) => kept.push(r),
+                Ok(Some((grant, region))) => {
+                    faults += u32::from(zero_copy && grant == TokenGrant::Fault);
+                    let req = self.requests.get_mut(r);
+                    req.buffer_bytes = output_bytes;
+                    req.region = region;
+                    kept.push(r);
+                }
+                Err(_) => self.drop_request(r, DropReason::OutOfMemory),
             }
         }
         requests.clear();
@@ -281,7 +307,7 @@ impl Simulation {
             requests.clear();
             self.vec_pool.push(requests);
         } else if !requests.is_empty() {
-            self.start_transfer(requests, partition + 1);
+            self.start_transfer(requests, partition + 1, faults > 0);
         } else {
             self.vec_pool.push(requests);
         }
@@ -303,7 +329,7 @@ impl Simulation {
     pub(super) fn complete(&mut self, id: u32) {
         let now = self.now();
         let r = self.requests.remove(id);
-        self.memory.release(r.buffer_bytes);
+        self.release_tensor(r.buffer_bytes, r.region);
         let stage = r.partition as usize;
         self.recorder.stage(
             stage,

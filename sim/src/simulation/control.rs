@@ -93,15 +93,20 @@ impl Simulation {
                 accelerator,
                 config,
             } => {
-                if partition < self.partitions.len() && accelerator < self.compute_capacity.len() {
-                    self.create_instance(
-                        InstancePlan {
-                            partition,
-                            accelerator,
-                            config,
-                        },
-                        true,
-                    );
+                if partition < self.partitions.len()
+                    && accelerator < self.compute_capacity.len()
+                    && self
+                        .create_instance(
+                            InstancePlan {
+                                partition,
+                                accelerator,
+                                config,
+                            },
+                            true,
+                        )
+                        .is_some()
+                {
+                    self.record_scaling(partition, accelerator, 1);
                 }
             }
             Action::ScaleIn {
@@ -118,9 +123,21 @@ impl Simulation {
                 });
                 if let Some(i) = victim {
                     self.instances[i as usize].phase = InstancePhase::Draining;
+                    self.record_scaling(partition, accelerator, -1);
                     self.after_instance_idle(i);
                 }
             }
         }
+    }
+
+    fn record_scaling(&mut self, partition: usize, accelerator: usize, delta: i32) {
+        let time_s = self.now().as_secs_f64();
+        let accelerator = self.scenario.device.accelerators[accelerator].name.clone();
+        self.scaling_events.push(ScalingEvent {
+            time_s,
+            partition,
+            accelerator,
+            delta,
+        });
     }
 }

@@ -19,12 +19,13 @@ use crate::policy::{
     AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy,
     PolicyContext,
 };
-use crate::report::{PartitionReport, Report};
+use crate::report::{PartitionReport, Report, ScalingEvent};
 use crate::rng::{RunSeed, SimRng};
 use crate::scenario::ResolvedScenario;
 use crate::serving::memory::UnifiedMemory;
+use crate::serving::sharing::{RegionRef, SharingManager, TokenGrant};
 use crate::serving::state::*;
-use crate::serving::transport::{TransportKind, TransportSpec};
+use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::serving::{Routing, ServiceTime};
 use crate::slab::Slab;
 use crate::time::{SimDuration, SimTime};
@@ -67,6 +68,8 @@ pub struct Simulation {
     policy: Box<dyn Policy>,
     arrivals: Box<dyn ArrivalProcess>,
     transport_kind: TransportKind,
+    control_path: ControlPath,
+    sharing: SharingManager,
     transport: TransportSpec,
     /// Fluid resource index of the shared memory bandwidth (accelerator `i` is resource `i`).
     bandwidth_resource: usize,
@@ -100,6 +103,7 @@ pub struct Simulation {
     window: Window,
     /// Time of the previous policy tick.
     last_tick: SimTime,
+    scaling_events: Vec<ScalingEvent>,
     /// Latencies of the completions since the previous policy tick.
     window_latency: LatencyHistogram,
 }
@@ -175,15 +179,7 @@ impl Simulation {
             .collect();
 
         let mut policy = spec.policy.build();
-        let ctx = PolicyContext {
-            device,
-            models: &scenario.models,
-            slo: scenario.slo,
-            memory_limit_bytes: scenario.memory_limit_bytes,
-            default_transport: spec.serving.transport.kind,
-            transport: &spec.serving.transport,
-            queue_capacity: spec.serving.queue_capacity,
-        };
+        let ctx = PolicyContext::from_scenario(scenario);
         let deployment = policy.deploy(&ctx);
         let policy_name = policy.name();
         let bad = |message: String| SimError::Deployment {
@@ -239,6 +235,10 @@ impl Simulation {
             policy,
             arrivals,
             transport_kind: deployment.transport.unwrap_or(spec.serving.transport.kind),
+            control_path: deployment
+                .control_path
+                .unwrap_or(spec.serving.transport.control_path),
+            sharing: SharingManager::default(),
             transport: spec.serving.transport.clone(),
             bandwidth_resource,
             port_resource,
@@ -268,6 +268,7 @@ impl Simulation {
             refused_instances: 0,
             window: Window::default(),
             last_tick: SimTime::ZERO,
+            scaling_events: Vec::new(),
             window_latency: LatencyHistogram::new(),
         };
         for plan in &deployment.instances {
@@ -377,6 +378,8 @@ impl Simulation {
             summary,
             partitions,
             refused_instances: self.refused_instances,
+            scaling_events: self.scaling_events,
+            tensor_sharing: self.sharing.pools().to_vec(),
             events_processed,
         }
     }

@@ -32,6 +32,7 @@ impl Simulation {
                 arrived: now,
                 partition: 0,
                 buffer_bytes: self.input_bytes,
+                region: None,
                 enqueued: now,
                 exec_start: now,
                 exec_end: now,
@@ -85,6 +86,15 @@ impl Simulation {
         }
     }
 
+    /// Lets go of a request's tensor: a sharing region goes back to its pool, a private buffer
+    /// back to unified memory.
+    pub(super) fn release_tensor(&mut self, buffer_bytes: u64, region: Option<RegionRef>) {
+        match region {
+            Some(region) => self.sharing.release(region),
+            None => self.memory.release(buffer_bytes),
+        }
+    }
+
     /// Changes the number of requests at `partition` (queued or in service) by `delta`.
     pub(super) fn change_load(&mut self, partition: u32, delta: i64) {
         let now = self.now();
@@ -96,7 +106,7 @@ impl Simulation {
     pub(super) fn drop_request(&mut self, id: u32, reason: DropReason) {
         let now = self.now();
         let r = self.requests.remove(id);
-        self.memory.release(r.buffer_bytes);
+        self.release_tensor(r.buffer_bytes, r.region);
         self.recorder.memory(now, self.memory.used_bytes());
         self.recorder.drop(now, reason);
         self.window.dropped += 1;

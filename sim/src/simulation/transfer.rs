@@ -3,15 +3,25 @@
 use super::*;
 
 impl Simulation {
-    pub(super) fn start_transfer(&mut self, requests: Vec<u32>, to_partition: u32) {
+    /// Moves the output tensors of a finished batch to `to_partition`. Under zero-copy only
+    /// tokens travel (`token_fault`: a region had to be allocated for one of them).
+    pub(super) fn start_transfer(
+        &mut self,
+        requests: Vec<u32>,
+        to_partition: u32,
+        token_fault: bool,
+    ) {
         let now = self.now();
-        let bytes: u64 = requests
-            .iter()
-            .map(|&r| self.requests.get(r).buffer_bytes)
-            .sum();
-        let cost = self
-            .transport
-            .cost(self.transport_kind, bytes, &self.scenario.device);
+        let cost = if self.transport_kind == TransportKind::ZeroCopy {
+            self.transport.token_cost(self.control_path, token_fault)
+        } else {
+            let bytes: u64 = requests
+                .iter()
+                .map(|&r| self.requests.get(r).buffer_bytes)
+                .sum();
+            self.transport
+                .cost(self.transport_kind, bytes, &self.scenario.device)
+        };
         if cost.extra_buffer_bytes > 0 && self.memory.allocate(cost.extra_buffer_bytes).is_err() {
             for r in requests {
                 self.drop_request(r, DropReason::OutOfMemory);
