@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{cost, partition};
+use crate::model::cost;
 use crate::policy::PolicyContext;
 use crate::scenario::ResolvedScenario;
 use crate::simulation::SimError;
@@ -56,60 +56,41 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
         policy: policy.name(),
         message,
     };
-    if deployment.cuts.len() != scenario.models.len() {
-        return Err(bad(format!(
-            "{} cut lists for {} stages",
-            deployment.cuts.len(),
-            scenario.models.len()
-        )));
-    }
     let device = &scenario.device;
     let mut partitions = Vec::new();
-    for (stage, (model, cuts)) in scenario.models.iter().zip(&deployment.cuts).enumerate() {
-        for ops in partition::split(model.operators.len(), cuts).map_err(bad)? {
-            let slice = &model.operators[ops.clone()];
-            let predicted_ms = device
-                .accelerators
-                .iter()
-                .enumerate()
-                .map(|(a, acc)| {
-                    (
-                        acc.name.clone(),
-                        cost::plan(slice, 1, a, acc.cores, device).solo_ns() as f64 / 1e6,
-                    )
-                })
-                .collect();
-            partitions.push(PlannedPartition {
-                stage,
-                model: model.name.clone(),
-                first_op: ops.start + 1,
-                last_op: ops.end,
-                flops: slice.iter().map(|o| o.flops).sum(),
-                predicted_ms,
-                instances: BTreeMap::new(),
-            });
-        }
-    }
-    let n_partitions = partitions.len();
-    for inst in &deployment.instances {
-        let p = partitions.get_mut(inst.partition).ok_or_else(|| {
-            bad(format!(
-                "an instance names partition {} of {n_partitions}",
-                inst.partition
-            ))
-        })?;
-        let name = device
+    for (stage, ops) in deployment
+        .partitions(&scenario.models, device.accelerators.len())
+        .map_err(bad)?
+    {
+        let model = &scenario.models[stage];
+        let slice = &model.operators[ops.clone()];
+        let predicted_ms = device
             .accelerators
-            .get(inst.accelerator)
-            .ok_or_else(|| {
-                bad(format!(
-                    "an instance names accelerator {}",
-                    inst.accelerator
-                ))
-            })?
-            .name
-            .clone();
-        *p.instances.entry(name).or_insert(0) += 1;
+            .iter()
+            .enumerate()
+            .map(|(a, acc)| {
+                (
+                    acc.name.clone(),
+                    cost::plan(slice, 1, a, acc.cores, device).solo_ns() as f64 / 1e6,
+                )
+            })
+            .collect();
+        partitions.push(PlannedPartition {
+            stage,
+            model: model.name.clone(),
+            first_op: ops.start + 1,
+            last_op: ops.end,
+            flops: slice.iter().map(|o| o.flops).sum(),
+            predicted_ms,
+            instances: BTreeMap::new(),
+        });
+    }
+    for inst in &deployment.instances {
+        let name = device.accelerators[inst.accelerator].name.clone();
+        *partitions[inst.partition]
+            .instances
+            .entry(name)
+            .or_insert(0) += 1;
     }
     Ok(PlanReport {
         scenario: scenario.name.clone(),

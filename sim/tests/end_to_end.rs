@@ -1,66 +1,19 @@
 //! Whole runs of the simulator: contention between instances seen end to end, memory never over
 //! its limit, requests conserved whatever the stop rule, and determinism.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use infscaler_sim::{Report, Scenario, Simulation};
+use std::path::Path;
+
+use common::{dir_with_ideal_profile, run};
 use proptest::prelude::*;
-
-/// One GPU whose memory bandwidth is never the bottleneck and with no launch overhead, so a
-/// batch's time is exactly its FLOPs over the GPU's rate.
-const COMPUTE_ONLY_GPU: &str = r#"
-name = "compute-only"
-[memory]
-capacity = "64GiB"
-bandwidth = "1000000TB/s"
-reserved = "0B"
-cpu_copy_bandwidth = "10GB/s"
-[storage]
-read_bandwidth = "1GB/s"
-[[accelerators]]
-name = "cpu"
-kind = "cpu"
-precision = "fp32"
-cores = 4
-peak = "100GFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-[[accelerators]]
-name = "gpu"
-kind = "gpu"
-precision = "fp16"
-peak = "1TFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-"#;
-
-fn dir_with_profile() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infscaler-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("gpu.toml"), COMPUTE_ONLY_GPU).unwrap();
-    dir
-}
-
-fn run(text: &str, dir: &Path) -> Report {
-    let resolved = Scenario::parse(text, "e2e", dir)
-        .unwrap()
-        .resolve()
-        .unwrap();
-    Simulation::new(&resolved, None).unwrap().run()
-}
 
 /// Two requests arriving 1 ns apart, served by `gpu_instances` instances on the one GPU.
 fn two_requests(gpu_instances: u32) -> String {
     format!(
         r#"
 [device]
-profile = "gpu.toml"
+profile = "ideal.toml"
 [app]
 name = "alexnet"
 [slo]
@@ -81,7 +34,7 @@ instances = {{ gpu = {gpu_instances} }}
 
 #[test]
 fn two_instances_on_one_gpu_share_its_compute() {
-    let dir = dir_with_profile();
+    let dir = dir_with_ideal_profile();
     // AlexNet's FLOPs at 1 TFLOP/s: the solo time T of one request.
     let model = infscaler_sim::model::zoo::build("alexnet", &Default::default()).unwrap();
     let solo_ms = model.total_flops() as f64 / 1e12 * 1e3;

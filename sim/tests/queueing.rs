@@ -1,55 +1,16 @@
 //! The simulator against queueing theory: one stage of `c` identical instances fed by Poisson
 //! arrivals must reproduce Erlang C (exponential service) and Pollaczek–Khinchine (deterministic
-//! service). The device is a CPU-only profile with memory bandwidth so large that instances never
-//! contend, so each instance is an independent server and the shared queue is M/M/c or M/D/1.
+//! service). The device is the idealised test profile (tests/common), whose memory bandwidth is so large that
+//! CPU instances never contend, so each instance is an independent server and the shared queue is M/M/c or M/D/1.
 
-use std::path::PathBuf;
+mod common;
 
-use infscaler_sim::{Scenario, Simulation};
-
-/// A CPU-only device whose memory bandwidth is never the bottleneck.
-const PROFILE: &str = r#"
-name = "queueing-test-cpu"
-[memory]
-capacity = "64GiB"
-bandwidth = "1000000TB/s"
-reserved = "0B"
-cpu_copy_bandwidth = "10GB/s"
-[storage]
-read_bandwidth = "1GB/s"
-[[accelerators]]
-name = "cpu"
-kind = "cpu"
-precision = "fp32"
-cores = 8
-peak = "800GFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-[[accelerators]]
-name = "gpu"
-kind = "gpu"
-precision = "fp16"
-peak = "1TFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-"#;
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infscaler-queueing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("cpu.toml"), PROFILE).unwrap();
-    dir
-}
+use common::{dir_with_ideal_profile, run};
+use infscaler_sim::Scenario;
 
 /// Mean service time (s) of one request of `model` on one CPU core of the test device.
 fn service_time_s(model: &str) -> f64 {
-    let dir = temp_dir();
+    let dir = dir_with_ideal_profile();
     let text = scenario_text(model, 1, 1.0, "deterministic", 1);
     let resolved = Scenario::parse(&text, "probe", &dir)
         .unwrap()
@@ -66,7 +27,7 @@ fn scenario_text(model: &str, servers: u32, rate: f64, service: &str, requests: 
         r#"
 seed = 2024
 [device]
-profile = "cpu.toml"
+profile = "ideal.toml"
 [app]
 name = "{model}"
 [slo]
@@ -96,13 +57,8 @@ fn simulated_wait_s(
     service: &str,
     requests: u64,
 ) -> (f64, f64) {
-    let dir = temp_dir();
     let text = scenario_text(model, servers, rate, service, requests);
-    let resolved = Scenario::parse(&text, "queueing", &dir)
-        .unwrap()
-        .resolve()
-        .unwrap();
-    let report = Simulation::new(&resolved, None).unwrap().run();
+    let report = run(&text, &dir_with_ideal_profile());
     assert_eq!(
         report.summary.completed, requests,
         "every request completes"

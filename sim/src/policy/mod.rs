@@ -135,6 +135,41 @@ pub struct Deployment {
     pub control_path: Option<ControlPath>,
 }
 
+impl Deployment {
+    /// Checks the deployment against the app's models and a device with `accelerators` engines,
+    /// and returns its partitions in pipeline order as (stage, operator range).
+    pub fn partitions(
+        &self,
+        models: &[Model],
+        accelerators: usize,
+    ) -> Result<Vec<(usize, std::ops::Range<usize>)>, String> {
+        if self.cuts.len() != models.len() {
+            return Err(format!(
+                "{} cut lists for {} stages",
+                self.cuts.len(),
+                models.len()
+            ));
+        }
+        let mut partitions = Vec::new();
+        for (stage, (model, cuts)) in models.iter().zip(&self.cuts).enumerate() {
+            for ops in crate::model::partition::split(model.operators.len(), cuts)? {
+                partitions.push((stage, ops));
+            }
+        }
+        if let Some(bad) = self
+            .instances
+            .iter()
+            .find(|i| i.partition >= partitions.len() || i.accelerator >= accelerators)
+        {
+            return Err(format!(
+                "instance {bad:?} names a partition or accelerator that does not exist ({} partitions, {accelerators} accelerators)",
+                partitions.len()
+            ));
+        }
+        Ok(partitions)
+    }
+}
+
 /// One instance to start.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstancePlan {

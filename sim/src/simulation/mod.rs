@@ -14,7 +14,6 @@ use crate::hardware::AcceleratorKind;
 use crate::hardware::fluid::{ActivityId, FluidModel};
 use crate::metrics::{DropReason, LatencyHistogram, MetricsConfig, Recorder, TimeWeighted};
 use crate::model::cost::{self, ExecPlan};
-use crate::model::partition;
 use crate::policy::{
     AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy,
     PolicyContext,
@@ -186,28 +185,22 @@ impl Simulation {
             policy: policy_name,
             message,
         };
-        if deployment.cuts.len() != scenario.models.len() {
-            return Err(bad(format!(
-                "{} cut lists for {} stages",
-                deployment.cuts.len(),
-                scenario.models.len()
-            )));
-        }
         let mut partitions = Vec::new();
-        for (stage, (model, cuts)) in scenario.models.iter().zip(&deployment.cuts).enumerate() {
-            for ops in partition::split(model.operators.len(), cuts).map_err(bad)? {
-                let output_elems = model.operators[ops.end - 1].output_elems;
-                let queue = partitions.len() as u32;
-                partitions.push(PartitionState {
-                    stage,
-                    ops,
-                    output_elems,
-                    instances: Vec::new(),
-                    queue,
-                    load: TimeWeighted::new(),
-                    window_arrivals: 0,
-                });
-            }
+        for (stage, ops) in deployment
+            .partitions(&scenario.models, device.accelerators.len())
+            .map_err(bad)?
+        {
+            let output_elems = scenario.models[stage].operators[ops.end - 1].output_elems;
+            let queue = partitions.len() as u32;
+            partitions.push(PartitionState {
+                stage,
+                ops,
+                output_elems,
+                instances: Vec::new(),
+                queue,
+                load: TimeWeighted::new(),
+                window_arrivals: 0,
+            });
         }
 
         let queues = vec![RequestQueue::default(); partitions.len()];
@@ -272,11 +265,6 @@ impl Simulation {
             window_latency: LatencyHistogram::new(),
         };
         for plan in &deployment.instances {
-            if plan.partition >= sim.partitions.len() || plan.accelerator >= n_acc {
-                return Err(bad(format!(
-                    "instance {plan:?} names a partition or accelerator that does not exist"
-                )));
-            }
             sim.create_instance(*plan, spec.serving.cold_start_initial);
         }
         Ok(sim)
