@@ -199,3 +199,64 @@ fn ns_at_rate(bytes: u64, rate_bytes_per_s: f64) -> u64 {
     }
     (bytes as f64 * 1e9 / rate_bytes_per_s).ceil() as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::zoo::{self, ZooOptions};
+
+    /// Total latency of a transfer when alone on the device: CPU work plus the fixed part.
+    fn total_ns(c: TransferCost) -> u64 {
+        c.work_ns + c.fixed_ns
+    }
+
+    #[test]
+    fn zero_copy_beats_shared_memory_beats_http_for_every_tensor_of_the_zoo() {
+        let spec = TransportSpec::default();
+        for device_name in crate::hardware::profile::DeviceProfile::builtin_names() {
+            let device = crate::hardware::profile::DeviceProfile::builtin(device_name).unwrap();
+            for entry in zoo::catalog() {
+                let model = zoo::build(entry.name, &ZooOptions::default()).unwrap();
+                // Every cut point's boundary tensor, at FP16 (GPU/DLA) and FP32 (CPU), batch 1–8.
+                for op in &model.operators {
+                    for bytes_per_elem in [2, 4] {
+                        for batch in [1, 8] {
+                            let bytes = op.output_elems * bytes_per_elem * batch;
+                            let zero = total_ns(spec.cost(TransportKind::ZeroCopy, bytes, &device));
+                            let shm =
+                                total_ns(spec.cost(TransportKind::SharedMemory, bytes, &device));
+                            let http = total_ns(spec.cost(TransportKind::Http, bytes, &device));
+                            assert!(
+                                zero < shm && shm < http,
+                                "{device_name} {} {}: {bytes} B: zero-copy {zero} ns, shm {shm} ns, http {http} ns",
+                                entry.name,
+                                op.name
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copies_scale_with_bytes_and_the_copy_rate() {
+        let spec = TransportSpec::default();
+        let device = crate::hardware::profile::DeviceProfile::builtin("xavier-agx").unwrap();
+        let rate = device.memory.copy_bytes_per_s;
+        let mib = 1 << 20;
+        let c = spec.cost(TransportKind::SharedMemory, mib, &device);
+        // Two memcpys of 1 MiB at one core's copy rate, reading and writing each byte once.
+        assert_eq!(c.work_ns, 2 * (mib as f64 * 1e9 / rate).ceil() as u64);
+        assert_eq!(c.mem_bytes, 4 * mib);
+        assert_eq!(c.extra_buffer_bytes, mib);
+        // The eBPF token path is cheaper than the user-space one; a fault adds the allocation.
+        let ebpf = spec.token_cost(ControlPath::Ebpf, false).fixed_ns;
+        let user = spec.token_cost(ControlPath::UserSpace, false).fixed_ns;
+        assert!(ebpf < user);
+        assert_eq!(
+            spec.token_cost(ControlPath::Ebpf, true).fixed_ns,
+            ebpf + spec.token_fault.0.as_ns()
+        );
+    }
+}
