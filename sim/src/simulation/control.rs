@@ -11,7 +11,7 @@ impl Simulation {
             self.apply(action);
         }
         if let Some(interval) = self.policy.tick_interval()
-            && (self.arrivals_open || self.in_flight > 0)
+            && self.still_running()
         {
             let at = self.now() + interval;
             self.events.schedule(at, Event::PolicyTick);

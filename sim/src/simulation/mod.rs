@@ -271,6 +271,12 @@ impl Simulation {
     }
 
     /// Runs to the end and returns the report.
+    /// Runs to the end and returns the report.
+    ///
+    /// Arrivals stop at `run.duration` or after `run.max_requests`. Simulated time then runs at
+    /// least to the duration (policies keep acting on an idle system), and further while
+    /// requests are in flight if `run.drain` (at most `run.drain_limit` past the duration);
+    /// without drain the run ends at the duration and what is left is reported in flight.
     pub fn run(mut self) -> Report {
         self.schedule_next_arrival();
         if let Some(interval) = self.policy.tick_interval() {
@@ -279,36 +285,39 @@ impl Simulation {
         }
         let drain = self.scenario.scenario.run.drain;
         let drain_limit = self.scenario.scenario.run.drain_limit.0;
-        let mut end = SimTime::ZERO;
-        while let Some(t) = self.events.peek_time() {
+        let mut last = SimTime::ZERO;
+        let end = loop {
+            let next = self.events.peek_time();
             if !self.arrivals_open {
                 let limit = if drain {
                     self.cutoff + drain_limit
                 } else {
                     self.cutoff
                 };
-                if t > limit {
-                    end = limit;
-                    break;
+                let drained = self.in_flight == 0;
+                match next {
+                    None => break last.max(self.cutoff),
+                    Some(t) if t > limit => break limit.max(last),
+                    Some(t) if drained && t > self.cutoff => break last.max(self.cutoff),
+                    Some(_) => {}
                 }
             }
             let Some((now, event)) = self.events.pop() else {
-                break;
+                break last;
             };
-            end = now;
+            last = now;
             self.handle(event);
             if self.fluid_dirty {
                 self.settle_fluid();
             }
-            if !self.arrivals_open && self.in_flight == 0 {
-                end = if drain { now } else { self.cutoff };
-                break;
-            }
-        }
-        if !self.arrivals_open && !drain {
-            end = self.cutoff;
-        }
+        };
         self.finish(end)
+    }
+
+    /// Whether the run is still going for the policy: arrivals to come, requests in flight, or
+    /// simulated time left before the end of the arrival period.
+    pub(super) fn still_running(&self) -> bool {
+        self.arrivals_open || self.in_flight > 0 || self.now() < self.cutoff
     }
 
     fn handle(&mut self, event: Event) {
