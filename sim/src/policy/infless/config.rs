@@ -108,7 +108,6 @@ pub fn gpu_time_ns(
 /// Builds a candidate from its predicted (already inflated) execution time, or `None` when the
 /// time misses the budget: t_exec ≤ SLO/2 when batching, ≤ SLO at batch 1
 /// (`inferResourceConfigsWithBatch`: `timeForExec = latencySLO/2`, `= latencySLO` at batch 1).
-#[allow(clippy::too_many_arguments)]
 pub fn candidate(
     accelerator: usize,
     batch: u32,

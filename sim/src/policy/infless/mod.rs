@@ -368,8 +368,8 @@ impl InfLessPolicy {
         }
     }
 
-    /// Retires function `f`'s youngest instance on the accelerator of `instances[i]` — the one
-    /// the simulation retires — and forgets it.
+    /// Retires function `f`'s youngest instance on `accelerator` — the one the simulation
+    /// retires — and forgets it.
     fn shrink_at(&mut self, f: usize, accelerator: usize, actions: &mut Vec<Action>) {
         let inst = &mut self.functions[f].instances;
         if let Some(pos) = inst.iter().rposition(|c| c.accelerator == accelerator) {
