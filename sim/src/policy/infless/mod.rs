@@ -34,6 +34,8 @@ pub mod lsth;
 
 use serde::{Deserialize, Serialize};
 
+use crate::serving::transport::TransportKind;
+
 use self::config::{Capacity, ResourceConfig, SearchParams, Usage};
 use self::lsth::{Lsth, LsthSpec};
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
@@ -523,7 +525,10 @@ impl Policy for InfLessPolicy {
         Deployment {
             cuts: vec![Vec::new(); ctx.models.len()],
             instances,
-            transport: None,
+            // INFless is built on OpenFaaS (REFERENCE.md §2: modified faas-netes, faas-cli and
+            // gateway): the functions of an application call each other through the gateway over
+            // HTTP with serialised payloads; it has no shared-memory data plane.
+            transport: Some(TransportKind::Http),
             control_path: None,
         }
     }
