@@ -222,6 +222,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn example_scenarios_run() {
+        // The shipped examples stay valid and run under their policies.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples");
+        for (file, policy, transport) in [
+            ("knative-bursty-tm.toml", "knative", "http"),
+            ("spright-bursty-tm.toml", "spright", "shared_memory"),
+        ] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            let report = run(&text, &dir);
+            assert_eq!(report.policy, policy);
+            assert_eq!(report.transport, transport);
+            assert!(report.summary.completed > 0);
+        }
+    }
+
+    #[test]
     fn spec_parses_with_defaults_and_rejects_unknown_keys() {
         let spec: KnativeSpec = toml::from_str("").unwrap();
         assert_eq!(spec, KnativeSpec::default());
