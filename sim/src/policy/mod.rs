@@ -7,6 +7,7 @@
 pub mod infless;
 pub mod infscaler;
 pub mod knative;
+pub mod kpa;
 pub mod spright;
 pub mod static_policy;
 

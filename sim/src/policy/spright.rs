@@ -1,32 +1,108 @@
-//! SPRIGHT (Qi et al., SIGCOMM'22): whole functions scaled Knative-style, descriptors passed through shared memory, no cold starts. (Being written: this is the interface.)
+//! SPRIGHT (Qi et al., SIGCOMM'22; github.com/ucr-serverless/spright): each model of the app is
+//! one function scaled whole, Knative-style; functions pass descriptors through shared memory
+//! and are kept warm.
+//!
+//! - **Functions**: one per model, never partitioned (the InfScaler paper, §V: "SPRIGHT does not
+//!   include a partitioning algorithm"), each with its own KPA ([`super::kpa`]): SPRIGHT's
+//!   scaling is Knative/Kubernetes' (REFERENCE.md §3), so the same autoscaler and defaults as
+//!   the Knative policy, which isolates the data plane as SPRIGHT's own evaluation does.
+//! - **Warm functions**: SPRIGHT keeps functions warm ("no cold start", the paper's abstract);
+//!   its artifact pins `autoscaling.knative.dev/minScale: "1"`
+//!   (`sigcomm-experiment/expt-1-online-boutique/manifests/knative/frontend.yaml`). Here every
+//!   function keeps at least one pod (`min_scale` is raised to 1) and never scales to zero; the
+//!   initial pods are deployed warm (the scenario's `serving.cold_start_initial`, false by
+//!   default). Pods added by the autoscaler still start cold: a new pod must load its model.
+//! - **Data plane**: a ~16 B descriptor goes from function to function through SPRIGHT's
+//!   shared-memory pool (eBPF SK_MSG redirect, `src/io_sk_msg.c`), no HTTP between functions
+//!   ([`TransportKind::SharedMemory`]). SPRIGHT is not accelerator-aware: a tensor is copied
+//!   from the producer's accelerator buffer into the pool and from the pool into the consumer's
+//!   input binding (the transport's two copies).
+//! - **Placement**: as for Knative, pods ask for the GPU and all run there.
+//! - **containerConcurrency** (default 1): as the Knative policy, for the same reason (a batch-1
+//!   function runs one request at a time); the artifact's 32 is a parameter away.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Deployment, Policy, PolicyContext};
+use super::knative::functions_on_gpu;
+use super::kpa::{BUCKET, KpaFleet, KpaSpec, validate_function};
+use super::{Action, Deployment, Observation, Policy, PolicyContext};
+use crate::serving::InstanceConfig;
+use crate::serving::transport::TransportKind;
+use crate::time::SimDuration;
 
 /// Parameters of `[policy] kind = "spright"`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SprightSpec {}
+pub struct SprightSpec {
+    /// `containerConcurrency` of every function, 0 = unlimited; at most 1000. Default 1.
+    #[serde(default = "one")]
+    pub container_concurrency: u32,
+    /// Largest batch one pod forms from its queue. Default 1.
+    #[serde(default = "one")]
+    pub max_batch: u32,
+    /// CPU cores each pod holds. Default 1.
+    #[serde(default = "one")]
+    pub cpu_cores: u32,
+    /// The KPA's parameters. SPRIGHT keeps functions warm whatever this says: `min_scale` is at
+    /// least 1 and `enable_scale_to_zero` is off.
+    #[serde(default)]
+    pub autoscaler: KpaSpec,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for SprightSpec {
+    fn default() -> Self {
+        SprightSpec {
+            container_concurrency: 1,
+            max_batch: 1,
+            cpu_cores: 1,
+            autoscaler: KpaSpec::default(),
+        }
+    }
+}
 
 impl SprightSpec {
     /// Checks the parameters; the error is (field below `policy.`, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
-        Ok(())
+        validate_function(
+            self.container_concurrency,
+            self.max_batch,
+            self.cpu_cores,
+            &self.warm_autoscaler(),
+        )
+    }
+
+    /// The autoscaler with SPRIGHT's warm functions imposed.
+    pub fn warm_autoscaler(&self) -> KpaSpec {
+        let mut spec = self.autoscaler.clone();
+        spec.min_scale = spec.min_scale.max(1);
+        if spec.max_scale != 0 {
+            spec.max_scale = spec.max_scale.max(1);
+        }
+        spec.enable_scale_to_zero = false;
+        spec
     }
 }
 
-/// The spright policy.
+/// The SPRIGHT policy: whole-model functions on the GPU, a KPA each, shared-memory hand-offs.
 #[derive(Clone, Debug)]
 pub struct SprightPolicy {
-    #[allow(dead_code)]
     spec: SprightSpec,
+    fleet: Option<KpaFleet>,
 }
 
 impl SprightPolicy {
     /// A policy with these parameters.
     pub fn new(spec: SprightSpec) -> Self {
-        SprightPolicy { spec }
+        SprightPolicy { spec, fleet: None }
+    }
+
+    /// The autoscalers (after [`Policy::deploy`]).
+    pub fn fleet(&self) -> Option<&KpaFleet> {
+        self.fleet.as_ref()
     }
 }
 
@@ -34,7 +110,164 @@ impl Policy for SprightPolicy {
     fn name(&self) -> &'static str {
         "spright"
     }
+
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        super::whole_models_on_gpu(ctx)
+        let config = InstanceConfig {
+            max_batch: self.spec.max_batch,
+            batch_timeout: SimDuration::ZERO,
+            cpu_cores: self.spec.cpu_cores,
+        };
+        let (fleet, instances) = functions_on_gpu(
+            ctx,
+            ctx.models.len(),
+            &self.spec.warm_autoscaler(),
+            self.spec.container_concurrency,
+            config,
+        );
+        self.fleet = Some(fleet);
+        Deployment {
+            cuts: vec![Vec::new(); ctx.models.len()],
+            instances,
+            transport: Some(TransportKind::SharedMemory),
+            control_path: None,
+        }
+    }
+
+    fn tick_interval(&self) -> Option<SimDuration> {
+        Some(BUCKET)
+    }
+
+    fn on_tick(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
+        if let Some(fleet) = &mut self.fleet {
+            fleet.on_tick(observation, actions);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::knative::tests::trace_dir;
+    use crate::report::Report;
+    use crate::scenario::Scenario;
+    use crate::simulation::Simulation;
+
+    fn run(text: &str, dir: &Path) -> Report {
+        let r = Scenario::parse(text, "t", dir).unwrap().resolve().unwrap();
+        Simulation::new(&r, None).unwrap().run()
+    }
+
+    fn gpu_instances(report: &Report) -> Vec<u32> {
+        report
+            .partitions
+            .iter()
+            .map(|p| p.instances.get("gpu").copied().unwrap_or(0))
+            .collect()
+    }
+
+    #[test]
+    fn warm_functions_are_imposed() {
+        let spec: SprightSpec =
+            toml::from_str("[autoscaler]\nenable_scale_to_zero = true\nmin_scale = 0").unwrap();
+        let warm = spec.warm_autoscaler();
+        assert_eq!(warm.min_scale, 1);
+        assert!(!warm.enable_scale_to_zero);
+        assert!(toml::from_str::<SprightSpec>("partition = true").is_err());
+        let bad = SprightSpec {
+            max_batch: 0,
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "max_batch");
+    }
+
+    #[test]
+    fn low_load_meets_the_slo_with_whole_models_and_shared_memory() {
+        // 2 requests/s on TM: one warm pod per model, far below the 0.7 target.
+        let text = r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "tm"
+[slo]
+multiplier = 3.0
+[workload]
+kind = "poisson"
+rate_per_s = 2.0
+[run]
+duration = "30s"
+warmup = "2s"
+[policy]
+kind = "spright"
+"#;
+        let report = run(text, Path::new("."));
+        assert_eq!(report.policy, "spright");
+        assert_eq!(report.transport, "shared_memory");
+        // Whole models: one partition per stage, each covering all its operators.
+        assert_eq!(report.partitions.len(), 2);
+        assert!(report.partitions.iter().all(|p| p.first_op == 1));
+        let s = &report.summary;
+        assert!(s.completed > 30);
+        assert_eq!(s.dropped, 0);
+        assert_eq!(s.completed_within_slo, s.completed);
+        assert_eq!(gpu_instances(&report), vec![1, 1]);
+    }
+
+    /// TM under SPRIGHT with a trace from `dir`.
+    fn tm_trace(file: &str, duration_s: u32) -> String {
+        format!(
+            r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "tm"
+[slo]
+multiplier = 3.0
+[workload]
+kind = "trace"
+path = "{file}"
+time_unit = "s"
+[run]
+duration = "{duration_s}s"
+series_interval = "1s"
+[policy]
+kind = "spright"
+"#
+        )
+    }
+
+    #[test]
+    fn a_step_up_in_load_adds_pods() {
+        // As for Knative: 20 s at 2/s, then 20 s at 200/s; ResNet-50 (≈ 4.7 ms alone on the
+        // GPU) then holds ≈ 0.94 requests on average, above the 0.7 target.
+        let mut times: Vec<f64> = (0..40).map(|i| i as f64 * 0.5).collect();
+        times.extend((0..4000).map(|i| 20.0 + i as f64 * 0.005));
+        let dir = trace_dir(&[("spright-step.csv", &times)]);
+        let report = run(&tm_trace("spright-step.csv", 40), &dir);
+        let pods = gpu_instances(&report);
+        assert_eq!(pods.len(), 2);
+        assert!(pods.iter().all(|&n| n >= 1), "{pods:?}");
+        assert!(pods.iter().sum::<u32>() > 2, "pods after the step {pods:?}");
+    }
+
+    #[test]
+    fn functions_stay_warm_after_the_load_stops() {
+        // The Knative scale-to-zero scenario (10 s of 5/s, one request at 150 s): SPRIGHT keeps
+        // one pod per function, so memory stays occupied and the late request is served warm,
+        // within the SLO.
+        let mut times: Vec<f64> = (0..50).map(|i| i as f64 * 0.2).collect();
+        times.push(150.0);
+        let dir = trace_dir(&[("spright-gap.csv", &times)]);
+        let report = run(&tm_trace("spright-gap.csv", 200), &dir);
+        let s = &report.summary;
+        assert_eq!(s.completed, 51);
+        assert_eq!(s.completed_within_slo, 51);
+        let series = s.series.as_ref().expect("series");
+        assert!(
+            series.points.iter().all(|p| p.memory_bytes > 50e6),
+            "a function lost its last pod"
+        );
+        assert_eq!(gpu_instances(&report), vec![1, 1]);
     }
 }
