@@ -176,7 +176,9 @@ pub fn solve_with_complexities(
                 .min_by_key(|&o| model.operators[o].output_elems)
                 .unwrap_or(a);
             let bytes = model.operators[o].output_bytes(bpe);
-            let c = ctx.transport.cost(TransportKind::ZeroCopy, bytes, ctx.device);
+            let c = ctx
+                .transport
+                .cost(TransportKind::ZeroCopy, bytes, ctx.device);
             (o + 1, c.fixed_ns + c.work_ns)
         })
         .collect();
@@ -363,8 +365,7 @@ fn pareto(mut cands: Vec<Label>, labels: &[Vec<Label>]) -> Vec<Label> {
         let mut dominated = false;
         for k in front.iter_mut() {
             if k.groups <= c.groups && k.objective <= c.objective {
-                if k.overhead == c.overhead && k.groups == c.groups && k.objective == c.objective
-                {
+                if k.overhead == c.overhead && k.groups == c.groups && k.objective == c.objective {
                     // Full tie: keep the earlier cut list.
                     if lex_cmp(labels, &c, k) == Ordering::Less {
                         *k = c;
@@ -444,7 +445,10 @@ mod tests {
         let min_over = tied.iter().map(|s| s.2).min().unwrap();
         let tied: Vec<_> = tied.into_iter().filter(|s| s.2 == min_over).collect();
         let sol = solve(p);
-        assert!((sol.objective - best).abs() <= tol, "{sol:?} vs best {best}");
+        assert!(
+            (sol.objective - best).abs() <= tol,
+            "{sol:?} vs best {best}"
+        );
         assert_eq!(sol.cut_gaps.len(), min_k, "{sol:?}");
         assert_eq!(sol.overhead_ns, min_over);
         assert!(sol.overhead_ns <= p.budget_ns);
@@ -518,7 +522,10 @@ mod tests {
         };
         assert!(solve(&p4).cut_gaps.is_empty());
         // max_groups = 2 with budget 3 gives the best single cut again.
-        let p5 = Problem { max_groups: 2, ..p3 };
+        let p5 = Problem {
+            max_groups: 2,
+            ..p3
+        };
         assert_eq!(solve(&p5).cut_gaps, vec![1]);
     }
 
