@@ -1,0 +1,255 @@
+use std::path::Path;
+
+use super::*;
+use crate::hardware::profile::DeviceProfile;
+use crate::policy::PolicySpec;
+use crate::serving::transport::TransportSpec;
+
+fn spec_from(toml_text: &str) -> Result<InfScalerSpec, String> {
+    match toml::from_str::<PolicySpec>(toml_text) {
+        Ok(PolicySpec::Infscaler(s)) => Ok(s),
+        Ok(other) => Err(format!("wrong kind {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn spec_defaults_unknown_keys_and_validation() {
+    let s = spec_from("kind = \"infscaler\"").unwrap();
+    assert_eq!(s, InfScalerSpec::default());
+    assert_eq!(s.control_path, ControlPath::Ebpf);
+    assert_eq!(s.max_batch, 1);
+    let s = spec_from(
+        "kind = \"infscaler\"\ncontrol_path = \"user_space\"\nmax_partitions = 3\n\
+         complexity = \"predicted_time\"\ntick_interval = \"500ms\"",
+    )
+    .unwrap();
+    assert_eq!(s.control_path, ControlPath::UserSpace);
+    assert_eq!(s.max_partitions, Some(3));
+    assert_eq!(s.complexity, Complexity::PredictedTime);
+    assert_eq!(s.tick_interval.0, SimDuration::from_ms(500));
+    assert!(spec_from("kind = \"infscaler\"\nscale_out_rate = 2").is_err());
+    let bad = InfScalerSpec {
+        attainment_target: 1.5,
+        ..Default::default()
+    };
+    assert_eq!(bad.validate().unwrap_err().0, "attainment_target");
+    let bad = InfScalerSpec {
+        max_partitions: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(bad.validate().unwrap_err().0, "max_partitions");
+    assert!(InfScalerSpec::default().validate().is_ok());
+}
+
+fn ctx<'a>(
+    device: &'a DeviceProfile,
+    models: &'a [Model],
+    transport: &'a TransportSpec,
+    multiplier: f64,
+) -> PolicyContext<'a> {
+    let iso = crate::scenario::isolated_latency(models, device);
+    PolicyContext {
+        device,
+        models,
+        slo: SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier),
+        memory_limit_bytes: device.usable_memory_bytes(),
+        default_transport: TransportKind::ZeroCopy,
+        transport,
+        queue_capacity: 1024,
+    }
+}
+
+#[test]
+fn deploys_one_instance_per_partition_with_zero_copy() {
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let t = TransportSpec::default();
+    let models = [crate::model::zoo::build("alexnet", &Default::default()).unwrap()];
+    let c = ctx(&d, &models, &t, 2.0);
+    let mut p = InfScalerPolicy::new(InfScalerSpec::default());
+    let dep = p.deploy(&c);
+    // AlexNet's representative operators by FLOPs (mean 60.5M): conv1..conv5 and fc6; the 2×
+    // SLO leaves ~1.8 ms of slack, room for all 5 zero-copy hand-offs (30 µs each), so Eq. 1
+    // isolates each one (σ = 0). Cuts at the smallest tensor between them, latest on ties:
+    // pool1 (#4), pool2 (#8), relu3 (#10), relu4 (#12), flatten (#16).
+    assert_eq!(dep.cuts, vec![vec![4, 8, 10, 12, 16]]);
+    assert_eq!(dep.instances.len(), 6);
+    assert_eq!(dep.transport, Some(TransportKind::ZeroCopy));
+    assert_eq!(dep.control_path, Some(ControlPath::Ebpf));
+    // The GPU is everyone's best affinity.
+    assert!(dep.instances.iter().all(|i| i.accelerator == 1));
+    // B_k = FLOPs of the partition's representative: conv2 (448M) is the largest.
+    assert_eq!(p.autoscaler().target(), Some(1));
+    // max_partitions 2 gives one cut.
+    let mut p2 = InfScalerPolicy::new(InfScalerSpec {
+        max_partitions: Some(2),
+        ..Default::default()
+    });
+    assert_eq!(p2.deploy(&c).cuts[0].len(), 1);
+}
+
+/// The K Eq. 1 picks for zoo models on a Xavier AGX, as a recorded finding: with zero-copy
+/// hand-offs (30 µs each) the slack of even a 1.5× SLO pays for a cut between every pair of
+/// representative operators, and singletons have σ = 0, so K = M (all representatives alone)
+/// unless representatives repeat the same complexity back to back (σ = 0 groups: then fewer
+/// partitions win the tie).
+#[test]
+fn zoo_partition_counts_are_as_recorded() {
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let t = TransportSpec::default();
+    // (model, representative operators M, K at 1.5×, 2× and 3×), as the partitioner gives them.
+    for (name, reps, k) in [
+        ("alexnet", 6, 6),
+        ("resnet50", 52, 42),
+        ("bert_base", 72, 36),
+        ("gpt2_medium", 144, 72),
+    ] {
+        let models = [crate::model::zoo::build(name, &Default::default()).unwrap()];
+        for mult in [1.5, 2.0, 3.0] {
+            let c = ctx(&d, &models, &t, mult);
+            let plan = partitioner::bottleneck_partition(&models[0], &c, c.slo, None);
+            assert_eq!(plan.representative.len(), reps, "{name}");
+            assert_eq!(plan.partitions(), k, "{name} at {mult}×");
+            assert_eq!(plan.objective, 0.0, "{name}: σ = 0 in every partition");
+            assert!(
+                plan.predicted_ns + plan.overhead_ns <= c.slo.as_ns(),
+                "{name} {mult}"
+            );
+            // Every K is within the budget's bound on cuts.
+            let slack = c.slo.as_ns() - plan.predicted_ns;
+            assert!(plan.cuts.len() as u64 * 30_000 <= slack);
+        }
+    }
+}
+
+fn scenario(rate: f64, duration: &str) -> String {
+    format!(
+        r#"
+name = "t"
+seed = 7
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = {rate}
+[run]
+duration = "{duration}"
+warmup = "1s"
+[policy]
+kind = "infscaler"
+"#
+    )
+}
+
+fn run(text: &str) -> crate::report::Report {
+    let r = crate::scenario::Scenario::parse(text, "t", Path::new("."))
+        .unwrap()
+        .resolve()
+        .unwrap();
+    crate::simulation::Simulation::new(&r, None).unwrap().run()
+}
+
+fn total_instances(report: &crate::report::Report) -> u32 {
+    report
+        .partitions
+        .iter()
+        .map(|p| p.instances.values().sum::<u32>())
+        .sum()
+}
+
+#[test]
+fn meets_the_slo_at_low_load_and_scales_out_under_load() {
+    // Low load: 50 req/s against a pipeline whose slowest partition (fc6..softmax, ~1.3 ms on
+    // the GPU) serves ~750 req/s alone: no queueing to speak of, every request within 2×.
+    let low = run(&scenario(50.0, "10s"));
+    assert_eq!(low.policy, "infscaler");
+    assert_eq!(low.transport, "zero_copy");
+    assert_eq!(low.partitions.len(), 6);
+    assert!(
+        low.summary.slo_attainment.unwrap() >= 0.99,
+        "{:?}",
+        low.summary.slo_attainment
+    );
+    assert_eq!(total_instances(&low), 6, "no scale-out at low load");
+    // 1500 req/s is twice what one instance per partition serves: the policy must scale out.
+    let high = run(&scenario(1500.0, "15s"));
+    let n = total_instances(&high);
+    assert!(n > 6, "scaled out: {:?}", high.partitions);
+}
+
+#[test]
+fn example_scenario_runs() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/infscaler-alexnet.toml");
+    let mut r = crate::scenario::Scenario::load(&path).unwrap();
+    r.scenario.run.duration = Some(crate::units::TimeSpan(SimDuration::from_secs(5)));
+    let report = crate::simulation::Simulation::new(&r, None).unwrap().run();
+    assert_eq!(report.policy, "infscaler");
+    assert_eq!(report.partitions.len(), 6);
+}
+
+#[test]
+fn on_tick_scales_out_on_a_violation_then_in_after_a_calm_run() {
+    use crate::policy::{AcceleratorObservation, PartitionObservation};
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let t = TransportSpec::default();
+    let models = [crate::model::zoo::build("alexnet", &Default::default()).unwrap()];
+    let c = ctx(&d, &models, &t, 2.0);
+    let mut p = InfScalerPolicy::new(InfScalerSpec::default());
+    p.deploy(&c);
+    let gpu = 1;
+    let obs = |instances: &[u32], within: u64, queued: u64| Observation {
+        window: SimDuration::from_secs(1),
+        partitions: instances
+            .iter()
+            .map(|&n| PartitionObservation {
+                queued,
+                window_arrivals: 100,
+                window_mean_concurrency: 0.1,
+                instances: vec![0, n, 0, 0],
+                starting: vec![0; 4],
+                ..Default::default()
+            })
+            .collect(),
+        accelerators: vec![AcceleratorObservation::default(); 4],
+        memory_used_bytes: 1 << 30,
+        memory_limit_bytes: 30 << 30,
+        window_completed: 100,
+        window_within_slo: within,
+        ..Default::default()
+    };
+    let mut acts = Vec::new();
+    // Half the window late: Algorithm 1 scales k* = 1 (conv2, the largest FLOPs) on the GPU.
+    p.on_tick(&obs(&[1; 6], 50, 10), &mut acts);
+    assert_eq!(
+        acts,
+        vec![Action::ScaleOut {
+            partition: 1,
+            accelerator: gpu,
+            config: InstanceConfig::default()
+        }]
+    );
+    let mut counts = [1; 6];
+    counts[1] = 2;
+    // 30 calm windows (default `scale_in_windows`): nothing until the 30th, then conv2 loses
+    // its second instance (the only partition with S_k ≥ 2), on the GPU.
+    for i in 1..=30 {
+        acts.clear();
+        p.on_tick(&obs(&counts, 100, 0), &mut acts);
+        if i < 30 {
+            assert!(acts.is_empty(), "window {i}: {acts:?}");
+        }
+    }
+    assert_eq!(
+        acts,
+        vec![Action::ScaleIn {
+            partition: 1,
+            accelerator: gpu
+        }]
+    );
+    assert_eq!(p.autoscaler().instances()[1], 1);
+}
