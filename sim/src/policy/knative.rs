@@ -2,9 +2,13 @@
 //! its baseline (§V: "We apply our partitioned and configured functions on Knative without the
 //! hardware-oriented memory sharing").
 //!
-//! - **Functions**: every model is cut by InfScaler's offline partitioner
-//!   ([`bottleneck_cuts`] under the stage's share of the SLO, [`super::stage_slo_budgets`]); each
-//!   partition is one Knative service with its own [`Kpa`](super::kpa::Kpa).
+//! - **Functions**: every model is cut by InfScaler's offline partitioner under the stage's share
+//!   of the SLO ([`super::stage_slo_budgets`]); each partition is one Knative service with its
+//!   own [`Kpa`](super::kpa::Kpa). One deviation: the partitioner's per-cut cost T_p is the
+//!   HTTP hop Knative will actually pay ([`bottleneck_cuts_over`] with [`TransportKind::Http`]),
+//!   not InfScaler's zero-copy hand-off. With InfScaler's own cuts the boundary tensors travel
+//!   over HTTP (an early SSD-MobileNet cut moves 1.4 MB: ~7 ms a hop), so the pipeline misses
+//!   its SLO even unloaded — by construction rather than by anything Knative does.
 //! - **Placement**: Knative schedules pods through Kubernetes, which knows nothing of DLAs; a
 //!   pod that asks for the GPU (`nvidia.com/gpu`) gets it, so every pod runs on the GPU, and the
 //!   GPU is time-shared by all of them (the Jetson device plugin shares its one integrated GPU).
@@ -28,7 +32,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::infscaler::partitioner::bottleneck_cuts;
+use super::infscaler::partitioner::bottleneck_cuts_over;
 use super::kpa::{BUCKET, KpaFleet, KpaSpec, validate_function};
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
 use crate::serving::InstanceConfig;
@@ -121,7 +125,9 @@ impl Policy for KnativePolicy {
             ctx.models
                 .iter()
                 .zip(budgets)
-                .map(|(model, budget)| bottleneck_cuts(model, ctx, budget))
+                .map(|(model, budget)| {
+                    bottleneck_cuts_over(model, ctx, budget, TransportKind::Http)
+                })
                 .collect()
         } else {
             vec![Vec::new(); ctx.models.len()]

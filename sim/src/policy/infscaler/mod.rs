@@ -48,8 +48,13 @@ pub struct InfScalerSpec {
     /// paper's "INFSCALER–" of Fig. 6).
     #[serde(default)]
     pub control_path: ControlPath,
-    /// Upper bound on the partitions per model; none by default (only the SLO bounds K).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Upper bound on the partitions per model (default [`partitioner::DEFAULT_MAX_PARTITIONS`]).
+    /// Eq. 1 alone drives K up to the number of representative operators (σ of a singleton is
+    /// 0), which the SLO slack rarely stops: set a large value to see that.
+    #[serde(
+        default = "default_max_partitions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_partitions: Option<usize>,
     /// Operator complexity for partitioning and bottleneck indicators.
     #[serde(default)]
@@ -133,11 +138,15 @@ fn zero() -> TimeSpan {
     TimeSpan(SimDuration::ZERO)
 }
 
+fn default_max_partitions() -> Option<usize> {
+    Some(partitioner::DEFAULT_MAX_PARTITIONS)
+}
+
 impl Default for InfScalerSpec {
     fn default() -> Self {
         InfScalerSpec {
             control_path: ControlPath::Ebpf,
-            max_partitions: None,
+            max_partitions: default_max_partitions(),
             complexity: Complexity::Flops,
             tick_interval: default_tick(),
             attainment_target: default_attainment(),
@@ -163,7 +172,7 @@ impl InfScalerSpec {
         if self.max_partitions == Some(0) {
             return err(
                 "max_partitions",
-                "must be at least 1 (or left out: no bound)",
+                "must be at least 1 (a large number leaves only the SLO to bound K)",
             );
         }
         if self.tick_interval.0 == SimDuration::ZERO {

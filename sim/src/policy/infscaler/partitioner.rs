@@ -21,8 +21,12 @@
 //!   partition's representative complexities, not a sample drawn from a larger one, and the
 //!   population form is defined for a single operator (σ = 0) where the sample form (÷ n−1) is
 //!   not. Consequence, stated because it matters: singletons cost nothing, so Eq. 1 as written
-//!   prefers as many partitions as the SLO allows. `max_partitions` bounds K for users who want
-//!   otherwise; it is not tuned here.
+//!   prefers as many partitions as the SLO allows: K = M for every zoo model at SLO 1.5–3×
+//!   (AlexNet 6, ResNet-50 42, BERT-base 36, GPT-2 medium 72), so dozens of functions, each with
+//!   its own runtime context in memory. The paper's own configurations never go past three
+//!   partitions (Fig. 2: P_5 P_13 P_24), so K is bounded by `max_partitions`, default
+//!   [`DEFAULT_MAX_PARTITIONS`] = 3 — a bound taken from the paper's examples, not fitted to a
+//!   result; set it high to get Eq. 1 alone.
 //! - **T̂_o** is the predicted execution time of the whole model at batch 1 alone on its fastest
 //!   accelerator (`cost::plan(..).solo_ns()`, DLA plans including GPU fallback) — the same
 //!   prediction the scenario's isolated latency and `stage_slo_budgets` use, so the slack
@@ -68,14 +72,39 @@ use crate::policy::PolicyContext;
 use crate::serving::transport::TransportKind;
 use crate::time::SimDuration;
 
+/// Default bound on K: the most partitions of one model in the paper's examples (Fig. 2,
+/// P_5 P_13 P_24 of AlexNet).
+pub const DEFAULT_MAX_PARTITIONS: usize = 3;
+
 /// Objectives within this relative distance of the optimum count as equal.
 pub const OBJECTIVE_TOLERANCE: f64 = 1e-9;
 
 /// Cut points (the paper's 1-based numbering, see `model::partition::split`) of InfScaler's
 /// bottleneck-aware partitioning of `model` under the latency budget `slo` for this model:
-/// FLOPs complexities, zero-copy per-cut overheads, no bound on K but the SLO.
+/// FLOPs complexities, zero-copy per-cut overheads, at most [`DEFAULT_MAX_PARTITIONS`].
 pub fn bottleneck_cuts(model: &Model, ctx: &PolicyContext<'_>, slo: SimDuration) -> Vec<usize> {
-    bottleneck_partition(model, ctx, slo, None).cuts
+    bottleneck_partition(model, ctx, slo, Some(DEFAULT_MAX_PARTITIONS)).cuts
+}
+
+/// [`bottleneck_cuts`] for partitions that will hand tensors over with `transport`: each cut's
+/// T_p is that transport's cost for the boundary tensor, so the plan fits the SLO on the data
+/// plane it will actually run on (e.g. Knative's HTTP hops).
+pub fn bottleneck_cuts_over(
+    model: &Model,
+    ctx: &PolicyContext<'_>,
+    slo: SimDuration,
+    transport: TransportKind,
+) -> Vec<usize> {
+    let flops: Vec<u64> = model.operators.iter().map(|o| o.flops).collect();
+    solve_over(
+        model,
+        &flops,
+        ctx,
+        slo,
+        Some(DEFAULT_MAX_PARTITIONS),
+        transport,
+    )
+    .cuts
 }
 
 /// The partitioning and the figures behind it.
@@ -149,6 +178,25 @@ pub fn solve_with_complexities(
     slo: SimDuration,
     max_partitions: Option<usize>,
 ) -> BottleneckPlan {
+    solve_over(
+        model,
+        complexities,
+        ctx,
+        slo,
+        max_partitions,
+        TransportKind::ZeroCopy,
+    )
+}
+
+/// [`solve_with_complexities`] with each cut costed by `transport`.
+pub fn solve_over(
+    model: &Model,
+    complexities: &[u64],
+    ctx: &PolicyContext<'_>,
+    slo: SimDuration,
+    max_partitions: Option<usize>,
+    transport: TransportKind,
+) -> BottleneckPlan {
     debug_assert_eq!(complexities.len(), model.operators.len());
     let (fastest, predicted_ns) = predicted_execution(model, ctx);
     let bpe = ctx.device.accelerators[fastest].precision.bytes_per_elem();
@@ -176,9 +224,7 @@ pub fn solve_with_complexities(
                 .min_by_key(|&o| model.operators[o].output_elems)
                 .unwrap_or(a);
             let bytes = model.operators[o].output_bytes(bpe);
-            let c = ctx
-                .transport
-                .cost(TransportKind::ZeroCopy, bytes, ctx.device);
+            let c = ctx.transport.cost(transport, bytes, ctx.device);
             (o + 1, c.fixed_ns + c.work_ns)
         })
         .collect();
