@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod capacity;
 pub mod engine;
 pub mod hardware;
 pub mod metrics;
