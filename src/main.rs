@@ -1,6 +1,7 @@
 //! `infscaler`: simulate ML inference serving on multi-accelerator edge devices.
 
 mod bench;
+mod capacity;
 mod catalog;
 mod table;
 
@@ -67,6 +68,24 @@ enum Command {
         /// A profile name or path.
         name: Option<String>,
     },
+    /// Find the highest arrival rate at which each scenario keeps its SLO attainment ≥ a target.
+    Capacity {
+        /// Scenario TOML files (searched concurrently, reported in this order).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// SLO attainment a rate must reach, in (0, 1]; any drop also fails it.
+        #[arg(long, default_value_t = 0.99)]
+        attainment: f64,
+        /// Stop when the bracket's width is within this fraction of its lower end.
+        #[arg(long, default_value_t = 0.02)]
+        tolerance: f64,
+        /// Scenarios searched at once (default: the available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print JSON (one object for one scenario, else a list).
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the simulator's own speed on a 3-partition pipeline.
     Bench {
         /// Requests to simulate.
@@ -113,6 +132,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => catalog::models(name.as_deref(), &device, seq_len, json),
         Command::Apps => catalog::apps(),
         Command::Devices { name } => catalog::devices(name.as_deref()),
+        Command::Capacity {
+            scenarios,
+            attainment,
+            tolerance,
+            jobs,
+            json,
+        } => capacity::run(&scenarios, attainment, tolerance, jobs, json),
         Command::Bench {
             requests,
             repeat,

@@ -580,6 +580,127 @@ mod tests {
         s.result()
     }
 
+    /// The idealised test device of sim/tests/common (no overheads, memory bandwidth that never
+    /// binds): an operator's time is its FLOPs over the engine's peak, so one CPU core serves a
+    /// request in exactly `s` = the cost model's 1-core time.
+    const IDEAL_PROFILE: &str = r#"
+name = "ideal"
+[memory]
+capacity = "64GiB"
+bandwidth = "1000000TB/s"
+reserved = "0B"
+cpu_copy_bandwidth = "10GB/s"
+[storage]
+read_bandwidth = "1GB/s"
+[[accelerators]]
+name = "cpu"
+kind = "cpu"
+precision = "fp32"
+cores = 8
+peak = "800GFLOPS"
+dense_efficiency = 1.0
+other_efficiency = 1.0
+bandwidth_efficiency = 1.0
+launch_overhead = "0ns"
+runtime_overhead = "0B"
+[[accelerators]]
+name = "gpu"
+kind = "gpu"
+precision = "fp16"
+peak = "1TFLOPS"
+dense_efficiency = 1.0
+other_efficiency = 1.0
+bandwidth_efficiency = 1.0
+launch_overhead = "0ns"
+runtime_overhead = "0B"
+"#;
+
+    /// Requests per probe in the ideal-device tests.
+    const N: u64 = 2000;
+
+    /// A scenario of `servers` one-core CPU instances of mobilenet_v2 (batch 1, deterministic
+    /// service), constant arrivals and an absolute SLO of `slo_factor` × the 1-core service time.
+    /// Returns it with that service time, s.
+    fn ideal(servers: u32, slo_factor: f64) -> (ResolvedScenario, f64) {
+        let dir = std::env::temp_dir().join(format!("infscaler-capacity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("ideal.toml"), IDEAL_PROFILE).expect("profile written");
+        let scenario = |slo: &str| {
+            let text = format!(
+                r#"
+seed = 7
+[device]
+profile = "ideal.toml"
+[app]
+name = "mobilenet_v2"
+[slo]
+latency = "{slo}"
+[workload]
+kind = "constant"
+rate_per_s = 1.0
+[run]
+max_requests = {N}
+[serving]
+service_time = {{ kind = "deterministic" }}
+[policy]
+kind = "static"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = {{ cpu = {servers} }}
+max_batch = 1
+"#
+            );
+            crate::Scenario::parse(&text, "ideal", &dir)
+                .expect("parses")
+                .resolve()
+                .expect("valid")
+        };
+        let probe = scenario("1s");
+        let m = &probe.models[0];
+        let s = crate::model::cost::plan(&m.operators, 1, 0, 1, &probe.device).solo_ns() as f64 / 1e9;
+        let slo_us = (slo_factor * s * 1e6).round();
+        (scenario(&format!("{slo_us}us")), s)
+    }
+
+    #[test]
+    fn one_deterministic_server_has_capacity_one_over_its_service_time() {
+        // Constant arrivals every g, service s, SLO 2s. For g ≥ s nobody waits: latency s, pass.
+        // For g < s request k (from 0) waits k(s − g): within the SLO iff k ≤ s / (s − g), so
+        // attainment ≥ 0.99 needs s / (s − g) ≥ 0.99 N − 1 = 1979, i.e. λ = 1/g ≤ 1.000506 / s.
+        // The search returns lo with hi − lo ≤ 2 % lo around that boundary.
+        let (scenario, s) = ideal(1, 2.0);
+        let r = capacity(&scenario, &CapacityOptions::default()).expect("runs");
+        assert!(r.converged, "{r:#?}");
+        let x = r.capacity_rps * s;
+        assert!((1.0 / 1.02..=1.000_51).contains(&x), "capacity × s = {x}");
+        // Every probe up to the capacity passed; the bracket's top failed.
+        let hi = r.bracket.1.expect("a failing rate");
+        assert!(hi * s > 1.000_5, "hi × s = {}", hi * s);
+        for p in &r.probes {
+            assert_eq!(p.passed, p.rate_per_s <= r.capacity_rps, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn two_servers_double_the_capacity_and_the_search_is_deterministic() {
+        // Two independent servers (the ideal device's memory never binds) fed alternately by the
+        // shared queue: each sees gaps of 2g, so the boundary is λ ≈ 2 / s (to within 1/N).
+        let (scenario, s) = ideal(2, 2.0);
+        let options = CapacityOptions {
+            start_rps: Some(0.3 / s),
+            ..CapacityOptions::default()
+        };
+        let a = capacity(&scenario, &options).expect("runs");
+        let x = a.capacity_rps * s;
+        assert!(a.converged && (2.0 / 1.02..=2.0011).contains(&x), "capacity × s = {x}");
+        let b = capacity(&scenario, &options).expect("runs");
+        assert_eq!(a, b);
+        assert_eq!(
+            serde_json::to_string(&a).expect("json"),
+            serde_json::to_string(&b).expect("json")
+        );
+    }
+
     #[test]
     fn bisection_brackets_a_sharp_threshold_within_the_tolerance() {
         let options = CapacityOptions {
