@@ -60,7 +60,7 @@ pub struct CapacityOptions {
     #[serde(default = "default_max_steps")]
     pub max_doublings: u32,
     /// Most halvings of the rate while looking for a passing probe (1..=64).
-    #[serde(default = "default_max_steps")]
+    #[serde(default = "default_max_halvings")]
     pub max_halvings: u32,
 }
 
@@ -70,8 +70,14 @@ fn default_attainment() -> f64 {
 fn default_tolerance() -> f64 {
     0.02
 }
+/// 16 doublings: 65 536 × the start rate, far past any device's capacity.
 fn default_max_steps() -> u32 {
     16
+}
+/// 8 halvings: one request per 2 560 isolated latencies; a deployment failing there misses its
+/// SLO even unloaded (e.g. a batch timeout longer than the SLO's slack).
+fn default_max_halvings() -> u32 {
+    8
 }
 
 impl Default for CapacityOptions {
@@ -81,7 +87,7 @@ impl Default for CapacityOptions {
             tolerance: default_tolerance(),
             start_rps: None,
             max_doublings: default_max_steps(),
-            max_halvings: default_max_steps(),
+            max_halvings: default_max_halvings(),
         }
     }
 }
@@ -92,7 +98,10 @@ impl CapacityOptions {
         if !(self.attainment.is_finite() && self.attainment > 0.0 && self.attainment <= 1.0) {
             return Err((
                 "attainment",
-                format!("{} is not allowed: a fraction in (0, 1], e.g. 0.99", self.attainment),
+                format!(
+                    "{} is not allowed: a fraction in (0, 1], e.g. 0.99",
+                    self.attainment
+                ),
             ));
         }
         if !(self.tolerance.is_finite() && self.tolerance > 0.0 && self.tolerance < 1.0) {
@@ -147,7 +156,10 @@ pub enum CapacityError {
 /// (CSV timestamps or Azure Functions counts) is sped up with `rate_scale = rate / base`, where
 /// `base` is the trace's mean rate at `rate_scale = 1` over the run's horizon (see
 /// [`OfferedLoad::of`]). A trace's rate is therefore nominal: traces are not stationary, and each
-/// probe also records the rate actually offered in its window ([`Probe::offered_rps`]).
+/// probe also records the rate actually offered in its window ([`Probe::offered_rps`]). A trace
+/// that does not loop runs out early once sped up (a 600 s window at `rate_scale` 4 lasts 150 s):
+/// its probes then compress a fixed set of arrivals rather than add arrivals, and `offered_rps`
+/// stops growing with the rate. Give such scenarios `loop_trace = true` for a capacity search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OfferedLoad {
     /// Mean arrival rate of the workload as written (for traces: at `rate_scale = 1`), req/s.
@@ -657,7 +669,8 @@ max_batch = 1
         };
         let probe = scenario("1s");
         let m = &probe.models[0];
-        let s = crate::model::cost::plan(&m.operators, 1, 0, 1, &probe.device).solo_ns() as f64 / 1e9;
+        let s =
+            crate::model::cost::plan(&m.operators, 1, 0, 1, &probe.device).solo_ns() as f64 / 1e9;
         let slo_us = (slo_factor * s * 1e6).round();
         (scenario(&format!("{slo_us}us")), s)
     }
@@ -692,7 +705,10 @@ max_batch = 1
         };
         let a = capacity(&scenario, &options).expect("runs");
         let x = a.capacity_rps * s;
-        assert!(a.converged && (2.0 / 1.02..=2.0011).contains(&x), "capacity × s = {x}");
+        assert!(
+            a.converged && (2.0 / 1.02..=2.0011).contains(&x),
+            "capacity × s = {x}"
+        );
         let b = capacity(&scenario, &options).expect("runs");
         assert_eq!(a, b);
         assert_eq!(
@@ -711,7 +727,10 @@ max_batch = 1
         assert!(r.converged, "{r:?}");
         // 10, 20, 40, 80 pass; 160 fails; bisection of [80, 160] to hi − lo ≤ 2 % of lo.
         assert_eq!(
-            r.probes[..5].iter().map(|p| p.rate_per_s).collect::<Vec<_>>(),
+            r.probes[..5]
+                .iter()
+                .map(|p| p.rate_per_s)
+                .collect::<Vec<_>>(),
             vec![10.0, 20.0, 40.0, 80.0, 160.0]
         );
         let (lo, hi) = (r.bracket.0, r.bracket.1.expect("a failing rate"));
