@@ -133,15 +133,15 @@ pub enum SweepError {
         message: String,
     },
     /// The base scenario cannot be read or parsed.
-    #[error("{file}: base scenario: {source}")]
+    #[error("{file}: base scenario: {error}")]
     Base {
         /// The sweep file.
         file: String,
         /// The scenario's error.
-        source: ScenarioError,
+        error: Box<ScenarioError>,
     },
     /// One point's scenario is invalid.
-    #[error("{file}: point {index} ({coords}): {source}")]
+    #[error("{file}: point {index} ({coords}): {error}")]
     Point {
         /// The sweep file.
         file: String,
@@ -150,7 +150,7 @@ pub enum SweepError {
         /// The point's coordinates, `path=value, …`.
         coords: String,
         /// The scenario's error, naming the field.
-        source: ScenarioError,
+        error: Box<ScenarioError>,
     },
     /// `--shard I/N` is out of range.
     #[error("shard {index}/{count}: need 0 ≤ I < N")]
@@ -294,11 +294,11 @@ impl Sweep {
         let base_origin = base_path.display().to_string();
         let base_err = |message: String| SweepError::Base {
             file: origin.to_string(),
-            source: ScenarioError {
+            error: Box::new(ScenarioError {
                 file: base_origin.clone(),
                 field: String::new(),
                 message,
-            },
+            }),
         };
         let base_text = std::fs::read_to_string(&base_path)
             .map_err(|e| base_err(format!("cannot read the scenario file: {e}")))?;
@@ -309,12 +309,11 @@ impl Sweep {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let parsed = Scenario::parse(&base_text, &base_origin, &base_dir).map_err(|source| {
-            SweepError::Base {
+        let parsed =
+            Scenario::parse(&base_text, &base_origin, &base_dir).map_err(|e| SweepError::Base {
                 file: origin.to_string(),
-                source,
-            }
-        })?;
+                error: Box::new(e),
+            })?;
         let base_seed = spec.seed.unwrap_or(parsed.seed);
         let repeat = spec.repeat;
         Ok(Sweep {
@@ -415,12 +414,13 @@ impl Sweep {
     /// The point's scenario, parsed and resolved; errors name the sweep file, the point and the
     /// field.
     pub fn scenario(&self, point: &SweepPoint) -> Result<ResolvedScenario, SweepError> {
-        let base_origin = self.base_path.display().to_string();
-        let point_err = |source: ScenarioError| SweepError::Point {
+        // Line numbers in parse errors refer to the overridden scenario, not the base file.
+        let base_origin = format!("{} with the point's overrides", self.base_path.display());
+        let point_err = |e: ScenarioError| SweepError::Point {
             file: self.origin.clone(),
             index: point.index,
             coords: point.coords_text(),
-            source,
+            error: Box::new(e),
         };
         let table = self.point_table(point).map_err(|message| {
             point_err(ScenarioError {
