@@ -3,6 +3,7 @@
 mod bench;
 mod capacity;
 mod catalog;
+mod sweep;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -98,6 +99,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a sweep's grid of scenarios in parallel; one JSON row per run (resumable).
+    Sweep {
+        /// Sweep TOML file.
+        sweep: PathBuf,
+        /// Runs in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only every N-th point from I (0-based), e.g. 0/4.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Results file (default: results/<sweep name>.jsonl).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// List the points (index, seed, key) without running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -144,6 +162,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             repeat,
             json,
         } => bench::run(requests, repeat, json),
+        Command::Sweep {
+            sweep,
+            jobs,
+            shard,
+            out,
+            dry_run,
+        } => sweep::run(sweep::Options {
+            sweep,
+            jobs,
+            shard,
+            out,
+            dry_run,
+        }),
     }
 }
 

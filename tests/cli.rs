@@ -21,6 +21,12 @@ fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
+/// A sweep file names its base scenario under a top-level `base` key, which no scenario has.
+fn is_sweep(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).expect("a shipped file is readable");
+    toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("base"))
+}
+
 /// Every scenario shipped under scenarios/ (recursively), except sweep files.
 fn shipped_scenarios() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -28,7 +34,7 @@ fn shipped_scenarios() -> Vec<PathBuf> {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "toml") {
+            } else if path.extension().is_some_and(|e| e == "toml") && !is_sweep(&path) {
                 out.push(path);
             }
         }

@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod serving;
 pub mod simulation;
 pub mod slab;
+pub mod sweep;
 pub mod time;
 pub mod units;
 pub mod workload;
