@@ -292,23 +292,6 @@ pub trait Policy: Send {
     fn on_tick(&mut self, _observation: &Observation, _actions: &mut Vec<Action>) {}
 }
 
-/// The simplest deployment: every model whole, one instance on the GPU, batch 1.
-pub fn whole_models_on_gpu(ctx: &PolicyContext<'_>) -> Deployment {
-    let gpu = ctx.device.gpu().unwrap_or(0);
-    Deployment {
-        cuts: vec![Vec::new(); ctx.models.len()],
-        instances: (0..ctx.models.len())
-            .map(|partition| InstancePlan {
-                partition,
-                accelerator: gpu,
-                config: InstanceConfig::default(),
-            })
-            .collect(),
-        transport: None,
-        control_path: None,
-    }
-}
-
 /// Splits the end-to-end SLO into one latency budget per stage, in proportion to each stage's
 /// isolated latency (the whole model alone on its fastest accelerator at batch 1).
 pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
