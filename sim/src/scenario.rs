@@ -240,10 +240,18 @@ impl Scenario {
 
     /// Parses scenario TOML text; `origin` names it in errors, `base_dir` anchors relative paths.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
-            file: origin.to_string(),
-            field: String::new(),
-            message: e.to_string().trim_end().to_string(),
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let mut message = e.to_string().trim_end().to_string();
+            let is_sweep = toml::from_str::<toml::Table>(text)
+                .is_ok_and(|t| t.contains_key("base") && t.contains_key("axes"));
+            if is_sweep {
+                message.push_str("\n(this is a sweep file: run it with `infscaler sweep`)");
+            }
+            ScenarioError {
+                file: origin.to_string(),
+                field: String::new(),
+                message,
+            }
         })?;
         scenario.origin = origin.to_string();
         scenario.base_dir = base_dir.to_path_buf();
