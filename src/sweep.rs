@@ -171,7 +171,24 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let partial = with_suffix(&out, ".partial");
 
     // Resume: reuse the rows of earlier attempts, and restart the partial file from them (which
-    // also drops a line an interruption cut off).
+    // also drops a line an interruption cut off) — but only rows of this very sweep and base.
+    let fingerprint_file = with_suffix(&out, ".fingerprint");
+    let fingerprint = sweep.fingerprint();
+    if let Ok(previous) = fs::read_to_string(&fingerprint_file)
+        && previous.trim() != fingerprint
+        && (out.exists() || partial.exists())
+    {
+        anyhow::bail!(
+            "{} holds results of another version of this sweep or of its base scenario \
+             (fingerprint {} here, {} there): delete {} and {} to start again, or choose --out",
+            out.display(),
+            fingerprint,
+            previous.trim(),
+            out.display(),
+            partial.display()
+        );
+    }
+    write_atomically(&fingerprint_file, &[fingerprint.as_str()])?;
     let mut rows = previous_rows(&[out.clone(), partial.clone()], &points)?;
     let todo: Vec<&SweepPoint> = points
         .iter()

@@ -177,3 +177,29 @@ fn dry_run_lists_the_points_and_a_bad_axis_fails_naming_it() {
     assert!(String::from_utf8_lossy(&res.stderr).contains("--shard 2/2"));
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn results_of_a_changed_sweep_are_not_resumed() {
+    let dir = scratch("changed");
+    let out = dir.join("tiny.jsonl");
+    let spec = tiny_sweep(&dir, "");
+    ok(sweep(&spec, &out, &["--jobs", "2"]));
+    // The same sweep again resumes every row.
+    let again = ok(sweep(&spec, &out, &["--jobs", "2"]));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming: 8 of 8"));
+    // Another version (one more rate) must not reuse the old rows silently.
+    let text = fs::read_to_string(&spec)
+        .unwrap()
+        .replace("values = [60, 120]", "values = [60, 90, 120]");
+    fs::write(&spec, text).unwrap();
+    let changed = sweep(&spec, &out, &["--jobs", "2"]);
+    assert!(
+        !changed.status.success(),
+        "a changed sweep resumed old results"
+    );
+    let err = String::from_utf8_lossy(&changed.stderr);
+    assert!(
+        err.contains("another version") && err.contains("tiny.jsonl"),
+        "{err}"
+    );
+}

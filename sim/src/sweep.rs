@@ -225,6 +225,25 @@ pub struct Sweep {
 }
 
 impl Sweep {
+    /// A fingerprint of what the sweep runs: its axes, repeats and seed, and the base scenario's
+    /// content. Results files carry it so that a resume never mixes rows of another version of
+    /// the sweep or of its base scenario. (FNV-1a over a canonical rendering; stable across runs.)
+    pub fn fingerprint(&self) -> String {
+        let text = format!(
+            "{}\n{:?}\n{}\n{}",
+            toml::to_string(&self.base).unwrap_or_default(),
+            self.spec.axes,
+            self.repeat,
+            self.base_seed
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     /// Reads a sweep file and its base scenario.
     pub fn load(path: &Path) -> Result<Sweep, SweepError> {
         let origin = path.display().to_string();
