@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Documentation examples first, so that the last runner summary is that of the whole suite.
+cargo test --workspace --doc
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --lib --bins --tests --no-fail-fast
 else
   cargo test --workspace --lib --bins --tests --no-fail-fast
 fi
-cargo test --workspace --doc
