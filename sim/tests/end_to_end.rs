@@ -183,3 +183,30 @@ fn a_cut_off_run_reports_what_is_still_in_flight() {
         s.duration_s
     );
 }
+
+#[test]
+fn a_compute_share_caps_an_instance_on_its_engine() {
+    let dir = dir_with_ideal_profile();
+    let model = infscaler_sim::model::zoo::build("alexnet", &Default::default()).unwrap();
+    let solo_ms = model.total_flops() as f64 / 1e12 * 1e3;
+    // One instance capped at half the GPU: alone on the GPU, it still runs at rate 1/2, so each
+    // request takes 2T; the GPU's other half stays idle.
+    let text = two_requests(1).replace(
+        "instances = { gpu = 1 }",
+        "instances = { gpu = 1 }\ncompute_share = 0.5",
+    );
+    let r = run(&text, &dir);
+    let exec = r.summary.stages[0].mean_exec_ms.unwrap();
+    assert!(
+        (exec - 2.0 * solo_ms).abs() < 1e-5,
+        "exec {exec} ms, expected 2T = {} ms",
+        2.0 * solo_ms
+    );
+    // Two such instances together fill the GPU exactly: each still gets its half, 2T again.
+    let text = two_requests(2).replace(
+        "instances = { gpu = 2 }",
+        "instances = { gpu = 2 }\ncompute_share = 0.5",
+    );
+    let exec = run(&text, &dir).summary.stages[0].mean_exec_ms.unwrap();
+    assert!((exec - 2.0 * solo_ms).abs() < 1e-5, "exec {exec} ms");
+}

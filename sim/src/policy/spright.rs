@@ -116,6 +116,7 @@ impl Policy for SprightPolicy {
             max_batch: self.spec.max_batch,
             batch_timeout: SimDuration::ZERO,
             cpu_cores: self.spec.cpu_cores,
+            compute_share: 1.0,
         };
         let (fleet, instances) = functions_on_gpu(
             ctx,

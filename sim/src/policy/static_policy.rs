@@ -52,6 +52,13 @@ pub struct StaticPartition {
     /// CPU cores each instance holds.
     #[serde(default = "one")]
     pub cpu_cores: u32,
+    /// Most of its engine's compute each instance may use, in (0, 1] (e.g. an MPS share).
+    #[serde(default = "full")]
+    pub compute_share: f64,
+}
+
+fn full() -> f64 {
+    1.0
 }
 
 fn one() -> u32 {
@@ -68,6 +75,7 @@ impl Default for StaticPartition {
             max_batch: 1,
             batch_timeout: zero(),
             cpu_cores: 1,
+            compute_share: 1.0,
         }
     }
 }
@@ -132,6 +140,15 @@ impl StaticSpec {
                             ),
                         ));
                     }
+                }
+                if !(part.compute_share > 0.0 && part.compute_share <= 1.0) {
+                    return Err((
+                        format!("{field}.compute_share"),
+                        format!(
+                            "{} is not allowed: a share of the engine in (0, 1], e.g. 0.5",
+                            part.compute_share
+                        ),
+                    ));
                 }
                 if part.max_batch == 0 {
                     return Err((format!("{field}.max_batch"), "must be at least 1".into()));
@@ -199,6 +216,7 @@ impl Policy for StaticPolicy {
                             max_batch: part.max_batch,
                             batch_timeout: part.batch_timeout.0,
                             cpu_cores: part.cpu_cores,
+                            compute_share: part.compute_share,
                         };
                         for (name, &count) in &part.instances {
                             // Validated: every name exists.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::SimDuration;
 
-/// How one instance serves: its batching and the CPU cores it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How one instance serves: its batching, the CPU cores it holds and its share of its engine.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfig {
     /// Largest batch the instance forms.
     pub max_batch: u32,
@@ -19,6 +19,15 @@ pub struct InstanceConfig {
     pub batch_timeout: SimDuration,
     /// CPU cores the instance holds (its compute on the CPU; its launch thread elsewhere).
     pub cpu_cores: u32,
+    /// Most of its engine's compute the instance may use, in (0, 1]: a hard per-instance cap
+    /// such as a CUDA MPS active-thread percentage on the GPU (INFless's GPU share). 1 = no cap:
+    /// the instance takes what max-min sharing gives it.
+    #[serde(default = "full_share")]
+    pub compute_share: f64,
+}
+
+fn full_share() -> f64 {
+    1.0
 }
 
 impl Default for InstanceConfig {
@@ -27,6 +36,7 @@ impl Default for InstanceConfig {
             max_batch: 1,
             batch_timeout: SimDuration::ZERO,
             cpu_cores: 1,
+            compute_share: 1.0,
         }
     }
 }

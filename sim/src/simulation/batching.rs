@@ -190,7 +190,16 @@ impl Simulation {
             }
             None => 2,
         };
-        let id = self.fluid.start(now, work, 1.0, &consumption[..n]);
+        // A per-instance compute cap on its own engine bounds the activity's rate: at rate x it
+        // uses x · compute_demand of the engine, so x ≤ share / compute_demand.
+        let inst = &self.instances[b.instance as usize];
+        let share = inst.config.compute_share;
+        let bound = if inst.accel as usize == seg.accel && share < 1.0 && seg.compute_demand > 0.0 {
+            (share / seg.compute_demand).min(1.0)
+        } else {
+            1.0
+        };
+        let id = self.fluid.start(now, work, bound, &consumption[..n]);
         self.owners.insert(id, ActivityOwner::Batch(batch));
         self.fluid_dirty = true;
     }

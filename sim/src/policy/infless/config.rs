@@ -64,6 +64,12 @@ impl ResourceConfig {
             max_batch: self.batch,
             batch_timeout: self.batch_timeout,
             cpu_cores: self.cpu_threads.max(1),
+            // The MPS share the configuration was predicted with is enforced (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE).
+            compute_share: if self.gpu_percent > 0 {
+                (f64::from(self.gpu_percent) / 100.0).min(1.0)
+            } else {
+                1.0
+            },
         }
     }
 }

@@ -210,6 +210,7 @@ impl InfScalerSpec {
             max_batch: self.max_batch,
             batch_timeout: self.batch_timeout.0,
             cpu_cores: self.cpu_cores,
+            compute_share: 1.0,
         }
     }
 }
