@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use rayon::prelude::*;
 
 use infscaler_sim::Simulation;
-use infscaler_sim::sweep::{Cell, Sweep, SweepPoint, point_row};
+use infscaler_sim::sweep::{Cell, Sweep, SweepPoint, capacity_row, point_row};
 
 /// The command's options.
 pub struct Options {
@@ -236,16 +236,22 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel::<(usize, Result<String, String>)>();
     std::thread::scope(|scope| -> Result<()> {
         let work = todo.iter().zip(scenarios).collect::<Vec<_>>();
+        let capacity = sweep.spec.capacity.clone();
         scope.spawn(move || {
             pool.install(|| {
                 work.into_par_iter()
                     .with_max_len(1)
                     .for_each_with(tx, |tx, (p, scenario)| {
-                        let row = Simulation::new(&scenario, Some(p.seed))
-                            .map_err(|e| e.to_string())
-                            .and_then(|sim| {
-                                json_line(&point_row(p, &sim.run())).map_err(|e| e.to_string())
-                            });
+                        let row = match &capacity {
+                            // A capacity sweep: each point is a search of many runs.
+                            Some(options) => {
+                                capacity_row(p, &scenario, options).map_err(|e| e.to_string())
+                            }
+                            None => Simulation::new(&scenario, Some(p.seed))
+                                .map(|sim| point_row(p, &sim.run()))
+                                .map_err(|e| e.to_string()),
+                        }
+                        .and_then(|row| json_line(&row).map_err(|e| e.to_string()));
                         let _ = tx.send((p.index, row));
                     });
             });
@@ -314,6 +320,7 @@ fn summary(lines: &[&str]) -> Result<String> {
         attainment: (f64, usize),
         p99: (f64, usize),
         memory: f64,
+        capacity: (f64, usize),
     }
     let mut by: BTreeMap<String, Acc> = BTreeMap::new();
     for l in lines {
@@ -332,7 +339,12 @@ fn summary(lines: &[&str]) -> Result<String> {
             a.p99.0 += x;
             a.p99.1 += 1;
         }
+        if let Some(x) = v["capacity_rps"].as_f64() {
+            a.capacity.0 += x;
+            a.capacity.1 += 1;
+        }
     }
+    let with_capacity = by.values().any(|a| a.capacity.1 > 0);
     let mean = |(s, n): (f64, usize)| {
         if n == 0 {
             "-".to_string()
@@ -341,18 +353,33 @@ fn summary(lines: &[&str]) -> Result<String> {
         }
     };
     let mut s = format!(
-        "{:<12} {:>5} {:>14} {:>15} {:>13} {:>15}\n",
-        "policy", "runs", "goodput_rps", "slo_attainment", "p99_ms", "mem_peak_MiB"
+        "{:<12} {:>5} {:>14} {:>15} {:>13} {:>15}{}\n",
+        "policy",
+        "runs",
+        "goodput_rps",
+        "slo_attainment",
+        "p99_ms",
+        "mem_peak_MiB",
+        if with_capacity {
+            format!(" {:>13}", "capacity_rps")
+        } else {
+            String::new()
+        }
     );
     for (policy, a) in &by {
         s.push_str(&format!(
-            "{:<12} {:>5} {:>14.2} {:>15} {:>13} {:>15.1}\n",
+            "{:<12} {:>5} {:>14.2} {:>15} {:>13} {:>15.1}{}\n",
             policy,
             a.runs,
             a.goodput / a.runs as f64,
             mean(a.attainment),
             mean(a.p99),
-            a.memory / a.runs as f64 / (1u64 << 20) as f64
+            a.memory / a.runs as f64 / (1u64 << 20) as f64,
+            if with_capacity {
+                format!(" {:>13}", mean(a.capacity))
+            } else {
+                String::new()
+            }
         ));
     }
     s.push_str("(means over the runs of each policy)\n");

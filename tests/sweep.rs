@@ -203,3 +203,30 @@ fn results_of_a_changed_sweep_are_not_resumed() {
         "{err}"
     );
 }
+
+#[test]
+fn a_capacity_sweep_gives_each_point_a_capacity() {
+    let dir = scratch("capacity");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let spec = dir.join("cap.toml");
+    fs::write(
+        &spec,
+        format!(
+            "name = \"cap\"\nbase = '{}'\n[capacity]\nattainment = 0.95\ntolerance = 0.1\n\
+             [[axes]]\npath = \"policy.kind\"\nvalues = [\"static\", \"spright\"]\n\
+             [[axes]]\npath = \"run.duration\"\nvalues = [\"5s\"]\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("cap.jsonl");
+    ok(sweep(&spec.to_string_lossy(), &out, &["--jobs", "2"]));
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let v: serde_json::Value = serde_json::from_str(&row).unwrap();
+        assert!(v["capacity_rps"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(v["capacity_probes"].as_u64().unwrap() >= 2, "{v}");
+        assert!(v["throughput_rps"].as_f64().unwrap() > 0.0, "{v}");
+    }
+}

@@ -77,6 +77,12 @@ pub struct SweepSpec {
     /// The axes, in grid order (the last varies fastest).
     #[serde(default)]
     pub axes: Vec<AxisSpec>,
+    /// With a `[capacity]` table, each point is a capacity search (`infscaler capacity`) rather
+    /// than one run: its row holds `capacity_rps`, `capacity_probes`, `capacity_converged` and the
+    /// metrics of the run at the capacity found (the paper's "throughput while satisfying the
+    /// latency SLO", Fig. 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacityOptions>,
 }
 
 fn default_repeat() -> u32 {
@@ -848,6 +854,48 @@ pub fn point_row(point: &SweepPoint, report: &Report) -> Vec<(String, Cell)> {
     );
     row.extend(report_row(report));
     row
+}
+
+/// The row of a point of a capacity sweep: the point's columns, the capacity found, and the
+/// metrics of the probe at that rate (or of the last probe when none passed).
+pub fn capacity_row(
+    point: &SweepPoint,
+    scenario: &crate::scenario::ResolvedScenario,
+    options: &crate::capacity::CapacityOptions,
+) -> Result<Vec<(String, Cell)>, crate::capacity::CapacityError> {
+    // One run per probe, in the order the search records its probes.
+    let mut reports: Vec<Report> = Vec::new();
+    let result = crate::capacity::find_capacity(scenario, options, |s| {
+        let report = crate::simulation::Simulation::new(s, Some(point.seed))?.run();
+        reports.push(report.clone());
+        Ok(report)
+    })?;
+    debug_assert_eq!(reports.len(), result.probes.len());
+    let chosen = reports
+        .iter()
+        .zip(&result.probes)
+        .find(|(_, probe)| probe.passed && probe.rate_per_s == result.capacity_rps)
+        .map(|(r, _)| r)
+        .or(reports.last());
+    let mut row = vec![
+        ("point".into(), int(point.index as u64)),
+        ("point_key".into(), Cell::Str(point.key.clone())),
+        ("repeat".into(), int(u64::from(point.repeat))),
+    ];
+    row.extend(
+        point
+            .coords
+            .iter()
+            .filter(|(p, _)| p != "seed")
+            .map(|(p, v)| (p.clone(), Cell::from_toml(v))),
+    );
+    row.push(("capacity_rps".into(), Cell::Float(result.capacity_rps)));
+    row.push(("capacity_probes".into(), int(result.probes.len() as u64)));
+    row.push(("capacity_converged".into(), Cell::Bool(result.converged)));
+    if let Some(report) = chosen {
+        row.extend(report_row(report));
+    }
+    Ok(row)
 }
 
 #[cfg(test)]
