@@ -595,37 +595,7 @@ mod tests {
     /// The idealised test device of sim/tests/common (no overheads, memory bandwidth that never
     /// binds): an operator's time is its FLOPs over the engine's peak, so one CPU core serves a
     /// request in exactly `s` = the cost model's 1-core time.
-    const IDEAL_PROFILE: &str = r#"
-name = "ideal"
-[memory]
-capacity = "64GiB"
-bandwidth = "1000000TB/s"
-reserved = "0B"
-cpu_copy_bandwidth = "10GB/s"
-[storage]
-read_bandwidth = "1GB/s"
-[[accelerators]]
-name = "cpu"
-kind = "cpu"
-precision = "fp32"
-cores = 8
-peak = "800GFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-[[accelerators]]
-name = "gpu"
-kind = "gpu"
-precision = "fp16"
-peak = "1TFLOPS"
-dense_efficiency = 1.0
-other_efficiency = 1.0
-bandwidth_efficiency = 1.0
-launch_overhead = "0ns"
-runtime_overhead = "0B"
-"#;
+    const IDEAL_PROFILE: &str = include_str!("../tests/data/ideal.toml");
 
     /// Requests per probe in the ideal-device tests.
     const N: u64 = 2000;
