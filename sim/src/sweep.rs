@@ -822,6 +822,19 @@ pub fn report_row(report: &Report) -> Vec<(String, Cell)> {
         .flat_map(|p| p.instances.values())
         .map(|&n| u64::from(n))
         .sum();
+    // Mean time of one hand-off between partitions (every stage but the last hands its tensors
+    // on), weighted by the requests each stage measured: the paper's Fig. 6 quantity.
+    let handoffs = &s.stages[..s.stages.len().saturating_sub(1)];
+    let (sum, n) = handoffs
+        .iter()
+        .fold((0.0, 0u64), |(sum, n), st| match st.mean_transfer_ms {
+            Some(ms) => (sum + ms * st.requests as f64, n + st.requests),
+            None => (sum, n),
+        });
+    row.push((
+        "handoff_mean_ms".into(),
+        opt((n > 0).then(|| sum / n as f64)),
+    ));
     let outs = report.scaling_events.iter().filter(|e| e.delta > 0).count() as u64;
     let ins = report.scaling_events.iter().filter(|e| e.delta < 0).count() as u64;
     row.extend([
@@ -1225,6 +1238,12 @@ values = [80.5]
         // The quickstart's static deployment: 1 (detector) + 1 + 2 (classifier halves), no scaling.
         assert_eq!(get("instances_total"), Cell::Int(4));
         assert_eq!(get("scale_outs"), Cell::Int(0));
+        // Zero-copy hand-offs on the eBPF path with free regions cost the token hand-off (30 µs
+        // by default); any token fault (lazy region allocation) adds a little on average.
+        let Cell::Float(handoff) = get("handoff_mean_ms") else {
+            panic!("handoff_mean_ms is not a number")
+        };
+        assert!((0.0299..0.040).contains(&handoff), "hand-off {handoff} ms");
         assert_eq!(
             serde_json::to_string(&[Cell::Null, Cell::Float(0.5), Cell::Str("a".into())]).unwrap(),
             "[null,0.5,\"a\"]"
