@@ -5,7 +5,6 @@
 //! the hardware profile and the other fields, and builds a [`ResolvedScenario`] that a run uses.
 //! Every error names the file, the field (as a dotted path) and what is allowed.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -462,24 +461,7 @@ fn builtin_app_names() -> String {
 pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration {
     let total_ns: u64 = models
         .iter()
-        .map(|m| {
-            (0..device.accelerators.len())
-                .map(|a| {
-                    crate::model::cost::plan(
-                        &m.operators,
-                        1,
-                        a,
-                        device.accelerators[a].cores,
-                        device,
-                    )
-                    .solo_ns()
-                })
-                .min()
-                .unwrap_or(0)
-        })
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, device).1)
         .sum();
     SimDuration::from_ns(total_ns)
 }
-
-/// Count of instances per accelerator name, as written in scenarios.
-pub type InstanceCounts = BTreeMap<String, u32>;

@@ -208,6 +208,21 @@ impl OpenSegment {
     }
 }
 
+/// The fastest accelerator for `ops` at batch 1 alone on the device (each engine with all its
+/// cores), and the time there, ns; ties go to the accelerator listed first. This is the basis of
+/// an app's isolated latency, of per-stage SLO budgets and of InfScaler's T̂_o.
+pub fn fastest_solo(ops: &[Operator], device: &DeviceProfile) -> (usize, u64) {
+    (0..device.accelerators.len())
+        .map(|a| {
+            (
+                a,
+                plan(ops, 1, a, device.accelerators[a].cores, device).solo_ns(),
+            )
+        })
+        .min_by_key(|&(a, t)| (t, a))
+        .unwrap_or((0, 0))
+}
+
 /// The execution plan of the operator slice `ops` at batch `batch` on engine `accel`, holding
 /// `cpu_cores` cores if it is the CPU.
 ///

@@ -298,21 +298,7 @@ pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
     let isolated: Vec<u64> = ctx
         .models
         .iter()
-        .map(|m| {
-            (0..ctx.device.accelerators.len())
-                .map(|a| {
-                    crate::model::cost::plan(
-                        &m.operators,
-                        1,
-                        a,
-                        ctx.device.accelerators[a].cores,
-                        ctx.device,
-                    )
-                    .solo_ns()
-                })
-                .min()
-                .unwrap_or(0)
-        })
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device).1)
         .collect();
     let total: u64 = isolated.iter().sum::<u64>().max(1);
     isolated

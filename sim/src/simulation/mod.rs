@@ -65,6 +65,8 @@ pub struct Simulation {
     memory: UnifiedMemory,
     recorder: Recorder,
     policy: Box<dyn Policy>,
+    /// Whether the policy acts after deploying (requests then wait for an instance to appear).
+    policy_ticks: bool,
     arrivals: Box<dyn ArrivalProcess>,
     transport_kind: TransportKind,
     control_path: ControlPath,
@@ -225,6 +227,7 @@ impl Simulation {
             fluid: FluidModel::new(capacities),
             memory: UnifiedMemory::new(scenario.memory_limit_bytes),
             recorder,
+            policy_ticks: policy.tick_interval().is_some(),
             policy,
             arrivals,
             transport_kind: deployment.transport.unwrap_or(spec.serving.transport.kind),

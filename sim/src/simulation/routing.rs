@@ -72,7 +72,7 @@ impl Simulation {
             .instances
             .iter()
             .any(|&i| self.instances[i as usize].accepts());
-        if !has_server && self.policy.tick_interval().is_none() {
+        if !has_server && !self.policy_ticks {
             self.drop_request(id, DropReason::NoInstance);
         } else if self.queues[queue as usize].requests.len()
             >= self.scenario.scenario.serving.queue_capacity

@@ -144,20 +144,7 @@ pub fn bottleneck_partition(
 
 /// The fastest accelerator for `model` at batch 1 and the predicted time there, ns.
 pub fn predicted_execution(model: &Model, ctx: &PolicyContext<'_>) -> (usize, u64) {
-    (0..ctx.device.accelerators.len())
-        .map(|a| {
-            let t = cost::plan(
-                &model.operators,
-                1,
-                a,
-                ctx.device.accelerators[a].cores,
-                ctx.device,
-            )
-            .solo_ns();
-            (a, t)
-        })
-        .min_by_key(|&(a, t)| (t, a))
-        .unwrap_or((0, 0))
+    cost::fastest_solo(&model.operators, ctx.device)
 }
 
 /// Indices (0-based) of the operators whose complexity is strictly above the mean, compared
