@@ -1,8 +1,14 @@
 //! `infscaler`: simulate ML inference serving on multi-accelerator edge devices.
 
+mod atomic;
 mod bench;
 mod capacity;
 mod catalog;
+mod merge;
+mod progress;
+mod reproduce;
+mod results;
+mod summarize;
 mod sweep;
 mod table;
 
@@ -109,12 +115,55 @@ enum Command {
         /// Run only every N-th point from I (0-based), e.g. 0/4.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Results file (default: results/<sweep name>.jsonl).
+        /// Results file: .parquet, .csv or .jsonl; all three are written with its stem
+        /// (default: results/<sweep name>.*).
         #[arg(long)]
         out: Option<PathBuf>,
         /// List the points (index, seed, key) without running them.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Join results files (e.g. the shards of a sweep) into one, in grid order.
+    Merge {
+        /// Results files (.parquet, .csv or .jsonl).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output file (.parquet, .csv or .jsonl).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a pivot table of a results file: a metric aggregated by one or more columns.
+    Summarize {
+        /// Results file (.parquet, .csv or .jsonl).
+        results: PathBuf,
+        /// Columns to group by, comma-separated; with two or more and one metric, the last
+        /// spreads across the table.
+        #[arg(long, default_value = "policy")]
+        by: String,
+        /// Metric columns, comma-separated.
+        #[arg(long, default_value = "goodput_rps")]
+        metric: String,
+        /// Aggregation of each group.
+        #[arg(long, value_enum, default_value_t = summarize::Agg::Mean)]
+        agg: summarize::Agg,
+        /// Print CSV instead of an aligned table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Reproduce a paper's figures and tables: run its sweeps and write REPORT.md with figures.
+    Reproduce {
+        /// What to reproduce.
+        #[arg(value_enum)]
+        target: reproduce::Target,
+        /// Shorter runs and fewer seeds (about 20× less work), for a smoke test.
+        #[arg(long)]
+        quick: bool,
+        /// Output folder (default: results/paper, or results/paper-quick with --quick).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Runs in parallel (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
 }
 
@@ -175,6 +224,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
             dry_run,
         }),
+        Command::Merge { inputs, out } => merge::run(&inputs, &out),
+        Command::Summarize {
+            results,
+            by,
+            metric,
+            agg,
+            csv,
+        } => summarize::run(&results, &by, &metric, agg, csv),
+        Command::Reproduce {
+            target,
+            quick,
+            out_dir,
+            jobs,
+        } => reproduce::run(target, quick, out_dir, jobs),
     }
 }
 

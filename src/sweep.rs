@@ -1,10 +1,12 @@
-//! `infscaler sweep`: run a sweep's grid in parallel and write one JSON row per run.
+//! `infscaler sweep`: run a sweep's grid in parallel and write its rows as JSON lines, Parquet and
+//! CSV (`<stem>.jsonl`, `<stem>.parquet`, `<stem>.csv`).
 //!
-//! Rows go to `<out>.partial` as runs finish (append + flush, so an interrupted sweep loses at most
-//! the runs in progress); at the end the rows are written in grid order to `<out>.tmp`, synced and
-//! renamed to `<out>`. On start, the rows already in `<out>` and `<out>.partial` are reused for the
-//! points whose `point` and `point_key` match, so a rerun resumes. A row is a pure function of its
-//! point, so the file is byte-identical whatever `--jobs`, completion order or interruptions.
+//! Rows go to `<stem>.jsonl.partial` as runs finish (append + flush, so an interrupted sweep loses
+//! at most the runs in progress); at the end the three files are written atomically in grid order
+//! (tables first, the JSON lines last). On start, the rows already in `<stem>.jsonl` and its
+//! partial file are reused for the points whose `point` and `point_key` match, so a rerun
+//! resumes. A row is a pure function of its point, so the files are byte-identical whatever
+//! `--jobs`, completion order or interruptions.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -12,13 +14,19 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
+use polars::prelude::{ChunkApply, DataType, IntoColumn};
 use rayon::prelude::*;
 
 use infscaler_sim::Simulation;
-use infscaler_sim::sweep::{Cell, Sweep, SweepPoint, capacity_row, point_row};
+use infscaler_sim::sweep::{Sweep, SweepPoint, capacity_row, point_row};
+
+use crate::atomic;
+use crate::progress::Progress;
+use crate::results::{self, Format, Row, json_line};
+use crate::summarize::{self, Agg};
 
 /// The command's options.
 pub struct Options {
@@ -52,27 +60,6 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// One results row as a JSON object with its keys in column order.
-fn json_line(row: &[(String, Cell)]) -> Result<String> {
-    let mut s = String::from("{");
-    for (i, (k, v)) in row.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&serde_json::to_string(k)?);
-        s.push(':');
-        s.push_str(&serde_json::to_string(v)?);
-    }
-    s.push('}');
-    Ok(s)
-}
-
 /// Rows of earlier attempts, by point index: lines whose `point` and `point_key` match this grid.
 /// Unparsable lines (a line cut off by an interruption) are ignored.
 fn previous_rows(files: &[PathBuf], points: &[SweepPoint]) -> Result<BTreeMap<usize, String>> {
@@ -102,37 +89,175 @@ fn previous_rows(files: &[PathBuf], points: &[SweepPoint]) -> Result<BTreeMap<us
     Ok(rows)
 }
 
-fn write_atomically(path: &Path, lines: &[&str]) -> Result<()> {
-    let tmp = with_suffix(path, ".tmp");
-    {
-        let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut buf = String::new();
-        for l in lines {
-            buf.push_str(l);
-            buf.push('\n');
-        }
-        f.write_all(buf.as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all(); // Best effort: makes the rename durable on Unix.
-    }
-    Ok(())
+/// What [`execute`] did.
+pub struct Outcome {
+    /// Every point's row, in grid order.
+    pub rows: Vec<Row>,
+    /// Runs made now.
+    pub new: usize,
+    /// Rows taken from an earlier attempt.
+    pub resumed: usize,
+    /// Wall time of the new runs, in seconds.
+    pub elapsed_s: f64,
+    /// The files written: `<stem>.jsonl`, `.parquet`, `.csv`.
+    pub files: Vec<PathBuf>,
 }
 
-fn fmt_secs(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
+/// The worker count: `jobs`, or the available cores.
+pub fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// Runs `points` of `sweep` on `jobs` threads and writes their rows to `<stem>.jsonl`,
+/// `<stem>.parquet` and `<stem>.csv` (see the module documentation for resume and atomicity).
+pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -> Result<Outcome> {
+    let out = stem.with_extension(Format::Jsonl.extension());
+    let partial = atomic::with_suffix(&out, ".partial");
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+
+    // Resume: reuse the rows of earlier attempts, and restart the partial file from them (which
+    // also drops a line an interruption cut off) — but only rows of this very sweep and base.
+    let fingerprint_file = atomic::with_suffix(&out, ".fingerprint");
+    let fingerprint = sweep.fingerprint();
+    if let Ok(previous) = fs::read_to_string(&fingerprint_file)
+        && previous.trim() != fingerprint
+        && (out.exists() || partial.exists())
+    {
+        bail!(
+            "{} holds results of another version of this sweep or of its base scenario \
+             (fingerprint {} here, {} there): delete {} and {} to start again, or choose --out",
+            out.display(),
+            fingerprint,
+            previous.trim(),
+            out.display(),
+            partial.display()
+        );
+    }
+    atomic::write_lines(&fingerprint_file, &[fingerprint.as_str()])?;
+    let mut rows = previous_rows(&[out.clone(), partial.clone()], points)?;
+    let todo: Vec<&SweepPoint> = points
+        .iter()
+        .filter(|p| !rows.contains_key(&p.index))
+        .collect();
+    let resumed = rows.len();
+    if resumed > 0 {
+        eprintln!(
+            "{}: resuming: {} of {} runs already in {} / {}; running {}",
+            sweep.name(),
+            resumed,
+            points.len(),
+            out.display(),
+            partial.display(),
+            todo.len()
+        );
+    }
+    atomic::write_lines(
+        &partial,
+        &rows.values().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+
+    // Check every point's scenario before starting, so a bad value fails at once.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("starting the worker pool")?;
+    let scenarios = pool.install(|| {
+        todo.par_iter()
+            .map(|p| sweep.scenario(p))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+
+    let mut log = OpenOptions::new()
+        .append(true)
+        .open(&partial)
+        .with_context(|| format!("opening {}", partial.display()))?;
+    let total = todo.len();
+    let start = Instant::now();
+    let unit = if sweep.spec.capacity.is_some() {
+        "searches"
+    } else {
+        "runs"
+    };
+    let mut progress = Progress::new(sweep.name(), unit, total as u64);
+    let mut failures: Vec<String> = Vec::new();
+    let (tx, rx) = mpsc::channel::<(usize, Result<String, String>)>();
+    std::thread::scope(|scope| -> Result<()> {
+        let work = todo.iter().zip(scenarios).collect::<Vec<_>>();
+        let capacity = sweep.spec.capacity.clone();
+        scope.spawn(move || {
+            pool.install(|| {
+                work.into_par_iter()
+                    .with_max_len(1)
+                    .for_each_with(tx, |tx, (p, scenario)| {
+                        let row = match &capacity {
+                            // A capacity sweep: each point is a search of many runs.
+                            Some(options) => {
+                                capacity_row(p, &scenario, options).map_err(|e| e.to_string())
+                            }
+                            None => Simulation::new(&scenario, Some(p.seed))
+                                .map(|sim| point_row(p, &sim.run()))
+                                .map_err(|e| e.to_string()),
+                        }
+                        .and_then(|row| json_line(&row).map_err(|e| e.to_string()));
+                        let _ = tx.send((p.index, row));
+                    });
+            });
+        });
+        for (index, row) in rx {
+            match row {
+                Ok(line) => {
+                    writeln!(log, "{line}")
+                        .and_then(|()| log.flush())
+                        .with_context(|| format!("writing {}", partial.display()))?;
+                    rows.insert(index, line);
+                }
+                Err(e) => failures.push(format!("point {index}: {e}")),
+            }
+            progress.inc();
+        }
+        Ok(())
+    })?;
+    drop(progress);
+    let elapsed_s = start.elapsed().as_secs_f64();
+
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!("error: {f}");
+        }
+        bail!(
+            "{} of {total} runs failed; the {} finished rows are in {} (rerun to resume)",
+            failures.len(),
+            rows.len(),
+            partial.display()
+        );
+    }
+    let lines: Vec<&str> = points.iter().map(|p| rows[&p.index].as_str()).collect();
+    let parsed = lines
+        .iter()
+        .map(|l| results::parse_row(l))
+        .collect::<Result<Vec<_>, _>>()
+        .context("re-reading the rows")?;
+    // The tables first, the JSON lines last: a complete .jsonl means every file is complete.
+    let mut df = results::frame(&parsed)?;
+    let mut files = Vec::new();
+    for format in [Format::Parquet, Format::Csv] {
+        let path = stem.with_extension(format.extension());
+        results::write(&mut df, &path)?;
+        files.push(path);
+    }
+    atomic::write_lines(&out, &lines)?;
+    files.insert(0, out);
+    fs::remove_file(&partial).with_context(|| format!("removing {}", partial.display()))?;
+    Ok(Outcome {
+        rows: parsed,
+        new: total,
+        resumed,
+        elapsed_s,
+        files,
+    })
 }
 
 /// Runs the command.
@@ -158,230 +283,58 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let out = opts.out.clone().unwrap_or_else(|| {
-        let file = match shard {
-            Some((i, n)) => format!("{}.shard-{i}-of-{n}.jsonl", sweep.name()),
-            None => format!("{}.jsonl", sweep.name()),
-        };
-        Path::new("results").join(file)
-    });
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let partial = with_suffix(&out, ".partial");
-
-    // Resume: reuse the rows of earlier attempts, and restart the partial file from them (which
-    // also drops a line an interruption cut off) — but only rows of this very sweep and base.
-    let fingerprint_file = with_suffix(&out, ".fingerprint");
-    let fingerprint = sweep.fingerprint();
-    if let Ok(previous) = fs::read_to_string(&fingerprint_file)
-        && previous.trim() != fingerprint
-        && (out.exists() || partial.exists())
-    {
-        anyhow::bail!(
-            "{} holds results of another version of this sweep or of its base scenario \
-             (fingerprint {} here, {} there): delete {} and {} to start again, or choose --out",
-            out.display(),
-            fingerprint,
-            previous.trim(),
-            out.display(),
-            partial.display()
-        );
-    }
-    write_atomically(&fingerprint_file, &[fingerprint.as_str()])?;
-    let mut rows = previous_rows(&[out.clone(), partial.clone()], &points)?;
-    let todo: Vec<&SweepPoint> = points
-        .iter()
-        .filter(|p| !rows.contains_key(&p.index))
-        .collect();
-    if !rows.is_empty() {
-        eprintln!(
-            "resuming: {} of {} runs already in {} / {}; running {}",
-            rows.len(),
-            points.len(),
-            out.display(),
-            partial.display(),
-            todo.len()
-        );
-    }
-    write_atomically(
-        &partial,
-        &rows.values().map(String::as_str).collect::<Vec<_>>(),
-    )?;
-
-    // Check every point's scenario before starting, so a bad value fails at once.
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .context("starting the worker pool")?;
-    let scenarios = pool.install(|| {
-        todo.par_iter()
-            .map(|p| sweep.scenario(p))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-
-    let mut log = OpenOptions::new()
-        .append(true)
-        .open(&partial)
-        .with_context(|| format!("opening {}", partial.display()))?;
-    let total = todo.len();
-    let start = Instant::now();
-    let mut last_print = start;
-    let mut failures: Vec<String> = Vec::new();
-    let mut done = 0usize;
-    let (tx, rx) = mpsc::channel::<(usize, Result<String, String>)>();
-    std::thread::scope(|scope| -> Result<()> {
-        let work = todo.iter().zip(scenarios).collect::<Vec<_>>();
-        let capacity = sweep.spec.capacity.clone();
-        scope.spawn(move || {
-            pool.install(|| {
-                work.into_par_iter()
-                    .with_max_len(1)
-                    .for_each_with(tx, |tx, (p, scenario)| {
-                        let row = match &capacity {
-                            // A capacity sweep: each point is a search of many runs.
-                            Some(options) => {
-                                capacity_row(p, &scenario, options).map_err(|e| e.to_string())
-                            }
-                            None => Simulation::new(&scenario, Some(p.seed))
-                                .map(|sim| point_row(p, &sim.run()))
-                                .map_err(|e| e.to_string()),
-                        }
-                        .and_then(|row| json_line(&row).map_err(|e| e.to_string()));
-                        let _ = tx.send((p.index, row));
-                    });
-            });
-        });
-        for (index, row) in rx {
-            done += 1;
-            match row {
-                Ok(line) => {
-                    writeln!(log, "{line}")
-                        .and_then(|()| log.flush())
-                        .with_context(|| format!("writing {}", partial.display()))?;
-                    rows.insert(index, line);
-                }
-                Err(e) => failures.push(format!("point {index}: {e}")),
-            }
-            let now = Instant::now();
-            if now.duration_since(last_print) >= Duration::from_secs(1) || done == total {
-                last_print = now;
-                let elapsed = now.duration_since(start).as_secs_f64();
-                let rate = done as f64 / elapsed.max(1e-9);
-                eprintln!(
-                    "{}: {done}/{total} runs, {rate:.2} runs/s, ETA {}",
-                    sweep.name(),
-                    fmt_secs((total - done) as f64 / rate.max(1e-9))
-                );
-            }
+    let stem = match &opts.out {
+        Some(out) => {
+            Format::of(out)?;
+            out.with_extension("")
         }
-        Ok(())
-    })?;
-    let elapsed = start.elapsed().as_secs_f64();
-
-    if !failures.is_empty() {
-        for f in &failures {
-            eprintln!("error: {f}");
-        }
-        bail!(
-            "{} of {total} runs failed; the {} finished rows are in {} (rerun to resume)",
-            failures.len(),
-            rows.len(),
-            partial.display()
-        );
-    }
-    let lines: Vec<&str> = points.iter().map(|p| rows[&p.index].as_str()).collect();
-    write_atomically(&out, &lines)?;
-    fs::remove_file(&partial).with_context(|| format!("removing {}", partial.display()))?;
-
-    print!("{}", summary(&lines)?);
+        None => Path::new("results").join(match shard {
+            Some((i, n)) => format!("{}.shard-{i}-of-{n}", sweep.name()),
+            None => sweep.name().to_string(),
+        }),
+    };
+    let jobs = jobs_or_cores(opts.jobs);
+    let outcome = execute(&sweep, &points, jobs, &stem)?;
+    print!("{}", summary(&outcome.rows)?);
     println!(
         "{} runs ({} new, {} resumed) in {:.1} s at --jobs {jobs} ({:.2} runs/s) → {}",
         points.len(),
-        total,
-        points.len() - total,
-        elapsed,
-        total as f64 / elapsed.max(1e-9),
-        out.display()
+        outcome.new,
+        outcome.resumed,
+        outcome.elapsed_s,
+        outcome.new as f64 / outcome.elapsed_s.max(1e-9),
+        outcome
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Mean goodput, SLO attainment, p99 latency and peak memory per policy.
-fn summary(lines: &[&str]) -> Result<String> {
-    #[derive(Default)]
-    struct Acc {
-        runs: usize,
-        goodput: f64,
-        attainment: (f64, usize),
-        p99: (f64, usize),
-        memory: f64,
-        capacity: (f64, usize),
+/// Mean goodput, SLO attainment, p99 latency, peak memory (and capacity) per policy.
+fn summary(rows: &[Row]) -> Result<String> {
+    let mut df = results::frame(rows)?;
+    if let Ok(bytes) = df.column("memory_peak_bytes") {
+        let mib = bytes
+            .cast(&DataType::Float64)?
+            .f64()?
+            .apply_values(|b| b / (1u64 << 20) as f64)
+            .into_column()
+            .with_name("memory_peak_MiB".into());
+        df.with_column(mib)?;
     }
-    let mut by: BTreeMap<String, Acc> = BTreeMap::new();
-    for l in lines {
-        let v: serde_json::Value = serde_json::from_str(l)?;
-        let a = by
-            .entry(v["policy"].as_str().unwrap_or("?").to_string())
-            .or_default();
-        a.runs += 1;
-        a.goodput += v["goodput_rps"].as_f64().unwrap_or(0.0);
-        a.memory += v["memory_peak_bytes"].as_f64().unwrap_or(0.0);
-        if let Some(x) = v["slo_attainment"].as_f64() {
-            a.attainment.0 += x;
-            a.attainment.1 += 1;
-        }
-        if let Some(x) = v["latency_p99_ms"].as_f64() {
-            a.p99.0 += x;
-            a.p99.1 += 1;
-        }
-        if let Some(x) = v["capacity_rps"].as_f64() {
-            a.capacity.0 += x;
-            a.capacity.1 += 1;
-        }
-    }
-    let with_capacity = by.values().any(|a| a.capacity.1 > 0);
-    let mean = |(s, n): (f64, usize)| {
-        if n == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.3}", s / n as f64)
-        }
-    };
-    let mut s = format!(
-        "{:<12} {:>5} {:>14} {:>15} {:>13} {:>15}{}\n",
-        "policy",
-        "runs",
+    let metrics: Vec<String> = [
         "goodput_rps",
         "slo_attainment",
-        "p99_ms",
-        "mem_peak_MiB",
-        if with_capacity {
-            format!(" {:>13}", "capacity_rps")
-        } else {
-            String::new()
-        }
-    );
-    for (policy, a) in &by {
-        s.push_str(&format!(
-            "{:<12} {:>5} {:>14.2} {:>15} {:>13} {:>15.1}{}\n",
-            policy,
-            a.runs,
-            a.goodput / a.runs as f64,
-            mean(a.attainment),
-            mean(a.p99),
-            a.memory / a.runs as f64 / (1u64 << 20) as f64,
-            if with_capacity {
-                format!(" {:>13}", mean(a.capacity))
-            } else {
-                String::new()
-            }
-        ));
-    }
-    s.push_str("(means over the runs of each policy)\n");
-    Ok(s)
+        "latency_p99_ms",
+        "memory_peak_MiB",
+        "capacity_rps",
+    ]
+    .into_iter()
+    .filter(|m| df.column(m).is_ok())
+    .map(String::from)
+    .collect();
+    Ok(summarize::pivot(&df, &["policy".to_string()], &metrics, Agg::Mean)?.to_text())
 }

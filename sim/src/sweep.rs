@@ -784,7 +784,7 @@ fn opt(x: Option<f64>) -> Cell {
 }
 
 /// A run's report flattened into the results columns, in the shared column order: identity
-/// (`scenario, app, policy, device, transport, seed`), then the metrics (docs/metrics.md), with
+/// (`scenario, app, policy, device, transport, seed` — the seed as text, exactly), then the metrics (docs/metrics.md), with
 /// one `utilization_<accelerator>` column per accelerator in name order. `instances_total` counts
 /// the live instances at the end; `scale_outs`/`scale_ins` count the policy's scaling events.
 pub fn report_row(report: &Report) -> Vec<(String, Cell)> {
@@ -796,7 +796,8 @@ pub fn report_row(report: &Report) -> Vec<(String, Cell)> {
         ("policy".into(), Cell::Str(report.policy.clone())),
         ("device".into(), Cell::Str(report.device.clone())),
         ("transport".into(), Cell::Str(report.transport.clone())),
-        ("seed".into(), int(report.seed)),
+        // Text: a 64-bit seed does not fit a signed column, and a float would round it.
+        ("seed".into(), Cell::Str(report.seed.to_string())),
         ("arrivals".into(), int(s.arrivals)),
         ("completed".into(), int(s.completed)),
         ("dropped".into(), int(s.dropped)),

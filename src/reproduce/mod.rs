@@ -1,0 +1,205 @@
+//! `infscaler reproduce paper`: run the sweeps of `scenarios/paper/` (one per figure and table of
+//! the InfScaler paper) and write `REPORT.md` with each result beside the paper's number, the
+//! ratio, and PNG figures.
+//!
+//! The sweep files are the experiments: `infscaler sweep scenarios/paper/<file>` runs any one of
+//! them alone with the same rows. `--quick` runs each with one repeat and short runs (the overrides
+//! are listed in [`FIGURES`]) into its own folder, so a smoke test never overwrites the committed
+//! reproduction. An interrupted reproduction resumes where it stopped (a marker file says one is
+//! in progress); a finished one is rerun from scratch, so its numbers are always this build's.
+
+mod figures;
+mod paper;
+mod sections;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+
+use infscaler_sim::sweep::Sweep;
+
+use crate::atomic;
+use crate::results::Row;
+use crate::sweep::{execute, jobs_or_cores};
+
+/// What `reproduce` can reproduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The InfScaler paper (../shared/seeds/infscaler-paper.txt): Fig. 2, 5, 6, 7 and Table II.
+    Paper,
+}
+
+/// One experiment of the paper: its sweep file and what `--quick` changes.
+pub struct Figure {
+    /// Short id, used for the data files and figures (`fig5`).
+    pub id: &'static str,
+    /// The sweep file under `scenarios/paper/`.
+    pub sweep: &'static str,
+    /// `--quick`: single-valued axes that replace (or join) the sweep's axes.
+    pub quick: &'static [(&'static str, &'static str)],
+}
+
+/// The paper's experiments, in the order of the report.
+pub const FIGURES: [Figure; 5] = [
+    Figure {
+        id: "fig2",
+        sweep: "fig2-alexnet-configs.toml",
+        quick: &[("run.duration", "4s")],
+    },
+    Figure {
+        id: "fig5",
+        sweep: "fig5-capacity.toml",
+        quick: &[("run.duration", "12s")],
+    },
+    Figure {
+        id: "table2",
+        sweep: "table2-memory-trace.toml",
+        quick: &[("run.duration", "60s")],
+    },
+    Figure {
+        id: "fig6",
+        sweep: "fig6-handoff.toml",
+        quick: &[("run.duration", "6s")],
+    },
+    Figure {
+        id: "fig7",
+        sweep: "fig7-latency-memory-vs-throughput.toml",
+        quick: &[("run.duration", "10s")],
+    },
+];
+
+/// The results of one experiment, handed to its report section.
+pub struct Results {
+    /// The experiment.
+    pub figure: &'static Figure,
+    /// Every row, in grid order.
+    pub rows: Vec<Row>,
+    /// The CSV file of the rows, relative to the report.
+    pub csv: String,
+}
+
+/// The sweep of `figure` under `dir`, with the `--quick` overrides applied when asked.
+pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool) -> Result<Sweep> {
+    let path = dir.join(figure.sweep);
+    if !quick {
+        return Ok(Sweep::load(&path)?);
+    }
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut spec: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let name = spec
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or(figure.id)
+        .to_string();
+    spec.insert("name".into(), format!("{name}-quick").into());
+    spec.insert("repeat".into(), 1.into());
+    let axes = spec
+        .entry("axes")
+        .or_insert_with(|| toml::Value::Array(Vec::new()))
+        .as_array_mut()
+        .with_context(|| format!("{}: axes must be an array of tables", path.display()))?;
+    for (axis_path, value) in figure.quick {
+        let mut axis = toml::Table::new();
+        axis.insert("path".into(), (*axis_path).into());
+        axis.insert("values".into(), vec![toml::Value::from(*value)].into());
+        let existing = axes
+            .iter()
+            .position(|a| a.get("path").and_then(|p| p.as_str()) == Some(axis_path));
+        match existing {
+            Some(i) => axes[i] = axis.into(),
+            None => axes.push(axis.into()),
+        }
+    }
+    let quick_text = toml::to_string(&spec)?;
+    Ok(Sweep::parse(
+        &quick_text,
+        &format!("{} (--quick)", path.display()),
+        dir,
+    )?)
+}
+
+/// Runs the command.
+pub fn run(
+    target: Target,
+    quick: bool,
+    out_dir: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let Target::Paper = target;
+    let scenarios = PathBuf::from("scenarios/paper");
+    if !scenarios.is_dir() {
+        bail!(
+            "{} not found: run `infscaler reproduce paper` from a checkout of infscaler \
+             (it reads the sweep files there)",
+            scenarios.display()
+        );
+    }
+    let out_dir = out_dir.unwrap_or_else(|| {
+        PathBuf::from(if quick {
+            "results/paper-quick"
+        } else {
+            "results/paper"
+        })
+    });
+    let data = out_dir.join("data");
+    fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let jobs = jobs_or_cores(jobs);
+
+    // Load every sweep first, so that a bad file fails before hours of work.
+    let sweeps: Vec<Sweep> = FIGURES
+        .iter()
+        .map(|f| load_sweep(&scenarios, f, quick))
+        .collect::<Result<_>>()?;
+
+    let marker = data.join("IN-PROGRESS");
+    if marker.exists() {
+        eprintln!(
+            "{} exists: resuming the interrupted reproduction",
+            marker.display()
+        );
+    } else {
+        for f in &FIGURES {
+            for ext in ["jsonl", "jsonl.partial", "parquet", "csv"] {
+                let _ = fs::remove_file(data.join(format!("{}.{ext}", f.id)));
+            }
+        }
+        atomic::write_bytes(&marker, b"a reproduction is running or was interrupted\n")?;
+    }
+
+    let start = Instant::now();
+    let mut all = Vec::new();
+    for (figure, sweep) in FIGURES.iter().zip(sweeps) {
+        let points = sweep.points();
+        eprintln!(
+            "{}: {} ({} points) …",
+            figure.id,
+            sweep.origin,
+            points.len()
+        );
+        let outcome = execute(&sweep, &points, jobs, &data.join(figure.id))?;
+        all.push(Results {
+            figure,
+            rows: outcome.rows,
+            csv: format!("data/{}.csv", figure.id),
+        });
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+
+    let report = sections::report(&all, &out_dir, quick, elapsed, jobs)?;
+    let report_path = out_dir.join("REPORT.md");
+    atomic::write_bytes(&report_path, report.as_bytes())?;
+    fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+    println!(
+        "{} experiments, {} runs in {:.1} s at --jobs {jobs} → {}",
+        all.len(),
+        all.iter().map(|r| r.rows.len()).sum::<usize>(),
+        elapsed,
+        report_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
