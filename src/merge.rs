@@ -5,11 +5,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use polars::prelude::{DataFrame, DataType, SortMultipleOptions};
+use anyhow::{Result, bail};
+use polars::prelude::DataFrame;
+
+use infscaler_sim::sweep::Cell;
 
 use crate::atomic;
-use crate::results::{self, Format};
+use crate::results::{self, Format, Row};
 
 /// The sweep fingerprint written beside a results file by `infscaler sweep`, if any.
 fn fingerprint_of(path: &Path) -> Option<String> {
@@ -19,8 +21,8 @@ fn fingerprint_of(path: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Concatenates `inputs` (their columns united), checks that no sweep point comes twice, sorts
-/// by `point` when there is one, and returns the table.
+/// Joins the rows of `inputs` (their columns united), checks that no sweep point comes twice,
+/// sorts them by `point`, and returns the table.
 pub fn merge(inputs: &[PathBuf]) -> Result<DataFrame> {
     if inputs.is_empty() {
         bail!("nothing to merge: give one or more results files");
@@ -39,22 +41,23 @@ pub fn merge(inputs: &[PathBuf]) -> Result<DataFrame> {
             p.display()
         );
     }
-    let frames: Vec<DataFrame> = inputs
-        .iter()
-        .map(|p| results::read(p))
-        .collect::<Result<_>>()?;
-
-    // No point twice: shards of one sweep are disjoint.
+    // Through rows, so that the merged table types its columns by the same rule as one sweep
+    // (a column that is all null in one shard takes the type of the others).
+    let mut rows: Vec<(Option<i64>, Row)> = Vec::new();
     let mut seen: BTreeMap<i64, &PathBuf> = BTreeMap::new();
-    for (df, path) in frames.iter().zip(inputs) {
-        let Ok(points) = df.column("point") else {
-            continue;
-        };
-        let points = points
-            .cast(&DataType::Int64)
-            .with_context(|| format!("{}: column point", path.display()))?;
-        for p in points.i64()?.iter().flatten() {
-            if let Some(other) = seen.insert(p, path) {
+    for path in inputs {
+        for row in results::rows(&results::read(path)?)? {
+            let point = row
+                .iter()
+                .find(|(k, _)| k == "point")
+                .and_then(|(_, v)| match v {
+                    Cell::Int(i) => Some(*i),
+                    _ => None,
+                });
+            // No point twice: shards of one sweep are disjoint.
+            if let Some(p) = point
+                && let Some(other) = seen.insert(p, path)
+            {
                 bail!(
                     "sweep point {p} is in both {} and {}: shards of one sweep never overlap \
                      (is a file given twice, or a shard from another sweep?)",
@@ -62,16 +65,13 @@ pub fn merge(inputs: &[PathBuf]) -> Result<DataFrame> {
                     path.display()
                 );
             }
+            rows.push((point, row));
         }
     }
-    let mut df = polars::functions::concat_df_diagonal(&frames).context("joining the tables")?;
-    if df.column("point").is_ok() {
-        df = df.sort(
-            ["point"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )?;
-    }
-    Ok(df)
+    // Grid order; rows without a point keep their order, after the others.
+    rows.sort_by_key(|(p, _)| p.map_or((1, 0), |p| (0, p)));
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    results::frame(&rows)
 }
 
 /// Runs the command.

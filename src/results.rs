@@ -109,6 +109,27 @@ pub fn json_line(row: &[(String, Cell)]) -> Result<String> {
     Ok(s)
 }
 
+/// The cell a CSV field stands for: a boolean, an integer, a float (written with a point, an
+/// exponent, or as inf/NaN), else text — so an integer too large for i64 stays text, exactly.
+fn parse_cell(s: &str) -> Cell {
+    match s {
+        "" => Cell::Null,
+        "true" => Cell::Bool(true),
+        "false" => Cell::Bool(false),
+        _ => {
+            if let Ok(i) = s.parse::<i64>() {
+                Cell::Int(i)
+            } else if let Ok(x) = s.parse::<f64>()
+                && (s.contains(['.', 'e', 'E']) || x.is_nan() || x.is_infinite())
+            {
+                Cell::Float(x)
+            } else {
+                Cell::Str(s.to_string())
+            }
+        }
+    }
+}
+
 /// The narrowest column type holding a set of cells.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -283,11 +304,27 @@ pub fn read(path: &Path) -> Result<DataFrame> {
     let read = || -> Result<DataFrame> {
         match format {
             Format::Parquet => Ok(ParquetReader::new(File::open(path)?).finish()?),
-            Format::Csv => Ok(CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(None)
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-                .finish()?),
+            Format::Csv => {
+                // Every column as text, then typed by this module's rule, so that a table reads
+                // back as it was written (polars' inference would make a big seed an i64 error).
+                let text = CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(0))
+                    .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+                    .finish()?;
+                let rows: Vec<Row> = rows(&text)?
+                    .into_iter()
+                    .map(|row| {
+                        row.into_iter()
+                            .map(|(k, v)| match v {
+                                Cell::Str(s) => (k, parse_cell(&s)),
+                                other => (k, other),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                frame(&rows)
+            }
             Format::Jsonl => {
                 let mut rows = Vec::new();
                 for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
@@ -372,6 +409,8 @@ mod tests {
                 ("policy", Cell::Str("infscaler".into())),
                 ("goodput_rps", Cell::Float(12.25)),
                 ("ok", Cell::Bool(true)),
+                // A u64 seed: text, exactly, in every format.
+                ("seed", Cell::Str("15527378574686069864".into())),
             ]),
             row(&[
                 ("point", Cell::Int(1)),

@@ -219,12 +219,13 @@ pub fn pivot(df: &DataFrame, by: &[String], metrics: &[String], agg: Agg) -> Res
     })
 }
 
-/// A number for a table: 4 significant digits, no exponent for ordinary magnitudes.
+/// A number for a table: an integer as such, else 4 significant digits (no exponent).
 pub fn fmt_value(x: Option<f64>) -> String {
     match x {
         None => "-".to_string(),
         Some(x) if x == 0.0 => "0".to_string(),
         Some(x) if x.is_nan() => "NaN".to_string(),
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
         Some(x) => {
             let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
             format!("{x:.digits$}")

@@ -112,7 +112,7 @@ pub fn jobs_or_cores(jobs: Option<usize>) -> usize {
 /// Runs `points` of `sweep` on `jobs` threads and writes their rows to `<stem>.jsonl`,
 /// `<stem>.parquet` and `<stem>.csv` (see the module documentation for resume and atomicity).
 pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -> Result<Outcome> {
-    let out = stem.with_extension(Format::Jsonl.extension());
+    let out = atomic::with_suffix(stem, ".jsonl");
     let partial = atomic::with_suffix(&out, ".partial");
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -244,7 +244,7 @@ pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -
     let mut df = results::frame(&parsed)?;
     let mut files = Vec::new();
     for format in [Format::Parquet, Format::Csv] {
-        let path = stem.with_extension(format.extension());
+        let path = atomic::with_suffix(stem, &format!(".{format}"));
         results::write(&mut df, &path)?;
         files.push(path);
     }

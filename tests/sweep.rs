@@ -1,5 +1,6 @@
-//! End-to-end tests of `infscaler sweep`: the results file is the same at any `--jobs`, across
-//! shards and after an interrupted run is resumed; bad axes fail naming the path.
+//! End-to-end tests of `infscaler sweep`, `merge` and `summarize`: the results files are the
+//! same at any `--jobs`, across shards and after an interrupted run is resumed; shards merge into
+//! the whole sweep; bad axes and columns fail naming them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,22 @@ fn results_are_identical_at_one_and_two_jobs_and_in_grid_order() {
     ok(sweep(&s, &b, &["--jobs", "2"]));
     let (ta, tb) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
     assert_eq!(ta, tb, "--jobs 1 and --jobs 2 differ");
+    // The tables beside the JSON lines, byte-identical too.
+    for ext in ["parquet", "csv"] {
+        let (pa, pb) = (a.with_extension(ext), b.with_extension(ext));
+        assert_eq!(
+            fs::read(&pa).unwrap(),
+            fs::read(&pb).unwrap(),
+            "{ext} differs between --jobs 1 and 2"
+        );
+    }
+    let csv = lines(&a.with_extension("csv"));
+    assert_eq!(csv.len(), 1 + 8, "a header and a line per run");
+    assert!(
+        csv[0].starts_with("point,point_key,repeat,policy.kind,"),
+        "{}",
+        csv[0]
+    );
     let rows = lines(&a);
     assert_eq!(rows.len(), 8);
     for (i, row) in rows.iter().enumerate() {
@@ -229,4 +246,98 @@ fn a_capacity_sweep_gives_each_point_a_capacity() {
         assert!(v["capacity_probes"].as_u64().unwrap() >= 2, "{v}");
         assert!(v["throughput_rps"].as_f64().unwrap() > 0.0, "{v}");
     }
+}
+
+#[test]
+fn shards_merge_into_the_whole_sweep_and_summarize_pivots_it() {
+    let dir = scratch("merge");
+    let s = tiny_sweep(&dir, "");
+    let whole = dir.join("whole.parquet");
+    ok(sweep(&s, &whole, &["--jobs", "2"]));
+    let (s0, s1) = (dir.join("s0.parquet"), dir.join("s1.parquet"));
+    ok(sweep(&s, &s0, &["--shard", "0/2", "--jobs", "1"]));
+    ok(sweep(&s, &s1, &["--shard", "1/2", "--jobs", "1"]));
+    // Shards given in any order merge into the whole sweep, byte for byte.
+    let merged = dir.join("merged.parquet");
+    let out = ok(infscaler(&[
+        "merge",
+        &s1.to_string_lossy(),
+        &s0.to_string_lossy(),
+        "--out",
+        &merged.to_string_lossy(),
+    ]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("8 rows"));
+    assert_eq!(fs::read(&merged).unwrap(), fs::read(&whole).unwrap());
+    let merged_csv = dir.join("merged.csv");
+    ok(infscaler(&[
+        "merge",
+        &s0.with_extension("jsonl").to_string_lossy(),
+        &s1.to_string_lossy(),
+        "--out",
+        &merged_csv.to_string_lossy(),
+    ]));
+    assert_eq!(lines(&merged_csv), lines(&whole.with_extension("csv")));
+    // A shard given twice is refused.
+    let res = infscaler(&[
+        "merge",
+        &s0.to_string_lossy(),
+        &s0.to_string_lossy(),
+        "--out",
+        &dir.join("x.parquet").to_string_lossy(),
+    ]);
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("is in both"));
+
+    // Two keys and one metric: rates down, policies across, one cell per (rate, policy).
+    let out = ok(infscaler(&[
+        "summarize",
+        &whole.to_string_lossy(),
+        "--by",
+        "workload.rate_per_s,policy.kind",
+        "--metric",
+        "completed",
+        "--agg",
+        "count",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["workload.rate_per_s", "static", "infscaler"],
+        "{text}"
+    );
+    assert_eq!(rows[1], ["60", "2", "2"], "{text}");
+    assert_eq!(rows[2], ["120", "2", "2"], "{text}");
+    // The mean of the CSV output is the mean of the JSON lines.
+    let out = ok(infscaler(&[
+        "summarize",
+        &whole.with_extension("csv").to_string_lossy(),
+        "--by",
+        "policy.kind",
+        "--metric",
+        "completed",
+        "--csv",
+    ]));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let mut static_completed = 0.0;
+    for row in lines(&whole.with_extension("jsonl")) {
+        let v: serde_json::Value = serde_json::from_str(&row).unwrap();
+        if v["policy.kind"] == "static" {
+            static_completed += v["completed"].as_f64().unwrap();
+        }
+    }
+    static_completed /= 4.0; // Integer counts: the sum is exact, as is polars' mean.
+    let line = csv.lines().nth(1).unwrap();
+    assert_eq!(line, format!("static,{static_completed}"), "{csv}");
+    let res = infscaler(&["summarize", &whole.to_string_lossy(), "--by", "nope"]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("\"nope\" is not a column") && err.contains("goodput_rps"),
+        "{err}"
+    );
+    let _ = fs::remove_dir_all(&dir);
 }

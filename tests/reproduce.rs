@@ -1,0 +1,55 @@
+//! `infscaler reproduce paper --quick`: every experiment runs and the report holds each section,
+//! the paper's numbers and the figures.
+
+use std::fs;
+use std::process::Command;
+
+#[test]
+fn a_quick_reproduction_writes_the_report_figures_and_data() {
+    let dir = std::env::temp_dir().join(format!("infscaler-reproduce-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["reproduce", "paper", "--quick", "--out-dir"])
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the infscaler binary runs");
+    assert!(
+        out.status.success(),
+        "reproduce failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    for heading in [
+        "## Summary",
+        "## Fig. 2",
+        "## Fig. 5",
+        "## Table II",
+        "## Fig. 6",
+        "## Fig. 7",
+    ] {
+        assert!(report.contains(heading), "no {heading} in the report");
+    }
+    // The paper's numbers stand beside ours.
+    for number in [
+        "+34.8 %", "+48.1 %", "+126.6 %", "7571", "< 1 ms", "+16.5 %",
+    ] {
+        assert!(report.contains(number), "the paper's {number} is missing");
+    }
+    assert!(report.contains("Quick run"));
+    for fig in ["fig2", "fig5", "fig6", "fig7", "table2"] {
+        let png = fs::read(dir.join(format!("{fig}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig}.png is not a PNG");
+        assert!(
+            report.contains(&format!("({fig}.png)")),
+            "{fig}.png is not linked"
+        );
+        let csv = fs::read_to_string(dir.join(format!("data/{fig}.csv"))).unwrap();
+        assert!(csv.lines().count() > 1, "data/{fig}.csv has no rows");
+    }
+    assert!(
+        !dir.join("data/IN-PROGRESS").exists(),
+        "a finished reproduction leaves no in-progress marker"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
