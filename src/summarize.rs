@@ -223,7 +223,6 @@ pub fn pivot(df: &DataFrame, by: &[String], metrics: &[String], agg: Agg) -> Res
 pub fn fmt_value(x: Option<f64>) -> String {
     match x {
         None => "-".to_string(),
-        Some(x) if x == 0.0 => "0".to_string(),
         Some(x) if x.is_nan() => "NaN".to_string(),
         Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
         Some(x) => {

@@ -225,7 +225,7 @@ fn fmt_rate(f: &mut fmt::Formatter<'_>, x: f64, units: &[(&str, f64)]) -> fmt::R
 /// Writes a whole number of base units in the largest unit (largest first) that divides it.
 fn fmt_integer(f: &mut fmt::Formatter<'_>, x: u64, units: &[(&str, u64)]) -> fmt::Result {
     for &(suffix, factor) in units {
-        if x >= factor && x % factor == 0 {
+        if x >= factor && x.is_multiple_of(factor) {
             return write!(f, "{}{suffix}", x / factor);
         }
     }

@@ -7,6 +7,8 @@ use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// Colours of the systems, in the order figures list them.
@@ -106,86 +108,70 @@ pub fn grouped_bars(
         (if v > 0.0 { lo.min(v) } else { lo }, hi.max(v))
     });
     let hi = if hi > 0.0 { hi } else { 1.0 };
-    let n = groups.len().max(1);
-    let x_range = -0.5..(n as f64 - 0.5);
-    let width = 0.8 / series.len().max(1) as f64;
-    let bar = |i: usize, s: usize| -> (f64, f64) {
-        let x0 = i as f64 - 0.4 + s as f64 * width;
-        (x0, x0 + width * 0.9)
-    };
+    let x_range = -0.5..(groups.len().max(1) as f64 - 0.5);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(title, (FONT, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64);
-    let label_style = (FONT, 14);
     if log_y {
         let lo = if lo.is_finite() { lo } else { hi / 10.0 };
         let floor = 10f64.powf(lo.log10().floor());
         let ceil = 10f64.powf(hi.log10().ceil());
-        let mut chart = builder.build_cartesian_2d(x_range, (floor..ceil).log_scale())?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n + 1)
-            .x_label_formatter(&|x| tick_label(groups, *x))
-            .y_desc(y_label)
-            .label_style(label_style)
-            .draw()?;
-        for (s, ser) in series.iter().enumerate() {
-            let color = PALETTE[s % PALETTE.len()];
-            chart
-                .draw_series(ser.values.iter().enumerate().filter_map(|(i, v)| {
-                    let (x0, x1) = bar(i, s);
-                    v.filter(|v| *v > 0.0)
-                        .map(|v| Rectangle::new([(x0, floor), (x1, v)], color.filled()))
-                }))?
-                .label(ser.name.clone())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
-        }
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .label_font(label_style)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
-        }
+        let chart = builder.build_cartesian_2d(x_range, (floor..ceil).log_scale())?;
+        paint_bars(chart, groups, series, y_label, floor)
     } else {
-        let mut chart = builder.build_cartesian_2d(x_range, 0.0..hi * 1.5)?;
+        let chart = builder.build_cartesian_2d(x_range, 0.0..hi * 1.5)?;
+        paint_bars(chart, groups, series, y_label, 0.0)
+    }
+}
+
+/// The mesh, bars (from `floor` up) and legend of [`grouped_bars`], for a linear or log y axis.
+fn paint_bars<'a, Y>(
+    mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    groups: &[String],
+    series: &[Bars],
+    y_label: &str,
+    floor: f64,
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let label_style = (FONT, 14);
+    let n = groups.len().max(1);
+    let width = 0.8 / series.len().max(1) as f64;
+    let bar = |i: usize, s: usize| -> (f64, f64) {
+        let x0 = i as f64 - 0.4 + s as f64 * width;
+        (x0, x0 + width * 0.9)
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n + 1)
+        .x_label_formatter(&|x| tick_label(groups, *x))
+        .y_desc(y_label)
+        .label_style(label_style)
+        .draw()?;
+    for (s, ser) in series.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
         chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n + 1)
-            .x_label_formatter(&|x| tick_label(groups, *x))
-            .y_desc(y_label)
-            .label_style(label_style)
+            .draw_series(ser.values.iter().enumerate().filter_map(|(i, v)| {
+                let (x0, x1) = bar(i, s);
+                v.filter(|v| *v > floor)
+                    .map(|v| Rectangle::new([(x0, floor), (x1, v)], color.filled()))
+            }))?
+            .label(ser.name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .label_font(label_style)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()?;
-        for (s, ser) in series.iter().enumerate() {
-            let color = PALETTE[s % PALETTE.len()];
-            chart
-                .draw_series(ser.values.iter().enumerate().filter_map(|(i, v)| {
-                    let (x0, x1) = bar(i, s);
-                    v.map(|v| Rectangle::new([(x0, 0.0), (x1, v)], color.filled()))
-                }))?
-                .label(ser.name.clone())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
-        }
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .label_font(label_style)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
-        }
     }
     Ok(())
 }

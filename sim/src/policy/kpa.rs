@@ -143,7 +143,7 @@ impl KpaSpec {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let err = |f: &str, m: String| Err((f.to_string(), m));
         let sw = self.stable_window.0.as_ns();
-        if !(6 * NS_PER_S..=3600 * NS_PER_S).contains(&sw) || sw % NS_PER_S != 0 {
+        if !(6 * NS_PER_S..=3600 * NS_PER_S).contains(&sw) || !sw.is_multiple_of(NS_PER_S) {
             return err(
                 "stable_window",
                 "must be whole seconds between 6s and 1h".into(),

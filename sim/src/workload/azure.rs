@@ -266,14 +266,14 @@ impl AzureFunctionsSpec {
                 "must name an invocations_per_function_md.anon.dXX.csv file",
             ));
         }
-        if let Some((first, last)) = self.day_minutes {
-            if first == 0 || first > last {
-                return Err(WorkloadError::invalid(
-                    "day_minutes",
-                    format!("[{first}, {last}]"),
-                    "must be [first, last] minutes with 1 ≤ first ≤ last ≤ 1440 (inclusive)",
-                ));
-            }
+        if let Some((first, last)) = self.day_minutes
+            && (first == 0 || first > last)
+        {
+            return Err(WorkloadError::invalid(
+                "day_minutes",
+                format!("[{first}, {last}]"),
+                "must be [first, last] minutes with 1 ≤ first ≤ last ≤ 1440 (inclusive)",
+            ));
         }
         if let Some(scale) = self.rate_scale {
             check_positive("rate_scale", scale)?;
