@@ -2,14 +2,15 @@
 //! the paper's numbers and the figures.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[test]
-fn a_quick_reproduction_writes_the_report_figures_and_data() {
-    let dir = std::env::temp_dir().join(format!("infscaler-reproduce-{}", std::process::id()));
+fn reproduce_quick(name: &str, jobs: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("infscaler-reproduce-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
-        .args(["reproduce", "paper", "--quick", "--out-dir"])
+        .args(["reproduce", "paper", "--quick", "--jobs", jobs, "--out-dir"])
         .arg(&dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -19,6 +20,19 @@ fn a_quick_reproduction_writes_the_report_figures_and_data() {
         "reproduce failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    dir
+}
+
+fn same_bytes(a: &Path, b: &Path, file: &str) {
+    assert!(
+        fs::read(a.join(file)).unwrap() == fs::read(b.join(file)).unwrap(),
+        "{file} differs between --jobs 1 and --jobs 2"
+    );
+}
+
+#[test]
+fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jobs() {
+    let dir = reproduce_quick("two", "2");
     let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
     for heading in [
         "## Summary",
@@ -51,5 +65,15 @@ fn a_quick_reproduction_writes_the_report_figures_and_data() {
         !dir.join("data/IN-PROGRESS").exists(),
         "a finished reproduction leaves no in-progress marker"
     );
+    let one = reproduce_quick("one", "1");
+    for file in [
+        "REPORT.md",
+        "fig5.png",
+        "data/fig5.parquet",
+        "data/table2.csv",
+    ] {
+        same_bytes(&dir, &one, file);
+    }
     let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&one);
 }

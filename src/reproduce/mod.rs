@@ -190,7 +190,7 @@ pub fn run(
     }
     let elapsed = start.elapsed().as_secs_f64();
 
-    let report = sections::report(&all, &out_dir, quick, elapsed, jobs)?;
+    let report = sections::report(&all, &out_dir, quick)?;
     let report_path = out_dir.join("REPORT.md");
     atomic::write_bytes(&report_path, report.as_bytes())?;
     fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;

@@ -35,14 +35,11 @@ impl Stat {
 
     /// `mean` or, over several repeats, `mean [min–max]`.
     fn show(self) -> String {
-        match (self.n, self.min, self.max) {
-            (n, Some(lo), Some(hi)) if n > 1 && hi > lo => format!(
-                "{} [{}–{}]",
-                fmt_value(self.mean),
-                fmt_value(Some(lo)),
-                fmt_value(Some(hi))
-            ),
-            _ => fmt_value(self.mean),
+        let (lo, hi) = (fmt_value(self.min), fmt_value(self.max));
+        if self.n > 1 && lo != hi {
+            format!("{} [{lo}–{hi}]", fmt_value(self.mean))
+        } else {
+            fmt_value(self.mean)
         }
     }
 }
@@ -137,26 +134,20 @@ fn median_of(xs: &[f64]) -> Option<f64> {
 }
 
 /// The whole report.
-pub fn report(
-    all: &[Results],
-    out_dir: &Path,
-    quick: bool,
-    elapsed_s: f64,
-    jobs: usize,
-) -> Result<String> {
+pub fn report(all: &[Results], out_dir: &Path, quick: bool) -> Result<String> {
     let mut s = String::new();
     let runs: usize = all.iter().map(|r| r.rows.len()).sum();
     let _ = writeln!(s, "# InfScaler paper, reproduced in simulation\n");
     let _ = writeln!(
         s,
-        "Made by `infscaler reproduce paper{}` ({} experiments, {runs} rows, {:.0} s at --jobs {jobs}). \
+        "Made by `infscaler reproduce paper{}` ({} experiments, {runs} rows; the same at any \
+         `--jobs`, byte for byte). \
          The paper measured a real Jetson Xavier AGX; these numbers come from infscaler's model of \
          it (`hwprofiles/xavier-agx.toml`), the cost model of each app's layers and the four \
          policies of `sim/src/policy/`. Nothing here is tuned to the paper: where the two differ, \
          the section says by how much and which mechanism of the model explains it.\n",
         if quick { " --quick" } else { "" },
         all.len(),
-        elapsed_s
     );
     if quick {
         let _ = writeln!(
