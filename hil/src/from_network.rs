@@ -54,16 +54,10 @@ const LAYER_NORM_EPSILON: f32 = 1e-5;
 const LEAKY_RELU_ALPHA: f32 = 0.1;
 
 /// How a model is built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BuildOptions {
     /// Seed of the random weights.
     pub seed: u64,
-}
-
-impl Default for BuildOptions {
-    fn default() -> Self {
-        BuildOptions { seed: 0 }
-    }
 }
 
 /// Why a network cannot be written as ONNX.

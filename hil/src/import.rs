@@ -804,7 +804,7 @@ fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Ve
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || elems % known != 0 {
+        if known == 0 || !elems.is_multiple_of(known) {
             return Err(format!(
                 "target {target:?} does not divide {elems} elements"
             ));

@@ -139,7 +139,7 @@ pub fn split_model(
         order
             .iter()
             .filter(|v| {
-                let made = made_in[**v].map_or(true, |m| m <= k);
+                let made = made_in[**v].is_none_or(|m| m <= k);
                 made && last_read.get(**v).is_some_and(|&r| r > k)
             })
             .map(|v| v.to_string())

@@ -136,7 +136,7 @@ pub fn tensor_f32(t: &TensorProto) -> Result<Vec<f32>, String> {
         return Err(format!("tensor `{}` is stored in an external file", t.name));
     }
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 4 != 0 {
+        if !t.raw_data.len().is_multiple_of(4) {
             return Err(format!("tensor `{}`: raw_data is not whole floats", t.name));
         }
         return Ok(t
@@ -160,7 +160,7 @@ pub fn tensor_i64(t: &TensorProto) -> Result<Vec<i64>, String> {
         return Err(format!("tensor `{}` is stored in an external file", t.name));
     }
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 8 != 0 {
+        if !t.raw_data.len().is_multiple_of(8) {
             return Err(format!("tensor `{}`: raw_data is not whole int64s", t.name));
         }
         return Ok(t

@@ -173,7 +173,7 @@ mod tests {
         let lib = root.join("custom.so");
         std::fs::write(&lib, b"x").unwrap();
         assert_eq!(
-            locate_in(Some(lib.clone().into()), &[root.clone()]),
+            locate_in(Some(lib.clone().into()), std::slice::from_ref(&root)),
             Ok(lib)
         );
         let missing = root.join("nope.so");
