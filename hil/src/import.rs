@@ -828,3 +828,100 @@ fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Ve
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::from_network::{BuildOptions, model_from_network};
+    use crate::onnx::proto::AttributeProto;
+    use infscaler_sim::model::layers::{Conv, Pool};
+
+    #[test]
+    fn reshape_targets_keep_the_batch_and_resolve_zero_and_minus_one() {
+        assert_eq!(reshape_target(&[4, 3, 2], &[0, -1], false), Ok(vec![24]));
+        assert_eq!(
+            reshape_target(&[4, 3, 2], &[0, 0, 6], false),
+            Ok(vec![4, 6])
+        );
+        assert_eq!(
+            reshape_target(&[4, 3, 2], &[-1, 12, 2], false),
+            Ok(vec![12, 2])
+        );
+        assert!(reshape_target(&[4, 3, 2], &[1, 24], false).is_err());
+        assert!(reshape_target(&[4, 3, 2], &[0, 5, -1], false).is_err());
+    }
+
+    /// A small network with every kind of weight input: conv, ReLU6 (Clip bounds), pooling,
+    /// flatten, Gemm.
+    fn small_model() -> (Network, ModelProto) {
+        let mut b = NetworkBuilder::new("small", &[3, 8, 8]);
+        b.conv("conv", Conv::new(4, 3).pad(1));
+        b.act("clip", ActivationFn::Relu6);
+        b.pool("pool", Pool::max(2));
+        b.flatten("flat");
+        b.linear("fc", 5, true);
+        let net = b.finish();
+        let model = model_from_network(&net, &BuildOptions::default()).unwrap();
+        (net, model)
+    }
+
+    #[test]
+    fn constant_nodes_are_read_as_weights() {
+        let (net, mut model) = small_model();
+        // Move the Clip bounds out of the initialisers into Constant nodes before the Clip.
+        let graph = model.graph.as_mut().unwrap();
+        let mut constants = Vec::new();
+        graph.initializer.retain(|t| {
+            let bound = t.name == "clip.min" || t.name == "clip.max";
+            if bound {
+                constants.push(NodeProto {
+                    output: vec![t.name.clone()],
+                    name: format!("{}_const", t.name),
+                    op_type: "Constant".into(),
+                    attribute: vec![AttributeProto {
+                        name: "value".into(),
+                        r#type: onnx::proto::attribute_type::TENSOR,
+                        t: Some(t.clone()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                });
+            }
+            !bound
+        });
+        assert_eq!(constants.len(), 2);
+        graph.node.splice(1..1, constants);
+        let imported = import_model(&model, "small.onnx", "small").unwrap();
+        assert_eq!(imported.to_model().operators, net.operators());
+        assert_eq!(
+            imported.output_names,
+            ["conv", "clip", "pool", "flat", "fc"]
+        );
+    }
+
+    #[test]
+    fn a_clip_that_is_not_relu6_is_refused_by_name() {
+        let (_, mut model) = small_model();
+        let graph = model.graph.as_mut().unwrap();
+        let max = graph
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "clip.max")
+            .unwrap();
+        *max = onnx::f32_scalar("clip.max", 4.0);
+        let err = import_model(&model, "small.onnx", "small").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("`small.onnx`: node `clip` (Clip):"),
+            "{msg}"
+        );
+        assert!(msg.contains("[0, 4]"), "{msg}");
+    }
+
+    #[test]
+    fn models_round_trip_through_protobuf_bytes() {
+        let (_, model) = small_model();
+        let bytes = onnx::encode(&model);
+        assert_eq!(onnx::decode(&bytes).unwrap(), model);
+    }
+}
