@@ -26,8 +26,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
+use crate::onnx;
 use crate::onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
-use crate::onnx::{self, Dim};
 
 /// The ONNX opset the built models import. Opset 17 ships with ONNX 1.12 at IR version 8
 /// (onnx/onnx docs/Versioning.md, "Released Versions" table); ONNX Runtime supports it since
@@ -502,10 +502,4 @@ fn layer_node(
         Layer::Lstm { .. } => return Err("LSTM is not written yet".into()),
     };
     Ok(n)
-}
-
-/// Shape of a value, for messages.
-pub fn shape_string(shape: &[Dim]) -> String {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    format!("[{}]", dims.join(", "))
 }
