@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs nothing the machine lacks beyond what cargo fetches.
+# Runs every test of the workspace. Beyond what cargo fetches, it installs one thing: the ONNX
+# Runtime library the hil tests run models with (into .ort/; quick when already there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+scripts/install-onnxruntime.sh
 
 # Documentation examples first, so that the last runner summary is that of the whole suite.
 cargo test --workspace --doc

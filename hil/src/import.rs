@@ -1,0 +1,927 @@
+//! Import of a user's `.onnx` file into the simulator: the ONNX graph becomes a [`Network`] of
+//! the simulator's layers, whose shapes, FLOPs and bytes come from the same code as the zoo's
+//! ([`Network::to_model`]), so an imported model and a zoo model are counted alike.
+//!
+//! # What is read
+//!
+//! One graph input of rank ≥ 2 whose first dimension is the batch (symbolic or fixed) and whose
+//! other dimensions are fixed; float weights in initialisers or `Constant` nodes; and the
+//! operators in [`SUPPORTED_OPS`] from the default (`ai.onnx`) domain. Each other node becomes
+//! one operator, in file order; `Constant` nodes are folded into the weights first (see
+//! [`fold_constants`]), so operator `i` is the `i`-th non-constant node, which is also what
+//! [`crate::split`] cuts at.
+//!
+//! Shapes are inferred from the input shape with the simulator's layer rules, not taken from
+//! the file's `value_info`; an operator whose attributes the simulator cannot represent (dilated
+//! convolution, a Clip that is not ReLU6, a reshape of the batch dimension, …) is an error that
+//! names the file, the node and its operator type.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use infscaler_sim::model::layers::{
+    Layer, LayerError, Network, NetworkBuilder, PoolMode, TensorRef,
+};
+use infscaler_sim::model::{ActivationFn, Model};
+use thiserror::Error;
+
+use crate::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use crate::onnx::{self, Dim};
+
+/// The ONNX operator types the importer reads.
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "Relu",
+    "Clip",
+    "Sigmoid",
+    "Tanh",
+    "LeakyRelu",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "LRN",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Add",
+    "Mul",
+    "Concat",
+    "Resize",
+    "Softmax",
+    "Flatten",
+    "Reshape",
+    "Transpose",
+    "Slice",
+    "Dropout",
+    "Identity",
+    "Constant",
+];
+
+/// Why an ONNX model cannot be imported.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    /// The file cannot be read.
+    #[error("cannot read ONNX file `{file}`: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not an ONNX model.
+    #[error("`{file}` is not an ONNX model (protobuf decoding failed: {source})")]
+    Decode {
+        /// The file.
+        file: String,
+        /// The protobuf error.
+        source: prost::DecodeError,
+    },
+    /// The model as a whole does not fit (no graph, several inputs, unknown input shape).
+    #[error("`{file}`: {reason}")]
+    Model {
+        /// The file (or the name the model was given).
+        file: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// One node cannot be imported.
+    #[error("`{file}`: node `{node}` ({op_type}): {reason}")]
+    Node {
+        /// The file (or the name the model was given).
+        file: String,
+        /// Node name (its first output when it has none).
+        node: String,
+        /// Its operator type.
+        op_type: String,
+        /// What does not fit.
+        reason: String,
+    },
+}
+
+/// An imported model: the simulator's layer graph plus the ONNX value names it came from.
+#[derive(Clone, Debug)]
+pub struct ImportedModel {
+    /// The layer graph; node `i` is operator `i`.
+    pub network: Network,
+    /// Name of the ONNX graph input.
+    pub input_name: String,
+    /// Name of the ONNX value each node writes (its first output), by node index.
+    pub output_names: Vec<String>,
+}
+
+impl ImportedModel {
+    /// The simulator's operator list.
+    pub fn to_model(&self) -> Model {
+        self.network.to_model()
+    }
+}
+
+/// Reads and imports the `.onnx` file at `path`.
+pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let model = onnx::decode(&bytes).map_err(|source| ImportError::Decode {
+        file: file.clone(),
+        source,
+    })?;
+    let fallback = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".to_string());
+    import_model(&model, &file, &fallback)
+}
+
+/// Imports a decoded model. `file` names it in errors; `fallback_name` is the network's name
+/// when the graph has none.
+pub fn import_model(
+    model: &ModelProto,
+    file: &str,
+    fallback_name: &str,
+) -> Result<ImportedModel, ImportError> {
+    let model_err = |reason: String| ImportError::Model {
+        file: file.to_string(),
+        reason,
+    };
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| model_err("the model has no graph".into()))?;
+    let graph = fold_constants(graph).map_err(|(node, reason)| ImportError::Node {
+        file: file.to_string(),
+        node,
+        op_type: "Constant".into(),
+        reason,
+    })?;
+    let opset = default_opset(model);
+    let constants: HashMap<&str, &TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+
+    let inputs: Vec<_> = graph
+        .input
+        .iter()
+        .filter(|i| !constants.contains_key(i.name.as_str()))
+        .collect();
+    let [input] = inputs.as_slice() else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(model_err(format!(
+            "the graph has {} inputs ({names:?}); the simulator models one input per model",
+            inputs.len()
+        )));
+    };
+    let shape = onnx::declared_shape(input)
+        .ok_or_else(|| model_err(format!("input `{}` has no tensor shape", input.name)))?;
+    if onnx::declared_elem_type(input) != Some(onnx::proto::data_type::FLOAT) {
+        return Err(model_err(format!(
+            "input `{}` is not a float tensor; only float models are imported",
+            input.name
+        )));
+    }
+    if shape.len() < 2 {
+        return Err(model_err(format!(
+            "input `{}` has shape {}; expected a batch dimension followed by at least one fixed \
+             dimension",
+            input.name,
+            shape_string(&shape)
+        )));
+    }
+    let mut per_sample = Vec::with_capacity(shape.len() - 1);
+    for d in &shape[1..] {
+        match d {
+            Dim::Fixed(n) => per_sample.push(*n as usize),
+            Dim::Symbol(_) => {
+                return Err(model_err(format!(
+                    "input `{}` has shape {}; every dimension after the batch must be fixed",
+                    input.name,
+                    shape_string(&shape)
+                )));
+            }
+        }
+    }
+
+    let name = if graph.name.is_empty() {
+        fallback_name
+    } else {
+        &graph.name
+    };
+    let mut b = NetworkBuilder::new(name, &per_sample);
+    let mut values: HashMap<String, TensorRef> = HashMap::new();
+    values.insert(input.name.clone(), TensorRef::Input);
+    let mut names_used = HashSet::new();
+    let mut output_names = Vec::with_capacity(graph.node.len());
+    for (index, node) in graph.node.iter().enumerate() {
+        let mut layer_name = if node.name.is_empty() {
+            node.output.first().cloned().unwrap_or_default()
+        } else {
+            node.name.clone()
+        };
+        if layer_name.is_empty() || names_used.contains(&layer_name) {
+            layer_name = format!("{}#{index}", node.op_type);
+        }
+        names_used.insert(layer_name.clone());
+        let node_err = |reason: String| ImportError::Node {
+            file: file.to_string(),
+            node: layer_name.clone(),
+            op_type: node.op_type.clone(),
+            reason,
+        };
+        let ctx = NodeCtx {
+            node,
+            opset,
+            constants: &constants,
+            values: &values,
+            builder: &b,
+        };
+        let (layer, reads) = node_layer(&ctx).map_err(node_err)?;
+        let out = b
+            .try_layer(&layer_name, layer, &reads)
+            .map_err(|e| node_err(layer_error_reason(e)))?;
+        let Some(first) = node.output.first() else {
+            return Err(node_err("the node has no output".into()));
+        };
+        values.insert(first.clone(), out);
+        output_names.push(first.clone());
+    }
+    Ok(ImportedModel {
+        network: b.finish(),
+        input_name: input.name.clone(),
+        output_names,
+    })
+}
+
+/// The graph with every `Constant` node turned into an initialiser of the same name (only the
+/// `value` attribute, a tensor, is read). Errors carry the node's name.
+pub fn fold_constants(graph: &GraphProto) -> Result<GraphProto, (String, String)> {
+    let mut out = graph.clone();
+    out.node.clear();
+    for node in &graph.node {
+        if node.op_type != "Constant" || !node.domain.is_empty() && node.domain != "ai.onnx" {
+            out.node.push(node.clone());
+            continue;
+        }
+        let name = node.output.first().cloned().unwrap_or_default();
+        let Some(t) = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "value")
+            .and_then(|a| a.t.as_ref())
+        else {
+            return Err((
+                name,
+                "only Constant nodes with a `value` tensor attribute are read".into(),
+            ));
+        };
+        let mut t = t.clone();
+        t.name = name;
+        out.initializer.push(t);
+    }
+    Ok(out)
+}
+
+/// The version of the default operator set the model imports (1 when it states none).
+pub fn default_opset(model: &ModelProto) -> i64 {
+    model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(1, |o| o.version)
+}
+
+fn layer_error_reason(e: LayerError) -> String {
+    match e {
+        LayerError::Shape { shapes, reason, .. } => {
+            format!("input shape(s) {shapes:?} (per sample) do not fit: {reason}")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn shape_string(shape: &[Dim]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// What one node's translation can see.
+struct NodeCtx<'a> {
+    node: &'a NodeProto,
+    opset: i64,
+    constants: &'a HashMap<&'a str, &'a TensorProto>,
+    values: &'a HashMap<String, TensorRef>,
+    builder: &'a NetworkBuilder,
+}
+
+impl NodeCtx<'_> {
+    fn attr(&self, name: &str) -> Option<&AttributeProto> {
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+
+    fn int(&self, name: &str, default: i64) -> i64 {
+        self.attr(name).map_or(default, |a| a.i)
+    }
+
+    fn float(&self, name: &str, default: f32) -> f32 {
+        self.attr(name).map_or(default, |a| a.f)
+    }
+
+    fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.attr(name).map(|a| a.ints.clone())
+    }
+
+    fn string(&self, name: &str) -> Option<String> {
+        self.attr(name)
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+
+    /// Input `i`'s name, `None` when absent or left empty.
+    fn input_name(&self, i: usize) -> Option<&str> {
+        self.node
+            .input
+            .get(i)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Input `i` as an activation produced earlier.
+    fn activation(&self, i: usize) -> Result<TensorRef, String> {
+        let name = self
+            .input_name(i)
+            .ok_or_else(|| format!("input {i} is missing"))?;
+        if self.constants.contains_key(name) {
+            return Err(format!(
+                "input {i} (`{name}`) is a constant; the simulator models this operand as an \
+                 activation"
+            ));
+        }
+        self.values.get(name).copied().ok_or_else(|| {
+            format!("reads `{name}`, which neither the graph input nor an earlier node produces")
+        })
+    }
+
+    /// Input `i` as a constant tensor.
+    fn constant(&self, i: usize) -> Result<&TensorProto, String> {
+        let name = self
+            .input_name(i)
+            .ok_or_else(|| format!("input {i} is missing"))?;
+        self.constants
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("input {i} (`{name}`) must be a constant (an initialiser)"))
+    }
+
+    fn optional_constant(&self, i: usize) -> Result<Option<&TensorProto>, String> {
+        match self.input_name(i) {
+            None => Ok(None),
+            Some(_) => self.constant(i).map(Some),
+        }
+    }
+
+    /// Per-sample shape of input 0.
+    fn shape0(&self) -> Result<Vec<usize>, String> {
+        let t = self.activation(0)?;
+        Ok(self.builder.shape_of(t).unwrap_or(&[]).to_vec())
+    }
+
+    /// Rank of input 0 including the batch dimension.
+    fn full_rank0(&self) -> Result<i64, String> {
+        Ok(self.shape0()?.len() as i64 + 1)
+    }
+
+    /// Dilations must all be 1 and `auto_pad` unset (or `VALID` with no pads).
+    fn plain_window(&self) -> Result<(), String> {
+        if let Some(d) = self.ints("dilations")
+            && d.iter().any(|&x| x != 1)
+        {
+            return Err(format!(
+                "dilations {d:?}: only undilated windows are modelled"
+            ));
+        }
+        match self.string("auto_pad").as_deref() {
+            None | Some("NOTSET") | Some("") => Ok(()),
+            Some("VALID") if self.ints("pads").is_none() => Ok(()),
+            Some(other) => Err(format!("auto_pad = {other}: give explicit `pads` instead")),
+        }
+    }
+}
+
+fn usize_list<const K: usize>(v: &[i64], what: &str) -> Result<[usize; K], String> {
+    if v.len() != K || v.iter().any(|&x| x < 0) {
+        return Err(format!(
+            "{what} {v:?}: expected {K} non-negative values (2-D operators only)"
+        ));
+    }
+    let mut out = [0; K];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = x as usize;
+    }
+    Ok(out)
+}
+
+/// Normalises a possibly negative axis against `rank`.
+fn axis_of(axis: i64, rank: i64) -> Result<i64, String> {
+    let a = if axis < 0 { axis + rank } else { axis };
+    if (0..rank).contains(&a) {
+        Ok(a)
+    } else {
+        Err(format!("axis {axis} is out of range for rank {rank}"))
+    }
+}
+
+fn scalar_f32(t: &TensorProto) -> Result<f32, String> {
+    let v = onnx::tensor_f32(t)?;
+    match v.as_slice() {
+        [x] => Ok(*x),
+        _ => Err(format!(
+            "`{}` must hold one value, holds {}",
+            t.name,
+            v.len()
+        )),
+    }
+}
+
+/// The simulator layer of one node and the activations it reads.
+fn node_layer(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
+    let n = c.node;
+    if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        return Err(format!(
+            "operators of domain `{}` are not supported; only the default ONNX domain is",
+            n.domain
+        ));
+    }
+    let unary = |layer: Layer| -> Result<(Layer, Vec<TensorRef>), String> {
+        Ok((layer, vec![c.activation(0)?]))
+    };
+    let act = |function| unary(Layer::Activation { function });
+    match n.op_type.as_str() {
+        "Conv" | "ConvTranspose" => {
+            c.plain_window()?;
+            let w = c.constant(1)?;
+            let dims = usize_list::<4>(&w.dims, "weight shape")?;
+            let kernel = match c.ints("kernel_shape") {
+                Some(k) => usize_list::<2>(&k, "kernel_shape")?,
+                None => [dims[2], dims[3]],
+            };
+            let stride = usize_list::<2>(&c.ints("strides").unwrap_or(vec![1, 1]), "strides")?;
+            let pads = usize_list::<4>(&c.ints("pads").unwrap_or(vec![0; 4]), "pads")?;
+            let groups = c.int("group", 1).max(1) as usize;
+            let bias = c.optional_constant(2)?.is_some();
+            let in_ch = c.shape0()?.first().copied().unwrap_or(0);
+            let layer = if n.op_type == "Conv" {
+                Layer::Conv2d {
+                    in_ch,
+                    out_ch: dims[0],
+                    kernel,
+                    stride,
+                    pads,
+                    groups,
+                    bias,
+                }
+            } else {
+                if c.attr("output_shape").is_some() {
+                    return Err("`output_shape` is not read; give pads and output_padding".into());
+                }
+                let output_padding = usize_list::<2>(
+                    &c.ints("output_padding").unwrap_or(vec![0, 0]),
+                    "output_padding",
+                )?;
+                Layer::ConvTranspose2d {
+                    in_ch,
+                    out_ch: dims[1] * groups,
+                    kernel,
+                    stride,
+                    pads,
+                    output_padding,
+                    groups,
+                    bias,
+                }
+            };
+            unary(layer)
+        }
+        "Gemm" => {
+            if c.int("transA", 0) != 0 {
+                return Err("transA = 1 is not supported (the activation must be A)".into());
+            }
+            let w = c.constant(1)?;
+            let [d0, d1] = usize_list::<2>(&w.dims, "weight shape")?;
+            let (in_features, out_features) = if c.int("transB", 0) != 0 {
+                (d1, d0)
+            } else {
+                (d0, d1)
+            };
+            let bias = c.optional_constant(2)?.is_some();
+            unary(Layer::Linear {
+                in_features,
+                out_features,
+                bias,
+            })
+        }
+        "MatMul" => match c.input_name(1).filter(|b| c.constants.contains_key(b)) {
+            Some(_) => {
+                let w = c.constant(1)?;
+                let [in_features, out_features] = usize_list::<2>(&w.dims, "weight shape")?;
+                unary(Layer::Linear {
+                    in_features,
+                    out_features,
+                    bias: false,
+                })
+            }
+            None => Ok((
+                Layer::MatMul { transpose_b: false },
+                vec![c.activation(0)?, c.activation(1)?],
+            )),
+        },
+        "Relu" => act(ActivationFn::Relu),
+        "Sigmoid" => act(ActivationFn::Sigmoid),
+        "Tanh" => act(ActivationFn::Tanh),
+        "LeakyRelu" => act(ActivationFn::LeakyRelu),
+        "Clip" => {
+            let (lo, hi) = if c.opset < 11 {
+                (c.float("min", f32::MIN), c.float("max", f32::MAX))
+            } else {
+                let lo = c.optional_constant(1)?.map(scalar_f32).transpose()?;
+                let hi = c.optional_constant(2)?.map(scalar_f32).transpose()?;
+                (lo.unwrap_or(f32::MIN), hi.unwrap_or(f32::MAX))
+            };
+            if (lo, hi) != (0.0, 6.0) {
+                return Err(format!(
+                    "Clip to [{lo}, {hi}]: only [0, 6] (ReLU6) is modelled"
+                ));
+            }
+            act(ActivationFn::Relu6)
+        }
+        "MaxPool" | "AveragePool" => {
+            c.plain_window()?;
+            if n.output.len() > 1 && !n.output[1].is_empty() {
+                return Err("the indices output of MaxPool is not modelled".into());
+            }
+            let kernel = usize_list::<2>(
+                &c.ints("kernel_shape")
+                    .ok_or("the kernel_shape attribute is missing")?,
+                "kernel_shape",
+            )?;
+            let stride = usize_list::<2>(&c.ints("strides").unwrap_or(vec![1, 1]), "strides")?;
+            let pads = usize_list::<4>(&c.ints("pads").unwrap_or(vec![0; 4]), "pads")?;
+            let mode = if n.op_type == "MaxPool" {
+                PoolMode::Max
+            } else {
+                PoolMode::Avg
+            };
+            unary(Layer::Pool {
+                mode,
+                kernel,
+                stride,
+                pads,
+                ceil_mode: c.int("ceil_mode", 0) != 0,
+            })
+        }
+        "GlobalAveragePool" => unary(Layer::GlobalPool {
+            mode: PoolMode::Avg,
+        }),
+        "GlobalMaxPool" => unary(Layer::GlobalPool {
+            mode: PoolMode::Max,
+        }),
+        "LRN" => {
+            let size = c.int("size", 0);
+            if size <= 0 {
+                return Err("the size attribute is missing or not positive".into());
+            }
+            // Defaults from onnx docs/Operators.md, LRN: alpha 1e-4, beta 0.75, bias 1.
+            unary(Layer::Lrn {
+                size: size as usize,
+                alpha: f64::from(c.float("alpha", 1e-4)),
+                beta: f64::from(c.float("beta", 0.75)),
+                bias: f64::from(c.float("bias", 1.0)),
+            })
+        }
+        "BatchNormalization" => {
+            if c.int("training_mode", 0) != 0 {
+                return Err("training_mode = 1 is not modelled (inference only)".into());
+            }
+            let scale = c.constant(1)?;
+            unary(Layer::BatchNorm {
+                channels: onnx::tensor_len(scale) as usize,
+            })
+        }
+        "LayerNormalization" => {
+            let rank = c.full_rank0()?;
+            if axis_of(c.int("axis", -1), rank)? != rank - 1 {
+                return Err("only normalisation over the last axis is modelled".into());
+            }
+            let scale = c.constant(1)?;
+            unary(Layer::LayerNorm {
+                dim: onnx::tensor_len(scale) as usize,
+            })
+        }
+        "Add" | "Mul" => {
+            let layer = if n.op_type == "Add" {
+                Layer::Add
+            } else {
+                Layer::Mul
+            };
+            Ok((layer, vec![c.activation(0)?, c.activation(1)?]))
+        }
+        "Concat" => {
+            let rank = c.full_rank0()?;
+            let axis = axis_of(c.int("axis", 0), rank)?;
+            if axis == 0 {
+                return Err("concatenation along the batch dimension is not modelled".into());
+            }
+            let reads = (0..n.input.len())
+                .map(|i| c.activation(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((
+                Layer::Concat {
+                    axis: axis as usize - 1,
+                },
+                reads,
+            ))
+        }
+        "Resize" | "Upsample" => {
+            let mode = c.string("mode").unwrap_or_else(|| "nearest".into());
+            if mode != "nearest" {
+                return Err(format!("mode `{mode}`: only nearest is modelled"));
+            }
+            let shape = c.shape0()?;
+            // Opset ≥ 11: X, roi, scales, sizes. Opset 10 (and Upsample): X, scales.
+            let scales_at = if c.opset >= 11 && n.op_type == "Resize" {
+                2
+            } else {
+                1
+            };
+            let factors: Vec<f32> = match c.optional_constant(scales_at)? {
+                Some(t) if onnx::tensor_len(t) > 0 => onnx::tensor_f32(t)?,
+                _ => {
+                    let sizes = onnx::tensor_i64(
+                        c.optional_constant(3)?
+                            .ok_or("neither scales nor sizes is given")?,
+                    )?;
+                    if sizes.len() != 4 || shape.len() != 3 {
+                        return Err("sizes must be 4 values for a [N, C, H, W] input".into());
+                    }
+                    sizes
+                        .iter()
+                        .zip([1, shape[0], shape[1], shape[2]])
+                        .enumerate()
+                        .map(|(i, (&s, d))| if i == 0 { 1.0 } else { s as f32 / d as f32 })
+                        .collect()
+                }
+            };
+            let s = factors.get(2).copied().unwrap_or(0.0);
+            let integral = s >= 1.0 && s.fract() == 0.0;
+            if factors.len() != 4 || factors[..2] != [1.0, 1.0] || factors[3] != s || !integral {
+                return Err(format!(
+                    "scales {factors:?}: only [1, 1, s, s] with an integer s is modelled"
+                ));
+            }
+            unary(Layer::Resize { scale: s as usize })
+        }
+        "Softmax" => {
+            let rank = c.full_rank0()?;
+            let default = if c.opset >= 13 { -1 } else { 1 };
+            if axis_of(c.int("axis", default), rank)? != rank - 1 {
+                return Err("only softmax over the last axis is modelled".into());
+            }
+            unary(Layer::Softmax)
+        }
+        "Flatten" => {
+            if axis_of(c.int("axis", 1), c.full_rank0()? + 1)? != 1 {
+                return Err("only axis = 1 (keep the batch dimension) is modelled".into());
+            }
+            unary(Layer::Flatten)
+        }
+        "Reshape" => {
+            let target = onnx::tensor_i64(c.constant(1)?)?;
+            let shape = reshape_target(&c.shape0()?, &target, c.int("allowzero", 0) != 0)?;
+            unary(Layer::Reshape { shape })
+        }
+        "Transpose" => {
+            let rank = c.full_rank0()?;
+            let perm = c.ints("perm").unwrap_or_else(|| (0..rank).rev().collect());
+            if perm.first() != Some(&0) {
+                return Err(format!(
+                    "perm {perm:?} moves the batch dimension; it must stay first"
+                ));
+            }
+            let perm = perm[1..]
+                .iter()
+                .map(|&p| usize::try_from(p - 1).map_err(|_| format!("perm {perm:?} is invalid")))
+                .collect::<Result<Vec<_>, _>>()?;
+            unary(Layer::Transpose { perm })
+        }
+        "Slice" => {
+            let shape = c.shape0()?;
+            let rank = shape.len() as i64 + 1;
+            let starts = onnx::tensor_i64(c.constant(1)?)?;
+            let ends = onnx::tensor_i64(c.constant(2)?)?;
+            let axes = match c.optional_constant(3)? {
+                Some(t) => onnx::tensor_i64(t)?,
+                None => (0..starts.len() as i64).collect(),
+            };
+            if let Some(t) = c.optional_constant(4)?
+                && onnx::tensor_i64(t)?.iter().any(|&s| s != 1)
+            {
+                return Err("only step 1 is modelled".into());
+            }
+            let ([start], [end], [axis]) = (starts.as_slice(), ends.as_slice(), axes.as_slice())
+            else {
+                return Err("only a slice along one axis is modelled".into());
+            };
+            let axis = axis_of(*axis, rank)?;
+            if axis == 0 {
+                return Err("slicing the batch dimension is not modelled".into());
+            }
+            let len = shape[axis as usize - 1] as i64;
+            let clamp = |v: i64| if v < 0 { (v + len).max(0) } else { v.min(len) };
+            let (start, end) = (clamp(*start), clamp(*end));
+            unary(Layer::Slice {
+                axis: axis as usize - 1,
+                start: start as usize,
+                end: end as usize,
+            })
+        }
+        "Dropout" => {
+            let ratio = if c.opset >= 12 {
+                c.optional_constant(1)?
+                    .map(scalar_f32)
+                    .transpose()?
+                    .unwrap_or(0.5)
+            } else {
+                c.float("ratio", 0.5)
+            };
+            if let Some(t) = c.optional_constant(2)?
+                && onnx::tensor_len(t) > 0
+                && (t.raw_data.iter().any(|&b| b != 0) || t.int32_data.iter().any(|&v| v != 0))
+            {
+                return Err("training_mode = true is not modelled (inference only)".into());
+            }
+            unary(Layer::Dropout {
+                ratio: f64::from(ratio),
+            })
+        }
+        // The identity costs what an inference-time dropout costs: nothing but the data.
+        "Identity" => unary(Layer::Dropout { ratio: 0.0 }),
+        other => Err(format!(
+            "operator `{other}` is not supported yet; supported: {}",
+            SUPPORTED_OPS.join(", ")
+        )),
+    }
+}
+
+/// The per-sample shape an ONNX `Reshape` to `target` (batch dimension included) gives an input
+/// of per-sample shape `input`.
+fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<usize>, String> {
+    let Some((&batch, rest)) = target.split_first() else {
+        return Err("an empty target shape removes the batch dimension".into());
+    };
+    let elems: usize = input.iter().product();
+    let mut out = Vec::with_capacity(rest.len());
+    let mut infer = None;
+    for (i, &d) in rest.iter().enumerate() {
+        match d {
+            0 if !allowzero => match input.get(i) {
+                Some(&x) => out.push(x),
+                None => {
+                    return Err(format!(
+                        "target {target:?}: 0 at {} has no input dimension to copy",
+                        i + 1
+                    ));
+                }
+            },
+            -1 if infer.is_none() && batch != -1 => {
+                infer = Some(i);
+                out.push(1);
+            }
+            d if d > 0 => out.push(d as usize),
+            _ => return Err(format!("target shape {target:?} is not supported")),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || !elems.is_multiple_of(known) {
+            return Err(format!(
+                "target {target:?} does not divide {elems} elements"
+            ));
+        }
+        out[i] = elems / known;
+    }
+    // The batch entry must keep the batch: 0 (copy) or -1 (inferred) with the rest whole.
+    match batch {
+        0 if !allowzero => {}
+        -1 => {}
+        _ => {
+            return Err(format!(
+                "target {target:?} does not keep the batch dimension (its first entry must be 0 or -1)"
+            ));
+        }
+    }
+    if out.iter().product::<usize>() != elems {
+        return Err(format!(
+            "target {target:?} does not hold the {elems} elements of a sample"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::from_network::{BuildOptions, model_from_network};
+    use crate::onnx::proto::AttributeProto;
+    use infscaler_sim::model::layers::{Conv, Pool};
+
+    #[test]
+    fn reshape_targets_keep_the_batch_and_resolve_zero_and_minus_one() {
+        assert_eq!(reshape_target(&[4, 3, 2], &[0, -1], false), Ok(vec![24]));
+        assert_eq!(
+            reshape_target(&[4, 3, 2], &[0, 0, 6], false),
+            Ok(vec![4, 6])
+        );
+        assert_eq!(
+            reshape_target(&[4, 3, 2], &[-1, 12, 2], false),
+            Ok(vec![12, 2])
+        );
+        assert!(reshape_target(&[4, 3, 2], &[1, 24], false).is_err());
+        assert!(reshape_target(&[4, 3, 2], &[0, 5, -1], false).is_err());
+    }
+
+    /// A small network with every kind of weight input: conv, ReLU6 (Clip bounds), pooling,
+    /// flatten, Gemm.
+    fn small_model() -> (Network, ModelProto) {
+        let mut b = NetworkBuilder::new("small", &[3, 8, 8]);
+        b.conv("conv", Conv::new(4, 3).pad(1));
+        b.act("clip", ActivationFn::Relu6);
+        b.pool("pool", Pool::max(2));
+        b.flatten("flat");
+        b.linear("fc", 5, true);
+        let net = b.finish();
+        let model = model_from_network(&net, &BuildOptions::default()).unwrap();
+        (net, model)
+    }
+
+    #[test]
+    fn constant_nodes_are_read_as_weights() {
+        let (net, mut model) = small_model();
+        // Move the Clip bounds out of the initialisers into Constant nodes before the Clip.
+        let graph = model.graph.as_mut().unwrap();
+        let mut constants = Vec::new();
+        graph.initializer.retain(|t| {
+            let bound = t.name == "clip.min" || t.name == "clip.max";
+            if bound {
+                constants.push(NodeProto {
+                    output: vec![t.name.clone()],
+                    name: format!("{}_const", t.name),
+                    op_type: "Constant".into(),
+                    attribute: vec![AttributeProto {
+                        name: "value".into(),
+                        r#type: onnx::proto::attribute_type::TENSOR,
+                        t: Some(t.clone()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                });
+            }
+            !bound
+        });
+        assert_eq!(constants.len(), 2);
+        graph.node.splice(1..1, constants);
+        let imported = import_model(&model, "small.onnx", "small").unwrap();
+        assert_eq!(imported.to_model().operators, net.operators());
+        assert_eq!(
+            imported.output_names,
+            ["conv", "clip", "pool", "flat", "fc"]
+        );
+    }
+
+    #[test]
+    fn a_clip_that_is_not_relu6_is_refused_by_name() {
+        let (_, mut model) = small_model();
+        let graph = model.graph.as_mut().unwrap();
+        let max = graph
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "clip.max")
+            .unwrap();
+        *max = onnx::f32_scalar("clip.max", 4.0);
+        let err = import_model(&model, "small.onnx", "small").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("`small.onnx`: node `clip` (Clip):"),
+            "{msg}"
+        );
+        assert!(msg.contains("[0, 4]"), "{msg}");
+    }
+
+    #[test]
+    fn models_round_trip_through_protobuf_bytes() {
+        let (_, model) = small_model();
+        let bytes = onnx::encode(&model);
+        assert_eq!(onnx::decode(&bytes).unwrap(), model);
+    }
+}

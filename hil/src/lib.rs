@@ -1,0 +1,17 @@
+//! Hardware in the loop for infscaler: real ONNX models for the simulator's partitions.
+//!
+//! - [`onnx`]: the ONNX protobuf messages (hand-written `prost` structs, no `protoc`) and
+//!   helpers.
+//! - [`from_network`]: an ONNX model from a simulator [`Network`](infscaler_sim::model::layers::Network)
+//!   (the zoo's layer graphs), with seeded random weights.
+//! - [`split`]: partition sub-models at the simulator's cut points.
+//! - [`import`]: a user's `.onnx` file as the simulator's operator list.
+//! - [`runtime`]: ONNX Runtime (`ort`, library loaded at run time from `.ort/` or
+//!   `ORT_DYLIB_PATH`) on the CPU, CUDA or TensorRT (GPU or DLA) execution provider.
+#![warn(missing_docs)]
+
+pub mod from_network;
+pub mod import;
+pub mod onnx;
+pub mod runtime;
+pub mod split;

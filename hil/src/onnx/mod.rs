@@ -1,0 +1,223 @@
+//! ONNX messages ([`proto`]) and small helpers to make and read them.
+
+pub mod proto;
+
+use prost::Message;
+
+use proto::tensor_shape_proto::{Dimension, dimension::Value as DimValue};
+use proto::{
+    AttributeProto, ModelProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_type, data_type, type_proto,
+};
+
+/// Name of the symbolic batch dimension of every model this crate writes.
+pub const BATCH_DIM: &str = "N";
+
+/// One dimension of a value's shape: a fixed size or a symbol such as [`BATCH_DIM`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    /// Known size.
+    Fixed(u64),
+    /// Named size, fixed only when the model is run (`dim_param`).
+    Symbol(String),
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Symbol(s) => f.write_str(s),
+        }
+    }
+}
+
+/// `[N, dims...]`: a per-sample shape with the symbolic batch dimension in front.
+pub fn batched(per_sample: &[usize]) -> Vec<Dim> {
+    std::iter::once(Dim::Symbol(BATCH_DIM.to_string()))
+        .chain(per_sample.iter().map(|&d| Dim::Fixed(d as u64)))
+        .collect()
+}
+
+/// A float tensor value named `name` with shape `shape`.
+pub fn value_info(name: &str, shape: &[Dim]) -> ValueInfoProto {
+    let dim = shape
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Dim::Fixed(n) => DimValue::DimValue(*n as i64),
+                Dim::Symbol(s) => DimValue::DimParam(s.clone()),
+            }),
+            denotation: String::new(),
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(type_proto::Tensor {
+                elem_type: data_type::FLOAT,
+                shape: Some(TensorShapeProto { dim }),
+            }),
+            denotation: String::new(),
+        }),
+        doc_string: String::new(),
+    }
+}
+
+/// The shape declared by a value info: `None` when it has no tensor type or no shape; an
+/// unknown dimension (neither size nor symbol) reads as the symbol `?`.
+pub fn declared_shape(v: &ValueInfoProto) -> Option<Vec<Dim>> {
+    let shape = v.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
+    Some(
+        shape
+            .dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(DimValue::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as u64),
+                Some(DimValue::DimParam(s)) if !s.is_empty() => Dim::Symbol(s.clone()),
+                _ => Dim::Symbol("?".to_string()),
+            })
+            .collect(),
+    )
+}
+
+/// The element type declared by a value info, if any.
+pub fn declared_elem_type(v: &ValueInfoProto) -> Option<i32> {
+    Some(v.r#type.as_ref()?.tensor_type.as_ref()?.elem_type)
+}
+
+/// A float initialiser, stored little-endian in `raw_data`.
+pub fn f32_tensor(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
+    debug_assert_eq!(dims.iter().product::<usize>(), values.len());
+    TensorProto {
+        name: name.to_string(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: data_type::FLOAT,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// A 64-bit integer initialiser of shape `[values.len()]`.
+pub fn i64_tensor(name: &str, values: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: vec![values.len() as i64],
+        data_type: data_type::INT64,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// A scalar float initialiser (shape `[]`).
+pub fn f32_scalar(name: &str, value: f32) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: Vec::new(),
+        data_type: data_type::FLOAT,
+        raw_data: value.to_le_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// Number of elements of an initialiser, from its dims.
+pub fn tensor_len(t: &TensorProto) -> u64 {
+    t.dims.iter().map(|&d| d.max(0) as u64).product()
+}
+
+/// The elements of a float initialiser, or why they cannot be read.
+pub fn tensor_f32(t: &TensorProto) -> Result<Vec<f32>, String> {
+    if t.data_type != data_type::FLOAT {
+        return Err(format!(
+            "tensor `{}` has element type {}, expected FLOAT (1)",
+            t.name, t.data_type
+        ));
+    }
+    if t.data_location == 1 {
+        return Err(format!("tensor `{}` is stored in an external file", t.name));
+    }
+    if !t.raw_data.is_empty() {
+        if !t.raw_data.len().is_multiple_of(4) {
+            return Err(format!("tensor `{}`: raw_data is not whole floats", t.name));
+        }
+        return Ok(t
+            .raw_data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect());
+    }
+    Ok(t.float_data.clone())
+}
+
+/// The elements of a 64-bit integer initialiser, or why they cannot be read.
+pub fn tensor_i64(t: &TensorProto) -> Result<Vec<i64>, String> {
+    if t.data_type != data_type::INT64 {
+        return Err(format!(
+            "tensor `{}` has element type {}, expected INT64 (7)",
+            t.name, t.data_type
+        ));
+    }
+    if t.data_location == 1 {
+        return Err(format!("tensor `{}` is stored in an external file", t.name));
+    }
+    if !t.raw_data.is_empty() {
+        if !t.raw_data.len().is_multiple_of(8) {
+            return Err(format!("tensor `{}`: raw_data is not whole int64s", t.name));
+        }
+        return Ok(t
+            .raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect());
+    }
+    Ok(t.int64_data.clone())
+}
+
+/// Integer attribute.
+pub fn attr_int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: attribute_type::INT,
+        i,
+        ..Default::default()
+    }
+}
+
+/// Float attribute.
+pub fn attr_float(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: attribute_type::FLOAT,
+        f,
+        ..Default::default()
+    }
+}
+
+/// Integer-list attribute.
+pub fn attr_ints(name: &str, ints: impl IntoIterator<Item = i64>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: attribute_type::INTS,
+        ints: ints.into_iter().collect(),
+        ..Default::default()
+    }
+}
+
+/// String attribute.
+pub fn attr_string(name: &str, s: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: attribute_type::STRING,
+        s: s.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// Serialises a model to the bytes of an `.onnx` file.
+pub fn encode(model: &ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
+}
+
+/// Parses the bytes of an `.onnx` file.
+pub fn decode(bytes: &[u8]) -> Result<ModelProto, prost::DecodeError> {
+    ModelProto::decode(bytes)
+}

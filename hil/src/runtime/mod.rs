@@ -1,0 +1,423 @@
+//! Running ONNX models with ONNX Runtime (through the `ort` crate, library loaded at run time).
+//!
+//! [`Runtime::get`] finds and loads `libonnxruntime` once per process ([`library`]) and holds
+//! the ONNX Runtime environment; [`OnnxSession`] is one model ready to run on one
+//! [`ExecutionProvider`]; [`PartitionChain`] runs split partitions one after another, each
+//! fed the previous one's outputs, as the serving pipeline does.
+
+pub mod library;
+pub mod provider;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::Tensor;
+use thiserror::Error;
+
+pub use library::LibraryError;
+pub use provider::{ExecutionProvider, TensorRtOptions};
+
+use crate::onnx::{self, proto::ModelProto};
+use crate::split::Partition;
+
+/// Why a model cannot be loaded or run.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// The ONNX Runtime library cannot be found or loaded.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+    /// ONNX Runtime refused to create its environment.
+    #[error("ONNX Runtime (`{}`) cannot create its environment: {reason}", library.display())]
+    Environment {
+        /// The library in use.
+        library: PathBuf,
+        /// ONNX Runtime's message.
+        reason: String,
+    },
+    /// The loaded ONNX Runtime has no such execution provider, or it failed to start.
+    #[error(
+        "execution provider `{provider}` is not available in the ONNX Runtime loaded from `{}`: \
+         {reason}. The PyPI `onnxruntime` wheel runs on the CPU only; for CUDA or TensorRT \
+         (and the DLA) point {env} at a libonnxruntime built with them, e.g. NVIDIA's \
+         onnxruntime-gpu build for JetPack",
+        library.display(),
+        env = library::ENV_VAR
+    )]
+    Provider {
+        /// The provider asked for (`cuda`, `tensorrt-dla0`, …).
+        provider: String,
+        /// The library in use.
+        library: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// ONNX Runtime rejected the model.
+    #[error("ONNX Runtime cannot load model `{model}`: {reason}")]
+    Load {
+        /// The model's name or file.
+        model: String,
+        /// ONNX Runtime's message.
+        reason: String,
+    },
+    /// The inputs given do not match the model's.
+    #[error("model `{model}`: {reason}")]
+    Inputs {
+        /// The model's name.
+        model: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// Running the model failed.
+    #[error("model `{model}` failed to run: {reason}")]
+    Run {
+        /// The model's name.
+        model: String,
+        /// ONNX Runtime's message.
+        reason: String,
+    },
+}
+
+/// A dense float tensor in host memory, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    /// Shape, batch dimension first.
+    pub shape: Vec<usize>,
+    /// Elements.
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    /// A tensor of `shape` filled with `f(i)` for element `i`.
+    pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> f32) -> Self {
+        let n = shape.iter().product();
+        HostTensor {
+            shape: shape.to_vec(),
+            data: (0..n).map(f).collect(),
+        }
+    }
+
+    /// Largest absolute difference to `other`, or `None` when the shapes differ.
+    pub fn max_abs_diff(&self, other: &HostTensor) -> Option<f32> {
+        (self.shape == other.shape).then(|| {
+            self.data
+                .iter()
+                .zip(&other.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max)
+        })
+    }
+}
+
+/// The loaded ONNX Runtime: one per process.
+pub struct Runtime {
+    env: ort::environment::Environment,
+    library: PathBuf,
+    version: String,
+}
+
+static RUNTIME: Mutex<Option<&'static Runtime>> = Mutex::new(None);
+
+impl Runtime {
+    /// The process's runtime, loading the library [`library::locate`] finds on first use.
+    pub fn get() -> Result<&'static Runtime, RuntimeError> {
+        Self::get_inner(None)
+    }
+
+    /// The process's runtime, loading the library at `path` on first use; an error if a
+    /// different library was loaded already.
+    pub fn from_library(path: &Path) -> Result<&'static Runtime, RuntimeError> {
+        Self::get_inner(Some(path))
+    }
+
+    fn get_inner(path: Option<&Path>) -> Result<&'static Runtime, RuntimeError> {
+        let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rt) = *slot {
+            return match path {
+                Some(p) if !same_file(p, &rt.library) => {
+                    Err(RuntimeError::Library(LibraryError::AlreadyLoaded {
+                        loaded: rt.library.clone(),
+                        requested: p.to_path_buf(),
+                    }))
+                }
+                _ => Ok(rt),
+            };
+        }
+        let library = match path {
+            Some(p) => p.to_path_buf(),
+            None => library::locate()?,
+        };
+        if !library.is_file() {
+            return Err(LibraryError::Load {
+                path: library,
+                reason: "no such file".into(),
+            }
+            .into());
+        }
+        let builder = ort::init_from(&library).map_err(|e| LibraryError::Load {
+            path: library.clone(),
+            reason: e.to_string(),
+        })?;
+        let env =
+            builder
+                .with_name("infscaler-hil")
+                .build()
+                .map_err(|e| RuntimeError::Environment {
+                    library: library.clone(),
+                    reason: e.to_string(),
+                })?;
+        let version = ort_version();
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime {
+            env,
+            library,
+            version,
+        }));
+        *slot = Some(rt);
+        Ok(rt)
+    }
+
+    /// The library file in use.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    /// ONNX Runtime's build information (its version first).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Whether the loaded library was built with `provider` (it may still fail to start, e.g.
+    /// without a GPU).
+    pub fn has_provider(&self, provider: &ExecutionProvider) -> Result<bool, RuntimeError> {
+        use ort::ep::ExecutionProvider as _;
+        let names = provider.ort_names();
+        let check = |name: &str| match name {
+            n if n == ort::ep::CUDA::NAME => ort::ep::CUDA::is_available(),
+            n if n == ort::ep::TensorRT::NAME => ort::ep::TensorRT::is_available(),
+            _ => Ok(true),
+        };
+        for name in names {
+            let ok = check(name).map_err(|e| RuntimeError::Provider {
+                provider: provider.label(),
+                library: self.library.clone(),
+                reason: e.to_string(),
+            })?;
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn ort_version() -> String {
+    ort::info().to_string()
+}
+
+/// How a session is set up.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionConfig {
+    /// Which execution provider runs it.
+    pub provider: ExecutionProvider,
+    /// Threads inside one operator on the CPU provider (`None`: ONNX Runtime's default, one per
+    /// physical core).
+    pub intra_threads: Option<usize>,
+}
+
+/// One model loaded into ONNX Runtime.
+pub struct OnnxSession {
+    session: Session,
+    name: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl OnnxSession {
+    /// Loads `model` (named `name` in errors).
+    pub fn from_model(
+        rt: &Runtime,
+        model: &ModelProto,
+        name: &str,
+        config: &SessionConfig,
+    ) -> Result<Self, RuntimeError> {
+        Self::from_bytes(rt, &onnx::encode(model), name, config)
+    }
+
+    /// Loads the `.onnx` file at `path`.
+    pub fn from_file(
+        rt: &Runtime,
+        path: &Path,
+        config: &SessionConfig,
+    ) -> Result<Self, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|e| RuntimeError::Load {
+            model: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::from_bytes(rt, &bytes, &path.display().to_string(), config)
+    }
+
+    /// Loads a model from the bytes of an `.onnx` file.
+    pub fn from_bytes(
+        rt: &Runtime,
+        bytes: &[u8],
+        name: &str,
+        config: &SessionConfig,
+    ) -> Result<Self, RuntimeError> {
+        let load = |reason: String| RuntimeError::Load {
+            model: name.to_string(),
+            reason,
+        };
+        if !rt.has_provider(&config.provider)? {
+            return Err(RuntimeError::Provider {
+                provider: config.provider.label(),
+                library: rt.library.clone(),
+                reason: format!(
+                    "the library was built without {}",
+                    config.provider.ort_names().join(" / ")
+                ),
+            });
+        }
+        let mut builder = Session::builder(&rt.env).map_err(|e| load(e.to_string()))?;
+        if let Some(n) = config.intra_threads {
+            builder = builder
+                .with_intra_threads(n)
+                .map_err(|e| load(e.to_string()))?;
+        }
+        let mut builder = builder
+            .with_execution_providers(config.provider.dispatch())
+            .map_err(|e| RuntimeError::Provider {
+                provider: config.provider.label(),
+                library: rt.library.clone(),
+                reason: e.to_string(),
+            })?;
+        let session = builder
+            .commit_from_memory(bytes)
+            .map_err(|e| load(e.to_string()))?;
+        let inputs = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
+        Ok(OnnxSession {
+            session,
+            name: name.to_string(),
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Names of the model's inputs, in order.
+    pub fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+
+    /// Names of the model's outputs, in order.
+    pub fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// Runs the model on `inputs` (one per model input, by name); returns the outputs in the
+    /// model's order.
+    pub fn run(
+        &mut self,
+        inputs: &[(&str, &HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        let err_inputs = |reason: String| RuntimeError::Inputs {
+            model: self.name.clone(),
+            reason,
+        };
+        // The input values must outlive the outputs: a model output that is also a model input
+        // (a value a partition passes through) is handed back as the input's own buffer.
+        let mut owned = Vec::with_capacity(self.inputs.len());
+        for want in &self.inputs {
+            let Some((_, t)) = inputs.iter().find(|(n, _)| n == want) else {
+                return Err(err_inputs(format!(
+                    "input `{want}` is not given (given: {:?})",
+                    inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+                )));
+            };
+            let value = Tensor::from_array((t.shape.clone(), t.data.clone()))
+                .map_err(|e| err_inputs(format!("input `{want}`: {e}")))?;
+            owned.push((want.clone(), value));
+        }
+        let feed: Vec<(&str, &Tensor<f32>)> = owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let name = self.name.clone();
+        let run_err = |reason: String| RuntimeError::Run {
+            model: name.clone(),
+            reason,
+        };
+        let outputs = self.session.run(feed).map_err(|e| run_err(e.to_string()))?;
+        let mut result = Vec::with_capacity(self.outputs.len());
+        for out in &self.outputs {
+            let value = &outputs[out.as_str()];
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| run_err(format!("output `{out}`: {e}")))?;
+            result.push((
+                out.clone(),
+                HostTensor {
+                    shape: shape.iter().map(|&d| d as usize).collect(),
+                    data: data.to_vec(),
+                },
+            ));
+        }
+        Ok(result)
+    }
+}
+
+/// Partition sessions run in order, each fed the previous one's outputs by name.
+pub struct PartitionChain {
+    sessions: Vec<OnnxSession>,
+}
+
+impl PartitionChain {
+    /// Loads every partition with the same configuration.
+    pub fn new(
+        rt: &Runtime,
+        partitions: &[Partition],
+        name: &str,
+        config: &SessionConfig,
+    ) -> Result<Self, RuntimeError> {
+        let sessions = partitions
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                OnnxSession::from_model(rt, &p.model, &format!("{name} partition {k}"), config)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PartitionChain { sessions })
+    }
+
+    /// The sessions, in order.
+    pub fn sessions_mut(&mut self) -> &mut [OnnxSession] {
+        &mut self.sessions
+    }
+
+    /// Runs the chain on the model input `input` (named `input_name`); returns the last
+    /// partition's outputs.
+    pub fn run(
+        &mut self,
+        input_name: &str,
+        input: &HostTensor,
+    ) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        let mut values = vec![(input_name.to_string(), input.clone())];
+        for s in &mut self.sessions {
+            let feed: Vec<(&str, &HostTensor)> =
+                values.iter().map(|(n, t)| (n.as_str(), t)).collect();
+            values = s.run(&feed)?;
+        }
+        Ok(values)
+    }
+}

@@ -1,0 +1,83 @@
+//! Generated `.onnx` files read back into the simulator, and the errors of files it cannot read.
+
+use infscaler_hil::from_network::{self, BuildError, BuildOptions};
+use infscaler_hil::import::{self, ImportError};
+use infscaler_hil::onnx;
+use infscaler_sim::model::zoo::{self, ZooOptions};
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("infscaler-hil-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn importing_generated_zoo_models_gives_the_simulators_operators() {
+    for name in ["alexnet", "mobilenet_v2"] {
+        let model = from_network::zoo_model(name, &ZooOptions::default(), &BuildOptions::default())
+            .unwrap();
+        let path = scratch(&format!("{name}.onnx"));
+        std::fs::write(&path, onnx::encode(&model)).unwrap();
+        let imported = import::import_file(&path).unwrap().to_model();
+        let expected = zoo::build(name, &ZooOptions::default()).unwrap();
+        assert_eq!(imported.input_shape, expected.input_shape);
+        assert_eq!(imported.operators.len(), expected.operators.len(), "{name}");
+        for (got, want) in imported.operators.iter().zip(&expected.operators) {
+            assert_eq!(got, want, "{name}");
+        }
+        assert_eq!(imported.total_flops(), expected.total_flops());
+        // The weights in the file are the parameters the simulator counts.
+        let weights: u64 = model
+            .graph
+            .as_ref()
+            .unwrap()
+            .initializer
+            .iter()
+            .filter(|t| !t.name.ends_with("running_mean") && !t.name.ends_with("running_var"))
+            .filter(|t| t.data_type == onnx::proto::data_type::FLOAT && !t.dims.is_empty())
+            .map(onnx::tensor_len)
+            .sum();
+        assert_eq!(weights, expected.total_params(), "{name}");
+    }
+}
+
+#[test]
+fn unsupported_layers_and_operators_are_named() {
+    let err = from_network::zoo_model(
+        "bert_base",
+        &ZooOptions::default(),
+        &BuildOptions::default(),
+    )
+    .unwrap_err();
+    let BuildError::UnsupportedLayer { layer, kind, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(*kind, "embedding");
+    assert!(err.to_string().contains(layer.as_str()), "{err}");
+
+    // A small model with an operator the importer does not read.
+    let net = zoo::build_network("mobilenet_v2", &ZooOptions::default()).unwrap();
+    let mut model = from_network::model_from_network(&net, &BuildOptions::default()).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    graph.node[1].op_type = "Erf".into();
+    let path = scratch("erf.onnx");
+    std::fs::write(&path, onnx::encode(&model)).unwrap();
+    let err = import::import_file(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImportError::Node { .. }), "{msg}");
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(
+        msg.contains("features.0.bn") && msg.contains("Erf"),
+        "{msg}"
+    );
+
+    let missing = scratch("missing.onnx");
+    let err = import::import_file(&missing).unwrap_err();
+    assert!(matches!(err, ImportError::Read { .. }));
+    assert!(err.to_string().contains("missing.onnx"));
+
+    let garbage = scratch("garbage.onnx");
+    std::fs::write(&garbage, b"\xff\xff\xff\xff not protobuf").unwrap();
+    let err = import::import_file(&garbage).unwrap_err();
+    assert!(matches!(err, ImportError::Decode { .. }), "{err}");
+}

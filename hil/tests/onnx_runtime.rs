@@ -1,0 +1,113 @@
+//! Generated and split models run in ONNX Runtime on the CPU.
+
+mod common;
+
+use common::{assert_close, cpu, input, runtime};
+use infscaler_hil::from_network::{self, BuildOptions, INPUT_NAME};
+use infscaler_hil::runtime::{
+    ExecutionProvider, OnnxSession, PartitionChain, RuntimeError, SessionConfig, TensorRtOptions,
+};
+use infscaler_hil::split::split_model;
+use infscaler_sim::model::zoo::{self, ZooOptions};
+
+#[test]
+fn alexnet_runs_whole_and_split_at_the_papers_cuts_with_equal_outputs() {
+    let rt = runtime();
+    let opts = BuildOptions { seed: 7 };
+    let model = from_network::zoo_model("alexnet", &ZooOptions::default(), &opts).unwrap();
+    let x = input(&[1, 3, 227, 227]);
+
+    let mut whole = OnnxSession::from_model(rt, &model, "alexnet", &cpu()).unwrap();
+    let out = whole.run(&[(INPUT_NAME, &x)]).unwrap();
+    assert_eq!(out.len(), 1);
+    let (name, probs) = &out[0];
+    assert_eq!(name, "softmax");
+    assert_eq!(probs.shape, vec![1, 1000]);
+    // A softmax: positive, sums to one. Random weights must not have overflowed to NaN.
+    let sum: f32 = probs.data.iter().sum();
+    assert!(probs.data.iter().all(|p| p.is_finite() && *p >= 0.0));
+    assert!((sum - 1.0).abs() < 1e-4, "softmax sums to {sum}");
+
+    // Paper Fig. 2: cuts after conv2 (#5) and conv5 (#13).
+    let parts = split_model(&model, &[5, 13], "alexnet").unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[0].outputs, vec!["conv2".to_string()]);
+    assert_eq!(parts[1].inputs, parts[0].outputs);
+    assert_eq!(parts[1].outputs, vec!["conv5".to_string()]);
+    let mut chain = PartitionChain::new(rt, &parts, "alexnet", &cpu()).unwrap();
+    let chained = chain.run(INPUT_NAME, &x).unwrap();
+    assert_eq!(chained[0].0, "softmax");
+    assert_close(&chained[0].1, probs, 1e-6, 1e-4);
+}
+
+#[test]
+fn mobilenet_v2_split_inside_residual_blocks_passes_the_skip_through() {
+    let rt = runtime();
+    let net = zoo::build_network("mobilenet_v2", &ZooOptions::default()).unwrap();
+    let index = |name: &str| net.nodes().iter().position(|n| n.name == name).unwrap();
+    // Partition 1 is the middle of block 3 (24 → 24 channels, identity shortcut): the block
+    // input crosses both cuts, passing through partition 1 to the add in partition 2.
+    let cuts = [index("features.3.expand"), index("features.3.dw.act") + 1];
+    let model = from_network::model_from_network(&net, &BuildOptions { seed: 3 }).unwrap();
+    let parts = split_model(&model, &cuts, "mobilenet_v2").unwrap();
+    let skip = "features.2.project.bn".to_string();
+    assert_eq!(parts[0].outputs, vec![skip.clone()]);
+    assert_eq!(
+        parts[1].outputs,
+        vec![skip.clone(), "features.3.dw.act".into()]
+    );
+    assert_eq!(parts[2].inputs, parts[1].outputs);
+    assert_eq!(parts[1].operators, cuts[0]..cuts[1]);
+
+    let x = input(&[2, 3, 224, 224]);
+    let mut whole = OnnxSession::from_model(rt, &model, "mobilenet_v2", &cpu()).unwrap();
+    let expected = whole.run(&[(INPUT_NAME, &x)]).unwrap();
+    assert_eq!(expected[0].0, "classifier.fc");
+    assert_eq!(expected[0].1.shape, vec![2, 1000]);
+    let mut chain = PartitionChain::new(rt, &parts, "mobilenet_v2", &cpu()).unwrap();
+    let got = chain.run(INPUT_NAME, &x).unwrap();
+    let scale = expected[0].1.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        scale > 0.0,
+        "all-zero logits would make the comparison vacuous"
+    );
+    assert_close(&got[0].1, &expected[0].1, 1e-5 * scale, 1e-4);
+}
+
+#[test]
+fn gpu_providers_give_a_clear_error_when_the_library_lacks_them() {
+    let rt = runtime();
+    let net = zoo::build_network("mobilenet_v2", &ZooOptions::default()).unwrap();
+    let model = from_network::model_from_network(&net, &BuildOptions::default()).unwrap();
+    let parts = split_model(&model, &[4], "mobilenet_v2").unwrap();
+    for provider in [
+        ExecutionProvider::Cuda { device_id: 0 },
+        ExecutionProvider::TensorRt(TensorRtOptions {
+            trt_dla_enable: true,
+            trt_dla_core: 1,
+            ..TensorRtOptions::default()
+        }),
+    ] {
+        if rt.has_provider(&provider).unwrap() {
+            // An ONNX Runtime with GPU providers (a Jetson setup): nothing to check here.
+            continue;
+        }
+        let config = SessionConfig {
+            provider: provider.clone(),
+            ..cpu()
+        };
+        let err = match OnnxSession::from_model(rt, &parts[0].model, "mobilenet_v2.part0", &config)
+        {
+            Ok(_) => panic!(
+                "{} reported unavailable but the session started",
+                provider.label()
+            ),
+            Err(e) => e,
+        };
+        assert!(matches!(err, RuntimeError::Provider { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&provider.label()), "{msg}");
+        assert!(msg.contains("ORT_DYLIB_PATH"), "{msg}");
+        assert!(msg.contains(&rt.library().display().to_string()), "{msg}");
+    }
+}
