@@ -5,13 +5,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn reproduce_quick(name: &str, jobs: &str) -> PathBuf {
+fn scratch(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("infscaler-reproduce-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs a quick reproduction into `dir`; returns its stderr.
+fn reproduce_quick(dir: &Path, jobs: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
         .args(["reproduce", "paper", "--quick", "--jobs", jobs, "--out-dir"])
-        .arg(&dir)
+        .arg(dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the infscaler binary runs");
@@ -20,7 +25,7 @@ fn reproduce_quick(name: &str, jobs: &str) -> PathBuf {
         "reproduce failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    dir
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn same_bytes(a: &Path, b: &Path, file: &str) {
@@ -32,7 +37,8 @@ fn same_bytes(a: &Path, b: &Path, file: &str) {
 
 #[test]
 fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jobs() {
-    let dir = reproduce_quick("two", "2");
+    let dir = scratch("two");
+    reproduce_quick(&dir, "2");
     let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
     for heading in [
         "## Summary",
@@ -65,7 +71,8 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
         !dir.join("data/IN-PROGRESS").exists(),
         "a finished reproduction leaves no in-progress marker"
     );
-    let one = reproduce_quick("one", "1");
+    let one = scratch("one");
+    reproduce_quick(&one, "1");
     for file in [
         "REPORT.md",
         "fig5.png",
@@ -74,6 +81,16 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     ] {
         same_bytes(&dir, &one, file);
     }
+    // An interrupted reproduction (its marker left behind) resumes from the rows it has.
+    let report = fs::read(one.join("REPORT.md")).unwrap();
+    fs::write(one.join("data/IN-PROGRESS"), "interrupted\n").unwrap();
+    let stderr = reproduce_quick(&one, "2");
+    assert!(
+        stderr.contains("resuming the interrupted reproduction"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("resuming: 6 of 6 runs"), "{stderr}");
+    assert_eq!(fs::read(one.join("REPORT.md")).unwrap(), report);
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&one);
 }
