@@ -183,7 +183,11 @@ pub fn report(all: &[Results], out_dir: &Path, quick: bool) -> Result<String> {
     let _ = writeln!(s, "| claim | paper | ours | ours / paper |");
     let _ = writeln!(s, "|---|---|---|---|");
     s.push_str(&headline);
-    s.push('\n');
+    let _ = writeln!(
+        s,
+        "\nFor a gain or change, ours / paper compares the ratios themselves: (1 + ours) / \
+         (1 + paper).\n"
+    );
     s.push_str(&body);
     Ok(s)
 }
