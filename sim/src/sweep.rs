@@ -1233,7 +1233,11 @@ values = [80.5]
         assert!(names.contains(&"utilization_gpu") && names.contains(&"utilization_dla1"));
         assert_eq!(names.last(), Some(&"isolated_latency_ms"));
         let get = |n: &str| row.iter().find(|(k, _)| k == n).unwrap().1.clone();
-        assert_eq!(get("seed"), Cell::Str(p.seed.to_string()), "the seed, exactly, as text");
+        assert_eq!(
+            get("seed"),
+            Cell::Str(p.seed.to_string()),
+            "the seed, exactly, as text"
+        );
         assert_eq!(get("completed"), Cell::Int(report.summary.completed as i64));
         assert_eq!(get("workload.rate_per_s"), Cell::Int(40));
         // The quickstart's static deployment: 1 (detector) + 1 + 2 (classifier halves), no scaling.
