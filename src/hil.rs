@@ -274,7 +274,8 @@ fn profile(args: ProfileArgs) -> Result<ExitCode> {
     };
     let text = format!(
         "# Measured profile written by `infscaler hil profile` (format {FORMAT_VERSION}).\n\
-         # Times in nanoseconds; use it in a scenario as `[device] measured_profile = \"{}\"`.\n\n{}",
+         # Times in nanoseconds. Use it in a scenario as `[device] measured_profile = \"…\"`, the\n\
+         # path relative to the scenario file; written as {}.\n\n{}",
         out.display(),
         file.to_toml_string()
     );
