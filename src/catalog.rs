@@ -11,7 +11,7 @@ use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::ByteSize;
 use infscaler_sim::workload::app::BUILTIN_APPS;
 
-fn load_device(name: &str) -> Result<DeviceProfile> {
+pub(crate) fn load_device(name: &str) -> Result<DeviceProfile> {
     if let Some(p) = DeviceProfile::builtin(name) {
         return Ok(p);
     }

@@ -4,6 +4,7 @@ mod atomic;
 mod bench;
 mod capacity;
 mod catalog;
+mod hil;
 mod merge;
 mod progress;
 mod reproduce;
@@ -150,6 +151,11 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Hardware in the loop: real ONNX Runtime execution (`hil profile`: measured profiles).
+    Hil {
+        #[command(subcommand)]
+        command: hil::HilCommand,
+    },
     /// Reproduce a paper's figures and tables: run its sweeps and write REPORT.md with figures.
     Reproduce {
         /// What to reproduce.
@@ -232,6 +238,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             agg,
             csv,
         } => summarize::run(&results, &by, &metric, agg, csv),
+        Command::Hil { command } => hil::run(command),
         Command::Reproduce {
             target,
             quick,

@@ -6,6 +6,7 @@
 //!   (the zoo's layer graphs), with seeded random weights.
 //! - [`split`]: partition sub-models at the simulator's cut points.
 //! - [`import`]: a user's `.onnx` file as the simulator's operator list.
+//! - [`profile`]: measured profiles: partitions and operators timed with ONNX Runtime.
 //! - [`runtime`]: ONNX Runtime (`ort`, library loaded at run time from `.ort/` or
 //!   `ORT_DYLIB_PATH`) on the CPU, CUDA or TensorRT (GPU or DLA) execution provider.
 #![warn(missing_docs)]
@@ -13,5 +14,6 @@
 pub mod from_network;
 pub mod import;
 pub mod onnx;
+pub mod profile;
 pub mod runtime;
 pub mod split;

@@ -7,9 +7,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hardware::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::zoo::{self, ZooOptions};
@@ -74,6 +76,32 @@ pub struct DeviceSpec {
     /// paper's Fig. 2 uses); default: the device's capacity less its reserved memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_cap: Option<ByteSize>,
+    /// Measured profiles (`infscaler hil profile`), one path or a list, relative to the
+    /// scenario: each replaces the roofline on the accelerator its execution provider maps to
+    /// (`cpu` → cpu, `cuda`/`tensorrt` → gpu, `tensorrt-dla<k>` → the k-th DLA), for the
+    /// operators it measured (see `hardware::measured`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_profile: Option<OneOrMany>,
+}
+
+/// One path or a list of paths.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One path.
+    One(String),
+    /// Several paths.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The paths, in order.
+    pub fn paths(&self) -> &[String] {
+        match self {
+            OneOrMany::One(p) => std::slice::from_ref(p),
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 /// The `[slo]` table: a multiple of the app's isolated latency, or an absolute latency.
@@ -271,9 +299,10 @@ impl Scenario {
 
     /// Checks every field and builds what a run needs.
     pub fn resolve(&self) -> Result<ResolvedScenario, ScenarioError> {
-        let device = self.resolve_device()?;
+        let mut device = self.resolve_device()?;
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         let (app_name, models) = self.resolve_models()?;
+        device.measured = self.resolve_measured(&device, &models)?;
         let isolated_latency = isolated_latency(&models, &device);
         let slo = self.resolve_slo(isolated_latency)?;
         self.check_workload()?;
@@ -331,6 +360,48 @@ impl Scenario {
                 DeviceProfile::builtin_names().join(", ")
             ),
         ))
+    }
+
+    /// Loads `device.measured_profile` and checks it against the device and the app's models.
+    fn resolve_measured(
+        &self,
+        device: &DeviceProfile,
+        models: &[Model],
+    ) -> Result<Option<Arc<MeasuredTimes>>, ScenarioError> {
+        let Some(paths) = &self.device.measured_profile else {
+            return Ok(None);
+        };
+        if paths.paths().is_empty() {
+            return Err(self.error(
+                "device.measured_profile",
+                "the list is empty: give the path of a profile written by `infscaler hil profile`",
+            ));
+        }
+        let mut times = MeasuredTimes::default();
+        for (i, p) in paths.paths().iter().enumerate() {
+            let field = match paths {
+                OneOrMany::One(_) => "device.measured_profile".to_string(),
+                OneOrMany::Many(_) => format!("device.measured_profile[{i}]"),
+            };
+            let path = self.base_dir.join(p);
+            let profile =
+                MeasuredProfile::load(&path).map_err(|e| self.error(&field, e.to_string()))?;
+            let file = path.display().to_string();
+            times
+                .add(&profile, &file, device, models)
+                .map_err(|(f, message)| {
+                    self.error(
+                        &field,
+                        MeasuredError {
+                            file: file.clone(),
+                            field: f,
+                            message,
+                        }
+                        .to_string(),
+                    )
+                })?;
+        }
+        Ok(Some(Arc::new(times)))
     }
 
     fn resolve_memory_limit(&self, device: &DeviceProfile) -> Result<u64, ScenarioError> {

@@ -166,7 +166,7 @@ impl Runtime {
                     library: library.clone(),
                     reason: e.to_string(),
                 })?;
-        let version = ort_version();
+        let version = ort_version(&library);
         let rt: &'static Runtime = Box::leak(Box::new(Runtime {
             env,
             library,
@@ -181,7 +181,8 @@ impl Runtime {
         &self.library
     }
 
-    /// ONNX Runtime's build information (its version first).
+    /// ONNX Runtime's version (from the library's file name, where it has one) and build
+    /// information.
     pub fn version(&self) -> &str {
         &self.version
     }
@@ -217,8 +218,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn ort_version() -> String {
-    ort::info().to_string()
+/// The version from the library's file name (`libonnxruntime.so.1.32.0`, the wheel's layout)
+/// when it carries one, then ONNX Runtime's build information (branch, commit, build type).
+fn ort_version(library: &Path) -> String {
+    let name = library
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = name
+        .split_once(".so.")
+        .map(|(_, v)| v)
+        .or_else(|| {
+            name.strip_prefix("libonnxruntime.")
+                .and_then(|v| v.strip_suffix(".dylib"))
+        })
+        .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    match version {
+        Some(v) => format!("{v} ({})", ort::info()),
+        None => ort::info().to_string(),
+    }
 }
 
 /// How a session is set up.
@@ -374,6 +392,50 @@ impl OnnxSession {
             ));
         }
         Ok(result)
+    }
+}
+
+impl OnnxSession {
+    /// Runs the model `warmup` times untimed, then `iters` times timed, on `inputs` (as for
+    /// [`Self::run`]); returns each timed run's wall time, nanoseconds. The input tensors are
+    /// made once, before timing, and outputs are dropped after the clock stops, so a time is
+    /// ONNX Runtime's `Run` alone.
+    pub fn time_runs(
+        &mut self,
+        inputs: &[(&str, &HostTensor)],
+        warmup: u32,
+        iters: u32,
+    ) -> Result<Vec<u64>, RuntimeError> {
+        let err_inputs = |reason: String| RuntimeError::Inputs {
+            model: self.name.clone(),
+            reason,
+        };
+        let mut owned = Vec::with_capacity(self.inputs.len());
+        for want in &self.inputs {
+            let Some((_, t)) = inputs.iter().find(|(n, _)| n == want) else {
+                return Err(err_inputs(format!("input `{want}` is not given")));
+            };
+            let value = Tensor::from_array((t.shape.clone(), t.data.clone()))
+                .map_err(|e| err_inputs(format!("input `{want}`: {e}")))?;
+            owned.push((want.clone(), value));
+        }
+        let name = self.name.clone();
+        let mut times = Vec::with_capacity(iters as usize);
+        for i in 0..warmup + iters {
+            let feed: Vec<(&str, &Tensor<f32>)> =
+                owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
+            let start = std::time::Instant::now();
+            let outputs = self.session.run(feed).map_err(|e| RuntimeError::Run {
+                model: name.clone(),
+                reason: e.to_string(),
+            })?;
+            let ns = start.elapsed().as_nanos() as u64;
+            drop(outputs);
+            if i >= warmup {
+                times.push(ns);
+            }
+        }
+        Ok(times)
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod contention;
 pub mod fluid;
+pub mod measured;
 pub mod profile;
 
 use serde::{Deserialize, Serialize};

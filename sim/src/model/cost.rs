@@ -64,6 +64,36 @@ impl ExecPlan {
     pub fn mem_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.mem_bytes).sum()
     }
+
+    /// The plan with every segment's fixed time, work time and memory traffic scaled by one
+    /// factor so that its [`solo_ns`](Self::solo_ns) is `target_ns` (the rounding remainder
+    /// going to the last segment's work). Compute demand and the rate at which a segment draws
+    /// memory bandwidth (`mem_bytes / work_ns`) are kept: alone, the plan runs in exactly
+    /// `target_ns` (the roofline never asks for more bandwidth than the device has), and under
+    /// contention it slows as the roofline plan would. A plan of zero time becomes one of its
+    /// first segment's work.
+    pub fn scaled_to(mut self, target_ns: u64) -> ExecPlan {
+        let solo = self.solo_ns();
+        if self.segments.is_empty() {
+            return self;
+        }
+        if solo == 0 {
+            self.segments[0].work_ns = target_ns;
+            return self;
+        }
+        let factor = target_ns as f64 / solo as f64;
+        for s in &mut self.segments {
+            s.fixed_ns = (s.fixed_ns as f64 * factor).round() as u64;
+            s.work_ns = (s.work_ns as f64 * factor).round() as u64;
+            s.mem_bytes = (s.mem_bytes as f64 * factor).round() as u64;
+        }
+        let scaled = self.solo_ns();
+        if let Some(last) = self.segments.last_mut() {
+            // Rounding drift goes to the last segment's work (never below zero).
+            last.work_ns = (last.work_ns + target_ns).saturating_sub(scaled);
+        }
+        self
+    }
 }
 
 /// The roofline terms of one operator on one engine, before rounding.
@@ -226,13 +256,39 @@ pub fn fastest_solo(ops: &[Operator], device: &DeviceProfile) -> (usize, u64) {
 /// The execution plan of the operator slice `ops` at batch `batch` on engine `accel`, holding
 /// `cpu_cores` cores if it is the CPU.
 ///
+/// Where the device carries measured times for `accel` ([`DeviceProfile::measured`]) that cover
+/// the slice, the roofline plan below is scaled to the measured time
+/// ([`crate::hardware::measured`], [`ExecPlan::scaled_to`]): every segment's times and memory
+/// traffic by the same factor, its compute demand and bandwidth rate kept, so contention applies
+/// as before.
+pub fn plan(
+    ops: &[Operator],
+    batch: u32,
+    accel: usize,
+    cpu_cores: u32,
+    device: &DeviceProfile,
+) -> ExecPlan {
+    let roofline = roofline_plan(ops, batch, accel, cpu_cores, device);
+    let Some(measured) = device.measured.as_deref() else {
+        return roofline;
+    };
+    let is_cpu = device.accelerators[accel].kind == AcceleratorKind::Cpu;
+    let solo = |o: &[Operator], b: u32, c: u32| roofline_plan(o, b, accel, c, device).solo_ns();
+    match measured.slice_ns(ops, batch, accel, cpu_cores, is_cpu, &solo) {
+        Some(ns) => roofline.scaled_to(ns),
+        None => roofline,
+    }
+}
+
+/// The roofline execution plan of `ops` (what [`plan`] gives without measurements).
+///
 /// On a DLA, operators it does not support ([`AcceleratorKind::supports`]) run on the device's
 /// first GPU, consecutive ones in one segment, costed with the GPU's parameters; each DLA↔GPU
 /// hand-over adds to the GPU segment the boundary tensor (at the DLA's precision) written and
 /// read once more, at the GPU's bandwidth, and the DLA's `fallback_transition_ns`. (If the
 /// device had no GPU — a profile that validation refuses — the operators would stay on the DLA.)
 /// An empty slice gives an empty plan.
-pub fn plan(
+pub fn roofline_plan(
     ops: &[Operator],
     batch: u32,
     accel: usize,
@@ -370,6 +426,7 @@ mod tests {
                 engine("gpu", AcceleratorKind::Gpu, Precision::Fp16, 5e12, 1),
                 dla,
             ],
+            measured: None,
         }
     }
 

@@ -1,0 +1,278 @@
+//! Measured profiles in place of the roofline: a profile file written here, read by a scenario,
+//! gives the execution times it holds (interpolated, extrapolated and scaled as
+//! `hardware::measured` documents), and bad files give errors that name the file and field.
+
+use std::path::{Path, PathBuf};
+
+use infscaler_sim::hardware::measured::{
+    FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
+    MeasuredProfile,
+};
+use infscaler_sim::model::cost::{plan, roofline_plan};
+use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::{ResolvedScenario, Scenario, Simulation};
+
+fn stats(batch: u32, mean_ns: u64) -> LatencyStats {
+    LatencyStats {
+        batch,
+        n: 10,
+        mean_ns,
+        std_ns: mean_ns / 20,
+        min_ns: mean_ns * 9 / 10,
+        p50_ns: mean_ns,
+        p90_ns: mean_ns * 11 / 10,
+        p99_ns: mean_ns * 12 / 10,
+        max_ns: mean_ns * 13 / 10,
+    }
+}
+
+/// A CPU profile of AlexNet (24 operators), measured with 4 threads: the whole model at batch
+/// 1 and 4 (100 µs, 220 µs), partition 0..5 at batch 1 (40 µs), operator 0 at batch 1 (15 µs).
+/// Far below the roofline of any Xavier engine, so the CPU becomes the fastest.
+fn alexnet_profile(ep: &str) -> MeasuredProfile {
+    let model = zoo::build("alexnet", &ZooOptions::default()).unwrap();
+    let mut operators: Vec<MeasuredOperator> = model
+        .operators
+        .iter()
+        .map(|o| MeasuredOperator {
+            name: o.name.clone(),
+            kind: o.kind.name().into(),
+            flops: o.flops,
+            input_elems: o.input_elems,
+            output_elems: o.output_elems,
+            params: o.params,
+            batch: vec![],
+        })
+        .collect();
+    operators[0].batch = vec![stats(1, 15_000)];
+    MeasuredProfile {
+        format: FORMAT_VERSION,
+        machine: MachineInfo {
+            cpu_model: "Test CPU".into(),
+            cpu_cores: 8,
+            ort_version: "1.32.0".into(),
+            ep: ep.into(),
+            threads: 4,
+            date: "2025-01-01T00:00:00Z".into(),
+            command: "test".into(),
+            warmup: 1,
+            iters: 10,
+        },
+        models: vec![MeasuredModel {
+            name: "alexnet".into(),
+            seq_len: None,
+            operators,
+            partitions: vec![
+                MeasuredPartition {
+                    start: 0,
+                    end: 24,
+                    batch: vec![stats(1, 100_000), stats(4, 220_000)],
+                },
+                MeasuredPartition {
+                    start: 0,
+                    end: 5,
+                    batch: vec![stats(1, 40_000)],
+                },
+            ],
+        }],
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infscaler-measured-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn scenario(measured: &str, cores: u32) -> String {
+    format!(
+        r#"
+[device]
+profile = "xavier-agx"
+measured_profile = {measured}
+[app]
+name = "alexnet"
+[slo]
+multiplier = 10.0
+[workload]
+kind = "constant"
+rate_per_s = 10.0
+[run]
+max_requests = 20
+[policy]
+kind = "static"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+cpu_cores = {cores}
+max_batch = 1
+"#
+    )
+}
+
+fn load(dir: &Path, text: &str) -> Result<ResolvedScenario, String> {
+    Scenario::parse(text, "s.toml", dir)
+        .and_then(|s| s.resolve())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_written_profile_gives_the_measured_times() {
+    let dir = temp_dir("ok");
+    let profile = alexnet_profile("cpu");
+    std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+    // The file reads back as written.
+    assert_eq!(MeasuredProfile::load(&dir.join("m.toml")).unwrap(), profile);
+    let r = load(&dir, &scenario("\"m.toml\"", 4)).unwrap();
+    let d = &r.device;
+    let (cpu, gpu) = (d.cpu(), d.gpu().unwrap());
+    let ops = &r.models[0].operators;
+    let t = |o: &[_], b, a, c| plan(o, b, a, c, d).solo_ns();
+    let roof = |o: &[_], b, a, c| roofline_plan(o, b, a, c, d).solo_ns();
+
+    // Measured batches exactly; batch 2 and 3 on the line between (1, 100 µs) and (4, 220 µs).
+    assert_eq!(t(ops, 1, cpu, 4), 100_000);
+    assert_eq!(t(ops, 4, cpu, 4), 220_000);
+    assert_eq!(t(ops, 2, cpu, 4), 140_000);
+    assert_eq!(t(ops, 3, cpu, 4), 180_000);
+    // Beyond batch 4: 220 µs × R(8)/R(4), the roofline's ratio.
+    let r8 = 220_000.0 * roof(ops, 8, cpu, 4) as f64 / roof(ops, 4, cpu, 4) as f64;
+    assert!((t(ops, 8, cpu, 4) as f64 - r8).abs() <= 1.0);
+    // Measured with 4 threads, run on 2 cores: scaled by R(2 cores)/R(4 cores).
+    let c2 = 100_000.0 * roof(ops, 1, cpu, 2) as f64 / roof(ops, 1, cpu, 4) as f64;
+    assert!(c2 > 100_000.0);
+    assert!((t(ops, 1, cpu, 2) as f64 - c2).abs() <= 1.0);
+    // A measured partition; a slice made of measured and unmeasured operators; a slice with
+    // nothing measured keeps the roofline; other accelerators keep the roofline.
+    assert_eq!(t(&ops[0..5], 1, cpu, 4), 40_000);
+    let mixed = 15_000 + roof(&ops[1..2], 1, cpu, 4) + roof(&ops[2..3], 1, cpu, 4);
+    assert!(t(&ops[0..3], 1, cpu, 4).abs_diff(mixed) <= 1);
+    assert_eq!(t(&ops[5..24], 1, cpu, 4), roof(&ops[5..24], 1, cpu, 4));
+    assert_eq!(t(ops, 1, gpu, 1), roof(ops, 1, gpu, 1));
+    // The segments keep the roofline's compute demand and bandwidth rate (bytes per ns).
+    let (m, a) = (plan(ops, 1, cpu, 4, d), roofline_plan(ops, 1, cpu, 4, d));
+    let rate = |p: &infscaler_sim::model::cost::ExecPlan| {
+        p.segments[0].mem_bytes as f64 / p.segments[0].work_ns as f64
+    };
+    assert_eq!(m.segments[0].compute_demand, a.segments[0].compute_demand);
+    assert!((rate(&m) / rate(&a) - 1.0).abs() < 1e-4, "{m:?} vs {a:?}");
+
+    // The CPU is now the fastest engine: the isolated latency is the measurement scaled to all
+    // 8 cores of the Xavier's CPU.
+    assert_eq!(r.isolated_latency.as_ns(), t(ops, 1, cpu, 8));
+    assert!(t(ops, 1, cpu, 8) < 100_000);
+    // A run at 10 requests/s on one 4-core CPU instance, batch 1, no contention: every
+    // execution takes the measured mean.
+    let report = Simulation::new(&r, None).unwrap().run();
+    assert_eq!(report.summary.completed, 20);
+    let exec_ms = report.summary.stages[0].mean_exec_ms.unwrap();
+    assert!((exec_ms - 0.1).abs() < 1e-9, "mean execution {exec_ms} ms");
+}
+
+#[test]
+fn a_gpu_profile_applies_to_the_gpu_only() {
+    let dir = temp_dir("gpu");
+    std::fs::write(dir.join("g.toml"), alexnet_profile("cuda").to_toml_string()).unwrap();
+    std::fs::write(dir.join("c.toml"), alexnet_profile("cpu").to_toml_string()).unwrap();
+    let r = load(&dir, &scenario("[\"c.toml\", \"g.toml\"]", 4)).unwrap();
+    let d = &r.device;
+    let ops = &r.models[0].operators;
+    assert_eq!(plan(ops, 1, d.gpu().unwrap(), 1, d).solo_ns(), 100_000);
+    assert_eq!(plan(ops, 1, d.cpu(), 4, d).solo_ns(), 100_000);
+    let dla0 = d.accelerator("dla0").unwrap();
+    assert_eq!(
+        plan(ops, 1, dla0, 1, d).solo_ns(),
+        roofline_plan(ops, 1, dla0, 1, d).solo_ns()
+    );
+}
+
+/// Writes `profile` (after `edit` on its TOML text) and returns the scenario's error.
+fn error_with(tag: &str, profile: &MeasuredProfile, edit: impl Fn(String) -> String) -> String {
+    let dir = temp_dir(tag);
+    std::fs::write(dir.join("m.toml"), edit(profile.to_toml_string())).unwrap();
+    load(&dir, &scenario("\"m.toml\"", 4)).expect_err("the scenario is refused")
+}
+
+#[test]
+fn bad_profiles_are_refused_naming_the_file_and_field() {
+    let p = alexnet_profile("cpu");
+    let same = |s: String| s;
+
+    let missing = load(&temp_dir("none"), &scenario("\"nope.toml\"", 4)).unwrap_err();
+    assert!(
+        missing.contains("s.toml: field `device.measured_profile`"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("nope.toml") && missing.contains("cannot read"),
+        "{missing}"
+    );
+
+    let unknown = error_with("unknown", &p, |s| {
+        s.replace("iters = 10", "iters = 10\nspeed = 1")
+    });
+    assert!(
+        unknown.contains("m.toml") && unknown.contains("unknown field `speed`"),
+        "{unknown}"
+    );
+
+    let mut q = p.clone();
+    q.machine.ep = "rocm".into();
+    let ep = error_with("ep", &q, same);
+    assert!(
+        ep.contains("field `machine.ep`") && ep.contains("rocm"),
+        "{ep}"
+    );
+
+    let mut q = p.clone();
+    q.machine.ep = "tensorrt-dla2".into();
+    let no_dla = error_with("dla2", &q, same);
+    assert!(no_dla.contains("maps to no accelerator"), "{no_dla}");
+
+    let mut q = p.clone();
+    q.models[0].operators[3].flops += 1;
+    let changed = error_with("changed", &q, same);
+    assert!(
+        changed.contains("model[0].operator[3]") && changed.contains("different `alexnet`"),
+        "{changed}"
+    );
+
+    let mut q = p.clone();
+    q.models[0].partitions[0].batch = vec![stats(4, 2), stats(2, 1)];
+    let order = error_with("order", &q, same);
+    assert!(
+        order.contains("model[0].partition[0].batch[1].batch") && order.contains("increase"),
+        "{order}"
+    );
+
+    let mut q = p.clone();
+    q.models[0].partitions[1].end = 30;
+    let range = error_with("range", &q, same);
+    assert!(
+        range.contains("model[0].partition[1]") && range.contains("0..30"),
+        "{range}"
+    );
+
+    let mut q = p.clone();
+    q.models[0].partitions[0].batch[0].p99_ns = 1;
+    let stats_order = error_with("stats", &q, same);
+    assert!(stats_order.contains("out of order"), "{stats_order}");
+
+    let mut q = p.clone();
+    q.models[0].name = "resnet50".into();
+    let other = error_with("other", &q, same);
+    assert!(other.contains("nothing in it applies"), "{other}");
+
+    let mut q = p.clone();
+    q.format = 9;
+    let version = error_with("version", &q, same);
+    assert!(version.contains("field `format`"), "{version}");
+
+    let dir = temp_dir("twice");
+    std::fs::write(dir.join("m.toml"), p.to_toml_string()).unwrap();
+    let twice = load(&dir, &scenario("[\"m.toml\", \"m.toml\"]", 4)).unwrap_err();
+    assert!(
+        twice.contains("device.measured_profile[1]") && twice.contains("measured already"),
+        "{twice}"
+    );
+}

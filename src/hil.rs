@@ -1,0 +1,408 @@
+//! `infscaler hil …`: hardware in the loop. `hil profile` times an app's partitions and
+//! operators with ONNX Runtime and writes a measured profile that scenarios can use in place of
+//! the roofline (`[device] measured_profile`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+use infscaler_hil::profile::{self, ProfileOptions, Progress};
+use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
+use infscaler_sim::hardware::measured::{
+    self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
+};
+use infscaler_sim::model::cost;
+use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::workload::app::AppSpec;
+
+use crate::atomic;
+
+/// The `hil` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum HilCommand {
+    /// Time an app's partitions (and operators) with ONNX Runtime; write a measured profile.
+    Profile(ProfileArgs),
+}
+
+/// `infscaler hil profile`.
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// A built-in app (tm, lt, pt, lpr, vu) or a zoo model.
+    #[arg(long)]
+    app: String,
+    /// Execution provider: cpu, cuda, tensorrt, tensorrt-dla0 or tensorrt-dla1.
+    #[arg(long, default_value = "cpu")]
+    ep: String,
+    /// Batch sizes, increasing, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    batch: Vec<u32>,
+    /// Output file (default: hwprofiles/measured/<app>-<ep>-<host>.toml).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Device profile whose roofline the summary compares with (built-in name or TOML path).
+    #[arg(long, default_value = "xavier-agx")]
+    device: String,
+    /// Cuts of one stage, comma-separated (`5,13`), as a scenario's `policy.stages[].cuts`;
+    /// repeat once per stage, `-` for none. Default: no cuts (each stage whole).
+    #[arg(long, allow_hyphen_values = true)]
+    cuts: Vec<String>,
+    /// Untimed runs before timing, per partition and batch size.
+    #[arg(long, default_value_t = 3)]
+    warmup: u32,
+    /// Timed runs per partition and batch size.
+    #[arg(long, default_value_t = 20)]
+    iters: u32,
+    /// ONNX Runtime intra-op threads on the CPU (default: every logical CPU).
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Do not time operators one by one (partitions only; much faster on deep models).
+    #[arg(long)]
+    no_operators: bool,
+    /// Sequence length of transformer models.
+    #[arg(long, default_value_t = 128)]
+    seq_len: usize,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Runs a `hil` subcommand.
+pub fn run(command: HilCommand) -> Result<ExitCode> {
+    match command {
+        HilCommand::Profile(args) => profile(args),
+    }
+}
+
+fn provider(ep: &str) -> Result<ExecutionProvider> {
+    Ok(match ep {
+        "cpu" => ExecutionProvider::Cpu,
+        "cuda" => ExecutionProvider::Cuda { device_id: 0 },
+        "tensorrt" => ExecutionProvider::TensorRt(TensorRtOptions::default()),
+        "tensorrt-dla0" | "tensorrt-dla1" => ExecutionProvider::TensorRt(TensorRtOptions {
+            trt_dla_enable: true,
+            trt_dla_core: if ep.ends_with('1') { 1 } else { 0 },
+            ..TensorRtOptions::default()
+        }),
+        other => bail!(
+            "--ep {other}: unknown execution provider; use cpu, cuda, tensorrt, tensorrt-dla0 or \
+             tensorrt-dla1"
+        ),
+    })
+}
+
+/// Per stage: the zoo model and its cuts.
+fn stages(args: &ProfileArgs) -> Result<Vec<(String, Vec<usize>)>> {
+    let spec = AppSpec {
+        name: Some(args.app.clone()),
+        stages: None,
+        seq_len: None,
+    };
+    let (_, models) = spec.resolve().map_err(|m| anyhow::anyhow!("--app: {m}"))?;
+    if !args.cuts.is_empty() && args.cuts.len() != models.len() {
+        bail!(
+            "--cuts given {} times for {} stage{} ({}): give it once per stage, `-` for none",
+            args.cuts.len(),
+            models.len(),
+            if models.len() == 1 { "" } else { "s" },
+            models.join(", ")
+        );
+    }
+    let mut out = Vec::new();
+    for (i, model) in models.iter().enumerate() {
+        let cuts = match args.cuts.get(i).map(|s| s.trim()) {
+            None | Some("-") | Some("") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|c| {
+                    c.trim()
+                        .parse::<usize>()
+                        .with_context(|| format!("--cuts {list}: `{c}` is not an operator index"))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        // Check the cuts against the model before anything is built.
+        let n = zoo::build(
+            model,
+            &ZooOptions {
+                seq_len: args.seq_len,
+            },
+        )?
+        .operators
+        .len();
+        infscaler_sim::model::partition::split(n, &cuts)
+            .map_err(|m| anyhow::anyhow!("--cuts for stage {i} ({model}): {m}"))?;
+        out.push((model.clone(), cuts));
+    }
+    Ok(out)
+}
+
+fn hostname() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let clean: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "host".into()
+    } else {
+        clean
+    }
+}
+
+/// The command line as typed (arguments with spaces quoted).
+fn command_line() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = if i == 0 { "infscaler".to_string() } else { a };
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn profile(args: ProfileArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let provider = provider(&args.ep)?;
+    let stages = stages(&args)?;
+    let device = crate::catalog::load_device(&args.device)?;
+    let accel = measured::accelerator_for(&args.ep, &device);
+    let (cpu_model, cpu_cores) = profile::cpu_info();
+    let threads = args.threads.unwrap_or(cpu_cores);
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "hwprofiles/measured/{}-{}-{}.toml",
+            args.app,
+            args.ep,
+            hostname()
+        ))
+    });
+
+    let rt = Runtime::get()?;
+    let opts = ProfileOptions {
+        session: SessionConfig {
+            provider,
+            intra_threads: Some(threads as usize),
+        },
+        batches: args.batch.clone(),
+        warmup: args.warmup,
+        iters: args.iters,
+        operators: !args.no_operators,
+        seed: args.seed,
+        zoo: ZooOptions {
+            seq_len: args.seq_len,
+        },
+    };
+    eprintln!(
+        "profiling {} on {} ({} thread{}, ONNX Runtime {}), batches {:?}, {} warm-up + {} timed \
+         runs each",
+        args.app,
+        args.ep,
+        threads,
+        if threads == 1 { "" } else { "s" },
+        rt.version(),
+        args.batch,
+        args.warmup,
+        args.iters
+    );
+    let mut models: Vec<MeasuredModel> = Vec::new();
+    for (name, cuts) in &stages {
+        if models.iter().any(|m| &m.name == name) {
+            continue; // A model in two stages is measured once.
+        }
+        let mut report = |p: Progress<'_>| match p {
+            Progress::Model {
+                name,
+                operators,
+                partitions,
+            } => eprintln!(
+                "[{:>6.1}s] {name}: {operators} operators, {partitions} partition{}{}",
+                started.elapsed().as_secs_f64(),
+                if partitions == 1 { "" } else { "s" },
+                if opts.operators {
+                    ", then each operator"
+                } else {
+                    ""
+                }
+            ),
+            Progress::Timed { what, stats } => eprintln!(
+                "[{:>6.1}s]   {what} batch {}: mean {:.3} ms, p99 {:.3} ms",
+                started.elapsed().as_secs_f64(),
+                stats.batch,
+                stats.mean_ns as f64 / 1e6,
+                stats.p99_ns as f64 / 1e6
+            ),
+        };
+        let m = profile::profile_model(rt, name, cuts, &opts, &mut report)
+            .with_context(|| format!("profiling {name}"))?;
+        models.push(m);
+    }
+
+    let file = MeasuredProfile {
+        format: FORMAT_VERSION,
+        machine: MachineInfo {
+            cpu_model,
+            cpu_cores,
+            ort_version: rt.version().to_string(),
+            ep: args.ep.clone(),
+            threads,
+            date: profile::now_utc_rfc3339(),
+            command: command_line(),
+            warmup: args.warmup,
+            iters: args.iters,
+        },
+        models,
+    };
+    let text = format!(
+        "# Measured profile written by `infscaler hil profile` (format {FORMAT_VERSION}).\n\
+         # Times in nanoseconds. Use it in a scenario as `[device] measured_profile = \"…\"`, the\n\
+         # path relative to the scenario file; written as {}.\n\n{}",
+        out.display(),
+        file.to_toml_string()
+    );
+    // The file must read back as the simulator will read it.
+    MeasuredProfile::from_toml_str(&text, &out.display().to_string())
+        .context("the profile just measured does not read back (a bug)")?;
+    atomic::write_bytes(&out, text.as_bytes())?;
+
+    print_summary(&file, &device, accel, threads, args.seq_len);
+    eprintln!(
+        "wrote {} in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The measured partitions against the roofline of the accelerator the provider maps to.
+fn print_summary(
+    file: &MeasuredProfile,
+    device: &infscaler_sim::hardware::profile::DeviceProfile,
+    accel: Option<usize>,
+    threads: u32,
+    seq_len: usize,
+) {
+    let accel_name = accel.map_or("-", |a| device.accelerators[a].name.as_str());
+    println!(
+        "{:<16} {:>9} {:>5} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "model",
+        "partition",
+        "batch",
+        "mean ms",
+        "p50 ms",
+        "p99 ms",
+        "std ms",
+        format!("{accel_name} roof ms")
+    );
+    for m in &file.models {
+        let model = zoo::build(&m.name, &ZooOptions { seq_len }).ok();
+        for p in &m.partitions {
+            for s in &p.batch {
+                let roof = match (&model, accel) {
+                    (Some(model), Some(a)) => format!(
+                        "{:.3}",
+                        cost::roofline_plan(
+                            &model.operators[p.start..p.end],
+                            s.batch,
+                            a,
+                            threads,
+                            device
+                        )
+                        .solo_ns() as f64
+                            / 1e6
+                    ),
+                    _ => "-".into(),
+                };
+                println!(
+                    "{:<16} {:>9} {:>5} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>12}",
+                    m.name,
+                    format!("{}..{}", p.start, p.end),
+                    s.batch,
+                    s.mean_ns as f64 / 1e6,
+                    s.p50_ns as f64 / 1e6,
+                    s.p99_ns as f64 / 1e6,
+                    s.std_ns as f64 / 1e6,
+                    roof
+                );
+            }
+        }
+    }
+    println!(
+        "(roof: the simulator's roofline of {} on `{accel_name}`; this machine is not that device)",
+        device.name
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_parse() {
+        assert_eq!(provider("cpu").unwrap(), ExecutionProvider::Cpu);
+        let ExecutionProvider::TensorRt(o) = provider("tensorrt-dla1").unwrap() else {
+            panic!("tensorrt");
+        };
+        assert!(o.trt_dla_enable && o.trt_dla_core == 1);
+        assert!(
+            provider("rocm")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown")
+        );
+    }
+
+    #[test]
+    fn cuts_are_checked_per_stage() {
+        let mut args = ProfileArgs {
+            app: "alexnet".into(),
+            ep: "cpu".into(),
+            batch: vec![1],
+            out: None,
+            device: "xavier-agx".into(),
+            cuts: vec!["5,13".into()],
+            warmup: 0,
+            iters: 1,
+            threads: None,
+            no_operators: true,
+            seq_len: 128,
+            seed: 0,
+        };
+        assert_eq!(
+            stages(&args).unwrap(),
+            vec![("alexnet".into(), vec![5, 13])]
+        );
+        args.cuts = vec!["13,5".into()];
+        assert!(stages(&args).unwrap_err().to_string().contains("increase"));
+        args.cuts = vec!["-".into(), "3".into()];
+        assert!(
+            stages(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("once per stage")
+        );
+        args.app = "tm".into();
+        let s = stages(&args).unwrap();
+        assert_eq!(s[0], ("ssd_mobilenet_v1".into(), vec![]));
+        assert_eq!(s[1], ("resnet50".into(), vec![3]));
+    }
+}

@@ -1,0 +1,177 @@
+//! `infscaler hil profile` end to end: AlexNet timed with ONNX Runtime on the CPU at batches 1
+//! and 2 (a few runs each), the file it writes read by a scenario, and bad arguments refused.
+//! Needs the ONNX Runtime library (scripts/install-onnxruntime.sh).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use infscaler_sim::hardware::measured::MeasuredProfile;
+use infscaler_sim::model::cost;
+use infscaler_sim::{Scenario, Simulation};
+
+fn infscaler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the infscaler binary runs")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infscaler-hil-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn profile_alexnet_on_the_cpu_and_simulate_with_it() {
+    let dir = temp_dir("profile");
+    let out = dir.join("alexnet-cpu.toml");
+    let out_s = out.to_str().unwrap();
+    let run = infscaler(&[
+        "hil",
+        "profile",
+        "--app",
+        "alexnet",
+        "--ep",
+        "cpu",
+        "--batch",
+        "1,2",
+        "--cuts",
+        "5,13",
+        "--warmup",
+        "1",
+        "--iters",
+        "3",
+        "--threads",
+        "1",
+        "--out",
+        out_s,
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "hil profile failed:\n{stderr}");
+    assert!(
+        stderr.contains("partition 0..24 batch 2"),
+        "progress on stderr:\n{stderr}"
+    );
+    assert!(
+        !out.with_extension("toml.tmp").exists(),
+        "no temporary file left"
+    );
+
+    let p = MeasuredProfile::load(&out).expect("the written profile reads back");
+    assert_eq!(p.machine.ep, "cpu");
+    assert_eq!(p.machine.threads, 1);
+    assert_eq!((p.machine.warmup, p.machine.iters), (1, 3));
+    assert!(
+        p.machine.ort_version.contains("1.32"),
+        "{}",
+        p.machine.ort_version
+    );
+    assert!(p.machine.command.contains("hil profile --app alexnet"));
+    assert!(!p.machine.cpu_model.is_empty() && p.machine.cpu_cores >= 1);
+    assert_eq!(p.models.len(), 1);
+    let m = &p.models[0];
+    assert_eq!(m.name, "alexnet");
+    assert_eq!(m.operators.len(), 24);
+    let ranges: Vec<(usize, usize)> = m.partitions.iter().map(|x| (x.start, x.end)).collect();
+    assert_eq!(ranges, [(0, 24), (0, 5), (5, 13), (13, 24)]);
+    for s in m
+        .partitions
+        .iter()
+        .flat_map(|x| &x.batch)
+        .chain(m.operators.iter().flat_map(|o| &o.batch))
+    {
+        assert_eq!(s.n, 3);
+        assert!(
+            s.min_ns > 0 && s.min_ns <= s.p50_ns && s.p50_ns <= s.max_ns,
+            "{s:?}"
+        );
+    }
+    assert!(
+        m.operators.iter().all(|o| o.batch.len() == 2),
+        "every operator timed"
+    );
+    // Real work: the whole model at batch 2 takes longer than at batch 1.
+    let whole = &m.partitions[0].batch;
+    assert!(whole[1].mean_ns > whole[0].mean_ns, "{whole:?}");
+
+    // A scenario using the file takes the CPU time of the whole model from it.
+    let scenario = format!(
+        r#"
+[device]
+profile = "xavier-agx"
+measured_profile = "{}"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 10.0
+[workload]
+kind = "constant"
+rate_per_s = 2.0
+[run]
+max_requests = 4
+[policy]
+kind = "static"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+cpu_cores = 1
+max_batch = 1
+"#,
+        out_s
+    );
+    let r = Scenario::parse(&scenario, "s.toml", Path::new("."))
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let ops = &r.models[0].operators;
+    let cpu = r.device.cpu();
+    assert_eq!(
+        cost::plan(ops, 1, cpu, 1, &r.device).solo_ns(),
+        whole[0].mean_ns
+    );
+    assert_eq!(
+        cost::plan(ops, 2, cpu, 1, &r.device).solo_ns(),
+        whole[1].mean_ns
+    );
+    let report = Simulation::new(&r, None).unwrap().run();
+    let exec_ms = report.summary.stages[0].mean_exec_ms.unwrap();
+    assert!(
+        (exec_ms - whole[0].mean_ns as f64 / 1e6).abs() < 1e-6,
+        "{exec_ms} ms"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_runs() {
+    let bad = |args: &[&str], want: &str| {
+        let run = infscaler(args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    };
+    bad(
+        &["hil", "profile", "--app", "alexnet", "--ep", "rocm"],
+        "unknown execution provider",
+    );
+    bad(&["hil", "profile", "--app", "nonet"], "nonet");
+    bad(
+        &["hil", "profile", "--app", "alexnet", "--cuts", "13,5"],
+        "cuts must increase",
+    );
+    bad(
+        &[
+            "hil",
+            "profile",
+            "--app",
+            "alexnet",
+            "--batch",
+            "4,2",
+            "--out",
+            "/dev/null/x.toml",
+        ],
+        "increase strictly",
+    );
+}
