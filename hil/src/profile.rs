@@ -138,15 +138,7 @@ pub fn profile_model(
     let mut operators: Vec<MeasuredOperator> = model
         .operators
         .iter()
-        .map(|op| MeasuredOperator {
-            name: op.name.clone(),
-            kind: op.kind.name().to_string(),
-            flops: op.flops,
-            input_elems: op.input_elems,
-            output_elems: op.output_elems,
-            params: op.params,
-            batch: Vec::new(),
-        })
+        .map(MeasuredOperator::identity)
         .collect();
     if opts.operators {
         let singles = if n_ops > 1 {

@@ -119,6 +119,18 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     }
 }
 
+/// `InfScaler m, INFless m, …`: each system's mean of the values `values(system)` gives.
+fn per_system_means<S: AsRef<str>>(systems: &[S], values: impl Fn(&str) -> Vec<f64>) -> String {
+    systems
+        .iter()
+        .map(|s| {
+            let s = s.as_ref();
+            format!("{} {}", system(s), fmt_value(mean_of(&values(s))))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn mean_of(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
@@ -481,18 +493,12 @@ fn fig5(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
     let _ = writeln!(
         s,
         "\nInstances at the end of the run at capacity (mean over apps and SLOs): {}.",
-        systems
-            .iter()
-            .map(|sys| {
-                let v: Vec<f64> = apps
-                    .iter()
-                    .flat_map(|a| slos.iter().map(move |l| (a, l)))
-                    .filter_map(|(a, l)| inst.mean(&[a, l, sys]))
-                    .collect();
-                format!("{} {}", system(sys), fmt_value(mean_of(&v)))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        per_system_means(&systems, |sys| {
+            apps.iter()
+                .flat_map(|a| slos.iter().map(move |l| (a, l)))
+                .filter_map(|(a, l)| inst.mean(&[a, l, sys]))
+                .collect()
+        })
     );
     // Baselines by InfScaler's median gain over them, smallest first: the strongest baseline
     // first (the paper's order: SPRIGHT, INFless, Knative).
@@ -709,14 +715,9 @@ fn table2(r: &Results, all: &[Results], out_dir: &Path, headline: &mut String) -
     let _ = writeln!(
         s,
         "\nInstances at the end of the trace (mean over apps): {}.",
-        paper::TABLE2_SYSTEMS
-            .iter()
-            .map(|sys| {
-                let v: Vec<f64> = apps.iter().filter_map(|a| inst.mean(&[a, sys])).collect();
-                format!("{} {}", system(sys), fmt_value(mean_of(&v)))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        per_system_means(&paper::TABLE2_SYSTEMS, |sys| {
+            apps.iter().filter_map(|a| inst.mean(&[a, sys])).collect()
+        })
     );
     let mut below = (0, 0);
     for (app, theirs) in paper::TABLE2_MEMORY_MB {
@@ -992,14 +993,9 @@ fn fig7(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
          partitions, but InfScaler scales on every window that misses the SLO (Algorithm 1) and \
          so runs more instances at each rate (mean instances at the end: {}), each with its own \
          context. Per-run counts are in `data/fig7.csv` (`instances_total`).\n",
-        systems
-            .iter()
-            .map(|sys| {
-                let v: Vec<f64> = rates.iter().filter_map(|r| inst.mean(&[sys, r])).collect();
-                format!("{} {}", system(sys), fmt_value(mean_of(&v)))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        per_system_means(&systems, |sys| {
+            rates.iter().filter_map(|r| inst.mean(&[sys, r])).collect()
+        })
     );
     let path = out_dir.join("fig7.png");
     let series = |t: &Table, k: f64| -> Vec<Line> {

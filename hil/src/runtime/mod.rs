@@ -346,18 +346,15 @@ impl OnnxSession {
         &self.outputs
     }
 
-    /// Runs the model on `inputs` (one per model input, by name); returns the outputs in the
-    /// model's order.
-    pub fn run(
-        &mut self,
+    /// ONNX Runtime tensors of `inputs`, one per model input in the model's order.
+    fn input_values(
+        &self,
         inputs: &[(&str, &HostTensor)],
-    ) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+    ) -> Result<Vec<(String, Tensor<f32>)>, RuntimeError> {
         let err_inputs = |reason: String| RuntimeError::Inputs {
             model: self.name.clone(),
             reason,
         };
-        // The input values must outlive the outputs: a model output that is also a model input
-        // (a value a partition passes through) is handed back as the input's own buffer.
         let mut owned = Vec::with_capacity(self.inputs.len());
         for want in &self.inputs {
             let Some((_, t)) = inputs.iter().find(|(n, _)| n == want) else {
@@ -370,6 +367,18 @@ impl OnnxSession {
                 .map_err(|e| err_inputs(format!("input `{want}`: {e}")))?;
             owned.push((want.clone(), value));
         }
+        Ok(owned)
+    }
+
+    /// Runs the model on `inputs` (one per model input, by name); returns the outputs in the
+    /// model's order.
+    pub fn run(
+        &mut self,
+        inputs: &[(&str, &HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        // The input values must outlive the outputs: a model output that is also a model input
+        // (a value a partition passes through) is handed back as the input's own buffer.
+        let owned = self.input_values(inputs)?;
         let feed: Vec<(&str, &Tensor<f32>)> = owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let name = self.name.clone();
         let run_err = |reason: String| RuntimeError::Run {
@@ -406,19 +415,7 @@ impl OnnxSession {
         warmup: u32,
         iters: u32,
     ) -> Result<Vec<u64>, RuntimeError> {
-        let err_inputs = |reason: String| RuntimeError::Inputs {
-            model: self.name.clone(),
-            reason,
-        };
-        let mut owned = Vec::with_capacity(self.inputs.len());
-        for want in &self.inputs {
-            let Some((_, t)) = inputs.iter().find(|(n, _)| n == want) else {
-                return Err(err_inputs(format!("input `{want}` is not given")));
-            };
-            let value = Tensor::from_array((t.shape.clone(), t.data.clone()))
-                .map_err(|e| err_inputs(format!("input `{want}`: {e}")))?;
-            owned.push((want.clone(), value));
-        }
+        let owned = self.input_values(inputs)?;
         let name = self.name.clone();
         let mut times = Vec::with_capacity(iters as usize);
         for i in 0..warmup + iters {

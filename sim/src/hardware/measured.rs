@@ -117,6 +117,21 @@ pub struct MeasuredOperator {
     pub batch: Vec<LatencyStats>,
 }
 
+impl MeasuredOperator {
+    /// The identity of `op` (name, kind, sizes) with no times yet.
+    pub fn identity(op: &Operator) -> Self {
+        MeasuredOperator {
+            name: op.name.clone(),
+            kind: op.kind.name().to_string(),
+            flops: op.flops,
+            input_elems: op.input_elems,
+            output_elems: op.output_elems,
+            params: op.params,
+            batch: Vec::new(),
+        }
+    }
+}
+
 /// A measured partition: operators `start..end` of its model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
