@@ -7,12 +7,14 @@
 //! - [`split`]: partition sub-models at the simulator's cut points.
 //! - [`import`]: a user's `.onnx` file as the simulator's operator list.
 //! - [`profile`]: measured profiles: partitions and operators timed with ONNX Runtime.
+//! - [`live`]: live runs: the serving loop on the wall clock with real partitions.
 //! - [`runtime`]: ONNX Runtime (`ort`, library loaded at run time from `.ort/` or
 //!   `ORT_DYLIB_PATH`) on the CPU, CUDA or TensorRT (GPU or DLA) execution provider.
 #![warn(missing_docs)]
 
 pub mod from_network;
 pub mod import;
+pub mod live;
 pub mod onnx;
 pub mod profile;
 pub mod runtime;

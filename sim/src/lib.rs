@@ -9,6 +9,7 @@
 
 pub mod capacity;
 pub mod engine;
+pub mod executor;
 pub mod hardware;
 pub mod metrics;
 pub mod model;

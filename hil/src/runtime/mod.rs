@@ -9,10 +9,10 @@ pub mod library;
 pub mod provider;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
-use ort::value::Tensor;
+use ort::value::{DynValue, Tensor};
 use thiserror::Error;
 
 pub use library::LibraryError;
@@ -405,6 +405,47 @@ impl OnnxSession {
 }
 
 impl OnnxSession {
+    /// Runs the model on ONNX Runtime values, one per model input by name, without copying
+    /// them in or out; returns the outputs in the model's order. An output that is also an
+    /// input (a value the partition passes through) is the input value itself.
+    pub fn run_values(
+        &mut self,
+        inputs: &[(String, Arc<DynValue>)],
+    ) -> Result<Vec<(String, Arc<DynValue>)>, RuntimeError> {
+        let mut feed: Vec<(&str, &DynValue)> = Vec::with_capacity(self.inputs.len());
+        for want in &self.inputs {
+            let Some((_, v)) = inputs.iter().find(|(n, _)| n == want) else {
+                return Err(RuntimeError::Inputs {
+                    model: self.name.clone(),
+                    reason: format!(
+                        "input `{want}` is not given (given: {:?})",
+                        inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+                    ),
+                });
+            };
+            feed.push((want.as_str(), &**v));
+        }
+        let name = self.name.clone();
+        let mut outputs = self.session.run(feed).map_err(|e| RuntimeError::Run {
+            model: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut result = Vec::with_capacity(self.outputs.len());
+        for out in &self.outputs {
+            let produced = outputs.remove(out.as_str());
+            let value = match inputs.iter().find(|(n, _)| n == out) {
+                // Passed through: keep the caller's value (ONNX Runtime's refers to its buffer).
+                Some((_, input)) => input.clone(),
+                None => Arc::new(produced.ok_or_else(|| RuntimeError::Run {
+                    model: name.clone(),
+                    reason: format!("output `{out}` missing from the results"),
+                })?),
+            };
+            result.push((out.clone(), value));
+        }
+        Ok(result)
+    }
+
     /// Runs the model `warmup` times untimed, then `iters` times timed, on `inputs` (as for
     /// [`Self::run`]); returns each timed run's wall time, nanoseconds. The input tensors are
     /// made once, before timing, and outputs are dropped after the clock stops, so a time is

@@ -93,7 +93,11 @@ impl Simulation {
             segment: 0,
             factor,
         });
-        self.start_segment(batch);
+        if self.live.is_some() {
+            self.submit_live(batch);
+        } else {
+            self.start_segment(batch);
+        }
     }
 
     /// The execution plan of `partition` on `accel` at `batch`, computed once and cached.
@@ -338,6 +342,7 @@ impl Simulation {
     pub(super) fn complete(&mut self, id: u32) {
         let now = self.now();
         let r = self.requests.remove(id);
+        self.live_release(id);
         self.release_tensor(r.buffer_bytes, r.region);
         let stage = r.partition as usize;
         self.recorder.stage(

@@ -47,6 +47,7 @@ impl Simulation {
             in_service: 0,
         });
         self.partitions[plan.partition].instances.push(index);
+        self.live_instance_created(index);
         if cold {
             let load_s = weights_bytes as f64 / self.scenario.device.storage.read_bytes_per_s;
             let delay = SimDuration::from_secs_f64(load_s)
@@ -81,6 +82,7 @@ impl Simulation {
         let inst = &mut self.instances[instance as usize];
         inst.phase = InstancePhase::Stopped;
         let footprint = inst.footprint_bytes;
+        self.live_instance_stopped(instance);
         self.memory.release(footprint);
         let now = self.now();
         self.recorder.memory(now, self.memory.used_bytes());

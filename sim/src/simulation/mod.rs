@@ -34,6 +34,7 @@ mod batching;
 mod control;
 mod fluid;
 mod instances;
+mod live;
 mod routing;
 mod transfer;
 
@@ -54,6 +55,8 @@ enum Event {
     InstanceReady { instance: u32 },
     /// The policy's periodic decision.
     PolicyTick,
+    /// A batch run by the live executor finished (live runs only).
+    LiveBatchDone { batch: u32 },
 }
 
 /// A run in progress. Build with [`Simulation::new`], then [`Simulation::run`].
@@ -107,6 +110,8 @@ pub struct Simulation {
     scaling_events: Vec<ScalingEvent>,
     /// Latencies of the completions since the previous policy tick.
     window_latency: LatencyHistogram,
+    /// The executor of a live run (`None`: simulated execution).
+    live: Option<live::Live>,
 }
 
 /// Counters since the previous policy tick.
@@ -266,6 +271,7 @@ impl Simulation {
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
             window_latency: LatencyHistogram::new(),
+            live: None,
         };
         for plan in &deployment.instances {
             sim.create_instance(*plan, spec.serving.cold_start_initial);
@@ -273,8 +279,7 @@ impl Simulation {
         Ok(sim)
     }
 
-    /// Runs to the end and returns the report.
-    /// Runs to the end and returns the report.
+    /// Runs to the end on the virtual clock and returns the report.
     ///
     /// Arrivals stop at `run.duration` or after `run.max_requests`. Simulated time then runs at
     /// least to the duration (policies keep acting on an idle system), and further while
@@ -332,6 +337,7 @@ impl Simulation {
             Event::TransferFixedDone { transfer } => self.end_transfer(transfer),
             Event::InstanceReady { instance } => self.on_instance_ready(instance),
             Event::PolicyTick => self.on_policy_tick(),
+            Event::LiveBatchDone { batch } => self.on_live_batch_done(batch),
         }
     }
 

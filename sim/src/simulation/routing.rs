@@ -106,6 +106,7 @@ impl Simulation {
     pub(super) fn drop_request(&mut self, id: u32, reason: DropReason) {
         let now = self.now();
         let r = self.requests.remove(id);
+        self.live_release(id);
         self.release_tensor(r.buffer_bytes, r.region);
         self.recorder.memory(now, self.memory.used_bytes());
         self.recorder.drop(now, reason);

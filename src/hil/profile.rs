@@ -1,13 +1,13 @@
-//! `infscaler hil …`: hardware in the loop. `hil profile` times an app's partitions and
-//! operators with ONNX Runtime and writes a measured profile that scenarios can use in place of
-//! the roofline (`[device] measured_profile`).
+//! `infscaler hil profile`: times an app's partitions and operators with ONNX Runtime and
+//! writes a measured profile that scenarios can use in place of the roofline
+//! (`[device] measured_profile`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use infscaler_hil::profile::{self, ProfileOptions, Progress};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
@@ -19,13 +19,6 @@ use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::workload::app::AppSpec;
 
 use crate::atomic;
-
-/// The `hil` subcommands.
-#[derive(Subcommand, Debug)]
-pub enum HilCommand {
-    /// Time an app's partitions (and operators) with ONNX Runtime; write a measured profile.
-    Profile(ProfileArgs),
-}
 
 /// `infscaler hil profile`.
 #[derive(Args, Debug)]
@@ -69,14 +62,8 @@ pub struct ProfileArgs {
     seed: u64,
 }
 
-/// Runs a `hil` subcommand.
-pub fn run(command: HilCommand) -> Result<ExitCode> {
-    match command {
-        HilCommand::Profile(args) => profile(args),
-    }
-}
-
-fn provider(ep: &str) -> Result<ExecutionProvider> {
+/// The execution provider named `ep` on the command line.
+pub(super) fn provider(ep: &str) -> Result<ExecutionProvider> {
     Ok(match ep {
         "cpu" => ExecutionProvider::Cpu,
         "cuda" => ExecutionProvider::Cuda { device_id: 0 },
@@ -177,7 +164,7 @@ fn command_line() -> String {
         .join(" ")
 }
 
-fn profile(args: ProfileArgs) -> Result<ExitCode> {
+pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let provider = provider(&args.ep)?;
     let stages = stages(&args)?;

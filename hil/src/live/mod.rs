@@ -1,0 +1,443 @@
+//! Live runs: the simulator's serving loop on the wall clock with real ONNX Runtime partitions.
+//!
+//! [`OrtExecutor`] is the [`LiveExecutor`] of `infscaler hil run`: each instance the policy
+//! deploys is a worker thread ([`worker`]) with its own ONNX Runtime session of its partition
+//! (built from the zoo's layer description, split at the deployment's cuts), on the execution
+//! provider its accelerator maps to. Batches go to the instance's worker; their outputs come
+//! back as ONNX Runtime values and are handed to the next partition as they are — no copy under
+//! the zero-copy transport when the next batch has the same requests ([`data`]), one real copy
+//! per hand-off under a copying transport. [`LiveStats`] counts both.
+
+pub mod data;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use infscaler_sim::executor::{
+    LiveBatch, LiveCompletion, LiveError, LiveExecutor, LiveInstance, LiveSetup,
+};
+use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::serving::transport::TransportKind;
+use infscaler_sim::time::{SimDuration, SimTime};
+use ort::value::DynValue;
+
+use crate::from_network::{self, BuildOptions};
+use crate::onnx;
+use crate::runtime::{ExecutionProvider, Runtime, SessionConfig};
+use crate::split::split_model;
+use data::{Gathered, RequestData, TensorSet};
+use worker::{Job, JobInput, Report, Worker};
+
+/// How a live run executes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveOptions {
+    /// The execution provider of each accelerator of the device, by index.
+    pub providers: Vec<ExecutionProvider>,
+    /// Seed of the models' random weights.
+    pub weights_seed: u64,
+}
+
+/// What the executor measured, beyond the serving report.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LiveStats {
+    /// Batches run.
+    pub batches: u64,
+    /// Sum of ONNX Runtime's run times, nanoseconds.
+    pub run_ns: u64,
+    /// Batches whose inputs were the previous partition's outputs as they were (no copy).
+    pub inputs_zero_copy: u64,
+    /// Batches whose inputs were gathered from several batches' rows (copied).
+    pub inputs_gathered: u64,
+    /// Bytes copied gathering inputs.
+    pub gathered_bytes: u64,
+    /// Time spent gathering, nanoseconds.
+    pub gather_ns: u64,
+    /// Hand-offs a copying transport copied.
+    pub transport_copies: u64,
+    /// Bytes those copies moved.
+    pub transport_copy_bytes: u64,
+    /// Time they took, nanoseconds.
+    pub transport_copy_ns: u64,
+}
+
+/// Per partition: the session model and what its inputs are.
+struct PartitionModel {
+    name: String,
+    onnx: Arc<Vec<u8>>,
+    /// Graph input names, in order.
+    inputs: Vec<String>,
+    /// For a stage's first partition, the model input's per-sample shape (its data is made
+    /// here); `None` when the inputs are the previous partition's outputs.
+    fresh_input: Option<Vec<usize>>,
+    /// Whether its outputs feed the next partition (not the last of its stage).
+    feeds_next: bool,
+}
+
+struct Submitted {
+    requests: Vec<u32>,
+    partition: usize,
+}
+
+/// The live executor on ONNX Runtime (see the module documentation).
+pub struct OrtExecutor {
+    rt: &'static Runtime,
+    options: LiveOptions,
+    transport: TransportKind,
+    partitions: Vec<PartitionModel>,
+    workers: HashMap<u32, Option<Worker>>,
+    finished_workers: Vec<Worker>,
+    not_ready: usize,
+    reports_tx: Sender<Report>,
+    reports_rx: Receiver<Report>,
+    requests: HashMap<u32, RequestData>,
+    batches: HashMap<u32, Submitted>,
+    fresh_inputs: HashMap<(usize, usize), Arc<DynValue>>,
+    t0: Option<Instant>,
+    stats: Arc<Mutex<LiveStats>>,
+}
+
+impl OrtExecutor {
+    /// An executor on the loaded runtime `rt`.
+    pub fn new(rt: &'static Runtime, options: LiveOptions) -> Self {
+        let (reports_tx, reports_rx) = mpsc::channel();
+        OrtExecutor {
+            rt,
+            options,
+            transport: TransportKind::ZeroCopy,
+            partitions: Vec::new(),
+            workers: HashMap::new(),
+            finished_workers: Vec::new(),
+            not_ready: 0,
+            reports_tx,
+            reports_rx,
+            requests: HashMap::new(),
+            batches: HashMap::new(),
+            fresh_inputs: HashMap::new(),
+            t0: None,
+            stats: Arc::default(),
+        }
+    }
+
+    /// A handle on the executor's counters, readable after the run.
+    pub fn stats(&self) -> Arc<Mutex<LiveStats>> {
+        self.stats.clone()
+    }
+
+    fn now(&self) -> SimTime {
+        match self.t0 {
+            Some(t0) => SimTime::ZERO + SimDuration::from_ns(t0.elapsed().as_nanos() as u64),
+            None => SimTime::ZERO,
+        }
+    }
+
+    fn at(&self, instant: Instant) -> SimTime {
+        let t0 = self.t0.unwrap_or(instant);
+        SimTime::ZERO
+            + SimDuration::from_ns(instant.saturating_duration_since(t0).as_nanos() as u64)
+    }
+
+    fn stats_mut(&self) -> std::sync::MutexGuard<'_, LiveStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Handles one worker report; a finished batch goes to `done`.
+    fn on_report(
+        &mut self,
+        report: Report,
+        done: &mut Vec<LiveCompletion>,
+    ) -> Result<(), LiveError> {
+        match report {
+            Report::Ready { .. } => self.not_ready = self.not_ready.saturating_sub(1),
+            Report::Failed { instance, message } => {
+                return Err(LiveError(format!("instance {instance}: {message}")));
+            }
+            Report::Done {
+                batch,
+                finished,
+                run_ns,
+                gathered,
+                gather_ns,
+                outputs,
+            } => {
+                let Some(sub) = self.batches.remove(&batch) else {
+                    return Err(LiveError(format!("a worker finished unknown batch {batch}")));
+                };
+                let part = &self.partitions[sub.partition];
+                let values = outputs.map_err(|m| LiveError(format!("{}: {m}", part.name)))?;
+                {
+                    let mut s = self.stats_mut();
+                    s.batches += 1;
+                    s.run_ns += run_ns;
+                    s.gather_ns += gather_ns;
+                    match gathered {
+                        Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
+                        Some(Gathered::Copied { bytes }) => {
+                            s.inputs_gathered += 1;
+                            s.gathered_bytes += bytes;
+                        }
+                        None => {}
+                    }
+                }
+                if part.feeds_next {
+                    let mut set = TensorSet {
+                        values,
+                        rows: sub.requests.len(),
+                    };
+                    if self.transport != TransportKind::ZeroCopy {
+                        let start = Instant::now();
+                        let (copy, bytes) = data::copy_set(&set)
+                            .map_err(|m| LiveError(format!("{}: {m}", part.name)))?;
+                        let ns = start.elapsed().as_nanos() as u64;
+                        set = copy;
+                        let mut s = self.stats_mut();
+                        s.transport_copies += 1;
+                        s.transport_copy_bytes += bytes;
+                        s.transport_copy_ns += ns;
+                    }
+                    let set = Arc::new(set);
+                    for (row, &r) in sub.requests.iter().enumerate() {
+                        self.requests.insert(
+                            r,
+                            RequestData {
+                                set: set.clone(),
+                                row,
+                            },
+                        );
+                    }
+                } else {
+                    for r in &sub.requests {
+                        self.requests.remove(r);
+                    }
+                }
+                done.push(LiveCompletion {
+                    batch,
+                    finished: self.at(finished),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn fresh_input(&mut self, partition: usize, rows: usize) -> Result<Arc<DynValue>, LiveError> {
+        if let Some(v) = self.fresh_inputs.get(&(partition, rows)) {
+            return Ok(v.clone());
+        }
+        let per_sample = self.partitions[partition]
+            .fresh_input
+            .clone()
+            .unwrap_or_default();
+        let shape: Vec<usize> = std::iter::once(rows).chain(per_sample).collect();
+        let value = Arc::new(data::input_value(&shape).map_err(LiveError)?);
+        self.fresh_inputs.insert((partition, rows), value.clone());
+        Ok(value)
+    }
+}
+
+impl LiveExecutor for OrtExecutor {
+    fn setup(&mut self, setup: &LiveSetup) -> Result<(), LiveError> {
+        if self.options.providers.len() != setup.accelerators.len() {
+            return Err(LiveError(format!(
+                "{} execution providers for {} accelerators ({})",
+                self.options.providers.len(),
+                setup.accelerators.len(),
+                setup.accelerators.join(", ")
+            )));
+        }
+        self.transport = setup.transport;
+        let zoo_opts = ZooOptions {
+            seq_len: setup.seq_len,
+        };
+        let build = BuildOptions {
+            seed: self.options.weights_seed,
+        };
+        // One ONNX model per stage, split at that stage's cuts.
+        let mut by_stage: HashMap<usize, Vec<crate::split::Partition>> = HashMap::new();
+        for (k, p) in setup.partitions.iter().enumerate() {
+            let err = |m: String| LiveError(format!("partition {k} ({}): {m}", p.model));
+            if !by_stage.contains_key(&p.stage) {
+                let model = from_network::zoo_model(&p.model, &zoo_opts, &build)
+                    .map_err(|e| err(e.to_string()))?;
+                let parts = if p.stage_cuts.is_empty() {
+                    let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
+                    let inits: Vec<&str> =
+                        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+                    vec![crate::split::Partition {
+                        operators: 0..p.model_operators,
+                        inputs: graph
+                            .input
+                            .iter()
+                            .map(|i| i.name.clone())
+                            .filter(|n| !inits.contains(&n.as_str()))
+                            .collect(),
+                        outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
+                        model,
+                    }]
+                } else {
+                    split_model(&model, &p.stage_cuts, &p.model).map_err(|e| err(e.to_string()))?
+                };
+                by_stage.insert(p.stage, parts);
+            }
+            let part = by_stage[&p.stage]
+                .iter()
+                .find(|q| q.operators == p.operators)
+                .ok_or_else(|| err(format!("no split part covers operators {:?}", p.operators)))?;
+            let fresh_input = if p.operators.start == 0 {
+                let net = zoo::build_network(&p.model, &zoo_opts).map_err(|e| err(e.to_string()))?;
+                Some(net.input_shape().to_vec())
+            } else {
+                None
+            };
+            self.partitions.push(PartitionModel {
+                name: format!("{} partition {k} (operators {}..{})", p.model, p.operators.start + 1, p.operators.end),
+                onnx: Arc::new(onnx::encode(&part.model)),
+                inputs: part.inputs.clone(),
+                fresh_input,
+                feeds_next: p.operators.end < p.model_operators,
+            });
+        }
+        Ok(())
+    }
+
+    fn instance_created(&mut self, instance: LiveInstance) -> Result<(), LiveError> {
+        let part = &self.partitions[instance.partition];
+        let provider = self.options.providers[instance.accelerator].clone();
+        let intra_threads = (provider == ExecutionProvider::Cpu)
+            .then_some(instance.cpu_cores.max(1) as usize);
+        let config = SessionConfig {
+            provider,
+            intra_threads,
+        };
+        let w = worker::spawn(
+            self.rt,
+            instance.instance,
+            part.name.clone(),
+            part.onnx.clone(),
+            config,
+            self.reports_tx.clone(),
+        )
+        .map_err(|e| LiveError(format!("cannot start a worker thread: {e}")))?;
+        self.not_ready += 1;
+        self.workers.insert(instance.instance, Some(w));
+        Ok(())
+    }
+
+    fn instance_stopped(&mut self, instance: u32) {
+        if let Some(w) = self.workers.get_mut(&instance).and_then(Option::take) {
+            // Closing its job channel ends the worker once its batches are done.
+            self.finished_workers.push(w);
+        }
+    }
+
+    fn start_clock(&mut self) -> Result<(), LiveError> {
+        let mut done = Vec::new();
+        while self.not_ready > 0 {
+            let report = self
+                .reports_rx
+                .recv()
+                .map_err(|_| LiveError("every worker stopped".into()))?;
+            self.on_report(report, &mut done)?;
+        }
+        self.t0 = Some(Instant::now());
+        Ok(())
+    }
+
+    fn submit(&mut self, batch: LiveBatch<'_>) -> Result<(), LiveError> {
+        let part = &self.partitions[batch.partition];
+        let input = if part.fresh_input.is_some() {
+            let value = self.fresh_input(batch.partition, batch.requests.len())?;
+            let part = &self.partitions[batch.partition];
+            JobInput::Values(part.inputs.iter().map(|n| (n.clone(), value.clone())).collect())
+        } else {
+            let mut rows = Vec::with_capacity(batch.requests.len());
+            for r in batch.requests {
+                let data = self.requests.get(r).ok_or_else(|| {
+                    LiveError(format!(
+                        "{}: request {r} has no data from the previous partition",
+                        part.name
+                    ))
+                })?;
+                rows.push(data.clone());
+            }
+            JobInput::Rows {
+                rows,
+                names: part.inputs.clone(),
+            }
+        };
+        let worker = self
+            .workers
+            .get(&batch.instance)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| LiveError(format!("batch for unknown instance {}", batch.instance)))?;
+        worker
+            .jobs
+            .send(Job {
+                batch: batch.batch,
+                input,
+            })
+            .map_err(|_| LiveError(format!("instance {}'s worker has stopped", batch.instance)))?;
+        self.batches.insert(
+            batch.batch,
+            Submitted {
+                requests: batch.requests.to_vec(),
+                partition: batch.partition,
+            },
+        );
+        Ok(())
+    }
+
+    fn release(&mut self, request: u32) {
+        self.requests.remove(&request);
+    }
+
+    fn wait(
+        &mut self,
+        until: Option<SimTime>,
+        done: &mut Vec<LiveCompletion>,
+    ) -> Result<SimTime, LiveError> {
+        loop {
+            while let Ok(report) = self.reports_rx.try_recv() {
+                self.on_report(report, done)?;
+            }
+            let now = self.now();
+            if !done.is_empty() {
+                return Ok(now);
+            }
+            let report = match until {
+                Some(t) if now >= t => return Ok(now),
+                Some(t) => match self
+                    .reports_rx
+                    .recv_timeout(Duration::from_nanos((t - now).as_ns()))
+                {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Err(LiveError("every worker stopped".into()));
+                    }
+                },
+                None => self
+                    .reports_rx
+                    .recv()
+                    .map_err(|_| LiveError("every worker stopped".into()))?,
+            };
+            self.on_report(report, done)?;
+        }
+    }
+}
+
+impl Drop for OrtExecutor {
+    fn drop(&mut self) {
+        let workers: Vec<Worker> = self
+            .workers
+            .drain()
+            .filter_map(|(_, w)| w)
+            .chain(self.finished_workers.drain(..))
+            .collect();
+        for w in workers {
+            drop(w.jobs);
+            let _ = w.thread.join();
+        }
+    }
+}

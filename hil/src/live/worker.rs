@@ -1,0 +1,133 @@
+//! One instance of a live run: a thread that owns its ONNX Runtime session and runs the batches
+//! sent to it, one at a time, reporting each when it finishes.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use ort::value::DynValue;
+
+use super::data::{self, Gathered, RequestData};
+use crate::runtime::{OnnxSession, Runtime, SessionConfig};
+
+/// A batch for a worker.
+pub struct Job {
+    /// Batch id.
+    pub batch: u32,
+    /// Its inputs.
+    pub input: JobInput,
+}
+
+/// Where a batch's inputs come from.
+pub enum JobInput {
+    /// The session's inputs, ready (a stage's first partition).
+    Values(Vec<(String, Arc<DynValue>)>),
+    /// The requests' data from the previous partition, gathered by the worker
+    /// ([`data::gather`]): no copy when they are one whole batch in order.
+    Rows {
+        /// The requests' data, in batch order.
+        rows: Vec<RequestData>,
+        /// The session's input names.
+        names: Vec<String>,
+    },
+}
+
+/// What workers report, on one channel shared by all of them.
+pub enum Report {
+    /// The worker's session is loaded.
+    Ready {
+        /// Instance id.
+        instance: u32,
+    },
+    /// The session would not load; the worker has stopped.
+    Failed {
+        /// Instance id.
+        instance: u32,
+        /// Why.
+        message: String,
+    },
+    /// A batch finished.
+    Done {
+        /// Batch id.
+        batch: u32,
+        /// When the run returned.
+        finished: Instant,
+        /// ONNX Runtime's run time, nanoseconds.
+        run_ns: u64,
+        /// How the inputs were gathered (`None`: made fresh).
+        gathered: Option<Gathered>,
+        /// Time gathering took, nanoseconds.
+        gather_ns: u64,
+        /// The outputs, or why the run failed.
+        outputs: Result<Vec<(String, Arc<DynValue>)>, String>,
+    },
+}
+
+/// A running worker.
+pub struct Worker {
+    /// Where its batches go; dropping it stops the worker after the batches sent.
+    pub jobs: Sender<Job>,
+    /// Its thread.
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts the worker of `instance`: it loads `model` (ONNX bytes) with `config`, then runs jobs
+/// until its job channel closes.
+pub fn spawn(
+    rt: &'static Runtime,
+    instance: u32,
+    name: String,
+    model: Arc<Vec<u8>>,
+    config: SessionConfig,
+    reports: Sender<Report>,
+) -> std::io::Result<Worker> {
+    let (jobs, inbox): (Sender<Job>, Receiver<Job>) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("hil-instance-{instance}"))
+        .spawn(move || {
+            let mut session = match OnnxSession::from_bytes(rt, &model, &name, &config) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = reports.send(Report::Failed {
+                        instance,
+                        message: e.to_string(),
+                    });
+                    return;
+                }
+            };
+            if reports.send(Report::Ready { instance }).is_err() {
+                return;
+            }
+            while let Ok(job) = inbox.recv() {
+                let gather_start = Instant::now();
+                let (inputs, gathered) = match job.input {
+                    JobInput::Values(values) => (Ok(values), None),
+                    JobInput::Rows { rows, names } => {
+                        let refs: Vec<&RequestData> = rows.iter().collect();
+                        match data::gather(&refs, &names) {
+                            Ok((values, how)) => (Ok(values), Some(how)),
+                            Err(m) => (Err(m), None),
+                        }
+                    }
+                };
+                let start = Instant::now();
+                let outputs = inputs.and_then(|inputs| {
+                    session.run_values(&inputs).map_err(|e| e.to_string())
+                });
+                let finished = Instant::now();
+                let report = Report::Done {
+                    batch: job.batch,
+                    finished,
+                    run_ns: (finished - start).as_nanos() as u64,
+                    gathered,
+                    gather_ns: (start - gather_start).as_nanos() as u64,
+                    outputs,
+                };
+                if reports.send(report).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(Worker { jobs, thread })
+}
