@@ -110,7 +110,13 @@ fn session(rt: &Runtime, model: &[u8], name: &str) -> Result<OnnxSession> {
 }
 
 /// Runs `iters + warmup` hand-offs over `path`; returns the timed ones, µs.
-fn measure(rt: &'static Runtime, model: &[u8], elems: usize, path: Path, iters: usize) -> Result<Vec<f64>> {
+fn measure(
+    rt: &'static Runtime,
+    model: &[u8],
+    elems: usize,
+    path: Path,
+    iters: usize,
+) -> Result<Vec<f64>> {
     const WARMUP: usize = 10;
     let total = iters + WARMUP;
     let (tx, rx) = mpsc::sync_channel::<(Payload, Instant, f32)>(1);
@@ -139,7 +145,9 @@ fn measure(rt: &'static Runtime, model: &[u8], elems: usize, path: Path, iters: 
                     .try_extract_tensor::<f32>()
                     .map_err(|e| e.to_string())?;
                 if got.len() != elems || (got[elems / 2] - checksum).abs() > 0.0 {
-                    let _ = back_tx.send(Err("the consumer's input differs from the producer's output".into()));
+                    let _ = back_tx.send(Err(
+                        "the consumer's input differs from the producer's output".into(),
+                    ));
                     return Ok(());
                 }
                 s.run_values(&[(input_name.clone(), value)])
@@ -167,7 +175,9 @@ fn measure(rt: &'static Runtime, model: &[u8], elems: usize, path: Path, iters: 
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let payload = match path {
             Path::ZeroCopy => Payload::Value(value),
-            Path::Copy => Payload::Value(Arc::new(data::copy_value(&value).map_err(anyhow::Error::msg)?.0)),
+            Path::Copy => Payload::Value(Arc::new(
+                data::copy_value(&value).map_err(anyhow::Error::msg)?.0,
+            )),
             Path::Serialize => {
                 let (shape, d) = value
                     .try_extract_tensor::<f32>()
@@ -197,7 +207,11 @@ fn measure(rt: &'static Runtime, model: &[u8], elems: usize, path: Path, iters: 
         Err(_) => bail!("{} path: the consumer thread panicked", path.name()),
     }
     if times.len() != iters {
-        bail!("{} path: {} of {iters} hand-offs completed", path.name(), times.len());
+        bail!(
+            "{} path: {} of {iters} hand-offs completed",
+            path.name(),
+            times.len()
+        );
     }
     Ok(times)
 }
@@ -205,7 +219,10 @@ fn measure(rt: &'static Runtime, model: &[u8], elems: usize, path: Path, iters: 
 /// `infscaler hil handoff`.
 pub fn run(args: HandoffArgs) -> Result<ExitCode> {
     if args.bytes < 4 || args.bytes % 4 != 0 {
-        bail!("--bytes {}: must be a positive multiple of 4 (f32 elements)", args.bytes);
+        bail!(
+            "--bytes {}: must be a positive multiple of 4 (f32 elements)",
+            args.bytes
+        );
     }
     if args.iters == 0 {
         bail!("--iters must be at least 1");

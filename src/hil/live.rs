@@ -64,7 +64,11 @@ pub struct ValidateArgs {
 
 /// The provider of each of `device`'s accelerators from `--ep`.
 fn providers(ep: &str, device: &DeviceProfile) -> Result<Vec<ExecutionProvider>> {
-    let names: Vec<&str> = device.accelerators.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<&str> = device
+        .accelerators
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     if !ep.contains('=') {
         let p = super::profile::provider(ep.trim())?;
         return Ok(vec![p; names.len()]);
@@ -149,6 +153,20 @@ fn stats_text(s: &LiveStats) -> String {
         s.inputs_gathered,
         table::human_bytes(s.gathered_bytes as f64),
         mean_us(s.gather_ns, s.inputs_zero_copy + s.inputs_gathered)
+    );
+    for (k, p) in s.partitions.iter().enumerate() {
+        out += &format!(
+            "  partition {k}: {} batches, mean batch {:.2}, mean run {:.3} ms\n",
+            p.batches,
+            p.requests as f64 / p.batches.max(1) as f64,
+            mean_us(p.run_ns, p.batches) / 1e3
+        );
+    }
+    out += &format!(
+        "wall-clock loop: {} timed waits, woke {:.1} µs late on average, {:.1} µs at most\n",
+        s.timed_waits,
+        mean_us(s.wake_late_ns, s.timed_waits),
+        s.wake_late_max_ns as f64 / 1e3
     );
     if s.transport_copies > 0 {
         out += &format!(

@@ -83,7 +83,8 @@ pub fn gather(
             *b = requests.len();
         }
         bytes += (data.len() * 4) as u64;
-        let tensor = Tensor::from_array((shape, data)).map_err(|e| format!("value `{name}`: {e}"))?;
+        let tensor =
+            Tensor::from_array((shape, data)).map_err(|e| format!("value `{name}`: {e}"))?;
         values.push((name.clone(), Arc::new(tensor.into_dyn())));
     }
     let how = if whole {

@@ -61,6 +61,25 @@ pub struct LiveStats {
     pub transport_copy_bytes: u64,
     /// Time they took, nanoseconds.
     pub transport_copy_ns: u64,
+    /// Times the loop slept until an event was due.
+    pub timed_waits: u64,
+    /// Sum over those of how late the loop woke, nanoseconds (the wall clock's scheduling lag).
+    pub wake_late_ns: u64,
+    /// The latest wake-up, nanoseconds.
+    pub wake_late_max_ns: u64,
+    /// Per partition: batches, requests and ONNX Runtime run time.
+    pub partitions: Vec<PartitionRuns>,
+}
+
+/// ONNX Runtime runs of one partition.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct PartitionRuns {
+    /// Batches run.
+    pub batches: u64,
+    /// Requests in them.
+    pub requests: u64,
+    /// Sum of run times, nanoseconds.
+    pub run_ns: u64,
 }
 
 /// Per partition: the session model and what its inputs are.
@@ -163,7 +182,9 @@ impl OrtExecutor {
                 outputs,
             } => {
                 let Some(sub) = self.batches.remove(&batch) else {
-                    return Err(LiveError(format!("a worker finished unknown batch {batch}")));
+                    return Err(LiveError(format!(
+                        "a worker finished unknown batch {batch}"
+                    )));
                 };
                 let part = &self.partitions[sub.partition];
                 let values = outputs.map_err(|m| LiveError(format!("{}: {m}", part.name)))?;
@@ -171,6 +192,14 @@ impl OrtExecutor {
                     let mut s = self.stats_mut();
                     s.batches += 1;
                     s.run_ns += run_ns;
+                    if s.partitions.len() <= sub.partition {
+                        s.partitions
+                            .resize(sub.partition + 1, PartitionRuns::default());
+                    }
+                    let p = &mut s.partitions[sub.partition];
+                    p.batches += 1;
+                    p.requests += sub.requests.len() as u64;
+                    p.run_ns += run_ns;
                     s.gather_ns += gather_ns;
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
@@ -285,13 +314,19 @@ impl LiveExecutor for OrtExecutor {
                 .find(|q| q.operators == p.operators)
                 .ok_or_else(|| err(format!("no split part covers operators {:?}", p.operators)))?;
             let fresh_input = if p.operators.start == 0 {
-                let net = zoo::build_network(&p.model, &zoo_opts).map_err(|e| err(e.to_string()))?;
+                let net =
+                    zoo::build_network(&p.model, &zoo_opts).map_err(|e| err(e.to_string()))?;
                 Some(net.input_shape().to_vec())
             } else {
                 None
             };
             self.partitions.push(PartitionModel {
-                name: format!("{} partition {k} (operators {}..{})", p.model, p.operators.start + 1, p.operators.end),
+                name: format!(
+                    "{} partition {k} (operators {}..{})",
+                    p.model,
+                    p.operators.start + 1,
+                    p.operators.end
+                ),
                 onnx: Arc::new(onnx::encode(&part.model)),
                 inputs: part.inputs.clone(),
                 fresh_input,
@@ -304,8 +339,8 @@ impl LiveExecutor for OrtExecutor {
     fn instance_created(&mut self, instance: LiveInstance) -> Result<(), LiveError> {
         let part = &self.partitions[instance.partition];
         let provider = self.options.providers[instance.accelerator].clone();
-        let intra_threads = (provider == ExecutionProvider::Cpu)
-            .then_some(instance.cpu_cores.max(1) as usize);
+        let intra_threads =
+            (provider == ExecutionProvider::Cpu).then_some(instance.cpu_cores.max(1) as usize);
         let config = SessionConfig {
             provider,
             intra_threads,
@@ -349,7 +384,12 @@ impl LiveExecutor for OrtExecutor {
         let input = if part.fresh_input.is_some() {
             let value = self.fresh_input(batch.partition, batch.requests.len())?;
             let part = &self.partitions[batch.partition];
-            JobInput::Values(part.inputs.iter().map(|n| (n.clone(), value.clone())).collect())
+            JobInput::Values(
+                part.inputs
+                    .iter()
+                    .map(|n| (n.clone(), value.clone()))
+                    .collect(),
+            )
         } else {
             let mut rows = Vec::with_capacity(batch.requests.len());
             for r in batch.requests {
@@ -412,7 +452,14 @@ impl LiveExecutor for OrtExecutor {
                     .recv_timeout(Duration::from_nanos((t - now).as_ns()))
                 {
                     Ok(r) => r,
-                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let late = (self.now() - t).as_ns();
+                        let mut s = self.stats_mut();
+                        s.timed_waits += 1;
+                        s.wake_late_ns += late;
+                        s.wake_late_max_ns = s.wake_late_max_ns.max(late);
+                        continue;
+                    }
                     Err(RecvTimeoutError::Disconnected) => {
                         return Err(LiveError("every worker stopped".into()));
                     }

@@ -112,9 +112,8 @@ pub fn spawn(
                     }
                 };
                 let start = Instant::now();
-                let outputs = inputs.and_then(|inputs| {
-                    session.run_values(&inputs).map_err(|e| e.to_string())
-                });
+                let outputs = inputs
+                    .and_then(|inputs| session.run_values(&inputs).map_err(|e| e.to_string()));
                 let finished = Instant::now();
                 let report = Report::Done {
                     batch: job.batch,

@@ -136,7 +136,12 @@ impl Simulation {
             .collect();
         LiveSetup {
             partitions,
-            accelerators: rs.device.accelerators.iter().map(|a| a.name.clone()).collect(),
+            accelerators: rs
+                .device
+                .accelerators
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
             transport: self.transport_kind,
             seq_len: rs
                 .scenario

@@ -1,0 +1,175 @@
+//! Live runs: the simulator's serving loop on the wall clock with real ONNX Runtime partitions
+//! (MobileNetV2 split in three, a couple of seconds of Poisson arrivals on the CPU).
+
+mod common;
+
+use std::path::Path;
+
+use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
+use infscaler_hil::runtime::ExecutionProvider;
+use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
+
+/// A short MobileNetV2 scenario on the HIL host profile, with `transport` and `extra` TOML.
+fn scenario(transport: &str, rate: f64, extra: &str) -> ResolvedScenario {
+    let text = format!(
+        r#"
+name = "live-test"
+seed = 7
+
+[device]
+profile = "hwprofiles/hil-host-2core.toml"
+
+[app]
+name = "mobilenet_v2"
+
+[slo]
+latency = "500ms"
+
+[workload]
+kind = "poisson"
+rate_per_s = {rate}
+
+[run]
+duration = "2s"
+
+[serving.transport]
+kind = "{transport}"
+
+[policy]
+kind = "static"
+[[policy.stages]]
+cuts = [42, 103]
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+cpu_cores = 1
+max_batch = 4
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+cpu_cores = 1
+max_batch = 4
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+cpu_cores = 1
+max_batch = 4
+{extra}
+"#
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    Scenario::parse(&text, "live-test.toml", &root)
+        .and_then(|s| s.resolve())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn live(resolved: &ResolvedScenario) -> (Report, LiveStats) {
+    let rt = common::runtime();
+    let executor = OrtExecutor::new(
+        rt,
+        LiveOptions {
+            providers: vec![ExecutionProvider::Cpu; resolved.device.accelerators.len()],
+            weights_seed: 0,
+        },
+    );
+    let stats = executor.stats();
+    let report = Simulation::new(resolved, None)
+        .unwrap()
+        .run_live(Box::new(executor))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stats = stats.lock().unwrap().clone();
+    (report, stats)
+}
+
+fn assert_conserved(r: &Report) {
+    let s = &r.summary;
+    assert_eq!(
+        s.in_flight_at_warmup + s.arrivals,
+        s.completed + s.dropped + s.in_flight,
+        "requests are conserved: {s:?}"
+    );
+}
+
+/// The top-level JSON keys of a report.
+fn keys(r: &Report) -> Vec<String> {
+    match serde_json::to_value(r).unwrap() {
+        serde_json::Value::Object(m) => m.keys().cloned().collect(),
+        other => panic!("a report is a JSON object, got {other}"),
+    }
+}
+
+#[test]
+fn a_live_run_conserves_requests_and_reports_like_a_simulation() {
+    let resolved = scenario("zero_copy", 40.0, "");
+    let (report, stats) = live(&resolved);
+    assert_conserved(&report);
+    let s = &report.summary;
+    assert!(s.arrivals >= 40, "about 80 arrivals in 2 s: {}", s.arrivals);
+    assert!(s.completed > 0 && s.throughput_rps > 0.0);
+    // The same arrivals as the simulation of the same scenario and seed.
+    let simulated = Simulation::new(&resolved, None).unwrap().run();
+    assert_eq!(s.arrivals, simulated.summary.arrivals);
+    assert_eq!(keys(&report), keys(&simulated));
+    // Every partition ran its requests, each at least once per request.
+    assert_eq!(stats.partitions.len(), 3);
+    for (k, p) in stats.partitions.iter().enumerate() {
+        assert!(p.requests >= s.completed, "partition {k}: {p:?}");
+        assert!(p.run_ns > 0);
+    }
+    // Under the zero-copy transport a batch of the same requests feeds the next partition
+    // with the previous outputs as they are.
+    assert!(stats.inputs_zero_copy > 0, "{stats:?}");
+    assert_eq!(stats.transport_copies, 0);
+    // Real execution takes real time: the stage times are positive.
+    for st in &s.stages {
+        assert!(st.mean_exec_ms.unwrap_or(0.0) > 0.0, "{st:?}");
+    }
+}
+
+#[test]
+fn a_copying_transport_copies_every_hand_off_for_real() {
+    let (report, stats) = live(&scenario("shared_memory", 30.0, ""));
+    assert_conserved(&report);
+    assert!(report.summary.completed > 0);
+    // Two hand-offs a batch (partition 0 → 1 → 2), each a real copy.
+    let batches_feeding_next = stats.partitions[0].batches + stats.partitions[1].batches;
+    assert_eq!(stats.transport_copies, batches_feeding_next, "{stats:?}");
+    assert!(stats.transport_copy_bytes > 0);
+}
+
+#[test]
+fn a_model_the_onnx_builder_cannot_write_fails_with_its_name() {
+    let text = r#"
+name = "live-lstm"
+[device]
+profile = "hwprofiles/hil-host-2core.toml"
+[app]
+name = "crnn"
+[slo]
+latency = "1s"
+[workload]
+kind = "poisson"
+rate_per_s = 1.0
+[run]
+duration = "1s"
+[policy]
+kind = "static"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = { cpu = 1 }
+"#;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let resolved = Scenario::parse(text, "live-lstm.toml", &root)
+        .and_then(|s| s.resolve())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let executor = OrtExecutor::new(
+        common::runtime(),
+        LiveOptions {
+            providers: vec![ExecutionProvider::Cpu],
+            weights_seed: 0,
+        },
+    );
+    let err = Simulation::new(&resolved, None)
+        .unwrap()
+        .run_live(Box::new(executor))
+        .expect_err("crnn has an LSTM layer");
+    let msg = err.to_string();
+    assert!(msg.contains("crnn") && msg.contains("lstm"), "{msg}");
+}
