@@ -40,6 +40,8 @@ pub struct ProfileOptions {
     pub warmup: u32,
     /// Timed runs per partition and batch size (≥ 1).
     pub iters: u32,
+    /// Idle time before each timed run (zero: back to back).
+    pub gap: std::time::Duration,
     /// Also time every operator as a one-node model.
     pub operators: bool,
     /// Seed of the random weights.
@@ -243,7 +245,7 @@ fn time_model(
             tensors.push((input.name.clone(), synthetic_input(&dims)));
         }
         let feed: Vec<(&str, &HostTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let samples = session.time_runs(&feed, opts.warmup, opts.iters)?;
+        let samples = session.time_runs(&feed, opts.warmup, opts.iters, opts.gap)?;
         let Some(stats) = LatencyStats::from_samples(b, &samples) else {
             unreachable!("iters ≥ 1 was checked");
         };
@@ -327,6 +329,7 @@ mod tests {
             batches: vec![1, 2],
             warmup: 0,
             iters: 1,
+            gap: std::time::Duration::ZERO,
             operators: false,
             seed: 0,
             zoo: ZooOptions::default(),

@@ -48,6 +48,7 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
     MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
+            gap_ns: 0,
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
             ort_version: "1.32.0".into(),

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
+use infscaler_sim::hardware::measured::MeasuredProfile;
 use infscaler_sim::hardware::profile::DeviceProfile;
+use infscaler_sim::scenario::OneOrMany;
 use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
 
 use crate::table;
@@ -58,6 +60,11 @@ pub struct ValidateArgs {
     /// Exit with status 1 when throughput, p50 or p99 misses its error target.
     #[arg(long)]
     check: bool,
+    /// Measured profile(s) to simulate with instead of the scenario's `[device]
+    /// measured_profile` (repeat for several providers), e.g. one just made on this machine by
+    /// `infscaler hil profile`.
+    #[arg(long = "profile", value_name = "FILE")]
+    profiles: Vec<PathBuf>,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -341,10 +348,57 @@ struct Validation<'a> {
     live_stats: &'a LiveStats,
 }
 
+/// `resolved` with `profiles` (paths as given on the command line) as its measured profiles.
+fn with_profiles(resolved: ResolvedScenario, profiles: &[PathBuf]) -> Result<ResolvedScenario> {
+    if profiles.is_empty() {
+        return Ok(resolved);
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let mut paths = Vec::new();
+    for p in profiles {
+        let abs = cwd.join(p);
+        if !abs.is_file() {
+            bail!("--profile {}: no such file", p.display());
+        }
+        paths.push(abs.display().to_string());
+    }
+    let mut scenario = resolved.scenario;
+    scenario.device.measured_profile = Some(OneOrMany::Many(paths));
+    Ok(scenario.resolve()?)
+}
+
+/// Warns when a measured profile was taken on another CPU than this machine's: its times then
+/// describe that machine, and the validation compares two machines.
+fn warn_foreign_profiles(resolved: &ResolvedScenario) {
+    let Some(paths) = &resolved.scenario.device.measured_profile else {
+        return;
+    };
+    let (here, cores) = infscaler_hil::profile::cpu_info();
+    for p in paths.paths() {
+        let path = resolved.scenario.base_dir.join(p);
+        let Ok(profile) = MeasuredProfile::load(&path) else {
+            continue; // resolving the scenario already checked it; nothing to add
+        };
+        let m = &profile.machine;
+        if m.cpu_model != here || m.cpu_cores != cores {
+            eprintln!(
+                "note: {} was measured on `{}` ({} logical CPUs), this machine is `{here}` ({cores}): \
+                 its times may not hold here. Measure again with\n  {}\nand pass the file with \
+                 --profile FILE",
+                path.display(),
+                m.cpu_model,
+                m.cpu_cores,
+                m.command
+            );
+        }
+    }
+}
+
 /// `infscaler hil validate`.
 pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
-    let resolved = Scenario::load(&args.scenario)?;
+    let resolved = with_profiles(Scenario::load(&args.scenario)?, &args.profiles)?;
     let origin = args.scenario.display().to_string();
+    warn_foreign_profiles(&resolved);
     if resolved.scenario.device.measured_profile.is_none() {
         eprintln!(
             "note: {origin} has no [device] measured_profile: the simulation uses the roofline \

@@ -16,6 +16,7 @@ use infscaler_sim::hardware::measured::{
 };
 use infscaler_sim::model::cost;
 use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::app::AppSpec;
 
 use crate::atomic;
@@ -48,6 +49,11 @@ pub struct ProfileArgs {
     /// Timed runs per partition and batch size.
     #[arg(long, default_value_t = 20)]
     iters: u32,
+    /// Idle time before each timed run (`10ms`; default none: back to back). A live run at
+    /// moderate load starts most batches after idle time, with caches partly cold; a gap
+    /// measures that case.
+    #[arg(long, default_value = "0s")]
+    gap: TimeSpan,
     /// ONNX Runtime intra-op threads on the CPU (default: every logical CPU).
     #[arg(long)]
     threads: Option<u32>,
@@ -193,6 +199,7 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
         batches: args.batch.clone(),
         warmup: args.warmup,
         iters: args.iters,
+        gap: std::time::Duration::from_nanos(args.gap.0.as_ns()),
         operators: !args.no_operators,
         seed: args.seed,
         zoo: ZooOptions {
@@ -201,7 +208,7 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
     };
     eprintln!(
         "profiling {} on {} ({} thread{}, ONNX Runtime {}), batches {:?}, {} warm-up + {} timed \
-         runs each",
+         runs each{}",
         args.app,
         args.ep,
         threads,
@@ -209,7 +216,12 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
         rt.version(),
         args.batch,
         args.warmup,
-        args.iters
+        args.iters,
+        if args.gap.0.as_ns() == 0 {
+            String::new()
+        } else {
+            format!(", {} idle before each", args.gap)
+        }
     );
     let mut models: Vec<MeasuredModel> = Vec::new();
     for (name, cuts) in &stages {
@@ -256,6 +268,7 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
             command: command_line(),
             warmup: args.warmup,
             iters: args.iters,
+            gap_ns: args.gap.0.as_ns(),
         },
         models,
     };
@@ -369,6 +382,7 @@ mod tests {
             cuts: vec!["5,13".into()],
             warmup: 0,
             iters: 1,
+            gap: TimeSpan(infscaler_sim::time::SimDuration::ZERO),
             threads: None,
             no_operators: true,
             seq_len: 128,

@@ -449,12 +449,14 @@ impl OnnxSession {
     /// Runs the model `warmup` times untimed, then `iters` times timed, on `inputs` (as for
     /// [`Self::run`]); returns each timed run's wall time, nanoseconds. The input tensors are
     /// made once, before timing, and outputs are dropped after the clock stops, so a time is
-    /// ONNX Runtime's `Run` alone.
+    /// ONNX Runtime's `Run` alone. A non-zero `gap` sleeps before every timed run, so each
+    /// starts as a run does in a lightly loaded server: after idle time, caches partly cold.
     pub fn time_runs(
         &mut self,
         inputs: &[(&str, &HostTensor)],
         warmup: u32,
         iters: u32,
+        gap: std::time::Duration,
     ) -> Result<Vec<u64>, RuntimeError> {
         let owned = self.input_values(inputs)?;
         let name = self.name.clone();
@@ -462,6 +464,9 @@ impl OnnxSession {
         for i in 0..warmup + iters {
             let feed: Vec<(&str, &Tensor<f32>)> =
                 owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
+            if i >= warmup && !gap.is_zero() {
+                std::thread::sleep(gap);
+            }
             let start = std::time::Instant::now();
             let outputs = self.session.run(feed).map_err(|e| RuntimeError::Run {
                 model: name.clone(),

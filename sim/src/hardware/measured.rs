@@ -77,6 +77,13 @@ pub struct MachineInfo {
     pub warmup: u32,
     /// Timed runs per partition and batch size.
     pub iters: u32,
+    /// Idle time before each timed run, nanoseconds (0: back to back).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gap_ns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One model's measurements.

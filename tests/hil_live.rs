@@ -1,0 +1,164 @@
+//! `infscaler hil run` and `infscaler hil validate` end to end: a two-second MobileNetV2 scenario
+//! (three partitions, one single-core instance each) run live on ONNX Runtime on the CPU.
+//! Needs the ONNX Runtime library (scripts/install-onnxruntime.sh).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn infscaler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the infscaler binary runs")
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "infscaler failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+/// A short live scenario in a fresh temporary folder; `measured` adds the committed MobileNetV2
+/// profile.
+fn scenario(tag: &str, measured: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infscaler-hil-live-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let device = root().join("hwprofiles/hil-host-2core.toml");
+    let profile = root().join("hwprofiles/measured/mobilenet_v2-cpu-1thread-dev2core.toml");
+    let measured = if measured {
+        format!("measured_profile = {:?}", profile.display().to_string())
+    } else {
+        String::new()
+    };
+    let partition =
+        "[[policy.stages.partitions]]\ninstances = { cpu = 1 }\ncpu_cores = 1\nmax_batch = 4\n";
+    let text = format!(
+        "name = \"hil-live-{tag}\"\nseed = 5\n\n[device]\nprofile = {:?}\n{measured}\n\n\
+         [app]\nname = \"mobilenet_v2\"\n\n[slo]\nlatency = \"500ms\"\n\n\
+         [workload]\nkind = \"poisson\"\nrate_per_s = 30.0\n\n[run]\nduration = \"2s\"\n\n\
+         [policy]\nkind = \"static\"\n[[policy.stages]]\ncuts = [42, 103]\n{p}{p}{p}",
+        device.display().to_string(),
+        p = partition
+    );
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The object keys of `v`, recursively, as dotted paths (array elements by their first item).
+fn keys(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = format!("{prefix}{k}");
+                out.insert(path.clone());
+                keys(v, &format!("{path}."), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            if let Some(first) = items.first() {
+                keys(first, &format!("{prefix}[]."), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn key_set(v: &serde_json::Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    keys(v, "", &mut out);
+    out
+}
+
+#[test]
+fn hil_run_prints_the_report_of_infscaler_run() {
+    let path = scenario("run", false);
+    let path = path.to_str().unwrap();
+    let live = json_of(&infscaler(&["hil", "run", path, "--json"]));
+    let simulated = json_of(&infscaler(&["run", path, "--json"]));
+    assert_eq!(key_set(&live), key_set(&simulated), "same JSON keys");
+
+    let n = |k: &str| live[k].as_u64().unwrap_or_else(|| panic!("{k}: {live}"));
+    assert!(n("arrivals") > 0);
+    assert_eq!(
+        n("arrivals") + n("in_flight_at_warmup"),
+        n("completed") + n("dropped") + n("in_flight"),
+        "every request is accounted for: {live}"
+    );
+    assert_eq!(
+        n("arrivals"),
+        simulated["arrivals"].as_u64().unwrap(),
+        "the live run sees the simulation's arrival sequence"
+    );
+    assert!(live["throughput_rps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn hil_validate_compares_simulation_and_live_run_per_metric() {
+    let path = scenario("validate", true);
+    let out = infscaler(&["hil", "validate", path.to_str().unwrap(), "--json"]);
+    let v = json_of(&out);
+    let rows = v["metrics"].as_array().expect("metrics is a list");
+    let names: Vec<&str> = rows.iter().map(|r| r["metric"].as_str().unwrap()).collect();
+    for want in [
+        "throughput_rps",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "stage0_exec_ms",
+        "stage0_queue_ms",
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    for r in rows {
+        let (Some(s), Some(l)) = (r["simulated"].as_f64(), r["live"].as_f64()) else {
+            continue;
+        };
+        if l != 0.0 {
+            let e = r["relative_error"].as_f64().unwrap();
+            assert!(((s - l) / l - e).abs() < 1e-12, "error of {r}");
+        }
+    }
+    assert_eq!(
+        v["simulated"]["arrivals"], v["live"]["arrivals"],
+        "same arrivals"
+    );
+    assert!(v["live_stats"]["batches"].as_u64().unwrap() > 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let here = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if !here.contains("Intel(R) Xeon(R) Processor") {
+        assert!(
+            stderr.contains("was measured on `Intel(R) Xeon(R) Processor`"),
+            "a profile from another CPU is pointed out:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn hil_validate_refuses_a_missing_profile_and_an_unknown_accelerator() {
+    let path = scenario("errors", false);
+    let path = path.to_str().unwrap();
+    let out = infscaler(&["hil", "validate", path, "--profile", "no/such/profile.toml"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--profile no/such/profile.toml: no such file"),
+        "{stderr}"
+    );
+
+    let out = infscaler(&["hil", "run", path, "--ep", "gpu=cuda"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no accelerator `gpu` (it has cpu)"),
+        "{stderr}"
+    );
+}
