@@ -28,7 +28,7 @@ pub mod workload;
 
 pub use report::Report;
 pub use scenario::{ResolvedScenario, Scenario, ScenarioError};
-pub use simulation::{SimError, Simulation};
+pub use simulation::{Cancelled, RunProgress, SimError, Simulation};
 
 /// Loads, checks and runs a scenario file with an optional seed override.
 pub fn run_file(path: &std::path::Path, seed: Option<u64>) -> Result<Report, RunError> {

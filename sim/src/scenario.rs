@@ -24,6 +24,10 @@ use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
 use crate::workload::arrival::{ArrivalSpec, WorkloadError};
 
+/// Most points `run.latency_cdf` may ask for (the histogram keeps 3 significant digits, so more
+/// points would repeat latencies).
+pub const MAX_LATENCY_CDF_POINTS: usize = 10_000;
+
 /// A scenario as written in its TOML file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +143,9 @@ pub struct RunSpec {
     /// Interval of the optional time series in the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_interval: Option<TimeSpan>,
+    /// Points of the end-to-end latency CDF added to the report (`latency_cdf`); none if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_cdf: Option<usize>,
 }
 
 impl Default for RunSpec {
@@ -150,6 +157,7 @@ impl Default for RunSpec {
             drain_limit: default_drain_limit(),
             warmup: zero_span(),
             series_interval: None,
+            latency_cdf: None,
         }
     }
 }
@@ -514,6 +522,14 @@ impl Scenario {
             .is_some_and(|i| i.0 == SimDuration::ZERO)
         {
             return Err(self.error("run.series_interval", "must be more than 0"));
+        }
+        if let Some(points) = run.latency_cdf
+            && !(1..=MAX_LATENCY_CDF_POINTS).contains(&points)
+        {
+            return Err(self.error(
+                "run.latency_cdf",
+                format!("{points} points: allowed 1 to {MAX_LATENCY_CDF_POINTS}"),
+            ));
         }
         Ok(())
     }

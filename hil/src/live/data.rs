@@ -44,11 +44,14 @@ pub enum Gathered {
     },
 }
 
+/// A batch's input values, by input name.
+pub type NamedValues = Vec<(String, Arc<DynValue>)>;
+
 /// The inputs of a batch of `requests` (in batch order), by the names in `inputs`.
 pub fn gather(
     requests: &[&RequestData],
     inputs: &[String],
-) -> Result<(Vec<(String, Arc<DynValue>)>, Gathered), String> {
+) -> Result<(NamedValues, Gathered), String> {
     let Some(first) = requests.first() else {
         return Err("empty batch".into());
     };

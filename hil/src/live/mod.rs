@@ -286,7 +286,7 @@ impl LiveExecutor for OrtExecutor {
         let mut by_stage: HashMap<usize, Vec<crate::split::Partition>> = HashMap::new();
         for (k, p) in setup.partitions.iter().enumerate() {
             let err = |m: String| LiveError(format!("partition {k} ({}): {m}", p.model));
-            if !by_stage.contains_key(&p.stage) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = by_stage.entry(p.stage) {
                 let model = from_network::zoo_model(&p.model, &zoo_opts, &build)
                     .map_err(|e| err(e.to_string()))?;
                 let parts = if p.stage_cuts.is_empty() {
@@ -307,7 +307,7 @@ impl LiveExecutor for OrtExecutor {
                 } else {
                     split_model(&model, &p.stage_cuts, &p.model).map_err(|e| err(e.to_string()))?
                 };
-                by_stage.insert(p.stage, parts);
+                slot.insert(parts);
             }
             let part = by_stage[&p.stage]
                 .iter()

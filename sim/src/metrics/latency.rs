@@ -22,6 +22,15 @@ pub struct LatencyMs {
     pub mean: f64,
 }
 
+/// One point of a latency CDF: the fraction of requests whose latency was at most `latency_ms`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct CdfPoint {
+    /// Latency, ms (HDR histogram, within 0.1 %).
+    pub latency_ms: f64,
+    /// Fraction of the completed requests with at most this latency, 0..=1.
+    pub fraction: f64,
+}
+
 /// A latency distribution whose memory depends on the largest value recorded, never on how many
 /// values were recorded: an auto-resizing HDR histogram of nanoseconds (3 significant digits) with
 /// an exact count, sum and maximum beside it.
@@ -83,6 +92,29 @@ impl LatencyHistogram {
             max: ms(self.max_ns),
             mean: self.sum_ns as f64 / count as f64 / 1e6,
         })
+    }
+
+    /// The empirical CDF at `points` evenly spaced quantiles (1/points, 2/points, …, 1), each
+    /// point the latency at that quantile; empty when nothing was recorded or `points` is 0.
+    /// Consecutive equal latencies are merged into the highest fraction, so the points are
+    /// strictly increasing in latency.
+    pub fn cdf(&self, points: usize) -> Vec<CdfPoint> {
+        if points == 0 || self.count() == 0 {
+            return Vec::new();
+        }
+        let mut cdf: Vec<CdfPoint> = Vec::with_capacity(points);
+        for k in 1..=points {
+            let fraction = k as f64 / points as f64;
+            let latency_ms = self.quantile_ns(fraction) as f64 / 1e6;
+            match cdf.last_mut() {
+                Some(last) if last.latency_ms >= latency_ms => last.fraction = fraction,
+                _ => cdf.push(CdfPoint {
+                    latency_ms,
+                    fraction,
+                }),
+            }
+        }
+        cdf
     }
 
     /// Forgets every value but keeps the allocated buckets (for per-interval reuse).
@@ -182,6 +214,39 @@ mod tests {
         assert_eq!(a.count(), 3);
         assert_eq!(s.mean, 5.0);
         assert_eq!(s.max, 9.0);
+    }
+
+    #[test]
+    fn cdf_of_one_to_hundred_ms() {
+        // Values 1, 2, …, 100 ms: the k/10 quantile is 10·k ms, so 10 points are (10k ms, k/10).
+        let mut h = LatencyHistogram::new();
+        for v in 1..=100u64 {
+            h.record(v * MS);
+        }
+        let cdf = h.cdf(10);
+        assert_eq!(cdf.len(), 10);
+        for (k, p) in cdf.iter().enumerate() {
+            assert_within_hdr_precision(p.latency_ms, 10.0 * (k + 1) as f64);
+            assert_eq!(p.fraction, (k + 1) as f64 / 10.0);
+        }
+        assert!(LatencyHistogram::new().cdf(10).is_empty());
+        assert!(h.cdf(0).is_empty());
+    }
+
+    #[test]
+    fn cdf_merges_equal_latencies() {
+        // Every request took 7 ms: one point, reached by all of them.
+        let mut h = LatencyHistogram::new();
+        for _ in 0..50 {
+            h.record(7 * MS);
+        }
+        assert_eq!(
+            h.cdf(100),
+            vec![CdfPoint {
+                latency_ms: 7.0,
+                fraction: 1.0
+            }]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod stage;
 mod summary;
 
 pub use gauge::TimeWeighted;
-pub use latency::{LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs};
+pub use latency::{CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs};
 pub use series::{SeriesPoint, TimeSeries};
 pub use stage::{StageAccumulator, StageSummary};
 pub use summary::Summary;
@@ -37,6 +37,8 @@ pub struct MetricsConfig {
     pub series_interval: Option<SimDuration>,
     /// Time from the start of the run during which nothing is measured.
     pub warmup: SimDuration,
+    /// Points of the end-to-end latency CDF to report; 0 reports none.
+    pub latency_cdf_points: usize,
 }
 
 /// Why a metrics configuration cannot be used for a run.
@@ -155,6 +157,7 @@ pub struct Recorder {
     memory_peak_bytes: u64,
     busy: Vec<TimeWeighted>,
     series: Option<SeriesBuilder>,
+    latency_cdf_points: usize,
 }
 
 impl Recorder {
@@ -198,6 +201,7 @@ impl Recorder {
             series: config
                 .series_interval
                 .map(|interval| SeriesBuilder::new(warmup_end, interval, accelerators)),
+            latency_cdf_points: config.latency_cdf_points,
         }
     }
 
@@ -365,6 +369,8 @@ impl Recorder {
                 .then(|| self.completed_within_slo as f64 / finished as f64),
             slo_ms: self.slo.as_ms_f64(),
             latency_ms: self.latency.stats_ms(),
+            latency_cdf: (self.latency_cdf_points > 0 && self.latency.count() > 0)
+                .then(|| self.latency.cdf(self.latency_cdf_points)),
             stages: self.stages.iter().map(StageAccumulator::summary).collect(),
             memory_peak_bytes: if self.measuring {
                 self.memory_peak_bytes

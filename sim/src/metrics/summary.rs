@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::DropReason;
-use super::latency::LatencyMs;
+use super::latency::{CdfPoint, LatencyMs};
 use super::series::TimeSeries;
 use super::stage::StageSummary;
 
@@ -46,6 +46,10 @@ pub struct Summary {
     pub slo_ms: f64,
     /// End-to-end latency of the requests completed in the window; `None` if none completed.
     pub latency_ms: Option<LatencyMs>,
+    /// End-to-end latency CDF of the same requests, when `run.latency_cdf` asked for one:
+    /// `run.latency_cdf` evenly spaced quantiles (equal latencies merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_cdf: Option<Vec<CdfPoint>>,
     /// Per pipeline stage (model partition), in pipeline order.
     pub stages: Vec<StageSummary>,
     /// Most memory in use at any instant of the window, bytes.

@@ -17,6 +17,7 @@ fn recorder(series_ms: Option<u64>, warmup_ms: u64, slo_ms: u64) -> Recorder {
     let config = MetricsConfig {
         series_interval: series_ms.map(SimDuration::from_ms),
         warmup: SimDuration::from_ms(warmup_ms),
+        latency_cdf_points: 0,
     };
     Recorder::new(
         config,
@@ -374,6 +375,7 @@ fn validate_names_the_problem() {
     let ok = MetricsConfig {
         series_interval: Some(SimDuration::from_ms(100)),
         warmup: SimDuration::from_secs(1),
+        latency_cdf_points: 0,
     };
     assert_eq!(ok.validate(run), Ok(()));
     let zero = MetricsConfig {

@@ -6,6 +6,7 @@
 //! random number comes from a named stream of the run seed, and no hash-map order is observable.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
@@ -123,6 +124,29 @@ struct Window {
     dropped: u64,
 }
 
+/// How far a run has got: what [`Simulation::run_observed`] shows its observer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunProgress {
+    /// Simulated time reached, s.
+    pub sim_time_s: f64,
+    /// Estimated fraction of the run done, 0..=1: simulated time over `run.duration`, or arrivals
+    /// over `run.max_requests`, whichever is further (1 while draining).
+    pub fraction: f64,
+    /// Requests that have arrived so far.
+    pub arrivals: u64,
+    /// Events processed so far.
+    pub events: u64,
+}
+
+/// The observer of [`Simulation::run_observed`] stopped the run before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the run was cancelled")]
+pub struct Cancelled;
+
+/// Events between two calls of a run's observer: rare enough to cost nothing measurable, often
+/// enough (a few ms of wall time) for a responsive progress bar and cancel.
+const OBSERVE_EVERY_EVENTS: u64 = 4096;
+
 /// A run could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -216,6 +240,7 @@ impl Simulation {
         let metrics_config = MetricsConfig {
             series_interval: spec.run.series_interval.map(|s| s.0),
             warmup: spec.run.warmup.0,
+            latency_cdf_points: spec.run.latency_cdf.unwrap_or(0),
         };
         let recorder = Recorder::new(
             metrics_config,
@@ -285,7 +310,20 @@ impl Simulation {
     /// least to the duration (policies keep acting on an idle system), and further while
     /// requests are in flight if `run.drain` (at most `run.drain_limit` past the duration);
     /// without drain the run ends at the duration and what is left is reported in flight.
-    pub fn run(mut self) -> Report {
+    pub fn run(self) -> Report {
+        match self.run_observed(&mut |_| ControlFlow::Continue(())) {
+            Ok(report) => report,
+            Err(Cancelled) => unreachable!("an observer that always continues never cancels"),
+        }
+    }
+
+    /// [`Simulation::run`], showing `observe` the progress every few thousand events and once at
+    /// the end; when it answers `Break`, the run stops there and returns [`Cancelled`]. The
+    /// observer sees the run but cannot change it: the report is the one `run` returns.
+    pub fn run_observed(
+        mut self,
+        observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
+    ) -> Result<Report, Cancelled> {
         self.schedule_next_arrival();
         if let Some(interval) = self.policy.tick_interval() {
             self.events
@@ -318,8 +356,43 @@ impl Simulation {
             if self.fluid_dirty {
                 self.settle_fluid();
             }
+            if self
+                .events
+                .events_processed()
+                .is_multiple_of(OBSERVE_EVERY_EVENTS)
+                && observe(&self.progress()).is_break()
+            {
+                return Err(Cancelled);
+            }
         };
-        self.finish(end)
+        let mut done = self.progress();
+        done.fraction = 1.0;
+        if observe(&done).is_break() {
+            return Err(Cancelled);
+        }
+        Ok(self.finish(end))
+    }
+
+    /// Where the run stands now.
+    fn progress(&self) -> RunProgress {
+        let now = self.now();
+        let by_time = self
+            .arrival_deadline
+            .map(|d| now.as_ns() as f64 / d.as_ns().max(1) as f64);
+        let by_count = self
+            .max_requests
+            .map(|n| self.arrived as f64 / n.max(1) as f64);
+        let fraction = if self.arrivals_open {
+            by_time.into_iter().chain(by_count).fold(0.0, f64::max)
+        } else {
+            1.0
+        };
+        RunProgress {
+            sim_time_s: now.as_secs_f64(),
+            fraction: fraction.clamp(0.0, 1.0),
+            arrivals: self.arrived,
+            events: self.events.events_processed(),
+        }
     }
 
     /// Whether the run is still going for the policy: arrivals to come, requests in flight, or
