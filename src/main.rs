@@ -1,17 +1,16 @@
 //! `infscaler`: simulate ML inference serving on multi-accelerator edge devices.
 
-mod atomic;
 mod bench;
 mod capacity;
 mod catalog;
+mod gui;
 mod hil;
 mod merge;
 mod progress;
 mod reproduce;
-mod results;
-mod summarize;
 mod sweep;
-mod table;
+
+use infscaler::{atomic, results, summarize, table};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -151,6 +150,11 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Open the interactive app (the `infscaler-gui` binary) on a scenario.
+    Gui {
+        /// Scenario TOML file to open (default: the app's last one, or the quickstart).
+        scenario: Option<PathBuf>,
+    },
     /// Hardware in the loop: real ONNX Runtime execution (`hil profile`: measured profiles).
     Hil {
         #[command(subcommand)]
@@ -238,6 +242,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             agg,
             csv,
         } => summarize::run(&results, &by, &metric, agg, csv),
+        Command::Gui { scenario } => gui::run(scenario.as_deref()),
         Command::Hil { command } => hil::run(command),
         Command::Reproduce {
             target,

@@ -218,7 +218,7 @@ fn measure(
 
 /// `infscaler hil handoff`.
 pub fn run(args: HandoffArgs) -> Result<ExitCode> {
-    if args.bytes < 4 || args.bytes % 4 != 0 {
+    if args.bytes < 4 || !args.bytes.is_multiple_of(4) {
         bail!(
             "--bytes {}: must be a positive multiple of 4 (f32 elements)",
             args.bytes
