@@ -1,0 +1,139 @@
+//! A finished run and what the views draw from it, computed once on the worker thread (series
+//! downsampled, timeline rebuilt), so drawing a frame costs the same for a run of a thousand
+//! requests as for one of a million.
+
+use infscaler_sim::Report;
+use infscaler_sim::model::Model;
+use infscaler_sim::plan::PlanReport;
+
+use crate::downsample::{MAX_PLOT_POINTS, downsample};
+use crate::gantt::{self, Timeline};
+
+/// Which plot a series line belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesGroup {
+    /// Requests per second.
+    Rates,
+    /// Latency percentiles, ms.
+    Latency,
+    /// Memory in use, GiB.
+    Memory,
+    /// Utilisation per accelerator, %.
+    Utilization,
+}
+
+/// One plotted line of the time series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesLine {
+    /// Legend name.
+    pub name: String,
+    /// The plot it goes in.
+    pub group: SeriesGroup,
+    /// (time s, value), at most [`MAX_PLOT_POINTS`].
+    pub points: Vec<[f64; 2]>,
+}
+
+/// What the views draw of one run.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// The time-series lines (empty when the report has no series).
+    pub series: Vec<SeriesLine>,
+    /// The instance timeline, or why it could not be rebuilt.
+    pub timeline: Result<Timeline, String>,
+    /// The latency CDF as (latency ms, fraction) (empty when the report has none).
+    pub cdf: Vec<[f64; 2]>,
+}
+
+impl Analysis {
+    /// Derives the plots of `report`; `accelerators` orders the timeline's lanes.
+    pub fn of(report: &Report, accelerators: &[String]) -> Self {
+        let s = &report.summary;
+        let end_s = s.warmup_s + s.duration_s;
+        Analysis {
+            series: series_lines(report),
+            timeline: gantt::reconstruct(
+                &report.partitions,
+                &report.scaling_events,
+                accelerators,
+                end_s,
+            ),
+            cdf: s
+                .latency_cdf
+                .as_ref()
+                .map(|cdf| {
+                    let pts: Vec<[f64; 2]> =
+                        cdf.iter().map(|p| [p.latency_ms, p.fraction]).collect();
+                    downsample(&pts, MAX_PLOT_POINTS)
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The lines of one plot.
+    pub fn lines(&self, group: SeriesGroup) -> impl Iterator<Item = &SeriesLine> {
+        self.series.iter().filter(move |l| l.group == group)
+    }
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The series of a report as plot lines, each point at the middle of its interval.
+pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
+    let Some(series) = &report.summary.series else {
+        return Vec::new();
+    };
+    let pts = &series.points;
+    let mid = |p: &infscaler_sim::metrics::SeriesPoint| p.time_s + p.duration_s / 2.0;
+    let line =
+        |name: &str, group, f: &dyn Fn(&infscaler_sim::metrics::SeriesPoint) -> Option<f64>| {
+            let points: Vec<[f64; 2]> = pts
+                .iter()
+                .filter_map(|p| f(p).map(|v| [mid(p), v]))
+                .collect();
+            SeriesLine {
+                name: name.to_string(),
+                group,
+                points: downsample(&points, MAX_PLOT_POINTS),
+            }
+        };
+    let mut out = vec![
+        line("arrivals", SeriesGroup::Rates, &|p| Some(p.arrivals_rps)),
+        line("throughput", SeriesGroup::Rates, &|p| {
+            Some(p.throughput_rps)
+        }),
+        line("goodput", SeriesGroup::Rates, &|p| Some(p.goodput_rps)),
+        line("dropped", SeriesGroup::Rates, &|p| Some(p.dropped_rps)),
+        line("p50", SeriesGroup::Latency, &|p| p.p50_ms),
+        line("p99", SeriesGroup::Latency, &|p| p.p99_ms),
+        line("memory", SeriesGroup::Memory, &|p| {
+            Some(p.memory_bytes / GIB)
+        }),
+    ];
+    let accelerators: Vec<String> = pts
+        .first()
+        .map(|p| p.utilization.keys().cloned().collect())
+        .unwrap_or_default();
+    for acc in accelerators {
+        out.push(line(&acc, SeriesGroup::Utilization, &|p| {
+            p.utilization.get(&acc).map(|u| u * 100.0)
+        }));
+    }
+    out
+}
+
+/// A finished run: the report, what it was run on, and its plots.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// The report, as `infscaler run --json` prints it.
+    pub report: Report,
+    /// The app's models (operators with their FLOPs), for the partition view.
+    pub models: Vec<Model>,
+    /// The device's accelerators in profile order.
+    pub accelerators: Vec<String>,
+    /// The policy's initial deployment, with the cost model's latencies.
+    pub plan: Option<PlanReport>,
+    /// The plots.
+    pub analysis: Analysis,
+    /// Wall time of the run, s.
+    pub wall_s: f64,
+}

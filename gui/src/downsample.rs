@@ -1,0 +1,104 @@
+//! Thinning a plotted polyline to a bounded number of points without losing its peaks.
+//!
+//! A series of a million points draws no better than one of a few thousand on a screen a few
+//! thousand pixels wide, but costs a thousand times more per frame. Min-max decimation cuts the
+//! points (after the first) into buckets and keeps the lowest and highest point of each, in their
+//! order, so spikes survive and the line's envelope is that of the full series.
+
+/// Most points a plotted line keeps.
+pub const MAX_PLOT_POINTS: usize = 2000;
+
+/// At most `max_points` points of `points` (sorted by x): the first, the last, and the lowest and
+/// highest of each of `(max_points - 2) / 2` equal runs of the points between them. Returns the
+/// points unchanged when there are no more than `max_points`; `max_points` below 4 is taken as 4.
+pub fn downsample(points: &[[f64; 2]], max_points: usize) -> Vec<[f64; 2]> {
+    let max_points = max_points.max(4);
+    let n = points.len();
+    if n <= max_points {
+        return points.to_vec();
+    }
+    let inner = &points[1..n - 1];
+    let buckets = (max_points - 2) / 2;
+    let mut out = Vec::with_capacity(max_points);
+    out.push(points[0]);
+    for b in 0..buckets {
+        let lo = b * inner.len() / buckets;
+        let hi = (b + 1) * inner.len() / buckets;
+        let run = &inner[lo..hi];
+        let (Some(min), Some(max)) = (extreme(run, |a, b| a < b), extreme(run, |a, b| a > b))
+        else {
+            continue;
+        };
+        match min.cmp(&max) {
+            std::cmp::Ordering::Less => out.extend([run[min], run[max]]),
+            std::cmp::Ordering::Greater => out.extend([run[max], run[min]]),
+            std::cmp::Ordering::Equal => out.push(run[min]),
+        }
+    }
+    out.push(points[n - 1]);
+    out
+}
+
+/// Index of the first point whose y beats every other under `better` (NaN never wins).
+fn extreme(run: &[[f64; 2]], better: impl Fn(f64, f64) -> bool) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, p) in run.iter().enumerate() {
+        if p[1].is_nan() {
+            continue;
+        }
+        if best.is_none_or(|b| better(p[1], run[b][1])) {
+            best = Some(i);
+        }
+    }
+    best.or((!run.is_empty()).then_some(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wave(n: usize) -> Vec<[f64; 2]> {
+        (0..n)
+            .map(|i| [i as f64, (i as f64 * 0.01).sin() * 10.0])
+            .collect()
+    }
+
+    #[test]
+    fn short_series_are_kept_whole() {
+        let pts = wave(100);
+        assert_eq!(downsample(&pts, 2000), pts);
+    }
+
+    #[test]
+    fn a_million_points_become_at_most_the_bound_in_x_order() {
+        let pts = wave(1_000_000);
+        let out = downsample(&pts, MAX_PLOT_POINTS);
+        assert!(out.len() <= MAX_PLOT_POINTS, "{} points", out.len());
+        assert!(out.len() >= MAX_PLOT_POINTS - 2);
+        assert!(out.windows(2).all(|w| w[0][0] < w[1][0]), "x must increase");
+        assert_eq!(out.first(), pts.first());
+        assert_eq!(out.last(), pts.last());
+    }
+
+    #[test]
+    fn a_single_spike_survives() {
+        let mut pts: Vec<[f64; 2]> = (0..100_000).map(|i| [i as f64, 1.0]).collect();
+        pts[54_321][1] = 500.0;
+        pts[77_777][1] = -3.0;
+        let out = downsample(&pts, 100);
+        assert!(out.contains(&[54_321.0, 500.0]));
+        assert!(out.contains(&[77_777.0, -3.0]));
+        let max = out.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+        let min = out.iter().map(|p| p[1]).fold(f64::MAX, f64::min);
+        assert_eq!((min, max), (-3.0, 500.0));
+    }
+
+    #[test]
+    fn nan_points_do_not_hide_the_extremes() {
+        let mut pts: Vec<[f64; 2]> = (0..1000).map(|i| [i as f64, f64::NAN]).collect();
+        pts[500][1] = 7.0;
+        let out = downsample(&pts, 10);
+        assert!(out.len() <= 10);
+        assert!(out.contains(&[500.0, 7.0]));
+    }
+}

@@ -1,0 +1,86 @@
+//! The jobs the GUI starts: a run of the edited scenario, a comparison of the four systems on it,
+//! and the check of a scenario while it is being edited.
+
+use std::time::Instant;
+
+use infscaler_sim::{Cancelled, Scenario, Simulation};
+
+use crate::analysis::{Analysis, RunOutcome};
+use crate::runner::{Job, JobError, Reporter};
+use crate::scenario_edit::{COMPARED_POLICIES, default_policy, run_copy};
+
+/// Runs `scenario` (its GUI run copy: with a series and a CDF) to the end, reporting progress.
+pub fn run(scenario: &Scenario, reporter: &Reporter) -> Result<RunOutcome, JobError> {
+    let started = Instant::now();
+    let resolved = run_copy(scenario)
+        .resolve()
+        .map_err(|e| JobError::Failed(e.to_string()))?;
+    let plan = infscaler_sim::plan::plan(&resolved).ok();
+    let sim = Simulation::new(&resolved, None).map_err(|e| JobError::Failed(e.to_string()))?;
+    let report = sim
+        .run_observed(&mut |p| reporter.observe(p))
+        .map_err(|Cancelled| JobError::Cancelled)?;
+    let accelerators: Vec<String> = resolved
+        .device
+        .accelerators
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    let analysis = Analysis::of(&report, &accelerators);
+    Ok(RunOutcome {
+        report,
+        models: resolved.models,
+        accelerators,
+        plan,
+        analysis,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Starts a run of `scenario` in the background.
+pub fn start_run(scenario: &Scenario, repaint: Option<egui::Context>) -> Job<RunOutcome> {
+    let scenario = scenario.clone();
+    let label = format!(
+        "run {} ({})",
+        scenario.name.as_deref().unwrap_or("scenario"),
+        scenario.policy.name()
+    );
+    Job::spawn(label, repaint, move |r| run(&scenario, r))
+}
+
+/// The scenario with the policy of `kind` at its defaults (same seed and everything else).
+pub fn with_policy(scenario: &Scenario, kind: &str) -> Result<Scenario, String> {
+    let mut s = scenario.clone();
+    s.policy = default_policy(kind)?;
+    Ok(s)
+}
+
+/// Starts one run per compared system ([`COMPARED_POLICIES`]), in parallel, each with the
+/// policy's default parameters on the same scenario and seed.
+pub fn start_compare(
+    scenario: &Scenario,
+    repaint: Option<egui::Context>,
+) -> Vec<(&'static str, Job<RunOutcome>)> {
+    COMPARED_POLICIES
+        .iter()
+        .map(|&kind| {
+            let scenario = with_policy(scenario, kind);
+            let job = Job::spawn(format!("compare: {kind}"), repaint.clone(), move |r| {
+                run(&scenario.map_err(JobError::Failed)?, r)
+            });
+            (kind, job)
+        })
+        .collect()
+}
+
+/// Starts a check of `scenario` against the zoo, the devices and its files (a trace file is read,
+/// which may take a moment, hence a job).
+pub fn start_check(scenario: &Scenario, repaint: Option<egui::Context>) -> Job<()> {
+    let scenario = scenario.clone();
+    Job::spawn("check", repaint, move |_| {
+        scenario
+            .resolve()
+            .map(|_| ())
+            .map_err(|e| JobError::Failed(e.to_string()))
+    })
+}

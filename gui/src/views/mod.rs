@@ -1,0 +1,126 @@
+//! The panels and views of the app. Each `*_ui` function draws from data it is handed and reports
+//! what the user asked for as [`Command`]s, which the app applies after the frame is drawn.
+
+pub mod cdf;
+pub mod compare;
+pub mod editor;
+pub mod partitions;
+pub mod series;
+pub mod summary;
+pub mod sweep_browser;
+pub mod timeline;
+pub mod toml_form;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use egui::{Color32, Rect, RichText, Ui};
+
+/// Something the user asked for, applied by the app after drawing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Open a scenario file.
+    Open(PathBuf),
+    /// Save the scenario to the file it came from.
+    Save,
+    /// Save the scenario to another file (and keep editing that one).
+    SaveAs(PathBuf),
+    /// Drop the edits: reopen the file.
+    Revert,
+    /// Replace the scenario by this TOML text.
+    ApplyToml(String),
+    /// Run the scenario.
+    Run,
+    /// Run the four systems on the scenario.
+    Compare,
+    /// Cancel the running jobs.
+    Cancel,
+    /// Export the current report as JSON.
+    ExportJson,
+    /// Export the current report as one CSV row.
+    ExportCsv,
+    /// Export the named plot as PNG.
+    ExportPlot(String),
+    /// Load a sweep results file.
+    LoadSweep(PathBuf),
+    /// Forget the message at this index.
+    Dismiss(usize),
+}
+
+/// Screen rectangles of the plots drawn this frame, by export name.
+pub type PlotRects = HashMap<String, Rect>;
+
+/// A colour per partition (or policy), distinct for the first dozen and repeating after.
+pub fn palette(i: usize) -> Color32 {
+    const COLORS: [Color32; 12] = [
+        Color32::from_rgb(31, 119, 180),
+        Color32::from_rgb(255, 127, 14),
+        Color32::from_rgb(44, 160, 44),
+        Color32::from_rgb(214, 39, 40),
+        Color32::from_rgb(148, 103, 189),
+        Color32::from_rgb(140, 86, 75),
+        Color32::from_rgb(227, 119, 194),
+        Color32::from_rgb(127, 127, 127),
+        Color32::from_rgb(188, 189, 34),
+        Color32::from_rgb(23, 190, 207),
+        Color32::from_rgb(57, 59, 121),
+        Color32::from_rgb(173, 73, 74),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+/// A plot's heading with its PNG export button.
+pub fn plot_heading_ui(ui: &mut Ui, title: &str, export_name: &str, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.strong(title);
+        if ui
+            .small_button("Save PNG")
+            .on_hover_text(format!("Export this plot as {export_name}.png"))
+            .clicked()
+        {
+            commands.push(Command::ExportPlot(export_name.to_string()));
+        }
+    });
+}
+
+/// What a view shows when there is nothing to draw yet.
+pub fn empty_ui(ui: &mut Ui, text: &str) {
+    ui.add_space(20.0);
+    ui.vertical_centered(|ui| ui.label(RichText::new(text).weak()));
+}
+
+/// A number for a table: integers as such, others with about four significant digits.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{x:.digits$}")
+}
+
+/// [`fmt_num`] of an optional value, `-` for none.
+pub fn fmt_opt(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), fmt_num)
+}
+
+/// Bytes as GiB.
+pub fn fmt_gib(bytes: f64) -> String {
+    format!("{:.3}", bytes / (1u64 << 30) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(fmt_num(150.0), "150");
+        assert_eq!(fmt_num(149.8734), "149.9");
+        assert_eq!(fmt_num(0.0123456), "0.01235");
+        assert_eq!(fmt_opt(None), "-");
+        assert_eq!(fmt_gib(1073741824.0), "1.000");
+    }
+}
