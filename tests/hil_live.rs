@@ -105,8 +105,19 @@ fn hil_run_prints_the_report_of_infscaler_run() {
 #[test]
 fn hil_validate_compares_simulation_and_live_run_per_metric() {
     let path = scenario("validate", true);
-    let out = infscaler(&["hil", "validate", path.to_str().unwrap(), "--json"]);
+    let out = infscaler(&[
+        "hil",
+        "validate",
+        path.to_str().unwrap(),
+        "--json",
+        "--repeat",
+        "2",
+    ]);
     let v = json_of(&out);
+    let runs = v["live_runs"].as_array().expect("live_runs is a list");
+    assert_eq!(runs.len(), 2, "--repeat 2 runs live twice");
+    assert_eq!(runs[0], v["live"], "`live` is the first run");
+    assert_eq!(runs[0]["arrivals"], runs[1]["arrivals"], "same arrivals");
     let rows = v["metrics"].as_array().expect("metrics is a list");
     let names: Vec<&str> = rows.iter().map(|r| r["metric"].as_str().unwrap()).collect();
     for want in [
@@ -122,6 +133,16 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
         let (Some(s), Some(l)) = (r["simulated"].as_f64(), r["live"].as_f64()) else {
             continue;
         };
+        // The live value is the median of the two runs: their mean, within their range.
+        let (lo, hi) = (
+            r["live_min"].as_f64().unwrap(),
+            r["live_max"].as_f64().unwrap(),
+        );
+        assert!(lo <= l && l <= hi, "median within the range: {r}");
+        assert!(
+            ((lo + hi) / 2.0 - l).abs() <= 1e-9 * hi.abs().max(1.0),
+            "{r}"
+        );
         if l != 0.0 {
             let e = r["relative_error"].as_f64().unwrap();
             assert!(((s - l) / l - e).abs() < 1e-12, "error of {r}");

@@ -65,6 +65,10 @@ pub struct ValidateArgs {
     /// `infscaler hil profile`.
     #[arg(long = "profile", value_name = "FILE")]
     profiles: Vec<PathBuf>,
+    /// Live runs of the same arrivals: the live value of a metric is their median, shown with
+    /// their range, so that run-to-run noise of the machine is visible beside the error.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -207,8 +211,13 @@ pub struct MetricError {
     pub metric: String,
     /// Simulated value.
     pub simulated: Option<f64>,
-    /// Live (measured) value.
+    /// Live (measured) value: the median over the live runs (the mean of the middle two for an
+    /// even count).
     pub live: Option<f64>,
+    /// Smallest live value over the runs.
+    pub live_min: Option<f64>,
+    /// Largest live value over the runs.
+    pub live_max: Option<f64>,
     /// (simulated − live) / live.
     pub relative_error: Option<f64>,
     /// The error target, where the issue sets one.
@@ -216,15 +225,28 @@ pub struct MetricError {
 }
 
 impl MetricError {
-    fn new(metric: String, simulated: Option<f64>, live: Option<f64>, target: Option<f64>) -> Self {
-        let relative_error = match (simulated, live) {
+    /// Compares `simulated` with the live runs' values of one metric (runs without a value are
+    /// left out).
+    fn new(
+        metric: String,
+        simulated: Option<f64>,
+        live: &[Option<f64>],
+        target: Option<f64>,
+    ) -> Self {
+        let mut values: Vec<f64> = live.iter().flatten().copied().collect();
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = (n > 0).then(|| (values[(n - 1) / 2] + values[n / 2]) / 2.0);
+        let relative_error = match (simulated, median) {
             (Some(s), Some(l)) if l != 0.0 => Some((s - l) / l),
             _ => None,
         };
         MetricError {
             metric,
             simulated,
-            live,
+            live: median,
+            live_min: values.first().copied(),
+            live_max: values.last().copied(),
             relative_error,
             target,
         }
@@ -241,79 +263,67 @@ const THROUGHPUT_TARGET: f64 = 0.05;
 const P50_TARGET: f64 = 0.10;
 const P99_TARGET: f64 = 0.25;
 
-/// Simulated against live, per metric.
-pub fn compare(simulated: &Report, live: &Report) -> Vec<MetricError> {
-    let (s, l) = (&simulated.summary, &live.summary);
-    let lat = |r: &Report, f: fn(&infscaler_sim::metrics::LatencyMs) -> f64| {
-        r.summary.latency_ms.as_ref().map(f)
+/// A metric's value in a report.
+type Extract = Box<dyn Fn(&Report) -> Option<f64>>;
+
+/// Simulated against the live runs (one or more, of the same arrivals), per metric.
+pub fn compare(simulated: &Report, lives: &[Report]) -> Vec<MetricError> {
+    let lat = |f: fn(&infscaler_sim::metrics::LatencyMs) -> f64| -> Extract {
+        Box::new(move |r: &Report| r.summary.latency_ms.as_ref().map(f))
     };
-    let mut out = vec![
-        MetricError::new(
+    let mut metrics: Vec<(String, Extract, Option<f64>)> = vec![
+        (
             "throughput_rps".into(),
-            Some(s.throughput_rps),
-            Some(l.throughput_rps),
+            Box::new(|r: &Report| Some(r.summary.throughput_rps)),
             Some(THROUGHPUT_TARGET),
         ),
-        MetricError::new(
-            "latency_p50_ms".into(),
-            lat(simulated, |x| x.p50),
-            lat(live, |x| x.p50),
-            Some(P50_TARGET),
-        ),
-        MetricError::new(
-            "latency_p90_ms".into(),
-            lat(simulated, |x| x.p90),
-            lat(live, |x| x.p90),
-            None,
-        ),
-        MetricError::new(
-            "latency_p99_ms".into(),
-            lat(simulated, |x| x.p99),
-            lat(live, |x| x.p99),
-            Some(P99_TARGET),
-        ),
-        MetricError::new(
-            "latency_mean_ms".into(),
-            lat(simulated, |x| x.mean),
-            lat(live, |x| x.mean),
-            None,
-        ),
-        MetricError::new(
+        ("latency_p50_ms".into(), lat(|x| x.p50), Some(P50_TARGET)),
+        ("latency_p90_ms".into(), lat(|x| x.p90), None),
+        ("latency_p99_ms".into(), lat(|x| x.p99), Some(P99_TARGET)),
+        ("latency_mean_ms".into(), lat(|x| x.mean), None),
+        (
             "slo_attainment".into(),
-            s.slo_attainment,
-            l.slo_attainment,
+            Box::new(|r: &Report| r.summary.slo_attainment),
             None,
         ),
     ];
-    for (k, (a, b)) in s.stages.iter().zip(&l.stages).enumerate() {
-        out.push(MetricError::new(
-            format!("stage{k}_exec_ms"),
-            a.mean_exec_ms,
-            b.mean_exec_ms,
-            None,
-        ));
-        out.push(MetricError::new(
+    for k in 0..simulated.summary.stages.len() {
+        let stage = move |f: fn(&infscaler_sim::metrics::StageSummary) -> Option<f64>| -> Extract {
+            Box::new(move |r: &Report| r.summary.stages.get(k).and_then(f))
+        };
+        metrics.push((format!("stage{k}_exec_ms"), stage(|s| s.mean_exec_ms), None));
+        metrics.push((
             format!("stage{k}_queue_ms"),
-            a.mean_queue_ms,
-            b.mean_queue_ms,
+            stage(|s| s.mean_queue_ms),
             None,
         ));
-        out.push(MetricError::new(
+        metrics.push((
             format!("stage{k}_batch_size"),
-            a.mean_batch_size,
-            b.mean_batch_size,
+            stage(|s| s.mean_batch_size),
             None,
         ));
     }
-    out
+    metrics
+        .into_iter()
+        .map(|(name, value, target)| {
+            let live: Vec<Option<f64>> = lives.iter().map(&value).collect();
+            MetricError::new(name, value(simulated), &live, target)
+        })
+        .collect()
 }
 
 /// The comparison as an aligned table.
 pub fn comparison_table(rows: &[MetricError]) -> String {
     let num = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
+    let repeated = rows.iter().any(|r| r.live_min != r.live_max);
     let mut out = format!(
-        "{:<20} {:>12} {:>12} {:>9} {:>8}\n",
-        "metric", "simulated", "live", "error", "target"
+        "{:<20} {:>12} {:>12} {:>9} {:>10}{}\n",
+        "metric",
+        "simulated",
+        "live",
+        "error",
+        "target",
+        if repeated { "   live min … max" } else { "" }
     );
     for r in rows {
         let error = r
@@ -325,8 +335,13 @@ pub fn comparison_table(rows: &[MetricError]) -> String {
             (Some(t), None) => format!("≤{:.0}%", t * 100.0),
             (None, _) => String::new(),
         };
+        let range = if repeated {
+            format!("   {} … {}", num(r.live_min), num(r.live_max))
+        } else {
+            String::new()
+        };
         out += &format!(
-            "{:<20} {:>12} {:>12} {:>9} {:>8}\n",
+            "{:<20} {:>12} {:>12} {:>9} {:>10}{range}\n",
             r.metric,
             num(r.simulated),
             num(r.live),
@@ -344,8 +359,12 @@ struct Validation<'a> {
     seed: u64,
     metrics: &'a [MetricError],
     simulated: &'a Report,
+    /// The first live run.
     live: &'a Report,
+    /// Its executor's counters.
     live_stats: &'a LiveStats,
+    /// Every live run (with `--repeat`), the first included.
+    live_runs: &'a [Report],
 }
 
 /// `resolved` with `profiles` (paths as given on the command line) as its measured profiles.
@@ -409,22 +428,39 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let simulated = Simulation::new(&resolved, args.seed)
         .with_context(|| format!("setting up {origin}"))?
         .run();
-    let (live, stats) = live_run(&resolved, &origin, args.seed, &args.exec)?;
-    let rows = compare(&simulated, &live);
+    let mut lives = Vec::new();
+    let mut stats = Vec::new();
+    for k in 1..=args.repeat {
+        if args.repeat > 1 {
+            eprintln!("live run {k} of {}", args.repeat);
+        }
+        let (report, s) = live_run(&resolved, &origin, args.seed, &args.exec)?;
+        lives.push(report);
+        stats.push(s);
+    }
+    let rows = compare(&simulated, &lives);
+    let (live, first_stats) = (&lives[0], &stats[0]);
     if args.json {
         let v = Validation {
             scenario: &resolved.name,
             seed: simulated.seed,
             metrics: &rows,
             simulated: &simulated,
-            live: &live,
-            live_stats: &stats,
+            live,
+            live_stats: first_stats,
+            live_runs: &lives,
         };
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{} (seed {}): simulation with the measured profile vs live run, same arrivals\n",
-            resolved.name, simulated.seed
+            "{} (seed {}): simulation with the measured profile vs {}, same arrivals\n",
+            resolved.name,
+            simulated.seed,
+            if args.repeat > 1 {
+                format!("the median of {} live runs", args.repeat)
+            } else {
+                "a live run".to_string()
+            }
         );
         print!("{}", comparison_table(&rows));
         println!(
@@ -434,7 +470,12 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             simulated.summary.completed,
             live.summary.completed
         );
-        eprint!("{}", stats_text(&stats));
+        for (k, s) in stats.iter().enumerate() {
+            if args.repeat > 1 {
+                eprintln!("live run {}:", k + 1);
+            }
+            eprint!("{}", stats_text(s));
+        }
     }
     let missed = rows.iter().any(|r| r.within_target() == Some(false));
     Ok(if args.check && missed {
@@ -442,4 +483,34 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MetricError;
+
+    #[test]
+    fn the_live_value_is_the_median_of_the_runs_with_their_range() {
+        // Runs 12, 10, 20 (and one without a value): median 12, range 10 … 20; simulated 9 is
+        // 25 % below the median.
+        let m = MetricError::new(
+            "p50".into(),
+            Some(9.0),
+            &[Some(12.0), None, Some(10.0), Some(20.0)],
+            Some(0.1),
+        );
+        assert_eq!(
+            (m.live, m.live_min, m.live_max),
+            (Some(12.0), Some(10.0), Some(20.0))
+        );
+        assert_eq!(m.relative_error, Some(-0.25));
+        assert_eq!(m.within_target(), Some(false));
+        // An even count takes the mean of the middle two.
+        let even = MetricError::new("x".into(), Some(1.0), &[Some(4.0), Some(2.0)], None);
+        assert_eq!(even.live, Some(3.0));
+        assert_eq!(even.within_target(), None);
+        // No live value: nothing to compare.
+        let none = MetricError::new("y".into(), Some(1.0), &[None], Some(0.1));
+        assert_eq!((none.live, none.relative_error), (None, None));
+    }
 }
