@@ -23,6 +23,9 @@ use crate::views::{
     summary::summary_ui, timeline::timeline_ui,
 };
 
+/// Where a PNG export went, or why it failed (from the screenshot callback).
+type PngResult = Result<PathBuf, String>;
+
 /// Most messages kept in the message bar.
 const MAX_MESSAGES: usize = 6;
 
@@ -50,10 +53,8 @@ pub struct InfscalerApp {
     sweep: SweepBrowser,
     messages: Vec<Message>,
     plot_rects: PlotRects,
-    png_done: (
-        Sender<Result<PathBuf, String>>,
-        Receiver<Result<PathBuf, String>>,
-    ),
+    png_sender: Sender<PngResult>,
+    png_done: Receiver<PngResult>,
     repaint: Option<egui::Context>,
     title: String,
 }
@@ -77,6 +78,7 @@ impl InfscalerApp {
         repaint: Option<egui::Context>,
     ) -> Self {
         let builtins = scenario_files(&builtin_scenario_dir());
+        let (png_sender, png_done) = mpsc::channel();
         let mut app = InfscalerApp {
             state,
             doc: None,
@@ -91,7 +93,8 @@ impl InfscalerApp {
             sweep: SweepBrowser::default(),
             messages: Vec::new(),
             plot_rects: PlotRects::new(),
-            png_done: mpsc::channel(),
+            png_sender,
+            png_done,
             repaint,
             title: String::new(),
         };
@@ -236,7 +239,7 @@ impl InfscalerApp {
         if let Some(e) = self.sweep.poll(&mut self.state.sweep) {
             self.error(e);
         }
-        while let Ok(r) = self.png_done.1.try_recv() {
+        while let Ok(r) = self.png_done.try_recv() {
             match r {
                 Ok(path) => self.note(format!("Saved {}", path.display())),
                 Err(e) => self.error(format!("PNG export failed: {e}")),
@@ -384,7 +387,7 @@ impl InfscalerApp {
         };
         let path = export::export_path(Path::new(&self.state.export_dir), &stem, "png");
         let pixels_per_point = ctx.pixels_per_point();
-        let done = self.png_done.0.clone();
+        let done = self.png_sender.clone();
         let wake = ctx.clone();
         ctx.request_screenshot(move |image| {
             let result =
@@ -539,7 +542,7 @@ impl InfscalerApp {
             Some(d) => format!(
                 "infscaler — {}{}",
                 d.name(),
-                if d.is_dirty() { " ●" } else { "" }
+                if d.is_dirty() { " •" } else { "" }
             ),
             None => "infscaler".into(),
         };

@@ -90,7 +90,7 @@ pub fn editor_ui(
     egui::CollapsingHeader::new("Parameters")
         .default_open(true)
         .show(ui, |ui| parameters_ui(ui, doc));
-    egui::CollapsingHeader::new("Policy")
+    egui::CollapsingHeader::new("Serving policy")
         .default_open(true)
         .show(ui, |ui| policy_ui(ui, doc, buffers));
     egui::CollapsingHeader::new("Scenario TOML")
@@ -127,7 +127,7 @@ fn file_ui(
             current
                 .as_deref()
                 .filter(|p| cx.builtins.iter().any(|b| b == p))
-                .map_or("pick…".into(), |p| short_path(p)),
+                .map_or("pick…".into(), short_path),
         )
         .width(ui.available_width() - 70.0)
         .show_ui(ui, |ui| {
@@ -150,7 +150,7 @@ fn file_ui(
             .map_or("(no file)".to_string(), |p| p.display().to_string());
         ui.label(RichText::new(file).monospace().small());
         if doc.is_dirty() {
-            ui.label(RichText::new("● unsaved").color(Color32::from_rgb(230, 160, 40)));
+            ui.label(RichText::new("• unsaved").color(Color32::from_rgb(230, 160, 40)));
         }
     });
     ui.horizontal(|ui| {
@@ -299,7 +299,7 @@ fn parameters_ui(ui: &mut Ui, doc: &mut Document) {
 
 fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
     if let Some(stages) = &s.app.stages {
-        ui.label(format!("stages: {}", stages.join(" → ")))
+        ui.label(format!("stages: {}", stages.join(" -> ")))
             .on_hover_text("An explicit pipeline: edit it in the scenario TOML");
         return;
     }
@@ -310,7 +310,7 @@ fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
             for app in BUILTIN_APPS {
                 let r = ui
                     .selectable_label(current == app.name, app.name)
-                    .on_hover_text(format!("{} ({})", app.description, app.stages.join(" → ")));
+                    .on_hover_text(format!("{} ({})", app.description, app.stages.join(" -> ")));
                 if r.clicked() {
                     s.app.name = Some(app.name.to_string());
                 }

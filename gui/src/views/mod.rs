@@ -124,3 +124,43 @@ mod tests {
         assert_eq!(fmt_gib(1073741824.0), "1.000");
     }
 }
+
+#[cfg(test)]
+mod glyph_tests {
+    use egui::{FontFamily, FontId};
+
+    /// Every non-ASCII character on a code line of the GUI's sources (labels, headings, hover
+    /// texts) has a glyph in the bundled fonts, so nothing draws as a box.
+    #[test]
+    fn every_symbol_the_ui_writes_has_a_glyph() {
+        let ctx = egui::Context::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+        output.textures_delta.clear();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut missing = Vec::new();
+        let mut dirs = vec![src];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                    for c in line.chars().filter(|c| !c.is_ascii()) {
+                        for family in [FontFamily::Proportional, FontFamily::Monospace] {
+                            let font = FontId::new(14.0, family.clone());
+                            if !ctx.fonts_mut(|f| f.has_glyph(&font, c)) {
+                                missing.push(format!("{c:?} ({family:?}) in {}", path.display()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "no glyph for: {missing:#?}");
+    }
+}

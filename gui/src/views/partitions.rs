@@ -126,7 +126,7 @@ fn initial_instances(outcome: &RunOutcome) -> BTreeMap<usize, BTreeMap<String, u
     out
 }
 
-/// `gpu×1 → gpu×2 dla0×1`: instances at the start and at the end.
+/// `gpu×1 -> gpu×2 dla0×1`: instances at the start and at the end.
 fn instances_label(start: Option<&BTreeMap<String, u32>>, end: &BTreeMap<String, u32>) -> String {
     let fmt = |m: &BTreeMap<String, u32>| {
         let v: Vec<String> = m
@@ -141,7 +141,7 @@ fn instances_label(start: Option<&BTreeMap<String, u32>>, end: &BTreeMap<String,
         }
     };
     match start {
-        Some(s) if s != end => format!("{} → {}", fmt(s), fmt(end)),
+        Some(s) if s != end => format!("{} -> {}", fmt(s), fmt(end)),
         _ => fmt(end),
     }
 }
