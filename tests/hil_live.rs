@@ -102,9 +102,21 @@ fn hil_run_prints_the_report_of_infscaler_run() {
     assert!(live["throughput_rps"].as_f64().unwrap() > 0.0);
 }
 
+/// Batches the live runs of a `hil validate --json` ran, from each run's stage batch counts.
+fn runs_batches(v: &serde_json::Value) -> u64 {
+    v["live_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["stages"].as_array().unwrap())
+        .map(|s| s["batches"].as_u64().unwrap())
+        .sum()
+}
+
 #[test]
 fn hil_validate_compares_simulation_and_live_run_per_metric() {
     let path = scenario("validate", true);
+    let live_times = path.with_file_name("live-times.toml");
     let out = infscaler(&[
         "hil",
         "validate",
@@ -112,6 +124,8 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
         "--json",
         "--repeat",
         "2",
+        "--live-times",
+        live_times.to_str().unwrap(),
     ]);
     let v = json_of(&out);
     let runs = v["live_runs"].as_array().expect("live_runs is a list");
@@ -153,6 +167,27 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
         "same arrivals"
     );
     assert!(v["live_stats"]["batches"].as_u64().unwrap() > 0);
+    // The live runs' own execution times, as a profile the simulator reads, and the simulation
+    // with them: same metrics, against the same live values.
+    let profile = infscaler_sim::hardware::measured::MeasuredProfile::load(&live_times)
+        .expect("the live times are a measured profile");
+    let partitions = &profile.models[0].partitions;
+    assert_eq!(partitions.len(), 3, "one entry per partition");
+    let timed: u32 = partitions.iter().flat_map(|p| &p.batch).map(|b| b.n).sum();
+    let batches: u64 = runs_batches(&v);
+    assert_eq!(
+        u64::from(timed),
+        batches,
+        "every batch of both runs is in the profile"
+    );
+    let calibrated = v["metrics_live_times"]
+        .as_array()
+        .expect("second comparison");
+    assert_eq!(calibrated.len(), rows.len());
+    for (a, b) in calibrated.iter().zip(rows) {
+        assert_eq!(a["metric"], b["metric"]);
+        assert_eq!(a["live"], b["live"], "same live values");
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let here = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     if !here.contains("Intel(R) Xeon(R) Processor") {

@@ -11,12 +11,15 @@ use serde::Serialize;
 
 use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
-use infscaler_sim::hardware::measured::MeasuredProfile;
+use infscaler_sim::hardware::measured::{
+    FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
+    MeasuredProfile,
+};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::scenario::OneOrMany;
 use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
 
-use crate::table;
+use crate::{atomic, table};
 
 /// How live partitions execute (shared by `hil run` and `hil validate`).
 #[derive(Args, Debug)]
@@ -69,6 +72,10 @@ pub struct ValidateArgs {
     /// their range, so that run-to-run noise of the machine is visible beside the error.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
+    /// Where to write the profile of the live runs' own execution times, which the second
+    /// comparison simulates with (default: results/hil/<scenario name>-live-times.toml).
+    #[arg(long, value_name = "FILE")]
+    live_times: Option<PathBuf>,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -365,6 +372,109 @@ struct Validation<'a> {
     live_stats: &'a LiveStats,
     /// Every live run (with `--repeat`), the first included.
     live_runs: &'a [Report],
+    /// The simulation with the live runs' own execution times against the live runs (absent
+    /// when they could not be profiled: several providers).
+    metrics_live_times: Option<&'a [MetricError]>,
+}
+
+/// A measured profile of the live runs' own execution times: per partition and batch size, the
+/// distribution of ONNX Runtime's run times pooled over the runs. Simulating with it leaves out
+/// how execution times differ between `hil profile` and a live run, so what error remains is
+/// the serving model's (queueing, batching, hand-offs). `None` when several providers ran (one
+/// profile describes one provider) or instances held different numbers of CPU cores (one
+/// profile states one thread count).
+fn live_times_profile(
+    resolved: &ResolvedScenario,
+    simulated: &Report,
+    stats: &[LiveStats],
+    ep: &str,
+) -> Option<MeasuredProfile> {
+    if ep.contains('=') {
+        return None;
+    }
+    let threads = static_cpu_threads(resolved)?;
+    let mut models: Vec<MeasuredModel> = Vec::new();
+    for (k, part) in simulated.partitions.iter().enumerate() {
+        let mut by_batch: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
+        for s in stats {
+            for (&batch, times) in s.partitions.get(k).map(|p| &p.run_ns_by_batch)?.iter() {
+                by_batch.entry(batch).or_default().extend_from_slice(times);
+            }
+        }
+        let measured = MeasuredPartition {
+            start: part.first_op - 1,
+            end: part.last_op,
+            batch: by_batch
+                .iter()
+                .filter_map(|(&b, times)| LatencyStats::from_samples(b, times))
+                .collect(),
+        };
+        if measured.batch.is_empty() {
+            continue; // no batch of this partition ran
+        }
+        match models.iter_mut().find(|m| m.name == part.model) {
+            Some(m) => m.partitions.push(measured),
+            None => models.push(MeasuredModel {
+                name: part.model.clone(),
+                seq_len: resolved.scenario.app.seq_len,
+                operators: resolved.models[part.stage]
+                    .operators
+                    .iter()
+                    .map(MeasuredOperator::identity)
+                    .collect(),
+                partitions: vec![measured],
+            }),
+        }
+    }
+    let (cpu_model, cpu_cores) = infscaler_hil::profile::cpu_info();
+    Some(MeasuredProfile {
+        format: FORMAT_VERSION,
+        machine: MachineInfo {
+            cpu_model,
+            cpu_cores,
+            ort_version: Runtime::get()
+                .map(|rt| rt.version().to_string())
+                .unwrap_or_default(),
+            ep: ep.trim().to_string(),
+            threads,
+            date: infscaler_hil::profile::now_utc_rfc3339(),
+            command: super::profile::command_line(),
+            warmup: 0,
+            iters: stats.iter().map(|s| s.batches as u32).sum(),
+            gap_ns: 0,
+        },
+        models,
+    })
+}
+
+/// The CPU cores (ONNX Runtime threads) every instance of a static deployment holds, when they
+/// all hold the same; `None` otherwise (another policy sizes instances as it goes).
+fn static_cpu_threads(resolved: &ResolvedScenario) -> Option<u32> {
+    let infscaler_sim::policy::PolicySpec::Static(spec) = &resolved.scenario.policy else {
+        return None;
+    };
+    let mut cores = spec
+        .stages
+        .iter()
+        .flat_map(|s| &s.partitions)
+        .map(|p| p.cpu_cores);
+    let first = cores.next().unwrap_or(1);
+    cores.all(|c| c == first).then_some(first)
+}
+
+/// Where `hil validate` writes the profile of a live run's execution times.
+fn live_times_path(scenario_name: &str) -> PathBuf {
+    let safe: String = scenario_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from("results/hil").join(format!("{safe}-live-times.toml"))
 }
 
 /// `resolved` with `profiles` (paths as given on the command line) as its measured profiles.
@@ -440,6 +550,32 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     }
     let rows = compare(&simulated, &lives);
     let (live, first_stats) = (&lives[0], &stats[0]);
+    let live_times = match live_times_profile(&resolved, &simulated, &stats, &args.exec.ep) {
+        Some(profile) => {
+            let path = args
+                .live_times
+                .clone()
+                .unwrap_or_else(|| live_times_path(&resolved.name));
+            let text = format!(
+                "# The execution times of the live runs of {origin} (`infscaler hil validate`), \n\
+                 # per partition and batch size, as a measured profile (format {FORMAT_VERSION}).\n\n{}",
+                profile.to_toml_string()
+            );
+            atomic::write_bytes(&path, text.as_bytes())?;
+            let calibrated = with_profiles(resolved.clone(), std::slice::from_ref(&path))?;
+            let report = Simulation::new(&calibrated, args.seed)
+                .with_context(|| format!("setting up {origin} with {}", path.display()))?
+                .run();
+            Some((path, compare(&report, &lives)))
+        }
+        None => {
+            eprintln!(
+                "note: the live runs' own execution times are profiled only for one provider \
+                 and instances of equal cpu_cores in a static deployment"
+            );
+            None
+        }
+    };
     if args.json {
         let v = Validation {
             scenario: &resolved.name,
@@ -449,6 +585,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             live,
             live_stats: first_stats,
             live_runs: &lives,
+            metrics_live_times: live_times.as_ref().map(|(_, rows)| rows.as_slice()),
         };
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -463,6 +600,14 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             }
         );
         print!("{}", comparison_table(&rows));
+        if let Some((path, rows)) = &live_times {
+            println!(
+                "\nthe same simulation with the live runs' own execution times ({}): what error \
+                 remains is the serving model's, the rest above is the profile's\n",
+                path.display()
+            );
+            print!("{}", comparison_table(rows));
+        }
         println!(
             "\narrivals: simulated {}, live {}; completed: simulated {}, live {}",
             simulated.summary.arrivals,

@@ -155,7 +155,7 @@ fn hostname() -> String {
 }
 
 /// The command line as typed (arguments with spaces quoted).
-fn command_line() -> String {
+pub(super) fn command_line() -> String {
     std::env::args()
         .enumerate()
         .map(|(i, a)| {

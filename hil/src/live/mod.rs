@@ -80,6 +80,9 @@ pub struct PartitionRuns {
     pub requests: u64,
     /// Sum of run times, nanoseconds.
     pub run_ns: u64,
+    /// Every run time, nanoseconds, by batch size (for a profile of the live run's own times).
+    #[serde(skip)]
+    pub run_ns_by_batch: std::collections::BTreeMap<u32, Vec<u64>>,
 }
 
 /// Per partition: the session model and what its inputs are.
@@ -200,6 +203,10 @@ impl OrtExecutor {
                     p.batches += 1;
                     p.requests += sub.requests.len() as u64;
                     p.run_ns += run_ns;
+                    p.run_ns_by_batch
+                        .entry(sub.requests.len() as u32)
+                        .or_default()
+                        .push(run_ns);
                     s.gather_ns += gather_ns;
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
