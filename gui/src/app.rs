@@ -406,7 +406,7 @@ impl InfscalerApp {
             let has_doc = self.doc.is_some();
             if ui
                 .add_enabled(has_doc, egui::Button::new("▶ Run"))
-                .on_hover_text("Run the scenario in the background")
+                .on_hover_text("Run the scenario in the background (Ctrl+R)")
                 .clicked()
             {
                 commands.push(Command::Run);
@@ -415,7 +415,7 @@ impl InfscalerApp {
                 .add_enabled(has_doc, egui::Button::new("Compare policies"))
                 .on_hover_text(
                     "Run InfScaler, INFless, SPRIGHT and Knative (default parameters) on this \
-                     scenario with the same seed",
+                     scenario with the same seed (Ctrl+Shift+R)",
                 )
                 .clicked()
             {
@@ -537,6 +537,34 @@ impl InfscalerApp {
         }
     }
 
+    /// Ctrl+R runs, Ctrl+Shift+R compares, Ctrl+S saves, Escape cancels.
+    fn shortcuts(&self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let shortcuts = [
+            (
+                KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::R),
+                Command::Compare,
+            ),
+            (
+                KeyboardShortcut::new(Modifiers::COMMAND, Key::R),
+                Command::Run,
+            ),
+            (
+                KeyboardShortcut::new(Modifiers::COMMAND, Key::S),
+                Command::Save,
+            ),
+            (
+                KeyboardShortcut::new(Modifiers::NONE, Key::Escape),
+                Command::Cancel,
+            ),
+        ];
+        for (shortcut, command) in shortcuts {
+            if ui.input_mut(|i| i.consume_shortcut(&shortcut)) {
+                commands.push(command);
+            }
+        }
+    }
+
     fn update_title(&mut self, ctx: &egui::Context) {
         let title = match &self.doc {
             Some(d) => format!(
@@ -562,6 +590,7 @@ impl InfscalerApp {
         self.plot_rects.clear();
         let mut commands = Vec::new();
 
+        self.shortcuts(ui, &mut commands);
         egui::Panel::top("top_bar").show(ui, |ui| {
             self.top_bar_ui(ui, &mut commands);
         });

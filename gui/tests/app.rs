@@ -264,12 +264,10 @@ fn edit_in_the_form_then_save_as_writes_the_edited_toml() {
     assert!(doc.is_dirty());
 
     let target = dir.join("saved/edited.toml");
-    h.get_by_label("Save as")
+    h.get_by_label("New file")
         .set_text_value_accesskit(&target.display().to_string());
     h.step();
-    // The Save button right of the Save as field (the other one saves to the current file).
-    let buttons: Vec<_> = h.query_all_by_label("Save").collect();
-    buttons.last().expect("a Save button").click();
+    h.get_by_label("Save as").click();
     h.run_steps(2);
     let saved = std::fs::read_to_string(&target).expect("the file was written");
     assert!(
@@ -331,5 +329,66 @@ fn ui_state_and_unsaved_edits_survive_a_restart_but_results_do_not() {
     assert_eq!(doc.path.as_deref(), Some(path.as_path()));
     assert!(doc.is_dirty(), "the edit is still unsaved");
     assert!(again.last_report().is_none());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_sweep_results_file_is_browsed_as_a_pivot_table() {
+    let fig5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/paper/data/fig5.csv");
+    let mut h = harness(None);
+    h.run_steps(2);
+    h.get_by_label("Sweep results").click();
+    h.run_steps(2);
+    h.get_by_label("Results file")
+        .set_text_value_accesskit(&fig5.display().to_string());
+    h.step();
+    h.get_by_label("Load").click();
+    h.step();
+    wait_idle(&mut h);
+
+    // The sweep's axes: apps × SLO multipliers down, systems across, capacity as the metric.
+    let caption =
+        "mean of capacity_rps by app.name × slo.multiplier (rows) × policy.kind (columns)";
+    assert!(
+        h.query_by_label(caption).is_some(),
+        "no pivot caption; messages: {:?}",
+        h.state().messages()
+    );
+    let choice = &h.state().state().sweep;
+    assert_eq!(choice.row_keys, ["app.name", "slo.multiplier"]);
+    assert_eq!(choice.column_key.as_deref(), Some("policy.kind"));
+    for system in ["infscaler", "infless", "spright", "knative"] {
+        assert!(
+            h.query_all_by_label(system).next().is_some(),
+            "no {system} column"
+        );
+    }
+    // One row per app and SLO: the five apps' names label the rows.
+    for app in ["tm", "lt", "pt", "lpr", "vu"] {
+        assert!(
+            h.query_all_by_label(app).next().is_some(),
+            "no row for {app}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_results_file_is_an_error_message() {
+    let dir = scratch("sweep-bad");
+    let bad = dir.join("results.parquet");
+    std::fs::write(&bad, "this is not parquet").unwrap();
+    let mut h = harness(None);
+    h.run_steps(2);
+    h.get_by_label("Sweep results").click();
+    h.run_steps(2);
+    h.get_by_label("Results file")
+        .set_text_value_accesskit(&bad.display().to_string());
+    h.step();
+    h.get_by_label("Load").click();
+    h.step();
+    wait_idle(&mut h);
+    let last = h.state().messages().last().expect("a message").clone();
+    assert!(last.error, "{last:?}");
+    assert!(last.text.contains("results.parquet"), "{}", last.text);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -122,24 +122,29 @@ fn file_ui(
         }
     });
     let current = doc.and_then(|d| d.path.clone());
-    ComboBox::from_label("Built-in")
-        .selected_text(
-            current
-                .as_deref()
-                .filter(|p| cx.builtins.iter().any(|b| b == p))
-                .map_or("pick…".into(), short_path),
-        )
-        .width(ui.available_width() - 70.0)
-        .show_ui(ui, |ui| {
-            for path in cx.builtins {
-                if ui
-                    .selectable_label(current.as_deref() == Some(path), short_path(path))
-                    .clicked()
-                {
-                    commands.push(Command::Open(path.clone()));
+    ui.horizontal(|ui| {
+        let label = ui.label("Built-in");
+        ComboBox::from_id_salt("builtin_scenarios")
+            .selected_text(
+                current
+                    .as_deref()
+                    .filter(|p| cx.builtins.iter().any(|b| b == p))
+                    .map_or("pick…".into(), short_path),
+            )
+            .width(ui.available_width() - 8.0)
+            .show_ui(ui, |ui| {
+                for path in cx.builtins {
+                    if ui
+                        .selectable_label(current.as_deref() == Some(path), short_path(path))
+                        .clicked()
+                    {
+                        commands.push(Command::Open(path.clone()));
+                    }
                 }
-            }
-        });
+            })
+            .response
+            .labelled_by(label.id);
+    });
     let Some(doc) = doc else {
         return;
     };
@@ -168,17 +173,17 @@ fn file_ui(
         }
     });
     ui.horizontal(|ui| {
-        let label = ui.label("Save as");
+        let label = ui.label("New file");
         ui.add(
             TextEdit::singleline(&mut buffers.save_as)
                 .hint_text("new.toml")
-                .desired_width(ui.available_width() - 40.0),
+                .desired_width(ui.available_width() - 70.0),
         )
         .labelled_by(label.id);
         if ui
             .add_enabled(
                 !buffers.save_as.trim().is_empty(),
-                egui::Button::new("Save"),
+                egui::Button::new("Save as"),
             )
             .on_hover_text("Save the scenario to this file and go on editing it there")
             .clicked()
@@ -216,14 +221,14 @@ fn parameters_ui(ui: &mut Ui, doc: &mut Document) {
             }
             ui.end_row();
 
-            ui.label("App");
-            app_ui(ui, s);
+            let label = ui.label("App");
+            app_ui(ui, s, label.id);
             ui.end_row();
 
-            ui.label("Device");
+            let label = ui.label("Device");
             let mut builtin = DeviceProfile::builtin_names().contains(&s.device.profile.as_str());
             ui.horizontal(|ui| {
-                ComboBox::from_label("profile")
+                ComboBox::from_id_salt("device_profile")
                     .selected_text(if builtin {
                         s.device.profile.clone()
                     } else {
@@ -237,7 +242,9 @@ fn parameters_ui(ui: &mut Ui, doc: &mut Document) {
                             s.device.profile = "hwprofiles/".into();
                             builtin = false;
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
             });
             ui.end_row();
             if !builtin {
@@ -297,14 +304,14 @@ fn parameters_ui(ui: &mut Ui, doc: &mut Document) {
         });
 }
 
-fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
+fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario, label: egui::Id) {
     if let Some(stages) = &s.app.stages {
         ui.label(format!("stages: {}", stages.join(" -> ")))
             .on_hover_text("An explicit pipeline: edit it in the scenario TOML");
         return;
     }
     let current = s.app.name.clone().unwrap_or_default();
-    ComboBox::from_label("app")
+    ComboBox::from_id_salt("app")
         .selected_text(&current)
         .show_ui(ui, |ui| {
             for app in BUILTIN_APPS {
@@ -321,7 +328,9 @@ fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
                     s.app.name = Some(model.to_string());
                 }
             }
-        });
+        })
+        .response
+        .labelled_by(label);
 }
 
 fn slo_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
@@ -367,9 +376,9 @@ fn slo_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
 }
 
 fn workload_ui(ui: &mut Ui, w: &mut ArrivalSpec) {
-    ui.label("Workload");
+    let label = ui.label("Workload");
     let kind = workload_kind(w);
-    ComboBox::from_label("workload")
+    ComboBox::from_id_salt("workload_kind")
         .selected_text(kind)
         .show_ui(ui, |ui| {
             for k in WORKLOAD_KINDS {
@@ -379,7 +388,9 @@ fn workload_ui(ui: &mut Ui, w: &mut ArrivalSpec) {
                     *w = new;
                 }
             }
-        });
+        })
+        .response
+        .labelled_by(label.id);
     ui.end_row();
     let number = |ui: &mut Ui, name: &str, x: &mut f64, suffix: &str| {
         let label = ui.label(name);
@@ -509,18 +520,23 @@ fn policy_ui(ui: &mut Ui, doc: &mut Document, buffers: &mut EditorBuffers) {
         buffers.policy_error = None;
     }
     let kind = s.policy.name();
-    ComboBox::from_label("Policy")
-        .selected_text(kind)
-        .show_ui(ui, |ui| {
-            for k in POLICY_KINDS {
-                if ui.selectable_label(k == kind, k).clicked()
-                    && k != kind
-                    && let Ok(p) = crate::scenario_edit::default_policy(k)
-                {
-                    s.policy = p;
+    ui.horizontal(|ui| {
+        let label = ui.label("Policy");
+        ComboBox::from_id_salt("policy_kind")
+            .selected_text(kind)
+            .show_ui(ui, |ui| {
+                for k in POLICY_KINDS {
+                    if ui.selectable_label(k == kind, k).clicked()
+                        && k != kind
+                        && let Ok(p) = crate::scenario_edit::default_policy(k)
+                    {
+                        s.policy = p;
+                    }
                 }
-            }
-        });
+            })
+            .response
+            .labelled_by(label.id);
+    });
     if s.policy.name() != kind {
         // Switched kinds: the form shows the new policy from the next frame.
         return;

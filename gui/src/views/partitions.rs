@@ -85,6 +85,7 @@ pub fn partitions_ui(
                             PlotPoint::new(mid, top * 1.15),
                             RichText::new(instances_label(initial.get(g), &p.instances))
                                 .color(palette(*g))
+                                .size(15.0)
                                 .strong(),
                         ));
                     }

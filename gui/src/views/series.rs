@@ -49,7 +49,11 @@ pub fn series_ui(
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (group, title, name, unit) in plots {
             plot_heading_ui(ui, title, name, commands);
-            let response = Plot::new(name)
+            let mut plot = Plot::new(name);
+            if group == SeriesGroup::Utilization {
+                plot = plot.include_y(100.0).x_axis_label("time (s)");
+            }
+            let response = plot
                 .height(height)
                 .legend(Legend::default())
                 .link_axis(link, [true, false])

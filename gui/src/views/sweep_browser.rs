@@ -44,7 +44,8 @@ impl SweepTable {
         })
     }
 
-    /// The sweep's axis columns: those between `repeat` and `scenario` in a sweep's rows.
+    /// The sweep's axis columns: those between `repeat` and `scenario` in a sweep's rows, less a
+    /// capacity sweep's `capacity_*` results.
     pub fn axes(&self) -> Vec<String> {
         let names: Vec<&str> = self.columns.iter().map(|(n, _)| n.as_str()).collect();
         let start = names
@@ -59,6 +60,7 @@ impl SweepTable {
             .get(start..end.max(start))
             .unwrap_or_default()
             .iter()
+            .filter(|s| !s.starts_with("capacity_"))
             .map(|s| s.to_string())
             .collect()
     }

@@ -59,6 +59,8 @@ pub fn timeline_ui(
         .y_axis_min_width(60.0)
         .include_x(0.0)
         .include_x(t.end_s)
+        .include_y(-0.5)
+        .include_y(rows.len() as f64 - 0.5)
         .show(ui, |plot| {
             for (p, label) in labels.iter().enumerate() {
                 let bars: Vec<Bar> = t
@@ -121,17 +123,27 @@ pub fn timeline_ui(
 
     ui.add_space(4.0);
     plot_heading_ui(ui, "Live instances", "instances", commands);
+    let most = t
+        .counts
+        .values()
+        .flat_map(|steps| steps.iter().map(|p| p[1]))
+        .fold(0.0, f64::max);
     let response = Plot::new("instance_counts")
         .legend(Legend::default())
         .x_axis_label("time (s)")
         .y_axis_label("instances")
         .include_y(0.0)
+        .include_y(most + 0.5)
         .show(ui, |plot| {
             for (i, (acc, _)) in t.lanes.iter().enumerate() {
                 if let Some(steps) = t.counts.get(acc)
                     && steps.iter().any(|p| p[1] > 0.0)
                 {
-                    plot.line(Line::new(acc.clone(), steps.clone()).color(palette(i + 6)));
+                    plot.line(
+                        Line::new(acc.clone(), steps.clone())
+                            .color(palette(i + 4))
+                            .width(2.0),
+                    );
                 }
             }
         })

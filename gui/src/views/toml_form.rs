@@ -1,8 +1,9 @@
 //! A form over a TOML table: a checkbox per boolean, a number field per number, a text field per
-//! string, a collapsible section per sub-table, and TOML text for arrays. Policies are edited this
-//! way, so every parameter of every policy is editable without a form written per policy.
+//! string, a collapsible section per sub-table, and TOML text for arrays (a static deployment's
+//! `[[stages]]` reads as it would in the scenario file). Policies are edited this way, so every
+//! parameter of every policy is editable without a form written per policy.
 
-use egui::{Color32, DragValue, TextEdit, Ui};
+use egui::{Color32, DragValue, RichText, TextEdit, Ui};
 
 /// Edits `table` in place; returns whether anything changed.
 pub fn toml_table_ui(ui: &mut Ui, table: &mut toml::Table, id_salt: &str) -> bool {
@@ -12,26 +13,36 @@ pub fn toml_table_ui(ui: &mut Ui, table: &mut toml::Table, id_salt: &str) -> boo
         .striped(true)
         .show(ui, |ui| {
             for (key, value) in table.iter_mut() {
-                if let toml::Value::Table(sub) = value {
-                    ui.label(key.as_str());
-                    let id = format!("{id_salt}.{key}");
-                    egui::CollapsingHeader::new(format!("{} keys", sub.len()))
-                        .id_salt(&id)
-                        .show(ui, |ui| changed |= toml_table_ui(ui, sub, &id));
-                    ui.end_row();
+                if matches!(value, toml::Value::Array(_) | toml::Value::Table(_)) {
                     continue;
                 }
                 let label = ui.label(key.as_str());
-                let id = ui.make_persistent_id(format!("{id_salt}.{key}"));
-                changed |= value_ui(ui, value, id, label.id);
+                changed |= scalar_ui(ui, value, label.id);
                 ui.end_row();
             }
         });
+    for (key, value) in table.iter_mut() {
+        let id = format!("{id_salt}.{key}");
+        match value {
+            toml::Value::Table(sub) => {
+                egui::CollapsingHeader::new(key.as_str())
+                    .id_salt(&id)
+                    .default_open(true)
+                    .show(ui, |ui| changed |= toml_table_ui(ui, sub, &id));
+            }
+            toml::Value::Array(_) => {
+                let label = ui.label(RichText::new(key.as_str()).strong());
+                let id = ui.make_persistent_id(&id);
+                changed |= toml_text_ui(ui, key, value, id, label.id);
+            }
+            _ => {}
+        }
+    }
     changed
 }
 
-/// One scalar (or an array, as TOML text); `label` names the field for screen readers.
-fn value_ui(ui: &mut Ui, value: &mut toml::Value, id: egui::Id, label: egui::Id) -> bool {
+/// One scalar; `label` names the field for screen readers.
+fn scalar_ui(ui: &mut Ui, value: &mut toml::Value, label: egui::Id) -> bool {
     match value {
         toml::Value::Boolean(b) => ui.checkbox(b, "").labelled_by(label).changed(),
         toml::Value::Integer(i) => ui
@@ -48,56 +59,73 @@ fn value_ui(ui: &mut Ui, value: &mut toml::Value, id: egui::Id, label: egui::Id)
             .add(TextEdit::singleline(s).desired_width(140.0))
             .labelled_by(label)
             .changed(),
-        other => toml_text_ui(ui, other, id, label),
+        other => {
+            ui.label(other.to_string());
+            false
+        }
     }
 }
 
-/// An array (or date) edited as its TOML text; the value changes when the text parses.
-fn toml_text_ui(ui: &mut Ui, value: &mut toml::Value, id: egui::Id, label: egui::Id) -> bool {
-    let current = value.to_string();
-    // (the value the text was made from, the text being edited)
-    let (mut from, mut text) = ui
-        .data_mut(|d| d.get_temp::<(String, String)>(id))
-        .unwrap_or_else(|| (current.clone(), current.clone()));
+/// An array edited as the TOML it is in a file (`key = [...]`, or `[[key]]` tables); the value
+/// changes when the text parses, and the parser's complaint shows until it does.
+fn toml_text_ui(
+    ui: &mut Ui,
+    key: &str,
+    value: &mut toml::Value,
+    id: egui::Id,
+    label: egui::Id,
+) -> bool {
+    let current = to_text(key, value);
+    // (the text of the value the edit started from, the text being edited, the parse error)
+    let (mut from, mut text, mut error) = ui
+        .data_mut(|d| d.get_temp::<(String, String, Option<String>)>(id))
+        .unwrap_or_else(|| (current.clone(), current.clone(), None));
     if from != current {
-        from = current.clone();
-        text = current.clone();
+        (from, text, error) = (current.clone(), current, None);
     }
     let mut changed = false;
-    ui.vertical(|ui| {
-        let edit = ui
-            .add(
-                TextEdit::multiline(&mut text)
-                    .code_editor()
-                    .desired_rows(1)
-                    .desired_width(220.0),
-            )
-            .labelled_by(label);
-        if edit.changed() {
-            match parse_value(&text) {
-                Ok(v) => {
-                    from = v.to_string();
-                    *value = v;
-                    changed = true;
-                }
-                Err(e) => {
-                    ui.colored_label(Color32::from_rgb(220, 60, 60), e);
-                }
+    let edit = ui
+        .add(
+            TextEdit::multiline(&mut text)
+                .code_editor()
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label);
+    if edit.changed() {
+        match parse_entry(key, &text) {
+            Ok(v) => {
+                from = to_text(key, &v);
+                *value = v;
+                (error, changed) = (None, true);
             }
+            Err(e) => error = Some(e),
         }
-    });
-    ui.data_mut(|d| d.insert_temp(id, (from, text)));
+    }
+    if let Some(e) = &error {
+        ui.colored_label(Color32::from_rgb(230, 70, 70), e);
+    }
+    ui.data_mut(|d| d.insert_temp(id, (from, text, error)));
     changed
 }
 
-/// A TOML value from its text (`[1, 2]`, `{ gpu = 1 }`, `"x"`, `3.5`).
-pub fn parse_value(text: &str) -> Result<toml::Value, String> {
-    let table: toml::Table =
-        toml::from_str(&format!("v = {text}")).map_err(|e| e.message().to_string())?;
+/// `key` and its value as a TOML document (`key = [1, 2]`, or `[[key]]` sections).
+pub fn to_text(key: &str, value: &toml::Value) -> String {
+    let mut t = toml::Table::new();
+    t.insert(key.to_string(), value.clone());
+    toml::to_string(&t).unwrap_or_else(|_| format!("{key} = {value}"))
+}
+
+/// The value of `key` in a TOML document.
+pub fn parse_entry(key: &str, text: &str) -> Result<toml::Value, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    if table.len() > 1 {
+        let others: Vec<&String> = table.keys().filter(|k| *k != key).collect();
+        return Err(format!("only `{key}` belongs here, not {others:?}"));
+    }
     table
-        .get("v")
-        .cloned()
-        .ok_or_else(|| "no value".to_string())
+        .remove(key)
+        .ok_or_else(|| format!("give `{key}` (e.g. `{key} = []`)"))
 }
 
 #[cfg(test)]
@@ -105,10 +133,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_parse_from_their_toml_text() {
-        assert_eq!(parse_value("[5, 13]").unwrap().to_string(), "[5, 13]");
-        let v = parse_value("[{ cuts = [80], partitions = [] }]").unwrap();
-        assert_eq!(v.as_array().map(Vec::len), Some(1));
-        assert!(parse_value("[5,").is_err());
+    fn arrays_round_trip_through_their_toml_text() {
+        let cuts = toml::Value::Array(vec![5.into(), 13.into()]);
+        let text = to_text("cuts", &cuts);
+        assert_eq!(text.trim(), "cuts = [5, 13]");
+        assert_eq!(parse_entry("cuts", &text).unwrap(), cuts);
+
+        let stages: toml::Table = toml::from_str(
+            "[[stages]]\ncuts = [80]\n[[stages.partitions]]\ninstances = { gpu = 1 }\n",
+        )
+        .unwrap();
+        let stages = stages["stages"].clone();
+        let text = to_text("stages", &stages);
+        assert!(text.contains("[[stages]]"), "{text}");
+        assert_eq!(parse_entry("stages", &text).unwrap(), stages);
+    }
+
+    #[test]
+    fn bad_text_is_an_error() {
+        assert!(parse_entry("cuts", "cuts = [5,").is_err());
+        assert!(parse_entry("cuts", "").unwrap_err().contains("give `cuts`"));
+        assert!(parse_entry("cuts", "cuts = [1]\nother = 2").is_err());
     }
 }
