@@ -29,8 +29,10 @@ pub struct SeriesLine {
     pub name: String,
     /// The plot it goes in.
     pub group: SeriesGroup,
-    /// (time s, value), at most [`MAX_PLOT_POINTS`].
+    /// (time s, value) of the whole run, at most [`MAX_PLOT_POINTS`]: the zoomed-out view.
     pub points: Vec<[f64; 2]>,
+    /// Every point, for the views of a zoomed-in range.
+    pub full: Vec<[f64; 2]>,
 }
 
 /// What the views draw of one run.
@@ -94,6 +96,7 @@ pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
                 name: name.to_string(),
                 group,
                 points: downsample(&points, MAX_PLOT_POINTS),
+                full: points,
             }
         };
     let mut out = vec![
@@ -136,4 +139,63 @@ pub struct RunOutcome {
     pub analysis: Analysis,
     /// Wall time of the run, s.
     pub wall_s: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::runner::Job;
+    use crate::scenario_edit;
+
+    #[test]
+    fn a_short_run_gives_every_plot() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut s = scenario_edit::open(&dir.join("quickstart.toml")).unwrap();
+        s.run.duration = Some("3s".parse().unwrap());
+        s.run.warmup = "0s".parse().unwrap();
+        s.run.series_interval = None; // the GUI's run copy adds one
+        let mut job = Job::spawn("test", None, move |r| crate::simulate::run(&s, r));
+        let outcome = loop {
+            if let Some(r) = job.poll() {
+                break r.expect("the run succeeds");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let a = &outcome.analysis;
+        let names: Vec<&str> = a.series.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "arrivals",
+                "throughput",
+                "goodput",
+                "dropped",
+                "p50",
+                "p99",
+                "memory",
+                "cpu",
+                "dla0",
+                "dla1",
+                "gpu"
+            ]
+        );
+        // 3 s at 15 ms intervals: 200 points, each at the middle of its interval, and one short
+        // interval more for the drain (requests in flight at 3 s finish a little later).
+        let throughput = &a.series[1];
+        assert_eq!(throughput.full.len(), 201);
+        assert!(throughput.full[200][0] < 3.015);
+        assert!((throughput.full[0][0] - 0.0075).abs() < 1e-9);
+        assert!(a.cdf.len() > 10);
+        assert!(
+            a.cdf
+                .windows(2)
+                .all(|w| w[0][0] < w[1][0] && w[0][1] <= w[1][1])
+        );
+        assert_eq!(a.cdf.last().map(|p| p[1]), Some(1.0));
+        let t = a.timeline.as_ref().expect("a timeline");
+        assert_eq!(t.bars.len(), 4, "gpu ×2, dla0, dla1 for the whole run");
+        assert_eq!(outcome.models.len(), 2);
+        assert_eq!(outcome.plan.as_ref().map(|p| p.partitions.len()), Some(3));
+    }
 }

@@ -19,8 +19,13 @@ use crate::views::compare::{CompareSlot, SlotState, compare_ui};
 use crate::views::editor::{ERROR_COLOR, EditorBuffers, EditorContext, OK_COLOR, editor_ui};
 use crate::views::sweep_browser::{SweepBrowser, sweep_browser_ui};
 use crate::views::{
-    Command, PlotRects, cdf::cdf_ui, empty_ui, partitions::partitions_ui, series::series_ui,
-    summary::summary_ui, timeline::timeline_ui,
+    Command, PlotRects,
+    cdf::cdf_ui,
+    empty_ui,
+    partitions::partitions_ui,
+    series::{SeriesZoom, series_ui},
+    summary::summary_ui,
+    timeline::timeline_ui,
 };
 
 /// Where a PNG export went, or why it failed (from the screenshot callback).
@@ -43,12 +48,15 @@ pub struct InfscalerApp {
     state: UiState,
     doc: Option<Document>,
     builtins: Vec<PathBuf>,
+    /// The built-ins' canonical paths, to tell which one is open.
+    builtins_canonical: Vec<Option<PathBuf>>,
     buffers: EditorBuffers,
     check: Option<Job<()>>,
     checked_toml: String,
     check_result: Option<Result<(), String>>,
     run: Option<Job<RunOutcome>>,
     last: Option<RunOutcome>,
+    series_zoom: SeriesZoom,
     compare: Vec<CompareSlot>,
     sweep: SweepBrowser,
     messages: Vec<Message>,
@@ -82,6 +90,7 @@ impl InfscalerApp {
         let mut app = InfscalerApp {
             state,
             doc: None,
+            builtins_canonical: builtins.iter().map(|p| p.canonicalize().ok()).collect(),
             builtins,
             buffers: EditorBuffers::default(),
             check: None,
@@ -89,6 +98,7 @@ impl InfscalerApp {
             check_result: None,
             run: None,
             last: None,
+            series_zoom: SeriesZoom::default(),
             compare: Vec::new(),
             sweep: SweepBrowser::default(),
             messages: Vec::new(),
@@ -219,6 +229,7 @@ impl InfscalerApp {
                         s.completed, s.throughput_rps, outcome.wall_s
                     ));
                     self.last = Some(outcome);
+                    self.series_zoom = SeriesZoom::default();
                 }
                 Err(JobError::Cancelled) => self.note(format!("{label}: cancelled")),
                 Err(JobError::Failed(e)) => self.error(format!("{label} failed: {e}")),
@@ -437,16 +448,16 @@ impl InfscalerApp {
                 let fraction = p.map_or(0.0, |p| p.fraction) as f32;
                 let text = match p {
                     Some(p) => format!(
-                        "{} · {:.0} % · t = {:.1} s · {} arrivals · {:.1} s",
-                        job.label,
+                        "{:.0} % · simulated {:.0} s · {} arrivals · {:.0} s",
                         fraction * 100.0,
                         p.sim_time_s,
                         p.arrivals,
                         job.elapsed().as_secs_f64()
                     ),
-                    None => format!("{} · starting", job.label),
+                    None => "starting".into(),
                 };
-                ui.add(ProgressBar::new(fraction).desired_width(360.0).text(text));
+                ui.add(ProgressBar::new(fraction).desired_width(380.0).text(text))
+                    .on_hover_text(&job.label);
             } else if self
                 .compare
                 .iter()
@@ -528,7 +539,9 @@ impl InfscalerApp {
                         egui::ScrollArea::vertical().show(ui, |ui| summary_ui(ui, outcome));
                     }
                     View::Timeline => timeline_ui(ui, outcome, rects, commands),
-                    View::Series => series_ui(ui, outcome, options, rects, commands),
+                    View::Series => {
+                        series_ui(ui, outcome, options, &mut self.series_zoom, rects, commands)
+                    }
                     View::Cdf => cdf_ui(ui, outcome, options, rects, commands),
                     View::Partitions => partitions_ui(ui, outcome, options, rects, commands),
                     View::Compare | View::Sweep => {}
@@ -604,8 +617,18 @@ impl InfscalerApp {
             .default_size(360.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
+                    let open = self
+                        .doc
+                        .as_ref()
+                        .and_then(|d| d.path.as_ref())
+                        .and_then(|p| p.canonicalize().ok());
                     let cx = EditorContext {
                         builtins: &self.builtins,
+                        current_builtin: open.and_then(|open| {
+                            self.builtins_canonical
+                                .iter()
+                                .position(|c| c.as_ref() == Some(&open))
+                        }),
                         check: if self.check.is_some() {
                             None
                         } else {

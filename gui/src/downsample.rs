@@ -39,6 +39,17 @@ pub fn downsample(points: &[[f64; 2]], max_points: usize) -> Vec<[f64; 2]> {
     out
 }
 
+/// The points of `points` (sorted by x) that draw the range `x0..=x1` — those inside it and one
+/// on each side, so the line reaches the edges — thinned to at most `max_points`.
+pub fn visible(points: &[[f64; 2]], x0: f64, x1: f64, max_points: usize) -> Vec<[f64; 2]> {
+    let start = points.partition_point(|p| p[0] < x0).saturating_sub(1);
+    let end = (points.partition_point(|p| p[0] <= x1) + 1).min(points.len());
+    if start >= end {
+        return Vec::new();
+    }
+    downsample(&points[start..end], max_points)
+}
+
 /// Index of the first point whose y beats every other under `better` (NaN never wins).
 fn extreme(run: &[[f64; 2]], better: impl Fn(f64, f64) -> bool) -> Option<usize> {
     let mut best: Option<usize> = None;
@@ -91,6 +102,19 @@ mod tests {
         let max = out.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
         let min = out.iter().map(|p| p[1]).fold(f64::MAX, f64::min);
         assert_eq!((min, max), (-3.0, 500.0));
+    }
+
+    #[test]
+    fn a_zoomed_range_keeps_its_detail_and_reaches_the_edges() {
+        let pts = wave(1_000_000);
+        let out = visible(&pts, 1000.5, 1100.5, MAX_PLOT_POINTS);
+        // 100 points inside, plus the neighbours at 1000 and 1101: all kept, none thinned.
+        assert_eq!(out.len(), 102);
+        assert_eq!(out.first().unwrap()[0], 1000.0);
+        assert_eq!(out.last().unwrap()[0], 1101.0);
+        assert!(visible(&pts, 2e6, 3e6, 100).len() <= 1);
+        assert!(visible(&[], 0.0, 1.0, 100).is_empty());
+        assert!(visible(&pts, -10.0, 2e6, 100).len() <= 100);
     }
 
     #[test]

@@ -46,43 +46,47 @@ pub fn cdf_plot_ui(
     rects: &mut PlotRects,
 ) {
     let x = move |ms: f64| if log { ms.max(1e-3).log10() } else { ms };
-    let response = Plot::new(name)
-        .legend(Legend::default())
-        .x_axis_label(if log {
-            "latency (ms, log scale)"
-        } else {
-            "latency (ms)"
+    let rect = ui
+        .scope(|ui| {
+            Plot::new(name)
+                .legend(Legend::default())
+                .x_axis_label(if log {
+                    "latency (ms, log scale)"
+                } else {
+                    "latency (ms)"
+                })
+                .y_axis_label("fraction of requests")
+                .include_y(0.0)
+                .include_y(1.0)
+                .allow_scroll(false)
+                .x_axis_formatter(move |mark, _| {
+                    let v = if log {
+                        10f64.powf(mark.value)
+                    } else {
+                        mark.value
+                    };
+                    super::fmt_num(v)
+                })
+                .show(ui, |plot| {
+                    for (i, (label, pts)) in curves.iter().enumerate() {
+                        // A step line: the fraction holds until the next latency.
+                        let mut steps = Vec::with_capacity(pts.len() * 2 + 1);
+                        let mut prev = 0.0;
+                        for p in pts.iter() {
+                            steps.push([x(p[0]), prev]);
+                            steps.push([x(p[0]), p[1]]);
+                            prev = p[1];
+                        }
+                        plot.line(Line::new(label.to_string(), steps).color(palette(i)));
+                    }
+                    plot.vline(
+                        VLine::new(format!("SLO {} ms", super::fmt_num(slo_ms)), x(slo_ms))
+                            .color(Color32::from_rgb(200, 60, 60))
+                            .style(LineStyle::dashed_dense()),
+                    );
+                })
         })
-        .y_axis_label("fraction of requests")
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_scroll(false)
-        .x_axis_formatter(move |mark, _| {
-            let v = if log {
-                10f64.powf(mark.value)
-            } else {
-                mark.value
-            };
-            super::fmt_num(v)
-        })
-        .show(ui, |plot| {
-            for (i, (label, pts)) in curves.iter().enumerate() {
-                // A step line: the fraction holds until the next latency.
-                let mut steps = Vec::with_capacity(pts.len() * 2 + 1);
-                let mut prev = 0.0;
-                for p in pts.iter() {
-                    steps.push([x(p[0]), prev]);
-                    steps.push([x(p[0]), p[1]]);
-                    prev = p[1];
-                }
-                plot.line(Line::new(label.to_string(), steps).color(palette(i)));
-            }
-            plot.vline(
-                VLine::new(format!("SLO {} ms", super::fmt_num(slo_ms)), x(slo_ms))
-                    .color(Color32::from_rgb(200, 60, 60))
-                    .style(LineStyle::dashed_dense()),
-            );
-        })
-        .response;
-    rects.insert(name.into(), response.rect);
+        .response
+        .rect;
+    rects.insert(name.into(), rect);
 }

@@ -179,22 +179,28 @@ pub fn compare_ui(
         for (k, (title, name, group, line, unit)) in overlaid.into_iter().enumerate() {
             let ui = &mut cols[k % 2];
             plot_heading_ui(ui, title, name, commands);
-            let response = Plot::new(name)
-                .height(height)
-                .legend(Legend::default())
-                .link_axis(link, [true, false])
-                .y_axis_label(unit)
-                .include_y(0.0)
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    for (i, slot, o) in &done {
-                        if let Some(l) = o.analysis.lines(group).find(|l| l.name == line) {
-                            plot.line(Line::new(slot.kind, l.points.clone()).color(palette(*i)));
-                        }
-                    }
+            let rect = ui
+                .scope(|ui| {
+                    Plot::new(name)
+                        .height(height)
+                        .legend(Legend::default())
+                        .link_axis(link, [true, false])
+                        .y_axis_label(unit)
+                        .include_y(0.0)
+                        .allow_scroll(false)
+                        .show(ui, |plot| {
+                            for (i, slot, o) in &done {
+                                if let Some(l) = o.analysis.lines(group).find(|l| l.name == line) {
+                                    plot.line(
+                                        Line::new(slot.kind, l.points.clone()).color(palette(*i)),
+                                    );
+                                }
+                            }
+                        })
                 })
-                .response;
-            rects.insert(name.into(), response.rect);
+                .response
+                .rect;
+            rects.insert(name.into(), rect);
         }
         let ui = &mut cols[1];
         plot_heading_ui(ui, "Latency CDF", "compare-cdf", commands);

@@ -53,6 +53,8 @@ impl EditorBuffers {
 pub struct EditorContext<'a> {
     /// Built-in scenario files.
     pub builtins: &'a [PathBuf],
+    /// Which of them is open, if one is.
+    pub current_builtin: Option<usize>,
     /// The check of the scenario: `None` while it runs.
     pub check: Option<&'a Result<(), String>>,
 }
@@ -121,21 +123,19 @@ fn file_ui(
             commands.push(Command::Open(PathBuf::from(path_field.trim())));
         }
     });
-    let current = doc.and_then(|d| d.path.clone());
     ui.horizontal(|ui| {
         let label = ui.label("Built-in");
         ComboBox::from_id_salt("builtin_scenarios")
             .selected_text(
-                current
-                    .as_deref()
-                    .filter(|p| cx.builtins.iter().any(|b| b == p))
-                    .map_or("pick…".into(), short_path),
+                cx.current_builtin
+                    .and_then(|i| cx.builtins.get(i))
+                    .map_or("pick…".into(), |p| short_path(p)),
             )
             .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
-                for path in cx.builtins {
+                for (i, path) in cx.builtins.iter().enumerate() {
                     if ui
-                        .selectable_label(current.as_deref() == Some(path), short_path(path))
+                        .selectable_label(cx.current_builtin == Some(i), short_path(path))
                         .clicked()
                     {
                         commands.push(Command::Open(path.clone()));

@@ -54,54 +54,61 @@ pub fn partitions_ui(
                 .iter()
                 .map(|o| y(o.flops))
                 .fold(0.0, f64::max);
-            let response = Plot::new(&name)
-                .height(height)
-                .legend(Legend::default())
-                .x_axis_label("operator (paper numbering)")
-                .y_axis_label(if log { "log10 MFLOPs" } else { "MFLOPs" })
-                .include_y(0.0)
-                .include_y(top * 1.25)
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    for (g, p) in &parts {
-                        let bars: Vec<Bar> = (p.first_op..=p.last_op)
-                            .filter_map(|n| model.operators.get(n - 1).map(|op| (n, op)))
-                            .map(|(n, op)| {
-                                Bar::new(n as f64, y(op.flops)).width(0.8).name(format!(
-                                    "#{n} {} ({}): {} MFLOPs",
-                                    op.name,
-                                    op.kind.name(),
-                                    fmt_num(op.flops as f64 / 1e6)
-                                ))
-                            })
-                            .collect();
-                        plot.bar_chart(
-                            BarChart::new(format!("P{g} #{}–#{}", p.first_op, p.last_op), bars)
-                                .color(palette(*g)),
-                        );
-                        let mid = (p.first_op + p.last_op) as f64 / 2.0;
-                        plot.text(Text::new(
-                            format!("P{g} label"),
-                            PlotPoint::new(mid, top * 1.15),
-                            RichText::new(instances_label(initial.get(g), &p.instances))
-                                .color(palette(*g))
-                                .size(15.0)
-                                .strong(),
-                        ));
-                    }
-                    for (_, p) in parts.iter().skip(1) {
-                        plot.vline(
-                            VLine::new(
-                                format!("cut after #{}", p.first_op - 1),
-                                p.first_op as f64 - 0.5,
-                            )
-                            .color(Color32::GRAY)
-                            .style(LineStyle::dashed_dense()),
-                        );
-                    }
+            let rect = ui
+                .scope(|ui| {
+                    Plot::new(&name)
+                        .height(height)
+                        .legend(Legend::default())
+                        .x_axis_label("operator (paper numbering)")
+                        .y_axis_label(if log { "log10 MFLOPs" } else { "MFLOPs" })
+                        .include_y(0.0)
+                        .include_y(top * 1.25)
+                        .allow_scroll(false)
+                        .show(ui, |plot| {
+                            for (g, p) in &parts {
+                                let bars: Vec<Bar> = (p.first_op..=p.last_op)
+                                    .filter_map(|n| model.operators.get(n - 1).map(|op| (n, op)))
+                                    .map(|(n, op)| {
+                                        Bar::new(n as f64, y(op.flops)).width(0.8).name(format!(
+                                            "#{n} {} ({}): {} MFLOPs",
+                                            op.name,
+                                            op.kind.name(),
+                                            fmt_num(op.flops as f64 / 1e6)
+                                        ))
+                                    })
+                                    .collect();
+                                plot.bar_chart(
+                                    BarChart::new(
+                                        format!("P{g} #{}–#{}", p.first_op, p.last_op),
+                                        bars,
+                                    )
+                                    .color(palette(*g)),
+                                );
+                                let mid = (p.first_op + p.last_op) as f64 / 2.0;
+                                plot.text(Text::new(
+                                    format!("P{g} label"),
+                                    PlotPoint::new(mid, top * 1.15),
+                                    RichText::new(instances_label(initial.get(g), &p.instances))
+                                        .color(palette(*g))
+                                        .size(15.0)
+                                        .strong(),
+                                ));
+                            }
+                            for (_, p) in parts.iter().skip(1) {
+                                plot.vline(
+                                    VLine::new(
+                                        format!("cut after #{}", p.first_op - 1),
+                                        p.first_op as f64 - 0.5,
+                                    )
+                                    .color(Color32::GRAY)
+                                    .style(LineStyle::dashed_dense()),
+                                );
+                            }
+                        })
                 })
-                .response;
-            rects.insert(name, response.rect);
+                .response
+                .rect;
+            rects.insert(name, rect);
         }
         ui.add_space(6.0);
         partition_table_ui(ui, outcome, &initial);

@@ -1,18 +1,57 @@
 //! The time-series view: rates, latency percentiles, memory and utilisation over the run, four
-//! plots with linked time axes.
+//! plots with linked time axes. Zoomed out, each line draws its overview (at most
+//! [`MAX_PLOT_POINTS`] points); zoomed in, the points of the visible range are thinned anew, so
+//! detail comes back as one zooms without ever drawing more than that many points a line.
 
 use egui::Ui;
 use egui_plot::{HLine, Legend, Line, LineStyle, Plot};
 
 use super::{Command, PlotRects, empty_ui, palette, plot_heading_ui};
-use crate::analysis::{RunOutcome, SeriesGroup};
+use crate::analysis::{RunOutcome, SeriesGroup, SeriesLine};
+use crate::downsample::{MAX_PLOT_POINTS, visible};
 use crate::state::PlotOptions;
+
+/// The visible time range of the series plots and the lines thinned for it (recomputed only when
+/// the range changes).
+#[derive(Default)]
+pub struct SeriesZoom {
+    /// The x range shown in the last frame.
+    range: Option<(f64, f64)>,
+    /// The range `lines` were thinned for.
+    cached_for: Option<(f64, f64)>,
+    /// Per line of the analysis, in order: its points in `cached_for`.
+    lines: Vec<Vec<[f64; 2]>>,
+}
+
+impl SeriesZoom {
+    /// The points to draw of line `i` of `all`.
+    fn points<'a>(&'a mut self, all: &'a [SeriesLine], i: usize) -> &'a [[f64; 2]] {
+        let line = &all[i];
+        let (Some((x0, x1)), Some(first), Some(last)) =
+            (self.range, line.full.first(), line.full.last())
+        else {
+            return &line.points;
+        };
+        if line.full.len() <= MAX_PLOT_POINTS || (x0 <= first[0] && x1 >= last[0]) {
+            return &line.points;
+        }
+        if self.cached_for != Some((x0, x1)) || self.lines.len() != all.len() {
+            self.lines = all
+                .iter()
+                .map(|l| visible(&l.full, x0, x1, MAX_PLOT_POINTS))
+                .collect();
+            self.cached_for = Some((x0, x1));
+        }
+        &self.lines[i]
+    }
+}
 
 /// Draws the time series of `outcome`.
 pub fn series_ui(
     ui: &mut Ui,
     outcome: &RunOutcome,
     options: &mut PlotOptions,
+    zoom: &mut SeriesZoom,
     rects: &mut PlotRects,
     commands: &mut Vec<Command>,
 ) {
@@ -46,29 +85,35 @@ pub fn series_ui(
             "%",
         ),
     ];
+    let mut shown_range = None;
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (group, title, name, unit) in plots {
             plot_heading_ui(ui, title, name, commands);
-            let mut plot = Plot::new(name);
-            if group == SeriesGroup::Utilization {
-                plot = plot.include_y(100.0).x_axis_label("time (s)");
-            }
-            let response = plot
+            let mut plot = Plot::new(name)
                 .height(height)
                 .legend(Legend::default())
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
                 .y_axis_label(unit)
                 .include_y(0.0)
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    for (i, line) in a.lines(group).enumerate() {
+                .allow_scroll(false);
+            if group == SeriesGroup::Utilization {
+                plot = plot.include_y(100.0).x_axis_label("time (s)");
+            }
+            let shown = ui.scope(|ui| {
+                plot.show(ui, |plot| {
+                    let lines = a
+                        .series
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, l)| l.group == group);
+                    for (k, (i, line)) in lines.enumerate() {
                         let optional = matches!(line.name.as_str(), "arrivals" | "dropped");
                         if optional && !options.show_arrivals {
                             continue;
                         }
-                        let mut l = Line::new(line.name.clone(), line.points.clone())
-                            .color(palette(i));
+                        let points = zoom.points(&a.series, i).to_vec();
+                        let mut l = Line::new(line.name.clone(), points).color(palette(k));
                         if optional {
                             l = l.style(LineStyle::dashed_loose());
                         }
@@ -82,22 +127,25 @@ pub fn series_ui(
                         );
                     }
                 })
-                .response;
-            rects.insert(name.into(), response.rect);
+            });
+            let bounds = shown.inner.transform.bounds();
+            shown_range = Some((bounds.min()[0], bounds.max()[0]));
+            rects.insert(name.into(), shown.response.rect);
         }
+        let interval = outcome
+            .report
+            .summary
+            .series
+            .as_ref()
+            .map_or(0.0, |s| s.interval_s);
         ui.label(
             egui::RichText::new(format!(
-                "One point per {} s interval (lines of more than {} points are thinned, peaks kept).",
-                outcome
-                    .report
-                    .summary
-                    .series
-                    .as_ref()
-                    .map_or(0.0, |s| s.interval_s),
-                crate::downsample::MAX_PLOT_POINTS
+                "One point per {interval} s interval, at its middle; a line of more than \
+                 {MAX_PLOT_POINTS} points in view is thinned to that many, peaks kept."
             ))
             .small()
             .weak(),
         );
     });
+    zoom.range = shown_range;
 }

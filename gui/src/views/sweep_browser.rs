@@ -252,28 +252,33 @@ pub fn sweep_browser_ui(
         .show(ui, |ui| pivot_table_ui(ui, p));
     ui.separator();
     plot_heading_ui(ui, "Pivot chart", "sweep-pivot", commands);
-    let response = pivot_chart(p).show(ui, |plot| {
-        let n = p.columns.len().max(1) as f64;
-        let width = 0.8 / n;
-        for (c, column) in p.columns.iter().enumerate() {
-            let bars: Vec<Bar> = p
-                .rows
-                .iter()
-                .enumerate()
-                .filter_map(|(r, (labels, cells))| {
-                    let v = cells.get(c).copied().flatten()?;
-                    let x = r as f64 - 0.4 + width * (c as f64 + 0.5);
-                    Some(Bar::new(x, v).width(width * 0.95).name(format!(
-                        "{} · {column}: {}",
-                        labels.join(" / "),
-                        fmt_value(Some(v))
-                    )))
-                })
-                .collect();
-            plot.bar_chart(BarChart::new(column.clone(), bars).color(palette(c)));
-        }
-    });
-    rects.insert("sweep-pivot".into(), response.response.rect);
+    let rect = ui
+        .scope(|ui| {
+            pivot_chart(p).show(ui, |plot| {
+                let n = p.columns.len().max(1) as f64;
+                let width = 0.8 / n;
+                for (c, column) in p.columns.iter().enumerate() {
+                    let bars: Vec<Bar> = p
+                        .rows
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(r, (labels, cells))| {
+                            let v = cells.get(c).copied().flatten()?;
+                            let x = r as f64 - 0.4 + width * (c as f64 + 0.5);
+                            Some(Bar::new(x, v).width(width * 0.95).name(format!(
+                                "{} · {column}: {}",
+                                labels.join(" / "),
+                                fmt_value(Some(v))
+                            )))
+                        })
+                        .collect();
+                    plot.bar_chart(BarChart::new(column.clone(), bars).color(palette(c)));
+                }
+            })
+        })
+        .response
+        .rect;
+    rects.insert("sweep-pivot".into(), rect);
 }
 
 fn pivot_chart(p: &Pivot) -> Plot<'static> {
@@ -298,7 +303,8 @@ fn choice_ui(ui: &mut Ui, table: &SweepTable, choice: &mut SweepChoice) {
         } else {
             choice.row_keys.join(", ")
         };
-        ComboBox::from_label("Rows")
+        let label = ui.label("Rows");
+        ComboBox::from_id_salt("pivot_rows")
             .selected_text(keys)
             .height(400.0)
             .show_ui(ui, |ui| {
@@ -312,8 +318,11 @@ fn choice_ui(ui: &mut Ui, table: &SweepTable, choice: &mut SweepChoice) {
                         }
                     }
                 }
-            });
-        ComboBox::from_label("Columns")
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("Columns");
+        ComboBox::from_id_salt("pivot_columns")
             .selected_text(choice.column_key.clone().unwrap_or("(none)".into()))
             .height(400.0)
             .show_ui(ui, |ui| {
@@ -321,22 +330,30 @@ fn choice_ui(ui: &mut Ui, table: &SweepTable, choice: &mut SweepChoice) {
                 for (name, _) in &table.columns {
                     ui.selectable_value(&mut choice.column_key, Some(name.clone()), name);
                 }
-            });
-        ComboBox::from_label("Metric")
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("Metric");
+        ComboBox::from_id_salt("pivot_metric")
             .selected_text(&choice.metric)
             .height(400.0)
             .show_ui(ui, |ui| {
                 for (name, _) in table.columns.iter().filter(|(_, numeric)| *numeric) {
                     ui.selectable_value(&mut choice.metric, name.clone(), name);
                 }
-            });
-        ComboBox::from_label("Aggregate")
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("Aggregate");
+        ComboBox::from_id_salt("pivot_agg")
             .selected_text(choice.agg.name())
             .show_ui(ui, |ui| {
                 for a in AggChoice::ALL {
                     ui.selectable_value(&mut choice.agg, a, a.name());
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
     });
 }
 

@@ -44,82 +44,86 @@ pub fn timeline_ui(
     let height = (ui.available_height() * 0.62).max(200.0);
     plot_heading_ui(ui, "Instances per accelerator", "timeline", commands);
     let row_names: Vec<String> = rows.iter().map(|(name, _)| name.clone()).collect();
-    let response = Plot::new("timeline")
-        .height(height)
-        .legend(Legend::default())
-        .x_axis_label("time (s)")
-        .allow_scroll(false)
-        .y_axis_formatter(move |mark, _| {
-            let y = mark.value.round();
-            if (mark.value - y).abs() > 1e-6 || y < 0.0 {
-                return String::new();
-            }
-            row_names.get(y as usize).cloned().unwrap_or_default()
+    let rect = ui
+        .scope(|ui| {
+            Plot::new("timeline")
+                .height(height)
+                .legend(Legend::default())
+                .x_axis_label("time (s)")
+                .allow_scroll(false)
+                .y_axis_formatter(move |mark, _| {
+                    let y = mark.value.round();
+                    if (mark.value - y).abs() > 1e-6 || y < 0.0 {
+                        return String::new();
+                    }
+                    row_names.get(y as usize).cloned().unwrap_or_default()
+                })
+                .y_axis_min_width(60.0)
+                .include_x(0.0)
+                .include_x(t.end_s)
+                .include_y(-0.5)
+                .include_y(rows.len() as f64 - 0.5)
+                .show(ui, |plot| {
+                    for (p, label) in labels.iter().enumerate() {
+                        let bars: Vec<Bar> = t
+                            .bars
+                            .iter()
+                            .filter(|b| b.partition == p)
+                            .map(|b| {
+                                let y = row_of(&rows, &b.accelerator, b.lane);
+                                Bar::new(y, (b.end_s - b.start_s).max(1e-9))
+                                    .base_offset(b.start_s)
+                                    .width(0.8)
+                                    .horizontal()
+                                    .name(format!(
+                                        "{label}\n{} lane {}: {:.2}–{:.2} s",
+                                        b.accelerator, b.lane, b.start_s, b.end_s
+                                    ))
+                            })
+                            .collect();
+                        if !bars.is_empty() {
+                            plot.bar_chart(
+                                BarChart::new(label.clone(), bars)
+                                    .color(palette(p))
+                                    .horizontal(),
+                            );
+                        }
+                    }
+                    for (name, shape, color, delta) in [
+                        (
+                            "scale-out",
+                            MarkerShape::Up,
+                            Color32::from_rgb(40, 170, 60),
+                            1,
+                        ),
+                        (
+                            "scale-in",
+                            MarkerShape::Down,
+                            Color32::from_rgb(220, 50, 50),
+                            -1,
+                        ),
+                    ] {
+                        let pts: Vec<[f64; 2]> = t
+                            .marks
+                            .iter()
+                            .filter(|m| m.delta.signum() == delta)
+                            .map(|m| [m.time_s, row_of(&rows, &m.accelerator, m.lane)])
+                            .collect();
+                        if !pts.is_empty() {
+                            plot.points(
+                                Points::new(name, pts)
+                                    .shape(shape)
+                                    .radius(5.0)
+                                    .filled(true)
+                                    .color(color),
+                            );
+                        }
+                    }
+                })
         })
-        .y_axis_min_width(60.0)
-        .include_x(0.0)
-        .include_x(t.end_s)
-        .include_y(-0.5)
-        .include_y(rows.len() as f64 - 0.5)
-        .show(ui, |plot| {
-            for (p, label) in labels.iter().enumerate() {
-                let bars: Vec<Bar> = t
-                    .bars
-                    .iter()
-                    .filter(|b| b.partition == p)
-                    .map(|b| {
-                        let y = row_of(&rows, &b.accelerator, b.lane);
-                        Bar::new(y, (b.end_s - b.start_s).max(1e-9))
-                            .base_offset(b.start_s)
-                            .width(0.8)
-                            .horizontal()
-                            .name(format!(
-                                "{label}\n{} lane {}: {:.2}–{:.2} s",
-                                b.accelerator, b.lane, b.start_s, b.end_s
-                            ))
-                    })
-                    .collect();
-                if !bars.is_empty() {
-                    plot.bar_chart(
-                        BarChart::new(label.clone(), bars)
-                            .color(palette(p))
-                            .horizontal(),
-                    );
-                }
-            }
-            for (name, shape, color, delta) in [
-                (
-                    "scale-out",
-                    MarkerShape::Up,
-                    Color32::from_rgb(40, 170, 60),
-                    1,
-                ),
-                (
-                    "scale-in",
-                    MarkerShape::Down,
-                    Color32::from_rgb(220, 50, 50),
-                    -1,
-                ),
-            ] {
-                let pts: Vec<[f64; 2]> = t
-                    .marks
-                    .iter()
-                    .filter(|m| m.delta.signum() == delta)
-                    .map(|m| [m.time_s, row_of(&rows, &m.accelerator, m.lane)])
-                    .collect();
-                if !pts.is_empty() {
-                    plot.points(
-                        Points::new(name, pts)
-                            .shape(shape)
-                            .radius(5.0)
-                            .filled(true)
-                            .color(color),
-                    );
-                }
-            }
-        })
-        .response;
-    rects.insert("timeline".into(), response.rect);
+        .response
+        .rect;
+    rects.insert("timeline".into(), rect);
 
     ui.add_space(4.0);
     plot_heading_ui(ui, "Live instances", "instances", commands);
@@ -128,27 +132,31 @@ pub fn timeline_ui(
         .values()
         .flat_map(|steps| steps.iter().map(|p| p[1]))
         .fold(0.0, f64::max);
-    let response = Plot::new("instance_counts")
-        .legend(Legend::default())
-        .x_axis_label("time (s)")
-        .y_axis_label("instances")
-        .include_y(0.0)
-        .include_y(most + 0.5)
-        .show(ui, |plot| {
-            for (i, (acc, _)) in t.lanes.iter().enumerate() {
-                if let Some(steps) = t.counts.get(acc)
-                    && steps.iter().any(|p| p[1] > 0.0)
-                {
-                    plot.line(
-                        Line::new(acc.clone(), steps.clone())
-                            .color(palette(i + 4))
-                            .width(2.0),
-                    );
-                }
-            }
+    let rect = ui
+        .scope(|ui| {
+            Plot::new("instance_counts")
+                .legend(Legend::default())
+                .x_axis_label("time (s)")
+                .y_axis_label("instances")
+                .include_y(0.0)
+                .include_y(most + 0.5)
+                .show(ui, |plot| {
+                    for (i, (acc, _)) in t.lanes.iter().enumerate() {
+                        if let Some(steps) = t.counts.get(acc)
+                            && steps.iter().any(|p| p[1] > 0.0)
+                        {
+                            plot.line(
+                                Line::new(acc.clone(), steps.clone())
+                                    .color(palette(i + 4))
+                                    .width(2.0),
+                            );
+                        }
+                    }
+                })
         })
-        .response;
-    rects.insert("instances".into(), response.rect);
+        .response
+        .rect;
+    rects.insert("instances".into(), rect);
 }
 
 /// The plot rows top to bottom: (label, accelerator) per lane; an accelerator with no instance
