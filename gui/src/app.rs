@@ -17,12 +17,12 @@ use crate::simulate;
 use crate::state::{Draft, UiState, View};
 use crate::views::compare::{CompareSlot, SlotState, compare_ui};
 use crate::views::editor::{ERROR_COLOR, EditorBuffers, EditorContext, OK_COLOR, editor_ui};
+use crate::views::partitions::{Partitions, PlanOutcome, partitions_ui};
 use crate::views::sweep_browser::{SweepBrowser, sweep_browser_ui};
 use crate::views::{
     Command, PlotRects,
     cdf::cdf_ui,
     empty_ui,
-    partitions::partitions_ui,
     series::{SeriesZoom, series_ui},
     summary::summary_ui,
     timeline::timeline_ui,
@@ -58,6 +58,9 @@ pub struct InfscalerApp {
     last: Option<RunOutcome>,
     series_zoom: SeriesZoom,
     compare: Vec<CompareSlot>,
+    plan_job: Option<Job<PlanOutcome>>,
+    plan: Option<PlanOutcome>,
+    show_plan: bool,
     sweep: SweepBrowser,
     messages: Vec<Message>,
     plot_rects: PlotRects,
@@ -100,6 +103,9 @@ impl InfscalerApp {
             last: None,
             series_zoom: SeriesZoom::default(),
             compare: Vec::new(),
+            plan_job: None,
+            plan: None,
+            show_plan: false,
             sweep: SweepBrowser::default(),
             messages: Vec::new(),
             plot_rects: PlotRects::new(),
@@ -162,6 +168,7 @@ impl InfscalerApp {
     /// Whether a run, a comparison or a file read is under way.
     pub fn is_busy(&self) -> bool {
         self.run.is_some()
+            || self.plan_job.is_some()
             || self.sweep.loading.is_some()
             || self
                 .compare
@@ -230,9 +237,22 @@ impl InfscalerApp {
                     ));
                     self.last = Some(outcome);
                     self.series_zoom = SeriesZoom::default();
+                    self.show_plan = false;
                 }
                 Err(JobError::Cancelled) => self.note(format!("{label}: cancelled")),
                 Err(JobError::Failed(e)) => self.error(format!("{label} failed: {e}")),
+            }
+        }
+        if let Some(job) = &mut self.plan_job
+            && let Some(result) = job.poll()
+        {
+            self.plan_job = None;
+            match result {
+                Ok(plan) => {
+                    self.plan = Some(plan);
+                    self.show_plan = true;
+                }
+                Err(e) => self.error(format!("plan failed: {e}")),
             }
         }
         let mut finished = Vec::new();
@@ -333,6 +353,12 @@ impl InfscalerApp {
                     self.state.view = View::Compare;
                 }
             }
+            Command::Plan => {
+                if let Some(doc) = &self.doc {
+                    self.plan_job = Some(simulate::start_plan(&doc.scenario, self.repaint.clone()));
+                }
+            }
+            Command::ShowPlan(show) => self.show_plan = show,
             Command::Cancel => {
                 if let Some(job) = &self.run {
                     job.cancel();
@@ -524,6 +550,46 @@ impl InfscalerApp {
             View::Sweep => {
                 sweep_browser_ui(ui, &mut self.sweep, &mut self.state.sweep, rects, commands)
             }
+            View::Partitions => {
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(self.doc.is_some(), egui::Button::new("Plan"))
+                        .on_hover_text(
+                            "Work out the deployment the policy chooses for the edited scenario, \
+                             without running it",
+                        )
+                        .clicked()
+                    {
+                        commands.push(Command::Plan);
+                    }
+                    if self.plan_job.is_some() {
+                        ui.spinner();
+                    }
+                    if self.plan.is_some() && self.last.is_some() {
+                        ui.separator();
+                        if ui.selectable_label(!self.show_plan, "last run").clicked() {
+                            commands.push(Command::ShowPlan(false));
+                        }
+                        if ui.selectable_label(self.show_plan, "plan").clicked() {
+                            commands.push(Command::ShowPlan(true));
+                        }
+                    }
+                });
+                let view = match (&self.plan, &self.last) {
+                    (Some(plan), _) if self.show_plan || self.last.is_none() => {
+                        Partitions::of_plan(plan)
+                    }
+                    (_, Some(outcome)) => Partitions::of_run(outcome),
+                    _ => {
+                        empty_ui(
+                            ui,
+                            "Press Plan to see the partitions the policy chooses, or ▶ Run.",
+                        );
+                        return;
+                    }
+                };
+                partitions_ui(ui, &view, options, rects, commands);
+            }
             view => {
                 let Some(outcome) = &self.last else {
                     let text = if self.run.is_some() {
@@ -543,8 +609,7 @@ impl InfscalerApp {
                         series_ui(ui, outcome, options, &mut self.series_zoom, rects, commands)
                     }
                     View::Cdf => cdf_ui(ui, outcome, options, rects, commands),
-                    View::Partitions => partitions_ui(ui, outcome, options, rects, commands),
-                    View::Compare | View::Sweep => {}
+                    View::Compare | View::Sweep | View::Partitions => {}
                 }
             }
         }

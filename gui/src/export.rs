@@ -152,6 +152,44 @@ mod tests {
         assert_eq!(back.get_pixel(3, 2).0, [3, 2, 200, 255]);
     }
 
+    fn short_report() -> Report {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut s = crate::scenario_edit::open(&dir.join("quickstart.toml")).unwrap();
+        s.run.duration = Some("1s".parse().unwrap());
+        s.run.warmup = "0s".parse().unwrap();
+        let resolved = s.resolve().unwrap();
+        infscaler_sim::Simulation::new(&resolved, None)
+            .unwrap()
+            .run()
+    }
+
+    #[test]
+    fn reports_export_as_json_and_as_a_csv_row_the_cli_reads() {
+        let report = short_report();
+        let dir = std::env::temp_dir().join(format!("infscaler-gui-export-{}", std::process::id()));
+        let json = dir.join("r.json");
+        write_report_json(&report, &json).unwrap();
+        let back: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(back, report);
+
+        let csv = dir.join("r.csv");
+        write_report_csv(&report, &csv).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert_eq!(text.lines().count(), 2, "a header and one row");
+        assert!(
+            text.starts_with("scenario,app,policy,device,transport,seed,arrivals"),
+            "{text}"
+        );
+        let df = infscaler::results::read(&csv).unwrap();
+        assert_eq!(df.height(), 1);
+        let completed = df.column("completed").unwrap().i64().unwrap().get(0);
+        assert_eq!(completed, Some(report.summary.completed as i64));
+
+        // A path that cannot be written: an error, not a panic.
+        assert!(write_report_csv(&report, &dir.join("r.txt")).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn export_paths_are_safe_file_names() {
         assert_eq!(

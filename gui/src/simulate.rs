@@ -84,3 +84,28 @@ pub fn start_check(scenario: &Scenario, repaint: Option<egui::Context>) -> Job<(
             .map_err(|e| JobError::Failed(e.to_string()))
     })
 }
+
+/// Starts working out the deployment the scenario's policy chooses (no run).
+pub fn start_plan(
+    scenario: &Scenario,
+    repaint: Option<egui::Context>,
+) -> Job<crate::views::partitions::PlanOutcome> {
+    let scenario = scenario.clone();
+    Job::spawn("plan", repaint, move |_| {
+        let resolved = scenario
+            .resolve()
+            .map_err(|e| JobError::Failed(e.to_string()))?;
+        let plan =
+            infscaler_sim::plan::plan(&resolved).map_err(|e| JobError::Failed(e.to_string()))?;
+        Ok(crate::views::partitions::PlanOutcome {
+            plan,
+            accelerators: resolved
+                .device
+                .accelerators
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
+            models: resolved.models,
+        })
+    })
+}

@@ -392,3 +392,32 @@ fn an_unreadable_results_file_is_an_error_message() {
     assert!(last.text.contains("results.parquet"), "{}", last.text);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn the_partition_view_shows_a_plan_without_a_run() {
+    let dir = scratch("plan");
+    let mut h = harness(Some(short_scenario(&dir)));
+    h.run_steps(2);
+    h.get_by_label("Policy").click();
+    h.run_steps(2);
+    h.get_by_label("infscaler").click();
+    h.run_steps(2);
+    h.get_by_label("Partitions").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Press Plan").is_some());
+    h.get_by_label("Plan").click();
+    h.step();
+    wait_idle(&mut h);
+    assert!(h.state().last_report().is_none(), "nothing was run");
+    assert!(
+        h.query_by_label_contains("Plan of infscaler").is_some(),
+        "messages: {:?}",
+        h.state().messages()
+    );
+    assert!(
+        h.query_by_label_contains("Stage 0: ssd_mobilenet_v1")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("Stage 1: resnet50").is_some());
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -24,7 +24,11 @@ pub fn cdf_ui(
     }
     ui.checkbox(&mut options.log_latency, "Logarithmic latency axis");
     plot_heading_ui(ui, "Latency CDF", "latency-cdf", commands);
-    let curves = [(outcome.report.policy.as_str(), &outcome.analysis.cdf[..])];
+    let curves = [(
+        outcome.report.policy.as_str(),
+        &outcome.analysis.cdf[..],
+        palette(0),
+    )];
     cdf_plot_ui(
         ui,
         "latency-cdf",
@@ -35,12 +39,12 @@ pub fn cdf_ui(
     );
 }
 
-/// One plot of CDF curves (latency ms, fraction), the SLO as a vertical line; with `log`, the
+/// One plot of CDF curves (name, (latency ms, fraction), colour), the SLO as a vertical line; with `log`, the
 /// latency axis shows log10(ms).
 pub fn cdf_plot_ui(
     ui: &mut Ui,
     name: &str,
-    curves: &[(&str, &[[f64; 2]])],
+    curves: &[(&str, &[[f64; 2]], Color32)],
     slo_ms: f64,
     log: bool,
     rects: &mut PlotRects,
@@ -68,7 +72,7 @@ pub fn cdf_plot_ui(
                     super::fmt_num(v)
                 })
                 .show(ui, |plot| {
-                    for (i, (label, pts)) in curves.iter().enumerate() {
+                    for (label, pts, color) in curves {
                         // A step line: the fraction holds until the next latency.
                         let mut steps = Vec::with_capacity(pts.len() * 2 + 1);
                         let mut prev = 0.0;
@@ -77,7 +81,7 @@ pub fn cdf_plot_ui(
                             steps.push([x(p[0]), p[1]]);
                             prev = p[1];
                         }
-                        plot.line(Line::new(label.to_string(), steps).color(palette(i)));
+                        plot.line(Line::new(label.to_string(), steps).color(*color));
                     }
                     plot.vline(
                         VLine::new(format!("SLO {} ms", super::fmt_num(slo_ms)), x(slo_ms))

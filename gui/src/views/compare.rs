@@ -204,9 +204,9 @@ pub fn compare_ui(
         }
         let ui = &mut cols[1];
         plot_heading_ui(ui, "Latency CDF", "compare-cdf", commands);
-        let curves: Vec<(&str, &[[f64; 2]])> = done
+        let curves: Vec<(&str, &[[f64; 2]], egui::Color32)> = done
             .iter()
-            .map(|(_, s, o)| (s.kind, &o.analysis.cdf[..]))
+            .map(|(i, s, o)| (s.kind, &o.analysis.cdf[..], palette(*i)))
             .collect();
         let slo = done[0].2.report.summary.slo_ms;
         ui.allocate_ui(egui::vec2(ui.available_width(), height), |ui| {

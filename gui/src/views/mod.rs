@@ -33,6 +33,10 @@ pub enum Command {
     Run,
     /// Run the four systems on the scenario.
     Compare,
+    /// Work out the policy's deployment of the scenario without running it.
+    Plan,
+    /// Show the plan (`true`) or the last run (`false`) in the partition view.
+    ShowPlan(bool),
     /// Cancel the running jobs.
     Cancel,
     /// Export the current report as JSON.
