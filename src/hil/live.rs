@@ -373,7 +373,7 @@ struct Validation<'a> {
     /// Every live run (with `--repeat`), the first included.
     live_runs: &'a [Report],
     /// The simulation with the live runs' own execution times against the live runs (absent
-    /// when they could not be profiled: several providers).
+    /// when they could not be profiled: several providers, or unequal `cpu_cores`).
     metrics_live_times: Option<&'a [MetricError]>,
 }
 
@@ -396,8 +396,9 @@ fn live_times_profile(
     let mut models: Vec<MeasuredModel> = Vec::new();
     for (k, part) in simulated.partitions.iter().enumerate() {
         let mut by_batch: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
-        for s in stats {
-            for (&batch, times) in s.partitions.get(k).map(|p| &p.run_ns_by_batch)?.iter() {
+        // A run whose partition `k` never ran has no entry for it.
+        for runs in stats.iter().filter_map(|s| s.partitions.get(k)) {
+            for (&batch, times) in &runs.run_ns_by_batch {
                 by_batch.entry(batch).or_default().extend_from_slice(times);
             }
         }
