@@ -81,7 +81,11 @@ pub fn cdf_plot_ui(
                             steps.push([x(p[0]), p[1]]);
                             prev = p[1];
                         }
-                        plot.line(Line::new(label.to_string(), steps).color(*color));
+                        plot.line(
+                            Line::new(label.to_string(), steps)
+                                .color(*color)
+                                .allow_band(false),
+                        );
                     }
                     plot.vline(
                         VLine::new(format!("SLO {} ms", super::fmt_num(slo_ms)), x(slo_ms))

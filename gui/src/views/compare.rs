@@ -187,6 +187,7 @@ pub fn compare_ui(
                         .link_axis(link, [true, false])
                         .y_axis_label(unit)
                         .include_y(0.0)
+                        .y_grid_spacer(super::nice_grid())
                         .allow_scroll(false)
                         .show(ui, |plot| {
                             for (i, slot, o) in &done {

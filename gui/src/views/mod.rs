@@ -93,6 +93,29 @@ pub fn empty_ui(ui: &mut Ui, text: &str) {
     ui.vertical_centered(|ui| ui.label(RichText::new(text).weak()));
 }
 
+/// Grid steps of 1, 2 or 5 × 10^k (egui_plot's default steps by powers of ten, which leaves a
+/// short axis, say 0–75 ms, with no label but 0): the smallest such step at least `base`, and the
+/// next two at least four times the one before.
+pub fn nice_steps(base: f64) -> [f64; 3] {
+    let next = |at_least: f64| {
+        let at_least = at_least.max(f64::MIN_POSITIVE);
+        let power = 10f64.powf(at_least.log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * power)
+            .find(|s| *s >= at_least * (1.0 - 1e-9))
+            .unwrap_or(10.0 * power)
+    };
+    let small = next(base);
+    let medium = next(small * 4.0);
+    [small, medium, next(medium * 4.0)]
+}
+
+/// The y grid of [`nice_steps`] for a plot.
+pub fn nice_grid() -> Box<dyn Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark>> {
+    egui_plot::uniform_grid_spacer(|input| nice_steps(input.base_step_size))
+}
+
 /// A number for a table: integers as such, others with about four significant digits.
 pub fn fmt_num(x: f64) -> String {
     if !x.is_finite() {
@@ -118,6 +141,19 @@ pub fn fmt_gib(bytes: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grid_steps_are_1_2_5_and_nest() {
+        assert_eq!(nice_steps(1.0), [1.0, 5.0, 20.0]);
+        assert_eq!(nice_steps(1.3), [2.0, 10.0, 50.0]);
+        assert_eq!(nice_steps(0.03), [0.05, 0.2, 1.0]);
+        for base in [0.001, 0.7, 3.0, 42.0, 999.0] {
+            let [a, b, c] = nice_steps(base);
+            assert!(a >= base && b >= 4.0 * a && c >= 4.0 * b, "{base}");
+            let whole = |x: f64| (x - x.round()).abs() < 1e-9;
+            assert!(whole(b / a) && whole(c / b), "{base}: steps nest");
+        }
+    }
 
     #[test]
     fn numbers_are_short() {

@@ -95,7 +95,10 @@ pub fn series_ui(
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
                 .y_axis_label(unit)
+                // One width for every plot: the linked time axes line up, and labels fit.
+                .y_axis_min_width(44.0)
                 .include_y(0.0)
+                .y_grid_spacer(super::nice_grid())
                 .allow_scroll(false);
             if group == SeriesGroup::Utilization {
                 plot = plot.include_y(100.0).x_axis_label("time (s)");

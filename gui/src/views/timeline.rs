@@ -140,6 +140,7 @@ pub fn timeline_ui(
                 .y_axis_label("instances")
                 .include_y(0.0)
                 .include_y(most + 0.5)
+                .y_grid_spacer(super::nice_grid())
                 .show(ui, |plot| {
                     for (i, (acc, _)) in t.lanes.iter().enumerate() {
                         if let Some(steps) = t.counts.get(acc)
@@ -148,6 +149,7 @@ pub fn timeline_ui(
                             plot.line(
                                 Line::new(acc.clone(), steps.clone())
                                     .color(palette(i + 4))
+                                    .allow_band(false)
                                     .width(2.0),
                             );
                         }
