@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::{ProgressBar, RichText, Ui};
 use infscaler_sim::Report;
@@ -31,6 +31,9 @@ use crate::views::{
 /// Where a PNG export went, or why it failed (from the screenshot callback).
 type PngResult = Result<PathBuf, String>;
 
+/// How long a scenario must stay unchanged before it is checked.
+const CHECK_AFTER: Duration = Duration::from_millis(300);
+
 /// Most messages kept in the message bar.
 const MAX_MESSAGES: usize = 6;
 
@@ -53,6 +56,8 @@ pub struct InfscalerApp {
     buffers: EditorBuffers,
     check: Option<Job<()>>,
     checked_toml: String,
+    /// An edit not checked yet, and when the scenario last changed.
+    check_pending: Option<(String, Instant)>,
     check_result: Option<Result<(), String>>,
     run: Option<Job<RunOutcome>>,
     last: Option<RunOutcome>,
@@ -98,6 +103,7 @@ impl InfscalerApp {
             buffers: EditorBuffers::default(),
             check: None,
             checked_toml: String::new(),
+            check_pending: None,
             check_result: None,
             run: None,
             last: None,
@@ -278,9 +284,29 @@ impl InfscalerApp {
         }
         if let Some(doc) = &self.doc {
             let toml = doc.toml();
-            if toml != self.checked_toml {
-                self.check = Some(simulate::start_check(&doc.scenario, self.repaint.clone()));
-                self.checked_toml = toml;
+            // Checked once the scenario has stayed the same for CHECK_AFTER (a drag of a number
+            // changes it every frame, and a check may read a trace file); at once when a scenario
+            // is first opened.
+            if toml == self.checked_toml {
+                self.check_pending = None;
+            } else {
+                let now = Instant::now();
+                let settled = match &self.check_pending {
+                    Some((pending, since)) if *pending == toml => now - *since >= CHECK_AFTER,
+                    _ => self.checked_toml.is_empty(),
+                };
+                if settled {
+                    self.check = Some(simulate::start_check(&doc.scenario, self.repaint.clone()));
+                    self.checked_toml = toml;
+                    self.check_pending = None;
+                } else {
+                    if self.check_pending.as_ref().is_none_or(|(p, _)| *p != toml) {
+                        self.check_pending = Some((toml, now));
+                    }
+                    if let Some(ctx) = &self.repaint {
+                        ctx.request_repaint_after(CHECK_AFTER);
+                    }
+                }
                 self.check_result = None;
             }
         }

@@ -421,3 +421,30 @@ fn the_partition_view_shows_a_plan_without_a_run() {
     assert!(h.query_by_label_contains("Stage 1: resnet50").is_some());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn an_edit_is_checked_once_it_settles() {
+    let dir = scratch("recheck");
+    let mut h = harness(Some(short_scenario(&dir)));
+    let settle = |h: &mut Harness<'_, InfscalerApp>, what: &str| {
+        for _ in 0..300 {
+            h.step();
+            if h.query_all_by_label_contains(what).next().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "{what:?} never showed; messages: {:?}",
+            h.state().messages()
+        );
+    };
+    settle(&mut h, "scenario is valid");
+    h.get_by_label("Duration").set_text_value_accesskit("0s");
+    h.step();
+    settle(&mut h, "run.duration");
+    h.get_by_label("Duration").set_text_value_accesskit("1s");
+    h.step();
+    settle(&mut h, "scenario is valid");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -70,7 +70,7 @@ pub fn compare_ui(
     if slots.is_empty() {
         empty_ui(
             ui,
-            "Press “Compare” to run InfScaler, INFless, SPRIGHT and Knative (default parameters) \
+            "Press “Compare policies” to run InfScaler, INFless, SPRIGHT and Knative (default parameters) \
              on this scenario with the same seed.",
         );
         return;
