@@ -4,6 +4,7 @@
 pub mod cdf;
 pub mod compare;
 pub mod editor;
+pub mod parameters;
 pub mod partitions;
 pub mod series;
 pub mod summary;
