@@ -73,9 +73,20 @@ impl SweepTable {
         self.columns.iter().any(|(n, num)| n == name && *num)
     }
 
-    /// A sensible first pivot: the sweep's axes (the last across), goodput (or the first metric).
+    /// A sensible first pivot: the sweep's axes that vary (the last across), capacity or goodput
+    /// (or the first metric).
     pub fn default_choice(&self, path: &str) -> SweepChoice {
-        let mut keys = self.axes();
+        let mut keys: Vec<String> = self
+            .axes()
+            .into_iter()
+            .filter(|a| {
+                self.df
+                    .column(a)
+                    .ok()
+                    .and_then(|c| c.n_unique().ok())
+                    .is_some_and(|n| n > 1)
+            })
+            .collect();
         if keys.is_empty() {
             keys = ["app", "policy"]
                 .into_iter()
@@ -376,4 +387,45 @@ fn pivot_table_ui(ui: &mut Ui, p: &Pivot) {
             ui.end_row();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paper(name: &str) -> SweepTable {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../results/paper/data")
+            .join(name);
+        SweepTable::read(&path).expect("a committed results file")
+    }
+
+    #[test]
+    fn the_first_pivot_spreads_the_varying_axes() {
+        // Fig. 5: apps × SLO down, systems across; the capacity, not the columns of its search.
+        let fig5 = paper("fig5.csv");
+        assert_eq!(fig5.axes(), ["app.name", "slo.multiplier", "policy.kind"]);
+        let c = fig5.default_choice("fig5.csv");
+        assert_eq!(c.row_keys, ["app.name", "slo.multiplier"]);
+        assert_eq!(c.column_key.as_deref(), Some("policy.kind"));
+        assert_eq!(c.metric, "capacity_rps");
+        assert!(fig5.fits(&c));
+
+        // Fig. 7 also sweeps run.duration, over one value: left out.
+        let fig7 = paper("fig7.csv");
+        let c = fig7.default_choice("fig7.csv");
+        assert_eq!(c.row_keys, ["policy.kind"]);
+        assert_eq!(c.column_key.as_deref(), Some("workload.rate_per_s"));
+        assert_eq!(c.metric, "goodput_rps");
+    }
+
+    #[test]
+    fn a_choice_naming_missing_columns_does_not_fit() {
+        let fig5 = paper("fig5.csv");
+        let mut c = fig5.default_choice("fig5.csv");
+        c.metric = "app".into(); // text, not a metric
+        assert!(!fig5.fits(&c));
+        c.metric = "no_such_column".into();
+        assert!(!fig5.fits(&c));
+    }
 }
