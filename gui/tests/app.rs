@@ -448,3 +448,47 @@ fn an_edit_is_checked_once_it_settles() {
     settle(&mut h, "scenario is valid");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn the_whole_toml_can_be_edited_and_bad_toml_is_refused() {
+    let dir = scratch("toml");
+    let mut h = harness(Some(short_scenario(&dir)));
+    h.run_steps(2);
+    // Far down the scenario panel: clicked through the accessibility tree, not the pointer.
+    h.get_by_label("Scenario TOML").click_accesskit();
+    h.run_steps(2);
+    let text = h.state().document().unwrap().toml();
+    let edited = text.replace("queue_capacity = 1024", "queue_capacity = 7");
+    assert_ne!(edited, text, "the scenario's TOML lists queue_capacity");
+    h.get_by_label("TOML").set_text_value_accesskit(&edited);
+    h.step();
+    h.get_by_label("Apply").click_accesskit();
+    h.run_steps(2);
+    assert_eq!(
+        h.state()
+            .document()
+            .unwrap()
+            .scenario
+            .serving
+            .queue_capacity,
+        7
+    );
+
+    h.get_by_label("TOML")
+        .set_text_value_accesskit(&edited.replace("[serving]", "[serving"));
+    h.step();
+    h.get_by_label("Apply").click_accesskit();
+    h.run_steps(2);
+    let last = h.state().messages().last().expect("a message");
+    assert!(last.error, "{last:?}");
+    assert_eq!(
+        h.state()
+            .document()
+            .unwrap()
+            .scenario
+            .serving
+            .queue_capacity,
+        7
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
