@@ -492,3 +492,45 @@ fn the_whole_toml_can_be_edited_and_bad_toml_is_refused() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn opening_another_file_asks_before_discarding_edits() {
+    let dir = scratch("discard");
+    let first = short_scenario(&dir);
+    let second = dir.join("second.toml");
+    std::fs::copy(&first, &second).unwrap();
+    let mut h = harness(Some(first.clone()));
+    h.run_steps(2);
+    h.get_by_label("Seed").set_text_value_accesskit("99");
+    h.step();
+    let open = |h: &mut Harness<'_, InfscalerApp>| {
+        h.get_by_label("Scenario file")
+            .set_text_value_accesskit(&second.display().to_string());
+        h.step();
+        h.get_by_label("Open").click();
+        // The dialog's first frame only sizes it (egui areas): it shows from the next.
+        h.run_steps(3);
+    };
+
+    open(&mut h);
+    assert!(
+        h.query_by_label("Unsaved edits").is_some(),
+        "no question asked"
+    );
+    h.get_by_label("Keep editing").click();
+    h.run_steps(2);
+    let doc = h.state().document().unwrap();
+    assert_eq!(
+        (doc.path.as_deref(), doc.scenario.seed),
+        (Some(first.as_path()), 99)
+    );
+    assert!(h.query_by_label("Unsaved edits").is_none());
+
+    open(&mut h);
+    h.get_by_label("Discard edits").click();
+    h.run_steps(2);
+    let doc = h.state().document().unwrap();
+    assert_eq!(doc.path.as_deref(), Some(second.as_path()));
+    assert_eq!(doc.scenario.seed, 1);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -14,7 +14,7 @@ use crate::views::compare::{CompareSlot, SlotState};
 impl InfscalerApp {
     pub(super) fn apply(&mut self, ctx: &egui::Context, command: Command) {
         match command {
-            Command::Open(path) => self.open(&path),
+            Command::Open(path) => self.open_unless_dirty(path),
             Command::Save => {
                 if let Some(doc) = &mut self.doc {
                     match doc.save() {
@@ -36,6 +36,13 @@ impl InfscalerApp {
             }
             Command::Revert => {
                 if let Some(path) = self.doc.as_ref().and_then(|d| d.path.clone()) {
+                    self.open_unless_dirty(path);
+                }
+            }
+            Command::DiscardEdits(discard) => {
+                if let Some(path) = self.discard_for.take()
+                    && discard
+                {
                     self.open(&path);
                 }
             }
@@ -95,6 +102,15 @@ impl InfscalerApp {
                     self.messages.remove(i);
                 }
             }
+        }
+    }
+
+    /// Opens `path`, or, when the scenario has unsaved edits, asks first.
+    fn open_unless_dirty(&mut self, path: std::path::PathBuf) {
+        if self.doc.as_ref().is_some_and(|d| d.is_dirty()) {
+            self.discard_for = Some(path);
+        } else {
+            self.open(&path);
         }
     }
 

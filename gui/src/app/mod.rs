@@ -62,6 +62,8 @@ pub struct InfscalerApp {
     plan_job: Option<Job<PlanOutcome>>,
     plan: Option<PlanOutcome>,
     show_plan: bool,
+    /// A file to open once the user agrees to discard the unsaved edits.
+    discard_for: Option<PathBuf>,
     sweep: SweepBrowser,
     messages: Vec<Message>,
     plot_rects: PlotRects,
@@ -108,6 +110,7 @@ impl InfscalerApp {
             plan_job: None,
             plan: None,
             show_plan: false,
+            discard_for: None,
             sweep: SweepBrowser::default(),
             messages: Vec::new(),
             plot_rects: PlotRects::new(),
@@ -231,7 +234,9 @@ impl InfscalerApp {
         self.plot_rects.clear();
         let mut commands = Vec::new();
 
-        self.shortcuts_ui(ui, &mut commands);
+        if self.discard_for.is_none() {
+            self.shortcuts_ui(ui, &mut commands);
+        }
         egui::Panel::top("top_bar").show(ui, |ui| {
             self.top_bar_ui(ui, &mut commands);
         });
@@ -274,6 +279,7 @@ impl InfscalerApp {
                 });
             });
         egui::CentralPanel::default().show(ui, |ui| self.view_ui(ui, &mut commands));
+        self.discard_dialog_ui(ui, &mut commands);
 
         for c in commands {
             self.apply(&ctx, c);

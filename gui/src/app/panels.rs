@@ -221,6 +221,32 @@ impl InfscalerApp {
         }
     }
 
+    /// Asks whether to discard the unsaved edits, while a file waits to be opened.
+    pub(super) fn discard_dialog_ui(&self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        let Some(path) = &self.discard_for else {
+            return;
+        };
+        let modal = egui::Modal::new(ui.id().with("discard_edits")).show(ui.ctx(), |ui| {
+            ui.heading("Unsaved edits");
+            ui.label(format!(
+                "The scenario has edits that are not saved. Discard them and open {}?",
+                path.display()
+            ));
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Discard edits").clicked() {
+                    commands.push(Command::DiscardEdits(true));
+                }
+                if ui.button("Keep editing").clicked() {
+                    commands.push(Command::DiscardEdits(false));
+                }
+            });
+        });
+        if modal.should_close() {
+            commands.push(Command::DiscardEdits(false));
+        }
+    }
+
     pub(super) fn update_title(&mut self, ctx: &egui::Context) {
         let title = match &self.doc {
             Some(d) => format!(

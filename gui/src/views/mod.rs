@@ -28,6 +28,8 @@ pub enum Command {
     SaveAs(PathBuf),
     /// Drop the edits: reopen the file.
     Revert,
+    /// Answer the question whether to discard unsaved edits (`true`: discard and go on).
+    DiscardEdits(bool),
     /// Replace the scenario by this TOML text.
     ApplyToml(String),
     /// Run the scenario.
