@@ -226,7 +226,7 @@ impl InfscalerApp {
         let Some(path) = &self.discard_for else {
             return;
         };
-        let modal = egui::Modal::new(ui.id().with("discard_edits")).show(ui.ctx(), |ui| {
+        let modal = egui::Modal::new(ui.make_persistent_id("discard_edits")).show(ui.ctx(), |ui| {
             ui.heading("Unsaved edits");
             ui.label(format!(
                 "The scenario has edits that are not saved. Discard them and open {}?",
