@@ -16,9 +16,12 @@ use polars::prelude::*;
 use crate::results;
 
 /// How the values of a group are combined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Agg {
     /// Arithmetic mean.
+    #[default]
     Mean,
     /// Median.
     Median,
@@ -35,6 +38,17 @@ pub enum Agg {
 }
 
 impl Agg {
+    /// Every aggregation, in the order menus list them.
+    pub const ALL: [Agg; 7] = [
+        Agg::Mean,
+        Agg::Median,
+        Agg::Min,
+        Agg::Max,
+        Agg::Sum,
+        Agg::Std,
+        Agg::Count,
+    ];
+
     /// The aggregate of `s`'s non-null values (`None` when there are none).
     pub fn apply(self, s: &Series) -> Option<f64> {
         match self {
@@ -50,7 +64,8 @@ impl Agg {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The name `--agg` takes.
+    pub fn name(self) -> &'static str {
         match self {
             Agg::Mean => "mean",
             Agg::Median => "median",

@@ -2,6 +2,7 @@
 //! default, so a state saved by an older version still loads; thread handles, loaded tables and
 //! results live in the app, never here.
 
+use infscaler::summarize::Agg;
 use serde::{Deserialize, Serialize};
 
 /// The views of the central panel.
@@ -50,52 +51,6 @@ impl View {
     }
 }
 
-/// How the values of a pivot group are combined (mirrors `infscaler::summarize::Agg`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AggChoice {
-    /// Arithmetic mean.
-    #[default]
-    Mean,
-    /// Median.
-    Median,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// Sum.
-    Sum,
-    /// Sample standard deviation.
-    Std,
-    /// Number of non-null values.
-    Count,
-}
-
-impl AggChoice {
-    /// Every choice, in menu order.
-    pub const ALL: [AggChoice; 7] = [
-        AggChoice::Mean,
-        AggChoice::Median,
-        AggChoice::Min,
-        AggChoice::Max,
-        AggChoice::Sum,
-        AggChoice::Std,
-        AggChoice::Count,
-    ];
-
-    /// The name `infscaler summarize --agg` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            AggChoice::Mean => "mean",
-            AggChoice::Median => "median",
-            AggChoice::Min => "min",
-            AggChoice::Max => "max",
-            AggChoice::Sum => "sum",
-            AggChoice::Std => "std",
-            AggChoice::Count => "count",
-        }
-    }
-}
-
 /// The choices of the sweep browser.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -109,7 +64,7 @@ pub struct SweepChoice {
     /// The aggregated metric.
     pub metric: String,
     /// How a group's values are combined.
-    pub agg: AggChoice,
+    pub agg: Agg,
 }
 
 /// Plot options.
@@ -206,7 +161,7 @@ mod tests {
                 row_keys: vec!["app".into()],
                 column_key: Some("policy".into()),
                 metric: "goodput_rps".into(),
-                agg: AggChoice::Max,
+                agg: Agg::Max,
             },
             plots: PlotOptions::default(),
         };

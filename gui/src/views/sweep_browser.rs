@@ -12,7 +12,7 @@ use polars::prelude::DataFrame;
 use super::editor::ERROR_COLOR;
 use super::{Command, PlotRects, empty_ui, palette, plot_heading_ui};
 use crate::runner::{Job, JobError};
-use crate::state::{AggChoice, SweepChoice};
+use crate::state::SweepChoice;
 
 /// A loaded results file.
 pub struct SweepTable {
@@ -111,7 +111,7 @@ impl SweepTable {
             row_keys: keys,
             column_key,
             metric,
-            agg: AggChoice::Mean,
+            agg: Agg::Mean,
         }
     }
 
@@ -178,7 +178,7 @@ impl SweepBrowser {
                     &table.df,
                     &by,
                     std::slice::from_ref(&choice.metric),
-                    agg(choice.agg),
+                    choice.agg,
                 )
                 .map_err(|e| format!("{e:#}"))
             };
@@ -186,19 +186,6 @@ impl SweepBrowser {
             self.pivot_of = Some(choice.clone());
         }
         self.pivot.as_ref()
-    }
-}
-
-/// The library's aggregate for a menu choice.
-pub fn agg(choice: AggChoice) -> Agg {
-    match choice {
-        AggChoice::Mean => Agg::Mean,
-        AggChoice::Median => Agg::Median,
-        AggChoice::Min => Agg::Min,
-        AggChoice::Max => Agg::Max,
-        AggChoice::Sum => Agg::Sum,
-        AggChoice::Std => Agg::Std,
-        AggChoice::Count => Agg::Count,
     }
 }
 
@@ -359,7 +346,7 @@ fn choice_ui(ui: &mut Ui, table: &SweepTable, choice: &mut SweepChoice) {
         ComboBox::from_id_salt("pivot_agg")
             .selected_text(choice.agg.name())
             .show_ui(ui, |ui| {
-                for a in AggChoice::ALL {
+                for a in Agg::ALL {
                     ui.selectable_value(&mut choice.agg, a, a.name());
                 }
             })
