@@ -332,19 +332,25 @@ fn ui_state_and_unsaved_edits_survive_a_restart_but_results_do_not() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn a_sweep_results_file_is_browsed_as_a_pivot_table() {
-    let fig5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/paper/data/fig5.csv");
+/// A fresh app on the sweep browser, `path` loaded and the load finished.
+fn harness_with_results(path: &Path) -> Harness<'static, InfscalerApp> {
     let mut h = harness(None);
     h.run_steps(2);
     h.get_by_label("Sweep results").click();
     h.run_steps(2);
     h.get_by_label("Results file")
-        .set_text_value_accesskit(&fig5.display().to_string());
+        .set_text_value_accesskit(&path.display().to_string());
     h.step();
     h.get_by_label("Load").click();
     h.step();
     wait_idle(&mut h);
+    h
+}
+
+#[test]
+fn a_sweep_results_file_is_browsed_as_a_pivot_table() {
+    let fig5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/paper/data/fig5.csv");
+    let h = harness_with_results(&fig5);
 
     // The sweep's axes: apps × SLO multipliers down, systems across, capacity as the metric.
     let caption =
@@ -377,16 +383,7 @@ fn an_unreadable_results_file_is_an_error_message() {
     let dir = scratch("sweep-bad");
     let bad = dir.join("results.parquet");
     std::fs::write(&bad, "this is not parquet").unwrap();
-    let mut h = harness(None);
-    h.run_steps(2);
-    h.get_by_label("Sweep results").click();
-    h.run_steps(2);
-    h.get_by_label("Results file")
-        .set_text_value_accesskit(&bad.display().to_string());
-    h.step();
-    h.get_by_label("Load").click();
-    h.step();
-    wait_idle(&mut h);
+    let h = harness_with_results(&bad);
     let last = h.state().messages().last().expect("a message").clone();
     assert!(last.error, "{last:?}");
     assert!(last.text.contains("results.parquet"), "{}", last.text);
