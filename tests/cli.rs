@@ -288,3 +288,43 @@ fn run_outside_a_checkout_uses_the_built_in_quickstart() {
     let v = json_of(&out);
     assert_eq!(v["scenario"], "quickstart");
 }
+
+#[test]
+fn gui_starts_the_named_executable_with_the_scenario_and_passes_on_its_status() {
+    // A stand-in for infscaler-gui that records its arguments and exits with status 3.
+    let dir = std::env::temp_dir().join(format!("infscaler-gui-cmd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args_file = dir.join("args");
+    let stub = dir.join("fake-gui");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\necho \"$@\" > {}\nexit 3\n", args_file.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["gui", "scenarios/quickstart.toml"])
+        .env("INFSCALER_GUI", &stub)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "the GUI's status comes back");
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert_eq!(args.trim(), "scenarios/quickstart.toml");
+
+    // A name that is no file is an error that says so, not a search elsewhere.
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .arg("gui")
+        .env("INFSCALER_GUI", dir.join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("INFSCALER_GUI=") && stderr.contains("no such file"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
