@@ -39,6 +39,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("infscaler-gui: {e}");
+            if std::env::var_os("DISPLAY").is_none()
+                && std::env::var_os("WAYLAND_DISPLAY").is_none()
+            {
+                eprintln!(
+                    "there is no display: on a headless machine run it under Xvfb, e.g. \
+                     `xvfb-run -a infscaler-gui` (gui/README.md lists the packages)"
+                );
+            }
             ExitCode::FAILURE
         }
     }
