@@ -54,6 +54,39 @@ pub enum Command {
     Dismiss(usize),
 }
 
+/// A text field that edits a parsed value, as kept between frames: the text of the value the
+/// edit started from, the text being edited, and the parser's complaint while it does not parse.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedText {
+    /// The value's text when the edit started (or last parsed).
+    pub from: String,
+    /// The text as typed.
+    pub text: String,
+    /// Why the text does not parse, if it does not.
+    pub error: Option<String>,
+}
+
+impl ParsedText {
+    /// The state kept under `id`, started afresh from `current` (the value's text now) when
+    /// there is none or the value changed elsewhere since.
+    pub fn load(ui: &Ui, id: egui::Id, current: String) -> Self {
+        let kept = ui.data_mut(|d| d.get_temp::<(String, String, Option<String>)>(id));
+        match kept {
+            Some((from, text, error)) if from == current => ParsedText { from, text, error },
+            _ => ParsedText {
+                from: current.clone(),
+                text: current,
+                error: None,
+            },
+        }
+    }
+
+    /// Keeps the state under `id` for the next frame.
+    pub fn store(self, ui: &Ui, id: egui::Id) {
+        ui.data_mut(|d| d.insert_temp(id, (self.from, self.text, self.error)));
+    }
+}
+
 /// Screen rectangles of the plots drawn this frame, by export name.
 pub type PlotRects = HashMap<String, Rect>;
 

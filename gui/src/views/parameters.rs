@@ -11,6 +11,7 @@ use infscaler_sim::units::{ByteSize, TimeSpan};
 use infscaler_sim::workload::app::BUILTIN_APPS;
 use infscaler_sim::workload::arrival::ArrivalSpec;
 
+use super::ParsedText;
 use super::editor::ERROR_COLOR;
 use crate::document::Document;
 use crate::scenario_edit::{WORKLOAD_KINDS, switch_workload, workload_kind};
@@ -283,18 +284,13 @@ where
 {
     let id = ui.make_persistent_id(("parsed_field", id_salt));
     let current = value.as_ref().map(ToString::to_string).unwrap_or_default();
-    // (the value the text shows, the text, the parse error)
-    let (mut from, mut text, mut error) = ui
-        .data_mut(|d| d.get_temp::<(String, String, Option<String>)>(id))
-        .unwrap_or_else(|| (current.clone(), current.clone(), None));
-    if from != current {
-        (from, text, error) = (current.clone(), current, None);
-    }
+    let mut field = ParsedText::load(ui, id, current);
+    let ParsedText { from, text, error } = &mut field;
     let mut changed = false;
     ui.horizontal(|ui| {
         let r = ui
             .add(
-                TextEdit::singleline(&mut text)
+                TextEdit::singleline(text)
                     .hint_text(hint)
                     .desired_width(110.0),
             )
@@ -303,22 +299,22 @@ where
             let trimmed = text.trim();
             if trimmed.is_empty() && optional {
                 *value = None;
-                (from, error, changed) = (String::new(), None, true);
+                (*from, *error, changed) = (String::new(), None, true);
             } else {
                 match trimmed.parse::<T>() {
                     Ok(v) => {
-                        from = v.to_string();
+                        *from = v.to_string();
                         *value = Some(v);
-                        (error, changed) = (None, true);
+                        (*error, changed) = (None, true);
                     }
-                    Err(e) => error = Some(e.to_string()),
+                    Err(e) => *error = Some(e.to_string()),
                 }
             }
         }
-        if let Some(e) = &error {
-            ui.colored_label(ERROR_COLOR, "✖").on_hover_text(e);
+        if let Some(e) = error {
+            ui.colored_label(ERROR_COLOR, "✖").on_hover_text(e.as_str());
         }
     });
-    ui.data_mut(|d| d.insert_temp(id, (from, text, error)));
+    field.store(ui, id);
     changed
 }

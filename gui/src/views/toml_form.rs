@@ -5,6 +5,8 @@
 
 use egui::{Color32, DragValue, RichText, TextEdit, Ui};
 
+use super::ParsedText;
+
 /// Edits `table` in place; returns whether anything changed.
 pub fn toml_table_ui(ui: &mut Ui, table: &mut toml::Table, id_salt: &str) -> bool {
     let mut changed = false;
@@ -76,36 +78,30 @@ fn toml_text_ui(
     label: egui::Id,
 ) -> bool {
     let current = to_text(key, value);
-    // (the text of the value the edit started from, the text being edited, the parse error)
-    let (mut from, mut text, mut error) = ui
-        .data_mut(|d| d.get_temp::<(String, String, Option<String>)>(id))
-        .unwrap_or_else(|| (current.clone(), current.clone(), None));
-    if from != current {
-        (from, text, error) = (current.clone(), current, None);
-    }
+    let mut field = ParsedText::load(ui, id, current);
     let mut changed = false;
     let edit = ui
         .add(
-            TextEdit::multiline(&mut text)
+            TextEdit::multiline(&mut field.text)
                 .code_editor()
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label);
     if edit.changed() {
-        match parse_entry(key, &text) {
+        match parse_entry(key, &field.text) {
             Ok(v) => {
-                from = to_text(key, &v);
+                field.from = to_text(key, &v);
                 *value = v;
-                (error, changed) = (None, true);
+                (field.error, changed) = (None, true);
             }
-            Err(e) => error = Some(e),
+            Err(e) => field.error = Some(e),
         }
     }
-    if let Some(e) = &error {
+    if let Some(e) = &field.error {
         ui.colored_label(Color32::from_rgb(230, 70, 70), e);
     }
-    ui.data_mut(|d| d.insert_temp(id, (from, text, error)));
+    field.store(ui, id);
     changed
 }
 
