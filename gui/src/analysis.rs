@@ -79,6 +79,11 @@ impl Analysis {
 
 const GIB: f64 = (1u64 << 30) as f64;
 
+/// Rates of an interval shorter than this fraction of the series interval are not plotted: the
+/// last interval of a run ends with it and, after a drain, holds a few completions over a sliver
+/// of time, whose rate would read as a spike. (The exported report keeps it.)
+pub const MIN_RATE_INTERVAL_FRACTION: f64 = 0.5;
+
 /// The series of a report as plot lines, each point at the middle of its interval.
 pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
     let Some(series) = &report.summary.series else {
@@ -86,10 +91,12 @@ pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
     };
     let pts = &series.points;
     let mid = |p: &infscaler_sim::metrics::SeriesPoint| p.time_s + p.duration_s / 2.0;
+    let min_rate_s = series.interval_s * MIN_RATE_INTERVAL_FRACTION;
     let line =
         |name: &str, group, f: &dyn Fn(&infscaler_sim::metrics::SeriesPoint) -> Option<f64>| {
             let points: Vec<[f64; 2]> = pts
                 .iter()
+                .filter(|p| group != SeriesGroup::Rates || p.duration_s >= min_rate_s)
                 .filter_map(|p| f(p).map(|v| [mid(p), v]))
                 .collect();
             SeriesLine {
@@ -145,6 +152,8 @@ pub struct RunOutcome {
 mod tests {
     use std::path::Path;
 
+    use super::{SeriesGroup, series_lines};
+
     use crate::runner::Job;
     use crate::scenario_edit;
 
@@ -180,11 +189,12 @@ mod tests {
                 "gpu"
             ]
         );
-        // 3 s at 15 ms intervals: 200 points, each at the middle of its interval, and one short
-        // interval more for the drain (requests in flight at 3 s finish a little later).
+        // 3 s at 15 ms intervals: 200 points, each at the middle of its interval; the short
+        // interval the drain adds (requests in flight at 3 s finish a little later) is left out
+        // of the rates.
         let throughput = &a.series[1];
-        assert_eq!(throughput.full.len(), 201);
-        assert!(throughput.full[200][0] < 3.015);
+        assert_eq!(throughput.full.len(), 200);
+        assert!((throughput.full[199][0] - 2.9925).abs() < 1e-9);
         assert!((throughput.full[0][0] - 0.0075).abs() < 1e-9);
         assert!(a.cdf.len() > 10);
         assert!(
@@ -197,5 +207,38 @@ mod tests {
         assert_eq!(t.bars.len(), 4, "gpu ×2, dla0, dla1 for the whole run");
         assert_eq!(outcome.models.len(), 2);
         assert_eq!(outcome.plan.as_ref().map(|p| p.partitions.len()), Some(3));
+    }
+
+    #[test]
+    fn a_short_last_interval_is_left_out_of_the_rates_only() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut s = scenario_edit::open(&dir.join("quickstart.toml")).unwrap();
+        s.run.duration = Some("2s".parse().unwrap());
+        s.run.warmup = "0s".parse().unwrap();
+        s.run.series_interval = Some("500ms".parse().unwrap());
+        let resolved = s.resolve().unwrap();
+        let mut report = infscaler_sim::Simulation::new(&resolved, None)
+            .unwrap()
+            .run();
+        let series = report.summary.series.as_mut().unwrap();
+        let full = series.points.len();
+        // Make the last interval a sliver (0.1 of the interval) whose rate is a spike.
+        let last = series.points.last_mut().unwrap();
+        last.duration_s = 0.05;
+        last.throughput_rps = 1e6;
+        let lines = series_lines(&report);
+        for l in &lines {
+            let want = if l.group == SeriesGroup::Rates {
+                full - 1
+            } else {
+                full
+            };
+            assert_eq!(l.full.len(), want, "{}", l.name);
+        }
+        let throughput = lines.iter().find(|l| l.name == "throughput").unwrap();
+        assert!(
+            throughput.full.iter().all(|p| p[1] < 1e5),
+            "no spike plotted"
+        );
     }
 }
