@@ -71,19 +71,8 @@ pub fn switch_workload(current: &ArrivalSpec, kind: &str) -> Result<ArrivalSpec,
     if workload_kind(current) == kind {
         return Ok(current.clone());
     }
-    let rate = match current {
-        ArrivalSpec::Constant { rate_per_s } | ArrivalSpec::Poisson { rate_per_s } => *rate_per_s,
-        ArrivalSpec::Mmpp {
-            rate_high_per_s,
-            rate_low_per_s,
-            mean_high_s,
-            mean_low_s,
-        } => {
-            (rate_high_per_s * mean_high_s + rate_low_per_s * mean_low_s)
-                / (mean_high_s + mean_low_s)
-        }
-        _ => 10.0,
-    };
+    // A trace has no rate of its own to carry over: start a rate-based kind at 10 req/s.
+    let rate = current.mean_rate_per_s().unwrap_or(10.0);
     let (path, rate_scale) = match current {
         ArrivalSpec::Trace(t) => (t.path.clone(), t.rate_scale),
         ArrivalSpec::AzureFunctions(a) => (a.path.clone(), a.rate_scale),

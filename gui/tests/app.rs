@@ -46,6 +46,14 @@ fn harness(scenario: Option<PathBuf>) -> Harness<'static, InfscalerApp> {
         })
 }
 
+/// Picks `kind` from the Policy menu.
+fn pick_policy(h: &mut Harness<'_, InfscalerApp>, kind: &str) {
+    h.get_by_label("Policy").click();
+    h.run_steps(2);
+    h.get_by_label(kind).click();
+    h.run_steps(2);
+}
+
 /// Steps until no background work is left (runs, comparisons, file reads), then a few frames
 /// more so that the results are drawn.
 fn wait_idle(h: &mut Harness<'_, InfscalerApp>) {
@@ -95,10 +103,7 @@ fn pick_a_policy_run_and_see_a_summary_with_throughput() {
         Some("static")
     );
 
-    h.get_by_label("Policy").click();
-    h.run_steps(2);
-    h.get_by_label("infscaler").click();
-    h.run_steps(2);
+    pick_policy(&mut h, "infscaler");
     assert_eq!(
         h.state().document().map(|d| d.scenario.policy.name()),
         Some("infscaler"),
@@ -395,10 +400,7 @@ fn the_partition_view_shows_a_plan_without_a_run() {
     let dir = scratch("plan");
     let mut h = harness(Some(short_scenario(&dir)));
     h.run_steps(2);
-    h.get_by_label("Policy").click();
-    h.run_steps(2);
-    h.get_by_label("infscaler").click();
-    h.run_steps(2);
+    pick_policy(&mut h, "infscaler");
     h.get_by_label("Partitions").click();
     h.run_steps(2);
     assert!(h.query_by_label_contains("Press Plan").is_some());
