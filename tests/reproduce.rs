@@ -1,9 +1,13 @@
 //! `infscaler reproduce paper --quick`: every experiment runs and the report holds each section,
 //! the paper's numbers and the figures.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::check_golden;
 
 fn scratch(name: &str) -> PathBuf {
     let dir =
@@ -27,6 +31,9 @@ fn reproduce_quick(dir: &Path, jobs: &str) -> String {
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The figures and tables of the report, by their file stem.
+const FIGURE_IDS: [&str; 5] = ["fig2", "fig5", "fig6", "fig7", "table2"];
 
 fn same_bytes(a: &Path, b: &Path, file: &str) {
     assert!(
@@ -57,7 +64,7 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
         assert!(report.contains(number), "the paper's {number} is missing");
     }
     assert!(report.contains("Quick run"));
-    for fig in ["fig2", "fig5", "fig6", "fig7", "table2"] {
+    for fig in FIGURE_IDS {
         let png = fs::read(dir.join(format!("{fig}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig}.png is not a PNG");
         assert!(
@@ -71,6 +78,19 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
         !dir.join("data/IN-PROGRESS").exists(),
         "a finished reproduction leaves no in-progress marker"
     );
+    // The report's text and every data table are golden: a change of the simulator's behaviour
+    // (or of the report's wording) shows as a reviewed diff (tests/golden.rs says how to bless).
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/reproduce-quick");
+    let mut failures = Vec::new();
+    let mut files = vec!["REPORT.md".to_string()];
+    files.extend(FIGURE_IDS.iter().map(|fig| format!("data/{fig}.csv")));
+    for file in &files {
+        let actual = fs::read(dir.join(file)).unwrap();
+        if let Err(e) = check_golden(&golden.join(file), &actual) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     let one = scratch("one");
     reproduce_quick(&one, "1");
     for file in [

@@ -1,0 +1,80 @@
+//! Golden outputs: a fixed set of scenarios runs through the `infscaler` binary and its JSON
+//! report is compared byte for byte with a committed file under `tests/golden/`.
+//!
+//! Any change of the simulator's behaviour shows here as a diff. When the change is intended,
+//! rerun with `INFSCALER_BLESS=1` (`INFSCALER_BLESS=1 cargo nextest run --test golden`, or
+//! `scripts/bless.sh`), which rewrites the golden files, and commit them with the change so
+//! that the review sees what moved. `reproduce paper --quick` has its own golden files, checked
+//! in `tests/reproduce.rs`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::check_golden;
+
+/// The scenarios, chosen to cover every policy, every transport, both routings, a measured
+/// profile and a trace replay. (name of the golden file, scenario path from the repository root)
+const SCENARIOS: &[(&str, &str)] = &[
+    // The README's default: static, zero-copy, TM on Xavier AGX.
+    ("quickstart", "scenarios/quickstart.toml"),
+    // Static on GPU + two DLAs (one activity at a time on a DLA).
+    (
+        "alexnet-asymmetric",
+        "scenarios/examples/alexnet-asymmetric.toml",
+    ),
+    // A measured execution-time profile instead of the cost model.
+    (
+        "alexnet-measured-cpu",
+        "scenarios/examples/alexnet-measured-cpu.toml",
+    ),
+    (
+        "infscaler-alexnet",
+        "scenarios/examples/infscaler-alexnet.toml",
+    ),
+    (
+        "infless-tm-xavier",
+        "scenarios/examples/infless-tm-xavier.toml",
+    ),
+    (
+        "spright-bursty-tm",
+        "scenarios/examples/spright-bursty-tm.toml",
+    ),
+    (
+        "knative-bursty-tm",
+        "scenarios/examples/knative-bursty-tm.toml",
+    ),
+    // Join-shortest-queue routing under bursty arrivals on Xavier NX.
+    ("lpr-bursty-nx", "scenarios/examples/lpr-bursty-nx.toml"),
+    // HTTP hand-offs.
+    ("vu-http-nx", "scenarios/examples/vu-http-nx.toml"),
+    // Replay of the Azure LLM inference trace.
+    ("llm-trace-orin", "scenarios/examples/llm-trace-orin.toml"),
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn reports_of_the_golden_scenarios_are_unchanged() {
+    let mut failures = Vec::new();
+    for &(name, scenario) in SCENARIOS {
+        let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+            .args(["run", scenario, "--json"])
+            .current_dir(root())
+            .output()
+            .expect("the infscaler binary runs");
+        assert!(
+            out.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let golden = root().join("tests/golden").join(format!("{name}.json"));
+        if let Err(e) = check_golden(&golden, &out.stdout) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
