@@ -9,6 +9,8 @@
 
 pub mod capacity;
 pub mod engine;
+pub mod engines;
+pub mod event;
 pub mod executor;
 pub mod hardware;
 pub mod metrics;

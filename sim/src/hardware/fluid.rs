@@ -44,6 +44,12 @@ impl ActivityId {
     pub fn seq(self) -> u64 {
         self.seq
     }
+
+    /// The slot the activity holds while it runs: small and dense, reused after it finishes,
+    /// so a running activity's data can live in a vector indexed by slot.
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
 }
 
 /// Why an activity could not be started.

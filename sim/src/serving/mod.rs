@@ -1,7 +1,11 @@
-//! The data plane every policy shares: instances and their queues, batching, routing, unified
-//! memory accounting and tensor transport between partitions.
+//! Serving: the data plane every policy shares ([`plane::DataPlane`]: instances and their
+//! queues, routing, batching, tensor hand-offs, cold starts) and what it is made of — unified
+//! memory accounting, zero-copy region sharing, transports and their costs, run-time state —
+//! plus the configuration types policies and scenarios use ([`InstanceConfig`], [`Routing`],
+//! [`ServiceTime`]).
 
 pub mod memory;
+pub mod plane;
 pub mod sharing;
 pub mod state;
 pub mod transport;

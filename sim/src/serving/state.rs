@@ -99,19 +99,13 @@ pub struct RequestState {
     pub exec_end: SimTime,
 }
 
-/// A batch executing on an instance, one plan segment at a time.
+/// A batch executing on an instance (how it executes is the executor's).
 #[derive(Clone, Debug)]
 pub struct BatchState {
     /// Instance index.
     pub instance: u32,
     /// Requests in the batch.
     pub requests: Vec<u32>,
-    /// Index of its execution plan in the plan cache.
-    pub plan: u32,
-    /// Service-time factor drawn for this batch (1 for deterministic service).
-    pub factor: f64,
-    /// Segment being executed.
-    pub segment: usize,
 }
 
 /// Tensors of one finished batch travelling to the next partition.
@@ -125,28 +119,4 @@ pub struct TransferState {
     pub extra_buffer_bytes: u64,
     /// Fixed delay after the CPU work.
     pub fixed_ns: u64,
-}
-
-/// What a running fluid activity belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActivityOwner {
-    /// A segment of a batch.
-    Batch(u32),
-    /// The CPU work of a transfer.
-    Transfer(u32),
-}
-
-/// Per-accelerator execution slots: a DLA core serves one activity at a time; others wait FIFO.
-#[derive(Clone, Debug, Default)]
-pub struct AcceleratorSlots {
-    /// Most segments running at once (`None`: unlimited, they share the engine).
-    pub max_concurrent: Option<u32>,
-    /// Segments running.
-    pub running: u32,
-    /// Capacity units held by running work: cores on the CPU, activities elsewhere.
-    pub busy_units: f64,
-    /// Busy fraction (0..=1), integrated over time.
-    pub busy: TimeWeighted,
-    /// Batches waiting for a slot, oldest first.
-    pub waiting: VecDeque<u32>,
 }

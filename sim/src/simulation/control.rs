@@ -1,6 +1,10 @@
-//! The control plane glue: policy ticks, observations and actions.
+//! The control plane glue: policy ticks, what the policy observes, and applying its actions.
 
-use super::*;
+use super::Simulation;
+use crate::event::Event;
+use crate::policy::{AcceleratorObservation, Action, Observation, PartitionObservation};
+use crate::report::ScalingEvent;
+use crate::serving::state::InstancePhase;
 
 impl Simulation {
     pub(super) fn on_policy_tick(&mut self) {
@@ -13,38 +17,42 @@ impl Simulation {
         if let Some(interval) = self.policy.tick_interval()
             && self.still_running()
         {
-            let at = self.now() + interval;
-            self.events.schedule(at, Event::PolicyTick);
+            let at = self.machine.now() + interval;
+            self.machine.events.schedule(at, Event::PolicyTick);
         }
     }
 
     /// What the policy sees: the state now and the window since the previous tick.
-    pub(super) fn observe(&mut self) -> Observation {
-        let now = self.now();
+    fn observe(&mut self) -> Observation {
+        let now = self.machine.now();
         let window = now - self.last_tick;
         self.last_tick = now;
         let window_ns = window.as_ns().max(1) as f64;
-        let n_acc = self.compute_capacity.len();
+        let n_acc = self.machine.engines.accelerators();
         let mut instance_memory = vec![0u64; n_acc];
-        for inst in &self.instances {
+        for inst in self.plane.instances() {
             if inst.phase != InstancePhase::Stopped {
                 instance_memory[inst.accel as usize] += inst.footprint_bytes;
             }
         }
-        let mut partitions = Vec::with_capacity(self.partitions.len());
-        for p in &mut self.partitions {
+        let mut partitions = Vec::with_capacity(self.plane.partitions().len());
+        for index in 0..self.plane.partitions().len() {
+            let (load, window_arrivals) = self.plane.partition_window_mut(index);
+            let window_arrivals = std::mem::take(window_arrivals);
+            let window_mean_concurrency = load.take_interval(now) / window_ns;
+            let p = &self.plane.partitions()[index];
             let mut obs = PartitionObservation {
                 stage: p.stage,
                 ops: p.ops.clone(),
-                queued: self.queues[p.queue as usize].requests.len() as u64,
-                window_arrivals: std::mem::take(&mut p.window_arrivals),
-                window_mean_concurrency: p.load.take_interval(now) / window_ns,
+                queued: self.plane.queue_len(p.queue) as u64,
+                window_arrivals,
+                window_mean_concurrency,
                 instances: vec![0; n_acc],
                 starting: vec![0; n_acc],
                 ..Default::default()
             };
             for &i in &p.instances {
-                let inst = &self.instances[i as usize];
+                let inst = &self.plane.instances()[i as usize];
                 if inst.accepts() {
                     obs.instances[inst.accel as usize] += 1;
                 }
@@ -52,32 +60,34 @@ impl Simulation {
                     obs.starting[inst.accel as usize] += 1;
                 }
                 if inst.queue != p.queue {
-                    obs.queued += self.queues[inst.queue as usize].requests.len() as u64;
+                    obs.queued += self.plane.queue_len(inst.queue) as u64;
                 }
                 obs.in_service += u64::from(inst.in_service);
             }
             partitions.push(obs);
         }
         let accelerators = self
-            .slots
-            .iter_mut()
+            .machine
+            .engines
+            .take_utilization(now, window_ns)
+            .into_iter()
             .zip(instance_memory)
-            .map(|(slot, instance_memory_bytes)| AcceleratorObservation {
-                utilization: (slot.busy.take_interval(now) / window_ns).clamp(0.0, 1.0),
-                instance_memory_bytes,
-            })
+            .map(
+                |(utilization, instance_memory_bytes)| AcceleratorObservation {
+                    utilization,
+                    instance_memory_bytes,
+                },
+            )
             .collect();
-        let w = std::mem::take(&mut self.window);
-        let window_p99_ms = (self.window_latency.count() > 0)
-            .then(|| self.window_latency.quantile_ns(0.99) as f64 / 1e6);
-        self.window_latency.reset();
+        let (w, window_p99_ms) = self.plane.take_window();
+        let memory = self.plane.memory();
         Observation {
             now,
             window,
             partitions,
             accelerators,
-            memory_used_bytes: self.memory.used_bytes(),
-            memory_limit_bytes: self.memory.limit_bytes(),
+            memory_used_bytes: memory.used_bytes(),
+            memory_limit_bytes: memory.limit_bytes(),
             window_arrivals: w.arrivals,
             window_completed: w.completed,
             window_within_slo: w.within_slo,
@@ -86,24 +96,19 @@ impl Simulation {
         }
     }
 
-    pub(super) fn apply(&mut self, action: Action) {
+    fn apply(&mut self, action: Action) {
+        let ctx = &mut self.machine.ctx();
         match action {
             Action::ScaleOut {
                 partition,
                 accelerator,
                 config,
             } => {
-                if partition < self.partitions.len()
-                    && accelerator < self.compute_capacity.len()
+                if partition < self.plane.partitions().len()
+                    && accelerator < ctx.engines.accelerators()
                     && self
-                        .create_instance(
-                            InstancePlan {
-                                partition,
-                                accelerator,
-                                config,
-                            },
-                            true,
-                        )
+                        .plane
+                        .create_instance(ctx, partition, accelerator, config, true)
                         .is_some()
                 {
                     self.record_scaling(partition, accelerator, 1);
@@ -113,25 +118,15 @@ impl Simulation {
                 partition,
                 accelerator,
             } => {
-                let Some(p) = self.partitions.get(partition) else {
-                    return;
-                };
-                // Retire the youngest accepting instance there.
-                let victim = p.instances.iter().rev().copied().find(|&i| {
-                    let inst = &self.instances[i as usize];
-                    inst.accepts() && inst.accel as usize == accelerator
-                });
-                if let Some(i) = victim {
-                    self.instances[i as usize].phase = InstancePhase::Draining;
+                if self.plane.scale_in(ctx, partition, accelerator) {
                     self.record_scaling(partition, accelerator, -1);
-                    self.after_instance_idle(i);
                 }
             }
         }
     }
 
     fn record_scaling(&mut self, partition: usize, accelerator: usize, delta: i32) {
-        let time_s = self.now().as_secs_f64();
+        let time_s = self.machine.now().as_secs_f64();
         let accelerator = self.scenario.device.accelerators[accelerator].name.clone();
         self.scaling_events.push(ScalingEvent {
             time_s,

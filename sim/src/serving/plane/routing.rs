@@ -1,33 +1,20 @@
-//! Arrivals, routing of requests to queues, drops and completions.
+//! Admission of arrivals, routing of requests to queues, drops and completions.
 
-use super::*;
+use super::{Context, DataPlane};
+use crate::metrics::DropReason;
+use crate::serving::Routing;
+use crate::serving::sharing::RegionRef;
+use crate::serving::state::RequestState;
+use crate::time::SimDuration;
 
-impl Simulation {
-    pub(super) fn schedule_next_arrival(&mut self) {
-        let more = self.max_requests.is_none_or(|m| self.arrived < m);
-        let next = if more {
-            self.arrivals.next_arrival()
-        } else {
-            None
-        };
-        match next {
-            Some(t) if self.arrival_deadline.is_none_or(|d| t < d) => {
-                self.events.schedule(t.max(self.now()), Event::Arrival);
-            }
-            _ => {
-                self.arrivals_open = false;
-                self.cutoff = self.arrival_deadline.unwrap_or(self.now());
-            }
-        }
-    }
-
-    pub(super) fn on_arrival(&mut self) {
-        let now = self.now();
-        self.arrived += 1;
+impl DataPlane {
+    /// A request arrives: its input tensor is allocated and it is routed to the first
+    /// partition, or it is dropped if its input finds no memory.
+    pub fn admit(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
         self.window.arrivals += 1;
-        self.recorder.arrival(now);
         if self.memory.allocate(self.input_bytes).is_ok() {
-            self.recorder.memory(now, self.memory.used_bytes());
+            self.record_memory(ctx);
             let id = self.requests.insert(RequestState {
                 arrived: now,
                 partition: 0,
@@ -38,18 +25,17 @@ impl Simulation {
                 exec_end: now,
             });
             self.in_flight += 1;
-            self.route(id, 0);
+            self.route(ctx, id, 0);
         } else {
-            self.recorder.drop(now, DropReason::OutOfMemory);
+            ctx.recorder.drop(now, DropReason::OutOfMemory);
             self.window.dropped += 1;
         }
-        self.schedule_next_arrival();
     }
 
     /// Sends request `id` to `partition`: to its shared queue, or under join-shortest-queue to
     /// the accepting instance with the fewest requests (ties: the instance created first).
-    pub(super) fn route(&mut self, id: u32, partition: u32) {
-        let now = self.now();
+    pub(super) fn route(&mut self, ctx: &mut Context<'_>, id: u32, partition: u32) {
+        let now = ctx.now();
         {
             let r = self.requests.get_mut(id);
             r.partition = partition;
@@ -72,17 +58,15 @@ impl Simulation {
             .instances
             .iter()
             .any(|&i| self.instances[i as usize].accepts());
-        if !has_server && !self.policy_ticks {
-            self.drop_request(id, DropReason::NoInstance);
-        } else if self.queues[queue as usize].requests.len()
-            >= self.scenario.scenario.serving.queue_capacity
-        {
-            self.drop_request(id, DropReason::QueueFull);
+        if !has_server && !self.wait_for_instances {
+            self.drop_request(ctx, id, DropReason::NoInstance);
+        } else if self.queues[queue as usize].requests.len() >= self.queue_capacity {
+            self.drop_request(ctx, id, DropReason::QueueFull);
         } else {
             self.queues[queue as usize].requests.push_back(id);
             self.partitions[partition as usize].window_arrivals += 1;
-            self.change_load(partition, 1);
-            self.dispatch(queue);
+            self.change_load(ctx, partition, 1);
+            self.dispatch(ctx, queue);
         }
     }
 
@@ -96,21 +80,43 @@ impl Simulation {
     }
 
     /// Changes the number of requests at `partition` (queued or in service) by `delta`.
-    pub(super) fn change_load(&mut self, partition: u32, delta: i64) {
-        let now = self.now();
+    pub(super) fn change_load(&mut self, ctx: &Context<'_>, partition: u32, delta: i64) {
+        let now = ctx.now();
         let load = &mut self.partitions[partition as usize].load;
         let level = (load.level() + delta as f64).max(0.0);
         load.set(now, level);
     }
 
-    pub(super) fn drop_request(&mut self, id: u32, reason: DropReason) {
-        let now = self.now();
+    pub(super) fn drop_request(&mut self, ctx: &mut Context<'_>, id: u32, reason: DropReason) {
+        let now = ctx.now();
         let r = self.requests.remove(id);
-        self.live_release(id);
+        ctx.executor.release(id);
         self.release_tensor(r.buffer_bytes, r.region);
-        self.recorder.memory(now, self.memory.used_bytes());
-        self.recorder.drop(now, reason);
+        self.record_memory(ctx);
+        ctx.recorder.drop(now, reason);
         self.window.dropped += 1;
+        self.in_flight -= 1;
+    }
+
+    /// A request left its last partition.
+    pub(super) fn complete(&mut self, ctx: &mut Context<'_>, id: u32) {
+        let now = ctx.now();
+        let r = self.requests.remove(id);
+        ctx.executor.release(id);
+        self.release_tensor(r.buffer_bytes, r.region);
+        let stage = r.partition as usize;
+        ctx.recorder.stage(
+            stage,
+            r.exec_start - r.enqueued,
+            r.exec_end - r.exec_start,
+            SimDuration::ZERO,
+        );
+        ctx.recorder.completion(now, r.arrived);
+        self.window_latency.record((now - r.arrived).as_ns());
+        self.window.completed += 1;
+        if now - r.arrived <= self.scenario.slo {
+            self.window.within_slo += 1;
+        }
         self.in_flight -= 1;
     }
 }

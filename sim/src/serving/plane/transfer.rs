@@ -1,17 +1,24 @@
-//! Tensor transport between partitions.
+//! Tensors travelling from a finished batch to the next partition, at the transport's cost.
 
-use super::*;
+use super::{Context, DataPlane};
+use crate::engines::Work;
+use crate::event::PlaneEvent;
+use crate::metrics::DropReason;
+use crate::serving::state::TransferState;
+use crate::serving::transport::TransportKind;
+use crate::time::SimDuration;
 
-impl Simulation {
+impl DataPlane {
     /// Moves the output tensors of a finished batch to `to_partition`. Under zero-copy only
     /// tokens travel (`token_fault`: a region had to be allocated for one of them).
     pub(super) fn start_transfer(
         &mut self,
+        ctx: &mut Context<'_>,
         requests: Vec<u32>,
         to_partition: u32,
         token_fault: bool,
     ) {
-        let now = self.now();
+        let now = ctx.now();
         let cost = if self.transport_kind == TransportKind::ZeroCopy {
             self.transport.token_cost(self.control_path, token_fault)
         } else {
@@ -24,11 +31,11 @@ impl Simulation {
         };
         if cost.extra_buffer_bytes > 0 && self.memory.allocate(cost.extra_buffer_bytes).is_err() {
             for r in requests {
-                self.drop_request(r, DropReason::OutOfMemory);
+                self.drop_request(ctx, r, DropReason::OutOfMemory);
             }
             return;
         }
-        self.recorder.memory(now, self.memory.used_bytes());
+        self.record_memory(ctx);
         let transfer = self.transfers.insert(TransferState {
             requests,
             to_partition,
@@ -36,43 +43,34 @@ impl Simulation {
             fixed_ns: cost.fixed_ns,
         });
         if cost.work_ns > 0 {
-            let cpu = self.cpu_index();
-            let work = cost.work_ns as f64;
-            let consumption = [
-                (cpu, 1.0),
-                (self.bandwidth_resource, cost.mem_bytes as f64 / work),
-            ];
-            let id = self.fluid.start(now, work, 1.0, &consumption);
-            self.occupy(cpu, 1.0);
-            self.owners.insert(id, ActivityOwner::Transfer(transfer));
-            self.fluid_dirty = true;
+            ctx.engines
+                .start_copy(now, cost.work_ns, cost.mem_bytes, Work::Transfer(transfer));
+            let cpu = ctx.engines.cpu();
+            ctx.engines.occupy(now, cpu, 1.0, ctx.recorder);
         } else {
-            self.transfer_work_done(transfer);
+            self.transfer_work_done(ctx, transfer);
         }
     }
 
-    pub(super) fn cpu_index(&self) -> usize {
-        self.scenario
-            .device
-            .accelerators
-            .iter()
-            .position(|a| a.kind == AcceleratorKind::Cpu)
-            .unwrap_or(0)
+    /// The CPU work of a transfer finished on the engines.
+    pub fn on_transfer_work_done(&mut self, ctx: &mut Context<'_>, transfer: u32) {
+        let cpu = ctx.engines.cpu();
+        ctx.engines.occupy(ctx.now(), cpu, -1.0, ctx.recorder);
+        self.transfer_work_done(ctx, transfer);
     }
 
-    pub(super) fn transfer_work_done(&mut self, transfer: u32) {
+    fn transfer_work_done(&mut self, ctx: &mut Context<'_>, transfer: u32) {
         let fixed = self.transfers.get(transfer).fixed_ns;
         if fixed > 0 {
-            let at = self.now() + SimDuration::from_ns(fixed);
-            self.events
-                .schedule(at, Event::TransferFixedDone { transfer });
+            let at = ctx.now() + SimDuration::from_ns(fixed);
+            self.schedule(ctx, at, PlaneEvent::TransferFixedDone { transfer });
         } else {
-            self.end_transfer(transfer);
+            self.end_transfer(ctx, transfer);
         }
     }
 
-    pub(super) fn end_transfer(&mut self, transfer: u32) {
-        let now = self.now();
+    pub(super) fn end_transfer(&mut self, ctx: &mut Context<'_>, transfer: u32) {
+        let now = ctx.now();
         let TransferState {
             mut requests,
             to_partition,
@@ -80,17 +78,17 @@ impl Simulation {
             ..
         } = self.transfers.remove(transfer);
         self.memory.release(extra_buffer_bytes);
-        self.recorder.memory(now, self.memory.used_bytes());
+        self.record_memory(ctx);
         let from = (to_partition - 1) as usize;
         for &r in &requests {
             let req = *self.requests.get(r);
-            self.recorder.stage(
+            ctx.recorder.stage(
                 from,
                 req.exec_start - req.enqueued,
                 req.exec_end - req.exec_start,
                 now - req.exec_end,
             );
-            self.route(r, to_partition);
+            self.route(ctx, r, to_partition);
         }
         requests.clear();
         self.vec_pool.push(requests);

@@ -1,0 +1,268 @@
+//! Simulated execution: a batch runs its execution plan ([`crate::model::cost::plan`]) segment
+//! by segment on the engines, each segment's work a fluid activity sharing its engine and the
+//! memory bandwidth max-min fairly, followed by its fixed (launch) time. A DLA core runs one
+//! segment at a time; others wait in FIFO order.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+
+use rand_distr::{Distribution, Exp1, StandardNormal};
+
+use super::{BatchInfo, ExecContext, Executor, InstanceInfo};
+use crate::engines::{ComputeWork, Work};
+use crate::event::ExecEvent;
+use crate::hardware::AcceleratorKind;
+use crate::model::cost::{self, ExecPlan};
+use crate::rng::SimRng;
+use crate::scenario::ResolvedScenario;
+use crate::serving::ServiceTime;
+use crate::time::SimDuration;
+
+/// The executor of simulated runs, on the virtual clock.
+#[derive(Debug)]
+pub struct SimulatedExecutor {
+    scenario: Arc<ResolvedScenario>,
+    /// The deployed partitions: (app stage, operator range of its model).
+    partitions: Vec<Range<usize>>,
+    stages: Vec<usize>,
+    service_time: ServiceTime,
+    service_rng: SimRng,
+    /// Execution plans, computed once per (partition, accelerator, cores, batch size).
+    plans: Vec<ExecPlan>,
+    /// Per partition: (accelerator, cores, batch size, index in `plans`) of its plans — a
+    /// handful each, so a scan beats hashing.
+    plan_index: Vec<Vec<(u32, u32, u32, u32)>>,
+    /// State of the batches in execution, by batch id (ids are reused).
+    batches: Vec<RunningBatch>,
+    slots: Vec<Slots>,
+}
+
+/// A batch in execution.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunningBatch {
+    /// Index of its plan in the cache.
+    plan: u32,
+    /// Segment being executed.
+    segment: usize,
+    /// Service-time factor drawn for this batch (1 for deterministic service).
+    factor: f64,
+    /// Its instance's accelerator, cores and engine share.
+    instance_accel: u32,
+    cpu_cores: u32,
+    compute_share: f64,
+}
+
+/// Execution slots of one accelerator: a DLA core runs one segment at a time.
+#[derive(Clone, Debug, Default)]
+struct Slots {
+    /// Most segments running at once (`None`: unlimited, they share the engine).
+    max_concurrent: Option<u32>,
+    /// Segments running.
+    running: u32,
+    /// Batches waiting for a slot, oldest first.
+    waiting: VecDeque<u32>,
+}
+
+impl SimulatedExecutor {
+    /// The executor of `scenario`'s deployed `partitions` ((stage, operator range) in pipeline
+    /// order), drawing service-time factors from `service_rng`.
+    pub fn new(
+        scenario: Arc<ResolvedScenario>,
+        partitions: &[(usize, Range<usize>)],
+        service_rng: SimRng,
+    ) -> Self {
+        let slots = scenario
+            .device
+            .accelerators
+            .iter()
+            .map(|a| Slots {
+                max_concurrent: (a.kind == AcceleratorKind::Dla).then_some(1),
+                ..Default::default()
+            })
+            .collect();
+        SimulatedExecutor {
+            service_time: scenario.scenario.serving.service_time,
+            partitions: partitions.iter().map(|(_, ops)| ops.clone()).collect(),
+            stages: partitions.iter().map(|&(stage, _)| stage).collect(),
+            scenario,
+            service_rng,
+            plans: Vec::new(),
+            plan_index: vec![Vec::new(); partitions.len()],
+            batches: Vec::new(),
+            slots,
+        }
+    }
+
+    /// The execution plan of `partition` on `accel` at `batch`, computed once and cached.
+    fn plan_for(&mut self, partition: u32, accel: u32, cores: u32, batch: u32) -> u32 {
+        let p = partition as usize;
+        if let Some(&(.., idx)) = self.plan_index[p]
+            .iter()
+            .find(|&&(a, c, b, _)| (a, c, b) == (accel, cores, batch))
+        {
+            return idx;
+        }
+        let ops = &self.scenario.models[self.stages[p]].operators[self.partitions[p].clone()];
+        let plan = cost::plan(ops, batch, accel as usize, cores, &self.scenario.device);
+        let idx = self.plans.len() as u32;
+        self.plans.push(plan);
+        self.plan_index[p].push((accel, cores, batch, idx));
+        idx
+    }
+
+    /// A service-time factor with mean 1 (exactly 1 for deterministic service).
+    fn draw_service_factor(&mut self) -> f64 {
+        match self.service_time {
+            ServiceTime::Deterministic => 1.0,
+            ServiceTime::Exponential => Exp1.sample(&mut self.service_rng),
+            ServiceTime::Lognormal { cv } => {
+                // mean 1: σ² = ln(1 + cv²), μ = −σ²/2.
+                let sigma2 = (1.0 + cv * cv).ln();
+                let z: f64 = StandardNormal.sample(&mut self.service_rng);
+                (-sigma2 / 2.0 + sigma2.sqrt() * z).exp()
+            }
+        }
+    }
+
+    fn segment(&self, batch: u32) -> cost::Segment {
+        let b = &self.batches[batch as usize];
+        self.plans[b.plan as usize].segments[b.segment]
+    }
+
+    /// Capacity units the batch's current segment holds on its engine.
+    fn segment_units(&self, ctx: &ExecContext<'_>, batch: u32) -> f64 {
+        let seg = self.segment(batch);
+        ctx.engines
+            .units(seg.accel, self.batches[batch as usize].cpu_cores)
+    }
+
+    /// Starts the batch's current segment, or queues it for a slot of its engine.
+    fn start_segment(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
+        let accel = self.segment(batch).accel;
+        let slot = &mut self.slots[accel];
+        if slot.max_concurrent.is_some_and(|m| slot.running >= m) {
+            slot.waiting.push_back(batch);
+            return;
+        }
+        slot.running += 1;
+        let units = self.segment_units(ctx, batch);
+        let now = ctx.now();
+        ctx.engines.occupy(now, accel, units, ctx.recorder);
+        self.begin_segment_work(ctx, batch);
+    }
+
+    fn begin_segment_work(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
+        let seg = self.segment(batch);
+        if seg.work_ns == 0 {
+            self.segment_work_done(ctx, batch);
+            return;
+        }
+        // A per-instance compute cap on its own engine bounds the activity's rate: at rate x it
+        // uses x · compute_demand of the engine, so x ≤ share / compute_demand.
+        let b = self.batches[batch as usize];
+        let share = b.compute_share;
+        let bound =
+            if b.instance_accel as usize == seg.accel && share < 1.0 && seg.compute_demand > 0.0 {
+                (share / seg.compute_demand).min(1.0)
+            } else {
+                1.0
+            };
+        let work = ComputeWork {
+            accel: seg.accel,
+            work_ns: seg.work_ns,
+            factor: b.factor,
+            compute_demand: seg.compute_demand,
+            mem_bytes: seg.mem_bytes,
+        };
+        let now = ctx.now();
+        ctx.engines
+            .start_compute(now, work, bound, Work::Batch(batch));
+    }
+
+    fn segment_work_done(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
+        let factor = self.batches[batch as usize].factor;
+        let fixed = (self.segment(batch).fixed_ns as f64 * factor).round() as u64;
+        if fixed > 0 {
+            let at = ctx.now() + SimDuration::from_ns(fixed);
+            ctx.schedule(at, ExecEvent::SegmentFixedDone { batch });
+        } else {
+            self.end_segment(ctx, batch);
+        }
+    }
+
+    /// The batch's current segment ended: its slot goes to the next waiting batch, and the
+    /// batch goes on to its next segment or ends.
+    fn end_segment(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
+        let (accel, last) = {
+            let b = &self.batches[batch as usize];
+            let plan = &self.plans[b.plan as usize];
+            (
+                plan.segments[b.segment].accel,
+                b.segment + 1 == plan.segments.len(),
+            )
+        };
+        let units = self.segment_units(ctx, batch);
+        let now = ctx.now();
+        ctx.engines.occupy(now, accel, -units, ctx.recorder);
+        let slot = &mut self.slots[accel];
+        slot.running -= 1;
+        if let Some(next) = slot.waiting.pop_front() {
+            slot.running += 1;
+            let units = self.segment_units(ctx, next);
+            ctx.engines.occupy(now, accel, units, ctx.recorder);
+            self.begin_segment_work(ctx, next);
+        }
+        if last {
+            ctx.finished(batch);
+        } else {
+            self.batches[batch as usize].segment += 1;
+            self.start_segment(ctx, batch);
+        }
+    }
+}
+
+impl Executor for SimulatedExecutor {
+    fn instance_created(&mut self, _instance: InstanceInfo) {}
+
+    fn instance_stopped(&mut self, _instance: u32) {}
+
+    fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
+        let n = batch.requests.len() as u32;
+        let plan = self.plan_for(
+            batch.partition,
+            batch.accelerator,
+            batch.config.cpu_cores,
+            n,
+        );
+        let factor = self.draw_service_factor();
+        let id = batch.batch as usize;
+        if self.batches.len() <= id {
+            self.batches.resize(id + 1, RunningBatch::default());
+        }
+        self.batches[id] = RunningBatch {
+            plan,
+            segment: 0,
+            factor,
+            instance_accel: batch.accelerator,
+            cpu_cores: batch.config.cpu_cores,
+            compute_share: batch.config.compute_share,
+        };
+        self.start_segment(ctx, batch.batch);
+    }
+
+    fn on_event(&mut self, ctx: &mut ExecContext<'_>, event: ExecEvent) {
+        match event {
+            ExecEvent::SegmentFixedDone { batch } => self.end_segment(ctx, batch),
+            ExecEvent::LiveBatchDone { .. } => {
+                debug_assert!(false, "a live batch event in a simulated run");
+            }
+        }
+    }
+
+    fn on_work_done(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
+        self.segment_work_done(ctx, batch);
+    }
+
+    fn release(&mut self, _request: u32) {}
+}

@@ -1,0 +1,210 @@
+//! Dynamic batching: when a batch starts, and what happens to its requests when it ends.
+
+use super::{Context, DataPlane};
+use crate::event::PlaneEvent;
+use crate::executor::{BatchInfo, ExecContext};
+use crate::metrics::DropReason;
+use crate::serving::Routing;
+use crate::serving::sharing::{RegionRef, TokenGrant};
+use crate::serving::state::{BatchState, InstancePhase};
+use crate::serving::transport::TransportKind;
+
+impl DataPlane {
+    /// An idle ready instance serving `queue`, if any (the one created first).
+    fn idle_server(&self, queue: u32) -> Option<u32> {
+        let partition = match self.routing {
+            Routing::SharedQueue => queue as usize,
+            Routing::JoinShortestQueue => {
+                // An instance's own queue, or a partition queue (which no instance serves).
+                return self
+                    .instances
+                    .get(queue.checked_sub(self.partitions.len() as u32)? as usize)
+                    .filter(|inst| {
+                        !inst.busy
+                            && matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining)
+                    })
+                    .map(|_| queue - self.partitions.len() as u32);
+            }
+        };
+        self.partitions[partition]
+            .instances
+            .iter()
+            .copied()
+            .find(|&i| {
+                let inst = &self.instances[i as usize];
+                !inst.busy && inst.phase == InstancePhase::Ready
+            })
+    }
+
+    /// Starts batches from `queue` while an idle instance can take one: a batch starts when it
+    /// is full, when its oldest request has waited the batch timeout, or when the instance is
+    /// draining; otherwise the queue's timer is armed for the oldest request's deadline.
+    pub(super) fn dispatch(&mut self, ctx: &mut Context<'_>, queue: u32) {
+        let now = ctx.now();
+        loop {
+            let q = &self.queues[queue as usize];
+            let Some(&oldest) = q.requests.front() else {
+                return;
+            };
+            let Some(i) = self.idle_server(queue) else {
+                return;
+            };
+            let inst = &self.instances[i as usize];
+            let max = inst.config.max_batch as usize;
+            let deadline = self.requests.get(oldest).enqueued + inst.config.batch_timeout;
+            if q.requests.len() >= max || deadline <= now || inst.phase == InstancePhase::Draining {
+                let n = q.requests.len().min(max);
+                self.start_batch(ctx, i, queue, n);
+            } else {
+                let q = &mut self.queues[queue as usize];
+                if !q.timer_armed {
+                    q.timer_armed = true;
+                    q.timer_generation = q.timer_generation.wrapping_add(1);
+                    let generation = q.timer_generation;
+                    self.schedule(
+                        ctx,
+                        deadline,
+                        PlaneEvent::BatchTimeout { queue, generation },
+                    );
+                }
+                return;
+            }
+        }
+    }
+
+    pub(super) fn on_batch_timeout(&mut self, ctx: &mut Context<'_>, queue: u32, generation: u32) {
+        let q = &mut self.queues[queue as usize];
+        if q.timer_armed && q.timer_generation == generation {
+            q.timer_armed = false;
+            self.dispatch(ctx, queue);
+        }
+    }
+
+    /// Takes the `n` oldest requests of `queue` into a batch on instance `i` and hands it to
+    /// the executor.
+    fn start_batch(&mut self, ctx: &mut Context<'_>, i: u32, queue: u32, n: usize) {
+        let now = ctx.now();
+        let mut requests = self.vec_pool.pop().unwrap_or_default();
+        let q = &mut self.queues[queue as usize];
+        q.timer_armed = false;
+        requests.extend(q.requests.drain(..n));
+        let inst = &mut self.instances[i as usize];
+        inst.busy = true;
+        inst.in_service = n as u32;
+        let (partition, accelerator, config) = (inst.partition, inst.accel, inst.config);
+        for &r in &requests {
+            self.requests.get_mut(r).exec_start = now;
+        }
+        ctx.recorder.batch(partition as usize, n as u32);
+        let batch = self.batches.insert(BatchState {
+            instance: i,
+            requests,
+        });
+        let info = BatchInfo {
+            batch,
+            instance: i,
+            partition,
+            accelerator,
+            config,
+            requests: &self.batches.get(batch).requests,
+        };
+        let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);
+        ctx.executor.submit(&mut exec, info);
+        self.end_finished(ctx);
+    }
+
+    /// A batch ended: each request swaps its input tensor for its output tensor and travels
+    /// on (or completes after the last partition); the instance takes its next batch or retires.
+    pub(super) fn finish_batch(&mut self, ctx: &mut Context<'_>, batch: u32) {
+        let now = ctx.now();
+        let BatchState {
+            instance,
+            mut requests,
+        } = self.batches.remove(batch);
+        let (partition, accel) = {
+            let inst = &mut self.instances[instance as usize];
+            inst.busy = false;
+            inst.in_service = 0;
+            (inst.partition, inst.accel)
+        };
+        self.change_load(ctx, partition, -(requests.len() as i64));
+        let bytes_per_elem = self.scenario.device.accelerators[accel as usize]
+            .precision
+            .bytes_per_elem();
+        let output_bytes = self.partitions[partition as usize].output_elems * bytes_per_elem;
+        let last_partition = partition as usize + 1 == self.partitions.len();
+        let zero_copy = self.transport_kind == TransportKind::ZeroCopy;
+        // Swap each request's input tensor for its output tensor: a token for a sharing region
+        // under zero-copy, a private buffer otherwise. A request whose output finds no memory is
+        // dropped.
+        let mut kept = self.vec_pool.pop().unwrap_or_default();
+        let mut faults = 0u32;
+        for &r in &requests {
+            let req = self.requests.get_mut(r);
+            req.exec_end = now;
+            let input = std::mem::take(&mut req.buffer_bytes);
+            let region = req.region.take();
+            self.release_tensor(input, region);
+            let granted = if last_partition {
+                Ok(None)
+            } else if zero_copy {
+                self.sharing
+                    .acquire(partition, output_bytes, &mut self.memory)
+                    .map(|grant| {
+                        Some((
+                            grant,
+                            Some(RegionRef {
+                                edge: partition,
+                                bytes: output_bytes,
+                            }),
+                        ))
+                    })
+            } else {
+                self.memory
+                    .allocate(output_bytes)
+                    .map(|()| Some((TokenGrant::Reused, None)))
+            };
+            match granted {
+                Ok(None) => kept.push(r),
+                Ok(Some((grant, region))) => {
+                    faults += u32::from(zero_copy && grant == TokenGrant::Fault);
+                    let req = self.requests.get_mut(r);
+                    req.buffer_bytes = output_bytes;
+                    req.region = region;
+                    kept.push(r);
+                }
+                Err(_) => self.drop_request(ctx, r, DropReason::OutOfMemory),
+            }
+        }
+        requests.clear();
+        self.vec_pool.push(requests);
+        let mut requests = kept;
+        self.record_memory(ctx);
+        if last_partition {
+            for &r in &requests {
+                self.complete(ctx, r);
+            }
+            requests.clear();
+            self.vec_pool.push(requests);
+        } else if !requests.is_empty() {
+            self.start_transfer(ctx, requests, partition + 1, faults > 0);
+        } else {
+            self.vec_pool.push(requests);
+        }
+        self.after_instance_idle(ctx, instance);
+    }
+
+    /// An instance has no batch: it retires if it is draining and has nothing left, otherwise
+    /// it takes its next batch.
+    pub(super) fn after_instance_idle(&mut self, ctx: &mut Context<'_>, instance: u32) {
+        let inst = &self.instances[instance as usize];
+        let queue = inst.queue;
+        let own_queue_empty =
+            self.queues[queue as usize].requests.is_empty() || self.routing == Routing::SharedQueue;
+        if inst.phase == InstancePhase::Draining && !inst.busy && own_queue_empty {
+            self.stop_instance(ctx, instance);
+        } else {
+            self.dispatch(ctx, queue);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Instances: creation (with cold start), readiness, scale-in and retirement.
+
+use super::{Context, DataPlane};
+use crate::event::PlaneEvent;
+use crate::executor::InstanceInfo;
+use crate::model::cost;
+use crate::serving::state::{InstancePhase, InstanceState, RequestQueue};
+use crate::serving::{InstanceConfig, Routing};
+use crate::time::SimDuration;
+
+impl DataPlane {
+    /// Creates an instance of `partition` on `accelerator` if its footprint fits in memory,
+    /// cold (loading its weights from storage, then initialising) or ready at once; returns its
+    /// id, or `None` when it did not fit (counted as refused).
+    pub fn create_instance(
+        &mut self,
+        ctx: &mut Context<'_>,
+        partition: usize,
+        accelerator: usize,
+        config: InstanceConfig,
+        cold: bool,
+    ) -> Option<u32> {
+        let now = ctx.now();
+        let p = &self.partitions[partition];
+        let device = &self.scenario.device;
+        let ops = &self.scenario.models[p.stage].operators[p.ops.clone()];
+        let footprint = cost::footprint_bytes(ops, config.max_batch, accelerator, device);
+        if self.memory.allocate(footprint).is_err() {
+            self.refused_instances += 1;
+            return None;
+        }
+        self.record_memory(ctx);
+        let weights_bytes: u64 = ops.iter().map(|o| o.params).sum::<u64>()
+            * device.accelerators[accelerator].precision.bytes_per_elem();
+        let index = self.instances.len() as u32;
+        let queue = match self.routing {
+            Routing::SharedQueue => self.partitions[partition].queue,
+            Routing::JoinShortestQueue => {
+                // Instance queues follow the partition queues: queue = partitions + instance.
+                debug_assert_eq!(self.queues.len(), self.partitions.len() + index as usize);
+                self.queues.push(RequestQueue::default());
+                (self.queues.len() - 1) as u32
+            }
+        };
+        self.instances.push(InstanceState {
+            partition: partition as u32,
+            accel: accelerator as u32,
+            config,
+            phase: if cold {
+                InstancePhase::Starting
+            } else {
+                InstancePhase::Ready
+            },
+            queue,
+            busy: false,
+            footprint_bytes: footprint,
+            in_service: 0,
+        });
+        self.partitions[partition].instances.push(index);
+        ctx.executor.instance_created(InstanceInfo {
+            instance: index,
+            partition,
+            accelerator,
+            cpu_cores: config.cpu_cores,
+        });
+        if cold {
+            let load_s = weights_bytes as f64 / self.scenario.device.storage.read_bytes_per_s;
+            let delay = SimDuration::from_secs_f64(load_s)
+                + self.scenario.scenario.serving.cold_start_init.0;
+            self.schedule(
+                ctx,
+                now + delay,
+                PlaneEvent::InstanceReady { instance: index },
+            );
+        }
+        match self.routing {
+            Routing::SharedQueue => self.dispatch(ctx, queue),
+            Routing::JoinShortestQueue => {
+                // Requests that waited for any instance of this partition now have one.
+                let pq = self.partitions[partition].queue as usize;
+                let pending: Vec<u32> = self.queues[pq].requests.drain(..).collect();
+                for r in pending {
+                    self.route(ctx, r, partition as u32);
+                }
+            }
+        }
+        Some(index)
+    }
+
+    pub(super) fn on_instance_ready(&mut self, ctx: &mut Context<'_>, instance: u32) {
+        let inst = &mut self.instances[instance as usize];
+        if inst.phase == InstancePhase::Starting {
+            inst.phase = InstancePhase::Ready;
+            let queue = inst.queue;
+            self.dispatch(ctx, queue);
+        }
+    }
+
+    /// Retires the youngest accepting instance of `partition` on `accelerator`: it takes no
+    /// new requests, finishes its queue and then frees its memory. Returns whether there was one.
+    pub fn scale_in(
+        &mut self,
+        ctx: &mut Context<'_>,
+        partition: usize,
+        accelerator: usize,
+    ) -> bool {
+        let Some(p) = self.partitions.get(partition) else {
+            return false;
+        };
+        let victim = p.instances.iter().rev().copied().find(|&i| {
+            let inst = &self.instances[i as usize];
+            inst.accepts() && inst.accel as usize == accelerator
+        });
+        let Some(i) = victim else {
+            return false;
+        };
+        self.instances[i as usize].phase = InstancePhase::Draining;
+        self.after_instance_idle(ctx, i);
+        true
+    }
+
+    pub(super) fn stop_instance(&mut self, ctx: &mut Context<'_>, instance: u32) {
+        let inst = &mut self.instances[instance as usize];
+        inst.phase = InstancePhase::Stopped;
+        let footprint = inst.footprint_bytes;
+        ctx.executor.instance_stopped(instance);
+        self.memory.release(footprint);
+        self.record_memory(ctx);
+    }
+}

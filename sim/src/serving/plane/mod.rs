@@ -1,0 +1,268 @@
+//! The serving data plane every policy shares: partitions and their instances, request queues,
+//! routing, dynamic batching, tensor hand-offs between partitions, unified memory accounting
+//! and cold starts.
+//!
+//! The plane decides *what* runs and *when it may start*; an [`Executor`] decides how long a
+//! batch takes, and the [`Engines`] share the device among running work. The plane reaches
+//! them, the event queue and the metrics recorder through a [`Context`] handed to each call
+//! (as nexosim's models reach the scheduler through theirs), so it holds no reference to the
+//! rest of the run.
+//!
+//! - [`routing`]: admission of arrivals, routing to queues, drops and completions;
+//! - [`batching`]: batch formation and the end of a batch;
+//! - [`instances`]: creation (with cold start), readiness, scale-in and retirement;
+//! - [`transfer`]: tensors travelling to the next partition.
+
+mod batching;
+mod instances;
+mod routing;
+mod transfer;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::engine::EventQueue;
+use crate::engines::Engines;
+use crate::event::{Event, ExecEvent, PlaneEvent};
+use crate::executor::{ExecContext, Executor};
+use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
+use crate::scenario::ResolvedScenario;
+use crate::serving::Routing;
+use crate::serving::memory::UnifiedMemory;
+use crate::serving::sharing::{RegionPool, SharingManager};
+use crate::serving::state::{
+    BatchState, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
+};
+use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
+use crate::slab::Slab;
+use crate::time::SimTime;
+
+/// What the data plane may touch while it handles something: the event queue (and its clock),
+/// the metrics recorder, the engines, and the executor that runs batches.
+pub struct Context<'a> {
+    /// The run's event queue; its `now` is the current time.
+    pub events: &'a mut EventQueue<Event>,
+    /// The metrics recorder.
+    pub recorder: &'a mut Recorder,
+    /// The device's engines.
+    pub engines: &'a mut Engines,
+    /// The executor of batches.
+    pub executor: &'a mut (dyn Executor + Send),
+}
+
+impl Context<'_> {
+    /// The current time.
+    pub fn now(&self) -> SimTime {
+        self.events.now()
+    }
+}
+
+/// How the data plane is set up for a run.
+#[derive(Clone, Debug)]
+pub struct PlaneConfig {
+    /// The deployed partitions in pipeline order: (app stage, operator range of its model).
+    pub partitions: Vec<(usize, Range<usize>)>,
+    /// How tensors cross between partitions.
+    pub transport: TransportKind,
+    /// Control path of zero-copy tokens.
+    pub control_path: ControlPath,
+    /// Whether requests wait for an instance to appear at a partition that has none (the
+    /// policy acts after deploying) instead of being dropped.
+    pub wait_for_instances: bool,
+}
+
+/// Counters since the previous policy tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// Requests completed.
+    pub completed: u64,
+    /// Requests completed within the SLO.
+    pub within_slo: u64,
+    /// Requests dropped.
+    pub dropped: u64,
+}
+
+/// The data plane of one run.
+#[derive(Debug)]
+pub struct DataPlane {
+    scenario: Arc<ResolvedScenario>,
+    memory: UnifiedMemory,
+    sharing: SharingManager,
+    transport: TransportSpec,
+    transport_kind: TransportKind,
+    control_path: ControlPath,
+    routing: Routing,
+    queue_capacity: usize,
+    wait_for_instances: bool,
+    partitions: Vec<PartitionState>,
+    instances: Vec<InstanceState>,
+    queues: Vec<RequestQueue>,
+    requests: Slab<RequestState>,
+    batches: Slab<BatchState>,
+    transfers: Slab<TransferState>,
+    /// Request-id vectors for reuse (batches and transfers), so a run allocates per request
+    /// in flight, not per event.
+    vec_pool: Vec<Vec<u32>>,
+    /// Batches the executor reported finished during a call, handled right after it.
+    finished: Vec<u32>,
+    /// Tensor bytes of one request's input.
+    input_bytes: u64,
+    in_flight: u64,
+    refused_instances: u64,
+    window: Window,
+    /// Latencies of the completions since the previous policy tick.
+    window_latency: LatencyHistogram,
+}
+
+impl DataPlane {
+    /// An empty data plane (no instances yet) for `config`'s partitions of `scenario`'s app.
+    pub fn new(scenario: Arc<ResolvedScenario>, config: PlaneConfig) -> Self {
+        let partitions: Vec<PartitionState> = config
+            .partitions
+            .into_iter()
+            .enumerate()
+            .map(|(queue, (stage, ops))| PartitionState {
+                output_elems: scenario.models[stage].operators[ops.end - 1].output_elems,
+                stage,
+                ops,
+                instances: Vec::new(),
+                queue: queue as u32,
+                load: TimeWeighted::new(),
+                window_arrivals: 0,
+            })
+            .collect();
+        let serving = &scenario.scenario.serving;
+        DataPlane {
+            memory: UnifiedMemory::new(scenario.memory_limit_bytes),
+            sharing: SharingManager::default(),
+            transport: serving.transport.clone(),
+            transport_kind: config.transport,
+            control_path: config.control_path,
+            routing: serving.routing,
+            queue_capacity: serving.queue_capacity,
+            wait_for_instances: config.wait_for_instances,
+            queues: vec![RequestQueue::default(); partitions.len()],
+            partitions,
+            instances: Vec::new(),
+            requests: Slab::default(),
+            batches: Slab::default(),
+            transfers: Slab::default(),
+            vec_pool: Vec::new(),
+            finished: Vec::new(),
+            input_bytes: scenario.models[0].input_elems() * 4,
+            in_flight: 0,
+            refused_instances: 0,
+            window: Window::default(),
+            window_latency: LatencyHistogram::new(),
+            scenario,
+        }
+    }
+
+    /// Handles one of the plane's events.
+    pub fn handle(&mut self, ctx: &mut Context<'_>, event: PlaneEvent) {
+        match event {
+            PlaneEvent::BatchTimeout { queue, generation } => {
+                self.on_batch_timeout(ctx, queue, generation)
+            }
+            PlaneEvent::TransferFixedDone { transfer } => self.end_transfer(ctx, transfer),
+            PlaneEvent::InstanceReady { instance } => self.on_instance_ready(ctx, instance),
+        }
+    }
+
+    /// Hands one of the executor's events to it, then ends the batches it reports finished.
+    pub fn on_executor_event(&mut self, ctx: &mut Context<'_>, event: ExecEvent) {
+        let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);
+        ctx.executor.on_event(&mut exec, event);
+        self.end_finished(ctx);
+    }
+
+    /// Tells the executor that fluid work of `batch` finished on the engines, then ends the
+    /// batches it reports finished.
+    pub fn on_batch_work_done(&mut self, ctx: &mut Context<'_>, batch: u32) {
+        let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);
+        ctx.executor.on_work_done(&mut exec, batch);
+        self.end_finished(ctx);
+    }
+
+    /// Ends the batches the executor reported finished during the last call, in the order it
+    /// reported them (a batch's end may start others, whose ends are handled within).
+    fn end_finished(&mut self, ctx: &mut Context<'_>) {
+        if self.finished.is_empty() {
+            return;
+        }
+        let mut finished = std::mem::take(&mut self.finished);
+        for batch in finished.drain(..) {
+            self.finish_batch(ctx, batch);
+        }
+        debug_assert!(self.finished.is_empty());
+        self.finished = finished;
+    }
+
+    // ----- what the control plane and the report read --------------------------------------
+
+    /// The deployed partitions, in pipeline order.
+    pub fn partitions(&self) -> &[PartitionState] {
+        &self.partitions
+    }
+
+    /// Every instance ever created, by id (retired ones included).
+    pub fn instances(&self) -> &[InstanceState] {
+        &self.instances
+    }
+
+    /// Requests waiting in queue `queue`.
+    pub fn queue_len(&self, queue: u32) -> usize {
+        self.queues[queue as usize].requests.len()
+    }
+
+    /// The partition's load gauge and arrival counter, which the policy's window takes.
+    pub fn partition_window_mut(&mut self, partition: usize) -> (&mut TimeWeighted, &mut u64) {
+        let p = &mut self.partitions[partition];
+        (&mut p.load, &mut p.window_arrivals)
+    }
+
+    /// Takes the counters and the latency histogram of the window since the previous call.
+    pub fn take_window(&mut self) -> (Window, Option<f64>) {
+        let window = std::mem::take(&mut self.window);
+        let p99_ms = (self.window_latency.count() > 0)
+            .then(|| self.window_latency.quantile_ns(0.99) as f64 / 1e6);
+        self.window_latency.reset();
+        (window, p99_ms)
+    }
+
+    /// Unified memory accounting.
+    pub fn memory(&self) -> &UnifiedMemory {
+        &self.memory
+    }
+
+    /// Requests in flight (arrived, neither completed nor dropped).
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Instances the policy asked for that did not fit in memory.
+    pub fn refused_instances(&self) -> u64 {
+        self.refused_instances
+    }
+
+    /// The transport between partitions.
+    pub fn transport_kind(&self) -> TransportKind {
+        self.transport_kind
+    }
+
+    /// The zero-copy region pools, one per partition edge.
+    pub fn sharing_pools(&self) -> &[RegionPool] {
+        self.sharing.pools()
+    }
+
+    /// Records the memory in use now.
+    fn record_memory(&self, ctx: &mut Context<'_>) {
+        ctx.recorder.memory(ctx.now(), self.memory.used_bytes());
+    }
+
+    fn schedule(&self, ctx: &mut Context<'_>, at: SimTime, event: PlaneEvent) {
+        ctx.events.schedule(at, event.into());
+    }
+}
