@@ -1,5 +1,5 @@
 //! `infscaler capacity`: the highest arrival rate at which each scenario keeps its SLO
-//! attainment ≥ a target (see `infscaler_sim::capacity` for the search and when a probe passes).
+//! attainment ≥ a target (see `infscaler_sim::experiment::capacity` for the search and when a probe passes).
 //!
 //! Scenarios run concurrently on a rayon pool of `--jobs` threads; the probes of one scenario
 //! run one after another (each bisection step depends on the last). Each probe is a pure function
@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use infscaler_sim::Scenario;
-use infscaler_sim::capacity::{self, CapacityOptions, CapacityResult};
+use infscaler_sim::experiment::capacity::{self, CapacityOptions, CapacityResult};
 
 /// Runs the capacity search of every scenario and prints a table or JSON.
 pub fn run(

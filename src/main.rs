@@ -301,7 +301,7 @@ fn validate(path: &Path) -> Result<ExitCode> {
 
 fn plan(scenario: Option<&Path>, json: bool) -> Result<ExitCode> {
     let (_, resolved) = load_scenario(scenario)?;
-    let plan = infscaler_sim::plan::plan(&resolved)?;
+    let plan = infscaler_sim::experiment::plan::plan(&resolved)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {

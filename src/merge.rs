@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use polars::prelude::DataFrame;
 
-use infscaler_sim::sweep::Cell;
+use infscaler_sim::report::row::Cell;
 
 use crate::atomic;
 use crate::results::{self, Format, Row};

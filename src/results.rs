@@ -1,6 +1,6 @@
 //! Results files: rows of a sweep as Parquet, CSV or JSON lines, through polars.
 //!
-//! A row is an ordered list of `(column, cell)` pairs ([`infscaler_sim::sweep::Cell`]). A table's
+//! A row is an ordered list of `(column, cell)` pairs ([`infscaler_sim::report::row::Cell`]). A table's
 //! columns are the union of its rows' columns in first-seen order; a column's type is the
 //! narrowest that holds all its cells: booleans, integers, floats (integers and floats mixed), or
 //! strings (anything else mixed: every cell as text). A missing or null cell is null.
@@ -17,7 +17,7 @@ use polars::prelude::*;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
-use infscaler_sim::sweep::Cell;
+use infscaler_sim::report::row::Cell;
 
 use crate::atomic;
 

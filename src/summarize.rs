@@ -345,7 +345,7 @@ pub fn run(file: &Path, by: &str, metric: &str, agg: Agg, csv: bool) -> Result<E
 #[cfg(test)]
 mod tests {
     use super::*;
-    use infscaler_sim::sweep::Cell;
+    use infscaler_sim::report::row::Cell;
 
     fn df() -> DataFrame {
         let mut rows = Vec::new();

@@ -20,8 +20,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use polars::prelude::{ChunkApply, DataType, IntoColumn};
 use rayon::prelude::*;
 
-use infscaler_sim::Simulation;
-use infscaler_sim::sweep::{Sweep, SweepPoint, capacity_row, point_row};
+use infscaler_sim::experiment::run_point;
+use infscaler_sim::experiment::sweep::{Sweep, SweepPoint};
 
 use crate::atomic;
 use crate::progress::Progress;
@@ -192,16 +192,10 @@ pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -
                 work.into_par_iter()
                     .with_max_len(1)
                     .for_each_with(tx, |tx, (p, scenario)| {
-                        let row = match &capacity {
-                            // A capacity sweep: each point is a search of many runs.
-                            Some(options) => {
-                                capacity_row(p, &scenario, options).map_err(|e| e.to_string())
-                            }
-                            None => Simulation::new(&scenario, Some(p.seed))
-                                .map(|sim| point_row(p, &sim.run()))
-                                .map_err(|e| e.to_string()),
-                        }
-                        .and_then(|row| json_line(&row).map_err(|e| e.to_string()));
+                        // A capacity sweep's point is a search of many runs.
+                        let row = run_point(p, &scenario, capacity.as_ref())
+                            .map_err(|e| e.to_string())
+                            .and_then(|row| json_line(&row).map_err(|e| e.to_string()));
                         let _ = tx.send((p.index, row));
                     });
             });

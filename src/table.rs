@@ -162,7 +162,7 @@ pub fn human_bytes(bytes: f64) -> String {
 }
 
 /// A policy's deployment plan as a table.
-pub fn plan(p: &infscaler_sim::plan::PlanReport) -> String {
+pub fn plan(p: &infscaler_sim::experiment::plan::PlanReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

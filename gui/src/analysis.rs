@@ -3,8 +3,8 @@
 //! requests as for one of a million.
 
 use infscaler_sim::Report;
+use infscaler_sim::experiment::plan::PlanReport;
 use infscaler_sim::model::Model;
-use infscaler_sim::plan::PlanReport;
 
 use crate::downsample::{MAX_PLOT_POINTS, downsample};
 use crate::gantt::{self, Timeline};

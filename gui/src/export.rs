@@ -23,9 +23,9 @@ pub fn write_report_json(report: &Report, path: &Path) -> Result<(), String> {
 }
 
 /// Writes the report as one CSV row (a header and the row a sweep writes for a run: the same
-/// columns and types, `infscaler_sim::sweep::report_row`) to `path`, atomically.
+/// columns and types, `infscaler_sim::report::row::report_row`) to `path`, atomically.
 pub fn write_report_csv(report: &Report, path: &Path) -> Result<(), String> {
-    let row = infscaler_sim::sweep::report_row(report);
+    let row = infscaler_sim::report::row::report_row(report);
     let mut df = infscaler::results::frame(&[row]).map_err(|e| format!("{e:#}"))?;
     infscaler::results::write(&mut df, path).map_err(|e| format!("{e:#}"))
 }

@@ -15,7 +15,7 @@ pub fn run(scenario: &Scenario, reporter: &Reporter) -> Result<RunOutcome, JobEr
     let resolved = run_copy(scenario)
         .resolve()
         .map_err(|e| JobError::Failed(e.to_string()))?;
-    let plan = infscaler_sim::plan::plan(&resolved).ok();
+    let plan = infscaler_sim::experiment::plan::plan(&resolved).ok();
     let sim = Simulation::new(&resolved, None).map_err(|e| JobError::Failed(e.to_string()))?;
     let report = sim
         .run_observed(&mut |p| reporter.observe(p))
@@ -95,8 +95,8 @@ pub fn start_plan(
         let resolved = scenario
             .resolve()
             .map_err(|e| JobError::Failed(e.to_string()))?;
-        let plan =
-            infscaler_sim::plan::plan(&resolved).map_err(|e| JobError::Failed(e.to_string()))?;
+        let plan = infscaler_sim::experiment::plan::plan(&resolved)
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         Ok(crate::views::partitions::PlanOutcome {
             plan,
             accelerators: resolved

@@ -7,15 +7,14 @@
 
 #![warn(missing_docs)]
 
-pub mod capacity;
 pub mod engine;
 pub mod engines;
 pub mod event;
 pub mod executor;
+pub mod experiment;
 pub mod hardware;
 pub mod metrics;
 pub mod model;
-pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod rng;
@@ -23,7 +22,6 @@ pub mod scenario;
 pub mod serving;
 pub mod simulation;
 pub mod slab;
-pub mod sweep;
 pub mod time;
 pub mod units;
 pub mod workload;

@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
-use infscaler_sim::sweep::Sweep;
+use infscaler_sim::experiment::sweep::Sweep;
 
 use crate::atomic;
 use crate::results::Row;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use egui::{Color32, Grid, RichText, Ui};
 use egui_plot::{Bar, BarChart, Legend, LineStyle, Plot, PlotPoint, Text, VLine};
+use infscaler_sim::experiment::plan::PlanReport;
 use infscaler_sim::model::Model;
-use infscaler_sim::plan::PlanReport;
 
 use super::{Command, PlotRects, fmt_num, palette, plot_heading_ui};
 use crate::analysis::RunOutcome;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod row;
+
 use crate::metrics::Summary;
 use crate::serving::sharing::RegionPool;
 

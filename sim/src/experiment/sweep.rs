@@ -48,12 +48,10 @@
 //! is the run's seed as written (so a point reproduces `infscaler run --seed N`), derived by the
 //! repeat index only when `repeat > 1`.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
 use crate::rng::RunSeed;
 use crate::scenario::{ResolvedScenario, Scenario, ScenarioError};
 
@@ -82,7 +80,7 @@ pub struct SweepSpec {
     /// metrics of the run at the capacity found (the paper's "throughput while satisfying the
     /// latency SLO", Fig. 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<crate::capacity::CapacityOptions>,
+    pub capacity: Option<crate::experiment::capacity::CapacityOptions>,
 }
 
 fn default_repeat() -> u32 {
@@ -734,184 +732,6 @@ fn index_into<'a>(
     Ok(slot)
 }
 
-/// One cell of a results row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Cell {
-    /// No value (e.g. no latency when nothing completed).
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Str(String),
-}
-
-impl Cell {
-    /// The cell of a TOML value (tables, arrays and dates as their TOML text).
-    pub fn from_toml(v: &toml::Value) -> Cell {
-        match v {
-            toml::Value::String(s) => Cell::Str(s.clone()),
-            toml::Value::Integer(i) => Cell::Int(*i),
-            toml::Value::Float(x) => Cell::Float(*x),
-            toml::Value::Boolean(b) => Cell::Bool(*b),
-            other => Cell::Str(other.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for Cell {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cell::Null => f.write_str(""),
-            Cell::Bool(b) => write!(f, "{b}"),
-            Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) => write!(f, "{x}"),
-            Cell::Str(s) => f.write_str(s),
-        }
-    }
-}
-
-fn int(n: u64) -> Cell {
-    i64::try_from(n).map_or(Cell::Float(n as f64), Cell::Int)
-}
-
-fn opt(x: Option<f64>) -> Cell {
-    x.map_or(Cell::Null, Cell::Float)
-}
-
-/// A run's report flattened into the results columns, in the shared column order: identity
-/// (`scenario, app, policy, device, transport, seed` — the seed as text, exactly), then the metrics (docs/metrics.md), with
-/// one `utilization_<accelerator>` column per accelerator in name order. `instances_total` counts
-/// the live instances at the end; `scale_outs`/`scale_ins` count the policy's scaling events.
-pub fn report_row(report: &Report) -> Vec<(String, Cell)> {
-    let s = &report.summary;
-    let lat = |f: fn(&crate::metrics::LatencyMs) -> f64| opt(s.latency_ms.as_ref().map(f));
-    let mut row: Vec<(String, Cell)> = vec![
-        ("scenario".into(), Cell::Str(report.scenario.clone())),
-        ("app".into(), Cell::Str(report.app.clone())),
-        ("policy".into(), Cell::Str(report.policy.clone())),
-        ("device".into(), Cell::Str(report.device.clone())),
-        ("transport".into(), Cell::Str(report.transport.clone())),
-        // Text: a 64-bit seed does not fit a signed column, and a float would round it.
-        ("seed".into(), Cell::Str(report.seed.to_string())),
-        ("arrivals".into(), int(s.arrivals)),
-        ("completed".into(), int(s.completed)),
-        ("dropped".into(), int(s.dropped)),
-        ("in_flight".into(), int(s.in_flight)),
-        ("throughput_rps".into(), Cell::Float(s.throughput_rps)),
-        ("goodput_rps".into(), Cell::Float(s.goodput_rps)),
-        ("slo_attainment".into(), opt(s.slo_attainment)),
-        ("slo_ms".into(), Cell::Float(s.slo_ms)),
-        ("latency_p50_ms".into(), lat(|l| l.p50)),
-        ("latency_p90_ms".into(), lat(|l| l.p90)),
-        ("latency_p99_ms".into(), lat(|l| l.p99)),
-        ("latency_max_ms".into(), lat(|l| l.max)),
-        ("latency_mean_ms".into(), lat(|l| l.mean)),
-        ("memory_peak_bytes".into(), int(s.memory_peak_bytes)),
-        ("memory_mean_bytes".into(), Cell::Float(s.memory_mean_bytes)),
-    ];
-    for (name, u) in &s.utilization {
-        row.push((format!("utilization_{name}"), Cell::Float(*u)));
-    }
-    let instances: u64 = report
-        .partitions
-        .iter()
-        .flat_map(|p| p.instances.values())
-        .map(|&n| u64::from(n))
-        .sum();
-    // Mean time of one hand-off between partitions (every stage but the last hands its tensors
-    // on), weighted by the requests each stage measured: the paper's Fig. 6 quantity.
-    let handoffs = &s.stages[..s.stages.len().saturating_sub(1)];
-    let (sum, n) = handoffs
-        .iter()
-        .fold((0.0, 0u64), |(sum, n), st| match st.mean_transfer_ms {
-            Some(ms) => (sum + ms * st.requests as f64, n + st.requests),
-            None => (sum, n),
-        });
-    row.push((
-        "handoff_mean_ms".into(),
-        opt((n > 0).then(|| sum / n as f64)),
-    ));
-    let outs = report.scaling_events.iter().filter(|e| e.delta > 0).count() as u64;
-    let ins = report.scaling_events.iter().filter(|e| e.delta < 0).count() as u64;
-    row.extend([
-        ("instances_total".into(), int(instances)),
-        ("scale_outs".into(), int(outs)),
-        ("scale_ins".into(), int(ins)),
-        ("refused_instances".into(), int(report.refused_instances)),
-        (
-            "isolated_latency_ms".into(),
-            Cell::Float(report.isolated_latency_ms),
-        ),
-    ]);
-    row
-}
-
-/// A sweep run's results row: `point`, `point_key`, `repeat`, one column per axis (named by its
-/// dotted path; a `seed` axis is the identity column `seed`), then [`report_row`].
-pub fn point_row(point: &SweepPoint, report: &Report) -> Vec<(String, Cell)> {
-    let mut row = vec![
-        ("point".into(), int(point.index as u64)),
-        ("point_key".into(), Cell::Str(point.key.clone())),
-        ("repeat".into(), int(u64::from(point.repeat))),
-    ];
-    row.extend(
-        point
-            .coords
-            .iter()
-            .filter(|(p, _)| p != "seed")
-            .map(|(p, v)| (p.clone(), Cell::from_toml(v))),
-    );
-    row.extend(report_row(report));
-    row
-}
-
-/// The row of a point of a capacity sweep: the point's columns, the capacity found, and the
-/// metrics of the probe at that rate (or of the last probe when none passed).
-pub fn capacity_row(
-    point: &SweepPoint,
-    scenario: &crate::scenario::ResolvedScenario,
-    options: &crate::capacity::CapacityOptions,
-) -> Result<Vec<(String, Cell)>, crate::capacity::CapacityError> {
-    // One run per probe, in the order the search records its probes.
-    let mut reports: Vec<Report> = Vec::new();
-    let result = crate::capacity::find_capacity(scenario, options, |s| {
-        let report = crate::simulation::Simulation::new(s, Some(point.seed))?.run();
-        reports.push(report.clone());
-        Ok(report)
-    })?;
-    debug_assert_eq!(reports.len(), result.probes.len());
-    let chosen = reports
-        .iter()
-        .zip(&result.probes)
-        .find(|(_, probe)| probe.passed && probe.rate_per_s == result.capacity_rps)
-        .map(|(r, _)| r)
-        .or(reports.last());
-    let mut row = vec![
-        ("point".into(), int(point.index as u64)),
-        ("point_key".into(), Cell::Str(point.key.clone())),
-        ("repeat".into(), int(u64::from(point.repeat))),
-    ];
-    row.extend(
-        point
-            .coords
-            .iter()
-            .filter(|(p, _)| p != "seed")
-            .map(|(p, v)| (p.clone(), Cell::from_toml(v))),
-    );
-    row.push(("capacity_rps".into(), Cell::Float(result.capacity_rps)));
-    row.push(("capacity_probes".into(), int(result.probes.len() as u64)));
-    row.push(("capacity_converged".into(), Cell::Bool(result.converged)));
-    if let Some(report) = chosen {
-        row.extend(report_row(report));
-    }
-    Ok(row)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1200,58 +1020,5 @@ values = [80.5]
         );
         assert!(s.points_for_shard(2, 2).is_err());
         assert!(s.points_for_shard(0, 0).is_err());
-    }
-
-    #[test]
-    fn rows_follow_the_column_contract() {
-        let s = sweep(
-            "[[axes]]\npath = \"run.duration\"\nvalues = [\"3s\"]\n[[axes]]\npath = \"workload.rate_per_s\"\nvalues = [40]",
-        )
-        .unwrap();
-        let p = s.point(0);
-        let report = crate::Simulation::new(&s.scenario(&p).unwrap(), None)
-            .unwrap()
-            .run();
-        let row = point_row(&p, &report);
-        let names: Vec<&str> = row.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names[..11],
-            [
-                "point",
-                "point_key",
-                "repeat",
-                "run.duration",
-                "workload.rate_per_s",
-                "scenario",
-                "app",
-                "policy",
-                "device",
-                "transport",
-                "seed"
-            ]
-        );
-        assert!(names.contains(&"utilization_gpu") && names.contains(&"utilization_dla1"));
-        assert_eq!(names.last(), Some(&"isolated_latency_ms"));
-        let get = |n: &str| row.iter().find(|(k, _)| k == n).unwrap().1.clone();
-        assert_eq!(
-            get("seed"),
-            Cell::Str(p.seed.to_string()),
-            "the seed, exactly, as text"
-        );
-        assert_eq!(get("completed"), Cell::Int(report.summary.completed as i64));
-        assert_eq!(get("workload.rate_per_s"), Cell::Int(40));
-        // The quickstart's static deployment: 1 (detector) + 1 + 2 (classifier halves), no scaling.
-        assert_eq!(get("instances_total"), Cell::Int(4));
-        assert_eq!(get("scale_outs"), Cell::Int(0));
-        // Zero-copy hand-offs on the eBPF path with free regions cost the token hand-off (30 µs
-        // by default); any token fault (lazy region allocation) adds a little on average.
-        let Cell::Float(handoff) = get("handoff_mean_ms") else {
-            panic!("handoff_mean_ms is not a number")
-        };
-        assert!((0.0299..0.040).contains(&handoff), "hand-off {handoff} ms");
-        assert_eq!(
-            serde_json::to_string(&[Cell::Null, Cell::Float(0.5), Cell::Str("a".into())]).unwrap(),
-            "[null,0.5,\"a\"]"
-        );
     }
 }

@@ -576,7 +576,7 @@ mod tests {
     }
 
     fn quickstart() -> ResolvedScenario {
-        let text = include_str!("../../scenarios/quickstart.toml");
+        let text = include_str!("../../../scenarios/quickstart.toml");
         crate::Scenario::parse(text, "quickstart", std::path::Path::new("."))
             .expect("parses")
             .resolve()
@@ -595,7 +595,7 @@ mod tests {
     /// The idealised test device of sim/tests/common (no overheads, memory bandwidth that never
     /// binds): an operator's time is its FLOPs over the engine's peak, so one CPU core serves a
     /// request in exactly `s` = the cost model's 1-core time.
-    const IDEAL_PROFILE: &str = include_str!("../tests/data/ideal.toml");
+    const IDEAL_PROFILE: &str = include_str!("../../tests/data/ideal.toml");
 
     /// Requests per probe in the ideal-device tests.
     const N: u64 = 2000;
