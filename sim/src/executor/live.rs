@@ -177,7 +177,11 @@ impl Executor for LiveExecution {
     }
 
     /// Hands the batch to the live executor; it holds its instance's engine until it finishes.
+    /// After an error, nothing more is handed over: the run stops at the end of this event.
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
+        if self.error.is_some() {
+            return;
+        }
         let accel = batch.accelerator as usize;
         let units = ctx.engines.units(accel, batch.config.cpu_cores);
         let now = ctx.now();
