@@ -7,7 +7,6 @@
 pub mod infless;
 pub mod infscaler;
 pub mod knative;
-pub mod kpa;
 pub mod spright;
 pub mod static_policy;
 
@@ -22,7 +21,7 @@ use crate::time::{SimDuration, SimTime};
 pub use infless::{InfLessPolicy, InfLessSpec};
 pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
-pub use spright::{SprightPolicy, SprightSpec};
+pub use spright::SprightSpec;
 pub use static_policy::{StaticPolicy, StaticSpec};
 
 /// The `[policy]` table: which policy, with its parameters.
@@ -81,8 +80,8 @@ impl PolicySpec {
             PolicySpec::Static(spec) => Box::new(StaticPolicy::new(spec.clone())),
             PolicySpec::Infscaler(spec) => Box::new(InfScalerPolicy::new(spec.clone())),
             PolicySpec::Infless(spec) => Box::new(InfLessPolicy::new(spec.clone())),
-            PolicySpec::Spright(spec) => Box::new(SprightPolicy::new(spec.clone())),
-            PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.clone())),
+            PolicySpec::Spright(spec) => Box::new(KnativePolicy::new(spec.platform())),
+            PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.platform())),
         }
     }
 }
