@@ -98,11 +98,7 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
         policy: policy.name().to_string(),
         device: device.name.clone(),
         slo_ms: scenario.slo.as_ms_f64(),
-        transport: deployment
-            .transport
-            .unwrap_or(scenario.scenario.serving.transport.kind)
-            .name()
-            .to_string(),
+        transport: deployment.transport.name().to_string(),
         partitions,
     })
 }

@@ -276,9 +276,16 @@ impl Scenario {
     /// Parses scenario TOML text; `origin` names it in errors, `base_dir` anchors relative paths.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let table = toml::from_str::<toml::Table>(text).ok();
+            if let Some((field, message)) = table.as_ref().and_then(moved_setting) {
+                return ScenarioError {
+                    file: origin.to_string(),
+                    field,
+                    message,
+                };
+            }
             let mut message = e.to_string().trim_end().to_string();
-            let is_sweep = toml::from_str::<toml::Table>(text)
-                .is_ok_and(|t| t.contains_key("base") && t.contains_key("axes"));
+            let is_sweep = table.is_some_and(|t| t.contains_key("base") && t.contains_key("axes"));
             if is_sweep {
                 message.push_str("\n(this is a sweep file: run it with `infscaler sweep`)");
             }
@@ -535,6 +542,40 @@ impl Scenario {
     }
 }
 
+/// A setting that older scenario files wrote where it no longer lives: (the field, where it lives
+/// now), or `None`.
+fn moved_setting(table: &toml::Table) -> Option<(String, String)> {
+    let transport = table
+        .get("serving")
+        .and_then(|s| s.get("transport"))
+        .and_then(|t| t.as_table())?;
+    let written = |key: &str| transport.get(key).map(|v| v.to_string());
+    if let Some(value) = written("kind") {
+        return Some((
+            "serving.transport.kind".into(),
+            format!(
+                "has moved: the transport is the policy's choice, and `[serving.transport]` holds \
+                 only what each transport costs. Under `[policy] kind = \"static\"` write \
+                 `transport = {value}` in `[policy]` (allowed: \"zero_copy\", the default, \
+                 \"shared_memory\", \"http\"); the other policies choose their own (infscaler: \
+                 zero_copy, spright: shared_memory, infless and knative: http)"
+            ),
+        ));
+    }
+    if let Some(value) = written("control_path") {
+        return Some((
+            "serving.transport.control_path".into(),
+            format!(
+                "has moved: how zero-copy tokens travel is the policy's choice. Under `[policy] \
+                 kind = \"static\"` or `\"infscaler\"` write `control_path = {value}` in \
+                 `[policy]` (allowed: \"ebpf\", the default, \"user_space\"); the other policies \
+                 do not use zero-copy tokens"
+            ),
+        ));
+    }
+    None
+}
+
 fn builtin_app_names() -> String {
     crate::workload::app::BUILTIN_APPS
         .iter()
@@ -551,4 +592,92 @@ pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration
         .map(|m| crate::model::cost::fastest_solo(&m.operators, device).1)
         .sum();
     SimDuration::from_ns(total_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = 50.0
+[run]
+duration = "2s"
+"#;
+
+    fn parse_error(text: &str) -> ScenarioError {
+        Scenario::parse(text, "old.toml", Path::new(".")).unwrap_err()
+    }
+
+    #[test]
+    fn a_moved_transport_setting_says_where_it_lives_now() {
+        let err = parse_error(&format!(
+            "{BASE}[serving.transport]\nkind = \"http\"\nhttp_hop = \"2ms\"\n"
+        ));
+        assert_eq!(err.file, "old.toml");
+        assert_eq!(err.field, "serving.transport.kind");
+        assert!(
+            err.message.contains("`transport = \"http\"` in `[policy]`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.to_string()
+                .starts_with("old.toml: field `serving.transport.kind`: has moved"),
+            "{err}"
+        );
+
+        let err = parse_error(&format!(
+            "{BASE}[serving.transport]\ncontrol_path = \"user_space\"\n"
+        ));
+        assert_eq!(err.field, "serving.transport.control_path");
+        assert!(
+            err.message
+                .contains("`control_path = \"user_space\"` in `[policy]`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_transport_is_the_policys() {
+        let text = format!(
+            "{BASE}[serving.transport]\nhttp_hop = \"2ms\"\n[policy]\nkind = \"static\"\n\
+             transport = \"shared_memory\"\ncontrol_path = \"user_space\"\n"
+        );
+        let scenario = Scenario::parse(&text, "new.toml", Path::new(".")).unwrap();
+        let PolicySpec::Static(spec) = &scenario.policy else {
+            panic!("not static: {:?}", scenario.policy);
+        };
+        assert_eq!(
+            spec.transport,
+            crate::serving::transport::TransportKind::SharedMemory
+        );
+        assert_eq!(
+            spec.control_path,
+            crate::serving::transport::ControlPath::UserSpace
+        );
+        assert!(scenario.resolve().is_ok());
+        // Unset, the static policy's transport is the old scenario default: zero-copy over eBPF.
+        let PolicySpec::Static(spec) = Scenario::parse(BASE, "t", Path::new(".")).unwrap().policy
+        else {
+            panic!("the default policy is static");
+        };
+        assert_eq!(spec, crate::policy::StaticSpec::default());
+        assert_eq!(
+            spec.transport,
+            crate::serving::transport::TransportKind::ZeroCopy
+        );
+        assert_eq!(
+            spec.control_path,
+            crate::serving::transport::ControlPath::Ebpf
+        );
+    }
 }

@@ -97,8 +97,6 @@ pub struct PolicyContext<'a> {
     pub slo: SimDuration,
     /// Usable unified memory.
     pub memory_limit_bytes: u64,
-    /// The transport the scenario configures, used unless the policy chooses another.
-    pub default_transport: TransportKind,
     /// The transports' cost parameters (a policy may need the per-hop overhead T_p).
     pub transport: &'a TransportSpec,
     /// The data plane's queue capacity.
@@ -114,7 +112,6 @@ impl<'a> PolicyContext<'a> {
             models: &scenario.models,
             slo: scenario.slo,
             memory_limit_bytes: scenario.memory_limit_bytes,
-            default_transport: serving.transport.kind,
             transport: &serving.transport,
             queue_capacity: serving.queue_capacity,
         }
@@ -128,11 +125,12 @@ pub struct Deployment {
     pub cuts: Vec<Vec<usize>>,
     /// Instances to start, by global partition index (partitions numbered across stages).
     pub instances: Vec<InstancePlan>,
-    /// The transport between partitions; `None` keeps the scenario's.
-    pub transport: Option<TransportKind>,
+    /// How tensors travel between partitions: the policy's choice alone (`[serving.transport]`
+    /// holds only what each mechanism costs).
+    pub transport: TransportKind,
     /// For zero-copy sharing: how tokens travel (eBPF map events or user-space messages to the
-    /// sharing manager); `None` keeps the scenario's.
-    pub control_path: Option<ControlPath>,
+    /// sharing manager); other transports ignore it.
+    pub control_path: ControlPath,
 }
 
 impl Deployment {

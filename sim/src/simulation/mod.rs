@@ -260,10 +260,8 @@ impl Simulation {
             policy_ticks: policy.tick_interval().is_some(),
             policy,
             arrivals,
-            transport_kind: deployment.transport.unwrap_or(spec.serving.transport.kind),
-            control_path: deployment
-                .control_path
-                .unwrap_or(spec.serving.transport.control_path),
+            transport_kind: deployment.transport,
+            control_path: deployment.control_path,
             sharing: SharingManager::default(),
             transport: spec.serving.transport.clone(),
             bandwidth_resource,

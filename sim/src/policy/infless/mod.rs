@@ -528,8 +528,8 @@ impl Policy for InfLessPolicy {
             // INFless is built on OpenFaaS (REFERENCE.md §2: modified faas-netes, faas-cli and
             // gateway): the functions of an application call each other through the gateway over
             // HTTP with serialised payloads; it has no shared-memory data plane.
-            transport: Some(TransportKind::Http),
-            control_path: None,
+            transport: TransportKind::Http,
+            ..Default::default()
         }
     }
 

@@ -39,7 +39,6 @@ fn deployed(spec: InfLessSpec) -> (InfLessPolicy, usize) {
         models: &models,
         slo: SimDuration::from_ms(6),
         memory_limit_bytes: 8 << 30,
-        default_transport: transport.kind,
         transport: &transport,
         queue_capacity: 1024,
     };

@@ -394,8 +394,8 @@ impl Policy for InfScalerPolicy {
         Deployment {
             cuts,
             instances,
-            transport: Some(TransportKind::ZeroCopy),
-            control_path: Some(self.spec.control_path),
+            transport: TransportKind::ZeroCopy,
+            control_path: self.spec.control_path,
         }
     }
 

@@ -584,7 +584,6 @@ mod tests {
             models,
             slo,
             memory_limit_bytes: device.usable_memory_bytes(),
-            default_transport: TransportKind::ZeroCopy,
             transport,
             queue_capacity: 1024,
         }

@@ -138,8 +138,8 @@ impl Policy for KnativePolicy {
         Deployment {
             cuts,
             instances,
-            transport: Some(self.platform.transport),
-            control_path: None,
+            transport: self.platform.transport,
+            ..Default::default()
         }
     }
 
