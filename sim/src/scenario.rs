@@ -11,18 +11,18 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hardware::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::model::zoo::{self, ZooOptions};
-use crate::policy::PolicySpec;
+use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
 use crate::serving::{Routing, ServiceTime};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
-use crate::workload::arrival::{ArrivalSpec, WorkloadError};
+use crate::workload::{ArrivalSpec, WorkloadError};
 
 /// Most points `run.latency_cdf` may ask for (the histogram keeps 3 significant digits, so more
 /// points would repeat latencies).
@@ -83,7 +83,7 @@ pub struct DeviceSpec {
     /// Measured profiles (`infscaler hil profile`), one path or a list, relative to the
     /// scenario: each replaces the roofline on the accelerator its execution provider maps to
     /// (`cpu` → cpu, `cuda`/`tensorrt` → gpu, `tensorrt-dla<k>` → the k-th DLA), for the
-    /// operators it measured (see `hardware::measured`).
+    /// operators it measured (see `model::measured`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_profile: Option<OneOrMany>,
 }
@@ -248,6 +248,9 @@ pub struct ResolvedScenario {
     pub name: String,
     /// The device.
     pub device: DeviceProfile,
+    /// Measured execution times that replace the device's roofline on some accelerators
+    /// (`device.measured_profile`), for [`crate::model::cost::plan`].
+    pub measured: Option<Arc<MeasuredTimes>>,
     /// Usable unified memory (cap or capacity less reserved), bytes.
     pub memory_limit_bytes: u64,
     /// Display name of the app.
@@ -314,11 +317,11 @@ impl Scenario {
 
     /// Checks every field and builds what a run needs.
     pub fn resolve(&self) -> Result<ResolvedScenario, ScenarioError> {
-        let mut device = self.resolve_device()?;
+        let device = self.resolve_device()?;
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         let (app_name, models) = self.resolve_models()?;
-        device.measured = self.resolve_measured(&device, &models)?;
-        let isolated_latency = isolated_latency(&models, &device);
+        let measured = self.resolve_measured(&device, &models)?;
+        let isolated_latency = isolated_latency(&models, &device, measured.as_deref());
         let slo = self.resolve_slo(isolated_latency)?;
         self.check_workload()?;
         self.check_run()?;
@@ -350,6 +353,7 @@ impl Scenario {
             scenario: self.clone(),
             name,
             device,
+            measured,
             memory_limit_bytes,
             app_name,
             models,
@@ -586,12 +590,32 @@ fn builtin_app_names() -> String {
 
 /// The isolated batch-1 latency of an app: for each stage, the whole model alone on its fastest
 /// accelerator at batch 1 with no other load, summed over stages. The SLO multiplier applies to it.
-pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration {
+pub fn isolated_latency(
+    models: &[Model],
+    device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
+) -> SimDuration {
     let total_ns: u64 = models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, device).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, device, measured).1)
         .sum();
     SimDuration::from_ns(total_ns)
+}
+
+impl ResolvedScenario {
+    /// What the scenario's policy knows when it deploys.
+    pub fn policy_context(&self) -> PolicyContext<'_> {
+        let serving = &self.scenario.serving;
+        PolicyContext {
+            device: &self.device,
+            measured: self.measured.as_deref(),
+            models: &self.models,
+            slo: self.slo,
+            memory_limit_bytes: self.memory_limit_bytes,
+            transport: &serving.transport,
+            queue_capacity: serving.queue_capacity,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -916,7 +916,7 @@ pub fn capacity_row(
 mod tests {
     use super::*;
     use crate::policy::PolicySpec;
-    use crate::workload::arrival::ArrivalSpec;
+    use crate::workload::ArrivalSpec;
     use toml::Value;
 
     fn scenarios_dir() -> PathBuf {

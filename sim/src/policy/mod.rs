@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::measured::MeasuredTimes;
 use crate::serving::InstanceConfig;
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
@@ -91,6 +92,9 @@ impl PolicySpec {
 pub struct PolicyContext<'a> {
     /// The device.
     pub device: &'a DeviceProfile,
+    /// Measured execution times that replace the device's roofline where they apply (pass them
+    /// to [`crate::model::cost::plan`]).
+    pub measured: Option<&'a MeasuredTimes>,
     /// The app's models, one per stage.
     pub models: &'a [Model],
     /// The latency objective.
@@ -101,21 +105,6 @@ pub struct PolicyContext<'a> {
     pub transport: &'a TransportSpec,
     /// The data plane's queue capacity.
     pub queue_capacity: usize,
-}
-
-impl<'a> PolicyContext<'a> {
-    /// The context of a resolved scenario.
-    pub fn from_scenario(scenario: &'a crate::scenario::ResolvedScenario) -> Self {
-        let serving = &scenario.scenario.serving;
-        PolicyContext {
-            device: &scenario.device,
-            models: &scenario.models,
-            slo: scenario.slo,
-            memory_limit_bytes: scenario.memory_limit_bytes,
-            transport: &serving.transport,
-            queue_capacity: serving.queue_capacity,
-        }
-    }
 }
 
 /// The initial deployment: how each model is cut and which instances run where.
@@ -295,7 +284,7 @@ pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
     let isolated: Vec<u64> = ctx
         .models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device, ctx.measured).1)
         .collect();
     let total: u64 = isolated.iter().sum::<u64>().max(1);
     isolated

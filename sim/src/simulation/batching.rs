@@ -108,7 +108,14 @@ impl Simulation {
         }
         let p = &self.partitions[partition as usize];
         let ops = &self.scenario.models[p.stage].operators[p.ops.clone()];
-        let plan = cost::plan(ops, batch, accel as usize, cores, &self.scenario.device);
+        let plan = cost::plan(
+            ops,
+            batch,
+            accel as usize,
+            cores,
+            &self.scenario.device,
+            self.scenario.measured.as_deref(),
+        );
         let idx = self.plans.len() as u32;
         self.plans.push(plan);
         self.plan_index.insert(key, idx);

@@ -17,7 +17,6 @@ use crate::metrics::{DropReason, LatencyHistogram, MetricsConfig, Recorder, Time
 use crate::model::cost::{self, ExecPlan};
 use crate::policy::{
     AcceleratorObservation, Action, InstancePlan, Observation, PartitionObservation, Policy,
-    PolicyContext,
 };
 use crate::report::{PartitionReport, Report, ScalingEvent};
 use crate::rng::{RunSeed, SimRng};
@@ -209,7 +208,7 @@ impl Simulation {
             .collect();
 
         let mut policy = spec.policy.build();
-        let ctx = PolicyContext::from_scenario(scenario);
+        let ctx = scenario.policy_context();
         let deployment = policy.deploy(&ctx);
         let policy_name = policy.name();
         let bad = |message: String| SimError::Deployment {

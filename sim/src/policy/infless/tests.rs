@@ -36,6 +36,7 @@ fn deployed(spec: InfLessSpec) -> (InfLessPolicy, usize) {
     let models = vec![model];
     let ctx = PolicyContext {
         device: &device,
+        measured: None,
         models: &models,
         slo: SimDuration::from_ms(6),
         memory_limit_bytes: 8 << 30,

@@ -48,9 +48,10 @@ fn ctx<'a>(
     transport: &'a TransportSpec,
     multiplier: f64,
 ) -> PolicyContext<'a> {
-    let iso = crate::scenario::isolated_latency(models, device);
+    let iso = crate::scenario::isolated_latency(models, device, None);
     PolicyContext {
         device,
+        measured: None,
         models,
         slo: SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier),
         memory_limit_bytes: device.usable_memory_bytes(),
