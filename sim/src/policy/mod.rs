@@ -107,6 +107,28 @@ pub struct PolicyContext<'a> {
     pub queue_capacity: usize,
 }
 
+#[cfg(test)]
+impl<'a> PolicyContext<'a> {
+    /// A context for unit tests: the roofline of `device` (no measured times), all its usable
+    /// memory, queues of 1024.
+    pub(crate) fn roofline(
+        device: &'a DeviceProfile,
+        models: &'a [Model],
+        transport: &'a TransportSpec,
+        slo: SimDuration,
+    ) -> Self {
+        PolicyContext {
+            device,
+            measured: None,
+            models,
+            slo,
+            memory_limit_bytes: device.usable_memory_bytes(),
+            transport,
+            queue_capacity: 1024,
+        }
+    }
+}
+
 /// The initial deployment: how each model is cut and which instances run where.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {

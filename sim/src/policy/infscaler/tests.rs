@@ -49,15 +49,8 @@ fn ctx<'a>(
     multiplier: f64,
 ) -> PolicyContext<'a> {
     let iso = crate::scenario::isolated_latency(models, device, None);
-    PolicyContext {
-        device,
-        measured: None,
-        models,
-        slo: SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier),
-        memory_limit_bytes: device.usable_memory_bytes(),
-        transport,
-        queue_capacity: 1024,
-    }
+    let slo = SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier);
+    PolicyContext::roofline(device, models, transport, slo)
 }
 
 #[test]
