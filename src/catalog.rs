@@ -118,8 +118,8 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                     format!(
                         "{} {:.3} ms",
                         dev.accelerators[a].name,
-                        cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev).solo_ns()
-                            as f64
+                        cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev, None)
+                            .solo_ns() as f64
                             / 1e6
                     )
                 })

@@ -208,6 +208,11 @@ fn invalid_fields_are_named_with_the_file_and_fail() {
             VALID.replace("\"2s\"", "\"2 fortnights\""),
             "duration",
         ),
+        (
+            "moved-transport",
+            format!("{VALID}[serving.transport]\nkind = \"http\"\n"),
+            "field `serving.transport.kind`: has moved",
+        ),
     ];
     for (name, text, needle) in cases {
         let path = temp_scenario(name, text);

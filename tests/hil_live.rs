@@ -169,7 +169,7 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
     assert!(v["live_stats"]["batches"].as_u64().unwrap() > 0);
     // The live runs' own execution times, as a profile the simulator reads, and the simulation
     // with them: same metrics, against the same live values.
-    let profile = infscaler_sim::hardware::measured::MeasuredProfile::load(&live_times)
+    let profile = infscaler_sim::model::measured::MeasuredProfile::load(&live_times)
         .expect("the live times are a measured profile");
     let partitions = &profile.models[0].partitions;
     assert_eq!(partitions.len(), 3, "one entry per partition");

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use infscaler_sim::hardware::measured::MeasuredProfile;
 use infscaler_sim::model::cost;
+use infscaler_sim::model::measured::MeasuredProfile;
 use infscaler_sim::{Scenario, Simulation};
 
 fn infscaler(args: &[&str]) -> Output {
@@ -133,11 +133,11 @@ max_batch = 1
     let ops = &r.models[0].operators;
     let cpu = r.device.cpu();
     assert_eq!(
-        cost::plan(ops, 1, cpu, 1, &r.device).solo_ns(),
+        cost::plan(ops, 1, cpu, 1, &r.device, r.measured.as_deref()).solo_ns(),
         whole[0].mean_ns
     );
     assert_eq!(
-        cost::plan(ops, 2, cpu, 1, &r.device).solo_ns(),
+        cost::plan(ops, 2, cpu, 1, &r.device, r.measured.as_deref()).solo_ns(),
         whole[1].mean_ns
     );
     let report = Simulation::new(&r, None).unwrap().run();

@@ -9,7 +9,7 @@ use infscaler_sim::Scenario;
 use infscaler_sim::policy::PolicySpec;
 use infscaler_sim::time::SimDuration;
 use infscaler_sim::units::TimeSpan;
-use infscaler_sim::workload::arrival::ArrivalSpec;
+use infscaler_sim::workload::ArrivalSpec;
 
 /// The policy kinds, as `[policy] kind` spells them.
 pub const POLICY_KINDS: [&str; 5] = ["static", "infscaler", "infless", "spright", "knative"];

@@ -11,14 +11,14 @@
 //!   provider without profiling hooks; their times include the per-`Run` overhead and lack
 //!   fusions with neighbouring operators (ONNX Runtime fuses e.g. Conv + ReLU), so the sum over
 //!   a partition's operators is an upper-bound estimate of the partition and the partition's own
-//!   measurement is preferred where there is one (`infscaler_sim::hardware::measured`).
+//!   measurement is preferred where there is one (`infscaler_sim::model::measured`).
 //!
-//! The result is an [`infscaler_sim::hardware::measured::MeasuredModel`], the simulator's file
+//! The result is an [`infscaler_sim::model::measured::MeasuredModel`], the simulator's file
 //! format; writing the file is the caller's business.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use infscaler_sim::hardware::measured::{
+use infscaler_sim::model::measured::{
     LatencyStats, MeasuredModel, MeasuredOperator, MeasuredPartition,
 };
 use infscaler_sim::model::zoo::{self, ZooError, ZooOptions};

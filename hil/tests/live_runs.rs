@@ -32,11 +32,9 @@ rate_per_s = {rate}
 [run]
 duration = "2s"
 
-[serving.transport]
-kind = "{transport}"
-
 [policy]
 kind = "static"
+transport = "{transport}"
 [[policy.stages]]
 cuts = [42, 103]
 [[policy.stages.partitions]]

@@ -11,18 +11,19 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hardware::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
+use crate::executor::ServiceTime;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::model::zoo::{self, ZooOptions};
-use crate::policy::PolicySpec;
+use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
+use crate::serving::Routing;
 use crate::serving::transport::TransportSpec;
-use crate::serving::{Routing, ServiceTime};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
-use crate::workload::arrival::{ArrivalSpec, WorkloadError};
+use crate::workload::{ArrivalSpec, WorkloadError};
 
 /// Most points `run.latency_cdf` may ask for (the histogram keeps 3 significant digits, so more
 /// points would repeat latencies).
@@ -83,7 +84,7 @@ pub struct DeviceSpec {
     /// Measured profiles (`infscaler hil profile`), one path or a list, relative to the
     /// scenario: each replaces the roofline on the accelerator its execution provider maps to
     /// (`cpu` → cpu, `cuda`/`tensorrt` → gpu, `tensorrt-dla<k>` → the k-th DLA), for the
-    /// operators it measured (see `hardware::measured`).
+    /// operators it measured (see `model::measured`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_profile: Option<OneOrMany>,
 }
@@ -248,6 +249,9 @@ pub struct ResolvedScenario {
     pub name: String,
     /// The device.
     pub device: DeviceProfile,
+    /// Measured execution times that replace the device's roofline on some accelerators
+    /// (`device.measured_profile`), for [`crate::model::cost::plan`].
+    pub measured: Option<Arc<MeasuredTimes>>,
     /// Usable unified memory (cap or capacity less reserved), bytes.
     pub memory_limit_bytes: u64,
     /// Display name of the app.
@@ -276,9 +280,16 @@ impl Scenario {
     /// Parses scenario TOML text; `origin` names it in errors, `base_dir` anchors relative paths.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let table = toml::from_str::<toml::Table>(text).ok();
+            if let Some((field, message)) = table.as_ref().and_then(moved_setting) {
+                return ScenarioError {
+                    file: origin.to_string(),
+                    field,
+                    message,
+                };
+            }
             let mut message = e.to_string().trim_end().to_string();
-            let is_sweep = toml::from_str::<toml::Table>(text)
-                .is_ok_and(|t| t.contains_key("base") && t.contains_key("axes"));
+            let is_sweep = table.is_some_and(|t| t.contains_key("base") && t.contains_key("axes"));
             if is_sweep {
                 message.push_str("\n(this is a sweep file: run it with `infscaler sweep`)");
             }
@@ -307,11 +318,11 @@ impl Scenario {
 
     /// Checks every field and builds what a run needs.
     pub fn resolve(&self) -> Result<ResolvedScenario, ScenarioError> {
-        let mut device = self.resolve_device()?;
+        let device = self.resolve_device()?;
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         let (app_name, models) = self.resolve_models()?;
-        device.measured = self.resolve_measured(&device, &models)?;
-        let isolated_latency = isolated_latency(&models, &device);
+        let measured = self.resolve_measured(&device, &models)?;
+        let isolated_latency = isolated_latency(&models, &device, measured.as_deref());
         let slo = self.resolve_slo(isolated_latency)?;
         self.check_workload()?;
         self.check_run()?;
@@ -343,6 +354,7 @@ impl Scenario {
             scenario: self.clone(),
             name,
             device,
+            measured,
             memory_limit_bytes,
             app_name,
             models,
@@ -535,6 +547,40 @@ impl Scenario {
     }
 }
 
+/// A setting that older scenario files wrote where it no longer lives: (the field, where it lives
+/// now), or `None`.
+fn moved_setting(table: &toml::Table) -> Option<(String, String)> {
+    let transport = table
+        .get("serving")
+        .and_then(|s| s.get("transport"))
+        .and_then(|t| t.as_table())?;
+    let written = |key: &str| transport.get(key).map(|v| v.to_string());
+    if let Some(value) = written("kind") {
+        return Some((
+            "serving.transport.kind".into(),
+            format!(
+                "has moved: the transport is the policy's choice, and `[serving.transport]` holds \
+                 only what each transport costs. Under `[policy] kind = \"static\"` write \
+                 `transport = {value}` in `[policy]` (allowed: \"zero_copy\", the default, \
+                 \"shared_memory\", \"http\"); the other policies choose their own (infscaler: \
+                 zero_copy, spright: shared_memory, infless and knative: http)"
+            ),
+        ));
+    }
+    if let Some(value) = written("control_path") {
+        return Some((
+            "serving.transport.control_path".into(),
+            format!(
+                "has moved: how zero-copy tokens travel is the policy's choice. Under `[policy] \
+                 kind = \"static\"` or `\"infscaler\"` write `control_path = {value}` in \
+                 `[policy]` (allowed: \"ebpf\", the default, \"user_space\"); the other policies \
+                 do not use zero-copy tokens"
+            ),
+        ));
+    }
+    None
+}
+
 fn builtin_app_names() -> String {
     crate::workload::app::BUILTIN_APPS
         .iter()
@@ -545,10 +591,118 @@ fn builtin_app_names() -> String {
 
 /// The isolated batch-1 latency of an app: for each stage, the whole model alone on its fastest
 /// accelerator at batch 1 with no other load, summed over stages. The SLO multiplier applies to it.
-pub fn isolated_latency(models: &[Model], device: &DeviceProfile) -> SimDuration {
+pub fn isolated_latency(
+    models: &[Model],
+    device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
+) -> SimDuration {
     let total_ns: u64 = models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, device).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, device, measured).1)
         .sum();
     SimDuration::from_ns(total_ns)
+}
+
+impl ResolvedScenario {
+    /// What the scenario's policy knows when it deploys.
+    pub fn policy_context(&self) -> PolicyContext<'_> {
+        let serving = &self.scenario.serving;
+        PolicyContext {
+            device: &self.device,
+            measured: self.measured.as_deref(),
+            models: &self.models,
+            slo: self.slo,
+            memory_limit_bytes: self.memory_limit_bytes,
+            transport: &serving.transport,
+            queue_capacity: serving.queue_capacity,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = 50.0
+[run]
+duration = "2s"
+"#;
+
+    fn parse_error(text: &str) -> ScenarioError {
+        Scenario::parse(text, "old.toml", Path::new(".")).unwrap_err()
+    }
+
+    #[test]
+    fn a_moved_transport_setting_says_where_it_lives_now() {
+        let err = parse_error(&format!(
+            "{BASE}[serving.transport]\nkind = \"http\"\nhttp_hop = \"2ms\"\n"
+        ));
+        assert_eq!(err.file, "old.toml");
+        assert_eq!(err.field, "serving.transport.kind");
+        assert!(
+            err.message.contains("`transport = \"http\"` in `[policy]`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.to_string()
+                .starts_with("old.toml: field `serving.transport.kind`: has moved"),
+            "{err}"
+        );
+
+        let err = parse_error(&format!(
+            "{BASE}[serving.transport]\ncontrol_path = \"user_space\"\n"
+        ));
+        assert_eq!(err.field, "serving.transport.control_path");
+        assert!(
+            err.message
+                .contains("`control_path = \"user_space\"` in `[policy]`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_transport_is_the_policys() {
+        let text = format!(
+            "{BASE}[serving.transport]\nhttp_hop = \"2ms\"\n[policy]\nkind = \"static\"\n\
+             transport = \"shared_memory\"\ncontrol_path = \"user_space\"\n"
+        );
+        let scenario = Scenario::parse(&text, "new.toml", Path::new(".")).unwrap();
+        let PolicySpec::Static(spec) = &scenario.policy else {
+            panic!("not static: {:?}", scenario.policy);
+        };
+        assert_eq!(
+            spec.transport,
+            crate::serving::transport::TransportKind::SharedMemory
+        );
+        assert_eq!(
+            spec.control_path,
+            crate::serving::transport::ControlPath::UserSpace
+        );
+        assert!(scenario.resolve().is_ok());
+        // Unset, the static policy's transport is the old scenario default: zero-copy over eBPF.
+        let PolicySpec::Static(spec) = Scenario::parse(BASE, "t", Path::new(".")).unwrap().policy
+        else {
+            panic!("the default policy is static");
+        };
+        assert_eq!(spec, crate::policy::StaticSpec::default());
+        assert_eq!(
+            spec.transport,
+            crate::serving::transport::TransportKind::ZeroCopy
+        );
+        assert_eq!(
+            spec.control_path,
+            crate::serving::transport::ControlPath::Ebpf
+        );
+    }
 }

@@ -120,10 +120,9 @@ drain = {drain}
 [serving]
 queue_capacity = 64
 routing = "{routing}"
-[serving.transport]
-kind = "{transport}"
 [policy]
 kind = "static"
+transport = "{transport}"
 [[policy.stages]]
 cuts = [60]
 [[policy.stages.partitions]]

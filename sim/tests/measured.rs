@@ -1,14 +1,14 @@
 //! Measured profiles in place of the roofline: a profile file written here, read by a scenario,
 //! gives the execution times it holds (interpolated, extrapolated and scaled as
-//! `hardware::measured` documents), and bad files give errors that name the file and field.
+//! `model::measured` documents), and bad files give errors that name the file and field.
 
 use std::path::{Path, PathBuf};
 
-use infscaler_sim::hardware::measured::{
+use infscaler_sim::model::cost::{plan, roofline_plan};
+use infscaler_sim::model::measured::{
     FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
     MeasuredProfile,
 };
-use infscaler_sim::model::cost::{plan, roofline_plan};
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::{ResolvedScenario, Scenario, Simulation};
 
@@ -128,7 +128,8 @@ fn a_written_profile_gives_the_measured_times() {
     let d = &r.device;
     let (cpu, gpu) = (d.cpu(), d.gpu().unwrap());
     let ops = &r.models[0].operators;
-    let t = |o: &[_], b, a, c| plan(o, b, a, c, d).solo_ns();
+    let measured = r.measured.as_deref();
+    let t = |o: &[_], b, a, c| plan(o, b, a, c, d, measured).solo_ns();
     let roof = |o: &[_], b, a, c| roofline_plan(o, b, a, c, d).solo_ns();
 
     // Measured batches exactly; batch 2 and 3 on the line between (1, 100 µs) and (4, 220 µs).
@@ -151,7 +152,10 @@ fn a_written_profile_gives_the_measured_times() {
     assert_eq!(t(&ops[5..24], 1, cpu, 4), roof(&ops[5..24], 1, cpu, 4));
     assert_eq!(t(ops, 1, gpu, 1), roof(ops, 1, gpu, 1));
     // The segments keep the roofline's compute demand and bandwidth rate (bytes per ns).
-    let (m, a) = (plan(ops, 1, cpu, 4, d), roofline_plan(ops, 1, cpu, 4, d));
+    let (m, a) = (
+        plan(ops, 1, cpu, 4, d, measured),
+        roofline_plan(ops, 1, cpu, 4, d),
+    );
     let rate = |p: &infscaler_sim::model::cost::ExecPlan| {
         p.segments[0].mem_bytes as f64 / p.segments[0].work_ns as f64
     };
@@ -176,13 +180,13 @@ fn a_gpu_profile_applies_to_the_gpu_only() {
     std::fs::write(dir.join("g.toml"), alexnet_profile("cuda").to_toml_string()).unwrap();
     std::fs::write(dir.join("c.toml"), alexnet_profile("cpu").to_toml_string()).unwrap();
     let r = load(&dir, &scenario("[\"c.toml\", \"g.toml\"]", 4)).unwrap();
-    let d = &r.device;
+    let (d, m) = (&r.device, r.measured.as_deref());
     let ops = &r.models[0].operators;
-    assert_eq!(plan(ops, 1, d.gpu().unwrap(), 1, d).solo_ns(), 100_000);
-    assert_eq!(plan(ops, 1, d.cpu(), 4, d).solo_ns(), 100_000);
+    assert_eq!(plan(ops, 1, d.gpu().unwrap(), 1, d, m).solo_ns(), 100_000);
+    assert_eq!(plan(ops, 1, d.cpu(), 4, d, m).solo_ns(), 100_000);
     let dla0 = d.accelerator("dla0").unwrap();
     assert_eq!(
-        plan(ops, 1, dla0, 1, d).solo_ns(),
+        plan(ops, 1, dla0, 1, d, m).solo_ns(),
         roofline_plan(ops, 1, dla0, 1, d).solo_ns()
     );
 }

@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
-use infscaler_sim::hardware::measured::{
+use infscaler_sim::hardware::profile::DeviceProfile;
+use infscaler_sim::model::measured::{
     FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
     MeasuredProfile,
 };
-use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::scenario::OneOrMany;
 use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
 

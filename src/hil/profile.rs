@@ -11,10 +11,10 @@ use clap::Args;
 
 use infscaler_hil::profile::{self, ProfileOptions, Progress};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
-use infscaler_sim::hardware::measured::{
+use infscaler_sim::model::cost;
+use infscaler_sim::model::measured::{
     self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
 };
-use infscaler_sim::model::cost;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::app::AppSpec;

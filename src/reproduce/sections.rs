@@ -833,7 +833,7 @@ fn table2(r: &Results, all: &[Results], out_dir: &Path, headline: &mut String) -
 }
 
 fn fig6(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
-    let keys = ["serving.transport.kind", "serving.transport.control_path"];
+    let keys = ["policy.transport", "policy.control_path"];
     let h = Table::new(&r.rows, &keys, "handoff_mean_ms")?;
     let rows = [
         ("INFSCALER (zero-copy tokens, eBPF)", "zero_copy", "ebpf"),

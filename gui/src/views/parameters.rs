@@ -8,8 +8,8 @@ use std::str::FromStr;
 use egui::{ComboBox, DragValue, TextEdit, Ui};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::units::{ByteSize, TimeSpan};
+use infscaler_sim::workload::ArrivalSpec;
 use infscaler_sim::workload::app::BUILTIN_APPS;
-use infscaler_sim::workload::arrival::ArrivalSpec;
 
 use super::ParsedText;
 use super::editor::ERROR_COLOR;

@@ -20,7 +20,6 @@ use infscaler_sim::executor::{
     LiveBatch, LiveCompletion, LiveError, LiveExecutor, LiveInstance, LiveSetup,
 };
 use infscaler_sim::model::zoo::{self, ZooOptions};
-use infscaler_sim::serving::transport::TransportKind;
 use infscaler_sim::time::{SimDuration, SimTime};
 use ort::value::DynValue;
 
@@ -107,7 +106,8 @@ struct Submitted {
 pub struct OrtExecutor {
     rt: &'static Runtime,
     options: LiveOptions,
-    transport: TransportKind,
+    /// Whether hand-offs copy the tensors (a copying transport).
+    copies_tensors: bool,
     partitions: Vec<PartitionModel>,
     workers: HashMap<u32, Option<Worker>>,
     finished_workers: Vec<Worker>,
@@ -128,7 +128,7 @@ impl OrtExecutor {
         OrtExecutor {
             rt,
             options,
-            transport: TransportKind::ZeroCopy,
+            copies_tensors: false,
             partitions: Vec::new(),
             workers: HashMap::new(),
             finished_workers: Vec::new(),
@@ -222,7 +222,7 @@ impl OrtExecutor {
                         values,
                         rows: sub.requests.len(),
                     };
-                    if self.transport != TransportKind::ZeroCopy {
+                    if self.copies_tensors {
                         let start = Instant::now();
                         let (copy, bytes) = data::copy_set(&set)
                             .map_err(|m| LiveError(format!("{}: {m}", part.name)))?;
@@ -282,7 +282,7 @@ impl LiveExecutor for OrtExecutor {
                 setup.accelerators.join(", ")
             )));
         }
-        self.transport = setup.transport;
+        self.copies_tensors = setup.copies_tensors;
         let zoo_opts = ZooOptions {
             seq_len: setup.seq_len,
         };

@@ -13,7 +13,6 @@ use std::ops::Range;
 use super::{BatchInfo, ExecContext, Executor, InstanceInfo};
 use crate::engine::EventQueue;
 use crate::event::{Event, ExecEvent};
-use crate::serving::transport::TransportKind;
 use crate::time::SimTime;
 
 /// One partition of the deployed app, as a live executor must build it.
@@ -39,8 +38,9 @@ pub struct LiveSetup {
     pub partitions: Vec<LivePartition>,
     /// Accelerator names of the device, by index.
     pub accelerators: Vec<String>,
-    /// How tensors cross from one partition to the next.
-    pub transport: TransportKind,
+    /// Whether a hand-off between partitions copies the tensors (every transport but
+    /// zero-copy, which hands the same values on).
+    pub copies_tensors: bool,
     /// Sequence length of transformer models.
     pub seq_len: usize,
 }
@@ -183,7 +183,7 @@ impl Executor for LiveExecution {
             return;
         }
         let accel = batch.accelerator as usize;
-        let units = ctx.engines.units(accel, batch.config.cpu_cores);
+        let units = ctx.engines.units(accel, batch.cpu_cores);
         let now = ctx.now();
         ctx.engines.occupy(now, accel, units, ctx.recorder);
         let id = batch.batch as usize;

@@ -24,13 +24,12 @@ pub use live::{
     LiveBatch, LiveCompletion, LiveError, LiveExecution, LiveExecutor, LiveInstance, LivePartition,
     LiveSetup,
 };
-pub use simulated::SimulatedExecutor;
+pub use simulated::{ServiceTime, SimulatedExecutor};
 
 use crate::engine::EventQueue;
 use crate::engines::Engines;
 use crate::event::{Event, ExecEvent};
 use crate::metrics::Recorder;
-use crate::serving::InstanceConfig;
 use crate::time::SimTime;
 
 /// What an executor may touch while it handles a call: the event queue (and its clock), the
@@ -102,8 +101,10 @@ pub struct BatchInfo<'a> {
     pub partition: u32,
     /// The instance's accelerator.
     pub accelerator: u32,
-    /// The instance's configuration (cores, engine share).
-    pub config: InstanceConfig,
+    /// CPU cores the instance holds.
+    pub cpu_cores: u32,
+    /// Most of its engine's compute the instance may use, in (0, 1] (1: no cap).
+    pub compute_share: f64,
     /// Request ids, in batch order.
     pub requests: &'a [u32],
 }

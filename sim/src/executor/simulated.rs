@@ -4,28 +4,47 @@
 //! segment at a time; others wait in FIFO order.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 use std::sync::Arc;
 
 use rand_distr::{Distribution, Exp1, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 use super::{BatchInfo, ExecContext, Executor, InstanceInfo};
 use crate::engines::{ComputeWork, Work};
 use crate::event::ExecEvent;
 use crate::hardware::AcceleratorKind;
+use crate::hardware::profile::DeviceProfile;
+use crate::model::Operator;
 use crate::model::cost::{self, ExecPlan};
+use crate::model::measured::MeasuredTimes;
 use crate::rng::SimRng;
-use crate::scenario::ResolvedScenario;
-use crate::serving::ServiceTime;
 use crate::time::SimDuration;
+
+/// Variability of execution times around the cost model's figure (a multiplicative factor with
+/// mean 1, drawn per batch from the run's `service` stream).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceTime {
+    /// Exactly the cost model's time.
+    #[default]
+    Deterministic,
+    /// Exponentially distributed with the cost model's time as mean (for queueing-theory checks).
+    Exponential,
+    /// Log-normal with the cost model's time as mean and coefficient of variation `cv`
+    /// (measured jitter: REFERENCE.md §7 saw cv 0.11–0.21 for a conv on a shared CPU).
+    Lognormal {
+        /// Coefficient of variation (standard deviation / mean), ≥ 0.
+        cv: f64,
+    },
+}
 
 /// The executor of simulated runs, on the virtual clock.
 #[derive(Debug)]
 pub struct SimulatedExecutor {
-    scenario: Arc<ResolvedScenario>,
-    /// The deployed partitions: (app stage, operator range of its model).
-    partitions: Vec<Range<usize>>,
-    stages: Vec<usize>,
+    device: Arc<DeviceProfile>,
+    measured: Option<Arc<MeasuredTimes>>,
+    /// The operators of each deployed partition, in pipeline order.
+    partitions: Vec<Arc<[Operator]>>,
     service_time: ServiceTime,
     service_rng: SimRng,
     /// Execution plans, computed once per (partition, accelerator, cores, batch size).
@@ -65,15 +84,17 @@ struct Slots {
 }
 
 impl SimulatedExecutor {
-    /// The executor of `scenario`'s deployed `partitions` ((stage, operator range) in pipeline
-    /// order), drawing service-time factors from `service_rng`.
+    /// The executor of the deployed `partitions` (each one's operators, in pipeline order) on
+    /// `device`, with `measured` times where a profile gives them, drawing `service_time`
+    /// factors from `service_rng`.
     pub fn new(
-        scenario: Arc<ResolvedScenario>,
-        partitions: &[(usize, Range<usize>)],
+        device: Arc<DeviceProfile>,
+        measured: Option<Arc<MeasuredTimes>>,
+        partitions: Vec<Arc<[Operator]>>,
+        service_time: ServiceTime,
         service_rng: SimRng,
     ) -> Self {
-        let slots = scenario
-            .device
+        let slots = device
             .accelerators
             .iter()
             .map(|a| Slots {
@@ -82,13 +103,13 @@ impl SimulatedExecutor {
             })
             .collect();
         SimulatedExecutor {
-            service_time: scenario.scenario.serving.service_time,
-            partitions: partitions.iter().map(|(_, ops)| ops.clone()).collect(),
-            stages: partitions.iter().map(|&(stage, _)| stage).collect(),
-            scenario,
+            plan_index: vec![Vec::new(); partitions.len()],
+            device,
+            measured,
+            partitions,
+            service_time,
             service_rng,
             plans: Vec::new(),
-            plan_index: vec![Vec::new(); partitions.len()],
             batches: Vec::new(),
             slots,
         }
@@ -103,8 +124,14 @@ impl SimulatedExecutor {
         {
             return idx;
         }
-        let ops = &self.scenario.models[self.stages[p]].operators[self.partitions[p].clone()];
-        let plan = cost::plan(ops, batch, accel as usize, cores, &self.scenario.device);
+        let plan = cost::plan(
+            &self.partitions[p],
+            batch,
+            accel as usize,
+            cores,
+            &self.device,
+            self.measured.as_deref(),
+        );
         let idx = self.plans.len() as u32;
         self.plans.push(plan);
         self.plan_index[p].push((accel, cores, batch, idx));
@@ -229,12 +256,7 @@ impl Executor for SimulatedExecutor {
 
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
         let n = batch.requests.len() as u32;
-        let plan = self.plan_for(
-            batch.partition,
-            batch.accelerator,
-            batch.config.cpu_cores,
-            n,
-        );
+        let plan = self.plan_for(batch.partition, batch.accelerator, batch.cpu_cores, n);
         let factor = self.draw_service_factor();
         let id = batch.batch as usize;
         if self.batches.len() <= id {
@@ -245,8 +267,8 @@ impl Executor for SimulatedExecutor {
             segment: 0,
             factor,
             instance_accel: batch.accelerator,
-            cpu_cores: batch.config.cpu_cores,
-            compute_share: batch.config.compute_share,
+            cpu_cores: batch.cpu_cores,
+            compute_share: batch.compute_share,
         };
         self.start_segment(ctx, batch.batch);
     }

@@ -35,7 +35,7 @@ use crate::report::Report;
 use crate::rng::RunSeed;
 use crate::scenario::ResolvedScenario;
 use crate::simulation::{SimError, Simulation};
-use crate::workload::arrival::{ArrivalSpec, WorkloadError};
+use crate::workload::{ArrivalSpec, WorkloadError};
 
 /// Safety cap on bisection steps after the bracket is found (2^-60 of a bracket is far below any
 /// tolerance allowed).
@@ -639,8 +639,16 @@ max_batch = 1
         };
         let probe = scenario("1s");
         let m = &probe.models[0];
-        let s =
-            crate::model::cost::plan(&m.operators, 1, 0, 1, &probe.device).solo_ns() as f64 / 1e9;
+        let s = crate::model::cost::plan(
+            &m.operators,
+            1,
+            0,
+            1,
+            &probe.device,
+            probe.measured.as_deref(),
+        )
+        .solo_ns() as f64
+            / 1e9;
         let slo_us = (slo_factor * s * 1e6).round();
         (scenario(&format!("{slo_us}us")), s)
     }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::cost;
-use crate::policy::PolicyContext;
 use crate::scenario::ResolvedScenario;
 use crate::simulation::SimError;
 
@@ -50,7 +49,7 @@ pub struct PlannedPartition {
 /// Asks the scenario's policy for its initial deployment and describes it.
 pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
     let mut policy = scenario.scenario.policy.build();
-    let ctx = PolicyContext::from_scenario(scenario);
+    let ctx = scenario.policy_context();
     let deployment = policy.deploy(&ctx);
     let bad = |message: String| SimError::Deployment {
         policy: policy.name(),
@@ -71,7 +70,7 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
             .map(|(a, acc)| {
                 (
                     acc.name.clone(),
-                    cost::plan(slice, 1, a, acc.cores, device).solo_ns() as f64 / 1e6,
+                    cost::plan(slice, 1, a, acc.cores, device, ctx.measured).solo_ns() as f64 / 1e6,
                 )
             })
             .collect();
@@ -98,11 +97,7 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
         policy: policy.name().to_string(),
         device: device.name.clone(),
         slo_ms: scenario.slo.as_ms_f64(),
-        transport: deployment
-            .transport
-            .unwrap_or(scenario.scenario.serving.transport.kind)
-            .name()
-            .to_string(),
+        transport: deployment.transport.name().to_string(),
         partitions,
     })
 }

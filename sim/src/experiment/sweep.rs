@@ -34,7 +34,7 @@
 //!
 //! **Overrides.** A point's scenario is the base scenario's TOML with each coordinate set at its
 //! path; missing tables are created, and a segment may index an existing array
-//! (`policy.stages[1].cuts`). Tagged tables (`policy`, `workload`, `serving.transport`, …) have a
+//! (`policy.stages[1].cuts`). Tagged tables (`policy`, `workload`, `serving.service_time`, …) have a
 //! `kind` whose other keys belong to that kind, so setting `X.kind` to a kind other than the base's
 //! replaces table `X` by `{ kind = value }` plus the keys the point's other axes set under `X`;
 //! the base's keys for its own kind are kept when the value equals the base's kind. Each point is
@@ -736,7 +736,7 @@ fn index_into<'a>(
 mod tests {
     use super::*;
     use crate::policy::PolicySpec;
-    use crate::workload::arrival::ArrivalSpec;
+    use crate::workload::ArrivalSpec;
     use toml::Value;
 
     fn scenarios_dir() -> PathBuf {
@@ -907,7 +907,8 @@ values = [0.1]
         );
         // serving.service_time did not exist: created.
         assert_eq!(t["serving"]["service_time"]["cv"], Value::Float(0.1));
-        assert_eq!(t["serving"]["transport"]["kind"], Value::from("zero_copy"));
+        // The base's other keys for its own policy kind stay.
+        assert_eq!(t["policy"]["transport"], Value::from("zero_copy"));
         // Point 1: infscaler replaces the policy table; the stages index then has nothing to
         // index, which is an error naming the axis.
         let p1 = s.points()[1].clone();

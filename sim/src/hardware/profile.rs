@@ -8,12 +8,10 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::AcceleratorKind;
-use super::measured::MeasuredTimes;
 use crate::time::SimDuration;
 use crate::units::{ByteRate, ByteSize, FlopRate, Frequency, TimeSpan};
 
@@ -60,9 +58,6 @@ pub struct DeviceProfile {
     pub storage: StorageSpec,
     /// The engines; exactly one is a CPU. Indices into this list name an engine elsewhere.
     pub accelerators: Vec<AcceleratorSpec>,
-    /// Measured execution times that replace the roofline on some accelerators (a scenario's
-    /// `device.measured_profile`; never read from the device profile file).
-    pub measured: Option<Arc<MeasuredTimes>>,
 }
 
 /// Unified memory shared by CPU, GPU and DLAs.
@@ -476,7 +471,6 @@ impl ProfileFile {
             memory,
             storage,
             accelerators,
-            measured: None,
         })
     }
 }

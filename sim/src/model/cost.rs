@@ -21,7 +21,43 @@
 
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::{AcceleratorSpec, DeviceProfile};
-use crate::model::Operator;
+use crate::model::measured::MeasuredTimes;
+use crate::model::{ActivationFn, OpKind, Operator};
+
+/// Whether `engine` runs operators of `kind` natively. The DLA runs TensorRT's DLA layer list
+/// (TensorRT Developer Guide, "DLA Supported Layers and Restrictions";
+/// NVIDIA/Deep-Learning-Accelerator-SW `operators/README.md`): convolution, deconvolution,
+/// fully-connected, activations (ReLU, Sigmoid, TanH, Clip, LeakyReLU), pooling, LRN,
+/// scale/batch-norm, element-wise, concatenation, resize, softmax and shuffle. Everything
+/// else (attention MatMul of two activations, LayerNorm, GELU/SiLU, Gather, RNNs) falls back
+/// to the GPU.
+pub fn supports(engine: AcceleratorKind, kind: OpKind) -> bool {
+    match engine {
+        AcceleratorKind::Cpu | AcceleratorKind::Gpu => true,
+        AcceleratorKind::Dla => match kind {
+            OpKind::Conv
+            | OpKind::Deconv
+            | OpKind::FullyConnected
+            | OpKind::Pooling
+            | OpKind::Lrn
+            | OpKind::BatchNorm
+            | OpKind::Elementwise
+            | OpKind::Concat
+            | OpKind::Resize
+            | OpKind::Softmax
+            | OpKind::Shuffle => true,
+            OpKind::Activation(f) => matches!(
+                f,
+                ActivationFn::Relu
+                    | ActivationFn::Relu6
+                    | ActivationFn::Sigmoid
+                    | ActivationFn::Tanh
+                    | ActivationFn::LeakyRelu
+            ),
+            OpKind::MatMul | OpKind::LayerNorm | OpKind::Embedding | OpKind::Recurrent => false,
+        },
+    }
+}
 
 /// One activity of an [`ExecPlan`]: consecutive operators on one engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -240,14 +276,17 @@ impl OpenSegment {
 
 /// The fastest accelerator for `ops` at batch 1 alone on the device (each engine with all its
 /// cores), and the time there, ns; ties go to the accelerator listed first. This is the basis of
-/// an app's isolated latency, of per-stage SLO budgets and of InfScaler's T̂_o.
-pub fn fastest_solo(ops: &[Operator], device: &DeviceProfile) -> (usize, u64) {
+/// an app's isolated latency, of per-stage SLO budgets and of InfScaler's T̂_o. `measured`: as
+/// for [`plan`].
+pub fn fastest_solo(
+    ops: &[Operator],
+    device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
+) -> (usize, u64) {
     (0..device.accelerators.len())
         .map(|a| {
-            (
-                a,
-                plan(ops, 1, a, device.accelerators[a].cores, device).solo_ns(),
-            )
+            let cores = device.accelerators[a].cores;
+            (a, plan(ops, 1, a, cores, device, measured).solo_ns())
         })
         .min_by_key(|&(a, t)| (t, a))
         .unwrap_or((0, 0))
@@ -256,20 +295,20 @@ pub fn fastest_solo(ops: &[Operator], device: &DeviceProfile) -> (usize, u64) {
 /// The execution plan of the operator slice `ops` at batch `batch` on engine `accel`, holding
 /// `cpu_cores` cores if it is the CPU.
 ///
-/// Where the device carries measured times for `accel` ([`DeviceProfile::measured`]) that cover
-/// the slice, the roofline plan below is scaled to the measured time
-/// ([`crate::hardware::measured`], [`ExecPlan::scaled_to`]): every segment's times and memory
-/// traffic by the same factor, its compute demand and bandwidth rate kept, so contention applies
-/// as before.
+/// Where `measured` (a scenario's measured profiles, [`crate::model::measured`]) has times for
+/// `accel` that cover the slice, the roofline plan below is scaled to the measured time
+/// ([`ExecPlan::scaled_to`]): every segment's times and memory traffic by the same factor, its
+/// compute demand and bandwidth rate kept, so contention applies as before.
 pub fn plan(
     ops: &[Operator],
     batch: u32,
     accel: usize,
     cpu_cores: u32,
     device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
 ) -> ExecPlan {
     let roofline = roofline_plan(ops, batch, accel, cpu_cores, device);
-    let Some(measured) = device.measured.as_deref() else {
+    let Some(measured) = measured else {
         return roofline;
     };
     let is_cpu = device.accelerators[accel].kind == AcceleratorKind::Cpu;
@@ -282,7 +321,7 @@ pub fn plan(
 
 /// The roofline execution plan of `ops` (what [`plan`] gives without measurements).
 ///
-/// On a DLA, operators it does not support ([`AcceleratorKind::supports`]) run on the device's
+/// On a DLA, operators it does not support ([`supports`]) run on the device's
 /// first GPU, consecutive ones in one segment, costed with the GPU's parameters; each DLA↔GPU
 /// hand-over adds to the GPU segment the boundary tensor (at the DLA's precision) written and
 /// read once more, at the GPU's bandwidth, and the DLA's `fallback_transition_ns`. (If the
@@ -310,7 +349,7 @@ pub fn roofline_plan(
     let mut prev: Option<&Operator> = None;
     for op in ops {
         let (host, host_spec, host_rates) = match &fallback {
-            Some((g, gspec, grates)) if !spec.kind.supports(op.kind) => (*g, *gspec, grates),
+            Some((g, gspec, grates)) if !supports(spec.kind, op.kind) => (*g, *gspec, grates),
             _ => (accel, spec, &home),
         };
         let cost = cost_with(op, batch, host_spec, host_rates);
@@ -371,6 +410,16 @@ mod tests {
     use super::*;
     use crate::hardware::profile::{MemorySpec, Precision, StorageSpec};
     use crate::model::{ActivationFn, OpKind};
+
+    #[test]
+    fn dla_runs_convolutions_but_not_attention() {
+        let dla = AcceleratorKind::Dla;
+        assert!(supports(dla, OpKind::Conv));
+        assert!(supports(dla, OpKind::Activation(ActivationFn::Relu)));
+        assert!(!supports(dla, OpKind::MatMul));
+        assert!(!supports(dla, OpKind::Activation(ActivationFn::Gelu)));
+        assert!(supports(AcceleratorKind::Gpu, OpKind::LayerNorm));
+    }
     use proptest::prelude::*;
 
     const CPU: usize = 0;
@@ -426,7 +475,6 @@ mod tests {
                 engine("gpu", AcceleratorKind::Gpu, Precision::Fp16, 5e12, 1),
                 dla,
             ],
-            measured: None,
         }
     }
 
@@ -514,7 +562,7 @@ mod tests {
         assert_eq!(op_time_ns(&conv, 1, CPU, 2, &d), 80_000_000 + 10_000);
         assert_eq!(op_time_ns(&conv, 1, CPU, 4, &d), 40_000_000 + 10_000);
         assert_eq!(op_time_ns(&conv, 1, CPU, 8, &d), 40_000_000 + 10_000);
-        let p = plan(&[conv], 1, CPU, 2, &d);
+        let p = plan(&[conv], 1, CPU, 2, &d, None);
         assert_eq!(p.segments.len(), 1);
         assert!(
             (p.segments[0].compute_demand - 2.0).abs() < 1e-12,
@@ -544,7 +592,7 @@ mod tests {
             10_000,
         );
         let ops = [conv_a.clone(), gelu.clone(), big_conv("conv_b")];
-        let p = plan(&ops, 2, DLA, 1, &d);
+        let p = plan(&ops, 2, DLA, 1, &d, None);
         let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
         assert_eq!(engines, [DLA, GPU, DLA]);
 
@@ -589,12 +637,12 @@ mod tests {
             0,
         );
         let ops = [big_conv("c1"), ln, gelu, big_conv("c2"), big_conv("c3")];
-        let p = plan(&ops, 1, DLA, 1, &d);
+        let p = plan(&ops, 1, DLA, 1, &d, None);
         let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
         assert_eq!(engines, [DLA, GPU, DLA]);
         assert_eq!(p.segments[2].fixed_ns, 2 * 10_000);
         // A slice starting with an unsupported op starts on the GPU with no hand-over before it.
-        let p = plan(&ops[1..], 1, DLA, 1, &d);
+        let p = plan(&ops[1..], 1, DLA, 1, &d, None);
         assert_eq!(p.segments[0].accel, GPU);
         assert_eq!(p.segments[0].fixed_ns, 2 * 10_000 + 40_000);
     }
@@ -612,7 +660,7 @@ mod tests {
         );
         let mm = op("mm", OpKind::MatMul, 1_000_000_000, 500_000, 500_000, 0);
         let ops = [big_conv("c1"), gelu, mm, big_conv("c2")];
-        let p = plan(&ops, 4, GPU, 1, &d);
+        let p = plan(&ops, 4, GPU, 1, &d, None);
         assert_eq!(p.segments.len(), 1);
         assert_eq!(p.segments[0].accel, GPU);
         assert_eq!(p.segments[0].fixed_ns, 4 * 10_000);
@@ -625,14 +673,14 @@ mod tests {
         let d = device();
         let conv = big_conv("conv");
         for accel in [CPU, GPU, DLA] {
-            let p = plan(std::slice::from_ref(&conv), 3, accel, 3, &d);
+            let p = plan(std::slice::from_ref(&conv), 3, accel, 3, &d, None);
             assert_eq!(p.solo_ns(), op_time_ns(&conv, 3, accel, 3, &d));
             assert_eq!(
                 p.mem_bytes(),
                 conv.bytes_moved(3, d.accelerators[accel].precision.bytes_per_elem())
             );
         }
-        assert_eq!(plan(&[], 1, GPU, 1, &d), ExecPlan::default());
+        assert_eq!(plan(&[], 1, GPU, 1, &d, None), ExecPlan::default());
     }
 
     #[test]
@@ -695,8 +743,8 @@ mod tests {
             cores in 1u32..6,
         ) {
             let d = device();
-            let p = plan(&ops, batch, accel, cores, &d);
-            let bigger = plan(&ops, batch + 1, accel, cores, &d);
+            let p = plan(&ops, batch, accel, cores, &d, None);
+            let bigger = plan(&ops, batch + 1, accel, cores, &d, None);
             prop_assert!(bigger.solo_ns() >= p.solo_ns());
             for w in p.segments.windows(2) {
                 prop_assert_ne!(w[0].accel, w[1].accel);

@@ -1,7 +1,9 @@
-//! Models as ordered operator lists computed from layer shapes, the zoo, cost and cut points.
+//! Models as ordered operator lists computed from layer shapes, the zoo, cost (from the roofline
+//! or from measured times) and cut points.
 
 pub mod cost;
 pub mod layers;
+pub mod measured;
 pub mod operator;
 pub mod partition;
 pub mod zoo;

@@ -25,7 +25,7 @@ pub enum ActivationFn {
 /// What an operator computes, at the granularity accelerators care about.
 ///
 /// The DLA supports a subset of these (TensorRT's DLA layer list); see
-/// `hardware::AcceleratorKind::supports`.
+/// [`super::cost::supports`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {

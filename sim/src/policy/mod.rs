@@ -7,7 +7,6 @@
 pub mod infless;
 pub mod infscaler;
 pub mod knative;
-pub mod kpa;
 pub mod spright;
 pub mod static_policy;
 
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::measured::MeasuredTimes;
 use crate::serving::InstanceConfig;
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
@@ -22,7 +22,7 @@ use crate::time::{SimDuration, SimTime};
 pub use infless::{InfLessPolicy, InfLessSpec};
 pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
-pub use spright::{SprightPolicy, SprightSpec};
+pub use spright::SprightSpec;
 pub use static_policy::{StaticPolicy, StaticSpec};
 
 /// The `[policy]` table: which policy, with its parameters.
@@ -81,8 +81,8 @@ impl PolicySpec {
             PolicySpec::Static(spec) => Box::new(StaticPolicy::new(spec.clone())),
             PolicySpec::Infscaler(spec) => Box::new(InfScalerPolicy::new(spec.clone())),
             PolicySpec::Infless(spec) => Box::new(InfLessPolicy::new(spec.clone())),
-            PolicySpec::Spright(spec) => Box::new(SprightPolicy::new(spec.clone())),
-            PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.clone())),
+            PolicySpec::Spright(spec) => Box::new(KnativePolicy::new(spec.platform())),
+            PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.platform())),
         }
     }
 }
@@ -92,32 +92,39 @@ impl PolicySpec {
 pub struct PolicyContext<'a> {
     /// The device.
     pub device: &'a DeviceProfile,
+    /// Measured execution times that replace the device's roofline where they apply (pass them
+    /// to [`crate::model::cost::plan`]).
+    pub measured: Option<&'a MeasuredTimes>,
     /// The app's models, one per stage.
     pub models: &'a [Model],
     /// The latency objective.
     pub slo: SimDuration,
     /// Usable unified memory.
     pub memory_limit_bytes: u64,
-    /// The transport the scenario configures, used unless the policy chooses another.
-    pub default_transport: TransportKind,
     /// The transports' cost parameters (a policy may need the per-hop overhead T_p).
     pub transport: &'a TransportSpec,
     /// The data plane's queue capacity.
     pub queue_capacity: usize,
 }
 
+#[cfg(test)]
 impl<'a> PolicyContext<'a> {
-    /// The context of a resolved scenario.
-    pub fn from_scenario(scenario: &'a crate::scenario::ResolvedScenario) -> Self {
-        let serving = &scenario.scenario.serving;
+    /// A context for unit tests: the roofline of `device` (no measured times), all its usable
+    /// memory, queues of 1024.
+    pub(crate) fn roofline(
+        device: &'a DeviceProfile,
+        models: &'a [Model],
+        transport: &'a TransportSpec,
+        slo: SimDuration,
+    ) -> Self {
         PolicyContext {
-            device: &scenario.device,
-            models: &scenario.models,
-            slo: scenario.slo,
-            memory_limit_bytes: scenario.memory_limit_bytes,
-            default_transport: serving.transport.kind,
-            transport: &serving.transport,
-            queue_capacity: serving.queue_capacity,
+            device,
+            measured: None,
+            models,
+            slo,
+            memory_limit_bytes: device.usable_memory_bytes(),
+            transport,
+            queue_capacity: 1024,
         }
     }
 }
@@ -129,11 +136,12 @@ pub struct Deployment {
     pub cuts: Vec<Vec<usize>>,
     /// Instances to start, by global partition index (partitions numbered across stages).
     pub instances: Vec<InstancePlan>,
-    /// The transport between partitions; `None` keeps the scenario's.
-    pub transport: Option<TransportKind>,
+    /// How tensors travel between partitions: the policy's choice alone (`[serving.transport]`
+    /// holds only what each mechanism costs).
+    pub transport: TransportKind,
     /// For zero-copy sharing: how tokens travel (eBPF map events or user-space messages to the
-    /// sharing manager); `None` keeps the scenario's.
-    pub control_path: Option<ControlPath>,
+    /// sharing manager); other transports ignore it.
+    pub control_path: ControlPath,
 }
 
 impl Deployment {
@@ -298,7 +306,7 @@ pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
     let isolated: Vec<u64> = ctx
         .models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device, ctx.measured).1)
         .collect();
     let total: u64 = isolated.iter().sum::<u64>().max(1);
     isolated

@@ -3,7 +3,7 @@
 //! and are kept warm.
 //!
 //! - **Functions**: one per model, never partitioned (the InfScaler paper, §V: "SPRIGHT does not
-//!   include a partitioning algorithm"), each with its own KPA ([`super::kpa`]): SPRIGHT's
+//!   include a partitioning algorithm"), each with its own KPA ([`super::knative::kpa`]): SPRIGHT's
 //!   scaling is Knative/Kubernetes' (REFERENCE.md §3), so the same autoscaler and defaults as
 //!   the Knative policy, which isolates the data plane as SPRIGHT's own evaluation does.
 //! - **Warm functions**: SPRIGHT keeps functions warm ("no cold start", the paper's abstract);
@@ -20,15 +20,14 @@
 //! - **Placement**: as for Knative, pods ask for the GPU and all run there.
 //! - **containerConcurrency** (default 1): as the Knative policy, for the same reason (a batch-1
 //!   function runs one request at a time); the artifact's 32 is a parameter away.
+//!
+//! So SPRIGHT is Knative's [`Platform`] with whole functions, shared-memory hand-offs and warm
+//! functions ([`SprightSpec::platform`]); it runs as a [`KnativePolicy`](super::KnativePolicy).
 
 use serde::{Deserialize, Serialize};
 
-use super::knative::functions_on_gpu;
-use super::kpa::{BUCKET, KpaFleet, KpaSpec, validate_function};
-use super::{Action, Deployment, Observation, Policy, PolicyContext};
-use crate::serving::InstanceConfig;
+use super::knative::{KpaSpec, Platform};
 use crate::serving::transport::TransportKind;
-use crate::time::SimDuration;
 
 /// Parameters of `[policy] kind = "spright"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,12 +66,7 @@ impl Default for SprightSpec {
 impl SprightSpec {
     /// Checks the parameters; the error is (field below `policy.`, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
-        validate_function(
-            self.container_concurrency,
-            self.max_batch,
-            self.cpu_cores,
-            &self.warm_autoscaler(),
-        )
+        self.platform().validate()
     }
 
     /// The autoscaler with SPRIGHT's warm functions imposed.
@@ -85,62 +79,18 @@ impl SprightSpec {
         spec.enable_scale_to_zero = false;
         spec
     }
-}
 
-/// The SPRIGHT policy: whole-model functions on the GPU, a KPA each, shared-memory hand-offs.
-#[derive(Clone, Debug)]
-pub struct SprightPolicy {
-    spec: SprightSpec,
-    fleet: Option<KpaFleet>,
-}
-
-impl SprightPolicy {
-    /// A policy with these parameters.
-    pub fn new(spec: SprightSpec) -> Self {
-        SprightPolicy { spec, fleet: None }
-    }
-
-    /// The autoscalers (after [`Policy::deploy`]).
-    pub fn fleet(&self) -> Option<&KpaFleet> {
-        self.fleet.as_ref()
-    }
-}
-
-impl Policy for SprightPolicy {
-    fn name(&self) -> &'static str {
-        "spright"
-    }
-
-    fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        let config = InstanceConfig {
-            max_batch: self.spec.max_batch,
-            batch_timeout: SimDuration::ZERO,
-            cpu_cores: self.spec.cpu_cores,
-            compute_share: 1.0,
-        };
-        let (fleet, instances) = functions_on_gpu(
-            ctx,
-            ctx.models.len(),
-            &self.spec.warm_autoscaler(),
-            self.spec.container_concurrency,
-            config,
-        );
-        self.fleet = Some(fleet);
-        Deployment {
-            cuts: vec![Vec::new(); ctx.models.len()],
-            instances,
-            transport: Some(TransportKind::SharedMemory),
-            control_path: None,
-        }
-    }
-
-    fn tick_interval(&self) -> Option<SimDuration> {
-        Some(BUCKET)
-    }
-
-    fn on_tick(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
-        if let Some(fleet) = &mut self.fleet {
-            fleet.on_tick(observation, actions);
+    /// SPRIGHT's platform: Knative's, with one function per model, shared-memory hand-offs and
+    /// functions kept warm.
+    pub fn platform(&self) -> Platform {
+        Platform {
+            name: "spright",
+            partition: false,
+            transport: TransportKind::SharedMemory,
+            container_concurrency: self.container_concurrency,
+            max_batch: self.max_batch,
+            cpu_cores: self.cpu_cores,
+            autoscaler: self.warm_autoscaler(),
         }
     }
 }
@@ -150,23 +100,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::policy::knative::tests::trace_dir;
-    use crate::report::Report;
-    use crate::scenario::Scenario;
-    use crate::simulation::Simulation;
-
-    fn run(text: &str, dir: &Path) -> Report {
-        let r = Scenario::parse(text, "t", dir).unwrap().resolve().unwrap();
-        Simulation::new(&r, None).unwrap().run()
-    }
-
-    fn gpu_instances(report: &Report) -> Vec<u32> {
-        report
-            .partitions
-            .iter()
-            .map(|p| p.instances.get("gpu").copied().unwrap_or(0))
-            .collect()
-    }
+    use crate::policy::knative::tests::{
+        gap_times, gpu_instances, run, step_times, tm, trace, trace_dir,
+    };
 
     #[test]
     fn warm_functions_are_imposed() {
@@ -186,23 +122,12 @@ mod tests {
     #[test]
     fn low_load_meets_the_slo_with_whole_models_and_shared_memory() {
         // 2 requests/s on TM: one warm pod per model, far below the 0.7 target.
-        let text = r#"
-[device]
-profile = "xavier-agx"
-[app]
-name = "tm"
-[slo]
-multiplier = 3.0
-[workload]
-kind = "poisson"
-rate_per_s = 2.0
-[run]
-duration = "30s"
-warmup = "2s"
-[policy]
-kind = "spright"
-"#;
-        let report = run(text, Path::new("."));
+        let text = tm(
+            "spright",
+            "kind = \"poisson\"\nrate_per_s = 2.0",
+            "duration = \"30s\"\nwarmup = \"2s\"",
+        );
+        let report = run(&text, Path::new("."));
         assert_eq!(report.policy, "spright");
         assert_eq!(report.transport, "shared_memory");
         // Whole models: one partition per stage, each covering all its operators.
@@ -215,36 +140,17 @@ kind = "spright"
         assert_eq!(gpu_instances(&report), vec![1, 1]);
     }
 
-    /// TM under SPRIGHT with a trace from `dir`.
+    /// TM under SPRIGHT replaying a trace, with a time series.
     fn tm_trace(file: &str, duration_s: u32) -> String {
-        format!(
-            r#"
-[device]
-profile = "xavier-agx"
-[app]
-name = "tm"
-[slo]
-multiplier = 3.0
-[workload]
-kind = "trace"
-path = "{file}"
-time_unit = "s"
-[run]
-duration = "{duration_s}s"
-series_interval = "1s"
-[policy]
-kind = "spright"
-"#
-        )
+        let run = format!("duration = \"{duration_s}s\"\nseries_interval = \"1s\"");
+        tm("spright", &trace(file), &run)
     }
 
     #[test]
     fn a_step_up_in_load_adds_pods() {
         // As for Knative: 20 s at 2/s, then 20 s at 200/s; ResNet-50 (≈ 4.7 ms alone on the
         // GPU) then holds ≈ 0.94 requests on average, above the 0.7 target.
-        let mut times: Vec<f64> = (0..40).map(|i| i as f64 * 0.5).collect();
-        times.extend((0..4000).map(|i| 20.0 + i as f64 * 0.005));
-        let dir = trace_dir(&[("spright-step.csv", &times)]);
+        let dir = trace_dir(&[("spright-step.csv", &step_times())]);
         let report = run(&tm_trace("spright-step.csv", 40), &dir);
         let pods = gpu_instances(&report);
         assert_eq!(pods.len(), 2);
@@ -257,9 +163,7 @@ kind = "spright"
         // The Knative scale-to-zero scenario (10 s of 5/s, one request at 150 s): SPRIGHT keeps
         // one pod per function, so memory stays occupied and the late request is served warm,
         // within the SLO.
-        let mut times: Vec<f64> = (0..50).map(|i| i as f64 * 0.2).collect();
-        times.push(150.0);
-        let dir = trace_dir(&[("spright-gap.csv", &times)]);
+        let dir = trace_dir(&[("spright-gap.csv", &gap_times())]);
         let report = run(&tm_trace("spright-gap.csv", 200), &dir);
         let s = &report.summary;
         assert_eq!(s.completed, 51);

@@ -9,7 +9,7 @@ use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::partition;
 use crate::serving::InstanceConfig;
-use crate::serving::transport::TransportKind;
+use crate::serving::transport::{ControlPath, TransportKind};
 use crate::time::SimDuration;
 use crate::units::TimeSpan;
 
@@ -17,9 +17,14 @@ use crate::units::TimeSpan;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticSpec {
-    /// Transport between partitions; default: the scenario's `[serving.transport] kind`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<TransportKind>,
+    /// Transport between partitions. Default: zero-copy tokens.
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// How zero-copy tokens travel: an eBPF map (`ebpf`) or user-space messages to the sharing
+    /// manager (`user_space`, the paper's "INFSCALER–"); other transports ignore it. Default
+    /// `ebpf`.
+    #[serde(default)]
+    pub control_path: ControlPath,
     /// One entry per app stage, in order. Empty: every model whole, one instance on the GPU.
     #[serde(default)]
     pub stages: Vec<StaticStage>,
@@ -198,6 +203,7 @@ impl Policy for StaticPolicy {
         let default_stage = StaticStage::default();
         let mut deployment = Deployment {
             transport: self.spec.transport,
+            control_path: self.spec.control_path,
             ..Default::default()
         };
         let mut global = 0;

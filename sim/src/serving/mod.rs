@@ -1,8 +1,7 @@
 //! Serving: the data plane every policy shares ([`plane::DataPlane`]: instances and their
 //! queues, routing, batching, tensor hand-offs, cold starts) and what it is made of — unified
 //! memory accounting, zero-copy region sharing, transports and their costs, run-time state —
-//! plus the configuration types policies and scenarios use ([`InstanceConfig`], [`Routing`],
-//! [`ServiceTime`]).
+//! plus the configuration types policies and scenarios use ([`InstanceConfig`], [`Routing`]).
 
 pub mod memory;
 pub mod plane;
@@ -56,22 +55,4 @@ pub enum Routing {
     /// Each instance has its own FIFO; a request joins the instance with the fewest requests
     /// queued or in service (ties: the instance created first).
     JoinShortestQueue,
-}
-
-/// Variability of execution times around the cost model's figure (a multiplicative factor with
-/// mean 1, drawn per batch from the run's `service` stream).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ServiceTime {
-    /// Exactly the cost model's time.
-    #[default]
-    Deterministic,
-    /// Exponentially distributed with the cost model's time as mean (for queueing-theory checks).
-    Exponential,
-    /// Log-normal with the cost model's time as mean and coefficient of variation `cv`
-    /// (measured jitter: REFERENCE.md §7 saw cv 0.11–0.21 for a conv on a shared CPU).
-    Lognormal {
-        /// Coefficient of variation (standard deviation / mean), ≥ 0.
-        cv: f64,
-    },
 }

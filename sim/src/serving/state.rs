@@ -2,8 +2,10 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::metrics::TimeWeighted;
+use crate::model::Operator;
 use crate::serving::InstanceConfig;
 use crate::serving::sharing::RegionRef;
 use crate::time::SimTime;
@@ -15,6 +17,8 @@ pub struct PartitionState {
     pub stage: usize,
     /// Operator indices of the model it runs (0-based, end-exclusive).
     pub ops: Range<usize>,
+    /// Those operators.
+    pub operators: Arc<[Operator]>,
     /// Activation elements of one sample's output.
     pub output_elems: u64,
     /// Instances ever created for it (live or not), by instance index.

@@ -53,16 +53,10 @@ pub enum ControlPath {
     UserSpace,
 }
 
-/// The `[serving.transport]` table: the mechanism and the fixed costs of its control path.
+/// The `[serving.transport]` table: what each mechanism costs (the policy chooses the mechanism).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransportSpec {
-    /// Mechanism used unless the policy chooses one.
-    #[serde(default)]
-    pub kind: TransportKind,
-    /// Control path of zero-copy tokens unless the policy chooses one.
-    #[serde(default)]
-    pub control_path: ControlPath,
     /// Control-plane latency of handing a token to the consumer. Assumed: one event through an
     /// eBPF map / Unix-domain message, tens of microseconds; the paper (Fig. 6) bounds the whole
     /// hand-off below 1 ms. To be replaced by the HIL measurement.
@@ -110,8 +104,6 @@ fn default_serialize_rate() -> ByteRate {
 impl Default for TransportSpec {
     fn default() -> Self {
         TransportSpec {
-            kind: TransportKind::ZeroCopy,
-            control_path: ControlPath::Ebpf,
             token_handoff: default_token_handoff(),
             token_handoff_user_space: default_user_space_handoff(),
             token_fault: default_token_fault(),

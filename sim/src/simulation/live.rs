@@ -8,6 +8,7 @@ use crate::executor::{
     LiveError, LiveExecution, LiveExecutor, LiveInstance, LivePartition, LiveSetup,
 };
 use crate::report::Report;
+use crate::serving::transport::TransportKind;
 
 impl Simulation {
     /// Runs to the end on the wall clock with `executor` running the batches, and returns the
@@ -70,7 +71,7 @@ impl Simulation {
                 .iter()
                 .map(|a| a.name.clone())
                 .collect(),
-            transport: self.plane.transport_kind(),
+            copies_tensors: self.plane.transport_kind() != TransportKind::ZeroCopy,
             seq_len: rs
                 .scenario
                 .app

@@ -20,11 +20,11 @@ use crate::engines::{Engines, Work};
 use crate::event::Event;
 use crate::executor::{Executor, LiveError, SimulatedExecutor};
 use crate::metrics::{MetricsConfig, Recorder};
-use crate::policy::{Policy, PolicyContext};
+use crate::policy::Policy;
 use crate::report::{PartitionReport, Report, ScalingEvent};
 use crate::rng::RunSeed;
 use crate::scenario::ResolvedScenario;
-use crate::serving::plane::{Context, DataPlane, PlaneConfig};
+use crate::serving::plane::{Context, DataPlane, PartitionSpec, PlaneConfig};
 use crate::time::SimTime;
 
 use arrivals::Arrivals;
@@ -101,7 +101,7 @@ impl Machine {
 
 /// A run in progress. Build with [`Simulation::new`], then [`Simulation::run`].
 pub struct Simulation {
-    scenario: Arc<ResolvedScenario>,
+    scenario: ResolvedScenario,
     seed: u64,
     machine: Machine,
     plane: DataPlane,
@@ -117,7 +117,6 @@ impl Simulation {
     pub fn new(scenario: &ResolvedScenario, seed: Option<u64>) -> Result<Self, SimError> {
         let seed = seed.unwrap_or(scenario.scenario.seed);
         let run_seed = RunSeed(seed);
-        let scenario = Arc::new(scenario.clone());
         let device = &scenario.device;
         let spec = &scenario.scenario;
 
@@ -127,14 +126,21 @@ impl Simulation {
             .map_err(|e| SimError::Workload(e.to_string()))?;
 
         let mut policy = spec.policy.build();
-        let deployment = policy.deploy(&PolicyContext::from_scenario(&scenario));
+        let deployment = policy.deploy(&scenario.policy_context());
         let policy_name = policy.name();
-        let partitions = deployment
+        let partitions: Vec<PartitionSpec> = deployment
             .partitions(&scenario.models, device.accelerators.len())
             .map_err(|message| SimError::Deployment {
                 policy: policy_name,
                 message,
-            })?;
+            })?
+            .into_iter()
+            .map(|(stage, ops)| PartitionSpec {
+                operators: scenario.models[stage].operators[ops.clone()].into(),
+                stage,
+                ops,
+            })
+            .collect();
 
         let accelerator_names: Vec<String> =
             device.accelerators.iter().map(|a| a.name.clone()).collect();
@@ -149,19 +155,28 @@ impl Simulation {
             partitions.len(),
             scenario.slo,
         );
-        let executor =
-            SimulatedExecutor::new(scenario.clone(), &partitions, run_seed.stream("service"));
-        let plane = DataPlane::new(
-            scenario.clone(),
-            PlaneConfig {
-                partitions,
-                transport: deployment.transport.unwrap_or(spec.serving.transport.kind),
-                control_path: deployment
-                    .control_path
-                    .unwrap_or(spec.serving.transport.control_path),
-                wait_for_instances: policy.tick_interval().is_some(),
-            },
+        let shared_device = Arc::new(device.clone());
+        let executor = SimulatedExecutor::new(
+            shared_device.clone(),
+            scenario.measured.clone(),
+            partitions.iter().map(|p| p.operators.clone()).collect(),
+            spec.serving.service_time,
+            run_seed.stream("service"),
         );
+        let plane = DataPlane::new(PlaneConfig {
+            partitions,
+            device: shared_device,
+            input_bytes: scenario.models[0].input_elems() * 4,
+            memory_limit_bytes: scenario.memory_limit_bytes,
+            slo: scenario.slo,
+            queue_capacity: spec.serving.queue_capacity,
+            routing: spec.serving.routing,
+            cold_start_init: spec.serving.cold_start_init.0,
+            transport_costs: spec.serving.transport.clone(),
+            transport: deployment.transport,
+            control_path: deployment.control_path,
+            wait_for_instances: policy.tick_interval().is_some(),
+        });
         let mut sim = Simulation {
             machine: Machine {
                 events: EventQueue::new(),

@@ -1,15 +1,18 @@
 //! Workloads: arrival processes and the applications requests are for.
 //!
-//! - [`arrival`]: the `[workload]` spec ([`ArrivalSpec`]), its errors and the synthetic processes
-//!   (constant, Poisson, two-state MMPP).
+//! - [`spec`]: the `[workload]` table ([`ArrivalSpec`]) that picks an arrival process.
+//! - [`arrival`]: what every arrival process implements ([`ArrivalProcess`]), the errors of a
+//!   workload and the synthetic processes (constant, Poisson, two-state MMPP).
 //! - [`trace`]: replay of a timestamp CSV (e.g. the Azure LLM inference trace).
 //! - [`azure`]: replay of one function of the Azure Functions 2019 per-minute invocation counts.
 
 pub mod app;
 pub mod arrival;
 pub mod azure;
+pub mod spec;
 pub mod trace;
 
-pub use arrival::{ArrivalProcess, ArrivalSpec, WorkloadError};
+pub use arrival::{ArrivalProcess, WorkloadError};
 pub use azure::{AzureFunctionsSpec, Spread};
+pub use spec::ArrivalSpec;
 pub use trace::{TimeUnit, TraceSpec};

@@ -20,6 +20,7 @@ use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
 use crate::model::cost;
+use crate::model::measured::MeasuredTimes;
 use crate::serving::InstanceConfig;
 use crate::time::SimDuration;
 
@@ -95,9 +96,10 @@ pub fn gpu_time_ns(
     gpu: usize,
     percent: u32,
     device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
 ) -> u64 {
     let share = f64::from(percent.clamp(1, 100)) / 100.0;
-    cost::plan(ops, batch, gpu, 1, device)
+    cost::plan(ops, batch, gpu, 1, device, measured)
         .segments
         .iter()
         .map(|s| {
@@ -165,6 +167,7 @@ pub fn candidate(
 pub fn configs_with_batch(
     ops: &[Operator],
     device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
     slo: SimDuration,
     batch: u32,
     params: &SearchParams,
@@ -179,7 +182,7 @@ pub fn configs_with_batch(
     .collect();
     let mut out = Vec::new();
     for &t in threads.iter().filter(|&&t| t <= cpu_cores) {
-        let ns = inflate(cost::plan(ops, batch, cpu, t, device).solo_ns());
+        let ns = inflate(cost::plan(ops, batch, cpu, t, device, measured).solo_ns());
         out.extend(candidate(cpu, batch, t, 0, ns, slo));
     }
     let gpu_threads = threads.last().copied().unwrap_or(2).min(cpu_cores);
@@ -190,7 +193,7 @@ pub fn configs_with_batch(
         let step = params.gpu_percent_step.max(1);
         let mut p = params.gpu_percent_max.min(100);
         while p >= step {
-            let ns = inflate(gpu_time_ns(ops, batch, gpu, p, device));
+            let ns = inflate(gpu_time_ns(ops, batch, gpu, p, device, measured));
             out.extend(candidate(gpu, batch, gpu_threads, p, ns, slo));
             p -= step;
         }
@@ -346,21 +349,21 @@ mod tests {
         // Budget: the SLO is 2.2 × the inflated GPU time at batch 4 and full share, so
         // t(4) × 1.1 = SLO/2.2 < SLO/2 fits; the largest feasible batch b* must satisfy
         // 1.1·t(b*) ≤ SLO/2 < 1.1·t(2·b*) (if 2·b* ≤ 16), checked against the cost model.
-        let t4 = gpu_time_ns(ops, 4, gpu, 100, &device) as f64 * 1.1;
+        let t4 = gpu_time_ns(ops, 4, gpu, 100, &device, None) as f64 * 1.1;
         let slo = SimDuration::from_ns((t4 * 2.2) as u64);
         let largest = supported_batches(16)
             .into_iter()
-            .find(|&b| !configs_with_batch(ops, &device, slo, b, &params).is_empty())
+            .find(|&b| !configs_with_batch(ops, &device, None, slo, b, &params).is_empty())
             .unwrap();
         assert!(largest >= 4);
-        let t = |b| gpu_time_ns(ops, b, gpu, 100, &device) as f64 * 1.1;
+        let t = |b| gpu_time_ns(ops, b, gpu, 100, &device, None) as f64 * 1.1;
         assert!(t(largest) <= slo.as_ns() as f64 / 2.0);
         if largest < 16 {
             assert!(t(largest * 2) > slo.as_ns() as f64 / 2.0);
         }
         // Every configuration respects its budget and the thread rules.
         for b in supported_batches(16) {
-            for c in configs_with_batch(ops, &device, slo, b, &params) {
+            for c in configs_with_batch(ops, &device, None, slo, b, &params) {
                 let budget = if b == 1 { slo.as_ns() } else { slo.as_ns() / 2 };
                 assert!(c.exec.as_ns() <= budget);
                 assert_eq!(c.batch, b);
@@ -369,7 +372,7 @@ mod tests {
                 if c.gpu_percent > 0 {
                     assert_eq!(c.accelerator, gpu);
                     // A smaller share never predicts a shorter time.
-                    let full = gpu_time_ns(ops, b, gpu, 100, &device);
+                    let full = gpu_time_ns(ops, b, gpu, 100, &device, None);
                     assert!(c.exec.as_ns() as f64 >= full as f64 * 1.1 - 1.0);
                 }
             }

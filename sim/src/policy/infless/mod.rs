@@ -469,7 +469,9 @@ impl Policy for InfLessPolicy {
                 let ops = model.operators.clone();
                 let candidates: Vec<Vec<ResourceConfig>> = batches
                     .iter()
-                    .map(|&b| config::configs_with_batch(&ops, &device, budget, b, &params))
+                    .map(|&b| {
+                        config::configs_with_batch(&ops, &device, ctx.measured, budget, b, &params)
+                    })
                     .collect();
                 // Fallback when the budget is out of reach: batch 1 without a budget, fastest.
                 let unbounded = SimDuration::from_ns(u64::MAX / 4);
@@ -478,13 +480,14 @@ impl Policy for InfLessPolicy {
                 } else {
                     &no_gpu
                 };
-                let fallback = config::configs_with_batch(&ops, &device, unbounded, 1, search)
-                    .into_iter()
-                    .min_by_key(|c| c.exec)
-                    .map(|c| ResourceConfig {
-                        batch_timeout: SimDuration::ZERO,
-                        ..c
-                    });
+                let fallback =
+                    config::configs_with_batch(&ops, &device, ctx.measured, unbounded, 1, search)
+                        .into_iter()
+                        .min_by_key(|c| c.exec)
+                        .map(|c| ResourceConfig {
+                            batch_timeout: SimDuration::ZERO,
+                            ..c
+                        });
                 Function {
                     ops,
                     candidates,
@@ -528,8 +531,8 @@ impl Policy for InfLessPolicy {
             // INFless is built on OpenFaaS (REFERENCE.md §2: modified faas-netes, faas-cli and
             // gateway): the functions of an application call each other through the gateway over
             // HTTP with serialised payloads; it has no shared-memory data plane.
-            transport: Some(TransportKind::Http),
-            control_path: None,
+            transport: TransportKind::Http,
+            ..Default::default()
         }
     }
 

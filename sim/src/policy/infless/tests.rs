@@ -35,13 +35,8 @@ fn deployed(spec: InfLessSpec) -> (InfLessPolicy, usize) {
     let transport = crate::serving::transport::TransportSpec::default();
     let models = vec![model];
     let ctx = PolicyContext {
-        device: &device,
-        models: &models,
-        slo: SimDuration::from_ms(6),
         memory_limit_bytes: 8 << 30,
-        default_transport: transport.kind,
-        transport: &transport,
-        queue_capacity: 1024,
+        ..PolicyContext::roofline(&device, &models, &transport, SimDuration::from_ms(6))
     };
     let mut policy = InfLessPolicy::new(spec);
     let d = policy.deploy(&ctx);

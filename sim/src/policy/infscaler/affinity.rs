@@ -36,6 +36,7 @@ use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
 use crate::model::cost::{self, ExecPlan};
+use crate::model::measured::MeasuredTimes;
 use crate::serving::InstanceConfig;
 
 /// What Algorithm 1 knows about one partition.
@@ -106,11 +107,13 @@ pub fn busy_share(plan: &ExecPlan, m: usize, cpu_cores: u32, device: &DeviceProf
     }
 }
 
-/// Latency, memory and busy share (w) of the slice `ops` on every accelerator.
+/// Latency, memory and busy share (w) of the slice `ops` on every accelerator (`measured`: as for
+/// [`cost::plan`]).
 pub fn profile_ops(
     ops: &[Operator],
     config: &InstanceConfig,
     device: &DeviceProfile,
+    measured: Option<&MeasuredTimes>,
 ) -> (Vec<u64>, Vec<u64>, Vec<f64>) {
     let n = device.accelerators.len();
     let (mut lat, mut mem, mut share) = (
@@ -119,7 +122,7 @@ pub fn profile_ops(
         Vec::with_capacity(n),
     );
     for m in 0..n {
-        let plan = cost::plan(ops, 1, m, config.cpu_cores, device);
+        let plan = cost::plan(ops, 1, m, config.cpu_cores, device, measured);
         lat.push(plan.solo_ns());
         mem.push(cost::footprint_bytes(ops, config.max_batch, m, device));
         share.push(busy_share(&plan, m, config.cpu_cores, device));
@@ -159,7 +162,7 @@ mod tests {
         let d = DeviceProfile::builtin("xavier-agx").unwrap();
         let m = crate::model::zoo::build("alexnet", &Default::default()).unwrap();
         let cfg = InstanceConfig::default();
-        let (lat, mem, share) = profile_ops(&m.operators, &cfg, &d);
+        let (lat, mem, share) = profile_ops(&m.operators, &cfg, &d, None);
         let (cpu, gpu, dla) = (0, 1, 2);
         // The GPU is the fastest, the CPU the slowest.
         assert!(lat[gpu] < lat[dla] && lat[dla] < lat[cpu]);

@@ -343,8 +343,12 @@ impl Policy for InfScalerPolicy {
                 .expect("the partitioner's cuts are valid");
             let first = profiles.len();
             for ops in ranges {
-                let (latency_ns, memory_bytes, busy_share) =
-                    affinity::profile_ops(&model.operators[ops.clone()], &config, ctx.device);
+                let (latency_ns, memory_bytes, busy_share) = affinity::profile_ops(
+                    &model.operators[ops.clone()],
+                    &config,
+                    ctx.device,
+                    ctx.measured,
+                );
                 let bottleneck = ops
                     .clone()
                     .filter(|&i| is_rep[i])
@@ -394,8 +398,8 @@ impl Policy for InfScalerPolicy {
         Deployment {
             cuts,
             instances,
-            transport: Some(TransportKind::ZeroCopy),
-            control_path: Some(self.spec.control_path),
+            transport: TransportKind::ZeroCopy,
+            control_path: self.spec.control_path,
         }
     }
 

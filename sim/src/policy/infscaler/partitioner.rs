@@ -144,7 +144,7 @@ pub fn bottleneck_partition(
 
 /// The fastest accelerator for `model` at batch 1 and the predicted time there, ns.
 pub fn predicted_execution(model: &Model, ctx: &PolicyContext<'_>) -> (usize, u64) {
-    cost::fastest_solo(&model.operators, ctx.device)
+    cost::fastest_solo(&model.operators, ctx.device, ctx.measured)
 }
 
 /// Indices (0-based) of the operators whose complexity is strictly above the mean, compared
@@ -573,23 +573,6 @@ mod tests {
         }
     }
 
-    fn ctx<'a>(
-        device: &'a DeviceProfile,
-        models: &'a [Model],
-        transport: &'a TransportSpec,
-        slo: SimDuration,
-    ) -> PolicyContext<'a> {
-        PolicyContext {
-            device,
-            models,
-            slo,
-            memory_limit_bytes: device.usable_memory_bytes(),
-            default_transport: TransportKind::ZeroCopy,
-            transport,
-            queue_capacity: 1024,
-        }
-    }
-
     #[test]
     fn representatives_are_strictly_above_the_mean_and_cuts_sit_at_the_smallest_tensor() {
         // FLOPs 100, 1, 1, 100, 1, 100: mean 50.5, representatives #1, #4, #6 (0-based 0, 3, 5).
@@ -611,7 +594,7 @@ mod tests {
         let t = TransportSpec::default();
         let models = [m.clone()];
         // A generous SLO: every representative alone (σ = 0 each).
-        let c = ctx(&d, &models, &t, SimDuration::from_secs(1));
+        let c = PolicyContext::roofline(&d, &models, &t, SimDuration::from_secs(1));
         let plan = bottleneck_partition(&m, &c, c.slo, None);
         assert_eq!(plan.representative, vec![0, 3, 5]);
         assert_eq!(plan.cuts, vec![3, 5]);
@@ -640,9 +623,12 @@ mod tests {
             let m = crate::model::zoo::build(name, &Default::default()).unwrap();
             let models = [m.clone()];
             for mult in [1.0, 1.5, 2.0, 3.0] {
-                let (_, t_o) = predicted_execution(&m, &ctx(&d, &models, &t, SimDuration::ZERO));
+                let (_, t_o) = predicted_execution(
+                    &m,
+                    &PolicyContext::roofline(&d, &models, &t, SimDuration::ZERO),
+                );
                 let slo = SimDuration::from_ns((t_o as f64 * mult) as u64);
-                let c = ctx(&d, &models, &t, slo);
+                let c = PolicyContext::roofline(&d, &models, &t, slo);
                 let plan = bottleneck_partition(&m, &c, slo, None);
                 if mult == 1.0 {
                     assert!(plan.cuts.is_empty(), "{name}: no slack, no cut");

@@ -48,16 +48,9 @@ fn ctx<'a>(
     transport: &'a TransportSpec,
     multiplier: f64,
 ) -> PolicyContext<'a> {
-    let iso = crate::scenario::isolated_latency(models, device);
-    PolicyContext {
-        device,
-        models,
-        slo: SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier),
-        memory_limit_bytes: device.usable_memory_bytes(),
-        default_transport: TransportKind::ZeroCopy,
-        transport,
-        queue_capacity: 1024,
-    }
+    let iso = crate::scenario::isolated_latency(models, device, None);
+    let slo = SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier);
+    PolicyContext::roofline(device, models, transport, slo)
 }
 
 #[test]
@@ -78,8 +71,8 @@ fn deploys_one_instance_per_partition_with_zero_copy() {
     // pool1 (#4), pool2 (#8), relu3 (#10), relu4 (#12), flatten (#16).
     assert_eq!(dep.cuts, vec![vec![4, 8, 10, 12, 16]]);
     assert_eq!(dep.instances.len(), 6);
-    assert_eq!(dep.transport, Some(TransportKind::ZeroCopy));
-    assert_eq!(dep.control_path, Some(ControlPath::Ebpf));
+    assert_eq!(dep.transport, TransportKind::ZeroCopy);
+    assert_eq!(dep.control_path, ControlPath::Ebpf);
     // The GPU is everyone's best affinity.
     assert!(dep.instances.iter().all(|i| i.accelerator == 1));
     // B_k = FLOPs of the partition's representative: conv2 (448M) is the largest.

@@ -105,7 +105,8 @@ impl DataPlane {
             instance: i,
             partition,
             accelerator,
-            config,
+            cpu_cores: config.cpu_cores,
+            compute_share: config.compute_share,
             requests: &self.batches.get(batch).requests,
         };
         let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);
@@ -128,7 +129,7 @@ impl DataPlane {
             (inst.partition, inst.accel)
         };
         self.change_load(ctx, partition, -(requests.len() as i64));
-        let bytes_per_elem = self.scenario.device.accelerators[accel as usize]
+        let bytes_per_elem = self.device.accelerators[accel as usize]
             .precision
             .bytes_per_elem();
         let output_bytes = self.partitions[partition as usize].output_elems * bytes_per_elem;

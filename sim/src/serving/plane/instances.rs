@@ -22,8 +22,8 @@ impl DataPlane {
     ) -> Option<u32> {
         let now = ctx.now();
         let p = &self.partitions[partition];
-        let device = &self.scenario.device;
-        let ops = &self.scenario.models[p.stage].operators[p.ops.clone()];
+        let device = &self.device;
+        let ops = &p.operators[..];
         let footprint = cost::footprint_bytes(ops, config.max_batch, accelerator, device);
         if self.memory.allocate(footprint).is_err() {
             self.refused_instances += 1;
@@ -64,9 +64,8 @@ impl DataPlane {
             cpu_cores: config.cpu_cores,
         });
         if cold {
-            let load_s = weights_bytes as f64 / self.scenario.device.storage.read_bytes_per_s;
-            let delay = SimDuration::from_secs_f64(load_s)
-                + self.scenario.scenario.serving.cold_start_init.0;
+            let load_s = weights_bytes as f64 / self.device.storage.read_bytes_per_s;
+            let delay = SimDuration::from_secs_f64(load_s) + self.cold_start_init;
             self.schedule(
                 ctx,
                 now + delay,

@@ -25,8 +25,9 @@ use crate::engine::EventQueue;
 use crate::engines::Engines;
 use crate::event::{Event, ExecEvent, PlaneEvent};
 use crate::executor::{ExecContext, Executor};
+use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
-use crate::scenario::ResolvedScenario;
+use crate::model::Operator;
 use crate::serving::Routing;
 use crate::serving::memory::UnifiedMemory;
 use crate::serving::sharing::{RegionPool, SharingManager};
@@ -35,7 +36,7 @@ use crate::serving::state::{
 };
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::slab::Slab;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 /// What the data plane may touch while it handles something: the event queue (and its clock),
 /// the metrics recorder, the engines, and the executor that runs batches.
@@ -57,11 +58,38 @@ impl Context<'_> {
     }
 }
 
+/// A deployed partition, as the data plane is given it.
+#[derive(Clone, Debug)]
+pub struct PartitionSpec {
+    /// App stage (model) it belongs to.
+    pub stage: usize,
+    /// Operator indices of the stage's model it runs (0-based, end-exclusive).
+    pub ops: Range<usize>,
+    /// Those operators.
+    pub operators: Arc<[Operator]>,
+}
+
 /// How the data plane is set up for a run.
 #[derive(Clone, Debug)]
 pub struct PlaneConfig {
-    /// The deployed partitions in pipeline order: (app stage, operator range of its model).
-    pub partitions: Vec<(usize, Range<usize>)>,
+    /// The deployed partitions in pipeline order.
+    pub partitions: Vec<PartitionSpec>,
+    /// The device.
+    pub device: Arc<DeviceProfile>,
+    /// Tensor bytes of one request's input.
+    pub input_bytes: u64,
+    /// Usable unified memory, bytes.
+    pub memory_limit_bytes: u64,
+    /// The latency objective of every request.
+    pub slo: SimDuration,
+    /// Longest queue; a request routed to a full queue is dropped.
+    pub queue_capacity: usize,
+    /// How a partition's requests are spread over its instances.
+    pub routing: Routing,
+    /// Fixed part of a cold start on top of loading the weights from storage.
+    pub cold_start_init: SimDuration,
+    /// What each transport costs.
+    pub transport_costs: TransportSpec,
     /// How tensors cross between partitions.
     pub transport: TransportKind,
     /// Control path of zero-copy tokens.
@@ -87,7 +115,9 @@ pub struct Window {
 /// The data plane of one run.
 #[derive(Debug)]
 pub struct DataPlane {
-    scenario: Arc<ResolvedScenario>,
+    device: Arc<DeviceProfile>,
+    slo: SimDuration,
+    cold_start_init: SimDuration,
     memory: UnifiedMemory,
     sharing: SharingManager,
     transport: TransportSpec,
@@ -117,31 +147,34 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// An empty data plane (no instances yet) for `config`'s partitions of `scenario`'s app.
-    pub fn new(scenario: Arc<ResolvedScenario>, config: PlaneConfig) -> Self {
+    /// An empty data plane (no instances yet) for `config`'s partitions.
+    pub fn new(config: PlaneConfig) -> Self {
         let partitions: Vec<PartitionState> = config
             .partitions
             .into_iter()
             .enumerate()
-            .map(|(queue, (stage, ops))| PartitionState {
-                output_elems: scenario.models[stage].operators[ops.end - 1].output_elems,
-                stage,
-                ops,
+            .map(|(queue, p)| PartitionState {
+                output_elems: p.operators[p.operators.len() - 1].output_elems,
+                stage: p.stage,
+                ops: p.ops,
+                operators: p.operators,
                 instances: Vec::new(),
                 queue: queue as u32,
                 load: TimeWeighted::new(),
                 window_arrivals: 0,
             })
             .collect();
-        let serving = &scenario.scenario.serving;
         DataPlane {
-            memory: UnifiedMemory::new(scenario.memory_limit_bytes),
+            device: config.device,
+            slo: config.slo,
+            cold_start_init: config.cold_start_init,
+            memory: UnifiedMemory::new(config.memory_limit_bytes),
             sharing: SharingManager::default(),
-            transport: serving.transport.clone(),
+            transport: config.transport_costs,
             transport_kind: config.transport,
             control_path: config.control_path,
-            routing: serving.routing,
-            queue_capacity: serving.queue_capacity,
+            routing: config.routing,
+            queue_capacity: config.queue_capacity,
             wait_for_instances: config.wait_for_instances,
             queues: vec![RequestQueue::default(); partitions.len()],
             partitions,
@@ -151,12 +184,11 @@ impl DataPlane {
             transfers: Slab::default(),
             vec_pool: Vec::new(),
             finished: Vec::new(),
-            input_bytes: scenario.models[0].input_elems() * 4,
+            input_bytes: config.input_bytes,
             in_flight: 0,
             refused_instances: 0,
             window: Window::default(),
             window_latency: LatencyHistogram::new(),
-            scenario,
         }
     }
 

@@ -114,7 +114,7 @@ impl DataPlane {
         ctx.recorder.completion(now, r.arrived);
         self.window_latency.record((now - r.arrived).as_ns());
         self.window.completed += 1;
-        if now - r.arrived <= self.scenario.slo {
+        if now - r.arrived <= self.slo {
             self.window.within_slo += 1;
         }
         self.in_flight -= 1;

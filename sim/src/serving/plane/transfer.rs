@@ -27,7 +27,7 @@ impl DataPlane {
                 .map(|&r| self.requests.get(r).buffer_bytes)
                 .sum();
             self.transport
-                .cost(self.transport_kind, bytes, &self.scenario.device)
+                .cost(self.transport_kind, bytes, &self.device)
         };
         if cost.extra_buffer_bytes > 0 && self.memory.allocate(cost.extra_buffer_bytes).is_err() {
             for r in requests {

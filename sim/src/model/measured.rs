@@ -1,5 +1,5 @@
 //! Measured profiles: execution times of real partitions and operators, measured with ONNX
-//! Runtime (`infscaler hil profile`), used in place of the roofline of [`crate::model::cost`].
+//! Runtime (`infscaler hil profile`), used in place of the roofline of [`super::cost`].
 //!
 //! A profile file (TOML, [`MeasuredProfile`]) holds one execution provider's measurements on one
 //! machine: for each model, the operators it was built from (name, kind, FLOPs and tensor sizes,
