@@ -22,9 +22,9 @@ use clap::ValueEnum;
 
 use infscaler_sim::sweep::Sweep;
 
-use crate::atomic;
-use crate::results::Row;
 use crate::sweep::{execute, jobs_or_cores};
+use infscaler_results::atomic;
+use infscaler_results::files::Row;
 
 /// What `reproduce` can reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use super::figures::{self, Bars, Line};
 use super::{Results, paper};
-use crate::results::{self, Row};
-use crate::summarize::{self, fmt_value};
+use infscaler_results::files::{self, Row};
+use infscaler_results::summarize::{self, fmt_value};
 
 const MIB: f64 = (1u64 << 20) as f64;
 
@@ -54,7 +54,7 @@ struct Table {
 impl Table {
     /// Groups `rows` by `keys` (the repeats of a cell fall together) and summarises `metric`.
     fn new(rows: &[Row], keys: &[&str], metric: &str) -> Result<Table> {
-        let df = results::frame(rows)?;
+        let df = files::frame(rows)?;
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         let groups = summarize::groups(&df, &keys)?;
         let values = summarize::numeric(&df, metric)?;
