@@ -8,9 +8,8 @@ mod hil;
 mod merge;
 mod progress;
 mod reproduce;
+mod summarize;
 mod sweep;
-
-use infscaler::{atomic, results, summarize, table};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +17,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use infscaler_results::report_text;
+use infscaler_results::summarize::Agg;
 use infscaler_sim::{Scenario, Simulation};
 
 /// Simulate ML inference serving on NVIDIA Jetson devices and compare serving policies.
@@ -144,8 +145,8 @@ enum Command {
         #[arg(long, default_value = "goodput_rps")]
         metric: String,
         /// Aggregation of each group.
-        #[arg(long, value_enum, default_value_t = summarize::Agg::Mean)]
-        agg: summarize::Agg,
+        #[arg(long, value_enum, default_value_t = Agg::Mean)]
+        agg: Agg,
         /// Print CSV instead of an aligned table.
         #[arg(long)]
         csv: bool,
@@ -279,7 +280,7 @@ fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool) -> Result<ExitCod
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table::report(&report, &resolved));
+        print!("{}", report_text::report(&report, &resolved));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -305,7 +306,7 @@ fn plan(scenario: Option<&Path>, json: bool) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
-        print!("{}", table::plan(&plan));
+        print!("{}", report_text::plan(&plan));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,8 +10,8 @@ use polars::prelude::DataFrame;
 
 use infscaler_sim::report::row::Cell;
 
-use crate::atomic;
-use crate::results::{self, Format, Row};
+use infscaler_results::atomic;
+use infscaler_results::files::{self, Format, Row};
 
 /// The sweep fingerprint written beside a results file by `infscaler sweep`, if any.
 fn fingerprint_of(path: &Path) -> Option<String> {
@@ -46,7 +46,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<DataFrame> {
     let mut rows: Vec<(Option<i64>, Row)> = Vec::new();
     let mut seen: BTreeMap<i64, &PathBuf> = BTreeMap::new();
     for path in inputs {
-        for row in results::rows(&results::read(path)?)? {
+        for row in files::rows(&files::read(path)?)? {
             let point = row
                 .iter()
                 .find(|(k, _)| k == "point")
@@ -71,14 +71,14 @@ pub fn merge(inputs: &[PathBuf]) -> Result<DataFrame> {
     // Grid order; rows without a point keep their order, after the others.
     rows.sort_by_key(|(p, _)| p.map_or((1, 0), |p| (0, p)));
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    results::frame(&rows)
+    Ok(files::frame(&rows)?)
 }
 
 /// Runs the command.
 pub fn run(inputs: &[PathBuf], out: &Path) -> Result<ExitCode> {
     Format::of(out)?;
     let mut df = merge(inputs)?;
-    results::write(&mut df, out)?;
+    files::write(&mut df, out)?;
     println!(
         "{} rows × {} columns from {} file{} → {}",
         df.height(),

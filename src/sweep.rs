@@ -23,10 +23,10 @@ use rayon::prelude::*;
 use infscaler_sim::experiment::run_point;
 use infscaler_sim::experiment::sweep::{Sweep, SweepPoint};
 
-use crate::atomic;
 use crate::progress::Progress;
-use crate::results::{self, Format, Row, json_line};
-use crate::summarize::{self, Agg};
+use infscaler_results::atomic;
+use infscaler_results::files::{self, Format, Row, json_line};
+use infscaler_results::summarize::{self, Agg};
 
 /// The command's options.
 pub struct Options {
@@ -231,26 +231,26 @@ pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -
     let lines: Vec<&str> = points.iter().map(|p| rows[&p.index].as_str()).collect();
     let parsed = lines
         .iter()
-        .map(|l| results::parse_row(l))
+        .map(|l| files::parse_row(l))
         .collect::<Result<Vec<_>, _>>()
         .context("re-reading the rows")?;
     // The tables first, the JSON lines last: a complete .jsonl means every file is complete.
-    let mut df = results::frame(&parsed)?;
-    let mut files = Vec::new();
+    let mut df = files::frame(&parsed)?;
+    let mut written = Vec::new();
     for format in [Format::Parquet, Format::Csv] {
         let path = atomic::with_suffix(stem, &format!(".{format}"));
-        results::write(&mut df, &path)?;
-        files.push(path);
+        files::write(&mut df, &path)?;
+        written.push(path);
     }
     atomic::write_lines(&out, &lines)?;
-    files.insert(0, out);
+    written.insert(0, out);
     fs::remove_file(&partial).with_context(|| format!("removing {}", partial.display()))?;
     Ok(Outcome {
         rows: parsed,
         new: total,
         resumed,
         elapsed_s,
-        files,
+        files: written,
     })
 }
 
@@ -309,7 +309,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
 
 /// Mean goodput, SLO attainment, p99 latency, peak memory (and capacity) per policy.
 fn summary(rows: &[Row]) -> Result<String> {
-    let mut df = results::frame(rows)?;
+    let mut df = files::frame(rows)?;
     if let Ok(bytes) = df.column("memory_peak_bytes") {
         let mib = bytes
             .cast(&DataType::Float64)?

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use egui::{Color32, ColorImage, Rect};
 use infscaler_sim::Report;
 
-use crate::scenario_edit::write_atomic;
+use infscaler_results::{atomic, files};
 
 /// The report as the JSON `infscaler run --json` prints.
 pub fn report_json(report: &Report) -> Result<String, String> {
@@ -19,15 +19,16 @@ pub fn report_json(report: &Report) -> Result<String, String> {
 /// Writes the report as JSON to `path`, atomically.
 pub fn write_report_json(report: &Report, path: &Path) -> Result<(), String> {
     let text = report_json(report)?;
-    write_atomic(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    atomic::write_bytes(path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.with_causes()))
 }
 
 /// Writes the report as one CSV row (a header and the row a sweep writes for a run: the same
 /// columns and types, `infscaler_sim::report::row::report_row`) to `path`, atomically.
 pub fn write_report_csv(report: &Report, path: &Path) -> Result<(), String> {
     let row = infscaler_sim::report::row::report_row(report);
-    let mut df = infscaler::results::frame(&[row]).map_err(|e| format!("{e:#}"))?;
-    infscaler::results::write(&mut df, path).map_err(|e| format!("{e:#}"))
+    let mut df = files::frame(&[row]).map_err(|e| e.with_causes())?;
+    files::write(&mut df, path).map_err(|e| e.with_causes())
 }
 
 /// The part of `image` (a screenshot, in pixels) under `rect` (in points), clipped to the image;
@@ -74,7 +75,8 @@ pub fn write_plot_png(
     let plot = crop(screenshot, rect, pixels_per_point)
         .ok_or_else(|| "the plot is not on screen".to_string())?;
     let png = encode_png(&plot)?;
-    write_atomic(path, &png).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    atomic::write_bytes(path, &png)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.with_causes()))
 }
 
 /// `dir/<stem>.<ext>` with the stem made safe for a file name.
@@ -180,7 +182,7 @@ mod tests {
             text.starts_with("scenario,app,policy,device,transport,seed,arrivals"),
             "{text}"
         );
-        let df = infscaler::results::read(&csv).unwrap();
+        let df = files::read(&csv).unwrap();
         assert_eq!(df.height(), 1);
         let completed = df.column("completed").unwrap().i64().unwrap().get(0);
         assert_eq!(completed, Some(report.summary.completed as i64));

@@ -2,9 +2,9 @@
 //! policy's parameters as a TOML table, the copy of a scenario a GUI run uses, TOML text in and
 //! out, and the atomic save.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use infscaler_results::atomic;
 use infscaler_sim::Scenario;
 use infscaler_sim::policy::PolicySpec;
 use infscaler_sim::time::SimDuration;
@@ -145,36 +145,11 @@ pub fn open(path: &Path) -> Result<Scenario, String> {
     from_toml(&text, &path.display().to_string(), &base_dir)
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, then renamed over it, so
-/// a reader (or a crash) never sees half a file. Creates missing parent directories.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Saves the scenario to `path` atomically and returns the text written.
 pub fn save(scenario: &Scenario, path: &Path) -> Result<String, String> {
     let text = to_toml(scenario)?;
-    write_atomic(path, text.as_bytes())
-        .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+    atomic::write_bytes(path, text.as_bytes())
+        .map_err(|e| format!("cannot save {}: {}", path.display(), e.with_causes()))?;
     Ok(text)
 }
 
@@ -302,7 +277,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .filter(|e| e.file_name() != "edited.toml")
             .collect();
         assert!(leftovers.is_empty(), "temporary file left behind");
         assert_eq!(to_toml(&open(&path).unwrap()).unwrap(), text);

@@ -2,7 +2,7 @@
 //! default, so a state saved by an older version still loads; thread handles, loaded tables and
 //! results live in the app, never here.
 
-use infscaler::summarize::Agg;
+use infscaler_results::summarize::Agg;
 use serde::{Deserialize, Serialize};
 
 /// The views of the central panel.

@@ -257,7 +257,7 @@ pub fn run(args: HandoffArgs) -> Result<ExitCode> {
         println!(
             "hand-off of a {} tensor between two partitions' workers (ONNX Runtime {}), {} runs \
              per path\n",
-            crate::table::human_bytes(args.bytes as f64),
+            infscaler_results::report_text::human_bytes(args.bytes as f64),
             rt.version(),
             args.iters
         );

@@ -19,7 +19,8 @@ use infscaler_sim::model::measured::{
 use infscaler_sim::scenario::OneOrMany;
 use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
 
-use crate::{atomic, table};
+use infscaler_results::atomic;
+use infscaler_results::report_text as table;
 
 /// How live partitions execute (shared by `hil run` and `hil validate`).
 #[derive(Args, Debug)]

@@ -19,7 +19,7 @@ use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::app::AppSpec;
 
-use crate::atomic;
+use infscaler_results::atomic;
 
 /// `infscaler hil profile`.
 #[derive(Args, Debug)]

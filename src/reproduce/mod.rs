@@ -1,6 +1,7 @@
 //! `infscaler reproduce paper`: run the sweeps of `scenarios/paper/` (one per figure and table of
 //! the InfScaler paper) and write `REPORT.md` with each result beside the paper's number, the
-//! ratio, and PNG figures.
+//! ratio, PNG figures, and what the numbers say: every sentence that interprets a result is
+//! computed from the numbers (each figure's module holds its functions and their thresholds).
 //!
 //! The sweep files are the experiments: `infscaler sweep scenarios/paper/<file>` runs any one of
 //! them alone with the same rows. `--quick` runs each with one repeat and short runs (the overrides
@@ -8,9 +9,16 @@
 //! reproduction. An interrupted reproduction resumes where it stopped (a marker file says one is
 //! in progress); a finished one is rerun from scratch, so its numbers are always this build's.
 
+mod fig2;
+mod fig5;
+mod fig6;
+mod fig7;
 mod figures;
+mod markdown;
 mod paper;
-mod sections;
+mod report;
+mod stats;
+mod table2;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,9 +30,9 @@ use clap::ValueEnum;
 
 use infscaler_sim::experiment::sweep::Sweep;
 
-use crate::atomic;
-use crate::results::Row;
 use crate::sweep::{execute, jobs_or_cores};
+use infscaler_results::atomic;
+use infscaler_results::files::Row;
 
 /// What `reproduce` can reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -190,7 +198,7 @@ pub fn run(
     }
     let elapsed = start.elapsed().as_secs_f64();
 
-    let report = sections::report(&all, &out_dir, quick)?;
+    let report = report::report(&all, &out_dir, quick)?;
     let report_path = out_dir.join("REPORT.md");
     atomic::write_bytes(&report_path, report.as_bytes())?;
     fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use egui::{ComboBox, Grid, RichText, TextEdit, Ui};
 use egui_plot::{Bar, BarChart, Legend, Plot};
-use infscaler::summarize::{Agg, Pivot, fmt_value, pivot};
+use infscaler_results::files;
+use infscaler_results::summarize::{Agg, Pivot, fmt_value, pivot};
 use polars::prelude::DataFrame;
 
 use super::editor::ERROR_COLOR;
@@ -27,7 +28,7 @@ pub struct SweepTable {
 impl SweepTable {
     /// Reads a results file.
     pub fn read(path: &Path) -> Result<SweepTable, String> {
-        let df = infscaler::results::read(path).map_err(|e| format!("{e:#}"))?;
+        let df = files::read(path).map_err(|e| e.with_causes())?;
         let columns = df
             .columns()
             .iter()
@@ -180,7 +181,7 @@ impl SweepBrowser {
                     std::slice::from_ref(&choice.metric),
                     choice.agg,
                 )
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| e.with_causes())
             };
             self.pivot = Some(result);
             self.pivot_of = Some(choice.clone());

@@ -12,14 +12,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
 use polars::prelude::*;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use infscaler_sim::report::row::Cell;
 
-use crate::atomic;
+use crate::{ResultsError, atomic};
 
 /// One results row: `(column, cell)` in column order.
 pub type Row = Vec<(String, Cell)>;
@@ -45,17 +44,19 @@ impl Format {
         }
     }
 
+    /// The extensions of the formats, as error messages list them.
+    pub const ALLOWED_EXTENSIONS: &str = ".parquet, .csv, .jsonl";
+
     /// The format of `path`, by its extension.
-    pub fn of(path: &Path) -> Result<Format> {
+    pub fn of(path: &Path) -> Result<Format, ResultsError> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("parquet") => Ok(Format::Parquet),
             Some("csv") => Ok(Format::Csv),
             Some("jsonl") => Ok(Format::Jsonl),
-            other => bail!(
-                "{}: unknown results format {}; allowed extensions: .parquet, .csv, .jsonl",
-                path.display(),
-                other.map_or("(no extension)".to_string(), |e| format!(".{e}"))
-            ),
+            _ => Err(ResultsError::UnknownFormat {
+                path: path.to_path_buf(),
+                extension: path.extension().map(|e| e.to_string_lossy().into_owned()),
+            }),
         }
     }
 }
@@ -95,7 +96,7 @@ pub fn parse_row(line: &str) -> Result<Row, serde_json::Error> {
 }
 
 /// One row as a JSON object with its keys in column order.
-pub fn json_line(row: &[(String, Cell)]) -> Result<String> {
+pub fn json_line(row: &[(String, Cell)]) -> Result<String, ResultsError> {
     let mut s = String::from("{");
     for (i, (k, v)) in row.iter().enumerate() {
         if i > 0 {
@@ -160,7 +161,7 @@ fn join(a: Kind, b: Kind) -> Kind {
 }
 
 /// The table of `rows` (see the module documentation for columns and types).
-pub fn frame(rows: &[Row]) -> Result<DataFrame> {
+pub fn frame(rows: &[Row]) -> Result<DataFrame, ResultsError> {
     let mut names: Vec<&str> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for row in rows {
@@ -238,7 +239,7 @@ fn column(name: &str, cells: &[Option<&Cell>]) -> Column {
 }
 
 /// The rows of a table (nulls dropped from each row), the inverse of [`frame`].
-pub fn rows(df: &DataFrame) -> Result<Vec<Row>> {
+pub fn rows(df: &DataFrame) -> Result<Vec<Row>, ResultsError> {
     let mut out: Vec<Row> = vec![Vec::with_capacity(df.width()); df.height()];
     for col in df.columns() {
         let name = col.name().to_string();
@@ -277,7 +278,7 @@ pub fn rows(df: &DataFrame) -> Result<Vec<Row>> {
 }
 
 /// Writes `df` to `path` atomically, in the format of its extension.
-pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
+pub fn write(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError> {
     let format = Format::of(path)?;
     atomic::write_with(path, |w| {
         match format {
@@ -289,56 +290,69 @@ pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
             Format::Csv => CsvWriter::new(&mut *w).include_header(true).finish(df)?,
             Format::Jsonl => {
                 for row in rows(df)? {
-                    writeln!(w, "{}", json_line(&row)?)?;
+                    writeln!(w, "{}", json_line(&row)?)
+                        .map_err(|e| ResultsError::io("writing", path, e))?;
                 }
             }
         }
         Ok(())
     })
-    .with_context(|| format!("writing {}", path.display()))
+    .map_err(|source| ResultsError::Write {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
 }
 
 /// Reads a results file in the format of its extension.
-pub fn read(path: &Path) -> Result<DataFrame> {
+pub fn read(path: &Path) -> Result<DataFrame, ResultsError> {
     let format = Format::of(path)?;
-    let read = || -> Result<DataFrame> {
-        match format {
-            Format::Parquet => Ok(ParquetReader::new(File::open(path)?).finish()?),
-            Format::Csv => {
-                // Every column as text, then typed by this module's rule, so that a table reads
-                // back as it was written (polars' inference would make a big seed an i64 error).
-                let text = CsvReadOptions::default()
-                    .with_has_header(true)
-                    .with_infer_schema_length(Some(0))
-                    .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-                    .finish()?;
-                let rows: Vec<Row> = rows(&text)?
-                    .into_iter()
-                    .map(|row| {
-                        row.into_iter()
-                            .map(|(k, v)| match v {
-                                Cell::Str(s) => (k, parse_cell(&s)),
-                                other => (k, other),
-                            })
-                            .collect()
-                    })
-                    .collect();
-                frame(&rows)
-            }
-            Format::Jsonl => {
-                let mut rows = Vec::new();
-                for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
-                    let line = line?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    rows.push(parse_row(&line).with_context(|| format!("line {}", n + 1))?);
-                }
-                frame(&rows)
-            }
+    read_as(path, format).map_err(|source| ResultsError::Read {
+        path: path.to_path_buf(),
+        format,
+        source: Box::new(source),
+    })
+}
+
+fn read_as(path: &Path, format: Format) -> Result<DataFrame, ResultsError> {
+    let open = || File::open(path).map_err(|e| ResultsError::io("opening", path, e));
+    match format {
+        Format::Parquet => Ok(ParquetReader::new(open()?).finish()?),
+        Format::Csv => {
+            // Every column as text, then typed by this module's rule, so that a table reads
+            // back as it was written (polars' inference would make a big seed an i64 error).
+            let text = CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+                .finish()?;
+            let rows: Vec<Row> = rows(&text)?
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|(k, v)| match v {
+                            Cell::Str(s) => (k, parse_cell(&s)),
+                            other => (k, other),
+                        })
+                        .collect()
+                })
+                .collect();
+            frame(&rows)
         }
-    };
-    read().with_context(|| format!("reading {} as {format}", path.display()))
+        Format::Jsonl => {
+            let mut rows = Vec::new();
+            for (n, line) in BufReader::new(open()?).lines().enumerate() {
+                let line = line.map_err(|e| ResultsError::io("reading", path, e))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                rows.push(parse_row(&line).map_err(|source| ResultsError::JsonLine {
+                    line: n + 1,
+                    source,
+                })?);
+            }
+            frame(&rows)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -433,6 +447,37 @@ mod tests {
         }
         let err = read(&dir.join("r.txt")).unwrap_err().to_string();
         assert!(err.contains(".parquet, .csv, .jsonl"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_errors_name_the_file_and_the_line() {
+        let dir =
+            std::env::temp_dir().join(format!("infscaler-results-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.jsonl");
+        let err = read(&missing).unwrap_err();
+        assert!(matches!(err, ResultsError::Read { .. }), "{err:?}");
+        assert!(
+            err.with_causes().starts_with(&format!(
+                "reading {0} as jsonl: opening {0}: ",
+                missing.display()
+            )),
+            "{}",
+            err.with_causes()
+        );
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, "{\"a\":1}\n\n[1]\n").unwrap();
+        let err = read(&bad).unwrap_err().with_causes();
+        assert!(
+            err.starts_with(&format!("reading {} as jsonl: line 3: ", bad.display())),
+            "{err}"
+        );
+        let err = Format::of(Path::new("r")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "r: unknown results format (no extension); allowed extensions: .parquet, .csv, .jsonl"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,117 @@
+//! Markdown and number formatting shared by the sections of the report.
+
+use infscaler_results::summarize::fmt_value;
+
+use super::Results;
+use super::stats::{Stat, mean_of};
+
+/// Bytes in a MiB.
+pub const MIB: f64 = (1u64 << 20) as f64;
+
+/// Display name of a policy kind.
+pub fn system(kind: &str) -> &str {
+    match kind {
+        "infscaler" => "InfScaler",
+        "infless" => "INFless",
+        "spright" => "SPRIGHT",
+        "knative" => "Knative",
+        "static" => "static",
+        other => other,
+    }
+}
+
+/// A fraction as a signed percentage, `+12.3 %`.
+pub fn pct(x: f64) -> String {
+    format!("{:+.1} %", x * 100.0)
+}
+
+/// `ours / theirs` with two decimals, `-` when either is missing or `theirs` is 0.
+pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// A cell's mean or, over several repeats that differ, `mean [min–max]`.
+pub fn with_range(s: Stat) -> String {
+    let (lo, hi) = (fmt_value(s.min), fmt_value(s.max));
+    if s.n > 1 && lo != hi {
+        format!("{} [{lo}–{hi}]", fmt_value(s.mean))
+    } else {
+        fmt_value(s.mean)
+    }
+}
+
+/// `InfScaler m, INFless m, …`: each system's mean of the values `values(system)` gives.
+pub fn per_system_means<S: AsRef<str>>(systems: &[S], values: impl Fn(&str) -> Vec<f64>) -> String {
+    systems
+        .iter()
+        .map(|s| {
+            let s = s.as_ref();
+            format!("{} {}", system(s), fmt_value(mean_of(&values(s))))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => format!(
+            "{} and {}",
+            init.iter()
+                .map(|s| s.as_ref())
+                .collect::<Vec<_>>()
+                .join(", "),
+            last.as_ref()
+        ),
+    }
+}
+
+/// The line that names an experiment's sweep file and data.
+pub fn source_line(r: &Results) -> String {
+    format!(
+        "Sweep `scenarios/paper/{}` ({} rows: `{}`).\n",
+        r.figure.sweep,
+        r.rows.len(),
+        r.csv
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_show_the_range_over_repeats() {
+        let s = Stat {
+            mean: Some(2.0),
+            min: Some(1.0),
+            max: Some(3.0),
+            n: 3,
+        };
+        assert_eq!(with_range(s), "2 [1–3]");
+        let s = Stat {
+            mean: Some(2.5),
+            min: Some(0.125),
+            max: Some(30.0),
+            n: 2,
+        };
+        assert_eq!(with_range(s), "2.500 [0.1250–30]");
+        assert_eq!(with_range(Stat { n: 1, ..s }), "2.500");
+    }
+
+    #[test]
+    fn lists_read_as_english() {
+        assert_eq!(and_list::<&str>(&[]), "");
+        assert_eq!(and_list(&["LT"]), "LT");
+        assert_eq!(and_list(&["LT", "VU"]), "LT and VU");
+        assert_eq!(and_list(&["TM", "LT", "VU"]), "TM, LT and VU");
+        assert_eq!(ratio(Some(3.0), Some(2.0)), "1.50");
+        assert_eq!(ratio(Some(3.0), Some(0.0)), "-");
+        assert_eq!(pct(0.1234), "+12.3 %");
+    }
+}
