@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::figures::{self, Bars};
-use super::markdown::{MIB, pct, ratio, source_line, with_range};
+use super::markdown::{MIB, gain_row, pct, ratio, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
 
@@ -158,30 +158,22 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             gain.map_or("-".into(), pct),
             change.map_or("-".into(), pct)
         );
-        let _ = writeln!(
-            headline,
-            "| Fig. 2: {} throughput vs {} | {} | {} | {} |",
-            paper::FIG2_BEST,
-            paper::FIG2_SECOND,
-            pct(paper::FIG2_THROUGHPUT_GAIN),
-            gain.map_or("-".into(), pct),
-            ratio(
-                gain.map(|g| 1.0 + g),
-                Some(1.0 + paper::FIG2_THROUGHPUT_GAIN)
-            )
-        );
-        let _ = writeln!(
-            headline,
-            "| Fig. 2: {} memory vs {} | {} | {} | {} |",
-            paper::FIG2_BEST,
-            paper::FIG2_SECOND,
-            pct(paper::FIG2_RESOURCE_CHANGE),
-            change.map_or("-".into(), pct),
-            ratio(
-                change.map(|g| 1.0 + g),
-                Some(1.0 + paper::FIG2_RESOURCE_CHANGE)
-            )
-        );
+        for (what, paper_change, ours) in [
+            ("throughput", paper::FIG2_THROUGHPUT_GAIN, gain),
+            ("memory", paper::FIG2_RESOURCE_CHANGE, change),
+        ] {
+            let claim = format!(
+                "Fig. 2: {} {what} vs {}",
+                paper::FIG2_BEST,
+                paper::FIG2_SECOND
+            );
+            let ours_text = ours.map_or("-".into(), pct);
+            let _ = writeln!(
+                headline,
+                "{}",
+                gain_row(&claim, paper_change, ours, &ours_text)
+            );
+        }
         why = gain.zip(change).and_then(|(g, c)| why_it_differs(g, c));
     }
     if let Some(why) = why {

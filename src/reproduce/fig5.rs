@@ -11,7 +11,9 @@ use infscaler_sim::model::zoo;
 use infscaler_sim::workload::app::builtin_app;
 
 use super::figures::{self, Bars};
-use super::markdown::{and_list, pct, per_system_means, ratio, source_line, system, with_range};
+use super::markdown::{
+    and_list, gain_row, pct, per_system_means, ratio, source_line, system, with_range,
+};
 use super::stats::{Table, gain, mean_of, median_of};
 use super::{Results, paper};
 
@@ -268,14 +270,16 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             g.len(),
             zero.get(b).copied().unwrap_or(0)
         );
+        let claim = format!("Fig. 5: throughput gain over {} (average)", system(b));
+        let ours_text = format!(
+            "{} (median {})",
+            mean.map_or("-".into(), pct),
+            median.map_or("-".into(), pct)
+        );
         let _ = writeln!(
             headline,
-            "| Fig. 5: throughput gain over {} (average) | {} | {} (median {}) | {} |",
-            system(b),
-            pct(paper_gain),
-            mean.map_or("-".into(), pct),
-            median.map_or("-".into(), pct),
-            ratio(mean.map(|m| 1.0 + m), Some(1.0 + paper_gain))
+            "{}",
+            gain_row(&claim, paper_gain, mean, &ours_text)
         );
     }
     for (slo, paper_gain) in [
@@ -284,12 +288,12 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     ] {
         let g = gains.get(&("spright", slo)).cloned().unwrap_or_default();
         let mean = mean_of(&g);
+        let claim = format!("Fig. 5: gain over SPRIGHT at SLO {slo}×");
+        let ours_text = mean.map_or("-".into(), pct);
         let _ = writeln!(
             headline,
-            "| Fig. 5: gain over SPRIGHT at SLO {slo}× | {} | {} | {} |",
-            pct(paper_gain),
-            mean.map_or("-".into(), pct),
-            ratio(mean.map(|m| 1.0 + m), Some(1.0 + paper_gain))
+            "{}",
+            gain_row(&claim, paper_gain, mean, &ours_text)
         );
     }
     // Scale-out at capacity: what each system ran with.

@@ -33,6 +33,17 @@ pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     }
 }
 
+/// A line of the summary table for a claimed gain or change: `| claim | paper | ours | ratio |`,
+/// where the ratio compares `1 + ours` with `1 + paper` (the table's note says so) and
+/// `ours_text` is how ours is shown (`-` when there is none).
+pub fn gain_row(claim: &str, paper: f64, ours: Option<f64>, ours_text: &str) -> String {
+    format!(
+        "| {claim} | {} | {ours_text} | {} |",
+        pct(paper),
+        ratio(ours.map(|g| 1.0 + g), Some(1.0 + paper))
+    )
+}
+
 /// A cell's mean or, over several repeats that differ, `mean [min–max]`.
 pub fn with_range(s: Stat) -> String {
     let (lo, hi) = (fmt_value(s.min), fmt_value(s.max));
