@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::cost;
+use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::ByteSize;
 use infscaler_sim::workload::app::BUILTIN_APPS;
@@ -26,7 +27,13 @@ pub(crate) fn load_device(name: &str) -> Result<DeviceProfile> {
 }
 
 /// Lists the zoo, or one model's operators with their time on each accelerator at batch 1.
-pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> Result<ExitCode> {
+pub fn models(
+    name: Option<&str>,
+    device: &str,
+    runtime: &str,
+    seq_len: usize,
+    json: bool,
+) -> Result<ExitCode> {
     let opts = ZooOptions { seq_len };
     match name {
         None => {
@@ -65,12 +72,14 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
         Some(name) => {
             let m = zoo::build(name, &opts)?;
             let dev = load_device(device)?;
+            let runtime = RuntimeProfile::resolve(runtime, Path::new("."))?;
+            let target = cost::Target::new(&dev, &runtime);
             if json {
                 println!("{}", serde_json::to_string_pretty(&m)?);
                 return Ok(ExitCode::SUCCESS);
             }
             println!(
-                "{} — {} operators, {:.2} M params, {:.3} GFLOPs per sample; times at batch 1 on {}",
+                "{} — {} operators, {:.2} M params, {:.3} GFLOPs per sample; kernel times at batch 1 on {}",
                 m.name,
                 m.operators.len(),
                 m.total_params() as f64 / 1e6,
@@ -113,18 +122,40 @@ pub fn models(name: Option<&str>, device: &str, seq_len: usize, json: bool) -> R
                     times.join(" ")
                 );
             }
-            let totals: Vec<String> = (0..dev.accelerators.len())
-                .map(|a| {
-                    format!(
-                        "{} {:.3} ms",
-                        dev.accelerators[a].name,
-                        cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, &dev, None)
-                            .solo_ns() as f64
-                            / 1e6
-                    )
-                })
-                .collect();
-            println!("whole model, alone, batch 1: {}", totals.join(", "));
+            println!(
+                "\nwhole model, alone, batch 1, GPU under {} (DLAs under TensorRT, CPU under ONNX Runtime):",
+                runtime.name
+            );
+            for a in 0..dev.accelerators.len() {
+                let plan = cost::plan(&m.operators, 1, a, dev.accelerators[a].cores, target);
+                let solo = plan.solo_ns() as f64 / 1e6;
+                let host: f64 = plan
+                    .segments
+                    .iter()
+                    .map(|s| s.host_demand * s.work_ns as f64)
+                    .sum::<f64>()
+                    / 1e6;
+                let busy: f64 = plan
+                    .segments
+                    .iter()
+                    .filter(|s| s.accel == a)
+                    .map(|s| s.slice_demand * s.work_ns as f64)
+                    .sum::<f64>()
+                    / 1e6;
+                println!(
+                    "  {:<5} {:>9.3} ms   host {:>8.3} ms   {} busy {:>8.3} ms{}",
+                    dev.accelerators[a].name,
+                    solo,
+                    host,
+                    dev.accelerators[a].name,
+                    busy,
+                    if plan.segments.len() > 1 {
+                        format!("   ({} segments: GPU fallback)", plan.segments.len())
+                    } else {
+                        String::new()
+                    }
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -157,11 +188,12 @@ pub fn devices(name: Option<&str>) -> Result<ExitCode> {
     for n in names {
         let d = load_device(&n)?;
         println!(
-            "{} — memory {} ({} reserved) at {:.1} GB/s",
+            "{} — memory {} ({} reserved) at {:.1} GB/s peak, {:.1} GB/s achievable",
             d.name,
             ByteSize(d.memory.capacity_bytes),
             ByteSize(d.memory.reserved_bytes),
-            d.memory.bandwidth_bytes_per_s / 1e9
+            d.memory.bandwidth_bytes_per_s / 1e9,
+            d.memory.achievable_bytes_per_s / 1e9
         );
         for a in &d.accelerators {
             println!(

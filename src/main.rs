@@ -1,6 +1,7 @@
 //! `infscaler`: simulate ML inference serving on multi-accelerator edge devices.
 
 mod bench;
+mod calibrate;
 mod capacity;
 mod catalog;
 mod gui;
@@ -62,9 +63,19 @@ enum Command {
         /// Device profile for per-accelerator times (built-in name or TOML path).
         #[arg(long, default_value = "xavier-agx")]
         device: String,
+        /// Runtime that drives the GPU: tensorrt, onnxruntime, pytorch, or a runtime profile TOML.
+        #[arg(long, default_value = "tensorrt")]
+        runtime: String,
         /// Sequence length for transformer models.
         #[arg(long, default_value_t = 128)]
         seq_len: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit the runtime and device model parameters to the calibration measurements
+    /// (REFERENCE.md §8) and print every row: measured, predicted, error.
+    Calibrate {
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -205,9 +216,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Models {
             name,
             device,
+            runtime,
             seq_len,
             json,
-        } => catalog::models(name.as_deref(), &device, seq_len, json),
+        } => catalog::models(name.as_deref(), &device, &runtime, seq_len, json),
+        Command::Calibrate { json } => calibrate::run(json),
         Command::Apps => catalog::apps(),
         Command::Devices { name } => catalog::devices(name.as_deref()),
         Command::Capacity {

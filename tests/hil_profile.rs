@@ -133,11 +133,11 @@ max_batch = 1
     let ops = &r.models[0].operators;
     let cpu = r.device.cpu();
     assert_eq!(
-        cost::plan(ops, 1, cpu, 1, &r.device, r.measured.as_deref()).solo_ns(),
+        cost::plan(ops, 1, cpu, 1, r.target()).solo_ns(),
         whole[0].mean_ns
     );
     assert_eq!(
-        cost::plan(ops, 2, cpu, 1, &r.device, r.measured.as_deref()).solo_ns(),
+        cost::plan(ops, 2, cpu, 1, r.target()).solo_ns(),
         whole[1].mean_ns
     );
     let report = Simulation::new(&r, None).unwrap().run();

@@ -70,7 +70,7 @@ impl Engines {
             .collect();
         let mut capacities = compute_capacity.clone();
         let bandwidth_resource = capacities.len();
-        capacities.push(device.memory.bandwidth_bytes_per_s / 1e9);
+        capacities.push(device.memory.achievable_bytes_per_s / 1e9);
         let mut port_resource = vec![None; device.accelerators.len()];
         for (a, acc) in device.accelerators.iter().enumerate() {
             if let Some(port) = acc.max_bandwidth_bytes_per_s {

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::executor::ServiceTime;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::cost::Target;
 use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
+use crate::model::runtime::RuntimeProfile;
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
@@ -188,6 +190,11 @@ pub struct ServingSpec {
     /// CUDA context creation take hundreds of ms on Jetson); replace with a measured value.
     #[serde(default = "default_cold_start_init")]
     pub cold_start_init: TimeSpan,
+    /// The execution stack that runs the models on the GPU: a built-in runtime profile
+    /// (`tensorrt`, `onnxruntime`, `pytorch`) or the path of a runtime profile file. DLAs always
+    /// run TensorRT; the CPU runs ONNX Runtime's CPU provider.
+    #[serde(default = "default_runtime")]
+    pub runtime: String,
     /// How tensors travel between partitions, and what that costs.
     #[serde(default)]
     pub transport: TransportSpec,
@@ -205,6 +212,7 @@ impl Default for ServingSpec {
             queue_capacity: default_queue_capacity(),
             cold_start_initial: false,
             cold_start_init: default_cold_start_init(),
+            runtime: default_runtime(),
             transport: TransportSpec::default(),
             routing: Routing::default(),
             service_time: ServiceTime::default(),
@@ -214,6 +222,9 @@ impl Default for ServingSpec {
 
 fn default_queue_capacity() -> usize {
     1024
+}
+fn default_runtime() -> String {
+    "tensorrt".into()
 }
 fn default_cold_start_init() -> TimeSpan {
     TimeSpan(SimDuration::from_ms(500))
@@ -252,6 +263,8 @@ pub struct ResolvedScenario {
     /// Measured execution times that replace the device's roofline on some accelerators
     /// (`device.measured_profile`), for [`crate::model::cost::plan`].
     pub measured: Option<Arc<MeasuredTimes>>,
+    /// The runtime that drives the GPU (`serving.runtime`).
+    pub runtime: RuntimeProfile,
     /// Usable unified memory (cap or capacity less reserved), bytes.
     pub memory_limit_bytes: u64,
     /// Display name of the app.
@@ -322,7 +335,10 @@ impl Scenario {
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         let (app_name, models) = self.resolve_models()?;
         let measured = self.resolve_measured(&device, &models)?;
-        let isolated_latency = isolated_latency(&models, &device, measured.as_deref());
+        let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
+            .map_err(|e| self.error("serving.runtime", e.to_string()))?;
+        let target = Target::new(&device, &runtime).with_measured(measured.as_deref());
+        let isolated_latency = isolated_latency(&models, target);
         let slo = self.resolve_slo(isolated_latency)?;
         self.check_workload()?;
         self.check_run()?;
@@ -355,6 +371,7 @@ impl Scenario {
             name,
             device,
             measured,
+            runtime,
             memory_limit_bytes,
             app_name,
             models,
@@ -591,25 +608,27 @@ fn builtin_app_names() -> String {
 
 /// The isolated batch-1 latency of an app: for each stage, the whole model alone on its fastest
 /// accelerator at batch 1 with no other load, summed over stages. The SLO multiplier applies to it.
-pub fn isolated_latency(
-    models: &[Model],
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
-) -> SimDuration {
+pub fn isolated_latency(models: &[Model], target: Target<'_>) -> SimDuration {
     let total_ns: u64 = models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, device, measured).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, target).1)
         .sum();
     SimDuration::from_ns(total_ns)
 }
 
 impl ResolvedScenario {
+    /// Where this scenario's plans are costed: its device, runtime and measured times.
+    pub fn target(&self) -> Target<'_> {
+        Target::new(&self.device, &self.runtime).with_measured(self.measured.as_deref())
+    }
+
     /// What the scenario's policy knows when it deploys.
     pub fn policy_context(&self) -> PolicyContext<'_> {
         let serving = &self.scenario.serving;
         PolicyContext {
             device: &self.device,
             measured: self.measured.as_deref(),
+            runtime: &self.runtime,
             models: &self.models,
             slo: self.slo,
             memory_limit_bytes: self.memory_limit_bytes,

@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use infscaler_sim::model::cost::{plan, roofline_plan};
+use infscaler_sim::model::cost::{Target, model_plan, plan};
 use infscaler_sim::model::measured::{
     FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
     MeasuredProfile,
 };
+use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::{ResolvedScenario, Scenario, Simulation};
 
@@ -129,8 +130,8 @@ fn a_written_profile_gives_the_measured_times() {
     let (cpu, gpu) = (d.cpu(), d.gpu().unwrap());
     let ops = &r.models[0].operators;
     let measured = r.measured.as_deref();
-    let t = |o: &[_], b, a, c| plan(o, b, a, c, d, measured).solo_ns();
-    let roof = |o: &[_], b, a, c| roofline_plan(o, b, a, c, d).solo_ns();
+    let t = |o: &[_], b, a, c| plan(o, b, a, c, trt(d).with_measured(measured)).solo_ns();
+    let roof = |o: &[_], b, a, c| model_plan(o, b, a, c, trt(d)).solo_ns();
 
     // Measured batches exactly; batch 2 and 3 on the line between (1, 100 µs) and (4, 220 µs).
     assert_eq!(t(ops, 1, cpu, 4), 100_000);
@@ -153,8 +154,8 @@ fn a_written_profile_gives_the_measured_times() {
     assert_eq!(t(ops, 1, gpu, 1), roof(ops, 1, gpu, 1));
     // The segments keep the roofline's compute demand and bandwidth rate (bytes per ns).
     let (m, a) = (
-        plan(ops, 1, cpu, 4, d, measured),
-        roofline_plan(ops, 1, cpu, 4, d),
+        plan(ops, 1, cpu, 4, trt(d).with_measured(measured)),
+        model_plan(ops, 1, cpu, 4, trt(d)),
     );
     let rate = |p: &infscaler_sim::model::cost::ExecPlan| {
         p.segments[0].mem_bytes as f64 / p.segments[0].work_ns as f64
@@ -182,12 +183,18 @@ fn a_gpu_profile_applies_to_the_gpu_only() {
     let r = load(&dir, &scenario("[\"c.toml\", \"g.toml\"]", 4)).unwrap();
     let (d, m) = (&r.device, r.measured.as_deref());
     let ops = &r.models[0].operators;
-    assert_eq!(plan(ops, 1, d.gpu().unwrap(), 1, d, m).solo_ns(), 100_000);
-    assert_eq!(plan(ops, 1, d.cpu(), 4, d, m).solo_ns(), 100_000);
+    assert_eq!(
+        plan(ops, 1, d.gpu().unwrap(), 1, trt(d).with_measured(m)).solo_ns(),
+        100_000
+    );
+    assert_eq!(
+        plan(ops, 1, d.cpu(), 4, trt(d).with_measured(m)).solo_ns(),
+        100_000
+    );
     let dla0 = d.accelerator("dla0").unwrap();
     assert_eq!(
-        plan(ops, 1, dla0, 1, d, m).solo_ns(),
-        roofline_plan(ops, 1, dla0, 1, d).solo_ns()
+        plan(ops, 1, dla0, 1, trt(d).with_measured(m)).solo_ns(),
+        model_plan(ops, 1, dla0, 1, trt(d)).solo_ns()
     );
 }
 
@@ -280,4 +287,9 @@ fn bad_profiles_are_refused_naming_the_file_and_field() {
         twice.contains("device.measured_profile[1]") && twice.contains("measured already"),
         "{twice}"
     );
+}
+
+/// `d` under TensorRT.
+fn trt(d: &infscaler_sim::hardware::profile::DeviceProfile) -> Target<'_> {
+    Target::new(d, RuntimeProfile::tensorrt_ref())
 }

@@ -19,15 +19,7 @@ fn service_time_s(model: &str) -> f64 {
     // With one core, the isolated latency on the fastest engine may be the GPU's; compute the
     // CPU time directly from the cost model instead.
     let m = &resolved.models[0];
-    infscaler_sim::model::cost::plan(
-        &m.operators,
-        1,
-        0,
-        1,
-        &resolved.device,
-        resolved.measured.as_deref(),
-    )
-    .solo_ns() as f64
+    infscaler_sim::model::cost::plan(&m.operators, 1, 0, 1, resolved.target()).solo_ns() as f64
         / 1e9
 }
 

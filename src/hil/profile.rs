@@ -15,6 +15,7 @@ use infscaler_sim::model::cost;
 use infscaler_sim::model::measured::{
     self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
 };
+use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::app::AppSpec;
@@ -320,12 +321,12 @@ fn print_summary(
                 let roof = match (&model, accel) {
                     (Some(model), Some(a)) => format!(
                         "{:.3}",
-                        cost::roofline_plan(
+                        cost::model_plan(
                             &model.operators[p.start..p.end],
                             s.batch,
                             a,
                             threads,
-                            device
+                            cost::Target::new(device, RuntimeProfile::tensorrt_ref())
                         )
                         .solo_ns() as f64
                             / 1e6

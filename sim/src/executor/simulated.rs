@@ -15,8 +15,10 @@ use crate::event::ExecEvent;
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
+use crate::model::cost::Target;
 use crate::model::cost::{self, ExecPlan};
 use crate::model::measured::MeasuredTimes;
+use crate::model::runtime::RuntimeProfile;
 use crate::rng::SimRng;
 use crate::time::SimDuration;
 
@@ -42,6 +44,7 @@ pub enum ServiceTime {
 #[derive(Debug)]
 pub struct SimulatedExecutor {
     device: Arc<DeviceProfile>,
+    runtime: Arc<RuntimeProfile>,
     measured: Option<Arc<MeasuredTimes>>,
     /// The operators of each deployed partition, in pipeline order.
     partitions: Vec<Arc<[Operator]>>,
@@ -85,10 +88,11 @@ struct Slots {
 
 impl SimulatedExecutor {
     /// The executor of the deployed `partitions` (each one's operators, in pipeline order) on
-    /// `device`, with `measured` times where a profile gives them, drawing `service_time`
+    /// `device` under `runtime`, with `measured` times where a profile gives them, drawing `service_time`
     /// factors from `service_rng`.
     pub fn new(
         device: Arc<DeviceProfile>,
+        runtime: Arc<RuntimeProfile>,
         measured: Option<Arc<MeasuredTimes>>,
         partitions: Vec<Arc<[Operator]>>,
         service_time: ServiceTime,
@@ -105,6 +109,7 @@ impl SimulatedExecutor {
         SimulatedExecutor {
             plan_index: vec![Vec::new(); partitions.len()],
             device,
+            runtime,
             measured,
             partitions,
             service_time,
@@ -129,8 +134,7 @@ impl SimulatedExecutor {
             batch,
             accel as usize,
             cores,
-            &self.device,
-            self.measured.as_deref(),
+            Target::new(&self.device, &self.runtime).with_measured(self.measured.as_deref()),
         );
         let idx = self.plans.len() as u32;
         self.plans.push(plan);

@@ -639,16 +639,8 @@ max_batch = 1
         };
         let probe = scenario("1s");
         let m = &probe.models[0];
-        let s = crate::model::cost::plan(
-            &m.operators,
-            1,
-            0,
-            1,
-            &probe.device,
-            probe.measured.as_deref(),
-        )
-        .solo_ns() as f64
-            / 1e9;
+        let s =
+            crate::model::cost::plan(&m.operators, 1, 0, 1, probe.target()).solo_ns() as f64 / 1e9;
         let slo_us = (slo_factor * s * 1e6).round();
         (scenario(&format!("{slo_us}us")), s)
     }

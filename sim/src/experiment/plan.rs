@@ -70,7 +70,7 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
             .map(|(a, acc)| {
                 (
                     acc.name.clone(),
-                    cost::plan(slice, 1, a, acc.cores, device, ctx.measured).solo_ns() as f64 / 1e6,
+                    cost::plan(slice, 1, a, acc.cores, ctx.target()).solo_ns() as f64 / 1e6,
                 )
             })
             .collect();

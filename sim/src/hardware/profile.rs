@@ -67,6 +67,9 @@ pub struct MemorySpec {
     pub capacity_bytes: u64,
     /// Peak DRAM bandwidth in bytes per second (bus width × transfer rate).
     pub bandwidth_bytes_per_s: f64,
+    /// DRAM bandwidth the engines can reach together (what a device-to-device copy benchmark
+    /// measures), bytes per second; ≤ the peak. Engines' `bandwidth_efficiency` is relative to it.
+    pub achievable_bytes_per_s: f64,
     /// Bytes not available to serving: OS, carveouts, firmware.
     pub reserved_bytes: u64,
     /// Rate at which one CPU core copies memory (memcpy), bytes per second; also the streaming
@@ -292,6 +295,8 @@ struct ProfileFile {
 struct MemoryFile {
     capacity: ByteSize,
     bandwidth: ByteRate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    achievable_bandwidth: Option<ByteRate>,
     reserved: ByteSize,
     cpu_copy_bandwidth: ByteRate,
 }
@@ -358,9 +363,24 @@ impl ProfileFile {
                 format!("must be less than memory.capacity ({})", m.capacity),
             ));
         }
+        let bandwidth = positive("memory.bandwidth", m.bandwidth.0)?;
+        let achievable = match m.achievable_bandwidth {
+            None => bandwidth,
+            Some(a) => {
+                let a = positive("memory.achievable_bandwidth", a.0)?;
+                if a > bandwidth {
+                    return Err(field_error(
+                        "memory.achievable_bandwidth",
+                        format!("must not exceed memory.bandwidth ({})", m.bandwidth),
+                    ));
+                }
+                a
+            }
+        };
         let memory = MemorySpec {
             capacity_bytes: m.capacity.0,
-            bandwidth_bytes_per_s: positive("memory.bandwidth", m.bandwidth.0)?,
+            bandwidth_bytes_per_s: bandwidth,
+            achievable_bytes_per_s: achievable,
             reserved_bytes: m.reserved.0,
             copy_bytes_per_s: positive("memory.cpu_copy_bandwidth", m.cpu_copy_bandwidth.0)?,
         };
@@ -482,6 +502,9 @@ impl From<&DeviceProfile> for ProfileFile {
             memory: MemoryFile {
                 capacity: ByteSize(p.memory.capacity_bytes),
                 bandwidth: ByteRate(p.memory.bandwidth_bytes_per_s),
+                achievable_bandwidth: (p.memory.achievable_bytes_per_s
+                    != p.memory.bandwidth_bytes_per_s)
+                    .then_some(ByteRate(p.memory.achievable_bytes_per_s)),
                 reserved: ByteSize(p.memory.reserved_bytes),
                 cpu_copy_bandwidth: ByteRate(p.memory.copy_bytes_per_s),
             },

@@ -22,6 +22,7 @@
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::{AcceleratorSpec, DeviceProfile};
 use crate::model::measured::MeasuredTimes;
+use crate::model::runtime::RuntimeProfile;
 use crate::model::{ActivationFn, OpKind, Operator};
 
 /// Whether `engine` runs operators of `kind` natively. The DLA runs TensorRT's DLA layer list
@@ -59,19 +60,68 @@ pub fn supports(engine: AcceleratorKind, kind: OpKind) -> bool {
     }
 }
 
-/// One activity of an [`ExecPlan`]: consecutive operators on one engine.
+/// Where plans are costed: the device, the runtime that drives its GPU, and measured times that
+/// replace the model where they apply.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// The device.
+    pub device: &'a DeviceProfile,
+    /// The execution stack of the GPU (DLAs always run TensorRT; the CPU runs ONNX Runtime as
+    /// the device profile's CPU parameters describe).
+    pub runtime: &'a RuntimeProfile,
+    /// The execution stack of the DLAs: TensorRT, the only one that runs DLA loadables.
+    pub dla_runtime: &'a RuntimeProfile,
+    /// Measured execution times ([`crate::model::measured`]), if any.
+    pub measured: Option<&'a MeasuredTimes>,
+}
+
+impl<'a> Target<'a> {
+    /// `device` under `runtime`, without measured times.
+    pub fn new(device: &'a DeviceProfile, runtime: &'a RuntimeProfile) -> Self {
+        Target {
+            device,
+            runtime,
+            dla_runtime: RuntimeProfile::tensorrt_ref(),
+            measured: None,
+        }
+    }
+
+    /// The same target with `measured` times.
+    pub fn with_measured(self, measured: Option<&'a MeasuredTimes>) -> Self {
+        Target { measured, ..self }
+    }
+}
+
+/// One activity of an [`ExecPlan`]: consecutive operators on one engine, with the host work that
+/// launches them.
+///
+/// On the GPU and a DLA the segment is a two-stage pipeline: a host thread of the instance's
+/// process dispatches each kernel (a [`RuntimeProfile`]'s host times) and the engine runs the
+/// kernels in order, each starting when the engine is free and its launch is done. Its solo time
+/// is that pipeline's makespan; running at rate `x` it uses `x · host_demand` CPU cores,
+/// `x · compute_demand` of the engine when its process has the engine to itself (kernels of
+/// streams of one process pack the engine's SMs: only their work counts), `x · slice_demand`
+/// when processes time-slice it (a kernel holds the whole engine for its duration), and
+/// `x · mem_bytes / work_ns` of the memory bandwidth.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Segment {
     /// The engine, an index into [`DeviceProfile::accelerators`].
     pub accel: usize,
-    /// Launch and hand-over overheads, nanoseconds; not subject to sharing.
+    /// Fixed latency not subject to sharing (CPU: per-operator dispatch; DLA↔GPU hand-overs),
+    /// nanoseconds.
     pub fixed_ns: u64,
     /// Time at full rate when running alone, excluding `fixed_ns`, nanoseconds.
     pub work_ns: u64,
-    /// Capacity of the engine used while running at full rate: on the GPU or a DLA the fraction
-    /// of the segment's work time that is compute-bound, in [0, 1]; on the CPU the cores held
-    /// times that fraction.
+    /// Capacity of the engine used while running at full rate: on the GPU the kernels' work
+    /// (time they would take filling the engine) over `work_ns`; on a DLA its busy fraction; on
+    /// the CPU the cores held times the compute-bound fraction.
     pub compute_demand: f64,
+    /// Fraction of the engine's time the segment's kernels hold it at full rate (≥
+    /// `compute_demand` on the GPU): what it costs when processes time-slice the engine.
+    pub slice_demand: f64,
+    /// CPU cores the host thread uses at full rate (0 on the CPU, whose work is all counted in
+    /// `compute_demand`).
+    pub host_demand: f64,
     /// Bytes moved through unified memory by this segment.
     pub mem_bytes: u64,
 }
@@ -103,11 +153,10 @@ impl ExecPlan {
 
     /// The plan with every segment's fixed time, work time and memory traffic scaled by one
     /// factor so that its [`solo_ns`](Self::solo_ns) is `target_ns` (the rounding remainder
-    /// going to the last segment's work). Compute demand and the rate at which a segment draws
+    /// going to the last segment's work). Demands and the rate at which a segment draws
     /// memory bandwidth (`mem_bytes / work_ns`) are kept: alone, the plan runs in exactly
-    /// `target_ns` (the roofline never asks for more bandwidth than the device has), and under
-    /// contention it slows as the roofline plan would. A plan of zero time becomes one of its
-    /// first segment's work.
+    /// `target_ns`, and under contention it slows as the model's plan would. A plan of zero time
+    /// becomes one of its first segment's work.
     pub fn scaled_to(mut self, target_ns: u64) -> ExecPlan {
         let solo = self.solo_ns();
         if self.segments.is_empty() {
@@ -168,7 +217,7 @@ struct Rates {
 }
 
 fn rates(spec: &AcceleratorSpec, cpu_cores: u32, device: &DeviceProfile) -> Rates {
-    let mut bandwidth = device.memory.bandwidth_bytes_per_s * spec.bandwidth_efficiency;
+    let mut bandwidth = device.memory.achievable_bytes_per_s * spec.bandwidth_efficiency;
     if let Some(port) = spec.max_bandwidth_bytes_per_s {
         bandwidth = bandwidth.min(port);
     }
@@ -204,9 +253,9 @@ fn cost_with(op: &Operator, batch: u32, spec: &AcceleratorSpec, r: &Rates) -> Op
     }
 }
 
-/// The roofline terms of `op` at batch `batch` on engine `accel`, holding `cpu_cores` cores if
-/// it is the CPU (clamped to 1..=cores; ignored elsewhere). The op runs on `accel` even if it
-/// is a DLA that does not support it; [`plan`] handles fallback.
+/// The roofline terms of `op` at batch `batch` on engine `accel` as one kernel, holding
+/// `cpu_cores` cores if it is the CPU (clamped to 1..=cores; ignored elsewhere): no runtime, no
+/// fusion, no host time. The op runs on `accel` even if it is a DLA that does not support it.
 pub fn op_cost(
     op: &Operator,
     batch: u32,
@@ -218,7 +267,8 @@ pub fn op_cost(
     cost_with(op, batch, spec, &rates(spec, cpu_cores, device))
 }
 
-/// Time of `op` at batch `batch` alone on engine `accel`, nanoseconds: the roofline plus launch.
+/// Time of `op` at batch `batch` alone on engine `accel` as one kernel, nanoseconds: the
+/// roofline plus launch ([`op_cost`]).
 pub fn op_time_ns(
     op: &Operator,
     batch: u32,
@@ -229,8 +279,9 @@ pub fn op_time_ns(
     op_cost(op, batch, accel, cpu_cores, device).total_ns()
 }
 
-/// A segment being built, in unrounded nanoseconds.
-struct OpenSegment {
+/// A CPU segment being built, in unrounded nanoseconds: operators one after another on the
+/// cores held, each with its dispatch (the engine's launch overhead) as fixed time.
+struct CpuSegment {
     accel: usize,
     cores_held: u32,
     fixed_ns: u64,
@@ -239,18 +290,7 @@ struct OpenSegment {
     mem_bytes: u64,
 }
 
-impl OpenSegment {
-    fn new(accel: usize, cores_held: u32) -> Self {
-        OpenSegment {
-            accel,
-            cores_held,
-            fixed_ns: 0,
-            work_ns: 0.0,
-            compute_ns: 0.0,
-            mem_bytes: 0,
-        }
-    }
-
+impl CpuSegment {
     fn add_op(&mut self, c: &OpCost) {
         self.fixed_ns += c.launch_ns;
         self.work_ns += c.work_ns();
@@ -264,29 +304,209 @@ impl OpenSegment {
         } else {
             0.0
         };
+        let demand = busy * f64::from(self.cores_held);
         Segment {
             accel: self.accel,
             fixed_ns: self.fixed_ns,
             work_ns: self.work_ns.round() as u64,
-            compute_demand: busy * f64::from(self.cores_held),
+            compute_demand: demand,
+            slice_demand: demand,
+            host_demand: 0.0,
             mem_bytes: self.mem_bytes,
+        }
+    }
+}
+
+/// A kernel being formed: an operator and those fused into it, at the plan's batch size.
+#[derive(Clone, Copy, Debug, Default)]
+struct Kernel {
+    flops: f64,
+    dense: bool,
+    /// Activation elements read from memory (a fused operator's input from the kernel before it
+    /// stays on chip).
+    in_elems: u64,
+    out_elems: u64,
+    params: u64,
+}
+
+/// How an engine runs kernels under a runtime.
+struct KernelCosts<'a> {
+    spec: &'a AcceleratorSpec,
+    rates: Rates,
+    runtime: &'a RuntimeProfile,
+    /// Host-time scale of the device's CPU relative to the runtime's reference clock.
+    host_scale: f64,
+    /// A DLA runs a loadable: no per-kernel host time, no kernel ramp.
+    is_dla: bool,
+}
+
+impl KernelCosts<'_> {
+    fn host_per_kernel(&self) -> f64 {
+        if self.is_dla {
+            0.0
+        } else {
+            self.runtime.host_per_kernel_ns as f64 * self.host_scale
+        }
+    }
+
+    fn host_per_view(&self) -> f64 {
+        if self.is_dla {
+            0.0
+        } else {
+            self.runtime.host_per_view_ns as f64 * self.host_scale
+        }
+    }
+
+    /// (time on the engine, work at full occupancy, bytes) of `k` at batch `batch`.
+    fn kernel(&self, k: &Kernel, batch: u32) -> (f64, f64, u64) {
+        let bpe = self.spec.precision.bytes_per_elem();
+        let b = u64::from(batch);
+        let bytes = (b * (k.in_elems + k.out_elems) + k.params) * bpe;
+        let mut eff = self.spec.efficiency(k.dense);
+        if k.dense && !self.is_dla {
+            eff *= self.runtime.dense_efficiency_scale;
+        }
+        let compute = k.flops / (self.rates.peak_flops_per_s * eff) * 1e9;
+        let memory = bytes as f64 / self.rates.bandwidth_bytes_per_s * 1e9;
+        let work = compute.max(memory);
+        let ramp = if self.is_dla {
+            0.0
+        } else {
+            self.runtime.kernel_ramp_ns as f64
+        };
+        let time = work + ramp + self.spec.launch_overhead_ns as f64;
+        (time, work, bytes)
+    }
+}
+
+/// A GPU or DLA segment being built: the host/engine pipeline of its kernels.
+struct StreamSegment<'a> {
+    accel: usize,
+    costs: &'a KernelCosts<'a>,
+    batch: u32,
+    /// When the host thread is done with what it has dispatched so far.
+    host_ns: f64,
+    /// When the engine is done with the kernels dispatched so far.
+    engine_end_ns: f64,
+    /// Σ kernel time on the engine, and Σ kernel work at full occupancy.
+    busy_ns: f64,
+    work_ns: f64,
+    mem_bytes: u64,
+    fixed_ns: u64,
+    open: Option<Kernel>,
+}
+
+impl<'a> StreamSegment<'a> {
+    fn new(accel: usize, costs: &'a KernelCosts<'a>, batch: u32, host_start_ns: f64) -> Self {
+        StreamSegment {
+            accel,
+            costs,
+            batch,
+            host_ns: host_start_ns,
+            engine_end_ns: 0.0,
+            busy_ns: 0.0,
+            work_ns: 0.0,
+            mem_bytes: 0,
+            fixed_ns: 0,
+            open: None,
+        }
+    }
+
+    /// Runs `time_ns` on the engine once the host has launched it.
+    fn run_on_engine(&mut self, time_ns: f64, work_ns: f64, bytes: u64) {
+        self.engine_end_ns = self.engine_end_ns.max(self.host_ns) + time_ns;
+        self.busy_ns += time_ns;
+        self.work_ns += work_ns;
+        self.mem_bytes += bytes;
+    }
+
+    /// Sends the kernel being formed to the engine.
+    fn flush(&mut self) {
+        if let Some(k) = self.open.take() {
+            let (time, work, bytes) = self.costs.kernel(&k, self.batch);
+            self.run_on_engine(time, work, bytes);
+        }
+    }
+
+    fn add_op(&mut self, op: &Operator) {
+        let runtime = self.costs.runtime;
+        let b = f64::from(self.batch);
+        if runtime.launches_no_kernel(op.kind) {
+            self.flush();
+            self.host_ns += self.costs.host_per_view();
+            return;
+        }
+        if runtime.fuses(op.kind)
+            && let Some(k) = self.open.as_mut()
+        {
+            k.flops += op.flops as f64 * b;
+            k.in_elems += op.input_elems.saturating_sub(k.out_elems);
+            k.out_elems = op.output_elems;
+            k.params += op.params;
+            return;
+        }
+        self.flush();
+        self.host_ns += self.costs.host_per_kernel();
+        self.open = Some(Kernel {
+            flops: op.flops as f64 * b,
+            dense: op.kind.is_dense_math(),
+            in_elems: op.input_elems,
+            out_elems: op.output_elems,
+            params: op.params,
+        });
+    }
+
+    fn close(mut self) -> Segment {
+        self.flush();
+        let total = self.engine_end_ns.max(self.host_ns);
+        let of_total = |x: f64| {
+            if total > 0.0 {
+                (x / total).min(1.0)
+            } else {
+                0.0
+            }
+        };
+        Segment {
+            accel: self.accel,
+            fixed_ns: self.fixed_ns,
+            work_ns: total.round() as u64,
+            compute_demand: of_total(self.work_ns),
+            slice_demand: of_total(self.busy_ns),
+            host_demand: of_total(self.host_ns),
+            mem_bytes: self.mem_bytes,
+        }
+    }
+}
+
+enum OpenSegment<'a> {
+    Cpu(CpuSegment),
+    Stream(StreamSegment<'a>),
+}
+
+impl OpenSegment<'_> {
+    fn accel(&self) -> usize {
+        match self {
+            OpenSegment::Cpu(s) => s.accel,
+            OpenSegment::Stream(s) => s.accel,
+        }
+    }
+
+    fn close(self) -> Segment {
+        match self {
+            OpenSegment::Cpu(s) => s.close(),
+            OpenSegment::Stream(s) => s.close(),
         }
     }
 }
 
 /// The fastest accelerator for `ops` at batch 1 alone on the device (each engine with all its
 /// cores), and the time there, ns; ties go to the accelerator listed first. This is the basis of
-/// an app's isolated latency, of per-stage SLO budgets and of InfScaler's T̂_o. `measured`: as
-/// for [`plan`].
-pub fn fastest_solo(
-    ops: &[Operator],
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
-) -> (usize, u64) {
-    (0..device.accelerators.len())
+/// an app's isolated latency, of per-stage SLO budgets and of InfScaler's T̂_o.
+pub fn fastest_solo(ops: &[Operator], target: Target<'_>) -> (usize, u64) {
+    (0..target.device.accelerators.len())
         .map(|a| {
-            let cores = device.accelerators[a].cores;
-            (a, plan(ops, 1, a, cores, device, measured).solo_ns())
+            let cores = target.device.accelerators[a].cores;
+            (a, plan(ops, 1, a, cores, target).solo_ns())
         })
         .min_by_key(|&(a, t)| (t, a))
         .unwrap_or((0, 0))
@@ -295,85 +515,130 @@ pub fn fastest_solo(
 /// The execution plan of the operator slice `ops` at batch `batch` on engine `accel`, holding
 /// `cpu_cores` cores if it is the CPU.
 ///
-/// Where `measured` (a scenario's measured profiles, [`crate::model::measured`]) has times for
-/// `accel` that cover the slice, the roofline plan below is scaled to the measured time
-/// ([`ExecPlan::scaled_to`]): every segment's times and memory traffic by the same factor, its
-/// compute demand and bandwidth rate kept, so contention applies as before.
-pub fn plan(
-    ops: &[Operator],
-    batch: u32,
-    accel: usize,
-    cpu_cores: u32,
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
-) -> ExecPlan {
-    let roofline = roofline_plan(ops, batch, accel, cpu_cores, device);
-    let Some(measured) = measured else {
-        return roofline;
+/// Where the target's measured times ([`crate::model::measured`]) cover the slice on `accel`,
+/// the model's plan below is scaled to the measured time ([`ExecPlan::scaled_to`]): every
+/// segment's times and memory traffic by the same factor, its demands and bandwidth rate kept,
+/// so contention applies as before.
+pub fn plan(ops: &[Operator], batch: u32, accel: usize, cpu_cores: u32, t: Target<'_>) -> ExecPlan {
+    let modelled = model_plan(ops, batch, accel, cpu_cores, t);
+    let Some(measured) = t.measured else {
+        return modelled;
     };
-    let is_cpu = device.accelerators[accel].kind == AcceleratorKind::Cpu;
-    let solo = |o: &[Operator], b: u32, c: u32| roofline_plan(o, b, accel, c, device).solo_ns();
+    let is_cpu = t.device.accelerators[accel].kind == AcceleratorKind::Cpu;
+    let solo = |o: &[Operator], b: u32, c: u32| model_plan(o, b, accel, c, t).solo_ns();
     match measured.slice_ns(ops, batch, accel, cpu_cores, is_cpu, &solo) {
-        Some(ns) => roofline.scaled_to(ns),
-        None => roofline,
+        Some(ns) => modelled.scaled_to(ns),
+        None => modelled,
     }
 }
 
-/// The roofline execution plan of `ops` (what [`plan`] gives without measurements).
+/// The modelled execution plan of `ops` (what [`plan`] gives without measurements; the target's
+/// measured times are not used).
 ///
-/// On a DLA, operators it does not support ([`supports`]) run on the device's
-/// first GPU, consecutive ones in one segment, costed with the GPU's parameters; each DLA↔GPU
+/// The CPU runs each operator at its roofline on the cores held, after its dispatch (the
+/// engine's launch overhead). The GPU runs the operators as `runtime` forms kernels of them
+/// (fusion, operators without kernels), each kernel at `roofline + ramp + launch`,
+/// behind the runtime's host dispatch ([`Segment`]). A DLA runs TensorRT's fused layers at
+/// roofline + its per-layer overhead; operators it does not support ([`supports`]) run on the
+/// device's first GPU under the DLA's runtime, consecutive ones in one segment, and each DLA↔GPU
 /// hand-over adds to the GPU segment the boundary tensor (at the DLA's precision) written and
-/// read once more, at the GPU's bandwidth, and the DLA's `fallback_transition_ns`. (If the
-/// device had no GPU — a profile that validation refuses — the operators would stay on the DLA.)
-/// An empty slice gives an empty plan.
-pub fn roofline_plan(
+/// read once more, and the DLA's `fallback_transition_ns`. The runtime's per-batch host time
+/// comes before the first segment. An empty slice gives an empty plan.
+pub fn model_plan(
     ops: &[Operator],
     batch: u32,
     accel: usize,
     cpu_cores: u32,
-    device: &DeviceProfile,
+    target: Target<'_>,
 ) -> ExecPlan {
+    let device = target.device;
     let spec = &device.accelerators[accel];
     let home = rates(spec, cpu_cores, device);
+    let cpu_clock = device.accelerators[device.cpu()].clock_hz;
+    let tensorrt = target.dla_runtime;
+    let stream_runtime = if spec.kind == AcceleratorKind::Dla {
+        tensorrt
+    } else {
+        target.runtime
+    };
+    let home_costs = KernelCosts {
+        spec,
+        rates: rates(spec, cpu_cores, device),
+        runtime: stream_runtime,
+        host_scale: stream_runtime.host_scale(cpu_clock),
+        is_dla: spec.kind == AcceleratorKind::Dla,
+    };
     let fallback = match spec.kind {
         AcceleratorKind::Dla => device.gpu().map(|g| {
             let gspec = &device.accelerators[g];
-            (g, gspec, rates(gspec, 1, device))
+            (
+                g,
+                KernelCosts {
+                    spec: gspec,
+                    rates: rates(gspec, 1, device),
+                    runtime: tensorrt,
+                    host_scale: tensorrt.host_scale(cpu_clock),
+                    is_dla: false,
+                },
+            )
         }),
         _ => None,
     };
+    let per_batch_host = stream_runtime.host_per_batch_ns as f64 * home_costs.host_scale;
 
     let mut segments = Vec::new();
-    let mut open: Option<OpenSegment> = None;
+    let mut open: Option<OpenSegment<'_>> = None;
     let mut prev: Option<&Operator> = None;
     for op in ops {
-        let (host, host_spec, host_rates) = match &fallback {
-            Some((g, gspec, grates)) if !supports(spec.kind, op.kind) => (*g, *gspec, grates),
-            _ => (accel, spec, &home),
+        let (host, costs) = match &fallback {
+            Some((g, gcosts)) if !supports(spec.kind, op.kind) => (*g, gcosts),
+            _ => (accel, &home_costs),
         };
-        let cost = cost_with(op, batch, host_spec, host_rates);
-        match open.as_mut() {
-            Some(seg) if seg.accel == host => seg.add_op(&cost),
-            _ => {
-                let mut next = OpenSegment::new(host, host_rates.cores_held);
-                if let Some(mut seg) = open.take() {
-                    // Only a DLA plan changes engine mid-slice: a DLA↔GPU hand-over, whose
-                    // boundary tensor is reformatted on the GPU side.
-                    if let (Some(boundary), Some((g, _, grates))) = (prev, &fallback) {
-                        let bytes = 2
-                            * boundary.output_bytes(spec.precision.bytes_per_elem())
-                            * u64::from(batch);
-                        let gpu_side = if seg.accel == *g { &mut seg } else { &mut next };
-                        gpu_side.fixed_ns += spec.fallback_transition_ns;
-                        gpu_side.work_ns += bytes as f64 / grates.bandwidth_bytes_per_s * 1e9;
-                        gpu_side.mem_bytes += bytes;
+        if open.as_ref().is_none_or(|s| s.accel() != host) {
+            let host_start = if segments.is_empty() && open.is_none() {
+                per_batch_host
+            } else {
+                0.0
+            };
+            let mut next = if device.accelerators[host].kind == AcceleratorKind::Cpu {
+                OpenSegment::Cpu(CpuSegment {
+                    accel: host,
+                    cores_held: home.cores_held,
+                    fixed_ns: 0,
+                    work_ns: 0.0,
+                    compute_ns: 0.0,
+                    mem_bytes: 0,
+                })
+            } else {
+                OpenSegment::Stream(StreamSegment::new(host, costs, batch, host_start))
+            };
+            if let Some(mut seg) = open.take() {
+                // Only a DLA plan changes engine mid-slice: a DLA↔GPU hand-over, whose
+                // boundary tensor is reformatted on the GPU side.
+                if let (Some(boundary), Some((g, gcosts))) = (prev, &fallback) {
+                    let bytes = 2
+                        * boundary.output_bytes(spec.precision.bytes_per_elem())
+                        * u64::from(batch);
+                    let ns = bytes as f64 / gcosts.rates.bandwidth_bytes_per_s * 1e9;
+                    let gpu_side = if seg.accel() == *g {
+                        &mut seg
+                    } else {
+                        &mut next
+                    };
+                    if let OpenSegment::Stream(s) = gpu_side {
+                        s.flush();
+                        s.fixed_ns += spec.fallback_transition_ns;
+                        s.run_on_engine(ns, ns, bytes);
                     }
-                    segments.push(seg.close());
                 }
-                next.add_op(&cost);
-                open = Some(next);
+                segments.push(seg.close());
             }
+            open = Some(next);
+        }
+        match open.as_mut() {
+            Some(OpenSegment::Cpu(s)) => s.add_op(&cost_with(op, batch, spec, &home)),
+            Some(OpenSegment::Stream(s)) => s.add_op(op),
+            None => unreachable!("a segment was opened above"),
         }
         prev = Some(op);
     }
@@ -384,17 +649,13 @@ pub fn roofline_plan(
 }
 
 /// Memory one instance of the slice `ops` holds on engine `accel` when it serves batches of up
-/// to `max_batch`, bytes: weights at the engine's precision, an activation workspace for the
-/// largest operator (input + output at `max_batch`), and the engine's per-instance runtime
-/// overhead. On a DLA, fallback operators' weights are counted at the DLA's precision in the
-/// same engine.
-pub fn footprint_bytes(
-    ops: &[Operator],
-    max_batch: u32,
-    accel: usize,
-    device: &DeviceProfile,
-) -> u64 {
-    let spec = &device.accelerators[accel];
+/// to `max_batch` in a process of its own, bytes: weights at the engine's precision, an
+/// activation workspace for the largest operator (input + output at `max_batch`), and the
+/// runtime's memory — on the GPU the target runtime's process and context, on a DLA
+/// TensorRT's, on the CPU the engine's `runtime_overhead` (ONNX Runtime's session and arena).
+/// On a DLA, fallback operators' weights are counted at the DLA's precision in the same engine.
+pub fn footprint_bytes(ops: &[Operator], max_batch: u32, accel: usize, target: Target<'_>) -> u64 {
+    let spec = &target.device.accelerators[accel];
     let bpe = spec.precision.bytes_per_elem();
     let weights: u64 = ops.iter().map(|o| o.params * bpe).sum();
     let workspace = ops
@@ -402,7 +663,12 @@ pub fn footprint_bytes(
         .map(|o| (o.input_elems + o.output_elems) * u64::from(max_batch) * bpe)
         .max()
         .unwrap_or(0);
-    weights + workspace + spec.runtime_overhead_bytes
+    let runtime = match spec.kind {
+        AcceleratorKind::Cpu => spec.runtime_overhead_bytes,
+        AcceleratorKind::Gpu => target.runtime.process_bytes + target.runtime.context_bytes,
+        AcceleratorKind::Dla => target.dla_runtime.process_bytes + target.dla_runtime.context_bytes,
+    };
+    weights + workspace + runtime
 }
 
 #[cfg(test)]
@@ -410,6 +676,36 @@ mod tests {
     use super::*;
     use crate::hardware::profile::{MemorySpec, Precision, StorageSpec};
     use crate::model::{ActivationFn, OpKind};
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+
+    /// A runtime that adds nothing: no host time, no fusion, no kernel ramp, a 100 MiB process.
+    fn bare() -> &'static RuntimeProfile {
+        static BARE: OnceLock<RuntimeProfile> = OnceLock::new();
+        BARE.get_or_init(|| RuntimeProfile {
+            name: "bare".into(),
+            description: String::new(),
+            host_per_kernel_ns: 0,
+            host_per_view_ns: 0,
+            host_per_batch_ns: 0,
+            reference_clock_hz: 1e9,
+            kernel_ramp_ns: 0,
+            dense_efficiency_scale: 1.0,
+            fuse: HashSet::new(),
+            no_kernel: HashSet::new(),
+            process_bytes: 100 << 20,
+            context_bytes: 0,
+            shares_weights: true,
+        })
+    }
+
+    /// The test device under the bare runtime, DLAs included.
+    fn t(d: &DeviceProfile) -> Target<'_> {
+        Target {
+            dla_runtime: bare(),
+            ..Target::new(d, bare())
+        }
+    }
 
     #[test]
     fn dla_runs_convolutions_but_not_attention() {
@@ -464,6 +760,7 @@ mod tests {
             memory: MemorySpec {
                 capacity_bytes: 8 << 30,
                 bandwidth_bytes_per_s: 100e9,
+                achievable_bytes_per_s: 100e9,
                 reserved_bytes: 1 << 30,
                 copy_bytes_per_s: 10e9,
             },
@@ -562,7 +859,7 @@ mod tests {
         assert_eq!(op_time_ns(&conv, 1, CPU, 2, &d), 80_000_000 + 10_000);
         assert_eq!(op_time_ns(&conv, 1, CPU, 4, &d), 40_000_000 + 10_000);
         assert_eq!(op_time_ns(&conv, 1, CPU, 8, &d), 40_000_000 + 10_000);
-        let p = plan(&[conv], 1, CPU, 2, &d, None);
+        let p = plan(&[conv], 1, CPU, 2, t(&d));
         assert_eq!(p.segments.len(), 1);
         assert!(
             (p.segments[0].compute_demand - 2.0).abs() < 1e-12,
@@ -592,20 +889,20 @@ mod tests {
             10_000,
         );
         let ops = [conv_a.clone(), gelu.clone(), big_conv("conv_b")];
-        let p = plan(&ops, 2, DLA, 1, &d, None);
+        let p = plan(&ops, 2, DLA, 1, t(&d));
         let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
         assert_eq!(engines, [DLA, GPU, DLA]);
 
         let gpu_seg = &p.segments[1];
-        // Two hand-overs on the GPU side: 2 × 40 µs + the GELU's launch.
-        assert_eq!(gpu_seg.fixed_ns, 2 * 40_000 + 10_000);
+        // Two hand-overs on the GPU side: 2 × 40 µs.
+        assert_eq!(gpu_seg.fixed_ns, 2 * 40_000);
         // Reformat bytes: each boundary (1M elements × batch 2 × 2 B) written and read once more.
         let boundary = 1_000_000 * 2 * 2;
         let gelu_cost = op_cost(&gelu, 2, GPU, 1, &d);
         assert_eq!(gpu_seg.mem_bytes, gelu_cost.bytes + 2 * 2 * boundary);
-        // Its work: the GELU's roofline + 16 MB at 50 GB/s = 320 µs of reformatting.
-        let expected =
-            (gelu_cost.work_ns() + 2.0 * 2.0 * boundary as f64 / 50e9 * 1e9).round() as u64;
+        // Its work: the GELU's roofline and launch + 16 MB at 50 GB/s = 320 µs of reformatting.
+        let expected = (gelu_cost.work_ns() + 10_000.0 + 2.0 * 2.0 * boundary as f64 / 50e9 * 1e9)
+            .round() as u64;
         assert_eq!(gpu_seg.work_ns, expected);
         // The DLA segments carry their ops only.
         assert_eq!(p.segments[0].solo_ns(), op_time_ns(&conv_a, 2, DLA, 1, &d));
@@ -637,14 +934,15 @@ mod tests {
             0,
         );
         let ops = [big_conv("c1"), ln, gelu, big_conv("c2"), big_conv("c3")];
-        let p = plan(&ops, 1, DLA, 1, &d, None);
+        let p = plan(&ops, 1, DLA, 1, t(&d));
         let engines: Vec<usize> = p.segments.iter().map(|s| s.accel).collect();
         assert_eq!(engines, [DLA, GPU, DLA]);
-        assert_eq!(p.segments[2].fixed_ns, 2 * 10_000);
+        let two_convs = 2 * op_time_ns(&big_conv("c"), 1, DLA, 1, &d);
+        assert_eq!(p.segments[2].solo_ns(), two_convs);
         // A slice starting with an unsupported op starts on the GPU with no hand-over before it.
-        let p = plan(&ops[1..], 1, DLA, 1, &d, None);
+        let p = plan(&ops[1..], 1, DLA, 1, t(&d));
         assert_eq!(p.segments[0].accel, GPU);
-        assert_eq!(p.segments[0].fixed_ns, 2 * 10_000 + 40_000);
+        assert_eq!(p.segments[0].fixed_ns, 40_000);
     }
 
     #[test]
@@ -660,10 +958,10 @@ mod tests {
         );
         let mm = op("mm", OpKind::MatMul, 1_000_000_000, 500_000, 500_000, 0);
         let ops = [big_conv("c1"), gelu, mm, big_conv("c2")];
-        let p = plan(&ops, 4, GPU, 1, &d, None);
+        let p = plan(&ops, 4, GPU, 1, t(&d));
         assert_eq!(p.segments.len(), 1);
         assert_eq!(p.segments[0].accel, GPU);
-        assert_eq!(p.segments[0].fixed_ns, 4 * 10_000);
+        assert_eq!(p.segments[0].fixed_ns, 0);
         let sum: u64 = ops.iter().map(|o| op_time_ns(o, 4, GPU, 1, &d)).sum();
         assert!(p.solo_ns().abs_diff(sum) <= 2, "{} vs {sum}", p.solo_ns());
     }
@@ -673,14 +971,14 @@ mod tests {
         let d = device();
         let conv = big_conv("conv");
         for accel in [CPU, GPU, DLA] {
-            let p = plan(std::slice::from_ref(&conv), 3, accel, 3, &d, None);
+            let p = plan(std::slice::from_ref(&conv), 3, accel, 3, t(&d));
             assert_eq!(p.solo_ns(), op_time_ns(&conv, 3, accel, 3, &d));
             assert_eq!(
                 p.mem_bytes(),
                 conv.bytes_moved(3, d.accelerators[accel].precision.bytes_per_elem())
             );
         }
-        assert_eq!(plan(&[], 1, GPU, 1, &d, None), ExecPlan::default());
+        assert_eq!(plan(&[], 1, GPU, 1, t(&d)), ExecPlan::default());
     }
 
     #[test]
@@ -698,19 +996,19 @@ mod tests {
         let ops = [conv, fc];
         // GPU at FP16: weights 1,001,000 × 2; workspace 80,000 × b × 2; runtime 100 MiB.
         assert_eq!(
-            footprint_bytes(&ops, 1, GPU, &d),
+            footprint_bytes(&ops, 1, GPU, t(&d)),
             2_002_000 + 160_000 + (100 << 20)
         );
         assert_eq!(
-            footprint_bytes(&ops, 8, GPU, &d),
+            footprint_bytes(&ops, 8, GPU, t(&d)),
             2_002_000 + 8 * 160_000 + (100 << 20)
         );
         // CPU at FP32 holds twice the bytes of weights.
         assert_eq!(
-            footprint_bytes(&ops, 1, CPU, &d),
+            footprint_bytes(&ops, 1, CPU, t(&d)),
             4_004_000 + 320_000 + (100 << 20)
         );
-        assert!(footprint_bytes(&ops, 16, DLA, &d) > footprint_bytes(&ops, 4, DLA, &d));
+        assert!(footprint_bytes(&ops, 16, DLA, t(&d)) > footprint_bytes(&ops, 4, DLA, t(&d)));
     }
 
     fn arb_op() -> impl Strategy<Value = Operator> {
@@ -743,8 +1041,8 @@ mod tests {
             cores in 1u32..6,
         ) {
             let d = device();
-            let p = plan(&ops, batch, accel, cores, &d, None);
-            let bigger = plan(&ops, batch + 1, accel, cores, &d, None);
+            let p = plan(&ops, batch, accel, cores, t(&d));
+            let bigger = plan(&ops, batch + 1, accel, cores, t(&d));
             prop_assert!(bigger.solo_ns() >= p.solo_ns());
             for w in p.segments.windows(2) {
                 prop_assert_ne!(w[0].accel, w[1].accel);

@@ -1,11 +1,13 @@
 //! Models as ordered operator lists computed from layer shapes, the zoo, cost (from the roofline
 //! or from measured times) and cut points.
 
+pub mod calibration;
 pub mod cost;
 pub mod layers;
 pub mod measured;
 pub mod operator;
 pub mod partition;
+pub mod runtime;
 pub mod zoo;
 
 pub use operator::{ActivationFn, OpKind, Operator};

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
+use crate::model::cost::Target;
 use crate::model::measured::MeasuredTimes;
+use crate::model::runtime::RuntimeProfile;
 use crate::serving::InstanceConfig;
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
@@ -95,6 +97,8 @@ pub struct PolicyContext<'a> {
     /// Measured execution times that replace the device's roofline where they apply (pass them
     /// to [`crate::model::cost::plan`]).
     pub measured: Option<&'a MeasuredTimes>,
+    /// The runtime that drives the GPU.
+    pub runtime: &'a RuntimeProfile,
     /// The app's models, one per stage.
     pub models: &'a [Model],
     /// The latency objective.
@@ -107,10 +111,15 @@ pub struct PolicyContext<'a> {
     pub queue_capacity: usize,
 }
 
-#[cfg(test)]
 impl<'a> PolicyContext<'a> {
-    /// A context for unit tests: the roofline of `device` (no measured times), all its usable
-    /// memory, queues of 1024.
+    /// Where plans are costed: the device, the runtime and the measured times.
+    pub fn target(&self) -> Target<'a> {
+        Target::new(self.device, self.runtime).with_measured(self.measured)
+    }
+
+    /// A context for unit tests: the model of `device` under TensorRT (no measured times), all
+    /// its usable memory, queues of 1024.
+    #[cfg(test)]
     pub(crate) fn roofline(
         device: &'a DeviceProfile,
         models: &'a [Model],
@@ -120,6 +129,7 @@ impl<'a> PolicyContext<'a> {
         PolicyContext {
             device,
             measured: None,
+            runtime: RuntimeProfile::tensorrt_ref(),
             models,
             slo,
             memory_limit_bytes: device.usable_memory_bytes(),
@@ -306,7 +316,7 @@ pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
     let isolated: Vec<u64> = ctx
         .models
         .iter()
-        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.device, ctx.measured).1)
+        .map(|m| crate::model::cost::fastest_solo(&m.operators, ctx.target()).1)
         .collect();
     let total: u64 = isolated.iter().sum::<u64>().max(1);
     isolated

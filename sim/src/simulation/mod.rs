@@ -156,8 +156,10 @@ impl Simulation {
             scenario.slo,
         );
         let shared_device = Arc::new(device.clone());
+        let shared_runtime = Arc::new(scenario.runtime.clone());
         let executor = SimulatedExecutor::new(
             shared_device.clone(),
+            shared_runtime.clone(),
             scenario.measured.clone(),
             partitions.iter().map(|p| p.operators.clone()).collect(),
             spec.serving.service_time,
@@ -165,6 +167,7 @@ impl Simulation {
         );
         let plane = DataPlane::new(PlaneConfig {
             partitions,
+            runtime: shared_runtime,
             device: shared_device,
             input_bytes: scenario.models[0].input_elems() * 4,
             memory_limit_bytes: scenario.memory_limit_bytes,

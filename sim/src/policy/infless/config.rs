@@ -17,10 +17,9 @@
 //! expected share, not a guarantee.
 
 use crate::hardware::AcceleratorKind;
-use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
 use crate::model::cost;
-use crate::model::measured::MeasuredTimes;
+use crate::model::cost::Target;
 use crate::serving::InstanceConfig;
 use crate::time::SimDuration;
 
@@ -95,11 +94,10 @@ pub fn gpu_time_ns(
     batch: u32,
     gpu: usize,
     percent: u32,
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
+    target: Target<'_>,
 ) -> u64 {
     let share = f64::from(percent.clamp(1, 100)) / 100.0;
-    cost::plan(ops, batch, gpu, 1, device, measured)
+    cost::plan(ops, batch, gpu, 1, target)
         .segments
         .iter()
         .map(|s| {
@@ -166,13 +164,13 @@ pub fn candidate(
 /// inflated by 10 %).
 pub fn configs_with_batch(
     ops: &[Operator],
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
+    target: Target<'_>,
     slo: SimDuration,
     batch: u32,
     params: &SearchParams,
 ) -> Vec<ResourceConfig> {
     let inflate = |ns: u64| (ns as f64 * (1.0 + params.prediction_margin)).round() as u64;
+    let device = target.device;
     let cpu = device.cpu();
     let cpu_cores = device.accelerators[cpu].cores.max(1);
     let init_threads = if batch == 1 { 2 } else { batch };
@@ -182,7 +180,7 @@ pub fn configs_with_batch(
     .collect();
     let mut out = Vec::new();
     for &t in threads.iter().filter(|&&t| t <= cpu_cores) {
-        let ns = inflate(cost::plan(ops, batch, cpu, t, device, measured).solo_ns());
+        let ns = inflate(cost::plan(ops, batch, cpu, t, target).solo_ns());
         out.extend(candidate(cpu, batch, t, 0, ns, slo));
     }
     let gpu_threads = threads.last().copied().unwrap_or(2).min(cpu_cores);
@@ -193,7 +191,7 @@ pub fn configs_with_batch(
         let step = params.gpu_percent_step.max(1);
         let mut p = params.gpu_percent_max.min(100);
         while p >= step {
-            let ns = inflate(gpu_time_ns(ops, batch, gpu, p, device, measured));
+            let ns = inflate(gpu_time_ns(ops, batch, gpu, p, target));
             out.extend(candidate(gpu, batch, gpu_threads, p, ns, slo));
             p -= step;
         }
@@ -293,6 +291,8 @@ pub fn scale_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hardware::profile::DeviceProfile;
+    use crate::model::runtime::RuntimeProfile;
 
     fn config(batch: u32, threads: u32, gpu: u32, exec_ms: u64) -> ResourceConfig {
         candidate(
@@ -349,21 +349,52 @@ mod tests {
         // Budget: the SLO is 2.2 × the inflated GPU time at batch 4 and full share, so
         // t(4) × 1.1 = SLO/2.2 < SLO/2 fits; the largest feasible batch b* must satisfy
         // 1.1·t(b*) ≤ SLO/2 < 1.1·t(2·b*) (if 2·b* ≤ 16), checked against the cost model.
-        let t4 = gpu_time_ns(ops, 4, gpu, 100, &device, None) as f64 * 1.1;
+        let t4 = gpu_time_ns(
+            ops,
+            4,
+            gpu,
+            100,
+            Target::new(&device, RuntimeProfile::tensorrt_ref()),
+        ) as f64
+            * 1.1;
         let slo = SimDuration::from_ns((t4 * 2.2) as u64);
         let largest = supported_batches(16)
             .into_iter()
-            .find(|&b| !configs_with_batch(ops, &device, None, slo, b, &params).is_empty())
+            .find(|&b| {
+                !configs_with_batch(
+                    ops,
+                    Target::new(&device, RuntimeProfile::tensorrt_ref()),
+                    slo,
+                    b,
+                    &params,
+                )
+                .is_empty()
+            })
             .unwrap();
         assert!(largest >= 4);
-        let t = |b| gpu_time_ns(ops, b, gpu, 100, &device, None) as f64 * 1.1;
+        let t = |b| {
+            gpu_time_ns(
+                ops,
+                b,
+                gpu,
+                100,
+                Target::new(&device, RuntimeProfile::tensorrt_ref()),
+            ) as f64
+                * 1.1
+        };
         assert!(t(largest) <= slo.as_ns() as f64 / 2.0);
         if largest < 16 {
             assert!(t(largest * 2) > slo.as_ns() as f64 / 2.0);
         }
         // Every configuration respects its budget and the thread rules.
         for b in supported_batches(16) {
-            for c in configs_with_batch(ops, &device, None, slo, b, &params) {
+            for c in configs_with_batch(
+                ops,
+                Target::new(&device, RuntimeProfile::tensorrt_ref()),
+                slo,
+                b,
+                &params,
+            ) {
                 let budget = if b == 1 { slo.as_ns() } else { slo.as_ns() / 2 };
                 assert!(c.exec.as_ns() <= budget);
                 assert_eq!(c.batch, b);
@@ -372,7 +403,13 @@ mod tests {
                 if c.gpu_percent > 0 {
                     assert_eq!(c.accelerator, gpu);
                     // A smaller share never predicts a shorter time.
-                    let full = gpu_time_ns(ops, b, gpu, 100, &device, None);
+                    let full = gpu_time_ns(
+                        ops,
+                        b,
+                        gpu,
+                        100,
+                        Target::new(&device, RuntimeProfile::tensorrt_ref()),
+                    );
                     assert!(c.exec.as_ns() as f64 >= full as f64 * 1.1 - 1.0);
                 }
             }

@@ -42,6 +42,7 @@ use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
 use crate::model::cost;
+use crate::model::runtime::RuntimeProfile;
 use crate::time::{SimDuration, SimTime};
 use crate::units::TimeSpan;
 
@@ -287,6 +288,8 @@ impl Function {
 pub struct InfLessPolicy {
     spec: InfLessSpec,
     device: Option<DeviceProfile>,
+    /// The runtime that drives the GPU, once deployed.
+    runtime: Option<RuntimeProfile>,
     functions: Vec<Function>,
     capacity: Capacity,
     last_scale: SimTime,
@@ -303,6 +306,7 @@ impl InfLessPolicy {
         InfLessPolicy {
             spec,
             device: None,
+            runtime: None,
             functions: Vec::new(),
             capacity,
             last_scale: SimTime::ZERO,
@@ -315,9 +319,14 @@ impl InfLessPolicy {
     }
 
     fn footprint(&self, f: usize, c: &ResourceConfig) -> u64 {
-        match &self.device {
-            Some(d) => cost::footprint_bytes(&self.functions[f].ops, c.batch, c.accelerator, d),
-            None => 0,
+        match (&self.device, &self.runtime) {
+            (Some(d), Some(r)) => cost::footprint_bytes(
+                &self.functions[f].ops,
+                c.batch,
+                c.accelerator,
+                cost::Target::new(d, r),
+            ),
+            _ => 0,
         }
     }
 
@@ -453,6 +462,7 @@ impl Policy for InfLessPolicy {
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let device = ctx.device.clone();
+        let target = ctx.target();
         let budgets = super::stage_slo_budgets(ctx);
         let params = self.spec.search_params();
         let batches = config::supported_batches(self.spec.max_batch);
@@ -469,9 +479,7 @@ impl Policy for InfLessPolicy {
                 let ops = model.operators.clone();
                 let candidates: Vec<Vec<ResourceConfig>> = batches
                     .iter()
-                    .map(|&b| {
-                        config::configs_with_batch(&ops, &device, ctx.measured, budget, b, &params)
-                    })
+                    .map(|&b| config::configs_with_batch(&ops, target, budget, b, &params))
                     .collect();
                 // Fallback when the budget is out of reach: batch 1 without a budget, fastest.
                 let unbounded = SimDuration::from_ns(u64::MAX / 4);
@@ -480,14 +488,13 @@ impl Policy for InfLessPolicy {
                 } else {
                     &no_gpu
                 };
-                let fallback =
-                    config::configs_with_batch(&ops, &device, ctx.measured, unbounded, 1, search)
-                        .into_iter()
-                        .min_by_key(|c| c.exec)
-                        .map(|c| ResourceConfig {
-                            batch_timeout: SimDuration::ZERO,
-                            ..c
-                        });
+                let fallback = config::configs_with_batch(&ops, target, unbounded, 1, search)
+                    .into_iter()
+                    .min_by_key(|c| c.exec)
+                    .map(|c| ResourceConfig {
+                        batch_timeout: SimDuration::ZERO,
+                        ..c
+                    });
                 Function {
                     ops,
                     candidates,
@@ -503,6 +510,7 @@ impl Policy for InfLessPolicy {
             })
             .collect();
         self.device = Some(device);
+        self.runtime = Some(ctx.runtime.clone());
         // One pre-warmed instance per function (scheduler.go::CreatePreWarmPod: the config of
         // highest CRE for a residual of 1 RPS).
         let mut actions = Vec::new();

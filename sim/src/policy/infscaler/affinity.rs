@@ -35,8 +35,8 @@ use std::ops::Range;
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
+use crate::model::cost::Target;
 use crate::model::cost::{self, ExecPlan};
-use crate::model::measured::MeasuredTimes;
 use crate::serving::InstanceConfig;
 
 /// What Algorithm 1 knows about one partition.
@@ -101,7 +101,7 @@ pub fn busy_share(plan: &ExecPlan, m: usize, cpu_cores: u32, device: &DeviceProf
             }
             let compute = demand_ns / solo_ns as f64;
             let bandwidth =
-                bytes as f64 / (solo_ns as f64 / 1e9) / device.memory.bandwidth_bytes_per_s;
+                bytes as f64 / (solo_ns as f64 / 1e9) / device.memory.achievable_bytes_per_s;
             compute.max(bandwidth).clamp(0.0, 1.0)
         }
     }
@@ -112,9 +112,9 @@ pub fn busy_share(plan: &ExecPlan, m: usize, cpu_cores: u32, device: &DeviceProf
 pub fn profile_ops(
     ops: &[Operator],
     config: &InstanceConfig,
-    device: &DeviceProfile,
-    measured: Option<&MeasuredTimes>,
+    target: Target<'_>,
 ) -> (Vec<u64>, Vec<u64>, Vec<f64>) {
+    let device = target.device;
     let n = device.accelerators.len();
     let (mut lat, mut mem, mut share) = (
         Vec::with_capacity(n),
@@ -122,9 +122,9 @@ pub fn profile_ops(
         Vec::with_capacity(n),
     );
     for m in 0..n {
-        let plan = cost::plan(ops, 1, m, config.cpu_cores, device, measured);
+        let plan = cost::plan(ops, 1, m, config.cpu_cores, target);
         lat.push(plan.solo_ns());
-        mem.push(cost::footprint_bytes(ops, config.max_batch, m, device));
+        mem.push(cost::footprint_bytes(ops, config.max_batch, m, target));
         share.push(busy_share(&plan, m, config.cpu_cores, device));
     }
     (lat, mem, share)
@@ -145,6 +145,7 @@ pub fn affinity_order(latency_ns: &[u64], budget_ns: Option<u64>) -> Vec<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::runtime::RuntimeProfile;
 
     #[test]
     fn affinity_sorts_by_latency_and_drops_what_cannot_fit() {
@@ -162,7 +163,11 @@ mod tests {
         let d = DeviceProfile::builtin("xavier-agx").unwrap();
         let m = crate::model::zoo::build("alexnet", &Default::default()).unwrap();
         let cfg = InstanceConfig::default();
-        let (lat, mem, share) = profile_ops(&m.operators, &cfg, &d, None);
+        let (lat, mem, share) = profile_ops(
+            &m.operators,
+            &cfg,
+            Target::new(&d, RuntimeProfile::tensorrt_ref()),
+        );
         let (cpu, gpu, dla) = (0, 1, 2);
         // The GPU is the fastest, the CPU the slowest.
         assert!(lat[gpu] < lat[dla] && lat[dla] < lat[cpu]);
@@ -173,7 +178,15 @@ mod tests {
         // The GPU share lies in (0, 1].
         assert!(share[gpu] > 0.0 && share[gpu] <= 1.0);
         // Footprints are the cost model's.
-        assert_eq!(mem[gpu], cost::footprint_bytes(&m.operators, 1, gpu, &d));
+        assert_eq!(
+            mem[gpu],
+            cost::footprint_bytes(
+                &m.operators,
+                1,
+                gpu,
+                Target::new(&d, RuntimeProfile::tensorrt_ref())
+            )
+        );
         let p = PartitionProfile {
             stage: 0,
             ops: 0..m.operators.len(),

@@ -307,7 +307,9 @@ pub fn complexities(model: &Model, kind: Complexity, ctx: &PolicyContext<'_>) ->
             model
                 .operators
                 .iter()
-                .map(|o| cost::op_time_ns(o, 1, fastest, cores, ctx.device))
+                .map(|o| {
+                    cost::plan(std::slice::from_ref(o), 1, fastest, cores, ctx.target()).solo_ns()
+                })
                 .collect()
         }
     }
@@ -343,12 +345,8 @@ impl Policy for InfScalerPolicy {
                 .expect("the partitioner's cuts are valid");
             let first = profiles.len();
             for ops in ranges {
-                let (latency_ns, memory_bytes, busy_share) = affinity::profile_ops(
-                    &model.operators[ops.clone()],
-                    &config,
-                    ctx.device,
-                    ctx.measured,
-                );
+                let (latency_ns, memory_bytes, busy_share) =
+                    affinity::profile_ops(&model.operators[ops.clone()], &config, ctx.target());
                 let bottleneck = ops
                     .clone()
                     .filter(|&i| is_rep[i])

@@ -144,7 +144,7 @@ pub fn bottleneck_partition(
 
 /// The fastest accelerator for `model` at batch 1 and the predicted time there, ns.
 pub fn predicted_execution(model: &Model, ctx: &PolicyContext<'_>) -> (usize, u64) {
-    cost::fastest_solo(&model.operators, ctx.device, ctx.measured)
+    cost::fastest_solo(&model.operators, ctx.target())
 }
 
 /// Indices (0-based) of the operators whose complexity is strictly above the mean, compared

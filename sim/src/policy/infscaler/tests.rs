@@ -48,7 +48,13 @@ fn ctx<'a>(
     transport: &'a TransportSpec,
     multiplier: f64,
 ) -> PolicyContext<'a> {
-    let iso = crate::scenario::isolated_latency(models, device, None);
+    let iso = crate::scenario::isolated_latency(
+        models,
+        crate::model::cost::Target::new(
+            device,
+            crate::model::runtime::RuntimeProfile::tensorrt_ref(),
+        ),
+    );
     let slo = SimDuration::from_secs_f64(iso.as_secs_f64() * multiplier);
     PolicyContext::roofline(device, models, transport, slo)
 }

@@ -24,7 +24,12 @@ impl DataPlane {
         let p = &self.partitions[partition];
         let device = &self.device;
         let ops = &p.operators[..];
-        let footprint = cost::footprint_bytes(ops, config.max_batch, accelerator, device);
+        let footprint = cost::footprint_bytes(
+            ops,
+            config.max_batch,
+            accelerator,
+            cost::Target::new(device, &self.runtime),
+        );
         if self.memory.allocate(footprint).is_err() {
             self.refused_instances += 1;
             return None;

@@ -28,6 +28,7 @@ use crate::executor::{ExecContext, Executor};
 use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
 use crate::model::Operator;
+use crate::model::runtime::RuntimeProfile;
 use crate::serving::Routing;
 use crate::serving::memory::UnifiedMemory;
 use crate::serving::sharing::{RegionPool, SharingManager};
@@ -76,6 +77,8 @@ pub struct PlaneConfig {
     pub partitions: Vec<PartitionSpec>,
     /// The device.
     pub device: Arc<DeviceProfile>,
+    /// The runtime that drives the GPU (its memory per process and context).
+    pub runtime: Arc<RuntimeProfile>,
     /// Tensor bytes of one request's input.
     pub input_bytes: u64,
     /// Usable unified memory, bytes.
@@ -116,6 +119,7 @@ pub struct Window {
 #[derive(Debug)]
 pub struct DataPlane {
     device: Arc<DeviceProfile>,
+    runtime: Arc<RuntimeProfile>,
     slo: SimDuration,
     cold_start_init: SimDuration,
     memory: UnifiedMemory,
@@ -166,6 +170,7 @@ impl DataPlane {
             .collect();
         DataPlane {
             device: config.device,
+            runtime: config.runtime,
             slo: config.slo,
             cold_start_init: config.cold_start_init,
             memory: UnifiedMemory::new(config.memory_limit_bytes),
