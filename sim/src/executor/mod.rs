@@ -88,6 +88,9 @@ pub struct InstanceInfo {
     pub accelerator: usize,
     /// CPU cores it holds.
     pub cpu_cores: u32,
+    /// The serving process it runs in (see `serving::ProcessLayout`): kernels of instances of
+    /// one process share the GPU as streams, those of different processes time-slice it.
+    pub process: u32,
 }
 
 /// A batch to run.
@@ -105,6 +108,8 @@ pub struct BatchInfo<'a> {
     pub cpu_cores: u32,
     /// Most of its engine's compute the instance may use, in (0, 1] (1: no cap).
     pub compute_share: f64,
+    /// The instance's serving process.
+    pub process: u32,
     /// Request ids, in batch order.
     pub requests: &'a [u32],
 }

@@ -73,6 +73,8 @@ pub struct InstanceState {
     pub busy: bool,
     /// Unified memory the instance holds (weights, workspace, runtime context).
     pub footprint_bytes: u64,
+    /// The serving process it runs in.
+    pub process: u32,
     /// Requests in the batch being executed.
     pub in_service: u32,
 }

@@ -91,7 +91,8 @@ impl DataPlane {
         let inst = &mut self.instances[i as usize];
         inst.busy = true;
         inst.in_service = n as u32;
-        let (partition, accelerator, config) = (inst.partition, inst.accel, inst.config);
+        let (partition, accelerator, config, process) =
+            (inst.partition, inst.accel, inst.config, inst.process);
         for &r in &requests {
             self.requests.get_mut(r).exec_start = now;
         }
@@ -107,6 +108,7 @@ impl DataPlane {
             accelerator,
             cpu_cores: config.cpu_cores,
             compute_share: config.compute_share,
+            process,
             requests: &self.batches.get(batch).requests,
         };
         let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);

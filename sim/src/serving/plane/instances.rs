@@ -59,6 +59,7 @@ impl DataPlane {
             queue,
             busy: false,
             footprint_bytes: footprint,
+            process: index,
             in_service: 0,
         });
         self.partitions[partition].instances.push(index);
@@ -67,6 +68,7 @@ impl DataPlane {
             partition,
             accelerator,
             cpu_cores: config.cpu_cores,
+            process: index,
         });
         if cold {
             let load_s = weights_bytes as f64 / self.device.storage.read_bytes_per_s;
