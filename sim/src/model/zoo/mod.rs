@@ -182,6 +182,46 @@ static CATALOG: &[ZooEntry] = &[
         source: "HF gpt2-medium model card (355M params); Kaplan et al. 2020 Table 1 forward FLOPs at 128 tokens",
         build: transformer::gpt2_medium,
     },
+    ZooEntry {
+        name: "resnet18",
+        description: "ResNet-18, torchvision layout, 3×224×224",
+        // torchvision ResNet18_Weights.IMAGENET1K_V1 model card: 11,689,512 params,
+        // "GFLOPS 1.81" (multiply-adds) → 3.62 GFLOPs.
+        published_params: 11_689_512,
+        published_flops: 3_620_000_000,
+        source: "torchvision ResNet18_Weights.IMAGENET1K_V1 (11,689,512 params; 1.81 GMACs)",
+        build: resnet::resnet18,
+    },
+    ZooEntry {
+        name: "resnet34",
+        description: "ResNet-34, torchvision layout, 3×224×224",
+        // torchvision ResNet34_Weights.IMAGENET1K_V1 model card: 21,797,672 params,
+        // "GFLOPS 3.66" (multiply-adds) → 7.32 GFLOPs.
+        published_params: 21_797_672,
+        published_flops: 7_320_000_000,
+        source: "torchvision ResNet34_Weights.IMAGENET1K_V1 (21,797,672 params; 3.66 GMACs)",
+        build: resnet::resnet34,
+    },
+    ZooEntry {
+        name: "resnet101",
+        description: "ResNet-101 v1.5 (stride in the 3×3 conv), torchvision layout, 3×224×224",
+        // torchvision ResNet101_Weights.IMAGENET1K_V1 model card: 44,549,160 params,
+        // "GFLOPS 7.8" (multiply-adds) → 15.6 GFLOPs.
+        published_params: 44_549_160,
+        published_flops: 15_600_000_000,
+        source: "torchvision ResNet101_Weights.IMAGENET1K_V1 (44,549,160 params; 7.8 GMACs)",
+        build: resnet::resnet101,
+    },
+    ZooEntry {
+        name: "resnet152",
+        description: "ResNet-152 v1.5 (stride in the 3×3 conv), torchvision layout, 3×224×224",
+        // torchvision ResNet152_Weights.IMAGENET1K_V1 model card: 60,192,808 params,
+        // "GFLOPS 11.51" (multiply-adds) → 23.02 GFLOPs.
+        published_params: 60_192_808,
+        published_flops: 23_020_000_000,
+        source: "torchvision ResNet152_Weights.IMAGENET1K_V1 (60,192,808 params; 11.51 GMACs)",
+        build: resnet::resnet152,
+    },
 ];
 
 /// Every model, in a stable order.

@@ -186,6 +186,10 @@ fn torchvision_parameter_counts_match_exactly() {
     assert_eq!(model("vgg16").total_params(), 138_357_544);
     assert_eq!(model("resnet50").total_params(), 25_557_032);
     assert_eq!(model("mobilenet_v2").total_params(), 3_504_872);
+    assert_eq!(model("resnet18").total_params(), 11_689_512);
+    assert_eq!(model("resnet34").total_params(), 21_797_672);
+    assert_eq!(model("resnet101").total_params(), 44_549_160);
+    assert_eq!(model("resnet152").total_params(), 60_192_808);
 }
 
 #[test]
@@ -227,7 +231,149 @@ fn catalog_names_are_unique_and_stable() {
             "ssd_mobilenet_v1",
             "crnn",
             "bert_base",
-            "gpt2_medium"
+            "gpt2_medium",
+            "resnet18",
+            "resnet34",
+            "resnet101",
+            "resnet152",
         ]
     );
+}
+
+/// Operators of each kind in a model.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    conv: usize,
+    batch_norm: usize,
+    activation: usize,
+    add: usize,
+    pool: usize,
+    concat: usize,
+    /// Flatten, reshape, transpose, slice, dropout.
+    shuffle: usize,
+    fc: usize,
+    /// Every other kind (LRN, softmax, …).
+    other: usize,
+}
+
+impl Counts {
+    fn of(name: &str) -> Counts {
+        let mut c = Counts::default();
+        for op in model(name).operators {
+            *match op.kind {
+                OpKind::Conv => &mut c.conv,
+                OpKind::BatchNorm => &mut c.batch_norm,
+                OpKind::Activation(_) => &mut c.activation,
+                OpKind::Elementwise => &mut c.add,
+                OpKind::Pooling => &mut c.pool,
+                OpKind::Concat => &mut c.concat,
+                OpKind::Shuffle => &mut c.shuffle,
+                OpKind::FullyConnected => &mut c.fc,
+                _ => &mut c.other,
+            } += 1;
+        }
+        c
+    }
+
+    fn total(&self) -> usize {
+        self.conv
+            + self.batch_norm
+            + self.activation
+            + self.add
+            + self.pool
+            + self.concat
+            + self.shuffle
+            + self.fc
+            + self.other
+    }
+}
+
+#[test]
+fn operator_counts_match_the_module_calls_of_the_reference_forward() {
+    // Counted by hand from each reference `forward` (one operator per module or functional call).
+    let expected = [
+        // AlexNet (Caffe): 5 conv + 7 relu, 3 max pools, flatten + 2 dropouts, 3 fc, 2 LRN +
+        // softmax.
+        (
+            "alexnet",
+            24,
+            Counts {
+                conv: 5,
+                activation: 7,
+                pool: 3,
+                shuffle: 3,
+                fc: 3,
+                other: 3,
+                ..Counts::default()
+            },
+        ),
+        // VGG-16: 13 conv + relu, 5 max pools, flatten, 2 × (fc, relu, dropout), fc.
+        (
+            "vgg16",
+            39,
+            Counts {
+                conv: 13,
+                activation: 15,
+                pool: 5,
+                shuffle: 3,
+                fc: 3,
+                ..Counts::default()
+            },
+        ),
+        // ResNet-18: stem conv-bn-relu + max pool; 8 basic blocks of conv-bn-relu-conv-bn, add,
+        // relu; 3 downsample conv-bn; avg pool, flatten, fc.
+        (
+            "resnet18",
+            69,
+            Counts {
+                conv: 1 + 16 + 3,
+                batch_norm: 1 + 16 + 3,
+                activation: 1 + 16,
+                add: 8,
+                pool: 2,
+                shuffle: 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // ResNet-50: stem (4); 16 bottlenecks of 3 conv-bn-relu (the last relu after the add);
+        // 4 downsample conv-bn; avg pool, flatten, fc.
+        (
+            "resnet50",
+            175,
+            Counts {
+                conv: 1 + 48 + 4,
+                batch_norm: 1 + 48 + 4,
+                activation: 1 + 48,
+                add: 16,
+                pool: 2,
+                shuffle: 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // MobileNetV2: features.0 conv-bn-relu6; block 1 (t = 1) dw + project; 16 blocks of
+        // expand, dw (conv-bn-relu6) and project (conv-bn); 10 residual adds; features.18
+        // conv-bn-relu6; avg pool, flatten, dropout, fc.
+        (
+            "mobilenet_v2",
+            153,
+            Counts {
+                conv: 1 + 2 + 48 + 1,
+                batch_norm: 1 + 2 + 48 + 1,
+                activation: 1 + 1 + 32 + 1,
+                add: 10,
+                pool: 1,
+                shuffle: 2,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+    ];
+    for (name, total, counts) in expected {
+        let got = Counts::of(name);
+        assert_eq!(got, counts, "{name}");
+        assert_eq!(got.total(), total, "{name}");
+        assert_eq!(model(name).operators.len(), total, "{name}");
+    }
 }
