@@ -22,6 +22,7 @@ mod crnn;
 mod detection;
 mod mobilenet;
 mod resnet;
+mod squeezenet;
 mod transformer;
 mod vgg;
 
@@ -221,6 +222,26 @@ static CATALOG: &[ZooEntry] = &[
         published_flops: 23_020_000_000,
         source: "torchvision ResNet152_Weights.IMAGENET1K_V1 (60,192,808 params; 11.51 GMACs)",
         build: resnet::resnet152,
+    },
+    ZooEntry {
+        name: "squeezenet1_0",
+        description: "SqueezeNet 1.0, torchvision layout, 3×224×224",
+        // torchvision SqueezeNet1_0_Weights.IMAGENET1K_V1 model card: 1,248,424 params,
+        // "GFLOPS 0.82" (multiply-adds) → 1.64 GFLOPs.
+        published_params: 1_248_424,
+        published_flops: 1_640_000_000,
+        source: "torchvision SqueezeNet1_0_Weights.IMAGENET1K_V1 (1,248,424 params; 0.82 GMACs)",
+        build: squeezenet::squeezenet1_0,
+    },
+    ZooEntry {
+        name: "squeezenet1_1",
+        description: "SqueezeNet 1.1, torchvision layout, 3×224×224",
+        // torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1 model card: 1,235,496 params,
+        // "GFLOPS 0.35" (multiply-adds) → 0.70 GFLOPs.
+        published_params: 1_235_496,
+        published_flops: 700_000_000,
+        source: "torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1 (1,235,496 params; 0.35 GMACs)",
+        build: squeezenet::squeezenet1_1,
     },
 ];
 

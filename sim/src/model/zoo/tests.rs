@@ -190,6 +190,8 @@ fn torchvision_parameter_counts_match_exactly() {
     assert_eq!(model("resnet34").total_params(), 21_797_672);
     assert_eq!(model("resnet101").total_params(), 44_549_160);
     assert_eq!(model("resnet152").total_params(), 60_192_808);
+    assert_eq!(model("squeezenet1_0").total_params(), 1_248_424);
+    assert_eq!(model("squeezenet1_1").total_params(), 1_235_496);
 }
 
 #[test]
@@ -236,6 +238,8 @@ fn catalog_names_are_unique_and_stable() {
             "resnet34",
             "resnet101",
             "resnet152",
+            "squeezenet1_0",
+            "squeezenet1_1",
         ]
     );
 }
@@ -366,6 +370,21 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 pool: 1,
                 shuffle: 2,
                 fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // SqueezeNet 1.1: stem conv + relu + max pool; 8 fire modules of squeeze, expand1x1 and
+        // expand3x3 (conv + relu each) and cat; 2 more max pools; classifier dropout, conv,
+        // relu, avg pool; flatten.
+        (
+            "squeezenet1_1",
+            66,
+            Counts {
+                conv: 1 + 24 + 1,
+                activation: 1 + 24 + 1,
+                pool: 3 + 1,
+                concat: 8,
+                shuffle: 2,
                 ..Counts::default()
             },
         ),
