@@ -19,6 +19,7 @@
 
 mod alexnet;
 mod crnn;
+mod densenet;
 mod detection;
 mod mobilenet;
 mod resnet;
@@ -242,6 +243,46 @@ static CATALOG: &[ZooEntry] = &[
         published_flops: 700_000_000,
         source: "torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1 (1,235,496 params; 0.35 GMACs)",
         build: squeezenet::squeezenet1_1,
+    },
+    ZooEntry {
+        name: "densenet121",
+        description: "DenseNet-121 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet121_Weights.IMAGENET1K_V1 model card: 7,978,856 params,
+        // "GFLOPS 2.83" (multiply-adds) → 5.66 GFLOPs.
+        published_params: 7_978_856,
+        published_flops: 5_660_000_000,
+        source: "torchvision DenseNet121_Weights.IMAGENET1K_V1 (7,978,856 params; 2.83 GMACs)",
+        build: densenet::densenet121,
+    },
+    ZooEntry {
+        name: "densenet161",
+        description: "DenseNet-161 (growth 48), torchvision layout, 3×224×224",
+        // torchvision DenseNet161_Weights.IMAGENET1K_V1 model card: 28,681,000 params,
+        // "GFLOPS 7.73" (multiply-adds) → 15.46 GFLOPs.
+        published_params: 28_681_000,
+        published_flops: 15_460_000_000,
+        source: "torchvision DenseNet161_Weights.IMAGENET1K_V1 (28,681,000 params; 7.73 GMACs)",
+        build: densenet::densenet161,
+    },
+    ZooEntry {
+        name: "densenet169",
+        description: "DenseNet-169 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet169_Weights.IMAGENET1K_V1 model card: 14,149,480 params,
+        // "GFLOPS 3.36" (multiply-adds) → 6.72 GFLOPs.
+        published_params: 14_149_480,
+        published_flops: 6_720_000_000,
+        source: "torchvision DenseNet169_Weights.IMAGENET1K_V1 (14,149,480 params; 3.36 GMACs)",
+        build: densenet::densenet169,
+    },
+    ZooEntry {
+        name: "densenet201",
+        description: "DenseNet-201 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet201_Weights.IMAGENET1K_V1 model card: 20,013,928 params,
+        // "GFLOPS 4.29" (multiply-adds) → 8.58 GFLOPs.
+        published_params: 20_013_928,
+        published_flops: 8_580_000_000,
+        source: "torchvision DenseNet201_Weights.IMAGENET1K_V1 (20,013,928 params; 4.29 GMACs)",
+        build: densenet::densenet201,
     },
 ];
 

@@ -192,6 +192,10 @@ fn torchvision_parameter_counts_match_exactly() {
     assert_eq!(model("resnet152").total_params(), 60_192_808);
     assert_eq!(model("squeezenet1_0").total_params(), 1_248_424);
     assert_eq!(model("squeezenet1_1").total_params(), 1_235_496);
+    assert_eq!(model("densenet121").total_params(), 7_978_856);
+    assert_eq!(model("densenet161").total_params(), 28_681_000);
+    assert_eq!(model("densenet169").total_params(), 14_149_480);
+    assert_eq!(model("densenet201").total_params(), 20_013_928);
 }
 
 #[test]
@@ -240,6 +244,10 @@ fn catalog_names_are_unique_and_stable() {
             "resnet152",
             "squeezenet1_0",
             "squeezenet1_1",
+            "densenet121",
+            "densenet161",
+            "densenet169",
+            "densenet201",
         ]
     );
 }
@@ -385,6 +393,23 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 pool: 3 + 1,
                 concat: 8,
                 shuffle: 2,
+                ..Counts::default()
+            },
+        ),
+        // DenseNet-121: stem conv-norm-relu-pool; 58 dense layers of cat, norm1-relu1-conv1,
+        // norm2-relu2-conv2; 4 block cats; 3 transitions of norm-relu-conv-pool; norm5, relu,
+        // avg pool, flatten, classifier.
+        (
+            "densenet121",
+            431,
+            Counts {
+                conv: 1 + 116 + 3,
+                batch_norm: 1 + 116 + 3 + 1,
+                activation: 1 + 116 + 3 + 1,
+                pool: 1 + 3 + 1,
+                concat: 58 + 4,
+                shuffle: 1,
+                fc: 1,
                 ..Counts::default()
             },
         ),
