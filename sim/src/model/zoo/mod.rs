@@ -284,6 +284,76 @@ static CATALOG: &[ZooEntry] = &[
         source: "torchvision DenseNet201_Weights.IMAGENET1K_V1 (20,013,928 params; 4.29 GMACs)",
         build: densenet::densenet201,
     },
+    ZooEntry {
+        name: "vgg11",
+        description: "VGG-11 (configuration A), torchvision layout, 3×224×224",
+        // torchvision VGG11_Weights.IMAGENET1K_V1 model card: 132,863,336 params,
+        // "GFLOPS 7.61" (multiply-adds) → 15.22 GFLOPs.
+        published_params: 132_863_336,
+        published_flops: 15_220_000_000,
+        source: "torchvision VGG11_Weights.IMAGENET1K_V1 (132,863,336 params; 7.61 GMACs)",
+        build: vgg::vgg11,
+    },
+    ZooEntry {
+        name: "vgg13",
+        description: "VGG-13 (configuration B), torchvision layout, 3×224×224",
+        // torchvision VGG13_Weights.IMAGENET1K_V1 model card: 133,047,848 params,
+        // "GFLOPS 11.31" (multiply-adds) → 22.62 GFLOPs.
+        published_params: 133_047_848,
+        published_flops: 22_620_000_000,
+        source: "torchvision VGG13_Weights.IMAGENET1K_V1 (133,047,848 params; 11.31 GMACs)",
+        build: vgg::vgg13,
+    },
+    ZooEntry {
+        name: "vgg19",
+        description: "VGG-19 (configuration E), torchvision layout, 3×224×224",
+        // torchvision VGG19_Weights.IMAGENET1K_V1 model card: 143,667,240 params,
+        // "GFLOPS 19.63" (multiply-adds) → 39.26 GFLOPs.
+        published_params: 143_667_240,
+        published_flops: 39_260_000_000,
+        source: "torchvision VGG19_Weights.IMAGENET1K_V1 (143,667,240 params; 19.63 GMACs)",
+        build: vgg::vgg19,
+    },
+    ZooEntry {
+        name: "vgg11_bn",
+        description: "VGG-11 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG11_BN_Weights.IMAGENET1K_V1 model card: 132,868,840 params,
+        // "GFLOPS 7.61" (multiply-adds) → 15.22 GFLOPs.
+        published_params: 132_868_840,
+        published_flops: 15_220_000_000,
+        source: "torchvision VGG11_BN_Weights.IMAGENET1K_V1 (132,868,840 params; 7.61 GMACs)",
+        build: vgg::vgg11_bn,
+    },
+    ZooEntry {
+        name: "vgg13_bn",
+        description: "VGG-13 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG13_BN_Weights.IMAGENET1K_V1 model card: 133,053,736 params,
+        // "GFLOPS 11.31" (multiply-adds) → 22.62 GFLOPs.
+        published_params: 133_053_736,
+        published_flops: 22_620_000_000,
+        source: "torchvision VGG13_BN_Weights.IMAGENET1K_V1 (133,053,736 params; 11.31 GMACs)",
+        build: vgg::vgg13_bn,
+    },
+    ZooEntry {
+        name: "vgg16_bn",
+        description: "VGG-16 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG16_BN_Weights.IMAGENET1K_V1 model card: 138,365,992 params,
+        // "GFLOPS 15.47" (multiply-adds) → 30.94 GFLOPs.
+        published_params: 138_365_992,
+        published_flops: 30_940_000_000,
+        source: "torchvision VGG16_BN_Weights.IMAGENET1K_V1 (138,365,992 params; 15.47 GMACs)",
+        build: vgg::vgg16_bn,
+    },
+    ZooEntry {
+        name: "vgg19_bn",
+        description: "VGG-19 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG19_BN_Weights.IMAGENET1K_V1 model card: 143,678,248 params,
+        // "GFLOPS 19.63" (multiply-adds) → 39.26 GFLOPs.
+        published_params: 143_678_248,
+        published_flops: 39_260_000_000,
+        source: "torchvision VGG19_BN_Weights.IMAGENET1K_V1 (143,678,248 params; 19.63 GMACs)",
+        build: vgg::vgg19_bn,
+    },
 ];
 
 /// Every model, in a stable order.

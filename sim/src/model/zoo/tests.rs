@@ -196,6 +196,17 @@ fn torchvision_parameter_counts_match_exactly() {
     assert_eq!(model("densenet161").total_params(), 28_681_000);
     assert_eq!(model("densenet169").total_params(), 14_149_480);
     assert_eq!(model("densenet201").total_params(), 20_013_928);
+    for (name, params) in [
+        ("vgg11", 132_863_336),
+        ("vgg13", 133_047_848),
+        ("vgg19", 143_667_240),
+        ("vgg11_bn", 132_868_840),
+        ("vgg13_bn", 133_053_736),
+        ("vgg16_bn", 138_365_992),
+        ("vgg19_bn", 143_678_248),
+    ] {
+        assert_eq!(model(name).total_params(), params, "{name}");
+    }
 }
 
 #[test]
@@ -248,6 +259,13 @@ fn catalog_names_are_unique_and_stable() {
             "densenet161",
             "densenet169",
             "densenet201",
+            "vgg11",
+            "vgg13",
+            "vgg19",
+            "vgg11_bn",
+            "vgg13_bn",
+            "vgg16_bn",
+            "vgg19_bn",
         ]
     );
 }
@@ -410,6 +428,20 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 concat: 58 + 4,
                 shuffle: 1,
                 fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // VGG-16-BN: 13 conv-bn-relu, 5 max pools, flatten, 2 × (fc, relu, dropout), fc.
+        (
+            "vgg16_bn",
+            52,
+            Counts {
+                conv: 13,
+                batch_norm: 13,
+                activation: 15,
+                pool: 5,
+                shuffle: 3,
+                fc: 3,
                 ..Counts::default()
             },
         ),
