@@ -23,6 +23,7 @@ mod densenet;
 mod detection;
 mod mobilenet;
 mod resnet;
+mod shufflenet;
 mod squeezenet;
 mod transformer;
 mod vgg;
@@ -208,10 +209,10 @@ static CATALOG: &[ZooEntry] = &[
         name: "resnet101",
         description: "ResNet-101 v1.5 (stride in the 3×3 conv), torchvision layout, 3×224×224",
         // torchvision ResNet101_Weights.IMAGENET1K_V1 model card: 44,549,160 params,
-        // "GFLOPS 7.8" (multiply-adds) → 15.6 GFLOPs.
+        // "GFLOPS 7.80" (multiply-adds) → 15.60 GFLOPs.
         published_params: 44_549_160,
         published_flops: 15_600_000_000,
-        source: "torchvision ResNet101_Weights.IMAGENET1K_V1 (44,549,160 params; 7.8 GMACs)",
+        source: "torchvision ResNet101_Weights.IMAGENET1K_V1 (44,549,160 params; 7.80 GMACs)",
         build: resnet::resnet101,
     },
     ZooEntry {
@@ -353,6 +354,46 @@ static CATALOG: &[ZooEntry] = &[
         published_flops: 39_260_000_000,
         source: "torchvision VGG19_BN_Weights.IMAGENET1K_V1 (143,678,248 params; 19.63 GMACs)",
         build: vgg::vgg19_bn,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x0_5",
+        description: "ShuffleNet V2 0.5×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1 model card: 1,366,792 params,
+        // "GFLOPS 0.04" (multiply-adds) → 0.08 GFLOPs.
+        published_params: 1_366_792,
+        published_flops: 80_000_000,
+        source: "torchvision ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1 (1,366,792 params; 0.04 GMACs)",
+        build: shufflenet::shufflenet_v2_x0_5,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x1_0",
+        description: "ShuffleNet V2 1.0×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1 model card: 2,278,604 params,
+        // "GFLOPS 0.14" (multiply-adds) → 0.28 GFLOPs.
+        published_params: 2_278_604,
+        published_flops: 280_000_000,
+        source: "torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1 (2,278,604 params; 0.14 GMACs)",
+        build: shufflenet::shufflenet_v2_x1_0,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x1_5",
+        description: "ShuffleNet V2 1.5×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1 model card: 3,503,624 params,
+        // "GFLOPS 0.30" (multiply-adds) → 0.60 GFLOPs.
+        published_params: 3_503_624,
+        published_flops: 600_000_000,
+        source: "torchvision ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1 (3,503,624 params; 0.30 GMACs)",
+        build: shufflenet::shufflenet_v2_x1_5,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x2_0",
+        description: "ShuffleNet V2 2.0×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1 model card: 7,393,996 params,
+        // "GFLOPS 0.58" (multiply-adds) → 1.16 GFLOPs.
+        published_params: 7_393_996,
+        published_flops: 1_160_000_000,
+        source: "torchvision ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1 (7,393,996 params; 0.58 GMACs)",
+        build: shufflenet::shufflenet_v2_x2_0,
     },
 ];
 

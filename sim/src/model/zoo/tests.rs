@@ -204,6 +204,10 @@ fn torchvision_parameter_counts_match_exactly() {
         ("vgg13_bn", 133_053_736),
         ("vgg16_bn", 138_365_992),
         ("vgg19_bn", 143_678_248),
+        ("shufflenet_v2_x0_5", 1_366_792),
+        ("shufflenet_v2_x1_0", 2_278_604),
+        ("shufflenet_v2_x1_5", 3_503_624),
+        ("shufflenet_v2_x2_0", 7_393_996),
     ] {
         assert_eq!(model(name).total_params(), params, "{name}");
     }
@@ -266,6 +270,10 @@ fn catalog_names_are_unique_and_stable() {
             "vgg13_bn",
             "vgg16_bn",
             "vgg19_bn",
+            "shufflenet_v2_x0_5",
+            "shufflenet_v2_x1_0",
+            "shufflenet_v2_x1_5",
+            "shufflenet_v2_x2_0",
         ]
     );
 }
@@ -442,6 +450,24 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 pool: 5,
                 shuffle: 3,
                 fc: 3,
+                ..Counts::default()
+            },
+        ),
+        // ShuffleNet V2 1.0×: conv1 conv-bn-relu, max pool; 3 stride-2 blocks (branch1 dw
+        // conv-bn + conv-bn-relu, branch2 conv-bn-relu + dw conv-bn + conv-bn-relu, cat, view,
+        // transpose, view) and 13 stride-1 blocks (2 chunk slices, branch2, cat, 3 shuffle ops);
+        // conv5 conv-bn-relu; mean (avg pool + flatten); fc.
+        (
+            "shufflenet_v2_x1_0",
+            243,
+            Counts {
+                conv: 1 + 3 * 5 + 13 * 3 + 1,
+                batch_norm: 1 + 3 * 5 + 13 * 3 + 1,
+                activation: 1 + 3 * 3 + 13 * 2 + 1,
+                pool: 2,
+                concat: 16,
+                shuffle: 3 * 3 + 13 * 5 + 1,
+                fc: 1,
                 ..Counts::default()
             },
         ),
