@@ -208,6 +208,10 @@ fn torchvision_parameter_counts_match_exactly() {
         ("shufflenet_v2_x1_0", 2_278_604),
         ("shufflenet_v2_x1_5", 3_503_624),
         ("shufflenet_v2_x2_0", 7_393_996),
+        ("mnasnet0_5", 2_218_512),
+        ("mnasnet0_75", 3_170_208),
+        ("mnasnet1_0", 4_383_312),
+        ("mnasnet1_3", 6_282_256),
     ] {
         assert_eq!(model(name).total_params(), params, "{name}");
     }
@@ -274,6 +278,10 @@ fn catalog_names_are_unique_and_stable() {
             "shufflenet_v2_x1_0",
             "shufflenet_v2_x1_5",
             "shufflenet_v2_x2_0",
+            "mnasnet0_5",
+            "mnasnet0_75",
+            "mnasnet1_0",
+            "mnasnet1_3",
         ]
     );
 }
@@ -467,6 +475,23 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 pool: 2,
                 concat: 16,
                 shuffle: 3 * 3 + 13 * 5 + 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // MNASNet 1.0: stem conv-bn-relu, dw conv-bn-relu, conv-bn; 16 inverted residuals of
+        // expand and dw conv-bn-relu and project conv-bn, 10 with an add; conv-bn-relu to
+        // 1280; mean (avg pool + flatten); classifier dropout, fc.
+        (
+            "mnasnet1_0",
+            153,
+            Counts {
+                conv: 3 + 48 + 1,
+                batch_norm: 3 + 48 + 1,
+                activation: 2 + 32 + 1,
+                add: 10,
+                pool: 1,
+                shuffle: 2,
                 fc: 1,
                 ..Counts::default()
             },
