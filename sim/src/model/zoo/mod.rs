@@ -436,6 +436,20 @@ static CATALOG: &[ZooEntry] = &[
         source: "torchvision MNASNet1_3_Weights.IMAGENET1K_V1 (6,282,256 params; 0.526 GMACs)",
         build: mnasnet::mnasnet1_3,
     },
+    ZooEntry {
+        name: "yolov3",
+        description: "YOLOv3 (darknet yolov3.cfg, Darknet-53, 80 COCO classes), 3×416×416",
+        // pjreddie.com/darknet/yolo performance table: YOLOv3-416, 65.86 Bn FLOPs (darknet counts
+        // 2 FLOPs per multiply-add, convolutions only). Params: darknet's yolov3.weights is
+        // 248,007,048 bytes, a 20-byte header and 62,001,757 floats (AlexeyAB/darknet#1910,
+        // mystic123/tensorflow-yolo-v3#5); those include the running mean and variance of the
+        // 26,304 batch-norm channels, which are not learned and not counted here: 62,001,757 −
+        // 2 × 26,304 = 61,949,149 learned parameters (the tests check this exactly).
+        published_params: 62_001_757,
+        published_flops: 65_860_000_000,
+        source: "pjreddie.com/darknet/yolo (65.86 BFLOPs at 416); yolov3.weights (62,001,757 floats)",
+        build: detection::yolov3,
+    },
 ];
 
 /// Every model, in a stable order.

@@ -142,6 +142,24 @@ fn operator_names_are_unique_and_outputs_have_the_expected_shapes() {
     };
     assert_eq!(head("yolo16"), 255 * 13 * 13);
     assert_eq!(head("yolo23"), 255 * 26 * 26);
+    // YOLOv3 heads at strides 32, 16 and 8.
+    let yolo = model("yolov3");
+    let head = |n: &str| {
+        yolo.operators
+            .iter()
+            .find(|o| o.name == n)
+            .unwrap()
+            .output_elems
+    };
+    assert_eq!(head("yolo82"), 255 * 13 * 13);
+    assert_eq!(head("yolo94"), 255 * 26 * 26);
+    assert_eq!(head("yolo106"), 255 * 52 * 52);
+    // Every ImageNet classifier ends in the 1000 class scores.
+    for e in catalog() {
+        if e.description.ends_with("3×224×224") {
+            assert_eq!(last(e.name), 1000, "{}", e.name);
+        }
+    }
 }
 
 #[test]
@@ -218,6 +236,21 @@ fn torchvision_parameter_counts_match_exactly() {
 }
 
 #[test]
+fn yolov3_params_are_its_weights_file_less_the_batch_norm_statistics() {
+    // yolov3.weights holds 62,001,757 floats; each of the 72 batch norms (26,304 channels) stores
+    // a running mean and variance beside its learned scale and shift.
+    let m = model("yolov3");
+    let bn_channels: u64 = m
+        .operators
+        .iter()
+        .filter(|o| o.kind == OpKind::BatchNorm)
+        .map(|o| o.params / 2)
+        .sum();
+    assert_eq!(bn_channels, 26_304);
+    assert_eq!(m.total_params() + 2 * bn_channels, 62_001_757);
+}
+
+#[test]
 fn unknown_names_list_the_known_ones() {
     let err = build("resnet51", &ZooOptions::default()).unwrap_err();
     let msg = err.to_string();
@@ -282,6 +315,7 @@ fn catalog_names_are_unique_and_stable() {
             "mnasnet0_75",
             "mnasnet1_0",
             "mnasnet1_3",
+            "yolov3",
         ]
     );
 }
@@ -493,6 +527,21 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
                 pool: 1,
                 shuffle: 2,
                 fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // YOLOv3 (darknet layers 0–106): 72 conv-bn-leaky, 3 detection convs each followed by
+        // the yolo logistic, 23 shortcut adds, 2 upsamples and 2 two-input routes.
+        (
+            "yolov3",
+            249,
+            Counts {
+                conv: 75,
+                batch_norm: 72,
+                activation: 72 + 3,
+                add: 23,
+                concat: 2,
+                other: 2,
                 ..Counts::default()
             },
         ),
