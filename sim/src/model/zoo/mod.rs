@@ -16,6 +16,14 @@
 //!    and FLOPs (convert MACs to FLOPs: × 2) and where they come from.
 //!
 //! The tests then build it and check it against the published figures within 10 %.
+//!
+//! A model taken from a framework mirrors that framework's `forward` operator for operator (the
+//! cost model charges a launch per operator, as an eager framework dispatches one kernel per
+//! call): one layer per module or functional call, in call order, nothing fused, named by the
+//! module path where there is one (`layer1.0.conv1`, `features.3.squeeze`). The torchvision
+//! classifiers (`resnet*`, `vgg*`, `squeezenet*`, `densenet*`, `shufflenet_v2_*`, `mnasnet*`,
+//! `mobilenet_v2`) follow `torchvision/models/`, the YOLOs darknet's cfg files; their doc
+//! comments say where the operator list departs from the framework's calls.
 
 mod alexnet;
 mod crnn;
