@@ -919,6 +919,30 @@ mod tests {
     }
 
     #[test]
+    fn torchvision_zoo_families_round_trip_through_onnx() {
+        // One model of each layer pattern: fire modules, dense layers (a one-tensor concat
+        // first), channel split and shuffle, inverted residuals, basic residual blocks.
+        use infscaler_sim::model::zoo::{self, ZooOptions};
+        let opts = ZooOptions::default();
+        for name in [
+            "squeezenet1_1",
+            "densenet121",
+            "shufflenet_v2_x0_5",
+            "mnasnet0_5",
+            "resnet18",
+        ] {
+            let model =
+                crate::from_network::zoo_model(name, &opts, &BuildOptions::default()).unwrap();
+            let imported = import_model(&model, name, name).unwrap();
+            assert_eq!(
+                imported.to_model().operators,
+                zoo::build(name, &opts).unwrap().operators,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn models_round_trip_through_protobuf_bytes() {
         let (_, model) = small_model();
         let bytes = onnx::encode(&model);

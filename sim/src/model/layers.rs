@@ -177,7 +177,8 @@ pub enum Layer {
     Add,
     /// Element-wise product of two tensors of one shape.
     Mul,
-    /// Concatenation of two or more tensors along `axis`.
+    /// Concatenation of one or more tensors along `axis`. Of one tensor it is a copy, as
+    /// `torch.cat([x])` (DenseNet's first dense layer of a block) and ONNX `Concat` allow.
     Concat {
         /// Axis (0 is channels for images).
         axis: usize,
@@ -376,7 +377,7 @@ impl Layer {
     fn arity(&self) -> (usize, usize, &'static str) {
         match self {
             Layer::Add | Layer::Mul | Layer::MatMul { .. } => (2, 2, "2"),
-            Layer::Concat { .. } => (2, usize::MAX, "2 or more"),
+            Layer::Concat { .. } => (1, usize::MAX, "1 or more"),
             _ => (1, 1, "1"),
         }
     }
@@ -1405,6 +1406,18 @@ mod tests {
         ));
         let one = b.try_layer("add", Layer::Add, &[TensorRef::Input]);
         assert!(matches!(one, Err(LayerError::Arity { got: 1, .. })));
+    }
+
+    #[test]
+    fn concat_of_one_tensor_is_a_copy_and_of_none_an_error() {
+        let mut b = NetworkBuilder::new("t", &[3, 8, 8]);
+        b.concat("cat", 0, &[TensorRef::Input]);
+        let none = b.try_layer("none", Layer::Concat { axis: 0 }, &[]);
+        assert!(matches!(none, Err(LayerError::Arity { got: 0, .. })));
+        let net = b.finish();
+        assert_eq!(net.nodes()[0].output_shape, vec![3, 8, 8]);
+        let op = &net.operators()[0];
+        assert_eq!((op.input_elems, op.output_elems, op.flops), (192, 192, 0));
     }
 
     #[test]

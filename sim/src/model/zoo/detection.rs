@@ -4,7 +4,7 @@
 use super::mobilenet::{conv_bn, mobilenet_v1_body};
 use super::{ZooError, ZooOptions};
 use crate::model::ActivationFn;
-use crate::model::layers::{Conv, Network, NetworkBuilder, Pool};
+use crate::model::layers::{Conv, Network, NetworkBuilder, Pool, TensorRef};
 
 /// YOLOv3-tiny at 416×416 for the 80 COCO classes, as darknet's `cfg/yolov3-tiny.cfg`
 /// (pjreddie/darknet). Operators are named by darknet layer index: `conv0`, `pool1`, …,
@@ -47,6 +47,106 @@ pub(super) fn yolov3_tiny(_: &ZooOptions) -> Result<Network, ZooError> {
     b.conv("conv22", Conv::new(HEAD, 1));
     b.act("yolo23", ActivationFn::Sigmoid);
     Ok(b.finish())
+}
+
+/// YOLOv3 at 416×416 for the 80 COCO classes, as darknet's `cfg/yolov3.cfg` (pjreddie/darknet):
+/// the Darknet-53 body (residual blocks [1, 2, 8, 8, 4] after stride-2 convs) and three heads
+/// at strides 32, 16 and 8, the last two fed by an upsampled 1×1 conv concatenated with body
+/// layers 61 and 36. Named and modelled as [`yolov3_tiny`]: `conv{i}` by darknet layer index
+/// (with `.bn` and `.act`, leaky ReLU), `shortcut{i}` adds, `upsample{i}`, two-input
+/// `route{i}` concats (a one-input route only moves the cursor), and `yolo{i}` the logistic.
+pub(super) fn yolov3(_: &ZooOptions) -> Result<Network, ZooError> {
+    let mut d = Darknet {
+        b: NetworkBuilder::new("yolov3", &[3, 416, 416]),
+        layers: Vec::new(),
+    };
+    d.conv(32, 3, 1);
+    for (blocks, width) in [(1, 64), (2, 128), (8, 256), (8, 512), (4, 1024)] {
+        d.conv(width, 3, 2);
+        for _ in 0..blocks {
+            d.conv(width / 2, 1, 1);
+            d.conv(width, 3, 1);
+            d.shortcut(3);
+        }
+    }
+    // Heads: five alternating 1×1/3×3 convs, a 3×3, the 1×1 detection conv and the yolo layer;
+    // the second and third start from the fifth conv of the previous head (route -4).
+    for (width, skip) in [(512, None), (256, Some(61)), (128, Some(36))] {
+        if let Some(skip) = skip {
+            d.route(&[d.layers.len() - 4]);
+            d.conv(width, 1, 1);
+            d.upsample();
+            d.route(&[d.layers.len() - 1, skip]);
+        }
+        for _ in 0..3 {
+            d.conv(width, 1, 1);
+            d.conv(2 * width, 3, 1);
+        }
+        d.head();
+    }
+    Ok(d.b.finish())
+}
+
+/// A darknet cfg being built: every `[section]` is one layer, indexed as darknet counts them.
+struct Darknet {
+    b: NetworkBuilder,
+    /// Output of each darknet layer so far.
+    layers: Vec<TensorRef>,
+}
+
+impl Darknet {
+    /// `[convolutional]` with `batch_normalize=1`, `pad=1` (size / 2) and leaky activation.
+    fn conv(&mut self, filters: usize, size: usize, stride: usize) {
+        let i = self.layers.len();
+        let conv = Conv::new(filters, size).stride(stride).pad(size / 2);
+        let out = conv_bn(
+            &mut self.b,
+            &format!("conv{i}"),
+            conv,
+            Some(ActivationFn::LeakyRelu),
+        );
+        self.layers.push(out);
+    }
+
+    /// `[shortcut] from=-{back}` with linear activation: the add of the previous layer and the
+    /// layer `back` before this one.
+    fn shortcut(&mut self, back: usize) {
+        let i = self.layers.len();
+        let from = self.layers[i - back];
+        let out = self.b.add(&format!("shortcut{i}"), from);
+        self.layers.push(out);
+    }
+
+    /// `[route]` of `from` (absolute indices): a concat of two or more, or the layer itself.
+    fn route(&mut self, from: &[usize]) {
+        let i = self.layers.len();
+        let inputs: Vec<TensorRef> = from.iter().map(|&l| self.layers[l]).collect();
+        let out = match inputs[..] {
+            [one] => {
+                self.b.set_cursor(one);
+                one
+            }
+            _ => self.b.concat(&format!("route{i}"), 0, &inputs),
+        };
+        self.layers.push(out);
+    }
+
+    /// `[upsample] stride=2`: nearest-neighbour ×2.
+    fn upsample(&mut self) {
+        let i = self.layers.len();
+        let out = self.b.resize(&format!("upsample{i}"), 2);
+        self.layers.push(out);
+    }
+
+    /// The detection conv (1×1, 255 filters = 3 anchors × (4 + 1 + 80), bias, linear) and the
+    /// `[yolo]` layer after it.
+    fn head(&mut self) {
+        let i = self.layers.len();
+        let out = self.b.conv(&format!("conv{i}"), Conv::new(255, 1));
+        self.layers.push(out);
+        let out = self.b.act(&format!("yolo{}", i + 1), ActivationFn::Sigmoid);
+        self.layers.push(out);
+    }
 }
 
 /// MobileNet-SSD at 300×300 for the 21 PASCAL VOC classes (20 + background), as

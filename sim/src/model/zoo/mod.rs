@@ -16,12 +16,24 @@
 //!    and FLOPs (convert MACs to FLOPs: × 2) and where they come from.
 //!
 //! The tests then build it and check it against the published figures within 10 %.
+//!
+//! A model taken from a framework mirrors that framework's `forward` operator for operator (the
+//! cost model charges a launch per operator, as an eager framework dispatches one kernel per
+//! call): one layer per module or functional call, in call order, nothing fused, named by the
+//! module path where there is one (`layer1.0.conv1`, `features.3.squeeze`). The torchvision
+//! classifiers (`resnet*`, `vgg*`, `squeezenet*`, `densenet*`, `shufflenet_v2_*`, `mnasnet*`,
+//! `mobilenet_v2`) follow `torchvision/models/`, the YOLOs darknet's cfg files; their doc
+//! comments say where the operator list departs from the framework's calls.
 
 mod alexnet;
 mod crnn;
+mod densenet;
 mod detection;
+mod mnasnet;
 mod mobilenet;
 mod resnet;
+mod shufflenet;
+mod squeezenet;
 mod transformer;
 mod vgg;
 
@@ -181,6 +193,270 @@ static CATALOG: &[ZooEntry] = &[
         published_flops: 78_114_717_696,
         source: "HF gpt2-medium model card (355M params); Kaplan et al. 2020 Table 1 forward FLOPs at 128 tokens",
         build: transformer::gpt2_medium,
+    },
+    ZooEntry {
+        name: "resnet18",
+        description: "ResNet-18, torchvision layout, 3×224×224",
+        // torchvision ResNet18_Weights.IMAGENET1K_V1: 11,689,512 params, 1.814 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 3.628 GFLOPs.
+        published_params: 11_689_512,
+        published_flops: 3_628_000_000,
+        source: "torchvision ResNet18_Weights.IMAGENET1K_V1 (11,689,512 params; 1.814 GMACs)",
+        build: resnet::resnet18,
+    },
+    ZooEntry {
+        name: "resnet34",
+        description: "ResNet-34, torchvision layout, 3×224×224",
+        // torchvision ResNet34_Weights.IMAGENET1K_V1: 21,797,672 params, 3.664 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 7.328 GFLOPs.
+        published_params: 21_797_672,
+        published_flops: 7_328_000_000,
+        source: "torchvision ResNet34_Weights.IMAGENET1K_V1 (21,797,672 params; 3.664 GMACs)",
+        build: resnet::resnet34,
+    },
+    ZooEntry {
+        name: "resnet101",
+        description: "ResNet-101 v1.5 (stride in the 3×3 conv), torchvision layout, 3×224×224",
+        // torchvision ResNet101_Weights.IMAGENET1K_V1: 44,549,160 params, 7.801 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 15.602 GFLOPs.
+        published_params: 44_549_160,
+        published_flops: 15_602_000_000,
+        source: "torchvision ResNet101_Weights.IMAGENET1K_V1 (44,549,160 params; 7.801 GMACs)",
+        build: resnet::resnet101,
+    },
+    ZooEntry {
+        name: "resnet152",
+        description: "ResNet-152 v1.5 (stride in the 3×3 conv), torchvision layout, 3×224×224",
+        // torchvision ResNet152_Weights.IMAGENET1K_V1: 60,192,808 params, 11.514 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 23.028 GFLOPs.
+        published_params: 60_192_808,
+        published_flops: 23_028_000_000,
+        source: "torchvision ResNet152_Weights.IMAGENET1K_V1 (60,192,808 params; 11.514 GMACs)",
+        build: resnet::resnet152,
+    },
+    ZooEntry {
+        name: "squeezenet1_0",
+        description: "SqueezeNet 1.0, torchvision layout, 3×224×224",
+        // torchvision SqueezeNet1_0_Weights.IMAGENET1K_V1: 1,248,424 params, 0.819 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 1.638 GFLOPs.
+        published_params: 1_248_424,
+        published_flops: 1_638_000_000,
+        source: "torchvision SqueezeNet1_0_Weights.IMAGENET1K_V1 (1,248,424 params; 0.819 GMACs)",
+        build: squeezenet::squeezenet1_0,
+    },
+    ZooEntry {
+        name: "squeezenet1_1",
+        description: "SqueezeNet 1.1, torchvision layout, 3×224×224",
+        // torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1: 1,235,496 params, 0.349 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.698 GFLOPs.
+        published_params: 1_235_496,
+        published_flops: 698_000_000,
+        source: "torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1 (1,235,496 params; 0.349 GMACs)",
+        build: squeezenet::squeezenet1_1,
+    },
+    ZooEntry {
+        name: "densenet121",
+        description: "DenseNet-121 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet121_Weights.IMAGENET1K_V1: 7,978,856 params, 2.834 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 5.668 GFLOPs.
+        published_params: 7_978_856,
+        published_flops: 5_668_000_000,
+        source: "torchvision DenseNet121_Weights.IMAGENET1K_V1 (7,978,856 params; 2.834 GMACs)",
+        build: densenet::densenet121,
+    },
+    ZooEntry {
+        name: "densenet161",
+        description: "DenseNet-161 (growth 48), torchvision layout, 3×224×224",
+        // torchvision DenseNet161_Weights.IMAGENET1K_V1: 28,681,000 params, 7.728 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 15.456 GFLOPs.
+        published_params: 28_681_000,
+        published_flops: 15_456_000_000,
+        source: "torchvision DenseNet161_Weights.IMAGENET1K_V1 (28,681,000 params; 7.728 GMACs)",
+        build: densenet::densenet161,
+    },
+    ZooEntry {
+        name: "densenet169",
+        description: "DenseNet-169 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet169_Weights.IMAGENET1K_V1: 14,149,480 params, 3.36 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 6.72 GFLOPs.
+        published_params: 14_149_480,
+        published_flops: 6_720_000_000,
+        source: "torchvision DenseNet169_Weights.IMAGENET1K_V1 (14,149,480 params; 3.36 GMACs)",
+        build: densenet::densenet169,
+    },
+    ZooEntry {
+        name: "densenet201",
+        description: "DenseNet-201 (growth 32), torchvision layout, 3×224×224",
+        // torchvision DenseNet201_Weights.IMAGENET1K_V1: 20,013,928 params, 4.291 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 8.582 GFLOPs.
+        published_params: 20_013_928,
+        published_flops: 8_582_000_000,
+        source: "torchvision DenseNet201_Weights.IMAGENET1K_V1 (20,013,928 params; 4.291 GMACs)",
+        build: densenet::densenet201,
+    },
+    ZooEntry {
+        name: "vgg11",
+        description: "VGG-11 (configuration A), torchvision layout, 3×224×224",
+        // torchvision VGG11_Weights.IMAGENET1K_V1: 132,863,336 params, 7.609 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 15.218 GFLOPs.
+        published_params: 132_863_336,
+        published_flops: 15_218_000_000,
+        source: "torchvision VGG11_Weights.IMAGENET1K_V1 (132,863,336 params; 7.609 GMACs)",
+        build: vgg::vgg11,
+    },
+    ZooEntry {
+        name: "vgg13",
+        description: "VGG-13 (configuration B), torchvision layout, 3×224×224",
+        // torchvision VGG13_Weights.IMAGENET1K_V1: 133,047,848 params, 11.308 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 22.616 GFLOPs.
+        published_params: 133_047_848,
+        published_flops: 22_616_000_000,
+        source: "torchvision VGG13_Weights.IMAGENET1K_V1 (133,047,848 params; 11.308 GMACs)",
+        build: vgg::vgg13,
+    },
+    ZooEntry {
+        name: "vgg19",
+        description: "VGG-19 (configuration E), torchvision layout, 3×224×224",
+        // torchvision VGG19_Weights.IMAGENET1K_V1: 143,667,240 params, 19.632 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 39.264 GFLOPs.
+        published_params: 143_667_240,
+        published_flops: 39_264_000_000,
+        source: "torchvision VGG19_Weights.IMAGENET1K_V1 (143,667,240 params; 19.632 GMACs)",
+        build: vgg::vgg19,
+    },
+    ZooEntry {
+        name: "vgg11_bn",
+        description: "VGG-11 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG11_BN_Weights.IMAGENET1K_V1: 132,868,840 params, 7.609 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 15.218 GFLOPs.
+        published_params: 132_868_840,
+        published_flops: 15_218_000_000,
+        source: "torchvision VGG11_BN_Weights.IMAGENET1K_V1 (132,868,840 params; 7.609 GMACs)",
+        build: vgg::vgg11_bn,
+    },
+    ZooEntry {
+        name: "vgg13_bn",
+        description: "VGG-13 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG13_BN_Weights.IMAGENET1K_V1: 133,053,736 params, 11.308 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 22.616 GFLOPs.
+        published_params: 133_053_736,
+        published_flops: 22_616_000_000,
+        source: "torchvision VGG13_BN_Weights.IMAGENET1K_V1 (133,053,736 params; 11.308 GMACs)",
+        build: vgg::vgg13_bn,
+    },
+    ZooEntry {
+        name: "vgg16_bn",
+        description: "VGG-16 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG16_BN_Weights.IMAGENET1K_V1: 138,365,992 params, 15.47 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 30.94 GFLOPs.
+        published_params: 138_365_992,
+        published_flops: 30_940_000_000,
+        source: "torchvision VGG16_BN_Weights.IMAGENET1K_V1 (138,365,992 params; 15.47 GMACs)",
+        build: vgg::vgg16_bn,
+    },
+    ZooEntry {
+        name: "vgg19_bn",
+        description: "VGG-19 with batch norm, torchvision layout, 3×224×224",
+        // torchvision VGG19_BN_Weights.IMAGENET1K_V1: 143,678,248 params, 19.632 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 39.264 GFLOPs.
+        published_params: 143_678_248,
+        published_flops: 39_264_000_000,
+        source: "torchvision VGG19_BN_Weights.IMAGENET1K_V1 (143,678,248 params; 19.632 GMACs)",
+        build: vgg::vgg19_bn,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x0_5",
+        description: "ShuffleNet V2 0.5×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1: 1,366,792 params, 0.04 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.08 GFLOPs.
+        published_params: 1_366_792,
+        published_flops: 80_000_000,
+        source: "torchvision ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1 (1,366,792 params; 0.04 GMACs)",
+        build: shufflenet::shufflenet_v2_x0_5,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x1_0",
+        description: "ShuffleNet V2 1.0×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: 2,278,604 params, 0.145 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.29 GFLOPs.
+        published_params: 2_278_604,
+        published_flops: 290_000_000,
+        source: "torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1 (2,278,604 params; 0.145 GMACs)",
+        build: shufflenet::shufflenet_v2_x1_0,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x1_5",
+        description: "ShuffleNet V2 1.5×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1: 3,503,624 params, 0.296 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.592 GFLOPs.
+        published_params: 3_503_624,
+        published_flops: 592_000_000,
+        source: "torchvision ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1 (3,503,624 params; 0.296 GMACs)",
+        build: shufflenet::shufflenet_v2_x1_5,
+    },
+    ZooEntry {
+        name: "shufflenet_v2_x2_0",
+        description: "ShuffleNet V2 2.0×, torchvision layout, 3×224×224",
+        // torchvision ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1: 7,393,996 params, 0.583 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 1.166 GFLOPs.
+        published_params: 7_393_996,
+        published_flops: 1_166_000_000,
+        source: "torchvision ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1 (7,393,996 params; 0.583 GMACs)",
+        build: shufflenet::shufflenet_v2_x2_0,
+    },
+    ZooEntry {
+        name: "mnasnet0_5",
+        description: "MNASNet-B1 0.5, torchvision layout, 3×224×224",
+        // torchvision MNASNet0_5_Weights.IMAGENET1K_V1: 2,218,512 params, 0.104 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.208 GFLOPs.
+        published_params: 2_218_512,
+        published_flops: 208_000_000,
+        source: "torchvision MNASNet0_5_Weights.IMAGENET1K_V1 (2,218,512 params; 0.104 GMACs)",
+        build: mnasnet::mnasnet0_5,
+    },
+    ZooEntry {
+        name: "mnasnet0_75",
+        description: "MNASNet-B1 0.75, torchvision layout, 3×224×224",
+        // torchvision MNASNet0_75_Weights.IMAGENET1K_V1: 3,170,208 params, 0.215 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.43 GFLOPs.
+        published_params: 3_170_208,
+        published_flops: 430_000_000,
+        source: "torchvision MNASNet0_75_Weights.IMAGENET1K_V1 (3,170,208 params; 0.215 GMACs)",
+        build: mnasnet::mnasnet0_75,
+    },
+    ZooEntry {
+        name: "mnasnet1_0",
+        description: "MNASNet-B1 1.0, torchvision layout, 3×224×224",
+        // torchvision MNASNet1_0_Weights.IMAGENET1K_V1: 4,383,312 params, 0.314 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 0.628 GFLOPs.
+        published_params: 4_383_312,
+        published_flops: 628_000_000,
+        source: "torchvision MNASNet1_0_Weights.IMAGENET1K_V1 (4,383,312 params; 0.314 GMACs)",
+        build: mnasnet::mnasnet1_0,
+    },
+    ZooEntry {
+        name: "mnasnet1_3",
+        description: "MNASNet-B1 1.3, torchvision layout, 3×224×224",
+        // torchvision MNASNet1_3_Weights.IMAGENET1K_V1: 6,282,256 params, 0.526 GMACs
+        // (`_ops` in its meta, the model card's "GFLOPS": multiply-adds) → 1.052 GFLOPs.
+        published_params: 6_282_256,
+        published_flops: 1_052_000_000,
+        source: "torchvision MNASNet1_3_Weights.IMAGENET1K_V1 (6,282,256 params; 0.526 GMACs)",
+        build: mnasnet::mnasnet1_3,
+    },
+    ZooEntry {
+        name: "yolov3",
+        description: "YOLOv3 (darknet yolov3.cfg, Darknet-53, 80 COCO classes), 3×416×416",
+        // pjreddie.com/darknet/yolo performance table: YOLOv3-416, 65.86 Bn FLOPs (darknet counts
+        // 2 FLOPs per multiply-add, convolutions only). Params: darknet's yolov3.weights is
+        // 248,007,048 bytes, a 20-byte header and 62,001,757 floats (AlexeyAB/darknet#1910,
+        // mystic123/tensorflow-yolo-v3#5); those include the running mean and variance of the
+        // 26,304 batch-norm channels, which are not learned and not counted here: 62,001,757 −
+        // 2 × 26,304 = 61,949,149 learned parameters (the tests check this exactly).
+        published_params: 62_001_757,
+        published_flops: 65_860_000_000,
+        source: "pjreddie.com/darknet/yolo (65.86 BFLOPs at 416); yolov3.weights (62,001,757 floats)",
+        build: detection::yolov3,
     },
 ];
 

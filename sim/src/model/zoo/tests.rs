@@ -142,6 +142,24 @@ fn operator_names_are_unique_and_outputs_have_the_expected_shapes() {
     };
     assert_eq!(head("yolo16"), 255 * 13 * 13);
     assert_eq!(head("yolo23"), 255 * 26 * 26);
+    // YOLOv3 heads at strides 32, 16 and 8.
+    let yolo = model("yolov3");
+    let head = |n: &str| {
+        yolo.operators
+            .iter()
+            .find(|o| o.name == n)
+            .unwrap()
+            .output_elems
+    };
+    assert_eq!(head("yolo82"), 255 * 13 * 13);
+    assert_eq!(head("yolo94"), 255 * 26 * 26);
+    assert_eq!(head("yolo106"), 255 * 52 * 52);
+    // Every ImageNet classifier ends in the 1000 class scores.
+    for e in catalog() {
+        if e.description.ends_with("3×224×224") {
+            assert_eq!(last(e.name), 1000, "{}", e.name);
+        }
+    }
 }
 
 #[test]
@@ -186,6 +204,50 @@ fn torchvision_parameter_counts_match_exactly() {
     assert_eq!(model("vgg16").total_params(), 138_357_544);
     assert_eq!(model("resnet50").total_params(), 25_557_032);
     assert_eq!(model("mobilenet_v2").total_params(), 3_504_872);
+    assert_eq!(model("resnet18").total_params(), 11_689_512);
+    assert_eq!(model("resnet34").total_params(), 21_797_672);
+    assert_eq!(model("resnet101").total_params(), 44_549_160);
+    assert_eq!(model("resnet152").total_params(), 60_192_808);
+    assert_eq!(model("squeezenet1_0").total_params(), 1_248_424);
+    assert_eq!(model("squeezenet1_1").total_params(), 1_235_496);
+    assert_eq!(model("densenet121").total_params(), 7_978_856);
+    assert_eq!(model("densenet161").total_params(), 28_681_000);
+    assert_eq!(model("densenet169").total_params(), 14_149_480);
+    assert_eq!(model("densenet201").total_params(), 20_013_928);
+    for (name, params) in [
+        ("vgg11", 132_863_336),
+        ("vgg13", 133_047_848),
+        ("vgg19", 143_667_240),
+        ("vgg11_bn", 132_868_840),
+        ("vgg13_bn", 133_053_736),
+        ("vgg16_bn", 138_365_992),
+        ("vgg19_bn", 143_678_248),
+        ("shufflenet_v2_x0_5", 1_366_792),
+        ("shufflenet_v2_x1_0", 2_278_604),
+        ("shufflenet_v2_x1_5", 3_503_624),
+        ("shufflenet_v2_x2_0", 7_393_996),
+        ("mnasnet0_5", 2_218_512),
+        ("mnasnet0_75", 3_170_208),
+        ("mnasnet1_0", 4_383_312),
+        ("mnasnet1_3", 6_282_256),
+    ] {
+        assert_eq!(model(name).total_params(), params, "{name}");
+    }
+}
+
+#[test]
+fn yolov3_params_are_its_weights_file_less_the_batch_norm_statistics() {
+    // yolov3.weights holds 62,001,757 floats; each of the 72 batch norms (26,304 channels) stores
+    // a running mean and variance beside its learned scale and shift.
+    let m = model("yolov3");
+    let bn_channels: u64 = m
+        .operators
+        .iter()
+        .filter(|o| o.kind == OpKind::BatchNorm)
+        .map(|o| o.params / 2)
+        .sum();
+    assert_eq!(bn_channels, 26_304);
+    assert_eq!(m.total_params() + 2 * bn_channels, 62_001_757);
 }
 
 #[test]
@@ -227,7 +289,267 @@ fn catalog_names_are_unique_and_stable() {
             "ssd_mobilenet_v1",
             "crnn",
             "bert_base",
-            "gpt2_medium"
+            "gpt2_medium",
+            "resnet18",
+            "resnet34",
+            "resnet101",
+            "resnet152",
+            "squeezenet1_0",
+            "squeezenet1_1",
+            "densenet121",
+            "densenet161",
+            "densenet169",
+            "densenet201",
+            "vgg11",
+            "vgg13",
+            "vgg19",
+            "vgg11_bn",
+            "vgg13_bn",
+            "vgg16_bn",
+            "vgg19_bn",
+            "shufflenet_v2_x0_5",
+            "shufflenet_v2_x1_0",
+            "shufflenet_v2_x1_5",
+            "shufflenet_v2_x2_0",
+            "mnasnet0_5",
+            "mnasnet0_75",
+            "mnasnet1_0",
+            "mnasnet1_3",
+            "yolov3",
         ]
     );
+}
+
+/// Operators of each kind in a model.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    conv: usize,
+    batch_norm: usize,
+    activation: usize,
+    add: usize,
+    pool: usize,
+    concat: usize,
+    /// Flatten, reshape, transpose, slice, dropout.
+    shuffle: usize,
+    fc: usize,
+    /// Every other kind (LRN, softmax, …).
+    other: usize,
+}
+
+impl Counts {
+    fn of(name: &str) -> Counts {
+        let mut c = Counts::default();
+        for op in model(name).operators {
+            *match op.kind {
+                OpKind::Conv => &mut c.conv,
+                OpKind::BatchNorm => &mut c.batch_norm,
+                OpKind::Activation(_) => &mut c.activation,
+                OpKind::Elementwise => &mut c.add,
+                OpKind::Pooling => &mut c.pool,
+                OpKind::Concat => &mut c.concat,
+                OpKind::Shuffle => &mut c.shuffle,
+                OpKind::FullyConnected => &mut c.fc,
+                _ => &mut c.other,
+            } += 1;
+        }
+        c
+    }
+
+    fn total(&self) -> usize {
+        self.conv
+            + self.batch_norm
+            + self.activation
+            + self.add
+            + self.pool
+            + self.concat
+            + self.shuffle
+            + self.fc
+            + self.other
+    }
+}
+
+#[test]
+fn operator_counts_match_the_module_calls_of_the_reference_forward() {
+    // Counted by hand from each reference `forward` (one operator per module or functional call).
+    let expected = [
+        // AlexNet (Caffe): 5 conv + 7 relu, 3 max pools, flatten + 2 dropouts, 3 fc, 2 LRN +
+        // softmax.
+        (
+            "alexnet",
+            24,
+            Counts {
+                conv: 5,
+                activation: 7,
+                pool: 3,
+                shuffle: 3,
+                fc: 3,
+                other: 3,
+                ..Counts::default()
+            },
+        ),
+        // VGG-16: 13 conv + relu, 5 max pools, flatten, 2 × (fc, relu, dropout), fc.
+        (
+            "vgg16",
+            39,
+            Counts {
+                conv: 13,
+                activation: 15,
+                pool: 5,
+                shuffle: 3,
+                fc: 3,
+                ..Counts::default()
+            },
+        ),
+        // ResNet-18: stem conv-bn-relu + max pool; 8 basic blocks of conv-bn-relu-conv-bn, add,
+        // relu; 3 downsample conv-bn; avg pool, flatten, fc.
+        (
+            "resnet18",
+            69,
+            Counts {
+                conv: 1 + 16 + 3,
+                batch_norm: 1 + 16 + 3,
+                activation: 1 + 16,
+                add: 8,
+                pool: 2,
+                shuffle: 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // ResNet-50: stem (4); 16 bottlenecks of 3 conv-bn-relu (the last relu after the add);
+        // 4 downsample conv-bn; avg pool, flatten, fc.
+        (
+            "resnet50",
+            175,
+            Counts {
+                conv: 1 + 48 + 4,
+                batch_norm: 1 + 48 + 4,
+                activation: 1 + 48,
+                add: 16,
+                pool: 2,
+                shuffle: 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // MobileNetV2: features.0 conv-bn-relu6; block 1 (t = 1) dw + project; 16 blocks of
+        // expand, dw (conv-bn-relu6) and project (conv-bn); 10 residual adds; features.18
+        // conv-bn-relu6; avg pool, flatten, dropout, fc.
+        (
+            "mobilenet_v2",
+            153,
+            Counts {
+                conv: 1 + 2 + 48 + 1,
+                batch_norm: 1 + 2 + 48 + 1,
+                activation: 1 + 1 + 32 + 1,
+                add: 10,
+                pool: 1,
+                shuffle: 2,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // SqueezeNet 1.1: stem conv + relu + max pool; 8 fire modules of squeeze, expand1x1 and
+        // expand3x3 (conv + relu each) and cat; 2 more max pools; classifier dropout, conv,
+        // relu, avg pool; flatten.
+        (
+            "squeezenet1_1",
+            66,
+            Counts {
+                conv: 1 + 24 + 1,
+                activation: 1 + 24 + 1,
+                pool: 3 + 1,
+                concat: 8,
+                shuffle: 2,
+                ..Counts::default()
+            },
+        ),
+        // DenseNet-121: stem conv-norm-relu-pool; 58 dense layers of cat, norm1-relu1-conv1,
+        // norm2-relu2-conv2; 4 block cats; 3 transitions of norm-relu-conv-pool; norm5, relu,
+        // avg pool, flatten, classifier.
+        (
+            "densenet121",
+            431,
+            Counts {
+                conv: 1 + 116 + 3,
+                batch_norm: 1 + 116 + 3 + 1,
+                activation: 1 + 116 + 3 + 1,
+                pool: 1 + 3 + 1,
+                concat: 58 + 4,
+                shuffle: 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // VGG-16-BN: 13 conv-bn-relu, 5 max pools, flatten, 2 × (fc, relu, dropout), fc.
+        (
+            "vgg16_bn",
+            52,
+            Counts {
+                conv: 13,
+                batch_norm: 13,
+                activation: 15,
+                pool: 5,
+                shuffle: 3,
+                fc: 3,
+                ..Counts::default()
+            },
+        ),
+        // ShuffleNet V2 1.0×: conv1 conv-bn-relu, max pool; 3 stride-2 blocks (branch1 dw
+        // conv-bn + conv-bn-relu, branch2 conv-bn-relu + dw conv-bn + conv-bn-relu, cat, view,
+        // transpose, view) and 13 stride-1 blocks (2 chunk slices, branch2, cat, 3 shuffle ops);
+        // conv5 conv-bn-relu; mean (avg pool + flatten); fc.
+        (
+            "shufflenet_v2_x1_0",
+            243,
+            Counts {
+                conv: 1 + 3 * 5 + 13 * 3 + 1,
+                batch_norm: 1 + 3 * 5 + 13 * 3 + 1,
+                activation: 1 + 3 * 3 + 13 * 2 + 1,
+                pool: 2,
+                concat: 16,
+                shuffle: 3 * 3 + 13 * 5 + 1,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // MNASNet 1.0: stem conv-bn-relu, dw conv-bn-relu, conv-bn; 16 inverted residuals of
+        // expand and dw conv-bn-relu and project conv-bn, 10 with an add; conv-bn-relu to
+        // 1280; mean (avg pool + flatten); classifier dropout, fc.
+        (
+            "mnasnet1_0",
+            153,
+            Counts {
+                conv: 3 + 48 + 1,
+                batch_norm: 3 + 48 + 1,
+                activation: 2 + 32 + 1,
+                add: 10,
+                pool: 1,
+                shuffle: 2,
+                fc: 1,
+                ..Counts::default()
+            },
+        ),
+        // YOLOv3 (darknet layers 0–106): 72 conv-bn-leaky, 3 detection convs each followed by
+        // the yolo logistic, 23 shortcut adds, 2 upsamples and 2 two-input routes.
+        (
+            "yolov3",
+            249,
+            Counts {
+                conv: 75,
+                batch_norm: 72,
+                activation: 72 + 3,
+                add: 23,
+                concat: 2,
+                other: 2,
+                ..Counts::default()
+            },
+        ),
+    ];
+    for (name, total, counts) in expected {
+        let got = Counts::of(name);
+        assert_eq!(got, counts, "{name}");
+        assert_eq!(got.total(), total, "{name}");
+        assert_eq!(model(name).operators.len(), total, "{name}");
+    }
 }
