@@ -43,6 +43,16 @@ fn params_table(committed: &Params, fitted: &Params) {
             committed.pytorch_scale,
             fitted.pytorch_scale,
         ),
+        (
+            "xavier-agx dla gpu_interference (§8c)",
+            committed.xavier_interference,
+            fitted.xavier_interference,
+        ),
+        (
+            "orin-agx dla gpu_interference (§8d)",
+            committed.orin_interference,
+            fitted.orin_interference,
+        ),
     ];
     for (name, c, f) in rows {
         println!("{name:<44} {c:>12.3} {f:>12.3}");
@@ -90,6 +100,25 @@ fn rows_table(committed: &[Prediction], fitted: &[Prediction]) {
     }
 }
 
+fn interference_table(p: &Params) {
+    let (together, gpu, dla) = calibration::XAVIER_OFFLINE;
+    let x = calibration::interference_rate(p.xavier_interference, 2);
+    println!(
+        "\n§8c AGX Xavier offline, GPU + 2 DLAs: measured {together:.0} img/s, predicted {:.0} (fit)",
+        (gpu + 2.0 * dla) * x
+    );
+    let (_, gpu_alone, dla_alone) = calibration::ORIN_CONCURRENT[0];
+    for &(n, gpu_ms, dla_ms) in &calibration::ORIN_CONCURRENT[1..] {
+        let x = calibration::interference_rate(p.orin_interference, n);
+        println!(
+            "§8d AGX Orin, {n} DLA(s) busy: GPU model measured {gpu_ms:.1} ms, predicted {:.1} (fit); \
+             DLA model measured {dla_ms:.1} ms, predicted {:.1} (check)",
+            gpu_alone / x,
+            dla_alone / x
+        );
+    }
+}
+
 /// Runs the fit and prints the tables (or JSON).
 pub fn run(json: bool) -> Result<ExitCode> {
     let committed = Params::committed();
@@ -125,5 +154,6 @@ pub fn run(json: bool) -> Result<ExitCode> {
     );
     params_table(&committed, &fitted);
     rows_table(&pc, &pf);
+    interference_table(&fitted);
     Ok(ExitCode::SUCCESS)
 }

@@ -4,10 +4,25 @@
 //! Resources of the fluid model: accelerator `i` is resource `i` (capacity: its cores on the
 //! CPU, 1 elsewhere), then the shared memory bandwidth, then one resource per accelerator memory
 //! port that has a limit. Fluid rates are per ns of work; bandwidth capacities are in bytes per ns.
+//! Every activity's rate is at most 1 (its solo speed) or its bound: SimGrid's bounded actions.
+//!
+//! What a batch segment uses per unit of rate ([`crate::model::cost::Segment`]):
+//! - its engine: on a GPU, its kernels' work (`compute_demand`) while the kernels on that GPU all
+//!   belong to one process (streams of one process pack the SMs), but the time its kernels hold
+//!   the GPU (`slice_demand`), stretched by the GPU's `process_switch_overhead`, while kernels
+//!   of two or more processes time-slice it (CUDA runs one context at a time without MPS:
+//!   REFERENCE.md §8g). Running segments switch between the two when the second process
+//!   arrives or the last but one leaves;
+//! - the CPU: the cores its host thread uses (`host_demand`: dispatch and launch), so host work
+//!   contends with CPU instances and other host threads;
+//! - the GPU too, when it runs on a DLA: the DLA's `gpu_interference` × its busy fraction;
+//! - the memory bandwidth (and its engine's port), `mem_bytes / work_ns`.
 //!
 //! Both the executor (segments of batches) and the data plane (the CPU work of copying
 //! transports) run work here; whoever started an activity is told when it finishes, through the
 //! [`Work`] tag it was started with.
+
+use std::collections::BTreeMap;
 
 use crate::hardware::AcceleratorKind;
 use crate::hardware::fluid::{ActivityId, FluidModel};
@@ -47,6 +62,27 @@ pub struct Engines {
     busy_units: Vec<f64>,
     /// Busy fraction (0..=1) of each accelerator, integrated over time for the policy.
     busy: Vec<TimeWeighted>,
+    /// Per accelerator: the GPU sharing state (GPUs only).
+    gpus: Vec<Option<GpuSharing>>,
+    /// Per accelerator: the fraction of the first GPU a running DLA takes, and that GPU.
+    interference: Vec<Option<(usize, f64)>>,
+    /// The compute work of each fluid slot, by slot, for re-weighting GPU activities.
+    compute: Vec<Option<ComputeWork>>,
+}
+
+/// How one GPU is shared now: by which processes' kernels.
+#[derive(Clone, Debug, Default)]
+struct GpuSharing {
+    /// Running activities per process.
+    processes: BTreeMap<u32, u32>,
+    /// Factor on `slice_demand` while processes time-slice the GPU: 1 / (1 − switch overhead).
+    slice_factor: f64,
+}
+
+impl GpuSharing {
+    fn time_sliced(&self) -> bool {
+        self.processes.len() > 1
+    }
 }
 
 impl Engines {
@@ -79,6 +115,25 @@ impl Engines {
             }
         }
         let n = device.accelerators.len();
+        let gpus = device
+            .accelerators
+            .iter()
+            .map(|a| {
+                (a.kind == AcceleratorKind::Gpu).then(|| GpuSharing {
+                    processes: BTreeMap::new(),
+                    slice_factor: 1.0 / (1.0 - a.process_switch_overhead),
+                })
+            })
+            .collect();
+        let interference = device
+            .accelerators
+            .iter()
+            .map(|a| {
+                let gpu = device.gpu()?;
+                (a.kind == AcceleratorKind::Dla && a.gpu_interference > 0.0)
+                    .then_some((gpu, a.gpu_interference))
+            })
+            .collect();
         Engines {
             fluid: FluidModel::new(capacities),
             owners: Vec::new(),
@@ -90,6 +145,9 @@ impl Engines {
             is_cpu,
             busy_units: vec![0.0; n],
             busy: (0..n).map(|_| TimeWeighted::new()).collect(),
+            gpus,
+            interference,
+            compute: Vec::new(),
         }
     }
 
@@ -113,9 +171,8 @@ impl Engines {
         }
     }
 
-    /// Starts `work_ns` of work (at full rate) on `accel` that uses `compute_demand` of the
-    /// engine and moves `mem_bytes` through unified memory (and the engine's port, if limited),
-    /// at most at rate `bound`.
+    /// Starts `work_ns` of work (at full rate) of a batch segment on `work.accel` (see the
+    /// module docs for what it uses), at most at rate `bound`.
     pub fn start_compute(
         &mut self,
         now: SimTime,
@@ -123,27 +180,107 @@ impl Engines {
         bound: f64,
         owner: Work,
     ) -> ActivityId {
-        let bw = work.mem_bytes as f64 / work.work_ns as f64;
-        let mut consumption = [
-            (work.accel, work.compute_demand),
-            (self.bandwidth_resource, bw),
-            (usize::MAX, 0.0),
-        ];
-        let n = match self.port_resource[work.accel] {
-            Some(port) => {
-                consumption[2] = (port, bw);
-                3
+        let accel = work.accel;
+        let switched = match self.gpus[accel].as_mut() {
+            Some(g) => {
+                let before = g.time_sliced();
+                *g.processes.entry(work.process).or_insert(0) += 1;
+                before != g.time_sliced()
             }
-            None => 2,
+            None => false,
         };
-        let id = self.fluid.start(
-            now,
-            work.work_ns as f64 * work.factor,
-            bound,
-            &consumption[..n],
-        );
+        if switched {
+            self.reweigh_gpu(now, accel);
+        }
+        let consumption = self.consumption(&work);
+        let id = self
+            .fluid
+            .start(now, work.work_ns as f64 * work.factor, bound, &consumption);
         self.track(id, owner);
+        let slot = id.slot();
+        if self.compute.len() <= slot {
+            self.compute.resize(slot + 1, None);
+        }
+        self.compute[slot] = Some(work);
         id
+    }
+
+    /// What `work` uses per unit of rate, in the GPU's current sharing mode.
+    fn consumption(&self, work: &ComputeWork) -> Vec<(usize, f64)> {
+        consumption(
+            work,
+            &self.gpus,
+            &self.interference,
+            self.cpu,
+            self.bandwidth_resource,
+            &self.port_resource,
+        )
+    }
+
+    /// The GPU `accel` switched between one process and time-slicing: every batch segment
+    /// running on it takes the new mode's demand.
+    fn reweigh_gpu(&mut self, now: SimTime, accel: usize) {
+        let ids: Vec<ActivityId> = self
+            .owners
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, o)| {
+                let (id, _) = (*o)?;
+                let w = self.compute.get(slot).copied().flatten()?;
+                (w.accel == accel).then_some(id)
+            })
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let Engines {
+            fluid,
+            compute,
+            gpus,
+            interference,
+            cpu,
+            bandwidth_resource,
+            port_resource,
+            ..
+        } = self;
+        fluid.set_consumption(now, &ids, |id| {
+            compute[id.slot()].as_ref().map(|w| {
+                consumption(
+                    w,
+                    gpus,
+                    interference,
+                    *cpu,
+                    *bandwidth_resource,
+                    port_resource,
+                )
+            })
+        });
+        self.dirty = true;
+    }
+
+    /// Bookkeeping when the activity in `slot` left the fluid model: a GPU whose last other
+    /// process left stops time-slicing.
+    fn untrack_compute(&mut self, now: SimTime, slot: usize) {
+        let Some(work) = self.compute.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let accel = work.accel;
+        let switched = match self.gpus[accel].as_mut() {
+            Some(g) => {
+                let before = g.time_sliced();
+                if let Some(n) = g.processes.get_mut(&work.process) {
+                    *n -= 1;
+                    if *n == 0 {
+                        g.processes.remove(&work.process);
+                    }
+                }
+                before != g.time_sliced()
+            }
+            None => false,
+        };
+        if switched {
+            self.reweigh_gpu(now, accel);
+        }
     }
 
     /// Starts `work_ns` of copying on one CPU core that moves `mem_bytes` through unified memory.
@@ -184,6 +321,7 @@ impl Engines {
             match self.owners.get_mut(id.slot()).and_then(Option::take) {
                 Some((owned, work)) => {
                     debug_assert_eq!(owned, id, "fluid slot owned by another activity");
+                    self.untrack_compute(now, id.slot());
                     return Some(work);
                 }
                 None => debug_assert!(false, "fluid activity {id:?} has no owner"),
@@ -226,6 +364,35 @@ impl Engines {
     }
 }
 
+/// What `work` uses of each fluid resource per unit of rate (module docs).
+fn consumption(
+    work: &ComputeWork,
+    gpus: &[Option<GpuSharing>],
+    interference: &[Option<(usize, f64)>],
+    cpu: usize,
+    bandwidth_resource: usize,
+    port_resource: &[Option<usize>],
+) -> Vec<(usize, f64)> {
+    let engine = match &gpus[work.accel] {
+        Some(g) if g.time_sliced() => work.slice_demand * g.slice_factor,
+        _ => work.compute_demand,
+    };
+    let bw = work.mem_bytes as f64 / work.work_ns as f64;
+    let mut c = Vec::with_capacity(5);
+    c.push((work.accel, engine));
+    if work.host_demand > 0.0 && work.accel != cpu {
+        c.push((cpu, work.host_demand));
+    }
+    if let Some((gpu, share)) = interference[work.accel] {
+        c.push((gpu, share * work.compute_demand));
+    }
+    c.push((bandwidth_resource, bw));
+    if let Some(port) = port_resource[work.accel] {
+        c.push((port, bw));
+    }
+    c
+}
+
 /// Work of a batch segment on an engine, as [`Engines::start_compute`] takes it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ComputeWork {
@@ -235,8 +402,14 @@ pub struct ComputeWork {
     pub work_ns: u64,
     /// Service-time factor the work is scaled by.
     pub factor: f64,
-    /// Capacity of the engine used at full rate.
+    /// Capacity of the engine used at full rate while one process has it.
     pub compute_demand: f64,
+    /// Fraction of the engine's time held at full rate, while processes time-slice it.
+    pub slice_demand: f64,
+    /// CPU cores of host work at full rate.
+    pub host_demand: f64,
     /// Bytes moved through unified memory.
     pub mem_bytes: u64,
+    /// The serving process whose work it is.
+    pub process: u32,
 }

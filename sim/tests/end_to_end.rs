@@ -23,6 +23,8 @@ kind = "constant"
 rate_per_s = 1000000000.0
 [run]
 max_requests = 2
+[serving]
+runtime = "ideal-runtime.toml"
 [policy]
 kind = "static"
 [[policy.stages]]

@@ -124,6 +124,8 @@ kind = "poisson"
 rate_per_s = 400.0
 [run]
 max_requests = 40
+[serving]
+runtime = "ideal-runtime.toml"
 [policy]
 kind = "static"
 [[policy.stages]]

@@ -39,6 +39,7 @@ rate_per_s = {rate}
 [run]
 max_requests = {requests}
 [serving]
+runtime = "ideal-runtime.toml"
 queue_capacity = 1000000
 service_time = {{ kind = "{service}" }}
 [policy]

@@ -73,6 +73,8 @@ struct RunningBatch {
     instance_accel: u32,
     cpu_cores: u32,
     compute_share: f64,
+    /// Its instance's serving process.
+    process: u32,
 }
 
 /// Execution slots of one accelerator: a DLA core runs one segment at a time.
@@ -204,7 +206,10 @@ impl SimulatedExecutor {
             work_ns: seg.work_ns,
             factor: b.factor,
             compute_demand: seg.compute_demand,
+            slice_demand: seg.slice_demand,
+            host_demand: seg.host_demand,
             mem_bytes: seg.mem_bytes,
+            process: b.process,
         };
         let now = ctx.now();
         ctx.engines
@@ -273,6 +278,7 @@ impl Executor for SimulatedExecutor {
             instance_accel: batch.accelerator,
             cpu_cores: batch.cpu_cores,
             compute_share: batch.compute_share,
+            process: batch.process,
         };
         self.start_segment(ctx, batch.batch);
     }

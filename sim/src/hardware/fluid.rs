@@ -241,6 +241,42 @@ impl<S: SharingSolver> FluidModel<S> {
         self.resolve();
     }
 
+    /// Changes what running activities use of each resource (their work left and bounds are
+    /// kept), advancing every activity to `now` first and re-solving once. `change(id)` returns
+    /// the new consumption of `id`, or `None` to keep it; it is asked for each of `ids` that is
+    /// still running.
+    ///
+    /// # Panics
+    /// If a new consumption names an unknown resource or has a negative or non-finite
+    /// coefficient.
+    pub fn set_consumption(
+        &mut self,
+        now: SimTime,
+        ids: &[ActivityId],
+        mut change: impl FnMut(ActivityId) -> Option<Vec<(usize, f64)>>,
+    ) {
+        self.advance_to(now);
+        let mut changed = false;
+        for &id in ids {
+            if self.slot_of(id).is_none() {
+                continue;
+            }
+            if let Some(c) = change(id) {
+                let slot = &self.slots[id.slot as usize];
+                if let Err(e) = check_variable(slot.bound, &c, self.problem.num_resources()) {
+                    panic!("FluidModel::set_consumption: {e}");
+                }
+                let slot = &mut self.slots[id.slot as usize];
+                slot.consumption.clear();
+                slot.consumption.extend_from_slice(&c);
+                changed = true;
+            }
+        }
+        if changed {
+            self.resolve();
+        }
+    }
+
     /// Removes an activity that has completed at `now` (as announced by
     /// [`FluidModel::next_completion`]), advancing the others to `now` and re-solving.
     ///
@@ -414,6 +450,27 @@ mod tests {
             done.push((t.as_ns(), id));
         }
         done
+    }
+
+    #[test]
+    fn changing_consumption_keeps_work_and_rescales_rates() {
+        // Two activities of 10 ms on one resource share it: rate 0.5 each. After 4 ms (2 ms of
+        // work done each) the second stops using the resource: the first runs at rate 1 and
+        // ends at 4 + 8 = 12 ms, the second at 4 + 8 = 12 ms too, each alone at rate 1.
+        let mut m: FluidModel = FluidModel::new(vec![1.0, 1.0]);
+        let t0 = SimTime::ZERO;
+        let a = m.start(t0, 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        let b = m.start(t0, 10.0 * MS as f64, 1.0, &[(0, 1.0)]);
+        let t4 = SimTime::ZERO + SimDuration::from_ns(4 * MS);
+        m.set_consumption(t4, &[a, b], |id| (id == b).then(|| vec![(1, 1.0)]));
+        assert_eq!(m.rate(a), Some(1.0));
+        assert_eq!(m.rate(b), Some(1.0));
+        assert_eq!(m.remaining_work(t4, a), Some(8.0 * MS as f64));
+        let done = drain(&mut m);
+        assert_eq!(
+            done.iter().map(|d| d.0).collect::<Vec<_>>(),
+            [12 * MS, 12 * MS]
+        );
     }
 
     #[test]

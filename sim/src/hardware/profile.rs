@@ -106,9 +106,16 @@ pub struct AcceleratorSpec {
     pub bandwidth_efficiency: f64,
     /// Fixed time per operator (kernel launch, layer dispatch), nanoseconds.
     pub launch_overhead_ns: u64,
-    /// Memory one instance needs beyond weights and activations: CUDA/TensorRT context on the
-    /// GPU, the loadable and its TensorRT context on a DLA, the ONNX Runtime arena on the CPU.
+    /// CPU only: memory of one ONNX Runtime CPU session beyond weights and activations (its
+    /// arena and thread pool). On the GPU and DLAs the runtime profile gives the process and
+    /// context memory (`hwprofiles/runtimes/`); 0 there.
     pub runtime_overhead_bytes: u64,
+    /// GPU only: fraction of the GPU's time lost to context switches while kernels of several
+    /// processes time-slice it, in [0, 1). 0 elsewhere.
+    pub process_switch_overhead: f64,
+    /// DLA only: fraction of the GPU a running DLA takes from GPU work (reformat kernels
+    /// TensorRT runs on the GPU, scheduling, the shared memory controller), ≥ 0. 0 elsewhere.
+    pub gpu_interference: f64,
     /// Bandwidth limit of the engine's memory port, bytes per second, if below the DRAM's.
     pub max_bandwidth_bytes_per_s: Option<f64>,
     /// DLA only: fixed cost of each DLA↔GPU hand-over when unsupported layers fall back to the
@@ -322,7 +329,12 @@ struct AcceleratorFile {
     other_efficiency: f64,
     bandwidth_efficiency: f64,
     launch_overhead: TimeSpan,
-    runtime_overhead: ByteSize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runtime_overhead: Option<ByteSize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    process_switch_overhead: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gpu_interference: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_bandwidth: Option<ByteRate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,6 +457,66 @@ impl ProfileFile {
                     ));
                 }
             };
+            let runtime_overhead_bytes = match (a.kind, a.runtime_overhead) {
+                (AcceleratorKind::Cpu, Some(b)) => b.0,
+                (AcceleratorKind::Cpu, None) => {
+                    return Err(field_error(
+                        at("runtime_overhead"),
+                        "required for the CPU: memory of one ONNX Runtime CPU session beyond \
+                         weights and activations, e.g. \"64MiB\"",
+                    ));
+                }
+                (_, None) => 0,
+                (kind, Some(_)) => {
+                    return Err(field_error(
+                        at("runtime_overhead"),
+                        format!(
+                            "a {}'s runtime memory is the runtime profile's now \
+                             (hwprofiles/runtimes/*.toml: memory.process and memory.context, \
+                             chosen with serving.runtime); remove it here",
+                            kind.name()
+                        ),
+                    ));
+                }
+            };
+            let process_switch_overhead = match (a.kind, a.process_switch_overhead) {
+                (AcceleratorKind::Gpu, Some(x)) if (0.0..1.0).contains(&x) => x,
+                (AcceleratorKind::Gpu, Some(x)) => {
+                    return Err(field_error(
+                        at("process_switch_overhead"),
+                        format!("must be in [0, 1) (got {x})"),
+                    ));
+                }
+                (_, None) => 0.0,
+                (kind, Some(_)) => {
+                    return Err(field_error(
+                        at("process_switch_overhead"),
+                        format!(
+                            "only a GPU time-slices processes; remove it from this {}",
+                            kind.name()
+                        ),
+                    ));
+                }
+            };
+            let gpu_interference = match (a.kind, a.gpu_interference) {
+                (AcceleratorKind::Dla, Some(x)) if x >= 0.0 && x.is_finite() => x,
+                (AcceleratorKind::Dla, Some(x)) => {
+                    return Err(field_error(
+                        at("gpu_interference"),
+                        format!("must be a finite number ≥ 0 (got {x})"),
+                    ));
+                }
+                (_, None) => 0.0,
+                (kind, Some(_)) => {
+                    return Err(field_error(
+                        at("gpu_interference"),
+                        format!(
+                            "only a DLA interferes with the GPU; remove it from this {}",
+                            kind.name()
+                        ),
+                    ));
+                }
+            };
             let max_bandwidth_bytes_per_s = a
                 .max_bandwidth
                 .map(|b| positive(&at("max_bandwidth"), b.0))
@@ -463,7 +535,9 @@ impl ProfileFile {
                 precision: a.precision,
                 cores,
                 launch_overhead_ns: a.launch_overhead.as_ns(),
-                runtime_overhead_bytes: a.runtime_overhead.0,
+                runtime_overhead_bytes,
+                process_switch_overhead,
+                gpu_interference,
                 max_bandwidth_bytes_per_s,
                 fallback_transition_ns,
                 clock_hz,
@@ -525,7 +599,12 @@ impl From<&DeviceProfile> for ProfileFile {
                     other_efficiency: a.other_efficiency,
                     bandwidth_efficiency: a.bandwidth_efficiency,
                     launch_overhead: TimeSpan(SimDuration::from_ns(a.launch_overhead_ns)),
-                    runtime_overhead: ByteSize(a.runtime_overhead_bytes),
+                    runtime_overhead: (a.kind == AcceleratorKind::Cpu)
+                        .then_some(ByteSize(a.runtime_overhead_bytes)),
+                    process_switch_overhead: (a.kind == AcceleratorKind::Gpu)
+                        .then_some(a.process_switch_overhead),
+                    gpu_interference: (a.kind == AcceleratorKind::Dla)
+                        .then_some(a.gpu_interference),
                     max_bandwidth: a.max_bandwidth_bytes_per_s.map(ByteRate),
                     fallback_transition: (a.kind == AcceleratorKind::Dla)
                         .then(|| TimeSpan(SimDuration::from_ns(a.fallback_transition_ns))),
@@ -538,6 +617,49 @@ impl From<&DeviceProfile> for ProfileFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_memory_is_the_cpus_only_and_new_fields_are_checked() {
+        let gpu_overhead = MINIMAL.replace(
+            "name = \"gpu\"",
+            "name = \"gpu\"\nruntime_overhead = \"400MiB\"",
+        );
+        let e = DeviceProfile::from_toml_str(&gpu_overhead, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("accelerators[1].runtime_overhead") && e.contains("memory.process"),
+            "{e}"
+        );
+        let switch = MINIMAL.replace(
+            "name = \"gpu\"",
+            "name = \"gpu\"\nprocess_switch_overhead = 1.5",
+        );
+        let e = DeviceProfile::from_toml_str(&switch, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("process_switch_overhead") && e.contains("[0, 1)"),
+            "{e}"
+        );
+        let cpu_interference =
+            MINIMAL.replace("name = \"cpu\"", "name = \"cpu\"\ngpu_interference = 0.1");
+        let e = DeviceProfile::from_toml_str(&cpu_interference, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only a DLA"), "{e}");
+        let achievable = MINIMAL.replace(
+            "bandwidth = \"50GB/s\"",
+            "bandwidth = \"50GB/s\"\nachievable_bandwidth = \"60GB/s\"",
+        );
+        let e = DeviceProfile::from_toml_str(&achievable, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("memory.achievable_bandwidth"), "{e}");
+        let agx = DeviceProfile::builtin("xavier-agx").unwrap();
+        assert_eq!(agx.memory.achievable_bytes_per_s, 110.6e9);
+        assert!(agx.accelerators[agx.gpu().unwrap()].process_switch_overhead > 0.0);
+    }
 
     /// A small valid profile; tests edit one line of it.
     const MINIMAL: &str = r#"
@@ -573,7 +695,6 @@ dense_efficiency = 0.5
 other_efficiency = 0.2
 bandwidth_efficiency = 0.7
 launch_overhead = "10us"
-runtime_overhead = "300MiB"
 
 [[accelerators]]
 name = "dla0"
@@ -584,7 +705,6 @@ dense_efficiency = 0.5
 other_efficiency = 0.2
 bandwidth_efficiency = 0.5
 launch_overhead = "20us"
-runtime_overhead = "100MiB"
 fallback_transition = "50us"
 "#;
 
@@ -694,7 +814,7 @@ fallback_transition = "50us"
             ("name = \"dla0\"", "name = \"gpu\"", "accelerators[2].name"),
             (
                 "kind = \"gpu\"",
-                "kind = \"cpu\"\ncores = 2",
+                "kind = \"cpu\"\ncores = 2\nruntime_overhead = \"1MiB\"",
                 "accelerators",
             ),
             ("cores = 4\n", "", "accelerators[0].cores"),

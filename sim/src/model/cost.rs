@@ -740,6 +740,8 @@ mod tests {
             bandwidth_efficiency: 0.5,
             launch_overhead_ns: 10_000,
             runtime_overhead_bytes: 100 << 20,
+            process_switch_overhead: 0.0,
+            gpu_interference: 0.0,
             max_bandwidth_bytes_per_s: None,
             fallback_transition_ns: if kind == AcceleratorKind::Dla {
                 40_000

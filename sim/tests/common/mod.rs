@@ -12,11 +12,23 @@ use infscaler_sim::{Report, Scenario, Simulation};
 /// and a 1 TFLOP/s GPU.
 pub const IDEAL_PROFILE: &str = include_str!("../data/ideal.toml");
 
+/// An idealised runtime: no host time, no kernel ramp, nothing fused, no memory.
+pub const IDEAL_RUNTIME: &str = include_str!("../data/ideal-runtime.toml");
+
 /// A directory holding `ideal.toml` (the [`IDEAL_PROFILE`]), for scenarios to name.
 pub fn dir_with_ideal_profile() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("infscaler-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("ideal.toml"), IDEAL_PROFILE).expect("profile written");
+    // Tests of one binary run on parallel threads: each writes its own file and renames it, so
+    // no test reads a half-written one.
+    for (name, text) in [
+        ("ideal.toml", IDEAL_PROFILE),
+        ("ideal-runtime.toml", IDEAL_RUNTIME),
+    ] {
+        let tmp = dir.join(format!("{name}.{:?}.tmp", std::thread::current().id()));
+        std::fs::write(&tmp, text).expect("profile written");
+        std::fs::rename(&tmp, dir.join(name)).expect("profile renamed");
+    }
     dir
 }
 
