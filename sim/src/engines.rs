@@ -68,6 +68,29 @@ pub struct Engines {
     interference: Vec<Option<(usize, f64)>>,
     /// The compute work of each fluid slot, by slot, for re-weighting GPU activities.
     compute: Vec<Option<ComputeWork>>,
+    /// A buffer for the activities being re-weighted.
+    scratch_ids: Vec<ActivityId>,
+}
+
+/// What an activity uses of each fluid resource per unit of rate: at most five entries (its
+/// engine, the CPU for host work, the GPU for a DLA's interference, the bandwidth, a port).
+#[derive(Clone, Copy, Debug)]
+struct Consumption {
+    items: [(usize, f64); 5],
+    len: usize,
+}
+
+impl Consumption {
+    fn push(&mut self, item: (usize, f64)) {
+        self.items[self.len] = item;
+        self.len += 1;
+    }
+}
+
+impl AsRef<[(usize, f64)]> for Consumption {
+    fn as_ref(&self) -> &[(usize, f64)] {
+        &self.items[..self.len]
+    }
 }
 
 /// How one GPU is shared now: by which processes' kernels.
@@ -148,6 +171,7 @@ impl Engines {
             gpus,
             interference,
             compute: Vec::new(),
+            scratch_ids: Vec::new(),
         }
     }
 
@@ -193,9 +217,12 @@ impl Engines {
             self.reweigh_gpu(now, accel);
         }
         let consumption = self.consumption(&work);
-        let id = self
-            .fluid
-            .start(now, work.work_ns as f64 * work.factor, bound, &consumption);
+        let id = self.fluid.start(
+            now,
+            work.work_ns as f64 * work.factor,
+            bound,
+            consumption.as_ref(),
+        );
         self.track(id, owner);
         let slot = id.slot();
         if self.compute.len() <= slot {
@@ -206,7 +233,7 @@ impl Engines {
     }
 
     /// What `work` uses per unit of rate, in the GPU's current sharing mode.
-    fn consumption(&self, work: &ComputeWork) -> Vec<(usize, f64)> {
+    fn consumption(&self, work: &ComputeWork) -> Consumption {
         consumption(
             work,
             &self.gpus,
@@ -220,17 +247,15 @@ impl Engines {
     /// The GPU `accel` switched between one process and time-slicing: every batch segment
     /// running on it takes the new mode's demand.
     fn reweigh_gpu(&mut self, now: SimTime, accel: usize) {
-        let ids: Vec<ActivityId> = self
-            .owners
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, o)| {
-                let (id, _) = (*o)?;
-                let w = self.compute.get(slot).copied().flatten()?;
-                (w.accel == accel).then_some(id)
-            })
-            .collect();
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        ids.clear();
+        ids.extend(self.owners.iter().enumerate().filter_map(|(slot, o)| {
+            let (id, _) = (*o)?;
+            let w = self.compute.get(slot).copied().flatten()?;
+            (w.accel == accel).then_some(id)
+        }));
         if ids.is_empty() {
+            self.scratch_ids = ids;
             return;
         }
         let Engines {
@@ -255,6 +280,7 @@ impl Engines {
                 )
             })
         });
+        self.scratch_ids = ids;
         self.dirty = true;
     }
 
@@ -372,13 +398,16 @@ fn consumption(
     cpu: usize,
     bandwidth_resource: usize,
     port_resource: &[Option<usize>],
-) -> Vec<(usize, f64)> {
+) -> Consumption {
     let engine = match &gpus[work.accel] {
         Some(g) if g.time_sliced() => work.slice_demand * g.slice_factor,
         _ => work.compute_demand,
     };
     let bw = work.mem_bytes as f64 / work.work_ns as f64;
-    let mut c = Vec::with_capacity(5);
+    let mut c = Consumption {
+        items: [(0, 0.0); 5],
+        len: 0,
+    };
     c.push((work.accel, engine));
     if work.host_demand > 0.0 && work.accel != cpu {
         c.push((cpu, work.host_demand));
@@ -412,4 +441,162 @@ pub struct ComputeWork {
     pub mem_bytes: u64,
     /// The serving process whose work it is.
     pub process: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn xavier() -> DeviceProfile {
+        DeviceProfile::builtin("xavier-agx").unwrap()
+    }
+
+    /// A segment of `ms` of work on `accel` using `demand` of it in one process, `slice` of its
+    /// time, no host work and no memory traffic.
+    fn work(accel: usize, ms: u64, demand: f64, slice: f64, process: u32) -> ComputeWork {
+        ComputeWork {
+            accel,
+            work_ns: ms * MS,
+            factor: 1.0,
+            compute_demand: demand,
+            slice_demand: slice,
+            host_demand: 0.0,
+            mem_bytes: 0,
+            process,
+        }
+    }
+
+    /// Runs everything started to completion: (end time ns, batch) in order.
+    fn finish_all(e: &mut Engines) -> Vec<(u64, u32)> {
+        let mut done = Vec::new();
+        while let Some((t, _)) = e.settle() {
+            while let Some(w) = e.pop_finished(t) {
+                let Work::Batch(b) = w else { unreachable!() };
+                done.push((t.as_ns(), b));
+            }
+        }
+        done
+    }
+
+    fn start(e: &mut Engines, w: ComputeWork, batch: u32) {
+        e.start_compute(SimTime::ZERO, w, 1.0, Work::Batch(batch));
+    }
+
+    #[test]
+    fn kernels_of_one_process_pack_the_gpu_up_to_its_capacity() {
+        let d = xavier();
+        let gpu = d.gpu().unwrap();
+        // Four streams filling 20 % of the GPU each: all run at their solo speed (10 ms), never
+        // faster — the occupancy bound.
+        let mut e = Engines::new(&d);
+        for b in 0..4 {
+            start(&mut e, work(gpu, 10, 0.2, 0.9, 7), b);
+        }
+        assert!(finish_all(&mut e).iter().all(|&(t, _)| t == 10 * MS));
+        // Six of them ask for 120 %: each runs at 1 / 1.2.
+        let mut e = Engines::new(&d);
+        for b in 0..6 {
+            start(&mut e, work(gpu, 10, 0.2, 0.9, 7), b);
+        }
+        assert!(finish_all(&mut e).iter().all(|&(t, _)| t == 12 * MS));
+    }
+
+    #[test]
+    fn processes_time_slice_the_gpu_and_pay_the_switch() {
+        let d = xavier();
+        let gpu = d.gpu().unwrap();
+        let overhead = d.accelerators[gpu].process_switch_overhead;
+        assert!(overhead > 0.0);
+        // Two low-occupancy streams (20 % of the SMs, holding the GPU 90 % of the time).
+        // One process: they pack, 10 ms each.
+        let mut e = Engines::new(&d);
+        start(&mut e, work(gpu, 10, 0.2, 0.9, 1), 0);
+        start(&mut e, work(gpu, 10, 0.2, 0.9, 1), 1);
+        assert_eq!(finish_all(&mut e), [(10 * MS, 0), (10 * MS, 1)]);
+        // Two processes: time-sliced, 2 × 0.9 / (1 − overhead) of the GPU's time is asked for,
+        // so each runs at (1 − overhead) / 1.8.
+        let mut e = Engines::new(&d);
+        start(&mut e, work(gpu, 10, 0.2, 0.9, 1), 0);
+        start(&mut e, work(gpu, 10, 0.2, 0.9, 2), 1);
+        let done = finish_all(&mut e);
+        let expected = 10.0 * 1.8 / (1.0 - overhead);
+        for (t, _) in done {
+            assert!(
+                (t as f64 / MS as f64 - expected).abs() < 1e-3,
+                "{t} vs {expected} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn the_gpu_returns_to_packing_when_the_other_process_leaves() {
+        let d = xavier();
+        let gpu = d.gpu().unwrap();
+        let overhead = d.accelerators[gpu].process_switch_overhead;
+        // A (process 1, 10 ms) and B (process 2, 2 ms), each holding the GPU 60 % of its time
+        // and 30 % of its SMs. Together: time-sliced at rate r = (1 − o) / 1.2. B ends at
+        // 2 / r; A then packs alone at rate 1 for its remaining 10 − 2 ms.
+        let mut e = Engines::new(&d);
+        start(&mut e, work(gpu, 10, 0.3, 0.6, 1), 0);
+        start(&mut e, work(gpu, 2, 0.3, 0.6, 2), 1);
+        let done = finish_all(&mut e);
+        let r = (1.0 - overhead) / 1.2;
+        let b_end = 2.0 / r;
+        assert_eq!(done[0].1, 1);
+        assert!((done[0].0 as f64 / MS as f64 - b_end).abs() < 1e-3);
+        assert!((done[1].0 as f64 / MS as f64 - (b_end + 8.0)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn running_dlas_slow_the_gpu() {
+        let d = xavier();
+        let gpu = d.gpu().unwrap();
+        let dlas: Vec<usize> = (0..d.accelerators.len())
+            .filter(|&a| d.accelerators[a].kind == AcceleratorKind::Dla)
+            .collect();
+        let c = d.accelerators[dlas[0]].gpu_interference;
+        assert!(c > 0.0);
+        let mut alone = Engines::new(&d);
+        start(&mut alone, work(gpu, 10, 1.0, 1.0, 1), 0);
+        let t_alone = finish_all(&mut alone)[0].0;
+        // With both DLAs busy for longer than the GPU work, the GPU runs at 1 / (1 + 2c).
+        let mut busy = Engines::new(&d);
+        start(&mut busy, work(gpu, 10, 1.0, 1.0, 1), 0);
+        for (i, &dla) in dlas.iter().enumerate() {
+            start(
+                &mut busy,
+                work(dla, 100, 1.0, 1.0, 10 + i as u32),
+                1 + i as u32,
+            );
+        }
+        let done = finish_all(&mut busy);
+        let t_gpu = done.iter().find(|&&(_, b)| b == 0).unwrap().0;
+        let slowdown = t_gpu as f64 / t_alone as f64;
+        assert!((slowdown - (1.0 + 2.0 * c)).abs() < 1e-6, "{slowdown}");
+    }
+
+    #[test]
+    fn host_work_contends_for_cpu_cores() {
+        let d = xavier();
+        let (gpu, cpu) = (d.gpu().unwrap(), d.cpu());
+        let cores = d.accelerators[cpu].cores;
+        // A CPU instance holding every core, and a host-bound GPU segment (one core busy, the
+        // GPU barely): together they ask for cores + 1 cores, so both slow down.
+        let mut e = Engines::new(&d);
+        start(
+            &mut e,
+            work(cpu, 10, f64::from(cores), f64::from(cores), 1),
+            0,
+        );
+        let mut host_bound = work(gpu, 10, 0.05, 0.1, 2);
+        host_bound.host_demand = 1.0;
+        start(&mut e, host_bound, 1);
+        let done = finish_all(&mut e);
+        let expected = 10.0 * f64::from(cores + 1) / f64::from(cores);
+        for (t, _) in done {
+            assert!((t as f64 / MS as f64 - expected).abs() < 1e-3, "{t}");
+        }
+    }
 }

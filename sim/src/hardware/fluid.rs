@@ -249,11 +249,11 @@ impl<S: SharingSolver> FluidModel<S> {
     /// # Panics
     /// If a new consumption names an unknown resource or has a negative or non-finite
     /// coefficient.
-    pub fn set_consumption(
+    pub fn set_consumption<C: AsRef<[(usize, f64)]>>(
         &mut self,
         now: SimTime,
         ids: &[ActivityId],
-        mut change: impl FnMut(ActivityId) -> Option<Vec<(usize, f64)>>,
+        mut change: impl FnMut(ActivityId) -> Option<C>,
     ) {
         self.advance_to(now);
         let mut changed = false;
@@ -262,13 +262,14 @@ impl<S: SharingSolver> FluidModel<S> {
                 continue;
             }
             if let Some(c) = change(id) {
+                let c = c.as_ref();
                 let slot = &self.slots[id.slot as usize];
-                if let Err(e) = check_variable(slot.bound, &c, self.problem.num_resources()) {
+                if let Err(e) = check_variable(slot.bound, c, self.problem.num_resources()) {
                     panic!("FluidModel::set_consumption: {e}");
                 }
                 let slot = &mut self.slots[id.slot as usize];
                 slot.consumption.clear();
-                slot.consumption.extend_from_slice(&c);
+                slot.consumption.extend_from_slice(c);
                 changed = true;
             }
         }

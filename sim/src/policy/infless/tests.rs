@@ -214,22 +214,31 @@ fn meets_the_slo_at_low_load_on_one_and_two_model_apps() {
 
 #[test]
 fn scales_up_under_higher_load() {
-    // ResNet-50, SLO 3 × isolated: one pre-warmed instance suffices at 20 rps; at 200 rps
-    // the greedy scale-up adds instances (2 × 50 % GPU shares).
+    // ResNet-50, SLO 3 × isolated: one pre-warmed instance suffices at 20 rps; at 400 rps the
+    // greedy scale-up adds instances. Each is a container of its own, so their kernels
+    // time-slice the GPU (REFERENCE.md §8g): a kernel-bound model gains no throughput, each
+    // batch takes about twice as long — the replication INFless relies on does not pay here.
     let low = run(&scenario("resnet50", 20.0, ""));
-    let high = run(&scenario("resnet50", 200.0, ""));
+    let high = run(&scenario("resnet50", 400.0, ""));
     assert_eq!(instances(&low), 1);
     assert!(instances(&high) > instances(&low), "{:?}", high.partitions);
-    assert!(high.summary.slo_attainment.unwrap() > 0.9);
+    let exec = |r: &crate::report::Report| r.summary.stages[0].mean_exec_ms.unwrap();
+    assert!(
+        exec(&high) > 1.5 * exec(&low),
+        "{} vs {}",
+        exec(&high),
+        exec(&low)
+    );
 }
 
 #[test]
 fn memory_never_exceeds_the_cap() {
-    // A 1 GiB cap under overload: scale-up stops at the memory check.
-    let cap = "memory_cap = \"1GiB\"";
+    // A 4 GiB cap under overload (each GPU instance is a TensorRT process of ~1.1 GiB): scale-up
+    // stops at the memory check.
+    let cap = "memory_cap = \"4GiB\"";
     for app in ["resnet50", "tm"] {
         let rep = run(&scenario(app, 600.0, cap));
-        assert!(rep.summary.memory_peak_bytes <= 1 << 30, "{app}");
+        assert!(rep.summary.memory_peak_bytes <= 4 << 30, "{app}");
         assert!(instances(&rep) >= 1 || rep.summary.completed > 0);
     }
 }
