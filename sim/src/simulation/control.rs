@@ -29,12 +29,6 @@ impl Simulation {
         self.last_tick = now;
         let window_ns = window.as_ns().max(1) as f64;
         let n_acc = self.machine.engines.accelerators();
-        let mut instance_memory = vec![0u64; n_acc];
-        for inst in self.plane.instances() {
-            if inst.phase != InstancePhase::Stopped {
-                instance_memory[inst.accel as usize] += inst.footprint_bytes;
-            }
-        }
         let mut partitions = Vec::with_capacity(self.plane.partitions().len());
         for index in 0..self.plane.partitions().len() {
             let (load, window_arrivals) = self.plane.partition_window_mut(index);
@@ -49,6 +43,9 @@ impl Simulation {
                 window_mean_concurrency,
                 instances: vec![0; n_acc],
                 starting: vec![0; n_acc],
+                live: (0..n_acc)
+                    .map(|a| self.plane.census().live(index, a))
+                    .collect(),
                 ..Default::default()
             };
             for &i in &p.instances {
@@ -71,13 +68,11 @@ impl Simulation {
             .engines
             .take_utilization(now, window_ns)
             .into_iter()
-            .zip(instance_memory)
-            .map(
-                |(utilization, instance_memory_bytes)| AcceleratorObservation {
-                    utilization,
-                    instance_memory_bytes,
-                },
-            )
+            .enumerate()
+            .map(|(a, utilization)| AcceleratorObservation {
+                utilization,
+                instance_memory_bytes: self.plane.accelerator_memory(a),
+            })
             .collect();
         let (w, window_p99_ms) = self.plane.take_window();
         let memory = self.plane.memory();
