@@ -131,3 +131,103 @@ impl Simulation {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::cost;
+    use crate::scenario::Scenario;
+
+    /// Three warm replicas of AlexNet on the GPU under `layout`, no requests.
+    fn three_replicas(layout: &str) -> Simulation {
+        let text = format!(
+            r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = 1.0
+[run]
+duration = "1s"
+[serving]
+runtime = "tensorrt"
+[policy]
+kind = "static"
+process_layout = "{layout}"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = {{ gpu = 3 }}
+"#
+        );
+        let resolved = Scenario::parse(&text, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        Simulation::new(&resolved, None).unwrap()
+    }
+
+    fn footprint(sim: &Simulation) -> cost::Footprint {
+        let rs = &sim.scenario;
+        let gpu = rs.device.gpu().unwrap();
+        cost::footprint(&rs.models[0].operators, 1, gpu, rs.target())
+    }
+
+    fn scale_in(sim: &mut Simulation) {
+        let gpu = sim.scenario.device.gpu().unwrap();
+        sim.apply(Action::ScaleIn {
+            partition: 0,
+            accelerator: gpu,
+        });
+    }
+
+    #[test]
+    fn a_shared_process_is_released_with_its_last_instance_and_not_before() {
+        let mut sim = three_replicas("per_partition");
+        let fp = footprint(&sim);
+        let own = fp.context + fp.workspace;
+        let used = |sim: &Simulation| sim.plane.memory().used_bytes();
+        assert_eq!(used(&sim), fp.process + fp.weights + 3 * own);
+        assert_eq!(sim.plane.processes_alive(), 1);
+        let processes: Vec<u32> = sim.plane.instances().iter().map(|i| i.process).collect();
+        assert_eq!(processes, [0, 0, 0]);
+        // The policy sees the live instances and what a fourth would add.
+        let obs = sim.observe();
+        let gpu = sim.scenario.device.gpu().unwrap();
+        assert_eq!(obs.partitions[0].live[gpu], 3);
+        assert_eq!(obs.accelerators[gpu].instance_memory_bytes, used(&sim));
+        let census = obs.census(crate::serving::ProcessLayout::PerPartition);
+        assert_eq!(fp.marginal(census.residency(0, gpu)), own);
+
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), fp.process + fp.weights + 2 * own);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), fp.process + fp.weights + own);
+        assert_eq!(sim.plane.processes_alive(), 1);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), 0);
+        assert_eq!(sim.plane.processes_alive(), 0);
+        assert_eq!(sim.plane.instance_memory().total(), 0);
+        let peak = sim.plane.instance_memory_peak();
+        assert_eq!(peak.process_bytes, fp.process);
+        assert_eq!(peak.total(), fp.process + fp.weights + 3 * own);
+    }
+
+    #[test]
+    fn a_process_per_instance_goes_with_its_instance() {
+        let mut sim = three_replicas("per_instance");
+        let fp = footprint(&sim);
+        let used = |sim: &Simulation| sim.plane.memory().used_bytes();
+        assert_eq!(used(&sim), 3 * fp.total());
+        let processes: Vec<u32> = sim.plane.instances().iter().map(|i| i.process).collect();
+        assert_eq!(processes, [0, 1, 2]);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), 2 * fp.total());
+        assert_eq!(sim.plane.processes_alive(), 2);
+    }
+}
