@@ -106,8 +106,9 @@ pub struct AcceleratorSpec {
     pub bandwidth_efficiency: f64,
     /// Fixed time per operator (kernel launch, layer dispatch), nanoseconds.
     pub launch_overhead_ns: u64,
-    /// Memory one instance needs beyond weights and activations: CUDA/TensorRT context on the
-    /// GPU, the loadable and its TensorRT context on a DLA, the ONNX Runtime arena on the CPU.
+    /// On the CPU, memory of one serving process beyond weights and activations (ONNX
+    /// Runtime's CPU provider: session and arena). The GPU and DLAs take theirs from the runtime
+    /// profile ([`crate::model::runtime::RuntimeProfile`]) and ignore it.
     pub runtime_overhead_bytes: u64,
     /// Bandwidth limit of the engine's memory port, bytes per second, if below the DRAM's.
     pub max_bandwidth_bytes_per_s: Option<f64>,

@@ -329,7 +329,7 @@ impl Policy for InfScalerPolicy {
 
     /// A process per instance: the paper's Fig. 7 discussion counts a runtime per instance — "we
     /// also argue that this runtime overhead could be further reduced with the runtime sharing
-    /// approaches [24], which we identify as the future direction of INFSCALER" — so today each
+    /// approaches \[24\], which we identify as the future direction of INFSCALER" — so today each
     /// scaled instance carries its own runtime. `process_layout` overrides it.
     fn process_layout(&self) -> ProcessLayout {
         self.spec
