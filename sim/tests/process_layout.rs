@@ -63,7 +63,8 @@ const MIB: f64 = (1 << 20) as f64;
 
 fn show(what: &str, m: &MemoryByKind) {
     eprintln!(
-        "{what}: total {:.0} MiB = process {:.0} + weights {:.1} + contexts {:.0} + workspaces {:.1} MiB",
+        "{what}: total {} B ({:.0} MiB) = process {:.0} + weights {:.1} + contexts {:.0} + workspaces {:.1} MiB",
+        m.total(),
         m.total() as f64 / MIB,
         m.process_bytes as f64 / MIB,
         m.weights_bytes as f64 / MIB,

@@ -36,7 +36,7 @@ impl DataPlane {
             return None;
         }
         let process = self.processes.join(partition, accelerator);
-        self.charge(accelerator, &added, true);
+        self.book_added(accelerator, &added);
         self.record_memory(ctx);
         let weights_bytes = footprint.weights;
         let index = self.instances.len() as u32;
@@ -137,23 +137,22 @@ impl DataPlane {
         ctx.executor.instance_stopped(instance);
         let released = self.processes.leave(partition, accelerator, &footprint);
         self.memory.release(released.total());
-        self.charge(accelerator, &released, false);
+        self.book_released(accelerator, &released);
         self.record_memory(ctx);
     }
 
-    /// Books memory of processes and instances on `accelerator` by kind: `added` when `add`,
-    /// released otherwise.
-    fn charge(&mut self, accelerator: usize, bytes: &cost::Footprint, add: bool) {
-        let on = &mut self.accelerator_memory[accelerator];
-        if add {
-            self.instance_memory.add(bytes);
-            *on += bytes.total();
-            if self.instance_memory.total() > self.instance_memory_peak.total() {
-                self.instance_memory_peak = self.instance_memory;
-            }
-        } else {
-            self.instance_memory.sub(bytes);
-            *on -= bytes.total();
+    /// Books memory an instance added on `accelerator`, by kind, and its peak.
+    fn book_added(&mut self, accelerator: usize, added: &cost::Footprint) {
+        self.instance_memory.add(added);
+        self.accelerator_memory[accelerator] += added.total();
+        if self.instance_memory.total() > self.instance_memory_peak.total() {
+            self.instance_memory_peak = self.instance_memory;
         }
+    }
+
+    /// Books memory an instance gave back on `accelerator`, by kind.
+    fn book_released(&mut self, accelerator: usize, released: &cost::Footprint) {
+        self.instance_memory.sub(released);
+        self.accelerator_memory[accelerator] -= released.total();
     }
 }
