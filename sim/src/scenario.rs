@@ -20,8 +20,8 @@ use crate::model::runtime::RuntimeProfile;
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
-use crate::serving::Routing;
 use crate::serving::transport::TransportSpec;
+use crate::serving::{ProcessLayout, Routing};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
@@ -294,7 +294,10 @@ impl Scenario {
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let table = toml::from_str::<toml::Table>(text).ok();
-            if let Some((field, message)) = table.as_ref().and_then(moved_setting) {
+            let known = table
+                .as_ref()
+                .and_then(|t| moved_setting(t).or_else(|| bad_process_layout(t)));
+            if let Some((field, message)) = known {
                 return ScenarioError {
                     file: origin.to_string(),
                     field,
@@ -598,6 +601,29 @@ fn moved_setting(table: &toml::Table) -> Option<(String, String)> {
     None
 }
 
+/// A `process_layout` that is not one, or written in `[serving]` instead of `[policy]`: (the
+/// field, what is allowed), or `None`.
+fn bad_process_layout(table: &toml::Table) -> Option<(String, String)> {
+    let allowed = ProcessLayout::allowed();
+    if let Some(value) = table.get("serving").and_then(|s| s.get("process_layout")) {
+        return Some((
+            "serving.process_layout".into(),
+            format!(
+                "is the policy's setting: write `process_layout = {value}` in `[policy]` \
+                 (allowed: {allowed}; every policy kind accepts it)"
+            ),
+        ));
+    }
+    let value = table.get("policy")?.get("process_layout")?;
+    if value.as_str().and_then(ProcessLayout::from_name).is_some() {
+        return None;
+    }
+    Some((
+        "policy.process_layout".into(),
+        format!("{value} is not a process layout; allowed: {allowed}"),
+    ))
+}
+
 fn builtin_app_names() -> String {
     crate::workload::app::BUILTIN_APPS
         .iter()
@@ -722,6 +748,53 @@ duration = "2s"
         assert_eq!(
             spec.control_path,
             crate::serving::transport::ControlPath::Ebpf
+        );
+    }
+
+    #[test]
+    fn every_policy_takes_a_process_layout_and_defaults_to_a_process_per_instance() {
+        for kind in ["static", "infscaler", "infless", "spright", "knative"] {
+            let parse = |extra: &str| {
+                let text = format!("{BASE}[policy]\nkind = \"{kind}\"\n{extra}");
+                Scenario::parse(&text, "t.toml", Path::new(".")).unwrap()
+            };
+            let own = parse("").resolve().unwrap().scenario.policy.build();
+            assert_eq!(own.process_layout(), ProcessLayout::PerInstance, "{kind}");
+            for layout in ProcessLayout::ALL {
+                let scenario = parse(&format!("process_layout = \"{}\"\n", layout.name()));
+                let resolved = scenario.resolve().unwrap();
+                assert_eq!(
+                    resolved.scenario.policy.build().process_layout(),
+                    layout,
+                    "{kind}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_process_layout_names_the_field_and_the_allowed_values() {
+        for value in ["\"per_process\"", "3"] {
+            let err = parse_error(&format!(
+                "{BASE}[policy]\nkind = \"infscaler\"\nprocess_layout = {value}\n"
+            ));
+            assert_eq!(err.file, "old.toml");
+            assert_eq!(err.field, "policy.process_layout");
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "old.toml: field `policy.process_layout`: {value} is not a process layout; \
+                     allowed: \"per_instance\", \"per_partition\", \"per_app\""
+                )),
+                "{err}"
+            );
+        }
+        let err = parse_error(&format!("{BASE}[serving]\nprocess_layout = \"per_app\"\n"));
+        assert_eq!(err.field, "serving.process_layout");
+        assert!(
+            err.message
+                .contains("write `process_layout = \"per_app\"` in `[policy]`"),
+            "{}",
+            err.message
         );
     }
 }

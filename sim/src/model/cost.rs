@@ -648,13 +648,79 @@ pub fn model_plan(
     ExecPlan { segments }
 }
 
-/// Memory one instance of the slice `ops` holds on engine `accel` when it serves batches of up
-/// to `max_batch` in a process of its own, bytes: weights at the engine's precision, an
-/// activation workspace for the largest operator (input + output at `max_batch`), and the
-/// runtime's memory — on the GPU the target runtime's process and context, on a DLA
-/// TensorRT's, on the CPU the engine's `runtime_overhead` (ONNX Runtime's session and arena).
-/// On a DLA, fallback operators' weights are counted at the DLA's precision in the same engine.
-pub fn footprint_bytes(ops: &[Operator], max_batch: u32, accel: usize, target: Target<'_>) -> u64 {
+/// What a new instance finds already loaded in the serving process it joins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Residency {
+    /// A process exists for it to join: the runtime's process memory is already paid.
+    pub process: bool,
+    /// That process already holds the instance's partition's weights (another instance of the
+    /// same partition lives in it).
+    pub weights: bool,
+}
+
+impl Residency {
+    /// Nothing resident: the instance starts a process of its own.
+    pub const NONE: Residency = Residency {
+        process: false,
+        weights: false,
+    };
+}
+
+/// Memory of one instance of a slice on one engine, by what holds it, bytes.
+///
+/// A serving process pays `process` once; contexts of one process share one copy of `weights`
+/// per partition when `shares_weights` (TensorRT execution contexts of one engine), and hold one
+/// each otherwise (PyTorch modules, ONNX Runtime sessions); every instance holds its `context`
+/// and `workspace`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// The runtime's process (CUDA context, libraries), once per process.
+    pub process: u64,
+    /// The slice's weights at the engine's precision.
+    pub weights: u64,
+    /// The runtime's execution context beyond activations, once per instance.
+    pub context: u64,
+    /// The activation workspace at the instance's largest batch, once per instance.
+    pub workspace: u64,
+    /// Whether instances of one partition in one process share `weights`.
+    pub shares_weights: bool,
+}
+
+impl Footprint {
+    /// Memory of one instance alone in its own process.
+    pub fn total(&self) -> u64 {
+        self.process + self.weights + self.context + self.workspace
+    }
+
+    /// The part of the footprint a new instance adds when `resident` is already loaded: its
+    /// context and workspace, the weights unless its process shares a resident copy, and the
+    /// process unless it joins one. `shares_weights` is kept.
+    pub fn beyond(&self, resident: Residency) -> Footprint {
+        Footprint {
+            process: if resident.process { 0 } else { self.process },
+            weights: if resident.weights && self.shares_weights {
+                0
+            } else {
+                self.weights
+            },
+            ..*self
+        }
+    }
+
+    /// Bytes a new instance adds when `resident` is already loaded ([`Self::beyond`]).
+    pub fn marginal(&self, resident: Residency) -> u64 {
+        self.beyond(resident).total()
+    }
+}
+
+/// Memory one instance of the slice `ops` needs on engine `accel` when it serves batches of up to
+/// `max_batch`, by kind: weights at the engine's precision; an activation workspace for the
+/// largest operator (input + output at `max_batch`); the runtime's process and context — on the
+/// GPU the target runtime's, on a DLA TensorRT's, on the CPU the engine's `runtime_overhead`
+/// (ONNX Runtime's CPU provider: a process with no further context, whose sessions do not share
+/// weights). On a DLA, fallback operators' weights are counted at the DLA's precision in the same
+/// engine.
+pub fn footprint(ops: &[Operator], max_batch: u32, accel: usize, target: Target<'_>) -> Footprint {
     let spec = &target.device.accelerators[accel];
     let bpe = spec.precision.bytes_per_elem();
     let weights: u64 = ops.iter().map(|o| o.params * bpe).sum();
@@ -663,12 +729,22 @@ pub fn footprint_bytes(ops: &[Operator], max_batch: u32, accel: usize, target: T
         .map(|o| (o.input_elems + o.output_elems) * u64::from(max_batch) * bpe)
         .max()
         .unwrap_or(0);
-    let runtime = match spec.kind {
-        AcceleratorKind::Cpu => spec.runtime_overhead_bytes,
-        AcceleratorKind::Gpu => target.runtime.process_bytes + target.runtime.context_bytes,
-        AcceleratorKind::Dla => target.dla_runtime.process_bytes + target.dla_runtime.context_bytes,
+    let (process, context, shares_weights) = match spec.kind {
+        AcceleratorKind::Cpu => (spec.runtime_overhead_bytes, 0, false),
+        AcceleratorKind::Gpu => runtime_memory(target.runtime),
+        AcceleratorKind::Dla => runtime_memory(target.dla_runtime),
     };
-    weights + workspace + runtime
+    Footprint {
+        process,
+        weights,
+        context,
+        workspace,
+        shares_weights,
+    }
+}
+
+fn runtime_memory(r: &RuntimeProfile) -> (u64, u64, bool) {
+    (r.process_bytes, r.context_bytes, r.shares_weights)
 }
 
 #[cfg(test)]
@@ -984,7 +1060,7 @@ mod tests {
     }
 
     #[test]
-    fn footprint_counts_weights_workspace_and_runtime_and_grows_with_batch() {
+    fn footprint_counts_process_weights_context_workspace_and_grows_with_batch() {
         let d = device();
         let fc = op(
             "fc",
@@ -997,20 +1073,57 @@ mod tests {
         let conv = op("conv", OpKind::Conv, 1_000_000, 50_000, 30_000, 1_000);
         let ops = [conv, fc];
         // GPU at FP16: weights 1,001,000 × 2; workspace 80,000 × b × 2; runtime 100 MiB.
+        let gpu = footprint(&ops, 1, GPU, t(&d));
         assert_eq!(
-            footprint_bytes(&ops, 1, GPU, t(&d)),
-            2_002_000 + 160_000 + (100 << 20)
+            gpu,
+            Footprint {
+                process: 100 << 20,
+                weights: 2_002_000,
+                context: 0,
+                workspace: 160_000,
+                shares_weights: true,
+            }
         );
+        assert_eq!(gpu.total(), 2_002_000 + 160_000 + (100 << 20));
         assert_eq!(
-            footprint_bytes(&ops, 8, GPU, t(&d)),
+            footprint(&ops, 8, GPU, t(&d)).total(),
             2_002_000 + 8 * 160_000 + (100 << 20)
         );
-        // CPU at FP32 holds twice the bytes of weights.
-        assert_eq!(
-            footprint_bytes(&ops, 1, CPU, t(&d)),
-            4_004_000 + 320_000 + (100 << 20)
-        );
-        assert!(footprint_bytes(&ops, 16, DLA, t(&d)) > footprint_bytes(&ops, 4, DLA, t(&d)));
+        // CPU at FP32 holds twice the bytes of weights; its process is the engine's overhead.
+        let cpu = footprint(&ops, 1, CPU, t(&d));
+        assert_eq!(cpu.total(), 4_004_000 + 320_000 + (100 << 20));
+        assert!(!cpu.shares_weights);
+        assert!(footprint(&ops, 16, DLA, t(&d)).total() > footprint(&ops, 4, DLA, t(&d)).total());
+    }
+
+    #[test]
+    fn an_instance_joining_a_process_adds_only_what_is_not_resident() {
+        let fp = Footprint {
+            process: 1000,
+            weights: 100,
+            context: 10,
+            workspace: 1,
+            shares_weights: true,
+        };
+        assert_eq!(fp.marginal(Residency::NONE), fp.total());
+        assert_eq!(fp.total(), 1111);
+        let in_process = Residency {
+            process: true,
+            weights: false,
+        };
+        assert_eq!(fp.marginal(in_process), 111);
+        let beside_a_sibling = Residency {
+            process: true,
+            weights: true,
+        };
+        assert_eq!(fp.marginal(beside_a_sibling), 11);
+        // Without shared weights every instance holds its own copy.
+        let own = Footprint {
+            shares_weights: false,
+            ..fp
+        };
+        assert_eq!(own.marginal(beside_a_sibling), 111);
+        assert_eq!(own.beyond(beside_a_sibling).process, 0);
     }
 
     fn arb_op() -> impl Strategy<Value = Operator> {

@@ -18,6 +18,7 @@ use crate::model::cost::Target;
 use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
 use crate::serving::InstanceConfig;
+use crate::serving::process::{Census, ProcessLayout};
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
 
@@ -229,6 +230,16 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// The live instances of every partition on every accelerator under `layout`: what one more
+    /// instance would find resident, so what it would cost
+    /// ([`crate::model::cost::Footprint::marginal`]).
+    pub fn census(&self, layout: ProcessLayout) -> Census {
+        Census::new(
+            layout,
+            self.partitions.iter().map(|p| p.live.clone()).collect(),
+        )
+    }
+
     /// Fraction of the window's completions that met the SLO (`None`: nothing completed).
     pub fn window_attainment(&self) -> Option<f64> {
         (self.window_completed > 0)
@@ -249,6 +260,9 @@ pub struct PartitionObservation {
     pub in_service: u64,
     /// Requests that entered it in the window.
     pub window_arrivals: u64,
+    /// Instances holding memory (starting, ready or draining) per accelerator, profile order:
+    /// what a new instance may share a serving process with ([`Observation::census`]).
+    pub live: Vec<u32>,
     /// Time-weighted mean of (queued + in service) over the window: the concurrency Knative's
     /// queue-proxy reports.
     pub window_mean_concurrency: f64,
@@ -270,7 +284,7 @@ impl PartitionObservation {
 pub struct AcceleratorObservation {
     /// Time-weighted busy fraction over the window, 0..=1 (CPU: fraction of its cores).
     pub utilization: f64,
-    /// Unified memory held by instances placed on it.
+    /// Unified memory held by the serving processes on it and their instances.
     pub instance_memory_bytes: u64,
 }
 
@@ -300,6 +314,9 @@ pub enum Action {
 pub trait Policy: Send {
     /// Name shown in reports.
     fn name(&self) -> &'static str;
+    /// How the system groups its instances into serving processes: its own layout, unless the
+    /// scenario's `policy.process_layout` overrides it.
+    fn process_layout(&self) -> ProcessLayout;
     /// The initial deployment.
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment;
     /// How often [`Policy::on_tick`] runs; `None` for a policy that never acts after deploying.

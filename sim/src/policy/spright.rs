@@ -27,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::knative::{KpaSpec, Platform};
+use crate::serving::ProcessLayout;
 use crate::serving::transport::TransportKind;
 
 /// Parameters of `[policy] kind = "spright"`.
@@ -46,6 +47,11 @@ pub struct SprightSpec {
     /// least 1 and `enable_scale_to_zero` is off.
     #[serde(default)]
     pub autoscaler: KpaSpec,
+    /// How instances are grouped into serving processes: `"per_instance"`, `"per_partition"`
+    /// or `"per_app"` ([`ProcessLayout`]). Default: SPRIGHT's own, `per_instance` (a pod per
+    /// instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_layout: Option<ProcessLayout>,
 }
 
 fn one() -> u32 {
@@ -59,6 +65,7 @@ impl Default for SprightSpec {
             max_batch: 1,
             cpu_cores: 1,
             autoscaler: KpaSpec::default(),
+            process_layout: None,
         }
     }
 }
@@ -91,6 +98,7 @@ impl SprightSpec {
             max_batch: self.max_batch,
             cpu_cores: self.cpu_cores,
             autoscaler: self.warm_autoscaler(),
+            process_layout: self.process_layout.unwrap_or(ProcessLayout::PerInstance),
         }
     }
 }

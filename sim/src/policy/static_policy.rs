@@ -8,8 +8,8 @@ use super::{Deployment, InstancePlan, Policy, PolicyContext};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::partition;
-use crate::serving::InstanceConfig;
 use crate::serving::transport::{ControlPath, TransportKind};
+use crate::serving::{InstanceConfig, ProcessLayout};
 use crate::time::SimDuration;
 use crate::units::TimeSpan;
 
@@ -25,6 +25,10 @@ pub struct StaticSpec {
     /// `ebpf`.
     #[serde(default)]
     pub control_path: ControlPath,
+    /// How instances are grouped into serving processes: `"per_instance"`, `"per_partition"`
+    /// or `"per_app"` ([`ProcessLayout`]). Default: the system's own, `per_instance` (a process per instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_layout: Option<ProcessLayout>,
     /// One entry per app stage, in order. Empty: every model whole, one instance on the GPU.
     #[serde(default)]
     pub stages: Vec<StaticStage>,
@@ -191,6 +195,13 @@ impl StaticPolicy {
 impl Policy for StaticPolicy {
     fn name(&self) -> &'static str {
         "static"
+    }
+
+    /// A process per instance unless the scenario says otherwise.
+    fn process_layout(&self) -> ProcessLayout {
+        self.spec
+            .process_layout
+            .unwrap_or(ProcessLayout::PerInstance)
     }
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {

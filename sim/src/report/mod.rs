@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 pub mod row;
 
 use crate::metrics::Summary;
+use crate::serving::memory::MemoryByKind;
 use crate::serving::sharing::RegionPool;
 
 /// Everything a run reports. Serialises to the JSON that `infscaler run --json` prints; the
@@ -25,6 +26,10 @@ pub struct Report {
     pub seed: u64,
     /// Transport used between partitions.
     pub transport: String,
+    /// How instances were grouped into serving processes (`per_instance`, `per_partition`,
+    /// `per_app`).
+    #[serde(default)]
+    pub process_layout: String,
     /// The app's isolated batch-1 latency, from which a multiplier SLO derives.
     pub isolated_latency_ms: f64,
     /// The metrics.
@@ -34,6 +39,11 @@ pub struct Report {
     pub partitions: Vec<PartitionReport>,
     /// Instances the deployment or the policy asked for that did not fit in memory.
     pub refused_instances: u64,
+    /// Memory of the serving processes and their instances by kind (process runtimes, weights,
+    /// execution contexts, activation workspaces) when their total was highest, over the whole
+    /// run (warm-up included); tensors in flight and sharing regions are not in it.
+    #[serde(default)]
+    pub instance_memory_peak: MemoryByKind,
     /// Every scale-out and scale-in the policy made, in time order.
     pub scaling_events: Vec<ScalingEvent>,
     /// Zero-copy region pools at the end of the run (empty for copying transports).

@@ -1,5 +1,9 @@
 //! Exact accounting of the unified memory the serving system uses.
 
+use serde::{Deserialize, Serialize};
+
+use crate::model::cost::Footprint;
+
 /// The unified-memory budget: every allocation is checked against the limit and refused if it
 /// does not fit; the caller decides what a refusal means (wait, scale elsewhere, drop).
 #[derive(Clone, Debug)]
@@ -71,6 +75,43 @@ impl UnifiedMemory {
     /// Most bytes ever in use at once.
     pub fn peak_bytes(&self) -> u64 {
         self.peak_bytes
+    }
+}
+
+/// Memory of serving processes and instances by kind, bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryByKind {
+    /// Runtimes of the serving processes (CUDA context, libraries), once per process.
+    pub process_bytes: u64,
+    /// Model weights: once per (process, partition) where the runtime shares them, per instance
+    /// otherwise.
+    pub weights_bytes: u64,
+    /// Execution contexts of the instances beyond their activations.
+    pub context_bytes: u64,
+    /// Activation workspaces of the instances.
+    pub workspace_bytes: u64,
+}
+
+impl MemoryByKind {
+    /// All of it.
+    pub fn total(&self) -> u64 {
+        self.process_bytes + self.weights_bytes + self.context_bytes + self.workspace_bytes
+    }
+
+    /// Adds what an instance charged.
+    pub fn add(&mut self, f: &Footprint) {
+        self.process_bytes += f.process;
+        self.weights_bytes += f.weights;
+        self.context_bytes += f.context;
+        self.workspace_bytes += f.workspace;
+    }
+
+    /// Takes away what an instance gave back.
+    pub fn sub(&mut self, f: &Footprint) {
+        self.process_bytes -= f.process;
+        self.weights_bytes -= f.weights;
+        self.context_bytes -= f.context;
+        self.workspace_bytes -= f.workspace;
     }
 }
 

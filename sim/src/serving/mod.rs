@@ -1,10 +1,12 @@
 //! Serving: the data plane every policy shares ([`plane::DataPlane`]: instances and their
 //! queues, routing, batching, tensor hand-offs, cold starts) and what it is made of — unified
-//! memory accounting, zero-copy region sharing, transports and their costs, run-time state —
-//! plus the configuration types policies and scenarios use ([`InstanceConfig`], [`Routing`]).
+//! memory accounting, serving processes, zero-copy region sharing, transports and their costs,
+//! run-time state — plus the configuration types policies and scenarios use ([`InstanceConfig`],
+//! [`Routing`], [`ProcessLayout`]).
 
 pub mod memory;
 pub mod plane;
+pub mod process;
 pub mod sharing;
 pub mod state;
 pub mod transport;
@@ -12,6 +14,8 @@ pub mod transport;
 use serde::{Deserialize, Serialize};
 
 use crate::time::SimDuration;
+
+pub use process::ProcessLayout;
 
 /// How one instance serves: its batching, the CPU cores it holds and its share of its engine.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

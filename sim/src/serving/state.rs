@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::metrics::TimeWeighted;
 use crate::model::Operator;
+use crate::model::cost::Footprint;
 use crate::serving::InstanceConfig;
 use crate::serving::sharing::RegionRef;
 use crate::time::SimTime;
@@ -71,9 +72,10 @@ pub struct InstanceState {
     pub queue: u32,
     /// Whether a batch is executing.
     pub busy: bool,
-    /// Unified memory the instance holds (weights, workspace, runtime context).
-    pub footprint_bytes: u64,
-    /// The serving process it runs in.
+    /// Its memory as if alone in its process; what it adds and gives back depends on what its
+    /// process holds already (see [`crate::serving::process::Processes`]).
+    pub footprint: Footprint,
+    /// The serving process it runs in (assigned by the process layout).
     pub process: u32,
     /// Requests in the batch being executed.
     pub in_service: u32,

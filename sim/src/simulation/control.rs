@@ -29,12 +29,6 @@ impl Simulation {
         self.last_tick = now;
         let window_ns = window.as_ns().max(1) as f64;
         let n_acc = self.machine.engines.accelerators();
-        let mut instance_memory = vec![0u64; n_acc];
-        for inst in self.plane.instances() {
-            if inst.phase != InstancePhase::Stopped {
-                instance_memory[inst.accel as usize] += inst.footprint_bytes;
-            }
-        }
         let mut partitions = Vec::with_capacity(self.plane.partitions().len());
         for index in 0..self.plane.partitions().len() {
             let (load, window_arrivals) = self.plane.partition_window_mut(index);
@@ -49,6 +43,9 @@ impl Simulation {
                 window_mean_concurrency,
                 instances: vec![0; n_acc],
                 starting: vec![0; n_acc],
+                live: (0..n_acc)
+                    .map(|a| self.plane.census().live(index, a))
+                    .collect(),
                 ..Default::default()
             };
             for &i in &p.instances {
@@ -71,13 +68,11 @@ impl Simulation {
             .engines
             .take_utilization(now, window_ns)
             .into_iter()
-            .zip(instance_memory)
-            .map(
-                |(utilization, instance_memory_bytes)| AcceleratorObservation {
-                    utilization,
-                    instance_memory_bytes,
-                },
-            )
+            .enumerate()
+            .map(|(a, utilization)| AcceleratorObservation {
+                utilization,
+                instance_memory_bytes: self.plane.accelerator_memory(a),
+            })
             .collect();
         let (w, window_p99_ms) = self.plane.take_window();
         let memory = self.plane.memory();
@@ -134,5 +129,105 @@ impl Simulation {
             accelerator,
             delta,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::cost;
+    use crate::scenario::Scenario;
+
+    /// Three warm replicas of AlexNet on the GPU under `layout`, no requests.
+    fn three_replicas(layout: &str) -> Simulation {
+        let text = format!(
+            r#"
+[device]
+profile = "xavier-agx"
+[app]
+name = "alexnet"
+[slo]
+multiplier = 2.0
+[workload]
+kind = "poisson"
+rate_per_s = 1.0
+[run]
+duration = "1s"
+[serving]
+runtime = "tensorrt"
+[policy]
+kind = "static"
+process_layout = "{layout}"
+[[policy.stages]]
+[[policy.stages.partitions]]
+instances = {{ gpu = 3 }}
+"#
+        );
+        let resolved = Scenario::parse(&text, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        Simulation::new(&resolved, None).unwrap()
+    }
+
+    fn footprint(sim: &Simulation) -> cost::Footprint {
+        let rs = &sim.scenario;
+        let gpu = rs.device.gpu().unwrap();
+        cost::footprint(&rs.models[0].operators, 1, gpu, rs.target())
+    }
+
+    fn scale_in(sim: &mut Simulation) {
+        let gpu = sim.scenario.device.gpu().unwrap();
+        sim.apply(Action::ScaleIn {
+            partition: 0,
+            accelerator: gpu,
+        });
+    }
+
+    #[test]
+    fn a_shared_process_is_released_with_its_last_instance_and_not_before() {
+        let mut sim = three_replicas("per_partition");
+        let fp = footprint(&sim);
+        let own = fp.context + fp.workspace;
+        let used = |sim: &Simulation| sim.plane.memory().used_bytes();
+        assert_eq!(used(&sim), fp.process + fp.weights + 3 * own);
+        assert_eq!(sim.plane.processes_alive(), 1);
+        let processes: Vec<u32> = sim.plane.instances().iter().map(|i| i.process).collect();
+        assert_eq!(processes, [0, 0, 0]);
+        // The policy sees the live instances and what a fourth would add.
+        let obs = sim.observe();
+        let gpu = sim.scenario.device.gpu().unwrap();
+        assert_eq!(obs.partitions[0].live[gpu], 3);
+        assert_eq!(obs.accelerators[gpu].instance_memory_bytes, used(&sim));
+        let census = obs.census(crate::serving::ProcessLayout::PerPartition);
+        assert_eq!(fp.marginal(census.residency(0, gpu)), own);
+
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), fp.process + fp.weights + 2 * own);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), fp.process + fp.weights + own);
+        assert_eq!(sim.plane.processes_alive(), 1);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), 0);
+        assert_eq!(sim.plane.processes_alive(), 0);
+        assert_eq!(sim.plane.instance_memory().total(), 0);
+        let peak = sim.plane.instance_memory_peak();
+        assert_eq!(peak.process_bytes, fp.process);
+        assert_eq!(peak.total(), fp.process + fp.weights + 3 * own);
+    }
+
+    #[test]
+    fn a_process_per_instance_goes_with_its_instance() {
+        let mut sim = three_replicas("per_instance");
+        let fp = footprint(&sim);
+        let used = |sim: &Simulation| sim.plane.memory().used_bytes();
+        assert_eq!(used(&sim), 3 * fp.total());
+        let processes: Vec<u32> = sim.plane.instances().iter().map(|i| i.process).collect();
+        assert_eq!(processes, [0, 1, 2]);
+        scale_in(&mut sim);
+        assert_eq!(used(&sim), 2 * fp.total());
+        assert_eq!(sim.plane.processes_alive(), 2);
     }
 }

@@ -244,8 +244,9 @@ pub fn cre(config: &ResourceConfig, usage: &Usage, cap: &Capacity) -> Option<f64
 /// has a configuration with r_low ≤ residual (RPS in whole requests, as the source's int32
 /// rates) and one that fits, place the fitting configuration of highest [`cre`], subtract its
 /// r_up, start again from the largest batch; stop when the residual is covered, nothing fits,
-/// or `max_new` instances were placed. `footprint(config)` gives an instance's memory; a
-/// configuration whose footprint exceeds the free memory does not fit.
+/// or `max_new` instances were placed. `footprint(config, placed)` gives the memory an instance
+/// adds after the configurations `placed` so far (instances of one function may share a serving
+/// process); a configuration that adds more than the free memory does not fit.
 ///
 /// `candidates[i]` are the configurations of the i-th supported batch, largest batch first.
 pub fn scale_up(
@@ -254,7 +255,7 @@ pub fn scale_up(
     usage: &mut Usage,
     cap: &Capacity,
     max_new: usize,
-    footprint: impl Fn(&ResourceConfig) -> u64,
+    footprint: impl Fn(&ResourceConfig, &[ResourceConfig]) -> u64,
 ) -> Vec<ResourceConfig> {
     let mut residual = residual_rps;
     let mut placed = Vec::new();
@@ -264,7 +265,7 @@ pub fn scale_up(
         for configs in candidates {
             let mut best: Option<(f64, ResourceConfig)> = None;
             for c in configs.iter().filter(|c| residual_int >= c.r_low.floor()) {
-                if footprint(c) > usage.free_memory_bytes {
+                if footprint(c, &placed) > usage.free_memory_bytes {
                     continue;
                 }
                 if let Some(score) = cre(c, usage, cap)
@@ -281,7 +282,7 @@ pub fn scale_up(
         let Some(c) = found else { break };
         usage.cpu_threads += c.cpu_threads;
         usage.gpu_percent += c.gpu_percent;
-        usage.free_memory_bytes -= footprint(&c);
+        usage.free_memory_bytes -= footprint(&c, &placed);
         residual -= c.r_up;
         placed.push(c);
     }
@@ -459,7 +460,7 @@ mod tests {
         // Residual 250 rps: 250 ≥ ⌊66.7⌋ → b4 (150 left) → b4 (50 left) → 50 < 66: b1 (30
         // left) → b1 (10) → b1 (−10) would make 5 instances, but each holds 2 threads and the
         // CPU has 8: the 5th does not fit, so 4 are placed (2·30 + 2·10 = 80 % GPU).
-        let placed = scale_up(250.0, &candidates, &mut usage, &cap, 20, |_| 1000);
+        let placed = scale_up(250.0, &candidates, &mut usage, &cap, 20, |_, _| 1000);
         let batches: Vec<u32> = placed.iter().map(|c| c.batch).collect();
         assert_eq!(batches, vec![4, 4, 1, 1]);
         assert_eq!(usage.cpu_threads, 8);
@@ -474,7 +475,7 @@ mod tests {
             free_memory_bytes: 10_000,
             ..Default::default()
         };
-        let placed = scale_up(250.0, &candidates, &mut usage, &cap10, 20, |_| 1000);
+        let placed = scale_up(250.0, &candidates, &mut usage, &cap10, 20, |_, _| 1000);
         assert_eq!(placed.len(), 5);
         let covered: f64 = placed.iter().map(|c| c.r_up).sum();
         assert!(covered >= 250.0 && covered - 20.0 < 250.0);
@@ -484,8 +485,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            scale_up(250.0, &candidates, &mut usage, &cap10, 20, |_| 1000).len(),
+            scale_up(250.0, &candidates, &mut usage, &cap10, 20, |_, _| 1000).len(),
             2
         );
+        // Instances after the first share its process: 1000 for the first, 100 for each next.
+        let mut usage = Usage {
+            free_memory_bytes: 2500,
+            ..Default::default()
+        };
+        let shared = |_: &ResourceConfig, placed: &[ResourceConfig]| {
+            if placed.is_empty() { 1000 } else { 100 }
+        };
+        assert_eq!(
+            scale_up(250.0, &candidates, &mut usage, &cap10, 20, shared).len(),
+            5
+        );
+        assert_eq!(usage.free_memory_bytes, 2500 - 1000 - 4 * 100);
     }
 }

@@ -26,14 +26,20 @@
 //!   nothing is done); below, after `inactive_periods` consecutive periods (the source deletes
 //!   pods idle for `inactiveNum` = 3 ticks), it releases instances while the rest still cover R.
 //!   The release never removes a function's last instance: that is LSTH's decision.
-//! - **Memory.** Before each ScaleOut the instance's footprint is checked against the free
-//!   unified memory of the observation, less what this tick already asked for.
+//! - **Memory.** Before each ScaleOut what the instance adds — its footprint beyond what its
+//!   serving process already holds ([`crate::serving::process::Census`]: the whole footprint
+//!   under INFless's process per instance) — is checked against the free unified memory of the
+//!   observation, less what this tick already asked for.
+//! - **Processes.** A process (an OpenFaaS container) per instance
+//!   ([`ProcessLayout::PerInstance`]); `process_layout` overrides it.
 
 pub mod config;
 pub mod lsth;
 
 use serde::{Deserialize, Serialize};
 
+use crate::serving::ProcessLayout;
+use crate::serving::process::Census;
 use crate::serving::transport::TransportKind;
 
 use self::config::{Capacity, ResourceConfig, SearchParams, Usage};
@@ -99,6 +105,11 @@ pub struct InfLessSpec {
     /// The LSTH keep-alive / pre-warm parameters.
     #[serde(default)]
     pub lsth: LsthSpec,
+    /// How instances are grouped into serving processes: `"per_instance"`, `"per_partition"`
+    /// or `"per_app"` ([`ProcessLayout`]). Default: INFless's own, `per_instance` (a container
+    /// per instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_layout: Option<ProcessLayout>,
 }
 
 fn default_max_batch() -> u32 {
@@ -154,6 +165,7 @@ impl Default for InfLessSpec {
             scale_interval: default_scale_interval(),
             dispatch_interval: default_dispatch_interval(),
             lsth: LsthSpec::default(),
+            process_layout: None,
         }
     }
 }
@@ -293,6 +305,9 @@ pub struct InfLessPolicy {
     functions: Vec<Function>,
     capacity: Capacity,
     last_scale: SimTime,
+    /// Live instances per function and accelerator: at a tick the observed ones plus those this
+    /// tick asked for.
+    census: Census,
 }
 
 impl InfLessPolicy {
@@ -310,6 +325,7 @@ impl InfLessPolicy {
             functions: Vec::new(),
             capacity,
             last_scale: SimTime::ZERO,
+            census: Census::default(),
         }
     }
 
@@ -318,14 +334,25 @@ impl InfLessPolicy {
         &self.functions[function].instances
     }
 
-    fn footprint(&self, f: usize, c: &ResourceConfig) -> u64 {
+    /// Memory one more instance of function `f` with configuration `c` adds, with `placed`
+    /// instances of `f` already asked for this tick: its footprint beyond what its serving
+    /// process holds.
+    fn footprint(&self, f: usize, c: &ResourceConfig, placed: &[ResourceConfig]) -> u64 {
         match (&self.device, &self.runtime) {
-            (Some(d), Some(r)) => cost::footprint_bytes(
-                &self.functions[f].ops,
-                c.batch,
-                c.accelerator,
-                cost::Target::new(d, r),
-            ),
+            (Some(d), Some(r)) => {
+                let more = placed
+                    .iter()
+                    .filter(|p| p.accelerator == c.accelerator)
+                    .count() as u32;
+                let resident = self.census.residency_with(f, c.accelerator, more);
+                cost::footprint(
+                    &self.functions[f].ops,
+                    c.batch,
+                    c.accelerator,
+                    cost::Target::new(d, r),
+                )
+                .marginal(resident)
+            }
             _ => 0,
         }
     }
@@ -355,13 +382,13 @@ impl InfLessPolicy {
             usage,
             &self.capacity,
             room,
-            |c| self.footprint(f, c),
+            |c, placed| self.footprint(f, c, placed),
         );
         if placed.is_empty()
             && func.instances.is_empty()
             && let Some(fb) = func.fallback
         {
-            let bytes = self.footprint(f, &fb);
+            let bytes = self.footprint(f, &fb, &[]);
             if bytes <= usage.free_memory_bytes {
                 usage.free_memory_bytes -= bytes;
                 usage.cpu_threads += fb.cpu_threads;
@@ -370,6 +397,7 @@ impl InfLessPolicy {
             }
         }
         for c in placed {
+            self.census.add(f, c.accelerator);
             actions.push(Action::ScaleOut {
                 partition: f,
                 accelerator: c.accelerator,
@@ -460,6 +488,13 @@ impl Policy for InfLessPolicy {
         "infless"
     }
 
+    /// A process per instance: INFless runs every instance as an OpenFaaS function container.
+    fn process_layout(&self) -> ProcessLayout {
+        self.spec
+            .process_layout
+            .unwrap_or(ProcessLayout::PerInstance)
+    }
+
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let device = ctx.device.clone();
         let target = ctx.target();
@@ -511,6 +546,7 @@ impl Policy for InfLessPolicy {
             .collect();
         self.device = Some(device);
         self.runtime = Some(ctx.runtime.clone());
+        self.census = Census::new(self.process_layout(), Vec::new());
         // One pre-warmed instance per function (scheduler.go::CreatePreWarmPod: the config of
         // highest CRE for a residual of 1 RPS).
         let mut actions = Vec::new();
@@ -551,6 +587,7 @@ impl Policy for InfLessPolicy {
     fn on_tick(&mut self, obs: &Observation, actions: &mut Vec<Action>) {
         let now = obs.now;
         self.reconcile(obs);
+        self.census = obs.census(self.process_layout());
         let mut usage = self.usage(obs.memory_limit_bytes.saturating_sub(obs.memory_used_bytes));
         let window_s = obs.window.as_secs_f64().max(1e-9);
 

@@ -260,3 +260,38 @@ fn spec_parses_with_defaults_and_rejects_unknown_keys() {
     assert_eq!(bad.validate().unwrap_err().0, "lsth.gamma");
     assert!(InfLessSpec::default().validate().is_ok());
 }
+
+#[test]
+fn an_instance_costs_what_its_process_does_not_hold_yet() {
+    use crate::model::cost::Residency;
+    for layout in [ProcessLayout::PerInstance, ProcessLayout::PerPartition] {
+        let (mut p, n) = deployed(InfLessSpec {
+            process_layout: Some(layout),
+            ..lsth_spec()
+        });
+        assert_eq!(p.process_layout(), layout);
+        let c = p.instances(0)[0];
+        let (device, runtime) = (p.device.clone().unwrap(), p.runtime.clone().unwrap());
+        let fp = crate::model::cost::footprint(
+            &p.functions[0].ops,
+            c.batch,
+            c.accelerator,
+            cost::Target::new(&device, &runtime),
+        );
+        let joining = fp.marginal(Residency {
+            process: true,
+            weights: true,
+        });
+        let shared = layout == ProcessLayout::PerPartition;
+        // After the deployment the policy counts its own instance.
+        let expected = if shared { joining } else { fp.total() };
+        assert_eq!(p.footprint(0, &c, &[]), expected);
+        // At a tick it counts the observed ones: none live, so the next instance starts a
+        // process — unless this tick already placed one there.
+        let mut obs = observe(&p, n, 1, 0);
+        obs.partitions[0].live = vec![0; n];
+        p.on_tick(&obs, &mut Vec::new());
+        assert_eq!(p.footprint(0, &c, &[]), fp.total());
+        assert_eq!(p.footprint(0, &c, &[c]), expected);
+    }
+}

@@ -11,8 +11,12 @@
 //!   stage's partitions in proportion to their best latencies. The best accelerator is always
 //!   kept. With `latency_fit = false` every accelerator is in the order, as in the paper's text.
 //! - **Resource use** r_k^m has two parts, each checked against its own cap:
-//!   - memory: `cost::footprint_bytes` of one instance on m at the configured `max_batch`,
-//!     against the device-wide unified-memory cap (memory is one pool on Jetson);
+//!   - memory: what one more instance on m at the configured `max_batch` adds — its
+//!     [`cost::footprint`] beyond what its serving process already holds (the whole footprint
+//!     in a process of its own; context and workspace, plus weights the runtime does not share,
+//!     beside a live instance of its partition under a shared [process
+//!     layout](crate::serving::ProcessLayout)) — against the device-wide unified-memory cap
+//!     (memory is one pool on Jetson);
 //!   - compute: the share of m's capacity the instance is expected to use, w_k^m × u, where
 //!     w_k^m is the share of m the instance holds while it runs — on a DLA 1 (it runs one
 //!     activity at a time); on the CPU the cores the instance holds over the CPU's cores; on a
@@ -35,8 +39,7 @@ use std::ops::Range;
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
-use crate::model::cost::Target;
-use crate::model::cost::{self, ExecPlan};
+use crate::model::cost::{self, ExecPlan, Footprint, Target};
 use crate::serving::InstanceConfig;
 
 /// What Algorithm 1 knows about one partition.
@@ -53,8 +56,8 @@ pub struct PartitionProfile {
     pub latency_ns: Vec<u64>,
     /// Accelerators in affinity order (ascending latency), eligible ones only.
     pub affinity: Vec<usize>,
-    /// Memory one instance holds on each accelerator, bytes.
-    pub memory_bytes: Vec<u64>,
+    /// Memory of one instance on each accelerator, by kind (alone in its process).
+    pub footprint: Vec<Footprint>,
     /// w_k^m: share of each accelerator one instance holds while it runs.
     pub busy_share: Vec<f64>,
 }
@@ -107,13 +110,13 @@ pub fn busy_share(plan: &ExecPlan, m: usize, cpu_cores: u32, device: &DeviceProf
     }
 }
 
-/// Latency, memory and busy share (w) of the slice `ops` on every accelerator (`measured`: as for
-/// [`cost::plan`]).
+/// Latency, memory footprint and busy share (w) of the slice `ops` on every accelerator
+/// (`measured`: as for [`cost::plan`]).
 pub fn profile_ops(
     ops: &[Operator],
     config: &InstanceConfig,
     target: Target<'_>,
-) -> (Vec<u64>, Vec<u64>, Vec<f64>) {
+) -> (Vec<u64>, Vec<Footprint>, Vec<f64>) {
     let device = target.device;
     let n = device.accelerators.len();
     let (mut lat, mut mem, mut share) = (
@@ -124,7 +127,7 @@ pub fn profile_ops(
     for m in 0..n {
         let plan = cost::plan(ops, 1, m, config.cpu_cores, target);
         lat.push(plan.solo_ns());
-        mem.push(cost::footprint_bytes(ops, config.max_batch, m, target));
+        mem.push(cost::footprint(ops, config.max_batch, m, target));
         share.push(busy_share(&plan, m, config.cpu_cores, device));
     }
     (lat, mem, share)
@@ -180,7 +183,7 @@ mod tests {
         // Footprints are the cost model's.
         assert_eq!(
             mem[gpu],
-            cost::footprint_bytes(
+            cost::footprint(
                 &m.operators,
                 1,
                 gpu,
@@ -193,7 +196,7 @@ mod tests {
             bottleneck: 0.0,
             latency_ns: lat.clone(),
             affinity: vec![gpu],
-            memory_bytes: mem,
+            footprint: mem,
             busy_share: share,
         };
         // Expected share on a DLA: λ·A/S capped at ρ. 100 req/s × A over 2 instances:

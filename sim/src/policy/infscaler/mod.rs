@@ -22,8 +22,9 @@ use self::affinity::PartitionProfile;
 use self::autoscaler::{Autoscaler, Detector, DetectorParams, Resources, Usage, Verdict};
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
 use crate::model::{Model, cost, partition};
-use crate::serving::InstanceConfig;
+use crate::serving::process::Census;
 use crate::serving::transport::{ControlPath, TransportKind};
+use crate::serving::{InstanceConfig, ProcessLayout};
 use crate::time::SimDuration;
 use crate::units::TimeSpan;
 
@@ -105,6 +106,11 @@ pub struct InfScalerSpec {
     /// CPU cores an instance holds.
     #[serde(default = "one")]
     pub cpu_cores: u32,
+    /// How instances are grouped into serving processes: `"per_instance"`, `"per_partition"`
+    /// or `"per_app"` ([`ProcessLayout`]). Default: InfScaler's own, `per_instance` (see
+    /// [`InfScalerPolicy::process_layout`](Policy::process_layout)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_layout: Option<ProcessLayout>,
 }
 
 fn default_tick() -> TimeSpan {
@@ -160,6 +166,7 @@ impl Default for InfScalerSpec {
             max_batch: 1,
             batch_timeout: zero(),
             cpu_cores: 1,
+            process_layout: None,
         }
     }
 }
@@ -320,6 +327,16 @@ impl Policy for InfScalerPolicy {
         "infscaler"
     }
 
+    /// A process per instance: the paper's Fig. 7 discussion counts a runtime per instance — "we
+    /// also argue that this runtime overhead could be further reduced with the runtime sharing
+    /// approaches \[24\], which we identify as the future direction of INFSCALER" — so today each
+    /// scaled instance carries its own runtime. `process_layout` overrides it.
+    fn process_layout(&self) -> ProcessLayout {
+        self.spec
+            .process_layout
+            .unwrap_or(ProcessLayout::PerInstance)
+    }
+
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let budgets = super::stage_slo_budgets(ctx);
         let config = self.spec.instance_config();
@@ -345,7 +362,7 @@ impl Policy for InfScalerPolicy {
                 .expect("the partitioner's cuts are valid");
             let first = profiles.len();
             for ops in ranges {
-                let (latency_ns, memory_bytes, busy_share) =
+                let (latency_ns, footprint, busy_share) =
                     affinity::profile_ops(&model.operators[ops.clone()], &config, ctx.target());
                 let bottleneck = ops
                     .clone()
@@ -358,7 +375,7 @@ impl Policy for InfScalerPolicy {
                     bottleneck,
                     latency_ns,
                     affinity: Vec::new(),
-                    memory_bytes,
+                    footprint,
                     busy_share,
                 });
             }
@@ -372,18 +389,22 @@ impl Policy for InfScalerPolicy {
             }
             cuts.push(plan.cuts);
         }
-        // One instance per partition on its best-affinity accelerator with memory left.
+        // One instance per partition on its best-affinity accelerator with memory left, each
+        // costing what its serving process does not hold yet.
         let memory_cap = (ctx.memory_limit_bytes as f64 * self.spec.memory_cap) as u64;
         let mut used = 0u64;
+        let mut census = Census::new(self.process_layout(), Vec::new());
         let mut instances = Vec::with_capacity(profiles.len());
         for (k, p) in profiles.iter().enumerate() {
+            let adds = |m: usize| p.footprint[m].marginal(census.residency(k, m));
             let m = p
                 .affinity
                 .iter()
                 .copied()
-                .find(|&m| used + p.memory_bytes[m] < memory_cap)
+                .find(|&m| used + adds(m) < memory_cap)
                 .unwrap_or(p.affinity[0]);
-            used += p.memory_bytes[m];
+            used += adds(m);
+            census.add(k, m);
             instances.push(InstancePlan {
                 partition: k,
                 accelerator: m,
@@ -423,10 +444,12 @@ impl Policy for InfScalerPolicy {
                     self.profiles.iter().map(|p| p.affinity.clone()).collect();
                 let (profiles, rho) = (&self.profiles, self.spec.instance_utilization);
                 let counts = self.autoscaler.instances().to_vec();
-                // r_{k}^m of one more instance: its share with the load over S_k + 1.
+                let census = obs.census(self.process_layout());
+                // r_{k}^m of one more instance: its share with the load over S_k + 1, and the
+                // memory it adds beside what its serving process already holds.
                 let usage = |k: usize, m: usize| Usage {
                     compute: profiles[k].expected_share(m, rates[k], counts[k] + 1, rho),
-                    memory_bytes: profiles[k].memory_bytes[m],
+                    memory_bytes: profiles[k].footprint[m].marginal(census.residency(k, m)),
                 };
                 if let Some((partition, accelerator)) =
                     self.autoscaler.scale_out(&affinity, usage, &mut res)

@@ -263,3 +263,64 @@ fn on_tick_scales_out_on_a_violation_then_in_after_a_calm_run() {
     );
     assert_eq!(p.autoscaler().instances()[1], 1);
 }
+
+#[test]
+fn a_replica_joining_its_partitions_process_needs_only_its_own_memory() {
+    use crate::model::cost::Residency;
+    use crate::policy::{AcceleratorObservation, PartitionObservation};
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let t = TransportSpec::default();
+    let models = [crate::model::zoo::build("alexnet", &Default::default()).unwrap()];
+    let c = ctx(&d, &models, &t, 2.0);
+    let gpu = 1;
+    let limit: u64 = 30 << 30;
+    let cap = (limit as f64 * InfScalerSpec::default().memory_cap) as u64;
+    let scale_out = |layout: ProcessLayout| {
+        let mut p = InfScalerPolicy::new(InfScalerSpec {
+            max_partitions: Some(100),
+            process_layout: Some(layout),
+            ..Default::default()
+        });
+        p.deploy(&c);
+        assert_eq!(p.process_layout(), layout);
+        let fp = p.profiles()[1].footprint[gpu];
+        let joining = fp.marginal(Residency {
+            process: true,
+            weights: true,
+        });
+        assert!(joining < fp.total());
+        // Room for a replica beside conv2's, not for one in a process of its own.
+        let obs = Observation {
+            window: SimDuration::from_secs(1),
+            partitions: (0..6)
+                .map(|_| PartitionObservation {
+                    queued: 10,
+                    window_arrivals: 100,
+                    window_mean_concurrency: 0.1,
+                    instances: vec![0, 1, 0, 0],
+                    live: vec![0, 1, 0, 0],
+                    starting: vec![0; 4],
+                    ..Default::default()
+                })
+                .collect(),
+            accelerators: vec![AcceleratorObservation::default(); 4],
+            memory_used_bytes: cap - joining - 1,
+            memory_limit_bytes: limit,
+            window_completed: 100,
+            window_within_slo: 50,
+            ..Default::default()
+        };
+        let mut acts = Vec::new();
+        p.on_tick(&obs, &mut acts);
+        acts
+    };
+    assert_eq!(
+        scale_out(ProcessLayout::PerPartition),
+        vec![Action::ScaleOut {
+            partition: 1,
+            accelerator: gpu,
+            config: InstanceConfig::default()
+        }]
+    );
+    assert_eq!(scale_out(ProcessLayout::PerInstance), vec![]);
+}

@@ -51,6 +51,7 @@ pub use platform::{KnativePolicy, Platform};
 
 use serde::{Deserialize, Serialize};
 
+use crate::serving::ProcessLayout;
 use crate::serving::transport::TransportKind;
 
 /// Parameters of `[policy] kind = "knative"`.
@@ -76,6 +77,11 @@ pub struct KnativeSpec {
     /// The KPA's parameters (the `config-autoscaler` ConfigMap and scale bounds).
     #[serde(default)]
     pub autoscaler: KpaSpec,
+    /// How instances are grouped into serving processes: `"per_instance"`, `"per_partition"`
+    /// or `"per_app"` ([`ProcessLayout`]). Default: Knative's own, `per_instance` (a pod per
+    /// instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_layout: Option<ProcessLayout>,
 }
 
 fn one() -> u32 {
@@ -93,6 +99,7 @@ impl Default for KnativeSpec {
             max_batch: 1,
             cpu_cores: 1,
             autoscaler: KpaSpec::default(),
+            process_layout: None,
         }
     }
 }
@@ -114,6 +121,7 @@ impl KnativeSpec {
             max_batch: self.max_batch,
             cpu_cores: self.cpu_cores,
             autoscaler: self.autoscaler.clone(),
+            process_layout: self.process_layout.unwrap_or(ProcessLayout::PerInstance),
         }
     }
 }

@@ -10,8 +10,8 @@ use crate::policy::infscaler::partitioner::bottleneck_cuts_over;
 use crate::policy::{
     Action, Deployment, InstancePlan, Observation, Policy, PolicyContext, stage_slo_budgets,
 };
-use crate::serving::InstanceConfig;
 use crate::serving::transport::TransportKind;
+use crate::serving::{InstanceConfig, ProcessLayout};
 use crate::time::SimDuration;
 
 /// What a Knative-style platform does with an app: how its functions are formed, how they hand
@@ -34,6 +34,9 @@ pub struct Platform {
     pub cpu_cores: u32,
     /// The KPA's parameters, as the platform applies them.
     pub autoscaler: KpaSpec,
+    /// How pods are grouped into serving processes: Knative and SPRIGHT run a container per
+    /// pod ([`ProcessLayout::PerInstance`]) unless the scenario says otherwise.
+    pub process_layout: ProcessLayout,
 }
 
 impl Platform {
@@ -110,6 +113,10 @@ impl KnativePolicy {
 impl Policy for KnativePolicy {
     fn name(&self) -> &'static str {
         self.platform.name
+    }
+
+    fn process_layout(&self) -> ProcessLayout {
+        self.platform.process_layout
     }
 
     /// One KPA per function and the initial pods (the initial scale within the bounds) of every

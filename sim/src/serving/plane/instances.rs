@@ -24,19 +24,21 @@ impl DataPlane {
         let p = &self.partitions[partition];
         let device = &self.device;
         let ops = &p.operators[..];
-        let footprint = cost::footprint_bytes(
+        let footprint = cost::footprint(
             ops,
             config.max_batch,
             accelerator,
             cost::Target::new(device, &self.runtime),
         );
-        if self.memory.allocate(footprint).is_err() {
+        let added = self.processes.admission(partition, accelerator, &footprint);
+        if self.memory.allocate(added.total()).is_err() {
             self.refused_instances += 1;
             return None;
         }
+        let process = self.processes.join(partition, accelerator);
+        self.book_added(accelerator, &added);
         self.record_memory(ctx);
-        let weights_bytes: u64 = ops.iter().map(|o| o.params).sum::<u64>()
-            * device.accelerators[accelerator].precision.bytes_per_elem();
+        let weights_bytes = footprint.weights;
         let index = self.instances.len() as u32;
         let queue = match self.routing {
             Routing::SharedQueue => self.partitions[partition].queue,
@@ -58,8 +60,8 @@ impl DataPlane {
             },
             queue,
             busy: false,
-            footprint_bytes: footprint,
-            process: index,
+            footprint,
+            process,
             in_service: 0,
         });
         self.partitions[partition].instances.push(index);
@@ -68,7 +70,7 @@ impl DataPlane {
             partition,
             accelerator,
             cpu_cores: config.cpu_cores,
-            process: index,
+            process,
         });
         if cold {
             let load_s = weights_bytes as f64 / self.device.storage.read_bytes_per_s;
@@ -125,12 +127,32 @@ impl DataPlane {
         true
     }
 
+    /// Stops a retired instance and frees what it held: its context and workspace, its weights
+    /// unless its process still shares them, and its process's memory if it was the last one.
     pub(super) fn stop_instance(&mut self, ctx: &mut Context<'_>, instance: u32) {
         let inst = &mut self.instances[instance as usize];
         inst.phase = InstancePhase::Stopped;
-        let footprint = inst.footprint_bytes;
+        let (partition, accelerator) = (inst.partition as usize, inst.accel as usize);
+        let footprint = inst.footprint;
         ctx.executor.instance_stopped(instance);
-        self.memory.release(footprint);
+        let released = self.processes.leave(partition, accelerator, &footprint);
+        self.memory.release(released.total());
+        self.book_released(accelerator, &released);
         self.record_memory(ctx);
+    }
+
+    /// Books memory an instance added on `accelerator`, by kind, and its peak.
+    fn book_added(&mut self, accelerator: usize, added: &cost::Footprint) {
+        self.instance_memory.add(added);
+        self.accelerator_memory[accelerator] += added.total();
+        if self.instance_memory.total() > self.instance_memory_peak.total() {
+            self.instance_memory_peak = self.instance_memory;
+        }
+    }
+
+    /// Books memory an instance gave back on `accelerator`, by kind.
+    fn book_released(&mut self, accelerator: usize, released: &cost::Footprint) {
+        self.instance_memory.sub(released);
+        self.accelerator_memory[accelerator] -= released.total();
     }
 }

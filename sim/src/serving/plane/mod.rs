@@ -1,6 +1,6 @@
 //! The serving data plane every policy shares: partitions and their instances, request queues,
 //! routing, dynamic batching, tensor hand-offs between partitions, unified memory accounting
-//! and cold starts.
+//! (per serving process, [`crate::serving::process`]) and cold starts.
 //!
 //! The plane decides *what* runs and *when it may start*; an [`Executor`] decides how long a
 //! batch takes, and the [`Engines`] share the device among running work. The plane reaches
@@ -30,7 +30,8 @@ use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
 use crate::model::Operator;
 use crate::model::runtime::RuntimeProfile;
 use crate::serving::Routing;
-use crate::serving::memory::UnifiedMemory;
+use crate::serving::memory::{MemoryByKind, UnifiedMemory};
+use crate::serving::process::{Census, ProcessLayout, Processes};
 use crate::serving::sharing::{RegionPool, SharingManager};
 use crate::serving::state::{
     BatchState, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
@@ -79,6 +80,8 @@ pub struct PlaneConfig {
     pub device: Arc<DeviceProfile>,
     /// The runtime that drives the GPU (its memory per process and context).
     pub runtime: Arc<RuntimeProfile>,
+    /// How instances are grouped into serving processes.
+    pub process_layout: ProcessLayout,
     /// Tensor bytes of one request's input.
     pub input_bytes: u64,
     /// Usable unified memory, bytes.
@@ -123,6 +126,13 @@ pub struct DataPlane {
     slo: SimDuration,
     cold_start_init: SimDuration,
     memory: UnifiedMemory,
+    processes: Processes,
+    /// Memory of processes and instances now, by kind.
+    instance_memory: MemoryByKind,
+    /// `instance_memory` when its total was highest.
+    instance_memory_peak: MemoryByKind,
+    /// Memory of processes and instances per accelerator (a process lives on one).
+    accelerator_memory: Vec<u64>,
     sharing: SharingManager,
     transport: TransportSpec,
     transport_kind: TransportKind,
@@ -153,6 +163,7 @@ pub struct DataPlane {
 impl DataPlane {
     /// An empty data plane (no instances yet) for `config`'s partitions.
     pub fn new(config: PlaneConfig) -> Self {
+        let accelerators = config.device.accelerators.len();
         let partitions: Vec<PartitionState> = config
             .partitions
             .into_iter()
@@ -174,6 +185,10 @@ impl DataPlane {
             slo: config.slo,
             cold_start_init: config.cold_start_init,
             memory: UnifiedMemory::new(config.memory_limit_bytes),
+            processes: Processes::new(config.process_layout),
+            instance_memory: MemoryByKind::default(),
+            instance_memory_peak: MemoryByKind::default(),
+            accelerator_memory: vec![0; accelerators],
             sharing: SharingManager::default(),
             transport: config.transport_costs,
             transport_kind: config.transport,
@@ -272,6 +287,31 @@ impl DataPlane {
     /// Unified memory accounting.
     pub fn memory(&self) -> &UnifiedMemory {
         &self.memory
+    }
+
+    /// Live instances per partition and accelerator, and the process layout.
+    pub fn census(&self) -> &Census {
+        self.processes.census()
+    }
+
+    /// Serving processes alive now.
+    pub fn processes_alive(&self) -> u32 {
+        self.processes.alive()
+    }
+
+    /// Memory of processes and instances now, by kind.
+    pub fn instance_memory(&self) -> MemoryByKind {
+        self.instance_memory
+    }
+
+    /// Memory of processes and instances, by kind, when its total was highest during the run.
+    pub fn instance_memory_peak(&self) -> MemoryByKind {
+        self.instance_memory_peak
+    }
+
+    /// Memory of the processes and instances on `accelerator` now.
+    pub fn accelerator_memory(&self, accelerator: usize) -> u64 {
+        self.accelerator_memory[accelerator]
     }
 
     /// Requests in flight (arrived, neither completed nor dropped).
