@@ -35,6 +35,9 @@ fn reproduce_quick(dir: &Path, jobs: &str) -> String {
 /// The figures and tables of the report, by their file stem.
 const FIGURE_IDS: [&str; 5] = ["fig2", "fig5", "fig6", "fig7", "table2"];
 
+/// The runtimes every experiment runs under.
+const RUNTIMES: [&str; 2] = ["pytorch", "tensorrt"];
+
 fn same_bytes(a: &Path, b: &Path, file: &str) {
     assert!(
         fs::read(a.join(file)).unwrap() == fs::read(b.join(file)).unwrap(),
@@ -46,33 +49,44 @@ fn same_bytes(a: &Path, b: &Path, file: &str) {
 fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jobs() {
     let dir = scratch("two");
     reproduce_quick(&dir, "2");
-    let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
-    for heading in [
-        "## Summary",
-        "## Fig. 2",
-        "## Fig. 5",
-        "## Table II",
-        "## Fig. 6",
-        "## Fig. 7",
-    ] {
-        assert!(report.contains(heading), "no {heading} in the report");
-    }
-    // The paper's numbers stand beside ours.
-    for number in [
-        "+34.8 %", "+48.1 %", "+126.6 %", "7571", "< 1 ms", "+16.5 %",
-    ] {
-        assert!(report.contains(number), "the paper's {number} is missing");
-    }
-    assert!(report.contains("Quick run"));
-    for fig in FIGURE_IDS {
-        let png = fs::read(dir.join(format!("{fig}.png"))).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig}.png is not a PNG");
-        assert!(
-            report.contains(&format!("({fig}.png)")),
-            "{fig}.png is not linked"
-        );
-        let csv = fs::read_to_string(dir.join(format!("data/{fig}.csv"))).unwrap();
-        assert!(csv.lines().count() > 1, "data/{fig}.csv has no rows");
+    let overview = fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    assert!(overview.contains("## The paper's claims under each runtime"));
+    for runtime in RUNTIMES {
+        assert!(overview.contains(&format!("({runtime}/REPORT.md)")));
+        assert!(overview.contains(&format!("serving.runtime = \"{runtime}\"")));
+        let report = fs::read_to_string(dir.join(runtime).join("REPORT.md")).unwrap();
+        for heading in [
+            "## Summary",
+            "## Fig. 2",
+            "## Fig. 5",
+            "## Table II",
+            "## Fig. 6",
+            "## Fig. 7",
+        ] {
+            assert!(
+                report.contains(heading),
+                "no {heading} in the {runtime} report"
+            );
+        }
+        // The paper's numbers stand beside ours.
+        for number in [
+            "+34.8 %", "+48.1 %", "+126.6 %", "7571", "< 1 ms", "+16.5 %",
+        ] {
+            assert!(report.contains(number), "the paper's {number} is missing");
+        }
+        assert!(report.contains("Quick run"));
+        for fig in FIGURE_IDS {
+            let png = fs::read(dir.join(runtime).join(format!("{fig}.png"))).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig}.png is not a PNG");
+            assert!(
+                report.contains(&format!("({fig}.png)")),
+                "{fig}.png is not linked"
+            );
+            let csv = format!("data/{fig}-{runtime}.csv");
+            assert!(report.contains(&format!("../{csv}")), "{csv} is not named");
+            let rows = fs::read_to_string(dir.join(&csv)).unwrap();
+            assert!(rows.lines().count() > 1, "{csv} has no rows");
+        }
     }
     assert!(
         !dir.join("data/IN-PROGRESS").exists(),
@@ -83,7 +97,14 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/reproduce-quick");
     let mut failures = Vec::new();
     let mut files = vec!["REPORT.md".to_string()];
-    files.extend(FIGURE_IDS.iter().map(|fig| format!("data/{fig}.csv")));
+    for runtime in RUNTIMES {
+        files.push(format!("{runtime}/REPORT.md"));
+        files.extend(
+            FIGURE_IDS
+                .iter()
+                .map(|fig| format!("data/{fig}-{runtime}.csv")),
+        );
+    }
     for file in &files {
         let actual = fs::read(dir.join(file)).unwrap();
         if let Err(e) = check_golden(&golden.join(file), &actual) {
@@ -95,9 +116,10 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     reproduce_quick(&one, "1");
     for file in [
         "REPORT.md",
-        "fig5.png",
-        "data/fig5.parquet",
-        "data/table2.csv",
+        "pytorch/REPORT.md",
+        "tensorrt/fig5.png",
+        "data/fig5-pytorch.parquet",
+        "data/table2-tensorrt.csv",
     ] {
         same_bytes(&dir, &one, file);
     }

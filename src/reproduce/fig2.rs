@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
+use infscaler_sim::model::runtime::RuntimeProfile;
 
 use super::figures::{self, Bars};
 use super::markdown::{MIB, gain_row, pct, ratio, source_line, with_range};
@@ -46,31 +47,57 @@ fn config_label(stages: &str, n_ops: usize) -> String {
         .join(" ")
 }
 
+/// What the "Why it differs" paragraph needs to know besides the two halves of the claim.
+struct Context<'a> {
+    /// The runtime the rows ran under.
+    runtime: &'a str,
+    /// Its process memory, bytes (`memory.process` of its profile).
+    process_bytes: u64,
+    /// Instances [`paper::FIG2_BEST`] could not start for want of memory (mean over repeats).
+    refused: f64,
+}
+
 /// The "Why it differs" paragraph: the mechanisms of the model behind each half of the paper's
 /// claim that the numbers contradict — [`paper::FIG2_BEST`] has more throughput than
 /// [`paper::FIG2_SECOND`] (`gain`, ours, > 0) with less memory (`change`, ours, < 0). `None`
 /// when both halves hold here.
-fn why_it_differs(gain: f64, change: f64) -> Option<String> {
+fn why_it_differs(gain: f64, change: f64, cx: &Context<'_>) -> Option<String> {
     let slower = gain <= 0.0;
     let heavier = change >= 0.0;
     if !slower && !heavier {
         return None;
     }
     let mut s = String::from("**Why it differs.**");
-    if slower {
+    let process_mib = cx.process_bytes as f64 / MIB;
+    if slower && cx.refused > 0.0 {
+        let _ = write!(
+            s,
+            " Every instance is a serving process of its own (the static policy's \
+             `process_layout = \"per_instance\"`) holding {process_mib:.0} MiB of {} runtime \
+             (`hwprofiles/runtimes/{}.toml`, `memory.process`): under the 4 GiB cap {:.0} of \
+             {}'s instances could not start, so a partition had none and requests could not \
+             pass it.",
+            cx.runtime,
+            cx.runtime,
+            cx.refused,
+            paper::FIG2_BEST
+        );
+    } else if slower {
         s.push_str(
-            " In the model, the instances on one GPU share its compute max-min (fluid sharing, \
-             DESIGN.md): a second instance of a compute-bound partition adds no GPU capacity, it \
-             only overlaps one instance's launch gaps and memory-bound phases with another's work.",
+            " In the model, each instance is a process of its own, so the instances on one GPU \
+             time-slice it (REFERENCE.md §8g): a second instance of a partition whose kernels \
+             keep the GPU busy adds no capacity; it helps only where the runtime's host time \
+             leaves the GPU idle.",
         );
     }
     if heavier {
         let _ = write!(
             s,
-            " {} instance carries its own runtime context (`runtime_overhead` = 400 MiB, assumed, \
-             in the profile), so memory grows with the instance count whatever the partition's \
+            " {} instance carries a whole {} process ({process_mib:.0} MiB beyond its weights \
+             and activations), so memory grows with the instance count whatever the partition's \
              size — seven instances of {} cannot use less memory than three of {}.",
             if slower { "And every" } else { "Every" },
+            cx.runtime,
             paper::FIG2_BEST,
             paper::FIG2_SECOND
         );
@@ -174,7 +201,18 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
                 gain_row(&claim, paper_change, ours, &ours_text)
             );
         }
-        why = gain.zip(change).and_then(|(g, c)| why_it_differs(g, c));
+        let runtime = RuntimeProfile::resolve(r.runtime.name, Path::new("."))?;
+        let refused = Table::new(&r.rows, &keys, "refused_instances")?
+            .mean(&[configs[b].as_str()])
+            .unwrap_or(0.0);
+        let cx = Context {
+            runtime: r.runtime.name,
+            process_bytes: runtime.process_bytes,
+            refused,
+        };
+        why = gain
+            .zip(change)
+            .and_then(|(g, c)| why_it_differs(g, c, &cx));
     }
     if let Some(why) = why {
         let _ = writeln!(s, "\n{why}");
@@ -228,16 +266,28 @@ mod tests {
 
     #[test]
     fn the_mechanisms_follow_the_halves_of_the_claim_that_fail() {
-        // Slower and heavier (today's numbers): both mechanisms.
-        let both = why_it_differs(-0.297, 0.922).unwrap();
-        assert!(both.contains("max-min") && both.contains(" And every instance"));
+        let cx = |refused| Context {
+            runtime: "tensorrt",
+            process_bytes: 1051 << 20,
+            refused,
+        };
+        // Slower and heavier: both mechanisms.
+        let both = why_it_differs(-0.297, 0.922, &cx(0.0)).unwrap();
+        assert!(both.contains("time-slice") && both.contains(" And every instance"));
         // Faster but heavier: only the memory mechanism, as its own sentence.
-        let memory = why_it_differs(0.10, 0.05).unwrap();
-        assert!(!memory.contains("max-min") && memory.contains("** Every instance"));
+        let memory = why_it_differs(0.10, 0.05, &cx(0.0)).unwrap();
+        assert!(!memory.contains("time-slice") && memory.contains("** Every instance"));
+        assert!(memory.contains("1051 MiB"));
         // Slower but lighter: only the sharing mechanism.
-        let sharing = why_it_differs(-0.01, -0.2).unwrap();
-        assert!(sharing.contains("max-min") && !sharing.contains("runtime context"));
+        let sharing = why_it_differs(-0.01, -0.2, &cx(0.0)).unwrap();
+        assert!(sharing.contains("time-slice") && !sharing.contains("whole tensorrt process"));
+        // Slower because instances were refused: the memory cap, not the sharing.
+        let refused = why_it_differs(-1.0, -0.05, &cx(3.0)).unwrap();
+        assert!(
+            refused.contains("3 of") && !refused.contains("time-slice"),
+            "{refused}"
+        );
         // The paper's claim holds: nothing to explain.
-        assert_eq!(why_it_differs(0.165, -0.315), None);
+        assert_eq!(why_it_differs(0.165, -0.315, &cx(0.0)), None);
     }
 }

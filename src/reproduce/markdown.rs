@@ -33,15 +33,26 @@ pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     }
 }
 
-/// A line of the summary table for a claimed gain or change: `| claim | paper | ours | ratio |`,
-/// where the ratio compares `1 + ours` with `1 + paper` (the table's note says so) and
-/// `ours_text` is how ours is shown (`-` when there is none).
+/// A line of the summary table for a claimed gain or change:
+/// `| claim | paper | ours | ratio | holds? |`, where the ratio compares `1 + ours` with
+/// `1 + paper` (the table's note says so), `ours_text` is how ours is shown (`-` when there is
+/// none), and the claim's direction holds when ours has the paper's sign.
 pub fn gain_row(claim: &str, paper: f64, ours: Option<f64>, ours_text: &str) -> String {
     format!(
-        "| {claim} | {} | {ours_text} | {} |",
+        "| {claim} | {} | {ours_text} | {} | {} |",
         pct(paper),
-        ratio(ours.map(|g| 1.0 + g), Some(1.0 + paper))
+        ratio(ours.map(|g| 1.0 + g), Some(1.0 + paper)),
+        holds(ours.map(|o| o != 0.0 && (o > 0.0) == (paper > 0.0)))
     )
+}
+
+/// The "holds?" cell of a claim: `yes`, `no`, or `-` when there is nothing to judge.
+pub fn holds(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    }
 }
 
 /// A cell's mean or, over several repeats that differ, `mean [min–max]`.

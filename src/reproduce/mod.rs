@@ -3,8 +3,13 @@
 //! ratio, PNG figures, and what the numbers say: every sentence that interprets a result is
 //! computed from the numbers (each figure's module holds its functions and their thresholds).
 //!
+//! Every experiment runs under two runtimes ([`RUNTIMES`]): PyTorch eager, the stack the paper's
+//! "unmodified ONNX or PyTorch" models ran under, and TensorRT. Each gets a full report
+//! (`<runtime>/REPORT.md`, figures beside it); the top-level `REPORT.md` sets the claims side by
+//! side and says which hold under which runtime.
+//!
 //! The sweep files are the experiments: `infscaler sweep scenarios/paper/<file>` runs any one of
-//! them alone with the same rows. `--quick` runs each with one repeat and short runs (the overrides
+//! them alone (under the sweep's own runtime: add an axis `serving.runtime` to choose). `--quick` runs each with one repeat and short runs (the overrides
 //! are listed in [`FIGURES`]) into its own folder, so a smoke test never overwrites the committed
 //! reproduction. An interrupted reproduction resumes where it stopped (a marker file says one is
 //! in progress); a finished one is rerun from scratch, so its numbers are always this build's.
@@ -80,22 +85,49 @@ pub const FIGURES: [Figure; 5] = [
     },
 ];
 
+/// A runtime the paper's experiments are reproduced under.
+pub struct Runtime {
+    /// Its runtime profile (`serving.runtime`).
+    pub name: &'static str,
+    /// How the report names it.
+    pub title: &'static str,
+    /// Why it is one of the two.
+    pub why: &'static str,
+}
+
+/// The runtimes of a reproduction, the paper's first.
+pub const RUNTIMES: [Runtime; 2] = [
+    Runtime {
+        name: "pytorch",
+        title: "PyTorch eager",
+        why: "the paper serves \"unmodified ML models such as ONNX or PyTorch\" (§III) and reports \
+              \"tens or hundreds of milliseconds of inference latency\" (§V): eager execution, \
+              not a TensorRT engine. Of its two stacks, PyTorch's is the one calibrated on \
+              measurements (REFERENCE.md §8a).",
+    },
+    Runtime {
+        name: "tensorrt",
+        title: "TensorRT",
+        why: "the fastest stack on a Jetson: fused kernels, little host time.",
+    },
+];
+
 /// The results of one experiment, handed to its report section.
 pub struct Results {
     /// The experiment.
     pub figure: &'static Figure,
+    /// The runtime it ran under.
+    pub runtime: &'static Runtime,
     /// Every row, in grid order.
     pub rows: Vec<Row>,
     /// The CSV file of the rows, relative to the report.
     pub csv: String,
 }
 
-/// The sweep of `figure` under `dir`, with the `--quick` overrides applied when asked.
-pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool) -> Result<Sweep> {
+/// The sweep of `figure` under `dir` run under `runtime`, with the `--quick` overrides applied
+/// when asked.
+pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool, runtime: &Runtime) -> Result<Sweep> {
     let path = dir.join(figure.sweep);
-    if !quick {
-        return Ok(Sweep::load(&path)?);
-    }
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: toml::Table =
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -104,17 +136,21 @@ pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool) -> Result<Sweep> {
         .and_then(|v| v.as_str())
         .unwrap_or(figure.id)
         .to_string();
-    spec.insert("name".into(), format!("{name}-quick").into());
-    spec.insert("repeat".into(), 1.into());
+    let mut overrides: Vec<(&str, &str)> = vec![("serving.runtime", runtime.name)];
+    if quick {
+        spec.insert("name".into(), format!("{name}-quick").into());
+        spec.insert("repeat".into(), 1.into());
+        overrides.extend(figure.quick.iter().copied());
+    }
     let axes = spec
         .entry("axes")
         .or_insert_with(|| toml::Value::Array(Vec::new()))
         .as_array_mut()
         .with_context(|| format!("{}: axes must be an array of tables", path.display()))?;
-    for (axis_path, value) in figure.quick {
+    for (axis_path, value) in overrides {
         let mut axis = toml::Table::new();
-        axis.insert("path".into(), (*axis_path).into());
-        axis.insert("values".into(), vec![toml::Value::from(*value)].into());
+        axis.insert("path".into(), axis_path.into());
+        axis.insert("values".into(), vec![toml::Value::from(value)].into());
         let existing = axes
             .iter()
             .position(|a| a.get("path").and_then(|p| p.as_str()) == Some(axis_path));
@@ -123,12 +159,14 @@ pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool) -> Result<Sweep> {
             None => axes.push(axis.into()),
         }
     }
-    let quick_text = toml::to_string(&spec)?;
-    Ok(Sweep::parse(
-        &quick_text,
-        &format!("{} (--quick)", path.display()),
-        dir,
-    )?)
+    let text = toml::to_string(&spec)?;
+    let origin = format!(
+        "{} (runtime {}{})",
+        path.display(),
+        runtime.name,
+        if quick { ", --quick" } else { "" }
+    );
+    Ok(Sweep::parse(&text, &origin, dir)?)
 }
 
 /// Runs the command.
@@ -159,10 +197,12 @@ pub fn run(
     let jobs = jobs_or_cores(jobs);
 
     // Load every sweep first, so that a bad file fails before hours of work.
-    let sweeps: Vec<Sweep> = FIGURES
-        .iter()
-        .map(|f| load_sweep(&scenarios, f, quick))
-        .collect::<Result<_>>()?;
+    let mut sweeps: Vec<(&Runtime, &Figure, Sweep)> = Vec::new();
+    for runtime in &RUNTIMES {
+        for f in &FIGURES {
+            sweeps.push((runtime, f, load_sweep(&scenarios, f, quick, runtime)?));
+        }
+    }
 
     let marker = data.join("IN-PROGRESS");
     if marker.exists() {
@@ -171,43 +211,63 @@ pub fn run(
             marker.display()
         );
     } else {
-        for f in &FIGURES {
+        for (runtime, f, _) in &sweeps {
             for ext in ["jsonl", "jsonl.partial", "parquet", "csv"] {
-                let _ = fs::remove_file(data.join(format!("{}.{ext}", f.id)));
+                let _ = fs::remove_file(data.join(format!("{}.{ext}", data_stem(f, runtime))));
             }
         }
         atomic::write_bytes(&marker, b"a reproduction is running or was interrupted\n")?;
     }
 
     let start = Instant::now();
-    let mut all = Vec::new();
-    for (figure, sweep) in FIGURES.iter().zip(sweeps) {
+    let mut all: Vec<Results> = Vec::new();
+    for (runtime, figure, sweep) in sweeps {
         let points = sweep.points();
         eprintln!(
-            "{}: {} ({} points) …",
+            "{} under {}: {} ({} points) …",
             figure.id,
+            runtime.name,
             sweep.origin,
             points.len()
         );
-        let outcome = execute(&sweep, &points, jobs, &data.join(figure.id))?;
+        let stem = data_stem(figure, runtime);
+        let outcome = execute(&sweep, &points, jobs, &data.join(&stem))?;
         all.push(Results {
             figure,
+            runtime,
             rows: outcome.rows,
-            csv: format!("data/{}.csv", figure.id),
+            csv: format!("../data/{stem}.csv"),
         });
     }
     let elapsed = start.elapsed().as_secs_f64();
 
-    let report = report::report(&all, &out_dir, quick)?;
+    let mut parts = Vec::new();
+    for runtime in &RUNTIMES {
+        let of_runtime: Vec<&Results> = all
+            .iter()
+            .filter(|r| std::ptr::eq(r.runtime, runtime))
+            .collect();
+        let dir = out_dir.join(runtime.name);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (text, headline) = report::runtime_report(&of_runtime, &dir, quick, runtime)?;
+        atomic::write_bytes(&dir.join("REPORT.md"), text.as_bytes())?;
+        parts.push((runtime, headline));
+    }
+    let runs = all.iter().map(|r| r.rows.len()).sum::<usize>();
+    let overview = report::overview(&parts, quick, runs);
     let report_path = out_dir.join("REPORT.md");
-    atomic::write_bytes(&report_path, report.as_bytes())?;
+    atomic::write_bytes(&report_path, overview.as_bytes())?;
     fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     println!(
-        "{} experiments, {} runs in {:.1} s at --jobs {jobs} → {}",
-        all.len(),
-        all.iter().map(|r| r.rows.len()).sum::<usize>(),
-        elapsed,
+        "{} experiments under {} runtimes, {runs} runs in {elapsed:.1} s at --jobs {jobs} → {}",
+        FIGURES.len(),
+        RUNTIMES.len(),
         report_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stem of an experiment's data files under a runtime: `fig5-pytorch`.
+fn data_stem(figure: &Figure, runtime: &Runtime) -> String {
+    format!("{}-{}", figure.id, runtime.name)
 }
