@@ -142,12 +142,15 @@ pub fn models(
                     .map(|s| s.slice_demand * s.work_ns as f64)
                     .sum::<f64>()
                     / 1e6;
+                let spec = &dev.accelerators[a];
+                // On the CPU the busy time is core-time over the cores held.
+                let busy = busy / f64::from(spec.cores.max(1));
                 println!(
                     "  {:<5} {:>9.3} ms   host {:>8.3} ms   {} busy {:>8.3} ms{}",
-                    dev.accelerators[a].name,
+                    spec.name,
                     solo,
                     host,
-                    dev.accelerators[a].name,
+                    spec.name,
                     busy,
                     if plan.segments.len() > 1 {
                         format!("   ({} segments: GPU fallback)", plan.segments.len())

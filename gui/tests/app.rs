@@ -354,7 +354,7 @@ fn harness_with_results(path: &Path) -> Harness<'static, InfscalerApp> {
 
 #[test]
 fn a_sweep_results_file_is_browsed_as_a_pivot_table() {
-    let fig5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/paper/data/fig5.csv");
+    let fig5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/paper/data/fig5-pytorch.csv");
     let h = harness_with_results(&fig5);
 
     // The sweep's axes: apps × SLO multipliers down, systems across, capacity as the metric.

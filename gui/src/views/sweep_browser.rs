@@ -391,17 +391,26 @@ mod tests {
     #[test]
     fn the_first_pivot_spreads_the_varying_axes() {
         // Fig. 5: apps × SLO down, systems across; the capacity, not the columns of its search.
-        let fig5 = paper("fig5.csv");
-        assert_eq!(fig5.axes(), ["app.name", "slo.multiplier", "policy.kind"]);
-        let c = fig5.default_choice("fig5.csv");
+        // Its runtime is an axis of one value: left out.
+        let fig5 = paper("fig5-pytorch.csv");
+        assert_eq!(
+            fig5.axes(),
+            [
+                "app.name",
+                "slo.multiplier",
+                "policy.kind",
+                "serving.runtime"
+            ]
+        );
+        let c = fig5.default_choice("fig5-pytorch.csv");
         assert_eq!(c.row_keys, ["app.name", "slo.multiplier"]);
         assert_eq!(c.column_key.as_deref(), Some("policy.kind"));
         assert_eq!(c.metric, "capacity_rps");
         assert!(fig5.fits(&c));
 
         // Fig. 7 also sweeps run.duration, over one value: left out.
-        let fig7 = paper("fig7.csv");
-        let c = fig7.default_choice("fig7.csv");
+        let fig7 = paper("fig7-pytorch.csv");
+        let c = fig7.default_choice("fig7-pytorch.csv");
         assert_eq!(c.row_keys, ["policy.kind"]);
         assert_eq!(c.column_key.as_deref(), Some("workload.rate_per_s"));
         assert_eq!(c.metric, "goodput_rps");
@@ -409,8 +418,8 @@ mod tests {
 
     #[test]
     fn a_choice_naming_missing_columns_does_not_fit() {
-        let fig5 = paper("fig5.csv");
-        let mut c = fig5.default_choice("fig5.csv");
+        let fig5 = paper("fig5-pytorch.csv");
+        let mut c = fig5.default_choice("fig5-pytorch.csv");
         c.metric = "app".into(); // text, not a metric
         assert!(!fig5.fits(&c));
         c.metric = "no_such_column".into();
