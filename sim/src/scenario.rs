@@ -265,6 +265,9 @@ pub struct ResolvedScenario {
     pub measured: Option<Arc<MeasuredTimes>>,
     /// The runtime that drives the GPU (`serving.runtime`).
     pub runtime: RuntimeProfile,
+    /// Per deployed partition (global index), its own runtime where the scenario gives one
+    /// (`policy.stages[i].partitions[j].runtime` of a static deployment); empty otherwise.
+    pub partition_runtimes: Vec<Option<RuntimeProfile>>,
     /// Usable unified memory (cap or capacity less reserved), bytes.
     pub memory_limit_bytes: u64,
     /// Display name of the app.
@@ -340,6 +343,7 @@ impl Scenario {
         let measured = self.resolve_measured(&device, &models)?;
         let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
             .map_err(|e| self.error("serving.runtime", e.to_string()))?;
+        let partition_runtimes = self.resolve_partition_runtimes(&models, &runtime)?;
         let target = Target::new(&device, &runtime).with_measured(measured.as_deref());
         let isolated_latency = isolated_latency(&models, target);
         let slo = self.resolve_slo(isolated_latency)?;
@@ -375,6 +379,7 @@ impl Scenario {
             device,
             measured,
             runtime,
+            partition_runtimes,
             memory_limit_bytes,
             app_name,
             models,
@@ -400,6 +405,37 @@ impl Scenario {
                 DeviceProfile::builtin_names().join(", ")
             ),
         ))
+    }
+
+    /// The runtimes a static deployment gives its partitions, by global partition index.
+    fn resolve_partition_runtimes(
+        &self,
+        models: &[Model],
+        runtime: &RuntimeProfile,
+    ) -> Result<Vec<Option<RuntimeProfile>>, ScenarioError> {
+        let PolicySpec::Static(spec) = &self.policy else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for o in spec.runtime_overrides(models) {
+            out.push(match o {
+                None => None,
+                Some((field, name)) => Some(
+                    RuntimeProfile::resolve(name.trim(), &self.base_dir)
+                        .map_err(|e| self.error(&format!("policy.{field}"), e.to_string()))?,
+                ),
+            });
+        }
+        let mixed = out.iter().flatten().any(|r| r.name != runtime.name);
+        if mixed && spec.process_layout == Some(crate::serving::ProcessLayout::PerApp) {
+            return Err(self.error(
+                "policy.process_layout",
+                "\"per_app\" puts every partition on an accelerator in one process, which cannot \
+                 run two runtimes; with per-partition runtimes use \"per_partition\" or \
+                 \"per_instance\"",
+            ));
+        }
+        Ok(out)
     }
 
     /// Loads `device.measured_profile` and checks it against the device and the app's models.

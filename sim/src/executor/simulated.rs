@@ -44,10 +44,10 @@ pub enum ServiceTime {
 #[derive(Debug)]
 pub struct SimulatedExecutor {
     device: Arc<DeviceProfile>,
-    runtime: Arc<RuntimeProfile>,
     measured: Option<Arc<MeasuredTimes>>,
-    /// The operators of each deployed partition, in pipeline order.
-    partitions: Vec<Arc<[Operator]>>,
+    /// The operators of each deployed partition, in pipeline order, and the runtime of its GPU
+    /// work.
+    partitions: Vec<(Arc<[Operator]>, Arc<RuntimeProfile>)>,
     service_time: ServiceTime,
     service_rng: SimRng,
     /// Execution plans, computed once per (partition, accelerator, cores, batch size).
@@ -90,13 +90,12 @@ struct Slots {
 
 impl SimulatedExecutor {
     /// The executor of the deployed `partitions` (each one's operators, in pipeline order) on
-    /// `device` under `runtime`, with `measured` times where a profile gives them, drawing `service_time`
+    /// `device` (each partition under its runtime), with `measured` times where a profile gives them, drawing `service_time`
     /// factors from `service_rng`.
     pub fn new(
         device: Arc<DeviceProfile>,
-        runtime: Arc<RuntimeProfile>,
         measured: Option<Arc<MeasuredTimes>>,
-        partitions: Vec<Arc<[Operator]>>,
+        partitions: Vec<(Arc<[Operator]>, Arc<RuntimeProfile>)>,
         service_time: ServiceTime,
         service_rng: SimRng,
     ) -> Self {
@@ -111,7 +110,6 @@ impl SimulatedExecutor {
         SimulatedExecutor {
             plan_index: vec![Vec::new(); partitions.len()],
             device,
-            runtime,
             measured,
             partitions,
             service_time,
@@ -131,12 +129,13 @@ impl SimulatedExecutor {
         {
             return idx;
         }
+        let (operators, runtime) = &self.partitions[p];
         let plan = cost::plan(
-            &self.partitions[p],
+            operators,
             batch,
             accel as usize,
             cores,
-            Target::new(&self.device, &self.runtime).with_measured(self.measured.as_deref()),
+            Target::new(&self.device, runtime).with_measured(self.measured.as_deref()),
         );
         let idx = self.plans.len() as u32;
         self.plans.push(plan);

@@ -57,12 +57,21 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
     };
     let device = &scenario.device;
     let mut partitions = Vec::new();
-    for (stage, ops) in deployment
+    for (k, (stage, ops)) in deployment
         .partitions(&scenario.models, device.accelerators.len())
         .map_err(bad)?
+        .into_iter()
+        .enumerate()
     {
         let model = &scenario.models[stage];
         let slice = &model.operators[ops.clone()];
+        let target = match scenario.partition_runtimes.get(k) {
+            Some(Some(own)) => cost::Target {
+                runtime: own,
+                ..ctx.target()
+            },
+            _ => ctx.target(),
+        };
         let predicted_ms = device
             .accelerators
             .iter()
@@ -70,7 +79,7 @@ pub fn plan(scenario: &ResolvedScenario) -> Result<PlanReport, SimError> {
             .map(|(a, acc)| {
                 (
                     acc.name.clone(),
-                    cost::plan(slice, 1, a, acc.cores, ctx.target()).solo_ns() as f64 / 1e6,
+                    cost::plan(slice, 1, a, acc.cores, target).solo_ns() as f64 / 1e6,
                 )
             })
             .collect();

@@ -64,6 +64,10 @@ pub struct StaticPartition {
     /// Most of its engine's compute each instance may use, in (0, 1] (e.g. an MPS share).
     #[serde(default = "full")]
     pub compute_share: f64,
+    /// The runtime of this partition's GPU work, overriding `serving.runtime`: a built-in
+    /// runtime profile or a runtime profile file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 fn full() -> f64 {
@@ -85,11 +89,30 @@ impl Default for StaticPartition {
             batch_timeout: zero(),
             cpu_cores: 1,
             compute_share: 1.0,
+            runtime: None,
         }
     }
 }
 
 impl StaticSpec {
+    /// The runtime overrides of the deployed partitions, by global partition index (stages in
+    /// order), with the field each comes from; `None` where a partition has none.
+    pub fn runtime_overrides(&self, models: &[Model]) -> Vec<Option<(String, String)>> {
+        let default_stage = StaticStage::default();
+        let mut out = Vec::new();
+        for (s, model) in models.iter().enumerate() {
+            let stage = self.stages.get(s).unwrap_or(&default_stage);
+            let n = partition::split(model.operators.len(), &stage.cuts).map_or(0, |r| r.len());
+            for p in 0..n {
+                out.push(stage.partitions.get(p).and_then(|part| {
+                    let field = format!("stages[{s}].partitions[{p}].runtime");
+                    part.runtime.clone().map(|r| (field, r))
+                }));
+            }
+        }
+        out
+    }
+
     /// Checks the deployment against the models and the device; the error is (field, message).
     pub fn validate(
         &self,

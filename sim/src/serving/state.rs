@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::metrics::TimeWeighted;
 use crate::model::Operator;
 use crate::model::cost::Footprint;
+use crate::model::runtime::RuntimeProfile;
 use crate::serving::InstanceConfig;
 use crate::serving::sharing::RegionRef;
 use crate::time::SimTime;
@@ -20,6 +21,8 @@ pub struct PartitionState {
     pub ops: Range<usize>,
     /// Those operators.
     pub operators: Arc<[Operator]>,
+    /// The runtime of its GPU work (its memory per process and context).
+    pub runtime: Arc<RuntimeProfile>,
     /// Activation elements of one sample's output.
     pub output_elems: u64,
     /// Instances ever created for it (live or not), by instance index.

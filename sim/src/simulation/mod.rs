@@ -135,8 +135,13 @@ impl Simulation {
                 message,
             })?
             .into_iter()
-            .map(|(stage, ops)| PartitionSpec {
+            .enumerate()
+            .map(|(k, (stage, ops))| PartitionSpec {
                 operators: scenario.models[stage].operators[ops.clone()].into(),
+                runtime: match scenario.partition_runtimes.get(k) {
+                    Some(Some(own)) => Arc::new(own.clone()),
+                    _ => Arc::new(scenario.runtime.clone()),
+                },
                 stage,
                 ops,
             })
@@ -156,18 +161,18 @@ impl Simulation {
             scenario.slo,
         );
         let shared_device = Arc::new(device.clone());
-        let shared_runtime = Arc::new(scenario.runtime.clone());
         let executor = SimulatedExecutor::new(
             shared_device.clone(),
-            shared_runtime.clone(),
             scenario.measured.clone(),
-            partitions.iter().map(|p| p.operators.clone()).collect(),
+            partitions
+                .iter()
+                .map(|p| (p.operators.clone(), p.runtime.clone()))
+                .collect(),
             spec.serving.service_time,
             run_seed.stream("service"),
         );
         let plane = DataPlane::new(PlaneConfig {
             partitions,
-            runtime: shared_runtime,
             process_layout: policy.process_layout(),
             device: shared_device,
             input_bytes: scenario.models[0].input_elems() * 4,

@@ -28,7 +28,7 @@ impl DataPlane {
             ops,
             config.max_batch,
             accelerator,
-            cost::Target::new(device, &self.runtime),
+            cost::Target::new(device, &p.runtime),
         );
         let added = self.processes.admission(partition, accelerator, &footprint);
         if self.memory.allocate(added.total()).is_err() {

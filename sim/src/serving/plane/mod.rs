@@ -69,6 +69,8 @@ pub struct PartitionSpec {
     pub ops: Range<usize>,
     /// Those operators.
     pub operators: Arc<[Operator]>,
+    /// The runtime of its GPU work: the scenario's, or the partition's own.
+    pub runtime: Arc<RuntimeProfile>,
 }
 
 /// How the data plane is set up for a run.
@@ -78,8 +80,6 @@ pub struct PlaneConfig {
     pub partitions: Vec<PartitionSpec>,
     /// The device.
     pub device: Arc<DeviceProfile>,
-    /// The runtime that drives the GPU (its memory per process and context).
-    pub runtime: Arc<RuntimeProfile>,
     /// How instances are grouped into serving processes.
     pub process_layout: ProcessLayout,
     /// Tensor bytes of one request's input.
@@ -122,7 +122,6 @@ pub struct Window {
 #[derive(Debug)]
 pub struct DataPlane {
     device: Arc<DeviceProfile>,
-    runtime: Arc<RuntimeProfile>,
     slo: SimDuration,
     cold_start_init: SimDuration,
     memory: UnifiedMemory,
@@ -173,6 +172,7 @@ impl DataPlane {
                 stage: p.stage,
                 ops: p.ops,
                 operators: p.operators,
+                runtime: p.runtime,
                 instances: Vec::new(),
                 queue: queue as u32,
                 load: TimeWeighted::new(),
@@ -181,7 +181,6 @@ impl DataPlane {
             .collect();
         DataPlane {
             device: config.device,
-            runtime: config.runtime,
             slo: config.slo,
             cold_start_init: config.cold_start_init,
             memory: UnifiedMemory::new(config.memory_limit_bytes),
