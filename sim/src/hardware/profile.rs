@@ -360,6 +360,25 @@ fn fraction(field: &str, x: f64) -> Result<f64, FieldError> {
     }
 }
 
+/// A field that belongs to engines of kind `owner` only: its value there (an error if it is
+/// missing and `required` says why it is needed), nothing elsewhere (an error, `elsewhere` + the
+/// engine's kind, if it is given).
+fn only_on<T>(
+    kind: AcceleratorKind,
+    owner: AcceleratorKind,
+    value: Option<T>,
+    field: &str,
+    required: Option<&str>,
+    elsewhere: &str,
+) -> Result<Option<T>, FieldError> {
+    match (kind == owner, value, required) {
+        (true, None, Some(why)) => Err(field_error(field, why)),
+        (true, v, _) => Ok(v),
+        (false, None, _) => Ok(None),
+        (false, Some(_), _) => Err(field_error(field, format!("{elsewhere} {}", kind.name()))),
+    }
+}
+
 impl ProfileFile {
     fn resolve(self) -> Result<DeviceProfile, FieldError> {
         if self.name.trim().is_empty() {
@@ -438,85 +457,59 @@ impl ProfileFile {
                 // TensorRT Developer Guide, "Working with DLA": DLA runs FP16 and INT8 only.
                 return Err(field_error(at("precision"), "a DLA runs fp16 or int8 only"));
             }
-            let fallback_transition_ns = match (a.kind, a.fallback_transition) {
-                (AcceleratorKind::Dla, Some(t)) => t.as_ns(),
-                (AcceleratorKind::Dla, None) => {
-                    return Err(field_error(
-                        at("fallback_transition"),
-                        "required for a DLA: fixed cost of each DLA↔GPU hand-over, e.g. \"50us\"",
-                    ));
-                }
-                (_, None) => 0,
-                (kind, Some(_)) => {
-                    return Err(field_error(
-                        at("fallback_transition"),
-                        format!(
-                            "only a DLA falls back to the GPU; remove it from this {}",
-                            kind.name()
-                        ),
-                    ));
-                }
-            };
-            let runtime_overhead_bytes = match (a.kind, a.runtime_overhead) {
-                (AcceleratorKind::Cpu, Some(b)) => b.0,
-                (AcceleratorKind::Cpu, None) => {
-                    return Err(field_error(
-                        at("runtime_overhead"),
-                        "required for the CPU: memory of one ONNX Runtime CPU session beyond \
-                         weights and activations, e.g. \"64MiB\"",
-                    ));
-                }
-                (_, None) => 0,
-                (kind, Some(_)) => {
-                    return Err(field_error(
-                        at("runtime_overhead"),
-                        format!(
-                            "a {}'s runtime memory is the runtime profile's now \
-                             (hwprofiles/runtimes/*.toml: memory.process and memory.context, \
-                             chosen with serving.runtime); remove it here",
-                            kind.name()
-                        ),
-                    ));
-                }
-            };
-            let process_switch_overhead = match (a.kind, a.process_switch_overhead) {
-                (AcceleratorKind::Gpu, Some(x)) if (0.0..1.0).contains(&x) => x,
-                (AcceleratorKind::Gpu, Some(x)) => {
-                    return Err(field_error(
-                        at("process_switch_overhead"),
-                        format!("must be in [0, 1) (got {x})"),
-                    ));
-                }
-                (_, None) => 0.0,
-                (kind, Some(_)) => {
-                    return Err(field_error(
-                        at("process_switch_overhead"),
-                        format!(
-                            "only a GPU time-slices processes; remove it from this {}",
-                            kind.name()
-                        ),
-                    ));
-                }
-            };
-            let gpu_interference = match (a.kind, a.gpu_interference) {
-                (AcceleratorKind::Dla, Some(x)) if x >= 0.0 && x.is_finite() => x,
-                (AcceleratorKind::Dla, Some(x)) => {
-                    return Err(field_error(
-                        at("gpu_interference"),
-                        format!("must be a finite number ≥ 0 (got {x})"),
-                    ));
-                }
-                (_, None) => 0.0,
-                (kind, Some(_)) => {
-                    return Err(field_error(
-                        at("gpu_interference"),
-                        format!(
-                            "only a DLA interferes with the GPU; remove it from this {}",
-                            kind.name()
-                        ),
-                    ));
-                }
-            };
+            let fallback_transition_ns = only_on(
+                a.kind,
+                AcceleratorKind::Dla,
+                a.fallback_transition,
+                &at("fallback_transition"),
+                Some("required for a DLA: fixed cost of each DLA↔GPU hand-over, e.g. \"50us\""),
+                "only a DLA falls back to the GPU; remove it from this",
+            )?
+            .map_or(0, TimeSpan::as_ns);
+            let runtime_overhead_bytes = only_on(
+                a.kind,
+                AcceleratorKind::Cpu,
+                a.runtime_overhead,
+                &at("runtime_overhead"),
+                Some(
+                    "required for the CPU: memory of one ONNX Runtime CPU session beyond \
+                     weights and activations, e.g. \"64MiB\"",
+                ),
+                "runtime memory is the runtime profile's now (hwprofiles/runtimes/*.toml: \
+                 memory.process and memory.context, chosen with serving.runtime); remove it \
+                 from this",
+            )?
+            .map_or(0, |b| b.0);
+            let process_switch_overhead = only_on(
+                a.kind,
+                AcceleratorKind::Gpu,
+                a.process_switch_overhead,
+                &at("process_switch_overhead"),
+                None,
+                "only a GPU time-slices processes; remove it from this",
+            )?
+            .unwrap_or(0.0);
+            if !(0.0..1.0).contains(&process_switch_overhead) {
+                return Err(field_error(
+                    at("process_switch_overhead"),
+                    format!("must be in [0, 1) (got {process_switch_overhead})"),
+                ));
+            }
+            let gpu_interference = only_on(
+                a.kind,
+                AcceleratorKind::Dla,
+                a.gpu_interference,
+                &at("gpu_interference"),
+                None,
+                "only a DLA interferes with the GPU; remove it from this",
+            )?
+            .unwrap_or(0.0);
+            if !(gpu_interference >= 0.0 && gpu_interference.is_finite()) {
+                return Err(field_error(
+                    at("gpu_interference"),
+                    format!("must be a finite number ≥ 0 (got {gpu_interference})"),
+                ));
+            }
             let max_bandwidth_bytes_per_s = a
                 .max_bandwidth
                 .map(|b| positive(&at("max_bandwidth"), b.0))
