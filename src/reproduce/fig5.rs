@@ -99,8 +99,9 @@ fn mechanisms(above: &[&str], zero: &HashMap<&str, usize>) -> Vec<String> {
     if above.contains(&"spright") || above.contains(&"knative") {
         out.push(
             "SPRIGHT and Knative scale on concurrency (KPA) without looking at memory or \
-             accelerators: they add whole-model replicas on the GPU, which max-min sharing turns \
-             into little extra throughput."
+             accelerators: they add whole-model replicas on the GPU, each a container whose \
+             kernels time-slice the GPU with the others' (REFERENCE.md §8g), which adds \
+             throughput only where the runtime's host time leaves the GPU idle."
                 .to_string(),
         );
     }
