@@ -3,7 +3,7 @@
 //!
 //! Data flow: arrival → [`DataPlane`] (router → instance queue → batch) → [`Executor`] (on the
 //! [`Engines`]) → data plane (transport → next partition … → completion), with the policy
-//! observing and acting at its ticks ([`control`]). A simulated run is a pure function of
+//! observing and acting at its ticks (`control`). A simulated run is a pure function of
 //! (scenario, seed): events are ordered by (time, sequence), every random number comes from a
 //! named stream of the run seed, and no hash-map order is observable.
 

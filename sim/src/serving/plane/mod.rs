@@ -8,10 +8,10 @@
 //! (as nexosim's models reach the scheduler through theirs), so it holds no reference to the
 //! rest of the run.
 //!
-//! - [`routing`]: admission of arrivals, routing to queues, drops and completions;
-//! - [`batching`]: batch formation and the end of a batch;
-//! - [`instances`]: creation (with cold start), readiness, scale-in and retirement;
-//! - [`transfer`]: tensors travelling to the next partition.
+//! - `routing`: admission of arrivals, routing to queues, drops and completions;
+//! - `batching`: batch formation and the end of a batch;
+//! - `instances`: creation (with cold start), readiness, scale-in and retirement;
+//! - `transfer`: tensors travelling to the next partition.
 
 mod batching;
 mod instances;
