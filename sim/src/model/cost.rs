@@ -553,7 +553,6 @@ pub fn model_plan(
 ) -> ExecPlan {
     let device = target.device;
     let spec = &device.accelerators[accel];
-    let home = rates(spec, cpu_cores, device);
     let cpu_clock = device.accelerators[device.cpu()].clock_hz;
     let tensorrt = target.dla_runtime;
     let stream_runtime = if spec.kind == AcceleratorKind::Dla {
@@ -603,7 +602,7 @@ pub fn model_plan(
             let mut next = if device.accelerators[host].kind == AcceleratorKind::Cpu {
                 OpenSegment::Cpu(CpuSegment {
                     accel: host,
-                    cores_held: home.cores_held,
+                    cores_held: home_costs.rates.cores_held,
                     fixed_ns: 0,
                     work_ns: 0.0,
                     compute_ns: 0.0,
@@ -636,7 +635,7 @@ pub fn model_plan(
             open = Some(next);
         }
         match open.as_mut() {
-            Some(OpenSegment::Cpu(s)) => s.add_op(&cost_with(op, batch, spec, &home)),
+            Some(OpenSegment::Cpu(s)) => s.add_op(&cost_with(op, batch, spec, &home_costs.rates)),
             Some(OpenSegment::Stream(s)) => s.add_op(op),
             None => unreachable!("a segment was opened above"),
         }
