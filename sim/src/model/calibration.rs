@@ -163,32 +163,64 @@ impl Prediction {
     }
 }
 
-/// The models the rows name, built once.
-struct Models(Vec<(&'static str, Option<Model>)>);
+/// What every prediction starts from, built and parsed once: the models, devices and runtimes
+/// the rows name (a fit predicts each row tens of thousands of times).
+struct Models {
+    models: Vec<(&'static str, Option<Model>)>,
+    devices: Vec<(&'static str, DeviceProfile)>,
+    runtimes: Vec<(&'static str, RuntimeProfile)>,
+}
+
+/// The distinct values of `field` over the rows.
+fn distinct(field: impl Fn(&Row) -> &'static str) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ROWS.iter().map(field).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
 impl Models {
     fn new() -> Self {
-        let mut names: Vec<&'static str> = ROWS.iter().map(|r| r.model).collect();
-        names.sort_unstable();
-        names.dedup();
-        Models(
-            names
-                .into_iter()
-                .map(|n| (n, zoo::build(n, &ZooOptions::default()).ok()))
-                .collect(),
-        )
+        let models = distinct(|r| r.model)
+            .into_iter()
+            .map(|n| (n, zoo::build(n, &ZooOptions::default()).ok()))
+            .collect();
+        let devices = distinct(|r| r.device)
+            .into_iter()
+            .map(|n| (n, DeviceProfile::builtin(n).expect("built-in device")))
+            .collect();
+        let runtimes = ["tensorrt", "pytorch"]
+            .into_iter()
+            .chain(distinct(|r| r.runtime))
+            .map(|n| (n, RuntimeProfile::builtin(n).expect("built-in runtime")))
+            .collect();
+        Models {
+            models,
+            devices,
+            runtimes,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&Model> {
-        self.0.iter().find(|(n, _)| *n == name)?.1.as_ref()
+        self.models.iter().find(|(n, _)| *n == name)?.1.as_ref()
+    }
+
+    fn device(&self, name: &str) -> DeviceProfile {
+        let found = self.devices.iter().find(|(n, _)| *n == name);
+        found.expect("a row's device").1.clone()
+    }
+
+    fn runtime(&self, name: &str) -> RuntimeProfile {
+        let found = self.runtimes.iter().find(|(n, _)| *n == name);
+        found.expect("a row's runtime").1.clone()
     }
 }
 
 /// The device and runtime of `row` with `params` applied. INT8 rows run the engine at INT8:
 /// twice its FP16 rate (AGX Xavier GPU 22 INT8 TOPS vs 11 FP16 TFLOPS, DLA 5 vs 2.5: see
 /// hwprofiles/xavier-agx.toml) and one byte per element.
-fn setup(row: &Row, params: &Params) -> (DeviceProfile, RuntimeProfile, usize) {
-    let mut device = DeviceProfile::builtin(row.device).expect("built-in device");
+fn setup(models: &Models, row: &Row, params: &Params) -> (DeviceProfile, RuntimeProfile, usize) {
+    let mut device = models.device(row.device);
     for a in &mut device.accelerators {
         match a.kind {
             Gpu => a.dense_efficiency = params.gpu_dense_efficiency,
@@ -202,7 +234,7 @@ fn setup(row: &Row, params: &Params) -> (DeviceProfile, RuntimeProfile, usize) {
         spec.peak_flops_per_s *= 2.0;
     }
     spec.precision = row.precision;
-    let mut runtime = RuntimeProfile::builtin(row.runtime).expect("built-in runtime");
+    let mut runtime = models.runtime(row.runtime);
     match if row.engine == Dla {
         "tensorrt"
     } else {
@@ -222,8 +254,8 @@ fn setup(row: &Row, params: &Params) -> (DeviceProfile, RuntimeProfile, usize) {
 
 fn predict_with(models: &Models, row: &Row, params: &Params) -> Prediction {
     let predicted_ms = models.get(row.model).map(|m| {
-        let (device, runtime, engine) = setup(row, params);
-        let mut trt = RuntimeProfile::tensorrt();
+        let (device, runtime, engine) = setup(models, row, params);
+        let mut trt = models.runtime("tensorrt");
         trt.kernel_ramp_ns = params.trt_ramp_ns;
         let target = Target {
             dla_runtime: &trt,
@@ -266,60 +298,65 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The candidate of least loss (the first of equals); `start` if there is none.
+fn best_of(
+    start: Params,
+    candidates: impl Iterator<Item = Params>,
+    loss: impl Fn(&Params) -> f64,
+) -> Params {
+    let mut best = (f64::INFINITY, start);
+    for q in candidates {
+        let l = loss(&q);
+        if l < best.0 {
+            best = (l, q);
+        }
+    }
+    best.1
+}
+
 /// Fits the parameters (module docs), starting from the committed profiles.
 pub fn fit() -> Params {
     let models = Models::new();
     let mut p = Params::committed();
     // 1. TensorRT on the GPU: ramp × GPU dense efficiency.
     let trt_gpu = |r: &Row| r.runtime == "tensorrt" && r.engine == Gpu;
-    let mut best = (f64::INFINITY, p);
-    for ramp_us in grid(0.0, 60.0, 0.5) {
-        for eff in grid(0.05, 1.0, 0.01) {
-            let q = Params {
+    p = best_of(
+        p,
+        grid(0.0, 60.0, 0.5).flat_map(|ramp_us| {
+            grid(0.05, 1.0, 0.01).map(move |eff| Params {
                 trt_ramp_ns: (ramp_us * 1000.0).round() as u64,
                 gpu_dense_efficiency: round2(eff),
                 ..p
-            };
-            let l = loss(&models, &q, &trt_gpu);
-            if l < best.0 {
-                best = (l, q);
-            }
-        }
-    }
-    p = best.1;
+            })
+        }),
+        |q| loss(&models, q, &trt_gpu),
+    );
     // 2. The DLA's dense efficiency.
     let dla = |r: &Row| r.engine == Dla;
-    let mut best = (f64::INFINITY, p);
-    for eff in grid(0.05, 1.0, 0.01) {
-        let q = Params {
+    p = best_of(
+        p,
+        grid(0.05, 1.0, 0.01).map(|eff| Params {
             dla_dense_efficiency: round2(eff),
             ..p
-        };
-        let l = loss(&models, &q, &dla);
-        if l < best.0 {
-            best = (l, q);
-        }
-    }
-    p = best.1;
-    // 3. PyTorch: host time per operator × kernel quality.
+        }),
+        |q| loss(&models, q, &dla),
+    );
+    // 3. The DLAs' interference with the GPU, in closed form and on a grid.
     p.xavier_interference = fit_xavier_interference();
     p.orin_interference = fit_orin_interference();
+    // 4. PyTorch: host time per operator × kernel quality.
     let pytorch = |r: &Row| r.runtime == "pytorch";
-    let mut best = (f64::INFINITY, p);
-    for per_op_us in grid(0.0, 300.0, 1.0) {
-        for scale in grid(0.05, 1.0, 0.01) {
-            let q = Params {
+    best_of(
+        p,
+        grid(0.0, 300.0, 1.0).flat_map(|per_op_us| {
+            grid(0.05, 1.0, 0.01).map(move |scale| Params {
                 pytorch_per_op_ns: (per_op_us * 1000.0).round() as u64,
                 pytorch_scale: round2(scale),
                 ..p
-            };
-            let l = loss(&models, &q, &pytorch);
-            if l < best.0 {
-                best = (l, q);
-            }
-        }
-    }
-    best.1
+            })
+        }),
+        |q| loss(&models, q, &pytorch),
+    )
 }
 
 /// §8c: MLPerf Inference v0.5, AGX Xavier, ResNet-50 INT8 offline — GPU and both DLAs together
