@@ -1,5 +1,6 @@
 //! Hardware in the loop for infscaler: real ONNX models for the simulator's partitions.
 //!
+//! - [`cpu_time`]: the calling thread's CPU time (how long a run was on a core).
 //! - [`onnx`]: the ONNX protobuf messages (hand-written `prost` structs, no `protoc`) and
 //!   helpers.
 //! - [`from_network`]: an ONNX model from a simulator [`Network`](infscaler_sim::model::layers::Network)
@@ -12,6 +13,7 @@
 //!   `ORT_DYLIB_PATH`) on the CPU, CUDA or TensorRT (GPU or DLA) execution provider.
 #![warn(missing_docs)]
 
+pub mod cpu_time;
 pub mod from_network;
 pub mod import;
 pub mod live;

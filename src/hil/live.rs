@@ -161,9 +161,10 @@ fn stats_text(s: &LiveStats) -> String {
         }
     };
     let mut out = format!(
-        "ONNX Runtime: {} batches, mean run {:.3} ms\n",
+        "ONNX Runtime: {} batches, mean run {:.3} ms ({:.3} ms of it on a core)\n",
         s.batches,
-        mean_us(s.run_ns, s.batches) / 1e3
+        mean_us(s.run_ns, s.batches) / 1e3,
+        mean_us(s.cpu_ns, s.batches) / 1e3
     );
     out += &format!(
         "hand-offs into a partition: {} zero-copy (the previous batch's values as they were), \
@@ -175,10 +176,13 @@ fn stats_text(s: &LiveStats) -> String {
     );
     for (k, p) in s.partitions.iter().enumerate() {
         out += &format!(
-            "  partition {k}: {} batches, mean batch {:.2}, mean run {:.3} ms\n",
+            "  partition {k}: {} batches, mean batch {:.2}, mean run {:.3} ms, on a core {:.3} ms \
+             ({:.3} ms per request)\n",
             p.batches,
             p.requests as f64 / p.batches.max(1) as f64,
-            mean_us(p.run_ns, p.batches) / 1e3
+            mean_us(p.run_ns, p.batches) / 1e3,
+            mean_us(p.cpu_ns, p.batches) / 1e3,
+            mean_us(p.cpu_ns, p.requests) / 1e3
         );
     }
     out += &format!(
@@ -381,9 +385,11 @@ struct Validation<'a> {
 /// A measured profile of the live runs' own execution times: per partition and batch size, the
 /// distribution of ONNX Runtime's run times pooled over the runs. Simulating with it leaves out
 /// how execution times differ between `hil profile` and a live run, so what error remains is
-/// the serving model's (queueing, batching, hand-offs). `None` when several providers ran (one
-/// profile describes one provider) or instances held different numbers of CPU cores (one
-/// profile states one thread count).
+/// the serving model's (queueing, batching, hand-offs). With one-thread sessions on the CPU a
+/// run's time is its thread's CPU time, not its wall time: the wall time of a run that waited
+/// for a core (more sessions than cores) already holds the sharing the simulation adds again.
+/// `None` when several providers ran (one profile describes one provider) or instances held
+/// different numbers of CPU cores (one profile states one thread count).
 fn live_times_profile(
     resolved: &ResolvedScenario,
     simulated: &Report,
@@ -394,12 +400,18 @@ fn live_times_profile(
         return None;
     }
     let threads = static_cpu_threads(resolved)?;
+    let on_core = on_core_times(threads, ep, stats);
     let mut models: Vec<MeasuredModel> = Vec::new();
     for (k, part) in simulated.partitions.iter().enumerate() {
         let mut by_batch: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
         // A run whose partition `k` never ran has no entry for it.
         for runs in stats.iter().filter_map(|s| s.partitions.get(k)) {
-            for (&batch, times) in &runs.run_ns_by_batch {
+            let times = if on_core {
+                &runs.cpu_ns_by_batch
+            } else {
+                &runs.run_ns_by_batch
+            };
+            for (&batch, times) in times {
                 by_batch.entry(batch).or_default().extend_from_slice(times);
             }
         }
@@ -447,6 +459,23 @@ fn live_times_profile(
         },
         models,
     })
+}
+
+/// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on
+/// the CPU provider (the thread is the whole run) whose every run's CPU time was measured.
+fn on_core_times(threads: u32, ep: &str, stats: &[LiveStats]) -> bool {
+    threads == 1
+        && ep.trim() == "cpu"
+        && stats
+            .iter()
+            .flat_map(|s| &s.partitions)
+            .flat_map(|p| p.cpu_ns_by_batch.values().flatten())
+            .all(|&ns| ns > 0)
+}
+
+/// [`static_cpu_threads`], 0 when instances differ.
+fn threads_or_zero(resolved: &ResolvedScenario) -> u32 {
+    static_cpu_threads(resolved).unwrap_or(0)
 }
 
 /// The CPU cores (ONNX Runtime threads) every instance of a static deployment holds, when they
@@ -560,7 +589,13 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
                 .unwrap_or_else(|| live_times_path(&resolved.name));
             let text = format!(
                 "# The execution times of the live runs of {origin} (`infscaler hil validate`), \n\
-                 # per partition and batch size, as a measured profile (format {FORMAT_VERSION}).\n\n{}",
+                 # per partition and batch size, as a measured profile (format {FORMAT_VERSION}).\n\
+                 # {}\n\n{}",
+                if on_core_times(threads_or_zero(&resolved), &args.exec.ep, &stats) {
+                    "Each time is the run's thread CPU time (one-thread sessions): the time on a core."
+                } else {
+                    "Each time is the run's wall time."
+                },
                 profile.to_toml_string()
             );
             atomic::write_bytes(&path, text.as_bytes())?;

@@ -46,6 +46,8 @@ pub struct LiveStats {
     pub batches: u64,
     /// Sum of ONNX Runtime's run times, nanoseconds.
     pub run_ns: u64,
+    /// Sum of the CPU time of those runs' threads, nanoseconds (0 where not measurable).
+    pub cpu_ns: u64,
     /// Batches whose inputs were the previous partition's outputs as they were (no copy).
     pub inputs_zero_copy: u64,
     /// Batches whose inputs were gathered from several batches' rows (copied).
@@ -79,9 +81,14 @@ pub struct PartitionRuns {
     pub requests: u64,
     /// Sum of run times, nanoseconds.
     pub run_ns: u64,
+    /// Sum of their threads' CPU time, nanoseconds: below `run_ns` when runs waited for cores.
+    pub cpu_ns: u64,
     /// Every run time, nanoseconds, by batch size (for a profile of the live run's own times).
     #[serde(skip)]
     pub run_ns_by_batch: std::collections::BTreeMap<u32, Vec<u64>>,
+    /// Every run's thread CPU time, nanoseconds, by batch size (0 where not measurable).
+    #[serde(skip)]
+    pub cpu_ns_by_batch: std::collections::BTreeMap<u32, Vec<u64>>,
 }
 
 /// Per partition: the session model and what its inputs are.
@@ -180,6 +187,7 @@ impl OrtExecutor {
                 batch,
                 finished,
                 run_ns,
+                cpu_ns,
                 gathered,
                 gather_ns,
                 outputs,
@@ -195,6 +203,7 @@ impl OrtExecutor {
                     let mut s = self.stats_mut();
                     s.batches += 1;
                     s.run_ns += run_ns;
+                    s.cpu_ns += cpu_ns;
                     if s.partitions.len() <= sub.partition {
                         s.partitions
                             .resize(sub.partition + 1, PartitionRuns::default());
@@ -203,10 +212,15 @@ impl OrtExecutor {
                     p.batches += 1;
                     p.requests += sub.requests.len() as u64;
                     p.run_ns += run_ns;
+                    p.cpu_ns += cpu_ns;
                     p.run_ns_by_batch
                         .entry(sub.requests.len() as u32)
                         .or_default()
                         .push(run_ns);
+                    p.cpu_ns_by_batch
+                        .entry(sub.requests.len() as u32)
+                        .or_default()
+                        .push(cpu_ns);
                     s.gather_ns += gather_ns;
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ort::value::DynValue;
 
 use super::data::{self, Gathered, RequestData};
+use crate::cpu_time;
 use crate::runtime::{OnnxSession, Runtime, SessionConfig};
 
 /// A batch for a worker.
@@ -55,6 +56,9 @@ pub enum Report {
         finished: Instant,
         /// ONNX Runtime's run time, nanoseconds.
         run_ns: u64,
+        /// CPU time the worker's thread spent in the run, nanoseconds (0: not measurable);
+        /// below `run_ns` when the thread waited for a core.
+        cpu_ns: u64,
         /// How the inputs were gathered (`None`: made fresh).
         gathered: Option<Gathered>,
         /// Time gathering took, nanoseconds.
@@ -111,14 +115,20 @@ pub fn spawn(
                         }
                     }
                 };
+                let cpu_start = cpu_time::thread_cpu_ns();
                 let start = Instant::now();
                 let outputs = inputs
                     .and_then(|inputs| session.run_values(&inputs).map_err(|e| e.to_string()));
                 let finished = Instant::now();
+                let cpu_ns = match (cpu_start, cpu_time::thread_cpu_ns()) {
+                    (Some(a), Some(b)) => b.saturating_sub(a),
+                    _ => 0,
+                };
                 let report = Report::Done {
                     batch: job.batch,
                     finished,
                     run_ns: (finished - start).as_nanos() as u64,
+                    cpu_ns,
                     gathered,
                     gather_ns: (start - gather_start).as_nanos() as u64,
                     outputs,

@@ -286,7 +286,6 @@ struct CpuSegment {
     cores_held: u32,
     fixed_ns: u64,
     work_ns: f64,
-    compute_ns: f64,
     mem_bytes: u64,
 }
 
@@ -294,17 +293,19 @@ impl CpuSegment {
     fn add_op(&mut self, c: &OpCost) {
         self.fixed_ns += c.launch_ns;
         self.work_ns += c.work_ns();
-        self.compute_ns += c.compute_ns.min(c.work_ns());
         self.mem_bytes += c.bytes;
     }
 
+    /// The segment holds its cores for all its work, memory-bound operators included: a core
+    /// whose thread stalls on memory runs no other thread (no SMT is modelled, and the OS does not
+    /// switch threads on a cache miss), unlike a GPU's SMs, which kernels of other streams fill.
+    /// Memory-bound work is slowed by the bandwidth it shares, not by lending its core.
     fn close(self) -> Segment {
-        let busy = if self.work_ns > 0.0 {
-            (self.compute_ns / self.work_ns).clamp(0.0, 1.0)
+        let demand = if self.work_ns > 0.0 {
+            f64::from(self.cores_held)
         } else {
             0.0
         };
-        let demand = busy * f64::from(self.cores_held);
         Segment {
             accel: self.accel,
             fixed_ns: self.fixed_ns,
@@ -605,7 +606,6 @@ pub fn model_plan(
                     cores_held: home_costs.rates.cores_held,
                     fixed_ns: 0,
                     work_ns: 0.0,
-                    compute_ns: 0.0,
                     mem_bytes: 0,
                 })
             } else {
