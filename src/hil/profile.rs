@@ -173,10 +173,65 @@ pub(super) fn command_line() -> String {
 
 pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let provider = provider(&args.ep)?;
-    let stages = stages(&args)?;
     let device = crate::catalog::load_device(&args.device)?;
     let accel = measured::accelerator_for(&args.ep, &device);
+    let (file, out) = measure(&args, command_line())?;
+    print_summary(&file, &device, accel, file.machine.threads, args.seq_len);
+    eprintln!(
+        "wrote {} in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hil profile` as a program: `infscaler hil profile`'s options, parsed from a recorded
+/// command line.
+#[derive(clap::Parser, Debug)]
+#[command(name = "infscaler hil profile", no_binary_name = true)]
+struct RecordedProfile {
+    #[command(flatten)]
+    args: ProfileArgs,
+}
+
+/// Measures again, into `out`, the profile that the recorded command `recorded` (a measured
+/// profile's `machine.command`, `infscaler hil profile …`) made: same app, provider, batches,
+/// cuts, threads, runs and gap, on this machine now. Progress goes to stderr.
+pub(super) fn remeasure(recorded: &str, out: &std::path::Path) -> Result<MeasuredProfile> {
+    let (mut args, kept) = recorded_args(recorded)?;
+    args.out = Some(out.to_path_buf());
+    let command = format!("infscaler hil profile {kept} --out {}", out.display());
+    Ok(measure(&args, command)?.0)
+}
+
+/// The options of a recorded `infscaler hil profile …` command line, and its words without
+/// `infscaler hil profile` and the `--out` option.
+fn recorded_args(recorded: &str) -> Result<(ProfileArgs, String)> {
+    let words: Vec<&str> = recorded.split_whitespace().collect();
+    let ["infscaler", "hil", "profile", rest @ ..] = words.as_slice() else {
+        bail!("the recorded command `{recorded}` is not an `infscaler hil profile` command line");
+    };
+    let mut kept: Vec<&str> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(&w) = it.next() {
+        if w == "--out" {
+            it.next(); // its value
+        } else if !w.starts_with("--out=") {
+            kept.push(w);
+        }
+    }
+    let args = <RecordedProfile as clap::Parser>::try_parse_from(kept.iter().copied())
+        .with_context(|| format!("reading the recorded command `{recorded}`"))?
+        .args;
+    Ok((args, kept.join(" ")))
+}
+
+/// Measures the profile `args` ask for and writes it (atomically) to its output file; returns
+/// it with that file's path. `command` is recorded in it as the command that made it.
+fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, PathBuf)> {
+    let started = Instant::now();
+    let provider = provider(&args.ep)?;
+    let stages = stages(args)?;
     let (cpu_model, cpu_cores) = profile::cpu_info();
     let threads = args.threads.unwrap_or(cpu_cores);
     if threads == 0 {
@@ -266,7 +321,7 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
             ep: args.ep.clone(),
             threads,
             date: profile::now_utc_rfc3339(),
-            command: command_line(),
+            command,
             warmup: args.warmup,
             iters: args.iters,
             gap_ns: args.gap.0.as_ns(),
@@ -284,14 +339,7 @@ pub(super) fn profile(args: ProfileArgs) -> Result<ExitCode> {
     MeasuredProfile::from_toml_str(&text, &out.display().to_string())
         .context("the profile just measured does not read back (a bug)")?;
     atomic::write_bytes(&out, text.as_bytes())?;
-
-    print_summary(&file, &device, accel, threads, args.seq_len);
-    eprintln!(
-        "wrote {} in {:.1} s",
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok((file, out))
 }
 
 /// The measured partitions against the roofline of the accelerator the provider maps to.
@@ -406,5 +454,30 @@ mod tests {
         let s = stages(&args).unwrap();
         assert_eq!(s[0], ("ssd_mobilenet_v1".into(), vec![]));
         assert_eq!(s[1], ("resnet50".into(), vec![3]));
+    }
+
+    #[test]
+    fn a_recorded_command_reads_back_without_its_output_file() {
+        let (args, kept) = recorded_args(
+            "infscaler hil profile --app alexnet --ep cpu --batch 1,2,4,8 --cuts 5,13 \
+             --threads 1 --no-operators --out hwprofiles/measured/x.toml",
+        )
+        .unwrap();
+        assert_eq!(args.app, "alexnet");
+        assert_eq!(args.batch, vec![1, 2, 4, 8]);
+        assert_eq!(args.cuts, vec!["5,13".to_string()]);
+        assert_eq!(args.threads, Some(1));
+        assert!(args.no_operators && args.out.is_none());
+        assert_eq!(
+            kept,
+            "--app alexnet --ep cpu --batch 1,2,4,8 --cuts 5,13 --threads 1 --no-operators"
+        );
+        let other = recorded_args("infscaler run scenario.toml").unwrap_err();
+        assert!(
+            other.to_string().contains("not an `infscaler hil profile`"),
+            "{other}"
+        );
+        let bad = recorded_args("infscaler hil profile --app alexnet --batch x").unwrap_err();
+        assert!(format!("{bad:#}").contains("--batch"), "{bad:#}");
     }
 }

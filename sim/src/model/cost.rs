@@ -946,6 +946,26 @@ mod tests {
     }
 
     #[test]
+    fn a_memory_bound_cpu_segment_still_holds_its_cores() {
+        let d = device();
+        // A large elementwise add is memory-bound on the CPU (see above), yet its thread keeps
+        // the core: two such instances on a one-core share of the CPU cannot both run at speed.
+        let add = op(
+            "add",
+            OpKind::Elementwise,
+            10_000_000,
+            10_000_000,
+            10_000_000,
+            0,
+        );
+        let c = op_cost(&add, 1, CPU, 1, &d);
+        assert!(c.memory_ns > c.compute_ns, "{c:?}");
+        let p = plan(&[add], 1, CPU, 1, t(&d));
+        assert_eq!(p.segments[0].compute_demand, 1.0, "{:?}", p.segments[0]);
+        assert!(p.segments[0].mem_bytes > 0, "it shares the bandwidth too");
+    }
+
+    #[test]
     fn gelu_on_a_dla_falls_back_to_the_gpu_with_reformat_costs() {
         let d = device();
         // conv → GELU → conv, boundary tensors of 1M elements.
