@@ -42,6 +42,9 @@ pub struct ProfileOptions {
     pub iters: u32,
     /// Idle time before each timed run (zero: back to back).
     pub gap: std::time::Duration,
+    /// Also time each partition with this idle time before every run (zero: not), as its
+    /// `after_idle` times.
+    pub after_idle: std::time::Duration,
     /// Also time every operator as a one-node model.
     pub operators: bool,
     /// Seed of the random weights.
@@ -129,11 +132,13 @@ pub fn profile_model(
     let mut partitions = Vec::with_capacity(parts.len());
     for (ops, sub) in &parts {
         let label = format!("partition {}..{}", ops.start, ops.end);
-        let batch = time_model(rt, sub, &format!("{name} {label}"), opts, &label, progress)?;
+        let (batch, after_idle) =
+            time_model(rt, sub, &format!("{name} {label}"), opts, &label, progress)?;
         partitions.push(MeasuredPartition {
             start: ops.start,
             end: ops.end,
             batch,
+            after_idle,
         });
     }
 
@@ -154,14 +159,19 @@ pub fn profile_model(
         for (i, single) in singles.into_iter().enumerate() {
             let single = only_what_the_node_uses(single);
             let label = format!("operator {i} {}", operators[i].name);
+            let one = ProfileOptions {
+                after_idle: std::time::Duration::ZERO,
+                ..opts.clone()
+            };
             operators[i].batch = time_model(
                 rt,
                 &single,
                 &format!("{name} {label}"),
-                opts,
+                &one,
                 &label,
                 progress,
-            )?;
+            )?
+            .0;
         }
     }
     Ok(MeasuredModel {
@@ -217,7 +227,8 @@ fn only_what_the_node_uses(mut model: ModelProto) -> ModelProto {
     model
 }
 
-/// Loads `model` once and times it at every batch size.
+/// Loads `model` once and times it at every batch size: back to back (or after `opts.gap`),
+/// then, if `opts.after_idle` is set, each run after that idle time.
 fn time_model(
     rt: &Runtime,
     model: &ModelProto,
@@ -225,8 +236,9 @@ fn time_model(
     opts: &ProfileOptions,
     label: &str,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<Vec<LatencyStats>, ProfileError> {
+) -> Result<(Vec<LatencyStats>, Vec<LatencyStats>), ProfileError> {
     let mut session = OnnxSession::from_model(rt, model, name, &opts.session)?;
+    let mut after_idle = Vec::new();
     let graph = model.graph.as_ref();
     let mut out = Vec::with_capacity(opts.batches.len());
     for &b in &opts.batches {
@@ -254,8 +266,19 @@ fn time_model(
             stats: &stats,
         });
         out.push(stats);
+        if !opts.after_idle.is_zero() {
+            let samples = session.time_runs(&feed, 0, opts.iters, opts.after_idle)?;
+            let Some(stats) = LatencyStats::from_samples(b, &samples) else {
+                unreachable!("iters ≥ 1 was checked");
+            };
+            progress(Progress::Timed {
+                what: &format!("{label} after idle"),
+                stats: &stats,
+            });
+            after_idle.push(stats);
+        }
     }
-    Ok(out)
+    Ok((out, after_idle))
 }
 
 /// A deterministic input in [-1, 1).
@@ -330,6 +353,7 @@ mod tests {
             warmup: 0,
             iters: 1,
             gap: std::time::Duration::ZERO,
+            after_idle: std::time::Duration::ZERO,
             operators: false,
             seed: 0,
             zoo: ZooOptions::default(),

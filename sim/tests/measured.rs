@@ -50,6 +50,7 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
             gap_ns: 0,
+            after_idle_ns: 0,
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
             ort_version: "1.32.0".into(),
@@ -69,11 +70,13 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
                     start: 0,
                     end: 24,
                     batch: vec![stats(1, 100_000), stats(4, 220_000)],
+                    after_idle: vec![],
                 },
                 MeasuredPartition {
                     start: 0,
                     end: 5,
                     batch: vec![stats(1, 40_000)],
+                    after_idle: vec![],
                 },
             ],
         }],
@@ -173,6 +176,40 @@ fn a_written_profile_gives_the_measured_times() {
     assert_eq!(report.summary.completed, 20);
     let exec_ms = report.summary.stages[0].mean_exec_ms.unwrap();
     assert!((exec_ms - 0.1).abs() < 1e-9, "mean execution {exec_ms} ms");
+}
+
+#[test]
+fn a_batch_on_an_idle_instance_takes_the_after_idle_time() {
+    let dir = temp_dir("idle");
+    // The whole model at batch 1: 100 µs back to back, 300 µs after 50 ms of idle time.
+    let mut profile = alexnet_profile("cpu");
+    profile.machine.after_idle_ns = 50_000_000;
+    profile.models[0].partitions[0].after_idle = vec![stats(1, 300_000)];
+    std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+    assert_eq!(MeasuredProfile::load(&dir.join("m.toml")).unwrap(), profile);
+    let mean_exec_ms = |rate: f64| {
+        let text =
+            scenario("\"m.toml\"", 4).replace("rate_per_s = 10.0", &format!("rate_per_s = {rate}"));
+        let r = load(&dir, &text).unwrap();
+        let report = Simulation::new(&r, None).unwrap().run();
+        assert_eq!(report.summary.completed, 20);
+        report.summary.stages[0].mean_exec_ms.unwrap()
+    };
+    // One request every 100 ms: the instance idles ≥ 50 ms before each batch (but the first,
+    // whose instance has been idle since the run began) and each takes the after-idle 300 µs.
+    let slow = mean_exec_ms(10.0);
+    assert!((0.28..=0.3).contains(&slow), "mean execution {slow} ms");
+    // Every 25 ms: idle ≈ 25 ms, half the measured idle time, so about half-way: ≈ 200 µs.
+    let half = mean_exec_ms(40.0);
+    assert!((0.18..=0.21).contains(&half), "mean execution {half} ms");
+    // After-idle times need the idle time they were measured after.
+    profile.machine.after_idle_ns = 0;
+    std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+    let err = load(&dir, &scenario("\"m.toml\"", 4)).unwrap_err();
+    assert!(
+        err.contains("m.toml") && err.contains("after_idle") && err.contains("after_idle_ns"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -452,6 +452,8 @@ fn live_times_profile(
                 .iter()
                 .filter_map(|(&b, times)| LatencyStats::from_samples(b, times))
                 .collect(),
+            // A live run's times mix runs after idle time and back-to-back ones.
+            after_idle: Vec::new(),
         };
         if measured.batch.is_empty() {
             continue; // no batch of this partition ran
@@ -486,6 +488,7 @@ fn live_times_profile(
             warmup: 0,
             iters: stats.iter().map(|s| s.batches as u32).sum(),
             gap_ns: 0,
+            after_idle_ns: 0,
         },
         models,
     })

@@ -55,6 +55,12 @@ pub struct ProfileArgs {
     /// measures that case.
     #[arg(long, default_value = "0s")]
     gap: TimeSpan,
+    /// Also time each partition with this idle time before every run (`20ms`; default: not),
+    /// stored as its `after_idle` times: the simulation then makes a batch that starts on an
+    /// idle instance slower, by as much as these runs were (reached linearly over this idle
+    /// time).
+    #[arg(long, default_value = "0s")]
+    after_idle: TimeSpan,
     /// ONNX Runtime intra-op threads on the CPU (default: every logical CPU).
     #[arg(long)]
     threads: Option<u32>,
@@ -256,6 +262,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         warmup: args.warmup,
         iters: args.iters,
         gap: std::time::Duration::from_nanos(args.gap.0.as_ns()),
+        after_idle: std::time::Duration::from_nanos(args.after_idle.0.as_ns()),
         operators: !args.no_operators,
         seed: args.seed,
         zoo: ZooOptions {
@@ -325,6 +332,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             warmup: args.warmup,
             iters: args.iters,
             gap_ns: args.gap.0.as_ns(),
+            after_idle_ns: args.after_idle.0.as_ns(),
         },
         models,
     };

@@ -20,7 +20,7 @@ use crate::model::cost::{self, ExecPlan};
 use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
 use crate::rng::SimRng;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 /// Variability of execution times around the cost model's figure (a multiplicative factor with
 /// mean 1, drawn per batch from the run's `service` stream).
@@ -58,6 +58,13 @@ pub struct SimulatedExecutor {
     /// State of the batches in execution, by batch id (ids are reused).
     batches: Vec<RunningBatch>,
     slots: Vec<Slots>,
+    /// Measured times of runs that start after idle time, where the profiles have them.
+    after_idle: Option<Arc<MeasuredTimes>>,
+    /// Per partition: (accelerator, cores, batch size, after-idle time / back-to-back time).
+    after_idle_ratio: Vec<Vec<(u32, u32, u32, f64)>>,
+    /// Per instance id: since when it has been idle (`None`: running a batch). An instance
+    /// is idle from the start of the run until its first batch.
+    idle_since: Vec<Option<SimTime>>,
 }
 
 /// A batch in execution.
@@ -75,6 +82,8 @@ struct RunningBatch {
     compute_share: f64,
     /// Its instance's serving process.
     process: u32,
+    /// Its instance.
+    instance: u32,
 }
 
 /// Execution slots of one accelerator: a DLA core runs one segment at a time.
@@ -107,8 +116,15 @@ impl SimulatedExecutor {
                 ..Default::default()
             })
             .collect();
+        let after_idle = measured
+            .as_deref()
+            .and_then(MeasuredTimes::after_idle)
+            .map(Arc::new);
         SimulatedExecutor {
             plan_index: vec![Vec::new(); partitions.len()],
+            after_idle_ratio: vec![Vec::new(); partitions.len()],
+            idle_since: Vec::new(),
+            after_idle,
             device,
             measured,
             partitions,
@@ -141,6 +157,69 @@ impl SimulatedExecutor {
         self.plans.push(plan);
         self.plan_index[p].push((accel, cores, batch, idx));
         idx
+    }
+
+    /// How much longer a batch of `batch` requests of `partition` takes when its instance has
+    /// been idle for `idle` than right after another batch: the profiles' after-idle time over
+    /// their back-to-back time, reached linearly over the idle time they were measured after
+    /// (`[assumed]` shape: two measured points, nothing between them), 1 where not measured.
+    fn after_idle_factor(
+        &mut self,
+        partition: u32,
+        accel: u32,
+        cores: u32,
+        batch: u32,
+        idle: SimDuration,
+    ) -> f64 {
+        let (Some(after), Some(measured)) = (&self.after_idle, &self.measured) else {
+            return 1.0;
+        };
+        let gap = measured.after_idle_ns(accel as usize);
+        if gap == 0 {
+            return 1.0;
+        }
+        let p = partition as usize;
+        let ratio = match self.after_idle_ratio[p]
+            .iter()
+            .find(|&&(a, c, b, _)| (a, c, b) == (accel, cores, batch))
+        {
+            Some(&(.., r)) => r,
+            None => {
+                let (operators, runtime) = &self.partitions[p];
+                let covered = after.measures_partition(operators, accel as usize)
+                    && measured.measures_partition(operators, accel as usize);
+                let r = if covered {
+                    let target = Target::new(&self.device, runtime);
+                    let hot = cost::plan(
+                        operators,
+                        batch,
+                        accel as usize,
+                        cores,
+                        target.with_measured(Some(measured)),
+                    )
+                    .solo_ns();
+                    let cold = cost::plan(
+                        operators,
+                        batch,
+                        accel as usize,
+                        cores,
+                        target.with_measured(Some(after)),
+                    )
+                    .solo_ns();
+                    if hot > 0 {
+                        cold as f64 / hot as f64
+                    } else {
+                        1.0
+                    }
+                } else {
+                    1.0
+                };
+                self.after_idle_ratio[p].push((accel, cores, batch, r));
+                r
+            }
+        };
+        let reached = (idle.as_ns() as f64 / gap as f64).min(1.0);
+        1.0 + (ratio - 1.0) * reached
     }
 
     /// A service-time factor with mean 1 (exactly 1 for deterministic service).
@@ -249,6 +328,10 @@ impl SimulatedExecutor {
             self.begin_segment_work(ctx, next);
         }
         if last {
+            let instance = self.batches[batch as usize].instance as usize;
+            if let Some(since) = self.idle_since.get_mut(instance) {
+                *since = Some(now);
+            }
             ctx.finished(batch);
         } else {
             self.batches[batch as usize].segment += 1;
@@ -265,7 +348,22 @@ impl Executor for SimulatedExecutor {
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
         let n = batch.requests.len() as u32;
         let plan = self.plan_for(batch.partition, batch.accelerator, batch.cpu_cores, n);
-        let factor = self.draw_service_factor();
+        let mut factor = self.draw_service_factor();
+        let now = ctx.now();
+        let id = batch.instance as usize;
+        if self.idle_since.len() <= id {
+            // An instance not seen before has run nothing since the run began.
+            self.idle_since.resize(id + 1, Some(SimTime::ZERO));
+        }
+        if let Some(since) = self.idle_since[id].take() {
+            factor *= self.after_idle_factor(
+                batch.partition,
+                batch.accelerator,
+                batch.cpu_cores,
+                n,
+                now.saturating_since(since),
+            );
+        }
         let id = batch.batch as usize;
         if self.batches.len() <= id {
             self.batches.resize(id + 1, RunningBatch::default());
@@ -278,6 +376,7 @@ impl Executor for SimulatedExecutor {
             cpu_cores: batch.cpu_cores,
             compute_share: batch.compute_share,
             process: batch.process,
+            instance: batch.instance,
         };
         self.start_segment(ctx, batch.batch);
     }

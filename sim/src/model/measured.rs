@@ -80,6 +80,11 @@ pub struct MachineInfo {
     /// Idle time before each timed run, nanoseconds (0: back to back).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub gap_ns: u64,
+    /// Idle time before each run of the partitions' `after_idle` measurements, nanoseconds
+    /// (0: none taken). A run that starts after its instance sat idle is slower than one right
+    /// after another (caches and, on a shared virtual machine, the host's scheduling cold).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub after_idle_ns: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -149,6 +154,10 @@ pub struct MeasuredPartition {
     pub end: usize,
     /// Times by batch size.
     pub batch: Vec<LatencyStats>,
+    /// Times by batch size of runs that each start after `machine.after_idle_ns` of idle time
+    /// (empty: not measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_idle: Vec<LatencyStats>,
 }
 
 /// The latency distribution of `n` timed runs at one batch size, nanoseconds.
@@ -298,6 +307,18 @@ impl MeasuredProfile {
                 }
                 check_batches(&part.batch, &format!("{field}.batch"))
                     .map_err(|(f, msg)| err(f, msg))?;
+                if !part.after_idle.is_empty() {
+                    if self.machine.after_idle_ns == 0 {
+                        return Err(err(
+                            format!("{field}.after_idle"),
+                            "measurements after idle time need machine.after_idle_ns, the idle \
+                             time before each run (> 0)"
+                                .into(),
+                        ));
+                    }
+                    check_batches(&part.after_idle, &format!("{field}.after_idle"))
+                        .map_err(|(f, msg)| err(f, msg))?;
+                }
             }
         }
         Ok(())
@@ -411,6 +432,10 @@ pub struct AcceleratorTimes {
     ops: HashMap<OpKey, Vec<LatencyStats>>,
     /// Per partition, its operators' identities and its times by batch.
     partitions: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
+    /// Idle time before each run of the after-idle measurements, ns (0: none).
+    pub after_idle_ns: u64,
+    /// Per partition measured after idle time, its operators' identities and its times.
+    partitions_after_idle: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
 }
 
 /// Measured times for a device's accelerators, attached to a [`DeviceProfile`].
@@ -493,6 +518,8 @@ impl MeasuredTimes {
             threads: profile.machine.threads,
             ops: HashMap::new(),
             partitions: Vec::new(),
+            after_idle_ns: profile.machine.after_idle_ns,
+            partitions_after_idle: Vec::new(),
         };
         for model in &profile.models {
             let keys: Vec<OpKey> = model.operators.iter().map(OpKey::of_measured).collect();
@@ -505,10 +532,64 @@ impl MeasuredTimes {
                 times
                     .partitions
                     .push((keys[p.start..p.end].to_vec(), p.batch.clone()));
+                if !p.after_idle.is_empty() {
+                    times
+                        .partitions_after_idle
+                        .push((keys[p.start..p.end].to_vec(), p.after_idle.clone()));
+                }
             }
         }
         self.by_accel[accel] = Some(times);
         Ok(accel)
+    }
+
+    /// The times of runs that start after idle time, where a profile measured them: a copy whose
+    /// partitions are those measured after idle (operators and partitions not measured so are
+    /// left out, so their times are the roofline's); `None` when no profile has them.
+    pub fn after_idle(&self) -> Option<MeasuredTimes> {
+        if !self
+            .by_accel
+            .iter()
+            .flatten()
+            .any(|t| !t.partitions_after_idle.is_empty())
+        {
+            return None;
+        }
+        let by_accel = self
+            .by_accel
+            .iter()
+            .map(|t| {
+                let t = t.as_ref()?;
+                (!t.partitions_after_idle.is_empty()).then(|| AcceleratorTimes {
+                    file: t.file.clone(),
+                    threads: t.threads,
+                    ops: HashMap::new(),
+                    partitions: t.partitions_after_idle.clone(),
+                    after_idle_ns: t.after_idle_ns,
+                    partitions_after_idle: Vec::new(),
+                })
+            })
+            .collect();
+        Some(MeasuredTimes { by_accel })
+    }
+
+    /// Whether the slice `ops` on `accel` is a partition measured whole (not pieced together
+    /// from operators).
+    pub fn measures_partition(&self, ops: &[Operator], accel: usize) -> bool {
+        let Some(times) = self.by_accel.get(accel).and_then(Option::as_ref) else {
+            return false;
+        };
+        let keys: Vec<OpKey> = ops.iter().map(OpKey::of).collect();
+        times.partitions.iter().any(|(k, _)| *k == keys)
+    }
+
+    /// The idle time before the after-idle measurements of accelerator `accel`, ns (0: none).
+    pub fn after_idle_ns(&self, accel: usize) -> u64 {
+        self.by_accel
+            .get(accel)
+            .and_then(Option::as_ref)
+            .filter(|t| !t.partitions_after_idle.is_empty())
+            .map_or(0, |t| t.after_idle_ns)
     }
 
     /// The measured time of the operator slice `ops` at `batch` on accelerator `accel` for an
