@@ -440,6 +440,7 @@ mod tests {
             warmup: 0,
             iters: 1,
             gap: TimeSpan(infscaler_sim::time::SimDuration::ZERO),
+            after_idle: TimeSpan(infscaler_sim::time::SimDuration::ZERO),
             threads: None,
             no_operators: true,
             seq_len: 128,
