@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use infscaler_hil::cpu_time::MachineCpu;
 use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
 use infscaler_sim::hardware::profile::DeviceProfile;
@@ -147,14 +148,20 @@ fn live_run(
         }
     );
     let started = Instant::now();
+    let cpu_before = MachineCpu::read();
     let report = sim
         .run_live(Box::new(executor))
         .with_context(|| format!("live run of {origin}"))?;
+    let shares = cpu_before
+        .zip(MachineCpu::read())
+        .and_then(|(a, b)| a.shares_until(&b));
     eprintln!(
         "live run done in {:.1} s wall",
         started.elapsed().as_secs_f64()
     );
-    let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    (stats.machine_busy_share, stats.machine_steal_share) =
+        (shares.map(|s| s.0), shares.map(|s| s.1));
     Ok((report, stats))
 }
 
@@ -198,6 +205,19 @@ fn stats_text(s: &LiveStats) -> String {
         mean_us(s.wake_late_ns, s.timed_waits),
         s.wake_late_max_ns as f64 / 1e3
     );
+    if let (Some(busy), Some(steal)) = (s.machine_busy_share, s.machine_steal_share) {
+        out += &format!(
+            "machine CPUs during the run: {:.1} % busy, {:.1} % taken by the hypervisor (steal){}\n",
+            busy * 100.0,
+            steal * 100.0,
+            if steal > 0.02 {
+                ": the live run had less CPU than the machine's cores, which the simulation \
+                 does not know"
+            } else {
+                ""
+            }
+        );
+    }
     if s.transport_copies > 0 {
         out += &format!(
             "copying transport: {} copies, {} moved, {:.1} µs mean\n",

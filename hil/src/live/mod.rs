@@ -70,6 +70,11 @@ pub struct LiveStats {
     pub wake_late_max_ns: u64,
     /// Per partition: batches, requests and ONNX Runtime run time.
     pub partitions: Vec<PartitionRuns>,
+    /// Of the machine's CPU time during the run (all processes): the share busy and the share
+    /// a hypervisor took (steal), where the platform tells (`/proc/stat`).
+    pub machine_busy_share: Option<f64>,
+    /// See `machine_busy_share`.
+    pub machine_steal_share: Option<f64>,
 }
 
 /// ONNX Runtime runs of one partition.
