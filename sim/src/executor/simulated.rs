@@ -189,23 +189,11 @@ impl SimulatedExecutor {
                 let covered = after.measures_partition(operators, accel as usize)
                     && measured.measures_partition(operators, accel as usize);
                 let r = if covered {
-                    let target = Target::new(&self.device, runtime);
-                    let hot = cost::plan(
-                        operators,
-                        batch,
-                        accel as usize,
-                        cores,
-                        target.with_measured(Some(measured)),
-                    )
-                    .solo_ns();
-                    let cold = cost::plan(
-                        operators,
-                        batch,
-                        accel as usize,
-                        cores,
-                        target.with_measured(Some(after)),
-                    )
-                    .solo_ns();
+                    let solo = |times: &MeasuredTimes| {
+                        let target = Target::new(&self.device, runtime).with_measured(Some(times));
+                        cost::plan(operators, batch, accel as usize, cores, target).solo_ns()
+                    };
+                    let (hot, cold) = (solo(measured), solo(after));
                     if hot > 0 {
                         cold as f64 / hot as f64
                     } else {

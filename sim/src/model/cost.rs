@@ -868,6 +868,18 @@ mod tests {
         op(name, OpKind::Conv, 2_000_000_000, 100_000, 100_000, 10_000)
     }
 
+    /// 10M + 10M elements in, 10M out, 10M FLOPs: memory-bound everywhere.
+    fn big_add() -> Operator {
+        op(
+            "add",
+            OpKind::Elementwise,
+            10_000_000,
+            10_000_000,
+            10_000_000,
+            0,
+        )
+    }
+
     #[test]
     fn compute_bound_conv_is_flops_over_peak_times_efficiency_plus_launch() {
         let d = device();
@@ -885,14 +897,7 @@ mod tests {
         let d = device();
         // 10M + 10M elements, 10M FLOPs: at FP16, 40 MB / 50 GB/s = 800 µs; compute 10e6 /
         // (5e12 × 0.25) = 8 µs.
-        let add = op(
-            "add",
-            OpKind::Elementwise,
-            10_000_000,
-            10_000_000,
-            10_000_000,
-            0,
-        );
+        let add = big_add();
         assert_eq!(op_time_ns(&add, 1, GPU, 1, &d), 800_000 + 10_000);
         let c = op_cost(&add, 1, GPU, 1, &d);
         assert!(c.memory_ns > 10.0 * c.compute_ns);
@@ -950,14 +955,7 @@ mod tests {
         let d = device();
         // A large elementwise add is memory-bound on the CPU (see above), yet its thread keeps
         // the core: two such instances on a one-core share of the CPU cannot both run at speed.
-        let add = op(
-            "add",
-            OpKind::Elementwise,
-            10_000_000,
-            10_000_000,
-            10_000_000,
-            0,
-        );
+        let add = big_add();
         let c = op_cost(&add, 1, CPU, 1, &d);
         assert!(c.memory_ns > c.compute_ns, "{c:?}");
         let p = plan(&[add], 1, CPU, 1, t(&d));
