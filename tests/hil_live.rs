@@ -199,6 +199,92 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
 }
 
 #[test]
+fn hil_validate_reprofile_measures_the_profiles_again_before_each_live_run() {
+    let path = scenario("reprofile", false);
+    let dir = path.parent().unwrap();
+    let in_dir = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_infscaler"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the infscaler binary runs")
+    };
+    // A quick profile of the scenario's partitions, then the scenario pointed at it.
+    let made = in_dir(&[
+        "hil",
+        "profile",
+        "--app",
+        "mobilenet_v2",
+        "--batch",
+        "1",
+        "--cuts",
+        "42,103",
+        "--threads",
+        "1",
+        "--no-operators",
+        "--warmup",
+        "1",
+        "--iters",
+        "2",
+        "--out",
+        "p.toml",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[device]\n",
+        "[device]\nmeasured_profile = \"p.toml\"\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = in_dir(&[
+        "hil",
+        "validate",
+        path.to_str().unwrap(),
+        "--reprofile",
+        "--repeat",
+        "2",
+        "--json",
+        "--live-times",
+        "live-times.toml",
+    ]);
+    let v = json_of(&out);
+    // Each live run had its profile measured again, by the recorded command, under its name.
+    for run in 1..=2 {
+        let fresh = dir.join(format!(
+            "results/hil/profiles/hil-live-reprofile-run{run}-p.toml"
+        ));
+        let profile = infscaler_sim::model::measured::MeasuredProfile::load(&fresh)
+            .unwrap_or_else(|e| panic!("{}: {e}", fresh.display()));
+        assert!(
+            profile.machine.command.contains("--iters 2")
+                && profile.machine.command.contains("--cuts 42,103")
+                && profile.machine.command.ends_with(&format!(
+                    "--out results/hil/profiles/hil-live-reprofile-run{run}-p.toml"
+                )),
+            "{}",
+            profile.machine.command
+        );
+    }
+    // One simulation per run: the simulated value is their median, within their range.
+    for r in v["metrics"].as_array().unwrap() {
+        let (Some(s), Some(lo), Some(hi)) = (
+            r["simulated"].as_f64(),
+            r["simulated_min"].as_f64(),
+            r["simulated_max"].as_f64(),
+        ) else {
+            continue;
+        };
+        assert!(lo <= s && s <= hi, "{r}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("again for live run 2"), "{stderr}");
+}
+
+#[test]
 fn hil_validate_refuses_a_missing_profile_and_an_unknown_accelerator() {
     let path = scenario("errors", false);
     let path = path.to_str().unwrap();
