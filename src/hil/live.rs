@@ -438,14 +438,15 @@ struct Validation<'a> {
 /// the serving model's (queueing, batching, hand-offs). With one-thread sessions on the CPU a
 /// run's time is its thread's CPU time, not its wall time: the wall time of a run that waited
 /// for a core (more sessions than cores) already holds the sharing the simulation adds again.
-/// `None` when several providers ran (one profile describes one provider) or instances held
-/// different numbers of CPU cores (one profile states one thread count).
+/// Returned with whether its times are on-core times. `None` when several providers ran (one
+/// profile describes one provider) or instances held different numbers of CPU cores (one
+/// profile states one thread count).
 fn live_times_profile(
     resolved: &ResolvedScenario,
     simulated: &Report,
     stats: &[LiveStats],
     ep: &str,
-) -> Option<MeasuredProfile> {
+) -> Option<(MeasuredProfile, bool)> {
     if ep.contains('=') {
         return None;
     }
@@ -493,7 +494,7 @@ fn live_times_profile(
         }
     }
     let (cpu_model, cpu_cores) = infscaler_hil::profile::cpu_info();
-    Some(MeasuredProfile {
+    let profile = MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
             cpu_model,
@@ -511,7 +512,8 @@ fn live_times_profile(
             after_idle_ns: 0,
         },
         models,
-    })
+    };
+    Some((profile, on_core))
 }
 
 /// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on
@@ -524,11 +526,6 @@ fn on_core_times(threads: u32, ep: &str, stats: &[LiveStats]) -> bool {
             .flat_map(|s| &s.partitions)
             .flat_map(|p| p.cpu_ns_by_batch.values().flatten())
             .all(|&ns| ns > 0)
-}
-
-/// [`static_cpu_threads`], 0 when instances differ.
-fn threads_or_zero(resolved: &ResolvedScenario) -> u32 {
-    static_cpu_threads(resolved).unwrap_or(0)
 }
 
 /// The CPU cores (ONNX Runtime threads) every instance of a static deployment holds, when they
@@ -683,7 +680,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let rows = compare(&sims, &lives);
     let (live, first_stats) = (&lives[0], &stats[0]);
     let live_times = match live_times_profile(&resolved, simulated, &stats, &args.exec.ep) {
-        Some(profile) => {
+        Some((profile, on_core)) => {
             let path = args
                 .live_times
                 .clone()
@@ -692,7 +689,7 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
                 "# The execution times of the live runs of {origin} (`infscaler hil validate`), \n\
                  # per partition and batch size, as a measured profile (format {FORMAT_VERSION}).\n\
                  # {}\n\n{}",
-                if on_core_times(threads_or_zero(&resolved), &args.exec.ep, &stats) {
+                if on_core {
                     "Each time is the run's thread CPU time (one-thread sessions): the time on a core."
                 } else {
                     "Each time is the run's wall time."

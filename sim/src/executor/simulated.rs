@@ -63,7 +63,7 @@ pub struct SimulatedExecutor {
     /// Per partition: (accelerator, cores, batch size, after-idle time / back-to-back time).
     after_idle_ratio: Vec<Vec<(u32, u32, u32, f64)>>,
     /// Per instance id: since when it has been idle (`None`: running a batch). An instance
-    /// is idle from the start of the run until its first batch.
+    /// is idle from the start of the run until its first batch. Kept only with `after_idle`.
     idle_since: Vec<Option<SimTime>>,
 }
 
@@ -337,20 +337,21 @@ impl Executor for SimulatedExecutor {
         let n = batch.requests.len() as u32;
         let plan = self.plan_for(batch.partition, batch.accelerator, batch.cpu_cores, n);
         let mut factor = self.draw_service_factor();
-        let now = ctx.now();
-        let id = batch.instance as usize;
-        if self.idle_since.len() <= id {
-            // An instance not seen before has run nothing since the run began.
-            self.idle_since.resize(id + 1, Some(SimTime::ZERO));
-        }
-        if let Some(since) = self.idle_since[id].take() {
-            factor *= self.after_idle_factor(
-                batch.partition,
-                batch.accelerator,
-                batch.cpu_cores,
-                n,
-                now.saturating_since(since),
-            );
+        if self.after_idle.is_some() {
+            let instance = batch.instance as usize;
+            if self.idle_since.len() <= instance {
+                // An instance not seen before has run nothing since the run began.
+                self.idle_since.resize(instance + 1, Some(SimTime::ZERO));
+            }
+            if let Some(since) = self.idle_since[instance].take() {
+                factor *= self.after_idle_factor(
+                    batch.partition,
+                    batch.accelerator,
+                    batch.cpu_cores,
+                    n,
+                    ctx.now().saturating_since(since),
+                );
+            }
         }
         let id = batch.batch as usize;
         if self.batches.len() <= id {
