@@ -11,9 +11,14 @@ fn root() -> &'static Path {
 }
 
 fn infscaler(args: &[&str]) -> Output {
+    infscaler_in(root(), args)
+}
+
+/// `infscaler args` run in `dir`.
+fn infscaler_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_infscaler"))
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .output()
         .expect("the infscaler binary runs")
 }
@@ -202,13 +207,7 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
 fn hil_validate_reprofile_measures_the_profiles_again_before_each_live_run() {
     let path = scenario("reprofile", false);
     let dir = path.parent().unwrap();
-    let in_dir = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_infscaler"))
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the infscaler binary runs")
-    };
+    let in_dir = |args: &[&str]| infscaler_in(dir, args);
     // A quick profile of the scenario's partitions, then the scenario pointed at it.
     let made = in_dir(&[
         "hil",

@@ -156,13 +156,14 @@ pub fn profile_model(
         } else {
             vec![onnx_model.clone()]
         };
+        // Operators are timed back to back only.
+        let one = ProfileOptions {
+            after_idle: std::time::Duration::ZERO,
+            ..opts.clone()
+        };
         for (i, single) in singles.into_iter().enumerate() {
             let single = only_what_the_node_uses(single);
             let label = format!("operator {i} {}", operators[i].name);
-            let one = ProfileOptions {
-                after_idle: std::time::Duration::ZERO,
-                ..opts.clone()
-            };
             operators[i].batch = time_model(
                 rt,
                 &single,

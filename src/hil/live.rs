@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use infscaler_hil::cpu_time::MachineCpu;
-use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor};
+use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor, RunTimes};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::measured::{
@@ -457,13 +457,12 @@ fn live_times_profile(
         let mut by_batch: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
         // A run whose partition `k` never ran has no entry for it.
         for runs in stats.iter().filter_map(|s| s.partitions.get(k)) {
-            let times = if on_core {
-                &runs.cpu_ns_by_batch
-            } else {
-                &runs.run_ns_by_batch
-            };
-            for (&batch, times) in times {
-                by_batch.entry(batch).or_default().extend_from_slice(times);
+            for (&batch, times) in &runs.runs_by_batch {
+                let time = |t: &RunTimes| if on_core { t.cpu_ns } else { t.wall_ns };
+                by_batch
+                    .entry(batch)
+                    .or_default()
+                    .extend(times.iter().map(time));
             }
         }
         let measured = MeasuredPartition {
@@ -524,8 +523,8 @@ fn on_core_times(threads: u32, ep: &str, stats: &[LiveStats]) -> bool {
         && stats
             .iter()
             .flat_map(|s| &s.partitions)
-            .flat_map(|p| p.cpu_ns_by_batch.values().flatten())
-            .all(|&ns| ns > 0)
+            .flat_map(|p| p.runs_by_batch.values().flatten())
+            .all(|t| t.cpu_ns > 0)
 }
 
 /// The CPU cores (ONNX Runtime threads) every instance of a static deployment holds, when they

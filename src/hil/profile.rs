@@ -203,11 +203,12 @@ struct RecordedProfile {
 /// Measures again, into `out`, the profile that the recorded command `recorded` (a measured
 /// profile's `machine.command`, `infscaler hil profile …`) made: same app, provider, batches,
 /// cuts, threads, runs and gap, on this machine now. Progress goes to stderr.
-pub(super) fn remeasure(recorded: &str, out: &std::path::Path) -> Result<MeasuredProfile> {
+pub(super) fn remeasure(recorded: &str, out: &std::path::Path) -> Result<()> {
     let (mut args, kept) = recorded_args(recorded)?;
     args.out = Some(out.to_path_buf());
     let command = format!("infscaler hil profile {kept} --out {}", out.display());
-    Ok(measure(&args, command)?.0)
+    measure(&args, command)?;
+    Ok(())
 }
 
 /// The options of a recorded `infscaler hil profile …` command line, and its words without

@@ -88,12 +88,18 @@ pub struct PartitionRuns {
     pub run_ns: u64,
     /// Sum of their threads' CPU time, nanoseconds: below `run_ns` when runs waited for cores.
     pub cpu_ns: u64,
-    /// Every run time, nanoseconds, by batch size (for a profile of the live run's own times).
+    /// Every run's times, by batch size (for a profile of the live run's own times).
     #[serde(skip)]
-    pub run_ns_by_batch: std::collections::BTreeMap<u32, Vec<u64>>,
-    /// Every run's thread CPU time, nanoseconds, by batch size (0 where not measurable).
-    #[serde(skip)]
-    pub cpu_ns_by_batch: std::collections::BTreeMap<u32, Vec<u64>>,
+    pub runs_by_batch: std::collections::BTreeMap<u32, Vec<RunTimes>>,
+}
+
+/// The times of one ONNX Runtime run, nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunTimes {
+    /// Wall time.
+    pub wall_ns: u64,
+    /// Its thread's CPU time (0 where not measurable).
+    pub cpu_ns: u64,
 }
 
 /// Per partition: the session model and what its inputs are.
@@ -218,14 +224,13 @@ impl OrtExecutor {
                     p.requests += sub.requests.len() as u64;
                     p.run_ns += run_ns;
                     p.cpu_ns += cpu_ns;
-                    p.run_ns_by_batch
+                    p.runs_by_batch
                         .entry(sub.requests.len() as u32)
                         .or_default()
-                        .push(run_ns);
-                    p.cpu_ns_by_batch
-                        .entry(sub.requests.len() as u32)
-                        .or_default()
-                        .push(cpu_ns);
+                        .push(RunTimes {
+                            wall_ns: run_ns,
+                            cpu_ns,
+                        });
                     s.gather_ns += gather_ns;
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
