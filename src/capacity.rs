@@ -19,16 +19,10 @@ use infscaler_sim::experiment::capacity::{self, CapacityOptions, CapacityResult}
 /// Runs the capacity search of every scenario and prints a table or JSON.
 pub fn run(
     scenarios: &[PathBuf],
-    attainment: f64,
-    tolerance: f64,
+    options: &CapacityOptions,
     jobs: Option<usize>,
     json: bool,
 ) -> Result<ExitCode> {
-    let options = CapacityOptions {
-        attainment,
-        tolerance,
-        ..CapacityOptions::default()
-    };
     options
         .validate()
         .map_err(|(field, message)| anyhow::anyhow!("--{field}: {message}"))?;
@@ -50,7 +44,7 @@ pub fn run(
             .par_iter()
             .zip(resolved.par_iter())
             .map(|(path, scenario)| {
-                let result = capacity::capacity(scenario, &options)
+                let result = capacity::capacity(scenario, options)
                     .with_context(|| format!("{}: capacity search", path.display()))?;
                 eprintln!(
                     "capacity: {}: {:.2} req/s after {} probes{}",
@@ -89,18 +83,43 @@ fn outcome_name(r: &CapacityResult) -> String {
         .unwrap_or_default()
 }
 
+/// The attainment of the last probe at the capacity, with its interval and request count.
+fn attainment_at_capacity(r: &CapacityResult) -> String {
+    let at = r
+        .probes
+        .iter()
+        .rev()
+        .find(|p| p.passed && p.rate_per_s == r.capacity_rps);
+    match at {
+        Some(p) => match (p.attainment, p.attainment_interval) {
+            (Some(a), Some((lo, hi))) => format!(
+                "{:.2} % [{:.2}–{:.2}] of {}",
+                100.0 * a,
+                100.0 * lo,
+                100.0 * hi,
+                p.measured
+            ),
+            _ => "-".into(),
+        },
+        None => "-".into(),
+    }
+}
+
 /// One row per scenario.
 fn table(results: &[CapacityResult]) -> String {
     let mut out = String::new();
     if let Some(r) = results.first() {
         let _ = writeln!(
             out,
-            "capacity at SLO attainment ≥ {:.2} % with no drops (bracket within {:.1} %)\n",
+            "capacity at SLO attainment ≥ {:.2} % with no drops, decided on {:.0} % Wilson \
+             intervals of ≥ {} requests per probe (bracket within {:.1} %)\n",
             100.0 * r.target,
+            100.0 * r.confidence,
+            r.min_requests,
             100.0 * r.tolerance
         );
     }
-    let rows: Vec<[String; 7]> = results
+    let rows: Vec<[String; 9]> = results
         .iter()
         .map(|r| {
             [
@@ -109,6 +128,11 @@ fn table(results: &[CapacityResult]) -> String {
                 r.app.clone(),
                 format!("{:.2}", r.slo_ms),
                 format!("{:.2}", r.capacity_rps),
+                match r.bracket.1 {
+                    Some(hi) => format!("{:.2}–{hi:.2}", r.bracket.0),
+                    None => format!("≥ {:.2}", r.bracket.0),
+                },
+                attainment_at_capacity(r),
                 r.probes.len().to_string(),
                 if r.converged {
                     "yes".to_string()
@@ -124,6 +148,8 @@ fn table(results: &[CapacityResult]) -> String {
         "app",
         "SLO ms",
         "capacity req/s",
+        "bracket req/s",
+        "attainment there",
         "probes",
         "converged",
     ];
@@ -133,11 +159,11 @@ fn table(results: &[CapacityResult]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 7]| {
+    let line = |cells: [&str; 9]| {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Text columns left-aligned, numbers right-aligned.
-            if (3..=5).contains(&i) {
+            if (3..=7).contains(&i) {
                 let _ = write!(s, "{cell:>w$}  ");
             } else {
                 let _ = write!(s, "{cell:<w$}  ");

@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 use infscaler_results::report_text;
 use infscaler_results::summarize::Agg;
+use infscaler_sim::experiment::capacity::CapacityOptions;
 use infscaler_sim::{Scenario, Simulation};
 
 /// Simulate ML inference serving on NVIDIA Jetson devices and compare serving policies.
@@ -98,6 +99,12 @@ enum Command {
         /// Stop when the bracket's width is within this fraction of its lower end.
         #[arg(long, default_value_t = 0.02)]
         tolerance: f64,
+        /// Measured requests each probe has at least (its run is lengthened to reach them).
+        #[arg(long, default_value_t = 2000)]
+        min_requests: u64,
+        /// Confidence level of the attainment intervals the search decides on.
+        #[arg(long, default_value_t = 0.95)]
+        confidence: f64,
         /// Scenarios searched at once (default: the available cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -227,9 +234,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             scenarios,
             attainment,
             tolerance,
+            min_requests,
+            confidence,
             jobs,
             json,
-        } => capacity::run(&scenarios, attainment, tolerance, jobs, json),
+        } => {
+            let options = CapacityOptions {
+                attainment,
+                tolerance,
+                min_requests,
+                confidence,
+                ..CapacityOptions::default()
+            };
+            capacity::run(&scenarios, &options, jobs, json)
+        }
         Command::Bench {
             requests,
             repeat,

@@ -80,8 +80,16 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     let _ = writeln!(out, "  utilisation  {}", util.join("   "));
     let _ = writeln!(
         out,
-        "\n  {:<3} {:<18} {:>9}  {:<18} {:>9} {:>9} {:>11} {:>7}",
-        "#", "partition", "ops", "instances", "queue ms", "exec ms", "transfer ms", "batch"
+        "\n  {:<3} {:<18} {:>9}  {:<18} {:>9} {:>9} {:>10} {:>11} {:>7}",
+        "#",
+        "partition",
+        "ops",
+        "instances",
+        "queue ms",
+        "exec ms",
+        "blocked ms",
+        "transfer ms",
+        "batch"
     );
     for (i, p) in r.partitions.iter().enumerate() {
         let inst: Vec<String> = p
@@ -92,7 +100,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         let st = s.stages.get(i);
         let _ = writeln!(
             out,
-            "  {:<3} {:<18} {:>9}  {:<18} {:>9.3} {:>9.3} {:>11.3} {:>7.2}",
+            "  {:<3} {:<18} {:>9}  {:<18} {:>9.3} {:>9.3} {:>10.3} {:>11.3} {:>7.2}",
             i,
             p.model,
             format!("{}-{}", p.first_op, p.last_op),
@@ -103,6 +111,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             },
             st.and_then(|x| x.mean_queue_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_exec_ms).unwrap_or(0.0),
+            st.and_then(|x| x.mean_blocked_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_transfer_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_batch_size).unwrap_or(0.0),
         );

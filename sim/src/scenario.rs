@@ -21,7 +21,7 @@ use crate::model::zoo::{self, ZooOptions};
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
-use crate::serving::{ProcessLayout, Routing};
+use crate::serving::{Admission, Overflow, ProcessLayout, Routing};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::AppSpec;
@@ -179,9 +179,17 @@ fn zero_span() -> TimeSpan {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServingSpec {
-    /// Longest queue of one instance; a request routed to a full queue is dropped (`queue_full`).
+    /// Longest queue of one instance (or of a partition's shared queue). Between stages a full
+    /// queue applies `overflow`; at the first stage, `admission`.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
+    /// What a producer does when the next partition's queue is full: `block` (default: hold the
+    /// outputs and the instance until it has room) or `drop` them (`queue_full`).
+    #[serde(default)]
+    pub overflow: Overflow,
+    /// Which arrivals the first stage turns away.
+    #[serde(default)]
+    pub admission: Admission,
     /// Whether the instances of the initial deployment start cold (load weights first).
     #[serde(default)]
     pub cold_start_initial: bool,
@@ -210,6 +218,8 @@ impl Default for ServingSpec {
     fn default() -> Self {
         ServingSpec {
             queue_capacity: default_queue_capacity(),
+            overflow: Overflow::default(),
+            admission: Admission::default(),
             cold_start_initial: false,
             cold_start_init: default_cold_start_init(),
             runtime: default_runtime(),
@@ -351,6 +361,12 @@ impl Scenario {
         self.check_run()?;
         if self.serving.queue_capacity == 0 {
             return Err(self.error("serving.queue_capacity", "must be at least 1"));
+        }
+        if self.serving.admission.queue_limit == Some(0) {
+            return Err(self.error(
+                "serving.admission.queue_limit",
+                "must be at least 1 (leave it out for serving.queue_capacity)",
+            ));
         }
         if let ServiceTime::Lognormal { cv } = self.serving.service_time
             && !(cv.is_finite() && cv >= 0.0)

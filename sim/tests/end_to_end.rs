@@ -102,6 +102,7 @@ fn random_scenario(
     transport: &str,
     drain: bool,
     routing: &str,
+    overflow: &str,
 ) -> String {
     format!(
         r#"
@@ -121,6 +122,7 @@ duration = "3s"
 drain = {drain}
 [serving]
 queue_capacity = 64
+overflow = "{overflow}"
 routing = "{routing}"
 [policy]
 kind = "static"
@@ -145,8 +147,9 @@ batch_timeout = "1ms"
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Whatever the memory cap, load, batching, transport, routing and stop rule: unified memory
-    /// use never exceeds the limit, and every request is completed, dropped or still in flight.
+    /// Whatever the memory cap, load, batching, transport, routing, overflow and stop rule: unified
+    /// memory use never exceeds the limit, and every request is completed, dropped or still in
+    /// flight.
     #[test]
     fn memory_stays_under_the_limit_and_requests_are_conserved(
         cap_mib in 300u64..3000,
@@ -155,8 +158,9 @@ proptest! {
         transport in prop::sample::select(vec!["zero_copy", "shared_memory", "http"]),
         drain in any::<bool>(),
         routing in prop::sample::select(vec!["shared_queue", "join_shortest_queue"]),
+        overflow in prop::sample::select(vec!["block", "drop"]),
     ) {
-        let text = random_scenario(cap_mib, rate, max_batch, transport, drain, routing);
+        let text = random_scenario(cap_mib, rate, max_batch, transport, drain, routing, overflow);
         let report = run(&text, Path::new("."));
         let s = &report.summary;
         prop_assert!(s.memory_peak_bytes <= cap_mib * 1024 * 1024, "peak {} > cap {} MiB", s.memory_peak_bytes, cap_mib);
@@ -170,7 +174,7 @@ proptest! {
 #[test]
 fn a_cut_off_run_reports_what_is_still_in_flight() {
     // Far more load than the device serves, cut off at the end of arrivals.
-    let text = random_scenario(6000, 2000.0, 1, "zero_copy", false, "shared_queue")
+    let text = random_scenario(6000, 2000.0, 1, "zero_copy", false, "shared_queue", "block")
         .replace("queue_capacity = 64", "queue_capacity = 100000");
     let s = run(&text, Path::new(".")).summary;
     assert!(

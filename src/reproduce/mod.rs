@@ -56,6 +56,10 @@ pub struct Figure {
     pub quick: &'static [(&'static str, &'static str)],
 }
 
+/// Measured requests per capacity probe under `--quick` (a full reproduction keeps the sweep's
+/// own, default 2,000).
+const QUICK_MIN_REQUESTS: i64 = 200;
+
 /// The paper's experiments, in the order of the report.
 pub const FIGURES: [Figure; 5] = [
     Figure {
@@ -141,6 +145,10 @@ pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool, runtime: &Runtime) -
         spec.insert("name".into(), format!("{name}-quick").into());
         spec.insert("repeat".into(), 1.into());
         overrides.extend(figure.quick.iter().copied());
+        if let Some(capacity) = spec.get_mut("capacity").and_then(|c| c.as_table_mut()) {
+            // A quick run checks the pipeline, not the numbers: short capacity probes.
+            capacity.insert("min_requests".into(), QUICK_MIN_REQUESTS.into());
+        }
     }
     let axes = spec
         .entry("axes")

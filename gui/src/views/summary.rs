@@ -84,7 +84,7 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
         ui.add_space(8.0);
         ui.strong("Stages");
         Grid::new("stages")
-            .num_columns(6)
+            .num_columns(7)
             .striped(true)
             .show(ui, |ui| {
                 for h in [
@@ -93,6 +93,7 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
                     "batch",
                     "queue ms",
                     "exec ms",
+                    "blocked ms",
                     "hand-off ms",
                 ] {
                     ui.label(RichText::new(h).small().strong());
@@ -104,6 +105,7 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
                     ui.monospace(fmt_opt(st.mean_batch_size));
                     ui.monospace(fmt_opt(st.mean_queue_ms));
                     ui.monospace(fmt_opt(st.mean_exec_ms));
+                    ui.monospace(fmt_opt(st.mean_blocked_ms));
                     ui.monospace(fmt_opt(st.mean_transfer_ms));
                     ui.end_row();
                 }

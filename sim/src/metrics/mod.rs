@@ -17,7 +17,7 @@ mod summary;
 pub use gauge::TimeWeighted;
 pub use latency::{CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs};
 pub use series::{SeriesPoint, TimeSeries};
-pub use stage::{StageAccumulator, StageSummary};
+pub use stage::{StageAccumulator, StageSummary, StageTimes};
 pub use summary::Summary;
 
 use serde::{Deserialize, Serialize};
@@ -257,17 +257,12 @@ impl Recorder {
     }
 
     /// One request's times at pipeline stage `stage`: waiting in the queue, executing (its
-    /// batch's execution time) and transferring its output onward. Attributed to the latest time
-    /// recorded. Panics if `stage` is not below the stage count given to [`Recorder::new`].
-    pub fn stage(
-        &mut self,
-        stage: usize,
-        queue: SimDuration,
-        exec: SimDuration,
-        transfer: SimDuration,
-    ) {
+    /// batch's execution time), waiting for room downstream and transferring its output onward.
+    /// Attributed to the latest time recorded. Panics if `stage` is not below the stage count
+    /// given to [`Recorder::new`].
+    pub fn stage(&mut self, stage: usize, times: StageTimes) {
         if self.measuring {
-            self.stages[stage].request(queue, exec, transfer);
+            self.stages[stage].request(times);
         }
     }
 

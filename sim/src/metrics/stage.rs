@@ -1,4 +1,5 @@
-//! Per-stage (per model partition) sums: queueing, execution and transfer time, batch sizes.
+//! Per-stage (per model partition) sums: queueing, execution, blocking and transfer time, batch
+//! sizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +16,27 @@ pub struct StageSummary {
     pub mean_queue_ms: Option<f64>,
     /// Mean execution time of the batch a request rode in, ms; `None` without requests.
     pub mean_exec_ms: Option<f64>,
+    /// Mean time a request's output waited for room in the next stage's queue (blocking
+    /// overflow), ms; `None` without requests.
+    #[serde(default)]
+    pub mean_blocked_ms: Option<f64>,
     /// Mean time to hand the request's output to the next stage, ms; `None` without requests.
     pub mean_transfer_ms: Option<f64>,
     /// Mean number of requests per executed batch; `None` without batches.
     pub mean_batch_size: Option<f64>,
+}
+
+/// One request's times at one stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    /// Waiting in the stage's queue.
+    pub queue: SimDuration,
+    /// Executing (its batch's execution time).
+    pub exec: SimDuration,
+    /// Its output waiting for room in the next stage's queue.
+    pub blocked: SimDuration,
+    /// Handing its output to the next stage.
+    pub transfer: SimDuration,
 }
 
 /// Running sums for one stage; constant size whatever the number of requests.
@@ -27,6 +45,7 @@ pub struct StageAccumulator {
     requests: u64,
     queue_ns: u128,
     exec_ns: u128,
+    blocked_ns: u128,
     transfer_ns: u128,
     batches: u64,
     batch_items: u64,
@@ -34,11 +53,12 @@ pub struct StageAccumulator {
 
 impl StageAccumulator {
     /// Adds one request's times at this stage.
-    pub fn request(&mut self, queue: SimDuration, exec: SimDuration, transfer: SimDuration) {
+    pub fn request(&mut self, t: StageTimes) {
         self.requests += 1;
-        self.queue_ns += u128::from(queue.as_ns());
-        self.exec_ns += u128::from(exec.as_ns());
-        self.transfer_ns += u128::from(transfer.as_ns());
+        self.queue_ns += u128::from(t.queue.as_ns());
+        self.exec_ns += u128::from(t.exec.as_ns());
+        self.blocked_ns += u128::from(t.blocked.as_ns());
+        self.transfer_ns += u128::from(t.transfer.as_ns());
     }
 
     /// Adds one executed batch of `size` requests.
@@ -56,6 +76,7 @@ impl StageAccumulator {
             batches: self.batches,
             mean_queue_ms: mean_ms(self.queue_ns),
             mean_exec_ms: mean_ms(self.exec_ns),
+            mean_blocked_ms: mean_ms(self.blocked_ns),
             mean_transfer_ms: mean_ms(self.transfer_ns),
             mean_batch_size: (self.batches > 0)
                 .then(|| self.batch_items as f64 / self.batches as f64),
@@ -69,12 +90,18 @@ mod tests {
 
     #[test]
     fn means_of_requests_and_batches() {
-        // Two requests: queue 1 and 3 ms, exec 10 and 10 ms, transfer 0 and 1 ms;
-        // batches of 1 and 4 → means 2, 10, 0.5 ms and 2.5 per batch.
+        // Two requests: queue 1 and 3 ms, exec 10 and 10 ms, blocked 0 and 4 ms, transfer 0 and
+        // 1 ms; batches of 1 and 4 → means 2, 10, 2, 0.5 ms and 2.5 per batch.
         let mut s = StageAccumulator::default();
         let ms = SimDuration::from_ms;
-        s.request(ms(1), ms(10), ms(0));
-        s.request(ms(3), ms(10), ms(1));
+        let times = |queue, blocked, transfer| StageTimes {
+            queue: ms(queue),
+            exec: ms(10),
+            blocked: ms(blocked),
+            transfer: ms(transfer),
+        };
+        s.request(times(1, 0, 0));
+        s.request(times(3, 4, 1));
         s.batch(1);
         s.batch(4);
         let got = s.summary();
@@ -82,6 +109,7 @@ mod tests {
         assert_eq!(got.batches, 2);
         assert_eq!(got.mean_queue_ms, Some(2.0));
         assert_eq!(got.mean_exec_ms, Some(10.0));
+        assert_eq!(got.mean_blocked_ms, Some(2.0));
         assert_eq!(got.mean_transfer_ms, Some(0.5));
         assert_eq!(got.mean_batch_size, Some(2.5));
     }

@@ -100,9 +100,12 @@ fn warmup_excludes_early_events_and_carries_in_flight_requests_over() {
     r.drop(t_ms(400), DropReason::NoInstance);
     r.stage(
         0,
-        SimDuration::from_ms(1),
-        SimDuration::from_ms(1),
-        SimDuration::ZERO,
+        StageTimes {
+            queue: SimDuration::from_ms(1),
+            exec: SimDuration::from_ms(1),
+            transfer: SimDuration::ZERO,
+            ..StageTimes::default()
+        },
     );
     r.batch(0, 8);
     r.completion(t_ms(1700), t_ms(200));
@@ -239,15 +242,21 @@ fn stage_means_and_batch_sizes() {
     r.tick(t_ms(1));
     r.stage(
         1,
-        SimDuration::from_ms(2),
-        SimDuration::from_ms(4),
-        SimDuration::from_ms(1),
+        StageTimes {
+            queue: SimDuration::from_ms(2),
+            exec: SimDuration::from_ms(4),
+            transfer: SimDuration::from_ms(1),
+            ..StageTimes::default()
+        },
     );
     r.stage(
         1,
-        SimDuration::from_ms(4),
-        SimDuration::from_ms(4),
-        SimDuration::from_ms(0),
+        StageTimes {
+            queue: SimDuration::from_ms(4),
+            exec: SimDuration::from_ms(4),
+            transfer: SimDuration::from_ms(0),
+            ..StageTimes::default()
+        },
     );
     r.batch(1, 2);
     let s = r.finish(t_ms(10), 0);
@@ -271,9 +280,12 @@ fn busy_run() -> Summary {
         } else {
             r.stage(
                 0,
-                SimDuration::from_us(300 + i),
-                SimDuration::from_ms(3),
-                SimDuration::ZERO,
+                StageTimes {
+                    queue: SimDuration::from_us(300 + i),
+                    exec: SimDuration::from_ms(3),
+                    transfer: SimDuration::ZERO,
+                    ..StageTimes::default()
+                },
             );
             r.batch(0, 1 + (i % 4) as u32);
             r.completion(t + SimDuration::from_us(1_000 * (i % 4) + 7), t);

@@ -60,3 +60,31 @@ pub enum Routing {
     /// queued or in service (ties: the instance created first).
     JoinShortestQueue,
 }
+
+/// What a producer does when the next partition's queue is full as its batch ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overflow {
+    /// The producer holds its outputs, and its instance, until the next queue has room for them
+    /// (a bounded hand-off, as a pipeline of bounded channels): no work done upstream is thrown
+    /// away, and back-pressure reaches the first stage, where admission decides.
+    #[default]
+    Block,
+    /// The requests that find the next queue full are dropped (`queue_full`) after the upstream
+    /// partitions already did their work.
+    Drop,
+}
+
+/// The `[serving.admission]` table: which arrivals the first stage turns away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    /// Longest queue of the first stage (per instance under join-shortest-queue routing); an
+    /// arrival that finds it full is dropped (`queue_full`). Default: `serving.queue_capacity`.
+    #[serde(default)]
+    pub queue_limit: Option<usize>,
+    /// Whether the first stage drops (`timeout`) a request whose latency objective is already
+    /// lost when its batch would start, instead of spending the pipeline's time on it.
+    #[serde(default)]
+    pub drop_late: bool,
+}

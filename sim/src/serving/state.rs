@@ -34,6 +34,23 @@ pub struct PartitionState {
     pub load: TimeWeighted,
     /// Requests that entered it since the last policy tick.
     pub window_arrivals: u64,
+    /// Requests travelling to it (their room in its queues is taken under blocking overflow).
+    pub inbound: u32,
+    /// Finished batches of the previous partition waiting for room in its queues (blocking
+    /// overflow), oldest first.
+    pub blocked: VecDeque<BlockedBatch>,
+}
+
+/// The outputs of a finished batch held by their producer until the next partition's queues
+/// have room for them (blocking overflow); the producing instance stays busy meanwhile.
+#[derive(Clone, Debug)]
+pub struct BlockedBatch {
+    /// The producing instance.
+    pub instance: u32,
+    /// The requests whose outputs wait.
+    pub requests: Vec<u32>,
+    /// Whether a zero-copy region had to be allocated for one of them.
+    pub token_fault: bool,
 }
 
 /// A FIFO of requests with its batch timer.
@@ -108,6 +125,9 @@ pub struct RequestState {
     pub exec_start: SimTime,
     /// When its batch finished executing.
     pub exec_end: SimTime,
+    /// When its output started travelling to the next partition (after `exec_end` by the time it
+    /// was blocked).
+    pub handed_off: SimTime,
 }
 
 /// A batch executing on an instance (how it executes is the executor's).

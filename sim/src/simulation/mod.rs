@@ -179,6 +179,13 @@ impl Simulation {
             memory_limit_bytes: scenario.memory_limit_bytes,
             slo: scenario.slo,
             queue_capacity: spec.serving.queue_capacity,
+            overflow: spec.serving.overflow,
+            first_queue_limit: spec
+                .serving
+                .admission
+                .queue_limit
+                .unwrap_or(spec.serving.queue_capacity),
+            drop_late: spec.serving.admission.drop_late,
             routing: spec.serving.routing,
             cold_start_init: spec.serving.cold_start_init.0,
             transport_costs: spec.serving.transport.clone(),

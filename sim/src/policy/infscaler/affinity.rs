@@ -23,24 +23,49 @@
 //!     GPU the binding one of its compute share (time-weighted compute demand of the plan's GPU
 //!     segments, what the fluid model's max-min sharing gives it) and its share of the DRAM
 //!     bandwidth (bytes moved per unit of time over the device's bandwidth), so memory-bound
-//!     partitions do not count as free — and u is the fraction of time the instance is expected
-//!     to be busy: its even share of the partition's observed arrival rate times its latency
-//!     there, λ_k·A_k^m/S_k, capped at the target utilisation ρ (`instance_utilization`). The
-//!     cap says an instance is provisioned for at most ρ of its accelerator's time — demand
-//!     beyond that is what further scale-outs are for — and keeps one fully loaded exclusive
-//!     engine (a DLA) within R^m = 1 under the paper's strict U^m + r < R^m. U^m is the sum of
-//!     the same figure over the instances on m. This follows the paper's "expected resource
-//!     usage u_k^m"; a purely static figure (w × ρ for every instance) was tried and rejected:
-//!     six idle AlexNet partitions on one GPU already "use" more than the GPU, and nothing can
-//!     ever scale.
+//!     partitions do not count as free — and u is the fraction of its time the instance is
+//!     expected to be busy. How u is read is a parameter ([`ResourceShare`]):
+//!     - `reserved` (default): u = ρ, the target utilisation (`instance_utilization`): every
+//!       instance is provisioned for ρ of its busy share, whatever the load, so U^m (the same
+//!       figure summed over the instances on m) grows by r_k^m with each instance and line 4's
+//!       check U^m + r_k^m < R^m stops scale-out on m at its limit; Algorithm 1 then moves on
+//!       to the next accelerator in affinity order, and stops when none has room: "checks if
+//!       the accelerator has enough resources to accommodate it (lines 3, 4)" (§IV-A);
+//!     - `load_share` (the reading before December 2026): u = min(ρ, λ_k·A_k^m/S_k), the
+//!       partition's observed load spread evenly over its S_k instances (S_k + 1 for the one
+//!       being added). It shrinks as instances are added, so Σ r over a partition's instances
+//!       stays at its offered utilisation and the check never binds below full load: under an
+//!       SLO violation that scaling cannot cure, instances are added until memory is full (31
+//!       to 62 under the Table II trace in the reproduction of November 2026).
+//!
+//!     U^m counts the initial deployment too, which Algorithm 1 does not place: it may start
+//!     above R^m on the accelerator every partition prefers, which then takes no scale-out.
 
 use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
 
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Operator;
 use crate::model::cost::{self, ExecPlan, Footprint, Target};
 use crate::serving::InstanceConfig;
+
+/// How Algorithm 1 reads r_k^m, the compute share one instance is expected to use (line 4's
+/// check U^m + r_k^m < R^m).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceShare {
+    /// w_k^m × ρ: each instance reserves its busy share at the target utilisation, whatever the
+    /// load, so the instances on an accelerator add up to at most R^m and scale-out moves on to
+    /// the next accelerator in affinity order, then stops — the limit line 4 states.
+    #[default]
+    Reserved,
+    /// w_k^m × min(ρ, λ_k·A_k^m/S_k): the partition's load spread over its instances. It
+    /// shrinks as instances are added, so Σ r over the instances equals the offered
+    /// utilisation and the check never binds: instances are added until memory is full.
+    LoadShare,
+}
 
 /// What Algorithm 1 knows about one partition.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,10 +88,23 @@ pub struct PartitionProfile {
 }
 
 impl PartitionProfile {
-    /// Expected compute share of one instance on `m` when the partition sees `arrivals_per_s`
-    /// spread over `instances` instances: w_k^m × min(ρ, λ·A_k^m / S).
-    pub fn expected_share(&self, m: usize, arrivals_per_s: f64, instances: u32, rho: f64) -> f64 {
-        let busy = arrivals_per_s * self.latency_ns[m] as f64 / 1e9 / f64::from(instances.max(1));
+    /// Expected compute share r_k^m of one instance on `m`: under [`ResourceShare::Reserved`]
+    /// w_k^m × ρ; under [`ResourceShare::LoadShare`], with the partition's `arrivals_per_s`
+    /// spread over `instances` instances, w_k^m × min(ρ, λ·A_k^m / S).
+    pub fn expected_share(
+        &self,
+        m: usize,
+        arrivals_per_s: f64,
+        instances: u32,
+        rho: f64,
+        reading: ResourceShare,
+    ) -> f64 {
+        let busy = match reading {
+            ResourceShare::Reserved => rho,
+            ResourceShare::LoadShare => {
+                arrivals_per_s * self.latency_ns[m] as f64 / 1e9 / f64::from(instances.max(1))
+            }
+        };
         self.busy_share[m] * busy.clamp(0.0, rho)
     }
 
@@ -199,14 +237,20 @@ mod tests {
             footprint: mem,
             busy_share: share,
         };
-        // Expected share on a DLA: λ·A/S capped at ρ. 100 req/s × A over 2 instances:
+        // Load share on a DLA: λ·A/S capped at ρ. 100 req/s × A over 2 instances:
+        let load = ResourceShare::LoadShare;
         let a_dla = lat[dla] as f64 / 1e9;
         let u = 100.0 * a_dla / 2.0;
         assert!(u < 0.7);
-        assert!((p.expected_share(dla, 100.0, 2, 0.7) - u).abs() < 1e-12);
+        assert!((p.expected_share(dla, 100.0, 2, 0.7, load) - u).abs() < 1e-12);
         // Overloaded: capped at ρ = 0.7 (× w = 1).
-        assert_eq!(p.expected_share(dla, 1e6, 1, 0.7), 0.7);
-        // No load, no share.
-        assert_eq!(p.expected_share(gpu, 0.0, 1, 0.7), 0.0);
+        assert_eq!(p.expected_share(dla, 1e6, 1, 0.7, load), 0.7);
+        // Reserved: ρ × w whatever the load or the number of instances.
+        let reserved = ResourceShare::Reserved;
+        for (rate, n) in [(0.0, 1), (100.0, 2), (1e6, 9)] {
+            assert_eq!(p.expected_share(dla, rate, n, 0.7, reserved), 0.7);
+        }
+        // No load, no load share.
+        assert_eq!(p.expected_share(gpu, 0.0, 1, 0.7, load), 0.0);
     }
 }

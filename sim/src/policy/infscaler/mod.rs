@@ -19,6 +19,7 @@ pub mod partitioner;
 use serde::{Deserialize, Serialize};
 
 use self::affinity::PartitionProfile;
+pub use self::affinity::ResourceShare;
 use self::autoscaler::{Autoscaler, Detector, DetectorParams, Resources, Usage, Verdict};
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
 use crate::model::{Model, cost, partition};
@@ -80,6 +81,12 @@ pub struct InfScalerSpec {
     /// (container-concurrency-target-percentage 70, REFERENCE.md §1).
     #[serde(default = "default_instance_utilization")]
     pub instance_utilization: f64,
+    /// How r_k^m, the compute share one instance is expected to use, is read (Algorithm 1 line
+    /// 4): `"reserved"` (default: w_k^m × ρ per instance, whatever the load) or `"load_share"`
+    /// (w_k^m × min(ρ, λ_k·A_k^m/S_k), which shrinks as instances are added, so the check
+    /// never binds once load is spread; the reading before December 2026). See [`affinity`].
+    #[serde(default)]
+    pub resource_share: ResourceShare,
     /// R^m for compute: the cap on the summed expected compute shares on each accelerator.
     /// Default 1: the accelerator's whole capacity.
     #[serde(default = "default_compute_cap")]
@@ -159,6 +166,7 @@ impl Default for InfScalerSpec {
             ignore_while_draining: true,
             latency_fit: true,
             instance_utilization: default_instance_utilization(),
+            resource_share: ResourceShare::default(),
             compute_cap: default_compute_cap(),
             memory_cap: default_memory_cap(),
             scale_in_windows: default_scale_in_windows(),
@@ -270,8 +278,14 @@ impl InfScalerPolicy {
         for (k, p) in obs.partitions.iter().enumerate().take(self.profiles.len()) {
             let s = p.total_instances();
             for (m, &count) in p.instances.iter().enumerate().take(n) {
-                compute_used[m] +=
-                    f64::from(count) * self.profiles[k].expected_share(m, rates[k], s, rho);
+                compute_used[m] += f64::from(count)
+                    * self.profiles[k].expected_share(
+                        m,
+                        rates[k],
+                        s,
+                        rho,
+                        self.spec.resource_share,
+                    );
             }
         }
         Resources {
@@ -443,12 +457,14 @@ impl Policy for InfScalerPolicy {
                 let affinity: Vec<Vec<usize>> =
                     self.profiles.iter().map(|p| p.affinity.clone()).collect();
                 let (profiles, rho) = (&self.profiles, self.spec.instance_utilization);
+                let reading = self.spec.resource_share;
                 let counts = self.autoscaler.instances().to_vec();
                 let census = obs.census(self.process_layout());
-                // r_{k}^m of one more instance: its share with the load over S_k + 1, and the
-                // memory it adds beside what its serving process already holds.
+                // r_{k}^m of one more instance: its expected share (under `load_share`, with
+                // the load over S_k + 1), and the memory it adds beside what its serving process
+                // already holds.
                 let usage = |k: usize, m: usize| Usage {
-                    compute: profiles[k].expected_share(m, rates[k], counts[k] + 1, rho),
+                    compute: profiles[k].expected_share(m, rates[k], counts[k] + 1, rho, reading),
                     memory_bytes: profiles[k].footprint[m].marginal(census.residency(k, m)),
                 };
                 if let Some((partition, accelerator)) =

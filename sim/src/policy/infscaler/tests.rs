@@ -205,9 +205,12 @@ fn on_tick_scales_out_on_a_violation_then_in_after_a_calm_run() {
     let t = TransportSpec::default();
     let models = [crate::model::zoo::build("alexnet", &Default::default()).unwrap()];
     let c = ctx(&d, &models, &t, 2.0);
-    // Eq. 1 alone: six partitions, one per representative operator.
+    // Eq. 1 alone: six partitions, one per representative operator. Six instances fill the GPU
+    // under the default reserved r_k^m (Σ w·ρ > 1): the load-share reading, which lets them
+    // all fit at this load, keeps this test on the detector and the choice of partition.
     let mut p = InfScalerPolicy::new(InfScalerSpec {
         max_partitions: Some(100),
+        resource_share: ResourceShare::LoadShare,
         ..Default::default()
     });
     p.deploy(&c);
@@ -276,9 +279,12 @@ fn a_replica_joining_its_partitions_process_needs_only_its_own_memory() {
     let limit: u64 = 30 << 30;
     let cap = (limit as f64 * InfScalerSpec::default().memory_cap) as u64;
     let scale_out = |layout: ProcessLayout| {
+        // The load-share reading of r_k^m: six instances on the GPU leave no reserved room
+        // (see the test above); this test is about memory.
         let mut p = InfScalerPolicy::new(InfScalerSpec {
             max_partitions: Some(100),
             process_layout: Some(layout),
+            resource_share: ResourceShare::LoadShare,
             ..Default::default()
         });
         p.deploy(&c);
@@ -323,4 +329,102 @@ fn a_replica_joining_its_partitions_process_needs_only_its_own_memory() {
         }]
     );
     assert_eq!(scale_out(ProcessLayout::PerInstance), vec![]);
+}
+
+/// Algorithm 1 driven tick by tick under a violation that never clears (its SLO cannot be met
+/// by scaling) at a load far below the device's capacity: the scale-outs it makes, applied to
+/// the observed instances, until it stops or `limit` ticks pass (the counts per partition and
+/// accelerator, the policy, and the instances added per accelerator). Memory never binds (1 TiB).
+fn scale_out_until_it_stops(
+    reading: ResourceShare,
+    limit: usize,
+) -> (Vec<Vec<u32>>, InfScalerPolicy, Vec<u32>) {
+    use crate::policy::{AcceleratorObservation, PartitionObservation};
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let t = TransportSpec::default();
+    let models = [crate::model::zoo::build("alexnet", &Default::default()).unwrap()];
+    let c = ctx(&d, &models, &t, 2.0);
+    let mut p = InfScalerPolicy::new(InfScalerSpec {
+        resource_share: reading,
+        ..Default::default()
+    });
+    let dep = p.deploy(&c);
+    let n = d.accelerators.len();
+    let mut counts = vec![vec![0u32; n]; p.profiles().len()];
+    for i in &dep.instances {
+        counts[i.partition][i.accelerator] += 1;
+    }
+    let mut acts = Vec::new();
+    let mut added = vec![0u32; n];
+    // A tick after a scale-out is not settled (no decision); three quiet ticks in a row mean
+    // Algorithm 1 found no room.
+    let mut quiet = 0;
+    for _ in 0..limit {
+        let obs = Observation {
+            window: SimDuration::from_secs(1),
+            partitions: counts
+                .iter()
+                .map(|c| PartitionObservation {
+                    queued: 10,
+                    // 20 req/s: a few percent of any accelerator.
+                    window_arrivals: 20,
+                    window_mean_concurrency: 0.1,
+                    instances: c.clone(),
+                    live: c.clone(),
+                    starting: vec![0; n],
+                    ..Default::default()
+                })
+                .collect(),
+            accelerators: vec![AcceleratorObservation::default(); n],
+            memory_used_bytes: 1 << 30,
+            memory_limit_bytes: 1 << 40,
+            window_completed: 20,
+            window_within_slo: 10,
+            ..Default::default()
+        };
+        acts.clear();
+        p.on_tick(&obs, &mut acts);
+        match acts.as_slice() {
+            [
+                Action::ScaleOut {
+                    partition,
+                    accelerator,
+                    ..
+                },
+            ] => {
+                counts[*partition][*accelerator] += 1;
+                added[*accelerator] += 1;
+                quiet = 0;
+            }
+            [] if quiet == 2 => break,
+            [] => quiet += 1,
+            other => panic!("unexpected actions {other:?}"),
+        }
+    }
+    (counts, p, added)
+}
+
+#[test]
+fn algorithm_1_stops_scaling_out_at_each_accelerators_limit() {
+    let rho = InfScalerSpec::default().instance_utilization;
+    let (counts, p, added) = scale_out_until_it_stops(ResourceShare::Reserved, 1000);
+    let total: u32 = added.iter().sum();
+    assert!((1..400).contains(&total), "{total} scale-outs: {counts:?}");
+    // Line 4 adds an instance on m only while U^m + r_k^m < R^m = 1, so every accelerator that
+    // gained instances ends below 1 of reserved shares (w_k^m × ρ per instance), the initial
+    // deployment's included.
+    for (m, &gained) in added.iter().enumerate() {
+        let used: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| f64::from(c[m]) * p.profiles()[k].busy_share[m] * rho)
+            .sum();
+        if gained > 0 {
+            assert!(used < 1.0, "accelerator {m}: {used} of 1 with {counts:?}");
+        }
+    }
+    // The old reading shrinks r_k^m as instances are added: the check never binds at this load,
+    // and it scales out on every other tick (each scale-out leaves one tick unsettled).
+    let (_, _, old) = scale_out_until_it_stops(ResourceShare::LoadShare, 1000);
+    assert_eq!(old.iter().sum::<u32>(), 500);
 }

@@ -4,10 +4,10 @@ use super::{Context, DataPlane};
 use crate::event::PlaneEvent;
 use crate::executor::{BatchInfo, ExecContext};
 use crate::metrics::DropReason;
-use crate::serving::Routing;
 use crate::serving::sharing::{RegionRef, TokenGrant};
-use crate::serving::state::{BatchState, InstancePhase};
+use crate::serving::state::{BatchState, BlockedBatch, InstancePhase};
 use crate::serving::transport::TransportKind;
+use crate::serving::{Overflow, Routing};
 
 impl DataPlane {
     /// An idle ready instance serving `queue`, if any (the one created first).
@@ -39,8 +39,30 @@ impl DataPlane {
     /// Starts batches from `queue` while an idle instance can take one: a batch starts when it
     /// is full, when its oldest request has waited the batch timeout, or when the instance is
     /// draining; otherwise the queue's timer is armed for the oldest request's deadline.
+    ///
+    /// Requests leaving the queue make room: producers blocked on it may then hand over.
     pub(super) fn dispatch(&mut self, ctx: &mut Context<'_>, queue: u32) {
+        self.start_batches(ctx, queue);
+        let partition = self.queue_partition(queue);
+        if !self.partitions[partition as usize].blocked.is_empty() {
+            self.release_blocked(ctx, partition);
+        }
+    }
+
+    /// The partition whose requests `queue` holds.
+    fn queue_partition(&self, queue: u32) -> u32 {
+        let partitions = self.partitions.len() as u32;
+        if queue < partitions {
+            queue
+        } else {
+            self.instances[(queue - partitions) as usize].partition
+        }
+    }
+
+    /// What [`Self::dispatch`] does before it looks at blocked producers.
+    fn start_batches(&mut self, ctx: &mut Context<'_>, queue: u32) {
         let now = ctx.now();
+        let first_stage = self.drop_late && self.queue_partition(queue) == 0;
         loop {
             let q = &self.queues[queue as usize];
             let Some(&oldest) = q.requests.front() else {
@@ -49,6 +71,13 @@ impl DataPlane {
             let Some(i) = self.idle_server(queue) else {
                 return;
             };
+            if first_stage && now - self.requests.get(oldest).arrived > self.slo {
+                // Its objective is lost before it starts: admission control sheds it.
+                self.queues[queue as usize].requests.pop_front();
+                self.change_load(ctx, 0, -1);
+                self.drop_request(ctx, oldest, DropReason::Timeout);
+                continue;
+            }
             let inst = &self.instances[i as usize];
             let max = inst.config.max_batch as usize;
             let deadline = self.requests.get(oldest).enqueued + inst.config.batch_timeout;
@@ -190,11 +219,55 @@ impl DataPlane {
             requests.clear();
             self.vec_pool.push(requests);
         } else if !requests.is_empty() {
-            self.start_transfer(ctx, requests, partition + 1, faults > 0);
+            let next = partition + 1;
+            let waiting = &self.partitions[next as usize].blocked;
+            if self.overflow == Overflow::Block
+                && (!waiting.is_empty() || !self.has_room(next, requests.len()))
+            {
+                // The producer holds its outputs, and stays busy, until the next queue has room.
+                let inst = &mut self.instances[instance as usize];
+                inst.busy = true;
+                inst.in_service = requests.len() as u32;
+                self.partitions[next as usize]
+                    .blocked
+                    .push_back(BlockedBatch {
+                        instance,
+                        requests,
+                        token_fault: faults > 0,
+                    });
+                return;
+            }
+            self.start_transfer(ctx, requests, next, faults > 0);
         } else {
             self.vec_pool.push(requests);
         }
         self.after_instance_idle(ctx, instance);
+    }
+
+    /// Hands the outputs of producers blocked on `partition` over, oldest first, while its
+    /// queues have room for them; each producer then takes its next batch.
+    fn release_blocked(&mut self, ctx: &mut Context<'_>, partition: u32) {
+        loop {
+            let Some(front) = self.partitions[partition as usize].blocked.front() else {
+                return;
+            };
+            if !self.has_room(partition, front.requests.len()) {
+                return;
+            }
+            let Some(BlockedBatch {
+                instance,
+                requests,
+                token_fault,
+            }) = self.partitions[partition as usize].blocked.pop_front()
+            else {
+                return;
+            };
+            let inst = &mut self.instances[instance as usize];
+            inst.busy = false;
+            inst.in_service = 0;
+            self.start_transfer(ctx, requests, partition, token_fault);
+            self.after_instance_idle(ctx, instance);
+        }
     }
 
     /// An instance has no batch: it retires if it is draining and has nothing left, otherwise

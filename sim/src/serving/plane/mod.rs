@@ -18,6 +18,7 @@ mod instances;
 mod routing;
 mod transfer;
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -29,7 +30,6 @@ use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
 use crate::model::Operator;
 use crate::model::runtime::RuntimeProfile;
-use crate::serving::Routing;
 use crate::serving::memory::{MemoryByKind, UnifiedMemory};
 use crate::serving::process::{Census, ProcessLayout, Processes};
 use crate::serving::sharing::{RegionPool, SharingManager};
@@ -37,6 +37,7 @@ use crate::serving::state::{
     BatchState, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
 };
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
+use crate::serving::{Overflow, Routing};
 use crate::slab::Slab;
 use crate::time::{SimDuration, SimTime};
 
@@ -88,8 +89,15 @@ pub struct PlaneConfig {
     pub memory_limit_bytes: u64,
     /// The latency objective of every request.
     pub slo: SimDuration,
-    /// Longest queue; a request routed to a full queue is dropped.
+    /// Longest queue between stages (per instance under join-shortest-queue routing).
     pub queue_capacity: usize,
+    /// What a producer does when the next partition's queue is full.
+    pub overflow: Overflow,
+    /// Longest queue of the first partition; an arrival that finds it full is dropped.
+    pub first_queue_limit: usize,
+    /// Whether the first partition drops a request whose objective is already lost when its
+    /// batch would start.
+    pub drop_late: bool,
     /// How a partition's requests are spread over its instances.
     pub routing: Routing,
     /// Fixed part of a cold start on top of loading the weights from storage.
@@ -138,6 +146,9 @@ pub struct DataPlane {
     control_path: ControlPath,
     routing: Routing,
     queue_capacity: usize,
+    overflow: Overflow,
+    first_queue_limit: usize,
+    drop_late: bool,
     wait_for_instances: bool,
     partitions: Vec<PartitionState>,
     instances: Vec<InstanceState>,
@@ -177,6 +188,8 @@ impl DataPlane {
                 queue: queue as u32,
                 load: TimeWeighted::new(),
                 window_arrivals: 0,
+                inbound: 0,
+                blocked: VecDeque::new(),
             })
             .collect();
         DataPlane {
@@ -194,6 +207,9 @@ impl DataPlane {
             control_path: config.control_path,
             routing: config.routing,
             queue_capacity: config.queue_capacity,
+            overflow: config.overflow,
+            first_queue_limit: config.first_queue_limit,
+            drop_late: config.drop_late,
             wait_for_instances: config.wait_for_instances,
             queues: vec![RequestQueue::default(); partitions.len()],
             partitions,
@@ -311,6 +327,20 @@ impl DataPlane {
     /// Memory of the processes and instances on `accelerator` now.
     pub fn accelerator_memory(&self, accelerator: usize) -> u64 {
         self.accelerator_memory[accelerator]
+    }
+
+    /// Finished batches waiting for room downstream (blocking overflow), and their requests.
+    pub fn blocked(&self) -> (u32, u64) {
+        self.partitions.iter().fold((0, 0), |(b, r), p| {
+            (
+                b + p.blocked.len() as u32,
+                r + p
+                    .blocked
+                    .iter()
+                    .map(|x| x.requests.len() as u64)
+                    .sum::<u64>(),
+            )
+        })
     }
 
     /// Requests in flight (arrived, neither completed nor dropped).

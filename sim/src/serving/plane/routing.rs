@@ -1,11 +1,10 @@
 //! Admission of arrivals, routing of requests to queues, drops and completions.
 
 use super::{Context, DataPlane};
-use crate::metrics::DropReason;
-use crate::serving::Routing;
+use crate::metrics::{DropReason, StageTimes};
 use crate::serving::sharing::RegionRef;
 use crate::serving::state::RequestState;
-use crate::time::SimDuration;
+use crate::serving::{Overflow, Routing};
 
 impl DataPlane {
     /// A request arrives: its input tensor is allocated and it is routed to the first
@@ -23,6 +22,7 @@ impl DataPlane {
                 enqueued: now,
                 exec_start: now,
                 exec_end: now,
+                handed_off: now,
             });
             self.in_flight += 1;
             self.route(ctx, id, 0);
@@ -34,6 +34,10 @@ impl DataPlane {
 
     /// Sends request `id` to `partition`: to its shared queue, or under join-shortest-queue to
     /// the accepting instance with the fewest requests (ties: the instance created first).
+    /// A full queue drops the request at the first partition (admission); between partitions
+    /// only under `drop` overflow — under `block` its room was taken before it was handed over
+    /// ([`Self::has_room`]), and should the partition have lost instances meanwhile it joins
+    /// the queue above its bound rather than being lost.
     pub(super) fn route(&mut self, ctx: &mut Context<'_>, id: u32, partition: u32) {
         let now = ctx.now();
         {
@@ -60,7 +64,9 @@ impl DataPlane {
             .any(|&i| self.instances[i as usize].accepts());
         if !has_server && !self.wait_for_instances {
             self.drop_request(ctx, id, DropReason::NoInstance);
-        } else if self.queues[queue as usize].requests.len() >= self.queue_capacity {
+        } else if self.queues[queue as usize].requests.len() >= self.queue_limit(partition)
+            && (partition == 0 || self.overflow == Overflow::Drop)
+        {
             self.drop_request(ctx, id, DropReason::QueueFull);
         } else {
             self.queues[queue as usize].requests.push_back(id);
@@ -68,6 +74,50 @@ impl DataPlane {
             self.change_load(ctx, partition, 1);
             self.dispatch(ctx, queue);
         }
+    }
+
+    /// Longest queue of `partition`: the admission limit at the first, the queue capacity after.
+    fn queue_limit(&self, partition: u32) -> usize {
+        if partition == 0 {
+            self.first_queue_limit
+        } else {
+            self.queue_capacity
+        }
+    }
+
+    /// Whether `partition`'s queues have room for `n` more requests besides those travelling to
+    /// it (always, when it has nothing queued or inbound: a batch larger than a queue still
+    /// moves; and when requests there would be dropped for want of an instance anyway).
+    pub(super) fn has_room(&self, partition: u32, n: usize) -> bool {
+        let p = &self.partitions[partition as usize];
+        let limit = self.queue_limit(partition);
+        let shared_len = self.queues[p.queue as usize].requests.len();
+        let (mut free, mut queued, mut accepting) = (0usize, 0usize, false);
+        if self.routing == Routing::JoinShortestQueue {
+            for &i in &p.instances {
+                let inst = &self.instances[i as usize];
+                if inst.accepts() {
+                    accepting = true;
+                    let len = self.queues[inst.queue as usize].requests.len();
+                    free += limit.saturating_sub(len);
+                    queued += len;
+                }
+            }
+        } else {
+            accepting = p
+                .instances
+                .iter()
+                .any(|&i| self.instances[i as usize].accepts());
+        }
+        if !accepting && !self.wait_for_instances {
+            return true;
+        }
+        if self.routing == Routing::SharedQueue || !accepting {
+            free = limit.saturating_sub(shared_len);
+        }
+        queued += shared_len;
+        let inbound = p.inbound as usize;
+        free >= inbound + n || queued + inbound == 0
     }
 
     /// Lets go of a request's tensor: a sharing region goes back to its pool, a private buffer
@@ -107,9 +157,11 @@ impl DataPlane {
         let stage = r.partition as usize;
         ctx.recorder.stage(
             stage,
-            r.exec_start - r.enqueued,
-            r.exec_end - r.exec_start,
-            SimDuration::ZERO,
+            StageTimes {
+                queue: r.exec_start - r.enqueued,
+                exec: r.exec_end - r.exec_start,
+                ..StageTimes::default()
+            },
         );
         ctx.recorder.completion(now, r.arrived);
         self.window_latency.record((now - r.arrived).as_ns());

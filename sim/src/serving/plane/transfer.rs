@@ -3,7 +3,7 @@
 use super::{Context, DataPlane};
 use crate::engines::Work;
 use crate::event::PlaneEvent;
-use crate::metrics::DropReason;
+use crate::metrics::{DropReason, StageTimes};
 use crate::serving::state::TransferState;
 use crate::serving::transport::TransportKind;
 use crate::time::SimDuration;
@@ -36,6 +36,10 @@ impl DataPlane {
             return;
         }
         self.record_memory(ctx);
+        for &r in &requests {
+            self.requests.get_mut(r).handed_off = now;
+        }
+        self.partitions[to_partition as usize].inbound += requests.len() as u32;
         let transfer = self.transfers.insert(TransferState {
             requests,
             to_partition,
@@ -84,10 +88,16 @@ impl DataPlane {
             let req = *self.requests.get(r);
             ctx.recorder.stage(
                 from,
-                req.exec_start - req.enqueued,
-                req.exec_end - req.exec_start,
-                now - req.exec_end,
+                StageTimes {
+                    queue: req.exec_start - req.enqueued,
+                    exec: req.exec_end - req.exec_start,
+                    blocked: req.handed_off - req.exec_end,
+                    transfer: now - req.handed_off,
+                },
             );
+            // Its room stays taken until it is in a queue (routing one request may start a
+            // batch that lets a blocked producer look for room).
+            self.partitions[to_partition as usize].inbound -= 1;
             self.route(ctx, r, to_partition);
         }
         requests.clear();
