@@ -112,9 +112,9 @@ fn overload_sentence(
     }
     let mut s = format!(
         "Where the trace offers more than InfScaler's capacity at this SLO ({}), InfScaler cannot \
-         reach {:.0} % within the SLO, so it keeps adding instances (the table above) that share \
-         the same GPU and memory bandwidth, and the hysteretic scale-in never fires while misses \
-         continue",
+         reach {:.0} % within the SLO, so it adds instances until the accelerators have no room \
+         left (the table above), instances that share the same GPU and memory bandwidth, and the \
+         hysteretic scale-in never fires while misses continue",
         overloaded.join(", "),
         MET * 100.0
     );
@@ -352,8 +352,9 @@ pub fn section(
                      partitioning multiplies the fixed cost per instance, the overhead the \
                      paper's Fig. 7 also names (`policy.process_layout = \"per_partition\"` \
                      would share it). (2) Algorithm 1 scales out on every window that misses the \
-                     SLO and stops only at an accelerator's resource limit (lines 3–4): it has \
-                     no test of whether the last scale-out helped.",
+                     SLO, each instance reserving its busy share of its accelerator at the target \
+                     utilisation, and stops only when line 4 finds no accelerator with room: it \
+                     has no test of whether the last scale-out helped.",
                 r.runtime.name,
                 process_mib(r.runtime.name),
                 r.runtime.name
