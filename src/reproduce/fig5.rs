@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use infscaler_sim::model::zoo;
+use infscaler_sim::report::row::Cell;
 use infscaler_sim::workload::app::builtin_app;
 
 use super::figures::{self, Bars};
@@ -195,6 +196,119 @@ fn shared_model(apps: &[&str]) -> Option<String> {
         })
 }
 
+/// Seed-to-seed spread within which a cell's capacity counts as settled: ±10 % of its mean
+/// (issue 14's bar for Fig. 5).
+const SETTLED_HALF_RANGE: f64 = 0.10;
+
+/// One cell whose capacities over the seeds spread beyond ±[`SETTLED_HALF_RANGE`].
+#[derive(Clone, Debug, PartialEq)]
+struct WideCell {
+    /// `LPR 1.5× InfScaler`.
+    name: String,
+    /// Half the range over the mean.
+    half_range: f64,
+}
+
+/// What the rows say about the seeds: cells with a capacity above 0 (and of them those within
+/// ±10 %), the wider cells, searches (and of them those with a probe decided on its point
+/// estimate), and the fewest requests any probe measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct SeedSpread {
+    judged: usize,
+    settled: usize,
+    wide: Vec<WideCell>,
+    searches: usize,
+    point_decided: usize,
+    fewest: Option<f64>,
+}
+
+/// The [`SeedSpread`] of the Fig. 5 rows. `None` without repeats.
+fn seed_spread(
+    r: &Results,
+    cap: &Table,
+    apps: &[String],
+    slos: &[String],
+    systems: &[String],
+) -> Option<SeedSpread> {
+    let mut out = SeedSpread::default();
+    for row in &r.rows {
+        let cell = |name: &str| {
+            row.iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| match v {
+                    Cell::Int(i) => Some(*i as f64),
+                    Cell::Float(x) => Some(*x),
+                    _ => None,
+                })
+        };
+        if let Some(n) = cell("capacity_point_decisions") {
+            out.searches += 1;
+            out.point_decided += usize::from(n > 0.0);
+        }
+        if let Some(f) = cell("capacity_min_measured") {
+            out.fewest = Some(out.fewest.map_or(f, |x: f64| x.min(f)));
+        }
+    }
+    for app in apps {
+        for slo in slos {
+            for sys in systems {
+                let key = [app.as_str(), slo.as_str(), sys.as_str()];
+                let Some(range) = cap.get(&key).relative_range() else {
+                    continue;
+                };
+                out.judged += 1;
+                if range / 2.0 <= SETTLED_HALF_RANGE {
+                    out.settled += 1;
+                } else {
+                    out.wide.push(WideCell {
+                        name: format!("{} {slo}× {}", app.to_uppercase(), system(sys)),
+                        half_range: range / 2.0,
+                    });
+                }
+            }
+        }
+    }
+    (out.judged > 0).then_some(out)
+}
+
+/// The paragraph on the seed ranges, from a [`SeedSpread`].
+fn spread_text(sp: &SeedSpread) -> String {
+    let mut s = format!(
+        "**Seed ranges.** {} of the {} cells with a capacity above 0 lie within ±{:.0} % of \
+         their mean over the seeds.",
+        sp.settled,
+        sp.judged,
+        SETTLED_HALF_RANGE * 100.0
+    );
+    if let Some(f) = sp.fewest {
+        let _ = write!(
+            s,
+            " Every probe of every search measured at least {f:.0} requests."
+        );
+    }
+    if !sp.wide.is_empty() {
+        let list: Vec<String> = sp
+            .wide
+            .iter()
+            .map(|c| format!("{} (±{:.1} %)", c.name, c.half_range * 100.0))
+            .collect();
+        let _ = write!(s, " Wider: {}.", list.join(", "));
+    }
+    if sp.point_decided > 0 {
+        let _ = write!(
+            s,
+            " In {} of the {} searches a probe's attainment interval still held the 99 % target \
+             after every extension and the point estimate decided it: near the boundary the \
+             probes cannot tell rates apart to the search's tolerance, so each seed's capacity \
+             lands somewhere in that band, and a cell's range is the band's width. The \
+             intervals assume independent requests, and late requests come in bursts, so the \
+             band is wider than the intervals say.",
+            sp.point_decided, sp.searches
+        );
+    }
+    s
+}
+
 /// The section.
 pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
     let keys = ["app.name", "slo.multiplier", "policy.kind"];
@@ -209,8 +323,10 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     let _ = writeln!(
         s,
         "\nCapacity: the highest Poisson rate at which ≥ 99 % of requests meet the SLO and none \
-         is dropped (`infscaler capacity`), per app, SLO multiplier and system on a Xavier AGX. \
-         Columns: capacity in req/s, and InfScaler's capacity over each baseline's (×).\n"
+         is dropped (`infscaler capacity`: each probe measures at least `min_requests` requests \
+         and is decided on the Wilson interval of its attainment), per app, SLO multiplier and \
+         system on a Xavier AGX. Columns: capacity in req/s with its range over the seeds, and \
+         InfScaler's capacity over each baseline's (×).\n"
     );
     let mut gains: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
     let mut zero: HashMap<&str, usize> = HashMap::new();
@@ -353,6 +469,10 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             )
         }
     );
+
+    if let Some(spread) = seed_spread(r, &cap, &apps, &slos, &systems) {
+        let _ = writeln!(s, "\n{}", spread_text(&spread));
+    }
 
     // What the numbers say, and the mechanisms behind the differences they show.
     let mean_gains: Vec<(&str, f64, f64)> = paper::FIG5_AVERAGE_GAIN
@@ -537,6 +657,46 @@ mod tests {
         // Without repeats there are no ranges: nothing to say.
         let single = [spread("lt", None, 20.0), spread("vu", Some(0.1), 20.0)];
         assert_eq!(least_reliable(&single, model), None);
+    }
+
+    #[test]
+    fn the_seed_spread_names_each_wide_cell() {
+        let settled = SeedSpread {
+            judged: 12,
+            settled: 12,
+            searches: 36,
+            fewest: Some(2000.0),
+            ..SeedSpread::default()
+        };
+        assert_eq!(
+            spread_text(&settled),
+            "**Seed ranges.** 12 of the 12 cells with a capacity above 0 lie within ±10 % of \
+             their mean over the seeds. Every probe of every search measured at least 2000 \
+             requests."
+        );
+        let wide = SeedSpread {
+            settled: 10,
+            wide: vec![
+                WideCell {
+                    name: "LPR 1.5× InfScaler".into(),
+                    half_range: 0.384,
+                },
+                WideCell {
+                    name: "VU 3.0× InfScaler".into(),
+                    half_range: 0.103,
+                },
+            ],
+            point_decided: 30,
+            fewest: None,
+            ..settled
+        };
+        let text = spread_text(&wide);
+        assert!(
+            text.contains("Wider: LPR 1.5× InfScaler (±38.4 %), VU 3.0× InfScaler (±10.3 %)."),
+            "{text}"
+        );
+        assert!(text.contains("In 30 of the 36 searches"), "{text}");
+        assert!(!text.contains("at least"), "{text}");
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub enum PointError {
 ///
 /// Columns: `point`, `point_key`, `repeat`, one per axis (named by its dotted path; a `seed`
 /// axis is the identity column `seed`), for a capacity search `capacity_rps`,
-/// `capacity_probes` and `capacity_converged`, then the report's columns
+/// `capacity_probes`, `capacity_converged`, `capacity_min_measured` (the fewest requests a
+/// probe measured) and `capacity_point_decisions` (probes whose attainment interval held the
+/// target after every extension, decided on the point estimate), then the report's columns
 /// ([`report_row`]) — of the run, or of the probe at the capacity found (the last probe when
 /// none passed).
 pub fn run_point(
@@ -60,6 +62,14 @@ pub fn run_point(
             row.push(("capacity_rps".into(), Cell::Float(result.capacity_rps)));
             row.push(("capacity_probes".into(), int(result.probes.len() as u64)));
             row.push(("capacity_converged".into(), Cell::Bool(result.converged)));
+            let fewest = result.probes.iter().map(|p| p.measured).min().unwrap_or(0);
+            row.push(("capacity_min_measured".into(), int(fewest)));
+            let by_point = result
+                .probes
+                .iter()
+                .filter(|p| !p.decided_by_interval)
+                .count();
+            row.push(("capacity_point_decisions".into(), int(by_point as u64)));
             chosen.map(|i| reports.swap_remove(i))
         }
     };

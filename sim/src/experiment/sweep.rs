@@ -76,7 +76,8 @@ pub struct SweepSpec {
     #[serde(default)]
     pub axes: Vec<AxisSpec>,
     /// With a `[capacity]` table, each point is a capacity search (`infscaler capacity`) rather
-    /// than one run: its row holds `capacity_rps`, `capacity_probes`, `capacity_converged` and the
+    /// than one run: its row holds `capacity_rps`, `capacity_probes`, `capacity_converged`,
+    /// `capacity_min_measured`, `capacity_point_decisions` and the
     /// metrics of the run at the capacity found (the paper's "throughput while satisfying the
     /// latency SLO", Fig. 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]

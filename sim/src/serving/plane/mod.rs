@@ -329,20 +329,6 @@ impl DataPlane {
         self.accelerator_memory[accelerator]
     }
 
-    /// Finished batches waiting for room downstream (blocking overflow), and their requests.
-    pub fn blocked(&self) -> (u32, u64) {
-        self.partitions.iter().fold((0, 0), |(b, r), p| {
-            (
-                b + p.blocked.len() as u32,
-                r + p
-                    .blocked
-                    .iter()
-                    .map(|x| x.requests.len() as u64)
-                    .sum::<u64>(),
-            )
-        })
-    }
-
     /// Requests in flight (arrived, neither completed nor dropped).
     pub fn in_flight(&self) -> u64 {
         self.in_flight
