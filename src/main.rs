@@ -9,6 +9,7 @@ mod hil;
 mod merge;
 mod progress;
 mod reproduce;
+mod sensitivity;
 mod summarize;
 mod sweep;
 
@@ -109,6 +110,21 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
         /// Print JSON (one object for one scenario, else a list).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank the scenario's [assumed] and [fitted] profile parameters by their effect: each ×0.5
+    /// and ×2, one at a time.
+    Sensitivity {
+        /// Scenario TOML file.
+        scenario: PathBuf,
+        /// Metrics (columns of a run's row), comma-separated.
+        #[arg(long, default_value = sensitivity::DEFAULT_METRICS)]
+        metric: String,
+        /// Runs at once (default: the available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -248,6 +264,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             capacity::run(&scenarios, &options, jobs, json)
         }
+        Command::Sensitivity {
+            scenario,
+            metric,
+            jobs,
+            json,
+        } => sensitivity::run(&scenario, &metric, jobs, json),
         Command::Bench {
             requests,
             repeat,

@@ -333,3 +333,87 @@ fn gui_starts_the_named_executable_with_the_scenario_and_passes_on_its_status() 
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A short version of the Fig. 2 base scenario (AlexNet on a Xavier AGX's GPU, overloaded), and a
+/// sweep of two of its configurations, in a fresh directory.
+fn short_fig2(dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paper/alexnet-cap.toml"),
+    )
+    .expect("shipped")
+    .replace("duration = \"10s\"", "duration = \"1s\"")
+    .replace("warmup = \"2s\"", "warmup = \"0s\"")
+    .replace("rate_per_s = 3000.0", "rate_per_s = 1000.0");
+    let scenario = dir.join("short.toml");
+    std::fs::write(&scenario, base).expect("written");
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"two\"\nbase = \"short.toml\"\n[[axes]]\npath = \"policy.stages\"\nvalues = [\n\
+         [{ cuts = [], partitions = [{ instances = { gpu = 1 } }] }],\n\
+         [{ cuts = [], partitions = [{ instances = { gpu = 3 } }] }],\n]\n",
+    )
+    .expect("written");
+    (scenario, sweep)
+}
+
+#[test]
+fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
+    let dir = std::env::temp_dir().join(format!("infscaler-sens-{}", std::process::id()));
+    let (scenario, sweep) = short_fig2(&dir);
+    let one = json_of(&infscaler(&[
+        "sensitivity",
+        scenario.to_str().unwrap(),
+        "--metric",
+        "throughput_rps,latency_p50_ms",
+        "--json",
+    ]));
+    let params = one["parameters"].as_array().expect("parameters");
+    // Xavier AGX and TensorRT carry over a dozen [assumed]/[fitted] numbers.
+    assert!(params.len() > 10, "{}", params.len());
+    // Ranked: the largest effect first, and the GPU's kernel ramp moves a GPU-bound AlexNet.
+    let effects: Vec<f64> = params
+        .iter()
+        .map(|p| p["max_effect"].as_f64().unwrap())
+        .collect();
+    assert!(effects.windows(2).all(|w| w[0] >= w[1]), "{effects:?}");
+    assert!(effects[0] > 0.05, "{effects:?}");
+    let ramp = params
+        .iter()
+        .find(|p| p["parameter"] == "kernels.ramp")
+        .expect("the runtime's kernel ramp is fitted");
+    assert_eq!(ramp["profile"], "runtime");
+    // A storage bandwidth cannot move a run without cold starts.
+    let storage = params
+        .iter()
+        .find(|p| p["parameter"] == "storage.read_bandwidth")
+        .expect("tagged");
+    assert_eq!(storage["max_effect"].as_f64(), Some(0.0));
+    // An efficiency doubled past 1 is refused, with the reason.
+    let refused = params
+        .iter()
+        .flat_map(|p| p["variants"].as_array().unwrap())
+        .find(|v| v["error"].is_string())
+        .expect("some ×2 is out of range");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("must be in (0, 1]")
+    );
+
+    let two = json_of(&infscaler(&[
+        "sensitivity",
+        sweep.to_str().unwrap(),
+        "--metric",
+        "throughput_rps",
+        "--json",
+        "--jobs",
+        "2",
+    ]));
+    assert_eq!(two["cells"].as_array().unwrap().len(), 2);
+    let ranked = two["parameters"][0]["variants"][0]["best_kept"].is_boolean();
+    assert!(ranked, "{}", two["parameters"][0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

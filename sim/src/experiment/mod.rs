@@ -5,6 +5,7 @@
 
 pub mod capacity;
 pub mod plan;
+pub mod sensitivity;
 pub mod sweep;
 
 use crate::report::Report;

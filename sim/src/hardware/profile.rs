@@ -231,6 +231,11 @@ impl DeviceProfile {
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
+    /// The TOML text of a built-in profile, by name.
+    pub fn builtin_text(name: &str) -> Option<&'static str> {
+        BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
     /// A profile shipped with the simulator, by name (see [`Self::builtin_names`]).
     pub fn builtin(name: &str) -> Option<Self> {
         let (name, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;

@@ -128,6 +128,11 @@ impl RuntimeProfile {
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
+    /// The TOML text of a built-in profile, by name.
+    pub fn builtin_text(name: &str) -> Option<&'static str> {
+        BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
     /// A built-in profile by name ([`Self::builtin_names`]).
     pub fn builtin(name: &str) -> Option<Self> {
         let (name, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;
