@@ -11,6 +11,7 @@ use super::figures::{self, Bars};
 use super::markdown::{MIB, gain_row, pct, ratio, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
+use infscaler_results::files::Row;
 
 /// `P_x^a` labels of a static deployment from its `policy.stages` cell (cuts after operators,
 /// instances per partition), for a model of `n_ops` operators.
@@ -110,14 +111,93 @@ fn why_it_differs(gain: f64, change: f64, cx: &Context<'_>) -> Option<String> {
     Some(s)
 }
 
+/// The process layout of the sweep's main table: every instance a serving process of its own,
+/// the static policy's default.
+const MAIN_LAYOUT: &str = "per_instance";
+/// The layout the section compares it with: one serving process for the whole app.
+const SHARED_LAYOUT: &str = "per_app";
+
+/// The rows whose `policy.process_layout` is `layout` (all rows when the sweep has no such axis).
+fn rows_with_layout(rows: &[Row], layout: &str) -> Vec<Row> {
+    rows.iter()
+        .filter(|row| {
+            row.iter()
+                .find(|(k, _)| k == "policy.process_layout")
+                .is_none_or(|(_, v)| v.to_string() == layout)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The sentence comparing [`paper::FIG2_BEST`] with [`paper::FIG2_SECOND`] in one serving
+/// process for the app, from the rows of that layout. `None` when the sweep has no such rows.
+fn shared_process_sentence(
+    rows: &[Row],
+    n_ops: usize,
+    headline: &mut String,
+) -> Result<Option<String>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let keys = ["policy.stages"];
+    let thr = Table::new(rows, &keys, "throughput_rps")?;
+    let mem = Table::new(rows, &keys, "memory_peak_bytes")?;
+    let configs = thr.values(0);
+    let find = |label: &str| configs.iter().find(|c| config_label(c, n_ops) == label);
+    let (Some(best), Some(second)) = (find(paper::FIG2_BEST), find(paper::FIG2_SECOND)) else {
+        return Ok(None);
+    };
+    let change = |t: &Table| {
+        t.mean(&[best.as_str()])
+            .zip(t.mean(&[second.as_str()]))
+            .map(|(a, b)| a / b - 1.0)
+    };
+    let (gain, memory) = (change(&thr), change(&mem));
+    let claim = format!(
+        "Fig. 2 (one serving process for the app): {} throughput vs {}",
+        paper::FIG2_BEST,
+        paper::FIG2_SECOND
+    );
+    let _ = writeln!(
+        headline,
+        "{}",
+        gain_row(
+            &claim,
+            paper::FIG2_THROUGHPUT_GAIN,
+            gain,
+            &gain.map_or("-".into(), pct)
+        )
+    );
+    let mut s = format!(
+        "With one serving process for the whole app (`process_layout = \"{SHARED_LAYOUT}\"`, \
+         the same sweep), every configuration fits under the cap: {} against {}: throughput {}, \
+         memory {}.",
+        paper::FIG2_BEST,
+        paper::FIG2_SECOND,
+        gain.map_or("-".into(), pct),
+        memory.map_or("-".into(), pct)
+    );
+    if gain.is_some_and(|g| g <= 0.0) {
+        s.push_str(
+            " Hand-offs between stages block (`serving.overflow = \"block\"`), so no work done \
+             upstream is thrown away; what remains is that every partition of both \
+             configurations shares the one GPU that both saturate: a pipeline adds no GPU \
+             capacity.",
+        );
+    }
+    Ok(Some(s))
+}
+
 /// The section.
 pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
     let n_ops = infscaler_sim::model::zoo::build("alexnet", &Default::default())?
         .operators
         .len();
     let keys = ["policy.stages"];
-    let thr = Table::new(&r.rows, &keys, "throughput_rps")?;
-    let mem = Table::new(&r.rows, &keys, "memory_peak_bytes")?;
+    let main_rows = rows_with_layout(&r.rows, MAIN_LAYOUT);
+    let has_layouts = main_rows.len() < r.rows.len();
+    let thr = Table::new(&main_rows, &keys, "throughput_rps")?;
+    let mem = Table::new(&main_rows, &keys, "memory_peak_bytes")?;
     let configs = thr.values(0);
     let labels: Vec<String> = configs.iter().map(|c| config_label(c, n_ops)).collect();
     let find = |label: &str| labels.iter().position(|l| l == label);
@@ -135,7 +215,14 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         s,
         "\nAlexNet on the GPU of a Xavier AGX under a 4 GiB cap, offered more load than any \
          configuration serves: throughput is each configuration's saturation throughput, memory \
-         its peak. `P_x^a`: a partition ending at operator #x with a instances.\n"
+         its peak. `P_x^a`: a partition ending at operator #x with a instances.{}\n",
+        if has_layouts {
+            format!(
+                " Every instance a serving process of its own (`process_layout = \"{MAIN_LAYOUT}\"`)."
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         s,
@@ -202,7 +289,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             );
         }
         let runtime = RuntimeProfile::resolve(r.runtime.name, Path::new("."))?;
-        let refused = Table::new(&r.rows, &keys, "refused_instances")?
+        let refused = Table::new(&main_rows, &keys, "refused_instances")?
             .mean(&[configs[b].as_str()])
             .unwrap_or(0.0);
         let cx = Context {
@@ -216,6 +303,12 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     }
     if let Some(why) = why {
         let _ = writeln!(s, "\n{why}");
+    }
+    if has_layouts
+        && let Some(shared) =
+            shared_process_sentence(&rows_with_layout(&r.rows, SHARED_LAYOUT), n_ops, headline)?
+    {
+        let _ = writeln!(s, "{shared}\n");
     }
     let path = out_dir.join("fig2.png");
     figures::draw(&path, 2, (900, 420), |a| {

@@ -36,15 +36,19 @@ pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
 /// A line of the summary table for a claimed gain or change:
 /// `| claim | paper | ours | ratio | holds? |`, where the ratio compares `1 + ours` with
 /// `1 + paper` (the table's note says so), `ours_text` is how ours is shown (`-` when there is
-/// none), and the claim's direction holds when ours has the paper's sign.
+/// none), and the claim's direction holds when ours has the paper's sign and is at least
+/// [`NEGLIGIBLE`] in size (a +0.02 % "gain" is no gain).
 pub fn gain_row(claim: &str, paper: f64, ours: Option<f64>, ours_text: &str) -> String {
     format!(
         "| {claim} | {} | {ours_text} | {} | {} |",
         pct(paper),
         ratio(ours.map(|g| 1.0 + g), Some(1.0 + paper)),
-        holds(ours.map(|o| o != 0.0 && (o > 0.0) == (paper > 0.0)))
+        holds(ours.map(|o| o.abs() >= NEGLIGIBLE && (o > 0.0) == (paper > 0.0)))
     )
 }
+
+/// The smallest gain or change that counts as one: 1 %.
+pub const NEGLIGIBLE: f64 = 0.01;
 
 /// The "holds?" cell of a claim: `yes`, `no`, or `-` when there is nothing to judge.
 pub fn holds(verdict: Option<bool>) -> &'static str {
@@ -124,6 +128,23 @@ mod tests {
         };
         assert_eq!(with_range(s), "2.500 [0.1250–30]");
         assert_eq!(with_range(Stat { n: 1, ..s }), "2.500");
+    }
+
+    #[test]
+    fn a_claimed_gain_holds_only_in_its_direction_and_beyond_a_negligible_size() {
+        let verdict = |ours: f64| {
+            gain_row("c", 0.165, Some(ours), "x")
+                .rsplit('|')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(verdict(0.05), "yes");
+        assert_eq!(verdict(0.0002), "no");
+        assert_eq!(verdict(-0.3), "no");
+        assert!(gain_row("c", -0.315, Some(-0.069), "x").ends_with("| yes |"));
+        assert!(gain_row("c", -0.315, None, "-").ends_with("| - |"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ const SUMMARY_HEADER: &str =
     "| claim | paper | ours | ours / paper | holds? |\n|---|---|---|---|---|\n";
 
 const SUMMARY_NOTE: &str = "For a gain or change, ours / paper compares the ratios themselves: \
-     (1 + ours) / (1 + paper); a claimed gain or change holds when ours goes the same way.";
+     (1 + ours) / (1 + paper); a claimed gain or change holds when ours goes the same way by at least 1 %.";
 
 /// The report of the experiments run under `runtime`, and its summary rows.
 pub fn runtime_report(
