@@ -8,7 +8,7 @@ use anyhow::Result;
 use infscaler_sim::model::runtime::RuntimeProfile;
 
 use super::figures::{self, Bars};
-use super::markdown::{MIB, gain_row, pct, ratio, source_line, with_range};
+use super::markdown::{MIB, NEGLIGIBLE, gain_row, pct, ratio, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
 use infscaler_results::files::Row;
@@ -114,6 +114,8 @@ fn why_it_differs(gain: f64, change: f64, cx: &Context<'_>) -> Option<String> {
 /// The process layout of the sweep's main table: every instance a serving process of its own,
 /// the static policy's default.
 const MAIN_LAYOUT: &str = "per_instance";
+/// GPU utilisation from which an engine counts as saturated.
+const SATURATED: f64 = 0.99;
 /// The layout the section compares it with: one serving process for the whole app.
 const SHARED_LAYOUT: &str = "per_app";
 
@@ -153,6 +155,13 @@ fn shared_process_sentence(
             .map(|(a, b)| a / b - 1.0)
     };
     let (gain, memory) = (change(&thr), change(&mem));
+    // Whether the GPU was busy all the time under both (the mechanism below needs it).
+    let gpu = Table::new(rows, &keys, "utilization_gpu").ok();
+    let saturated = gpu.is_some_and(|u| {
+        [best, second]
+            .iter()
+            .all(|c| u.mean(&[c.as_str()]).is_some_and(|x| x >= SATURATED))
+    });
     let claim = format!(
         "Fig. 2 (one serving process for the app): {} throughput vs {}",
         paper::FIG2_BEST,
@@ -177,12 +186,14 @@ fn shared_process_sentence(
         gain.map_or("-".into(), pct),
         memory.map_or("-".into(), pct)
     );
-    if gain.is_some_and(|g| g <= 0.0) {
-        s.push_str(
+    if gain.is_some_and(|g| g < NEGLIGIBLE) && saturated {
+        let _ = write!(
+            s,
             " Hand-offs between stages block (`serving.overflow = \"block\"`), so no work done \
              upstream is thrown away; what remains is that every partition of both \
-             configurations shares the one GPU that both saturate: a pipeline adds no GPU \
-             capacity.",
+             configurations shares the one GPU, busy ≥ {:.0} % of the time under both: a \
+             pipeline adds no GPU capacity.",
+            SATURATED * 100.0
         );
     }
     Ok(Some(s))
