@@ -232,17 +232,9 @@ fn swapped_pairs(a: &[Option<f64>], b: &[Option<f64>]) -> usize {
     swapped
 }
 
-/// Runs the command.
-pub fn run(path: &Path, metrics: &str, jobs: Option<usize>, json: bool) -> Result<ExitCode> {
-    let experiment = Experiment::load(path)?;
-    let metrics: Vec<String> = metrics
-        .split(',')
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    if metrics.is_empty() {
-        bail!("--metric: name at least one column of a run's row (e.g. {DEFAULT_METRICS})");
-    }
+/// The texts of the device and runtime profiles every run of `experiment` uses (an error when
+/// its points use different ones).
+fn profile_sources(experiment: &Experiment, path: &Path) -> Result<[(Profile, String); 2]> {
     let spec = &experiment.units[0].2.scenario;
     let device_name = spec.device.profile.trim().to_string();
     let runtime_name = spec.serving.runtime.trim().to_string();
@@ -257,7 +249,7 @@ pub fn run(path: &Path, metrics: &str, jobs: Option<usize>, json: bool) -> Resul
             );
         }
     }
-    let sources = [
+    Ok([
         (
             Profile::Device,
             profile_text(
@@ -274,20 +266,20 @@ pub fn run(path: &Path, metrics: &str, jobs: Option<usize>, json: bool) -> Resul
                 RuntimeProfile::builtin_text(&runtime_name),
             )?,
         ),
-    ];
-    let mut params: Vec<(Profile, TaggedParameter)> = Vec::new();
-    for (profile, text) in &sources {
-        let found = tagged_parameters(text)
-            .map_err(|e| anyhow::anyhow!("the {profile:?} profile of {}: {e}", path.display()))?;
-        params.extend(found.into_iter().map(|p| (*profile, p)));
-    }
-    let dir = std::env::temp_dir().join(format!("infscaler-sensitivity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Variant 0 is the experiment as written; then (parameter, factor) in order.
-    let mut variants: Vec<Option<(usize, f64)>> = vec![None];
-    variants.extend((0..params.len()).flat_map(|i| FACTORS.iter().map(move |&f| Some((i, f)))));
-    // Each variant's scenarios (or why it cannot run), resolved once.
-    let varied: Vec<Result<Vec<ResolvedScenario>, String>> = variants
+    ])
+}
+
+/// Each variant's scenarios (or why it cannot run), resolved once: variant `None` is the
+/// experiment as written; `Some((i, factor))` has parameter `i` of `params` × `factor`, its
+/// profile written to a file in `dir`.
+fn resolve_variants(
+    experiment: &Experiment,
+    sources: &[(Profile, String)],
+    params: &[(Profile, TaggedParameter)],
+    variants: &[Option<(usize, f64)>],
+    dir: &Path,
+) -> Vec<Result<Vec<ResolvedScenario>, String>> {
+    variants
         .iter()
         .enumerate()
         .map(|(v, variant)| {
@@ -314,11 +306,39 @@ pub fn run(path: &Path, metrics: &str, jobs: Option<usize>, json: bool) -> Resul
                         Profile::Device => s.device.profile = file.clone(),
                         Profile::Runtime => s.serving.runtime = file.clone(),
                     }
-                    s.resolve().map_err(|e| e.to_string())
+                    // The temporary file's path would make the output differ from run to run.
+                    s.resolve()
+                        .map_err(|e| e.to_string().replace(&file, "(the varied profile)"))
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// Runs the command.
+pub fn run(path: &Path, metrics: &str, jobs: Option<usize>, json: bool) -> Result<ExitCode> {
+    let experiment = Experiment::load(path)?;
+    let metrics: Vec<String> = metrics
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
         .collect();
+    if metrics.is_empty() {
+        bail!("--metric: name at least one column of a run's row (e.g. {DEFAULT_METRICS})");
+    }
+    let sources = profile_sources(&experiment, path)?;
+    let mut params: Vec<(Profile, TaggedParameter)> = Vec::new();
+    for (profile, text) in &sources {
+        let found = tagged_parameters(text)
+            .map_err(|e| anyhow::anyhow!("the {profile:?} profile of {}: {e}", path.display()))?;
+        params.extend(found.into_iter().map(|p| (*profile, p)));
+    }
+    let dir = std::env::temp_dir().join(format!("infscaler-sensitivity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Variant 0 is the experiment as written; then (parameter, factor) in order.
+    let mut variants: Vec<Option<(usize, f64)>> = vec![None];
+    variants.extend((0..params.len()).flat_map(|i| FACTORS.iter().map(move |&f| Some((i, f)))));
+    let varied = resolve_variants(&experiment, &sources, &params, &variants, &dir);
     let runnable: Vec<(usize, usize)> = varied
         .iter()
         .enumerate()

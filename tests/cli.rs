@@ -413,6 +413,21 @@ fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
         "2",
     ]));
     assert_eq!(two["cells"].as_array().unwrap().len(), 2);
+    // The same bytes at any --jobs (no temporary path or thread order leaks into the output).
+    let again = infscaler(&[
+        "sensitivity",
+        sweep.to_str().unwrap(),
+        "--metric",
+        "throughput_rps",
+        "--json",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(json_of(&again), two);
+    assert!(
+        !String::from_utf8_lossy(&again.stdout).contains("infscaler-sensitivity-"),
+        "a temporary path in the output"
+    );
     let ranked = two["parameters"][0]["variants"][0]["best_kept"].is_boolean();
     assert!(ranked, "{}", two["parameters"][0]);
     let _ = std::fs::remove_dir_all(&dir);
