@@ -27,7 +27,7 @@ use infscaler_sim::experiment::sensitivity::{
 use infscaler_sim::experiment::sweep::{Sweep, SweepPoint};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::runtime::RuntimeProfile;
-use infscaler_sim::report::row::{Cell, report_row};
+use infscaler_sim::report::row::{Cell, cell, report_row};
 use infscaler_sim::{ResolvedScenario, Scenario, Simulation};
 
 /// The factors each parameter is multiplied by.
@@ -150,15 +150,6 @@ fn profile_text(name: &str, base: &Path, builtin: Option<&'static str>) -> Resul
     }
 }
 
-fn numeric(c: &Cell) -> Option<f64> {
-    match c {
-        Cell::Int(i) => Some(*i as f64),
-        Cell::Float(x) => Some(*x),
-        Cell::Bool(b) => Some(f64::from(u8::from(*b))),
-        _ => None,
-    }
-}
-
 /// The metrics of one run of `scenario` (a capacity search with `capacity`).
 fn run_unit(
     point: Option<&SweepPoint>,
@@ -172,11 +163,7 @@ fn run_unit(
     };
     Ok(metrics
         .iter()
-        .map(|m| {
-            row.iter()
-                .find(|(k, _)| k == m)
-                .and_then(|(_, c)| numeric(c))
-        })
+        .map(|m| cell(&row, m).and_then(Cell::as_f64))
         .collect())
 }
 

@@ -362,13 +362,22 @@ fn short_fig2(dir: &Path) -> (PathBuf, PathBuf) {
 fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
     let dir = std::env::temp_dir().join(format!("infscaler-sens-{}", std::process::id()));
     let (scenario, sweep) = short_fig2(&dir);
-    let one = json_of(&infscaler(&[
-        "sensitivity",
-        scenario.to_str().unwrap(),
-        "--metric",
+    let sensitivity = |file: &Path, metric: &str, jobs: &str| {
+        infscaler(&[
+            "sensitivity",
+            file.to_str().unwrap(),
+            "--metric",
+            metric,
+            "--json",
+            "--jobs",
+            jobs,
+        ])
+    };
+    let one = json_of(&sensitivity(
+        &scenario,
         "throughput_rps,latency_p50_ms",
-        "--json",
-    ]));
+        "2",
+    ));
     let params = one["parameters"].as_array().expect("parameters");
     // Xavier AGX and TensorRT carry over a dozen [assumed]/[fitted] numbers.
     assert!(params.len() > 10, "{}", params.len());
@@ -403,26 +412,10 @@ fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
             .contains("must be in (0, 1]")
     );
 
-    let two = json_of(&infscaler(&[
-        "sensitivity",
-        sweep.to_str().unwrap(),
-        "--metric",
-        "throughput_rps",
-        "--json",
-        "--jobs",
-        "2",
-    ]));
+    let two = json_of(&sensitivity(&sweep, "throughput_rps", "2"));
     assert_eq!(two["cells"].as_array().unwrap().len(), 2);
     // The same bytes at any --jobs (no temporary path or thread order leaks into the output).
-    let again = infscaler(&[
-        "sensitivity",
-        sweep.to_str().unwrap(),
-        "--metric",
-        "throughput_rps",
-        "--json",
-        "--jobs",
-        "1",
-    ]);
+    let again = sensitivity(&sweep, "throughput_rps", "1");
     assert_eq!(json_of(&again), two);
     assert!(
         !String::from_utf8_lossy(&again.stdout).contains("infscaler-sensitivity-"),

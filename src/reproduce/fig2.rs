@@ -12,6 +12,7 @@ use super::markdown::{MIB, NEGLIGIBLE, gain_row, pct, ratio, source_line, with_r
 use super::stats::Table;
 use super::{Results, paper};
 use infscaler_results::files::Row;
+use infscaler_sim::report::row::cell;
 
 /// `P_x^a` labels of a static deployment from its `policy.stages` cell (cuts after operators,
 /// instances per partition), for a model of `n_ops` operators.
@@ -122,11 +123,7 @@ const SHARED_LAYOUT: &str = "per_app";
 /// The rows whose `policy.process_layout` is `layout` (all rows when the sweep has no such axis).
 fn rows_with_layout(rows: &[Row], layout: &str) -> Vec<Row> {
     rows.iter()
-        .filter(|row| {
-            row.iter()
-                .find(|(k, _)| k == "policy.process_layout")
-                .is_none_or(|(_, v)| v.to_string() == layout)
-        })
+        .filter(|row| cell(row, "policy.process_layout").is_none_or(|v| v.to_string() == layout))
         .cloned()
         .collect()
 }

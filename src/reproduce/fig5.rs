@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use infscaler_sim::model::zoo;
-use infscaler_sim::report::row::Cell;
+use infscaler_sim::report::row::{Cell, cell};
 use infscaler_sim::workload::app::builtin_app;
 
 use super::figures::{self, Bars};
@@ -232,15 +232,7 @@ fn seed_spread(
 ) -> Option<SeedSpread> {
     let mut out = SeedSpread::default();
     for row in &r.rows {
-        let cell = |name: &str| {
-            row.iter()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| match v {
-                    Cell::Int(i) => Some(*i as f64),
-                    Cell::Float(x) => Some(*x),
-                    _ => None,
-                })
-        };
+        let cell = |name: &str| cell(row, name).and_then(Cell::as_f64);
         if let Some(n) = cell("capacity_point_decisions") {
             out.searches += 1;
             out.point_decided += usize::from(n > 0.0);

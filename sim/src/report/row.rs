@@ -29,6 +29,17 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// The cell's number: an integer or a float as it is, a boolean as 0 or 1; `None` for text
+    /// and empty cells.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(x) => Some(*x),
+            Cell::Bool(b) => Some(f64::from(u8::from(*b))),
+            Cell::Null | Cell::Str(_) => None,
+        }
+    }
+
     /// The cell of a TOML value (tables, arrays and dates as their TOML text).
     pub fn from_toml(v: &toml::Value) -> Cell {
         match v {
@@ -51,6 +62,11 @@ impl fmt::Display for Cell {
             Cell::Str(s) => f.write_str(s),
         }
     }
+}
+
+/// The cell of `column` in `row`, if the row has that column.
+pub fn cell<'a>(row: &'a [(String, Cell)], column: &str) -> Option<&'a Cell> {
+    row.iter().find(|(k, _)| k == column).map(|(_, c)| c)
 }
 
 /// An integer cell, or a float one beyond `i64`.

@@ -42,8 +42,8 @@ impl DataPlane {
     ///
     /// Requests leaving the queue make room: producers blocked on it may then hand over.
     pub(super) fn dispatch(&mut self, ctx: &mut Context<'_>, queue: u32) {
-        self.start_batches(ctx, queue);
         let partition = self.queue_partition(queue);
+        self.start_batches(ctx, queue, partition);
         if !self.partitions[partition as usize].blocked.is_empty() {
             self.release_blocked(ctx, partition);
         }
@@ -59,10 +59,11 @@ impl DataPlane {
         }
     }
 
-    /// What [`Self::dispatch`] does before it looks at blocked producers.
-    fn start_batches(&mut self, ctx: &mut Context<'_>, queue: u32) {
+    /// What [`Self::dispatch`] does before it looks at blocked producers (`partition`: the
+    /// queue's).
+    fn start_batches(&mut self, ctx: &mut Context<'_>, queue: u32, partition: u32) {
         let now = ctx.now();
-        let first_stage = self.drop_late && self.queue_partition(queue) == 0;
+        let first_stage = self.drop_late && partition == 0;
         loop {
             let q = &self.queues[queue as usize];
             let Some(&oldest) = q.requests.front() else {
