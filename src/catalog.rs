@@ -34,7 +34,10 @@ pub fn models(
     seq_len: usize,
     json: bool,
 ) -> Result<ExitCode> {
-    let opts = ZooOptions { seq_len };
+    let opts = ZooOptions {
+        seq_len,
+        ..Default::default()
+    };
     match name {
         None => {
             let mut rows = Vec::new();

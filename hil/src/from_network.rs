@@ -101,6 +101,7 @@ pub fn layer_kind_name(layer: &Layer) -> &'static str {
         Layer::Add => "add",
         Layer::Mul => "mul",
         Layer::Concat { .. } => "concat",
+        Layer::KvCache { .. } => "kv_cache",
         Layer::Resize { .. } => "resize",
         Layer::Softmax => "softmax",
         Layer::Flatten => "flatten",
@@ -500,6 +501,9 @@ fn layer_node(
             return Err("matrix products of two activations are not written yet".into());
         }
         Layer::Lstm { .. } => return Err("LSTM is not written yet".into()),
+        Layer::KvCache { .. } => {
+            return Err("KV caches (a decoder's past keys and values) are not written yet".into());
+        }
     };
     Ok(n)
 }

@@ -208,8 +208,14 @@ fn check_options(opts: &ProfileOptions) -> Result<(), ProfileError> {
 
 /// Whether the zoo builds `name` with a sequence length (it has a position table).
 fn net_uses_seq_len(name: &str) -> bool {
-    let short = ZooOptions { seq_len: 1 };
-    let long = ZooOptions { seq_len: 2 };
+    let short = ZooOptions {
+        seq_len: 1,
+        ..Default::default()
+    };
+    let long = ZooOptions {
+        seq_len: 2,
+        ..Default::default()
+    };
     match (zoo::build(name, &short), zoo::build(name, &long)) {
         (Ok(a), Ok(b)) => a.operators != b.operators,
         _ => false,

@@ -19,9 +19,27 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     };
     let _ = writeln!(
         out,
-        "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s\n",
+        "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s",
         s.slo_ms, r.transport, s.duration_s
     );
+    if let Some(sizing) = &scenario.sizing {
+        let source = if sizing.fixed.is_some() {
+            "every request"
+        } else {
+            "requests sized from the trace; the reference (median) request"
+        };
+        let own = if sizing.fixed.is_none() && scenario.scenario.slo.multiplier.is_some() {
+            "; each request's SLO is for its own size"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "tokens: {source} has {} prompt and {} generated{own}",
+            sizing.reference.context, sizing.reference.generated
+        );
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "  arrivals   {:>10}     throughput    {:>10.2} req/s",

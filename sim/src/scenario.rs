@@ -17,6 +17,7 @@ use crate::model::Model;
 use crate::model::cost::Target;
 use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::model::runtime::RuntimeProfile;
+use crate::model::tokens::{self, TokenModel};
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
@@ -24,8 +25,10 @@ use crate::serving::transport::TransportSpec;
 use crate::serving::{Admission, Overflow, ProcessLayout, Routing};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
-use crate::workload::app::AppSpec;
-use crate::workload::{ArrivalSpec, WorkloadError};
+use crate::workload::app::{AppSpec, TokenSource};
+use crate::workload::sizing::{Objective, Sizing, median_tokens};
+use crate::workload::trace::{DEFAULT_CONTEXT_COLUMN, DEFAULT_GENERATED_COLUMN};
+use crate::workload::{ArrivalSpec, RequestTokens, WorkloadError};
 
 /// Most points `run.latency_cdf` may ask for (the histogram keeps 3 significant digits, so more
 /// points would repeat latencies).
@@ -109,6 +112,19 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+}
+
+/// Where a run's request sizes come from, before the app's stages are costed.
+#[derive(Clone, Copy, Debug)]
+struct SizeSource {
+    /// Every request's size, unless from the trace.
+    fixed: Option<RequestTokens>,
+    /// The reference request.
+    reference: RequestTokens,
+    /// Whether decoder stages generate.
+    generate: bool,
+    /// Rounding of lengths, tokens.
+    bucket: u32,
 }
 
 /// The `[slo]` table: a multiple of the app's isolated latency, or an absolute latency.
@@ -286,8 +302,12 @@ pub struct ResolvedScenario {
     pub models: Vec<Model>,
     /// The app's isolated batch-1 latency (see [`isolated_latency`]).
     pub isolated_latency: SimDuration,
-    /// The latency objective of every request.
+    /// The latency objective of every request (of the reference request, where requests
+    /// differ in size: see `sizing`).
     pub slo: SimDuration,
+    /// Where requests differ in size (`app.tokens = "trace"` or `app.generated_tokens`): where
+    /// their sizes come from and the objective each gets.
+    pub sizing: Option<Sizing>,
 }
 
 impl Scenario {
@@ -349,15 +369,25 @@ impl Scenario {
     pub fn resolve(&self) -> Result<ResolvedScenario, ScenarioError> {
         let device = self.resolve_device()?;
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
-        let (app_name, models) = self.resolve_models()?;
+        self.check_workload()?;
+        let (scenario, sizes) = self.resolve_sizes()?;
+        let (app_name, models) = self.resolve_models(sizes.as_ref())?;
         let measured = self.resolve_measured(&device, &models)?;
         let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
             .map_err(|e| self.error("serving.runtime", e.to_string()))?;
         let partition_runtimes = self.resolve_partition_runtimes(&models, &runtime)?;
         let target = Target::new(&device, &runtime).with_measured(measured.as_deref());
-        let isolated_latency = isolated_latency(&models, target);
-        let slo = self.resolve_slo(isolated_latency)?;
-        self.check_workload()?;
+        let mut isolated_latency = isolated_latency(&models, target);
+        let mut slo = self.resolve_slo(isolated_latency)?;
+        let sizing = match sizes {
+            None => None,
+            Some(sizes) => {
+                let sizing = self.resolve_sizing(sizes, &models, &slo, target)?;
+                isolated_latency = sizing.isolated(sizing.reference);
+                slo = sizing.slo(sizing.reference);
+                Some(sizing)
+            }
+        };
         self.check_run()?;
         if self.serving.queue_capacity == 0 {
             return Err(self.error("serving.queue_capacity", "must be at least 1"));
@@ -390,7 +420,8 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".into())
         });
         Ok(ResolvedScenario {
-            scenario: self.clone(),
+            scenario,
+            sizing,
             name,
             device,
             measured,
@@ -518,7 +549,10 @@ impl Scenario {
         }
     }
 
-    fn resolve_models(&self) -> Result<(String, Vec<Model>), ScenarioError> {
+    fn resolve_models(
+        &self,
+        sizes: Option<&SizeSource>,
+    ) -> Result<(String, Vec<Model>), ScenarioError> {
         let (app_name, stages) = self.app.resolve().map_err(|m| self.error("app", m))?;
         let mut opts = ZooOptions::default();
         if let Some(seq_len) = self.app.seq_len {
@@ -527,6 +561,10 @@ impl Scenario {
             }
             opts.seq_len = seq_len;
         }
+        let opts_of = |stage: &str| match sizes {
+            None => opts,
+            Some(s) => tokens::planning_options(stage, s.reference, s.generate, s.bucket),
+        };
         let field = if self.app.stages.is_some() {
             "app.stages"
         } else {
@@ -535,7 +573,7 @@ impl Scenario {
         let models = stages
             .iter()
             .map(|s| {
-                zoo::build(s, &opts).map_err(|e| {
+                zoo::build(s, &opts_of(s)).map_err(|e| {
                     self.error(
                         field,
                         format!("{e} (built-in apps: {})", builtin_app_names()),
@@ -558,6 +596,140 @@ impl Scenario {
             (None, Some(TimeSpan(d))) if d == SimDuration::ZERO => Err(self.error("slo.latency", "must be more than 0")),
             (None, Some(TimeSpan(d))) => Ok(d),
         }
+    }
+
+    /// Whether requests differ in size, and if so where their sizes come from and the
+    /// reference request; with `app.tokens = "trace"` also the scenario to run, its trace read
+    /// with the token columns.
+    fn resolve_sizes(&self) -> Result<(Scenario, Option<SizeSource>), ScenarioError> {
+        let app = &self.app;
+        let trace = match &self.workload {
+            ArrivalSpec::Trace(t) => Some(t),
+            _ => None,
+        };
+        if app.tokens == TokenSource::Fixed {
+            if let Some(t) = trace
+                && t.token_columns().is_some()
+            {
+                let field = if t.context_column.is_some() {
+                    "workload.context_column"
+                } else {
+                    "workload.generated_column"
+                };
+                return Err(self.error(
+                    field,
+                    "is only read with app.tokens = \"trace\" (requests sized from the trace)",
+                ));
+            }
+            let generated = app.generated_tokens.unwrap_or(0);
+            if generated == 0 {
+                if app.token_bucket.is_some() {
+                    return Err(self.error(
+                        "app.token_bucket",
+                        "is only used when requests have sizes: app.tokens = \"trace\" or \
+                         app.generated_tokens > 0",
+                    ));
+                }
+                return Ok((self.clone(), None));
+            }
+            let fixed = RequestTokens {
+                context: app.seq_len.unwrap_or(ZooOptions::default().seq_len) as u32,
+                generated,
+            };
+            let sizes = SizeSource {
+                fixed: Some(fixed),
+                reference: fixed,
+                generate: true,
+                bucket: self.token_bucket()?,
+            };
+            return Ok((self.clone(), Some(sizes)));
+        }
+        for (given, field) in [
+            (app.seq_len.is_some(), "app.seq_len"),
+            (app.generated_tokens.is_some(), "app.generated_tokens"),
+        ] {
+            if given {
+                return Err(self.error(
+                    field,
+                    "is for app.tokens = \"fixed\"; with app.tokens = \"trace\" every request's \
+                     tokens come from the trace (leave it out)",
+                ));
+            }
+        }
+        let Some(trace) = trace else {
+            return Err(self.error(
+                "app.tokens",
+                "\"trace\" needs a workload of kind = \"trace\" whose file has token columns \
+                 (ContextTokens, GeneratedTokens in the Azure LLM inference trace)",
+            ));
+        };
+        let mut trace = trace.clone();
+        trace
+            .context_column
+            .get_or_insert_with(|| DEFAULT_CONTEXT_COLUMN.into());
+        trace
+            .generated_column
+            .get_or_insert_with(|| DEFAULT_GENERATED_COLUMN.into());
+        let replay = trace.build(&self.base_dir).map_err(|e| {
+            let field = match &e {
+                WorkloadError::InvalidField { field, .. } => format!("workload.{field}"),
+                _ => "workload.path".to_string(),
+            };
+            self.error(&field, e.to_string())
+        })?;
+        let sizes = replay.tokens().unwrap_or_default();
+        let Some(reference) = median_tokens(sizes) else {
+            return Err(self.error("workload", "the trace window has no requests to size"));
+        };
+        let mut scenario = self.clone();
+        scenario.workload = ArrivalSpec::Trace(trace);
+        let sizes = SizeSource {
+            fixed: None,
+            reference,
+            generate: true,
+            bucket: self.token_bucket()?,
+        };
+        Ok((scenario, Some(sizes)))
+    }
+
+    fn token_bucket(&self) -> Result<u32, ScenarioError> {
+        match self.app.token_bucket {
+            None => Ok(tokens::DEFAULT_BUCKET),
+            Some(b) if (1..=1024).contains(&b) => Ok(b),
+            Some(b) => Err(self.error(
+                "app.token_bucket",
+                format!("{b} is not allowed: between 1 and 1024 tokens"),
+            )),
+        }
+    }
+
+    /// The sizing of a run whose requests differ in size: the app's stages at every size,
+    /// costed on `target`, and each request's objective (`slo` is the scenario's, checked).
+    fn resolve_sizing(
+        &self,
+        sizes: SizeSource,
+        models: &[Model],
+        slo: &SimDuration,
+        target: Target<'_>,
+    ) -> Result<Sizing, ScenarioError> {
+        let stages: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+        let model = TokenModel::new(&stages, sizes.bucket, sizes.generate, target)
+            .map_err(|e| self.error("app", e.to_string()))?;
+        let fixed_stage_ns = models
+            .iter()
+            .map(|m| crate::model::cost::fastest_solo(&m.operators, target).1)
+            .collect();
+        let objective = match self.slo.multiplier {
+            Some(m) => Objective::Multiplier(m),
+            None => Objective::Absolute(*slo),
+        };
+        Ok(Sizing {
+            model: Arc::new(model),
+            fixed: sizes.fixed,
+            reference: sizes.reference,
+            fixed_stage_ns,
+            objective,
+        })
     }
 
     /// Checks the workload's numbers, then builds it once so that a missing or malformed trace

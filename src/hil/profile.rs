@@ -97,8 +97,7 @@ pub(super) fn provider(ep: &str) -> Result<ExecutionProvider> {
 fn stages(args: &ProfileArgs) -> Result<Vec<(String, Vec<usize>)>> {
     let spec = AppSpec {
         name: Some(args.app.clone()),
-        stages: None,
-        seq_len: None,
+        ..Default::default()
     };
     let (_, models) = spec.resolve().map_err(|m| anyhow::anyhow!("--app: {m}"))?;
     if !args.cuts.is_empty() && args.cuts.len() != models.len() {
@@ -128,6 +127,7 @@ fn stages(args: &ProfileArgs) -> Result<Vec<(String, Vec<usize>)>> {
             model,
             &ZooOptions {
                 seq_len: args.seq_len,
+                ..Default::default()
             },
         )?
         .operators
@@ -268,6 +268,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         seed: args.seed,
         zoo: ZooOptions {
             seq_len: args.seq_len,
+            ..Default::default()
         },
     };
     eprintln!(
@@ -372,7 +373,14 @@ fn print_summary(
         format!("{accel_name} roof ms")
     );
     for m in &file.models {
-        let model = zoo::build(&m.name, &ZooOptions { seq_len }).ok();
+        let model = zoo::build(
+            &m.name,
+            &ZooOptions {
+                seq_len,
+                ..Default::default()
+            },
+        )
+        .ok();
         for p in &m.partitions {
             for s in &p.batch {
                 let roof = match (&model, accel) {

@@ -309,6 +309,7 @@ impl LiveExecutor for OrtExecutor {
         self.copies_tensors = setup.copies_tensors;
         let zoo_opts = ZooOptions {
             seq_len: setup.seq_len,
+            ..Default::default()
         };
         let build = BuildOptions {
             seed: self.options.weights_seed,

@@ -31,6 +31,7 @@ use crate::engines::Engines;
 use crate::event::{Event, ExecEvent};
 use crate::metrics::Recorder;
 use crate::time::SimTime;
+use crate::workload::RequestTokens;
 
 /// What an executor may touch while it handles a call: the event queue (and its clock), the
 /// engines, the metrics recorder, and where it reports the batches that ended.
@@ -112,6 +113,9 @@ pub struct BatchInfo<'a> {
     pub process: u32,
     /// Request ids, in batch order.
     pub requests: &'a [u32],
+    /// The size the batch runs at, where its stage depends on the requests' sizes: the longest
+    /// prompt and the longest generation of its requests (see [`crate::model::tokens`]).
+    pub tokens: Option<RequestTokens>,
 }
 
 /// Runs batches and keeps the run's clock. Calls come from the run's loop, on one thread.

@@ -4,6 +4,7 @@
 //! segment at a time; others wait in FIFO order.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -19,8 +20,10 @@ use crate::model::cost::Target;
 use crate::model::cost::{self, ExecPlan};
 use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
+use crate::model::tokens::{Shape, TokenModel};
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
+use crate::workload::RequestTokens;
 
 /// Variability of execution times around the cost model's figure (a multiplicative factor with
 /// mean 1, drawn per batch from the run's `service` stream).
@@ -50,11 +53,17 @@ pub struct SimulatedExecutor {
     partitions: Vec<(Arc<[Operator]>, Arc<RuntimeProfile>)>,
     service_time: ServiceTime,
     service_rng: SimRng,
-    /// Execution plans, computed once per (partition, accelerator, cores, batch size).
+    /// Execution plans, computed once per (partition, accelerator, cores, batch size, shape).
     plans: Vec<ExecPlan>,
-    /// Per partition: (accelerator, cores, batch size, index in `plans`) of its plans — a
-    /// handful each, so a scan beats hashing.
-    plan_index: Vec<Vec<(u32, u32, u32, u32)>>,
+    /// Per partition: the keys of its plans and their index in `plans` — a handful each
+    /// without request sizes, so a scan beats hashing.
+    plan_index: Vec<Vec<(PlanKey, u32)>>,
+    /// Where requests differ in size: the app's stages at every size, and each partition's
+    /// stage and operator range.
+    tokens: Option<SizedPartitions>,
+    /// The plan of each batch that runs at its requests' size, by batch id (a batch whose
+    /// `plan` is [`SIZED_PLAN`]).
+    sized_plans: Vec<ExecPlan>,
     /// State of the batches in execution, by batch id (ids are reused).
     batches: Vec<RunningBatch>,
     slots: Vec<Slots>,
@@ -65,6 +74,29 @@ pub struct SimulatedExecutor {
     /// Per instance id: since when it has been idle (`None`: running a batch). An instance
     /// is idle from the start of the run until its first batch. Kept only with `after_idle`.
     idle_since: Vec<Option<SimTime>>,
+}
+
+/// `RunningBatch::plan` of a batch whose plan is its own (`SimulatedExecutor::sized_plans`).
+const SIZED_PLAN: u32 = u32::MAX;
+
+/// What a partition's plan is computed for: (accelerator, cores, batch size, shape key).
+type PlanKey = (u32, u32, u32, u32);
+
+/// The app's stages at every request size, and each deployed partition's stage and operator
+/// range.
+#[derive(Debug)]
+struct SizedPartitions {
+    model: Arc<TokenModel>,
+    ranges: Vec<(usize, Range<usize>)>,
+}
+
+/// The plan cache's key of a shape (0: the partition's own operators).
+fn shape_key(shape: Option<Shape>) -> u32 {
+    match shape {
+        None => 0,
+        Some(Shape::Prefill { tokens }) => 1 + 2 * tokens,
+        Some(Shape::Decode { past }) => 2 + 2 * past,
+    }
 }
 
 /// A batch in execution.
@@ -122,6 +154,8 @@ impl SimulatedExecutor {
             .map(Arc::new);
         SimulatedExecutor {
             plan_index: vec![Vec::new(); partitions.len()],
+            tokens: None,
+            sized_plans: Vec::new(),
             after_idle_ratio: vec![Vec::new(); partitions.len()],
             idle_since: Vec::new(),
             after_idle,
@@ -136,16 +170,49 @@ impl SimulatedExecutor {
         }
     }
 
-    /// The execution plan of `partition` on `accel` at `batch`, computed once and cached.
-    fn plan_for(&mut self, partition: u32, accel: u32, cores: u32, batch: u32) -> u32 {
+    /// Runs batches at their requests' size (see [`crate::model::tokens`]): `model` has the
+    /// app's stages at every size, `partitions` each deployed partition's stage and operator
+    /// range (in the order of the partitions given to [`new`](Self::new)).
+    pub fn with_tokens(
+        mut self,
+        model: Arc<TokenModel>,
+        partitions: Vec<(usize, Range<usize>)>,
+    ) -> Self {
+        assert_eq!(
+            partitions.len(),
+            self.partitions.len(),
+            "one range per partition"
+        );
+        self.tokens = Some(SizedPartitions {
+            model,
+            ranges: partitions,
+        });
+        self
+    }
+
+    /// The execution plan of `partition` on `accel` at `batch` (at `shape` where the batch
+    /// runs at its requests' size), computed once and cached.
+    fn plan_for(
+        &mut self,
+        partition: u32,
+        accel: u32,
+        cores: u32,
+        batch: u32,
+        shape: Option<Shape>,
+    ) -> u32 {
         let p = partition as usize;
-        if let Some(&(.., idx)) = self.plan_index[p]
-            .iter()
-            .find(|&&(a, c, b, _)| (a, c, b) == (accel, cores, batch))
-        {
+        let key = (accel, cores, batch, shape_key(shape));
+        if let Some(&(_, idx)) = self.plan_index[p].iter().find(|(k, _)| *k == key) {
             return idx;
         }
         let (operators, runtime) = &self.partitions[p];
+        let operators: &[Operator] = match (shape, &self.tokens) {
+            (Some(shape), Some(sized)) => {
+                let (stage, range) = &sized.ranges[p];
+                &sized.model.operators(*stage, shape)[range.clone()]
+            }
+            _ => operators,
+        };
         let plan = cost::plan(
             operators,
             batch,
@@ -155,8 +222,40 @@ impl SimulatedExecutor {
         );
         let idx = self.plans.len() as u32;
         self.plans.push(plan);
-        self.plan_index[p].push((accel, cores, batch, idx));
+        self.plan_index[p].push((key, idx));
         idx
+    }
+
+    /// The plan of a batch of `n` requests of `partition` whose longest prompt and generation
+    /// are `tokens`: its passes one after another, a pass that repeats (decode steps at one
+    /// cache length) as one segment per engine with `count` times the work, launch time and
+    /// memory traffic — the same time alone; under contention the repeats are not interleaved
+    /// with other work. `None` where the partition's stage does not depend on the size.
+    fn sized_plan(
+        &mut self,
+        partition: u32,
+        accel: u32,
+        cores: u32,
+        n: u32,
+        tokens: RequestTokens,
+    ) -> Option<ExecPlan> {
+        let sized = self.tokens.as_ref()?;
+        let stage = sized.ranges[partition as usize].0;
+        let passes = sized.model.passes(stage, tokens);
+        if passes.is_empty() {
+            return None;
+        }
+        let mut segments = Vec::new();
+        for (shape, count) in passes {
+            let idx = self.plan_for(partition, accel, cores, n, Some(shape));
+            segments.extend(
+                self.plans[idx as usize]
+                    .segments
+                    .iter()
+                    .map(|s| s.repeated(count)),
+            );
+        }
+        Some(ExecPlan { segments })
     }
 
     /// How much longer a batch of `batch` requests of `partition` takes when its instance has
@@ -224,9 +323,16 @@ impl SimulatedExecutor {
         }
     }
 
+    /// The plan batch `batch` runs.
+    fn plan_of(&self, batch: u32) -> &ExecPlan {
+        match self.batches[batch as usize].plan {
+            SIZED_PLAN => &self.sized_plans[batch as usize],
+            plan => &self.plans[plan as usize],
+        }
+    }
+
     fn segment(&self, batch: u32) -> cost::Segment {
-        let b = &self.batches[batch as usize];
-        self.plans[b.plan as usize].segments[b.segment]
+        self.plan_of(batch).segments[self.batches[batch as usize].segment]
     }
 
     /// Capacity units the batch's current segment holds on its engine.
@@ -297,11 +403,11 @@ impl SimulatedExecutor {
     /// batch goes on to its next segment or ends.
     fn end_segment(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
         let (accel, last) = {
-            let b = &self.batches[batch as usize];
-            let plan = &self.plans[b.plan as usize];
+            let segment = self.batches[batch as usize].segment;
+            let plan = self.plan_of(batch);
             (
-                plan.segments[b.segment].accel,
-                b.segment + 1 == plan.segments.len(),
+                plan.segments[segment].accel,
+                segment + 1 == plan.segments.len(),
             )
         };
         let units = self.segment_units(ctx, batch);
@@ -335,7 +441,26 @@ impl Executor for SimulatedExecutor {
 
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
         let n = batch.requests.len() as u32;
-        let plan = self.plan_for(batch.partition, batch.accelerator, batch.cpu_cores, n);
+        let id = batch.batch as usize;
+        let sized = batch.tokens.and_then(|tokens| {
+            self.sized_plan(
+                batch.partition,
+                batch.accelerator,
+                batch.cpu_cores,
+                n,
+                tokens,
+            )
+        });
+        let plan = match sized {
+            Some(plan) => {
+                if self.sized_plans.len() <= id {
+                    self.sized_plans.resize(id + 1, ExecPlan::default());
+                }
+                self.sized_plans[id] = plan;
+                SIZED_PLAN
+            }
+            None => self.plan_for(batch.partition, batch.accelerator, batch.cpu_cores, n, None),
+        };
         let mut factor = self.draw_service_factor();
         if self.after_idle.is_some() {
             let instance = batch.instance as usize;
@@ -353,7 +478,6 @@ impl Executor for SimulatedExecutor {
                 );
             }
         }
-        let id = batch.batch as usize;
         if self.batches.len() <= id {
             self.batches.resize(id + 1, RunningBatch::default());
         }

@@ -225,16 +225,22 @@ impl Recorder {
         }
     }
 
+    /// The run's objective: every request's, or the reference request's where they differ in
+    /// size.
+    pub fn slo(&self) -> SimDuration {
+        self.slo
+    }
+
     /// A request that arrived at `arrived` completed at `now`: latency = now − arrived; it counts
-    /// towards goodput if latency ≤ SLO.
-    pub fn completion(&mut self, now: SimTime, arrived: SimTime) {
+    /// towards goodput if latency ≤ `slo`, its objective.
+    pub fn completion(&mut self, now: SimTime, arrived: SimTime, slo: SimDuration) {
         self.advance(now);
         if !self.measuring {
             self.finished_before_warmup += 1;
             return;
         }
         let latency = now.saturating_since(arrived);
-        let within_slo = latency <= self.slo;
+        let within_slo = latency <= slo;
         self.completed += 1;
         self.completed_within_slo += u64::from(within_slo);
         self.latency.record(latency.as_ns());

@@ -34,7 +34,7 @@ fn goodput_counts_only_completions_within_the_slo() {
     let mut r = recorder(None, 0, 100);
     for (arrive, done) in [(0, 50), (100, 200), (200, 301), (400, 700)] {
         r.arrival(t_ms(arrive));
-        r.completion(t_ms(done), t_ms(arrive));
+        r.completion(t_ms(done), t_ms(arrive), r.slo());
     }
     let s = r.finish(t_ms(1000), 0);
     assert_eq!(s.completed, 4);
@@ -57,9 +57,9 @@ fn attainment_counts_drops_as_misses_and_leaves_in_flight_out() {
         r.arrival(t_ms(i));
     }
     for i in 0..3 {
-        r.completion(t_ms(i + 10), t_ms(i));
+        r.completion(t_ms(i + 10), t_ms(i), r.slo());
     }
-    r.completion(t_ms(100), t_ms(3));
+    r.completion(t_ms(100), t_ms(3), r.slo());
     r.drop(t_ms(100), DropReason::QueueFull);
     r.drop(t_ms(101), DropReason::Timeout);
     let s = r.finish(t_ms(200), 1);
@@ -96,7 +96,7 @@ fn warmup_excludes_early_events_and_carries_in_flight_requests_over() {
     r.arrival(t_ms(0));
     r.arrival(t_ms(100));
     r.arrival(t_ms(200));
-    r.completion(t_ms(300), t_ms(0));
+    r.completion(t_ms(300), t_ms(0), r.slo());
     r.drop(t_ms(400), DropReason::NoInstance);
     r.stage(
         0,
@@ -108,10 +108,10 @@ fn warmup_excludes_early_events_and_carries_in_flight_requests_over() {
         },
     );
     r.batch(0, 8);
-    r.completion(t_ms(1700), t_ms(200));
+    r.completion(t_ms(1700), t_ms(200), r.slo());
     r.arrival(t_ms(1800));
     r.arrival(t_ms(1900));
-    r.completion(t_ms(1950), t_ms(1800));
+    r.completion(t_ms(1950), t_ms(1800), r.slo());
     let s = r.finish(t_ms(3000), 1);
     assert_eq!(s.in_flight_at_warmup, 1);
     assert_eq!(s.arrivals, 2);
@@ -182,7 +182,7 @@ fn series_has_one_point_per_interval_and_sums_to_the_totals() {
     while t + 3 < 11_000 {
         r.arrival(t_ms(t));
         r.busy(t_ms(t), 0, 1.0);
-        r.completion(t_ms(t + 3), t_ms(t));
+        r.completion(t_ms(t + 3), t_ms(t), r.slo());
         r.busy(t_ms(t + 3), 0, 0.0);
         t += 7;
     }
@@ -226,8 +226,8 @@ fn events_at_the_exact_end_join_the_last_interval() {
     let mut r = recorder(Some(1000), 0, 1000);
     r.arrival(t_ms(500));
     r.arrival(t_ms(900));
-    r.completion(t_ms(1000), t_ms(500));
-    r.completion(t_ms(2000), t_ms(900));
+    r.completion(t_ms(1000), t_ms(500), r.slo());
+    r.completion(t_ms(2000), t_ms(900), r.slo());
     let s = r.finish(t_ms(2000), 0);
     let points = s.series.expect("series configured").points;
     assert_eq!(points.len(), 2);
@@ -288,7 +288,7 @@ fn busy_run() -> Summary {
                 },
             );
             r.batch(0, 1 + (i % 4) as u32);
-            r.completion(t + SimDuration::from_us(1_000 * (i % 4) + 7), t);
+            r.completion(t + SimDuration::from_us(1_000 * (i % 4) + 7), t, r.slo());
         }
     }
     r.finish(t_ms(1003), 0)
@@ -356,7 +356,7 @@ fn recorder_memory_does_not_grow_with_the_number_of_requests() {
         let now = SimTime(1000 * MS + i * step_ns);
         let latency_ns = (1 + i % 1000) * MS;
         r.arrival(now);
-        r.completion(now, SimTime(now.as_ns() - latency_ns));
+        r.completion(now, SimTime(now.as_ns() - latency_ns), r.slo());
         if i + 1 == 1000 {
             buckets_after_first_thousand = (
                 r.latency.bucket_count(),

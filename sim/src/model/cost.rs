@@ -131,6 +131,18 @@ impl Segment {
     pub fn solo_ns(&self) -> u64 {
         self.fixed_ns + self.work_ns
     }
+
+    /// The segment run `count` times back to back, as one: `count` times the work, fixed time
+    /// and memory traffic at the same demands.
+    pub fn repeated(&self, count: u32) -> Segment {
+        let n = u64::from(count);
+        Segment {
+            fixed_ns: self.fixed_ns * n,
+            work_ns: self.work_ns * n,
+            mem_bytes: self.mem_bytes * n,
+            ..*self
+        }
+    }
 }
 
 /// How one batch of a partition executes: segments run one after another.

@@ -183,6 +183,14 @@ pub enum Layer {
         /// Axis (0 is channels for images).
         axis: usize,
     },
+    /// The present keys (or values) of a decoder with a KV cache, `[heads, T, d_h]` →
+    /// `[heads, past + T, d_h]`: the `past` cached positions, read from memory, followed by the
+    /// `T` new ones, as ONNX exports of GPT-2 with past write it (`Concat(past_key, key)` on
+    /// axis 1). Without learned parameters.
+    KvCache {
+        /// Positions already in the cache.
+        past: usize,
+    },
     /// Nearest-neighbour upsampling of `[C, H, W]` by an integer factor.
     Resize {
         /// Factor applied to height and width.
@@ -359,7 +367,7 @@ impl Layer {
             Layer::BatchNorm { .. } => OpKind::BatchNorm,
             Layer::LayerNorm { .. } => OpKind::LayerNorm,
             Layer::Add | Layer::Mul => OpKind::Elementwise,
-            Layer::Concat { .. } => OpKind::Concat,
+            Layer::Concat { .. } | Layer::KvCache { .. } => OpKind::Concat,
             Layer::Resize { .. } => OpKind::Resize,
             Layer::Softmax => OpKind::Softmax,
             Layer::Flatten
@@ -582,6 +590,15 @@ impl Layer {
                 }
                 Ok(out)
             }
+            Layer::KvCache { past } => {
+                if x.len() != 3 {
+                    return Err(format!(
+                        "takes [heads, T, d_h], a tensor of rank 3, not rank {}",
+                        x.len()
+                    ));
+                }
+                Ok(vec![x[0], x[1] + past, x[2]])
+            }
             Layer::Flatten => Ok(vec![x.iter().product()]),
             Layer::Reshape { shape } => {
                 if elems(shape) != elems(x) {
@@ -710,6 +727,7 @@ impl Layer {
                 steps * (2 * 4 * h * (u(input_size) + h) + 32 * h)
             }
             Layer::Concat { .. }
+            | Layer::KvCache { .. }
             | Layer::Resize { .. }
             | Layer::Flatten
             | Layer::Reshape { .. }
@@ -722,11 +740,16 @@ impl Layer {
 
     /// The operator this layer becomes when fed `inputs` (shapes already checked).
     fn operator(&self, name: &str, inputs: &[&[usize]], output: &[usize]) -> Operator {
+        // A KV cache also reads the cached positions, which no node produces in this pass.
+        let cached = match self {
+            Layer::KvCache { .. } => elems(output) - inputs.iter().map(|s| elems(s)).sum::<u64>(),
+            _ => 0,
+        };
         Operator {
             name: name.to_string(),
             kind: self.op_kind(),
             flops: self.flops(inputs, output),
-            input_elems: inputs.iter().map(|s| elems(s)).sum(),
+            input_elems: inputs.iter().map(|s| elems(s)).sum::<u64>() + cached,
             output_elems: elems(output),
             params: self.params(),
         }
@@ -1195,6 +1218,13 @@ impl NetworkBuilder {
     #[track_caller]
     pub fn concat(&mut self, name: &str, axis: usize, inputs: &[TensorRef]) -> TensorRef {
         self.layer_with(name, Layer::Concat { axis }, inputs)
+    }
+
+    /// The cursor (`[heads, T, d_h]`) after `past` cached positions: a decoder's present keys
+    /// or values.
+    #[track_caller]
+    pub fn kv_cache(&mut self, name: &str, past: usize) -> TensorRef {
+        self.layer(name, Layer::KvCache { past })
     }
 
     /// Softmax over the cursor's last dimension.

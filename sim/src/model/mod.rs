@@ -8,6 +8,7 @@ pub mod measured;
 pub mod operator;
 pub mod partition;
 pub mod runtime;
+pub mod tokens;
 pub mod zoo;
 
 pub use operator::{ActivationFn, OpKind, Operator};

@@ -10,7 +10,8 @@ use crate::model::cost::Footprint;
 use crate::model::runtime::RuntimeProfile;
 use crate::serving::InstanceConfig;
 use crate::serving::sharing::RegionRef;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::RequestTokens;
 
 /// One partition of one stage's model, as deployed.
 #[derive(Clone, Debug)]
@@ -113,6 +114,10 @@ impl InstanceState {
 pub struct RequestState {
     /// When it arrived.
     pub arrived: SimTime,
+    /// Its latency objective (the scenario's, or its own for requests of different sizes).
+    pub slo: SimDuration,
+    /// Its size in tokens (zero where the app does not depend on it).
+    pub tokens: RequestTokens,
     /// Global partition it is at.
     pub partition: u32,
     /// Unified memory its current tensor holds (a private buffer, or a sharing region).

@@ -5,6 +5,7 @@ use crate::engine::EventQueue;
 use crate::event::Event;
 use crate::scenario::RunSpec;
 use crate::time::SimTime;
+use crate::workload::RequestTokens;
 use crate::workload::arrival::ArrivalProcess;
 
 /// The arrival process of a run and its stop rule.
@@ -21,6 +22,8 @@ pub(super) struct Arrivals {
     cutoff: SimTime,
     /// Requests arrived so far.
     arrived: u64,
+    /// The size of the scheduled arrival, where the process knows it.
+    next_tokens: Option<RequestTokens>,
 }
 
 impl Arrivals {
@@ -32,6 +35,7 @@ impl Arrivals {
             max_requests: run.max_requests,
             cutoff: SimTime::MAX,
             arrived: 0,
+            next_tokens: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Arrivals {
         };
         match next {
             Some(t) if self.deadline.is_none_or(|d| t < d) => {
+                self.next_tokens = self.process.last_tokens();
                 events.schedule(t.max(now), Event::Arrival);
             }
             _ => {
@@ -55,9 +60,10 @@ impl Arrivals {
         }
     }
 
-    /// Counts an arrival.
-    pub(super) fn arrived(&mut self) {
+    /// Counts an arrival and returns its size, where the process knows it.
+    pub(super) fn arrived(&mut self) -> Option<RequestTokens> {
         self.arrived += 1;
+        self.next_tokens.take()
     }
 
     /// Requests arrived so far.

@@ -21,6 +21,14 @@ impl Simulation {
         mut self,
         mut executor: Box<dyn LiveExecutor + Send>,
     ) -> Result<Report, LiveError> {
+        if self.scenario.sizing.is_some() {
+            return Err(LiveError(
+                "requests with sizes (app.tokens = \"trace\" or app.generated_tokens) cannot run \
+                 in the loop: its ONNX models have one fixed shape and no KV cache; simulate the \
+                 scenario instead"
+                    .into(),
+            ));
+        }
         executor.setup(&self.live_setup())?;
         for (i, inst) in self.plane.instances().iter().enumerate() {
             if inst.accepts() {

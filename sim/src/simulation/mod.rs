@@ -26,6 +26,7 @@ use crate::rng::RunSeed;
 use crate::scenario::ResolvedScenario;
 use crate::serving::plane::{Context, DataPlane, PartitionSpec, PlaneConfig};
 use crate::time::SimTime;
+use crate::workload::RequestTokens;
 
 use arrivals::Arrivals;
 use clock::{Clock, VirtualClock};
@@ -171,13 +172,23 @@ impl Simulation {
             spec.serving.service_time,
             run_seed.stream("service"),
         );
+        let executor = match &scenario.sizing {
+            None => executor,
+            Some(sizing) => executor.with_tokens(
+                sizing.model.clone(),
+                partitions
+                    .iter()
+                    .map(|p| (p.stage, p.ops.clone()))
+                    .collect(),
+            ),
+        };
         let plane = DataPlane::new(PlaneConfig {
             partitions,
             process_layout: policy.process_layout(),
             device: shared_device,
             input_bytes: scenario.models[0].input_elems() * 4,
             memory_limit_bytes: scenario.memory_limit_bytes,
-            slo: scenario.slo,
+            tokens: scenario.sizing.as_ref().map(|s| s.model.clone()),
             queue_capacity: spec.serving.queue_capacity,
             overflow: spec.serving.overflow,
             first_queue_limit: spec
@@ -339,9 +350,16 @@ impl Simulation {
         let ctx = &mut self.machine.ctx();
         match event {
             Event::Arrival => {
-                self.arrivals.arrived();
+                let from_trace = self.arrivals.arrived();
+                let (tokens, slo) = match &self.scenario.sizing {
+                    None => (RequestTokens::default(), self.scenario.slo),
+                    Some(sizing) => {
+                        let tokens = sizing.tokens(from_trace);
+                        (tokens, sizing.slo(tokens))
+                    }
+                };
                 ctx.recorder.arrival(ctx.now());
-                self.plane.admit(ctx);
+                self.plane.admit(ctx, tokens, slo);
                 self.arrivals.schedule_next(ctx.events);
             }
             Event::FluidCheck { generation } => {

@@ -70,6 +70,37 @@ pub struct AppSpec {
     /// Sequence length for transformer models (tokens); default 128.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq_len: Option<usize>,
+    /// Where each request's size comes from (see [`crate::model::tokens`]): `fixed` (the
+    /// default: every request `seq_len` prompt tokens and `generated_tokens` generated) or
+    /// `trace` (the workload trace's token columns, per request).
+    #[serde(default, skip_serializing_if = "TokenSource::is_fixed")]
+    pub tokens: TokenSource,
+    /// Tokens every request generates on a decoder stage, with `tokens = "fixed"`: a prefill
+    /// then one decode step per further token. Default 0: one forward pass over the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_tokens: Option<u32>,
+    /// Sequence lengths of requests with sizes are rounded up to a multiple of this many
+    /// tokens (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_bucket: Option<u32>,
+}
+
+/// Where requests get their sizes in tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// Every request the same: `app.seq_len` and `app.generated_tokens`.
+    #[default]
+    Fixed,
+    /// Each request its own, from the workload trace's `ContextTokens` and `GeneratedTokens`
+    /// columns (names set by `workload.context_column` and `workload.generated_column`).
+    Trace,
+}
+
+impl TokenSource {
+    fn is_fixed(&self) -> bool {
+        *self == TokenSource::Fixed
+    }
 }
 
 impl AppSpec {
@@ -123,7 +154,7 @@ mod tests {
         let both = AppSpec {
             name: Some("tm".into()),
             stages: Some(vec![]),
-            seq_len: None,
+            ..Default::default()
         };
         assert!(both.resolve().is_err());
     }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use rand::Rng;
 use rand_distr::Exp1;
 
+pub use crate::model::tokens::RequestTokens;
 use crate::rng::SimRng;
 use crate::time::{NS_PER_S, SimTime};
 
@@ -19,6 +20,12 @@ use crate::time::{NS_PER_S, SimTime};
 pub trait ArrivalProcess: Send + std::fmt::Debug {
     /// Next arrival time, or `None` when the process ends. Times never decrease.
     fn next_arrival(&mut self) -> Option<SimTime>;
+
+    /// The size of the arrival [`next_arrival`](Self::next_arrival) returned last, for a
+    /// process that knows its requests' sizes (a trace with token columns); `None` otherwise.
+    fn last_tokens(&self) -> Option<RequestTokens> {
+        None
+    }
 }
 
 /// Why a workload spec or its trace file cannot be used.

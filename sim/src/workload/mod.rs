@@ -9,10 +9,11 @@
 pub mod app;
 pub mod arrival;
 pub mod azure;
+pub mod sizing;
 pub mod spec;
 pub mod trace;
 
-pub use arrival::{ArrivalProcess, WorkloadError};
+pub use arrival::{ArrivalProcess, RequestTokens, WorkloadError};
 pub use azure::{AzureFunctionsSpec, Spread};
 pub use spec::ArrivalSpec;
 pub use trace::{TimeUnit, TraceSpec};

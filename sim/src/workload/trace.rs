@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{ArrivalProcess, WorkloadError, check_positive};
+use super::arrival::{ArrivalProcess, RequestTokens, WorkloadError, check_positive};
 use crate::time::{NS_PER_S, SimTime};
 
 /// `kind = "trace"`: replay the timestamps of one CSV column.
@@ -46,6 +46,14 @@ pub struct TraceSpec {
     /// gap, so the long-run rate is the trace's.
     #[serde(default)]
     pub loop_trace: bool,
+    /// Header name of the column with each request's prompt tokens (read when the app takes
+    /// its request sizes from the trace, `app.tokens = "trace"`; default `ContextTokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_column: Option<String>,
+    /// Header name of the column with each request's generated tokens (default
+    /// `GeneratedTokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_column: Option<String>,
 }
 
 /// How the timestamps of a trace column are written.
@@ -118,11 +126,18 @@ impl TimeUnit {
     }
 }
 
+/// The prompt-token column of the Azure LLM inference trace 2023.
+pub const DEFAULT_CONTEXT_COLUMN: &str = "ContextTokens";
+/// The generated-token column of the Azure LLM inference trace 2023.
+pub const DEFAULT_GENERATED_COLUMN: &str = "GeneratedTokens";
+
 /// Arrival timestamps read from a CSV column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimestampTrace {
     /// Sorted arrival times in ns, relative to the first (so `times_ns[0] == 0`).
     pub times_ns: Vec<u64>,
+    /// Each arrival's size, in the order of `times_ns`, when token columns were read.
+    pub tokens: Option<Vec<RequestTokens>>,
     /// How the column was read (given, or detected from its first row).
     pub time_unit: TimeUnit,
     /// Rows that came earlier than the row before them; the trace was sorted when > 0.
@@ -142,11 +157,21 @@ pub fn read_timestamp_csv(
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
 ) -> Result<TimestampTrace, WorkloadError> {
+    read_trace_csv(path, column, time_unit, None)
+}
+
+/// Reads the CSV file at `path` as [`parse_trace_csv`] parses it.
+pub fn read_trace_csv(
+    path: &Path,
+    column: Option<&str>,
+    time_unit: Option<TimeUnit>,
+    tokens: Option<TokenColumns<'_>>,
+) -> Result<TimestampTrace, WorkloadError> {
     let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_timestamp_csv(&text, path, column, time_unit)
+    parse_trace_csv(&text, path, column, time_unit, tokens)
 }
 
 /// Parses CSV `text` as [`read_timestamp_csv`] does; `path` is only used in error messages.
@@ -155,6 +180,27 @@ pub fn parse_timestamp_csv(
     path: &Path,
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
+) -> Result<TimestampTrace, WorkloadError> {
+    parse_trace_csv(text, path, column, time_unit, None)
+}
+
+/// The header names of a trace's two size columns: prompt tokens, generated tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenColumns<'a> {
+    /// Prompt (context) tokens.
+    pub context: &'a str,
+    /// Generated tokens.
+    pub generated: &'a str,
+}
+
+/// Parses CSV `text` as [`parse_timestamp_csv`] does, and with `tokens` also each row's size
+/// from those two columns (which then need a header line).
+pub fn parse_trace_csv(
+    text: &str,
+    path: &Path,
+    column: Option<&str>,
+    time_unit: Option<TimeUnit>,
+    tokens: Option<TokenColumns<'_>>,
 ) -> Result<TimestampTrace, WorkloadError> {
     let parse_err = |line: usize, message: String| WorkloadError::Parse {
         path: path.to_path_buf(),
@@ -214,9 +260,30 @@ pub fn parse_timestamp_csv(
         },
     };
 
+    let token_indices = tokens
+        .map(|c| token_column_indices(text, path, header_line, c).map(|(a, b)| (a, b, c)))
+        .transpose()?;
+    let mut sizes: Vec<RequestTokens> = Vec::new();
     let mut unit = time_unit;
     let mut absolute_ns: Vec<i64> = Vec::with_capacity(text.len() / 32);
     for (line_no, line) in lines {
+        if let Some((ci, gi, columns)) = token_indices {
+            let count = |index: usize, name: &str| -> Result<u32, WorkloadError> {
+                let field = nth_field(line, index).ok_or_else(|| {
+                    parse_err(line_no, format!("has no column {} ({name})", index + 1))
+                })?;
+                field.parse::<u32>().map_err(|_| {
+                    parse_err(
+                        line_no,
+                        format!("{name} `{field}` is not a whole number of tokens ≥ 0"),
+                    )
+                })
+            };
+            sizes.push(RequestTokens {
+                context: count(ci, columns.context)?,
+                generated: count(gi, columns.generated)?,
+            });
+        }
         let field = nth_field(line, column_index).ok_or_else(|| {
             parse_err(
                 line_no,
@@ -234,7 +301,18 @@ pub fn parse_timestamp_csv(
 
     let rows_out_of_order = absolute_ns.windows(2).filter(|w| w[1] < w[0]).count();
     if rows_out_of_order > 0 {
-        absolute_ns.sort_unstable();
+        if token_indices.is_some() {
+            // Sizes travel with their rows; equal times keep their file order.
+            let mut rows: Vec<(i64, RequestTokens)> = absolute_ns
+                .iter()
+                .copied()
+                .zip(sizes.iter().copied())
+                .collect();
+            rows.sort_by_key(|&(t, _)| t);
+            (absolute_ns, sizes) = rows.into_iter().unzip();
+        } else {
+            absolute_ns.sort_unstable();
+        }
     }
     let first = absolute_ns[0];
     let times_ns = absolute_ns
@@ -243,9 +321,49 @@ pub fn parse_timestamp_csv(
         .collect::<Vec<u64>>();
     Ok(TimestampTrace {
         times_ns,
+        tokens: token_indices.map(|_| sizes),
         time_unit: unit,
         rows_out_of_order,
     })
+}
+
+/// The indices of the two token columns in the header at line `header_line`.
+fn token_column_indices(
+    text: &str,
+    path: &Path,
+    header_line: Option<usize>,
+    columns: TokenColumns<'_>,
+) -> Result<(usize, usize), WorkloadError> {
+    let Some(line_no) = header_line else {
+        return Err(unusable(
+            path,
+            format!(
+                "request sizes are read from the columns `{}` and `{}`, but the file has no \
+                 header line naming them",
+                columns.context, columns.generated
+            ),
+        ));
+    };
+    let header = text.lines().nth(line_no - 1).unwrap_or("");
+    let names = split_fields(header);
+    let find = |name: &str, field: &'static str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| WorkloadError::InvalidField {
+                field,
+                value: format!("\"{name}\""),
+                allowed: format!(
+                    "is not a column of {} (line {line_no} has {})",
+                    path.display(),
+                    names.join(", ")
+                ),
+            })
+    };
+    Ok((
+        find(columns.context, "context_column")?,
+        find(columns.generated, "generated_column")?,
+    ))
 }
 
 fn unusable(path: &Path, message: String) -> WorkloadError {
@@ -448,11 +566,30 @@ impl TraceSpec {
         Ok(())
     }
 
+    /// The size columns to read: given when either is named (the other then has its default).
+    pub fn token_columns(&self) -> Option<TokenColumns<'_>> {
+        (self.context_column.is_some() || self.generated_column.is_some()).then(|| TokenColumns {
+            context: self
+                .context_column
+                .as_deref()
+                .unwrap_or(DEFAULT_CONTEXT_COLUMN),
+            generated: self
+                .generated_column
+                .as_deref()
+                .unwrap_or(DEFAULT_GENERATED_COLUMN),
+        })
+    }
+
     /// Reads the trace (relative paths against `base_dir`) and builds its replay.
     pub fn build(&self, base_dir: &Path) -> Result<TraceReplay, WorkloadError> {
         self.validate()?;
         let path = base_dir.join(&self.path);
-        let trace = read_timestamp_csv(&path, self.column.as_deref(), self.time_unit)?;
+        let trace = read_trace_csv(
+            &path,
+            self.column.as_deref(),
+            self.time_unit,
+            self.token_columns(),
+        )?;
         self.replay(&trace, &path)
     }
 
@@ -468,13 +605,23 @@ impl TraceSpec {
         let end_ns = self.end_s.map(secs_to_ns);
         let scale = self.rate_scale.unwrap_or(1.0);
         let scaled = |t_ns: u64| (t_ns as f64 / scale).round() as u64;
+        let in_window = |t: u64| t >= start_ns && end_ns.is_none_or(|end| t < end);
         let times_ns: Vec<u64> = trace
             .times_ns
             .iter()
             .copied()
-            .filter(|&t| t >= start_ns && end_ns.is_none_or(|end| t < end))
+            .filter(|&t| in_window(t))
             .map(|t| scaled(t - start_ns))
             .collect();
+        let tokens = trace.tokens.as_ref().map(|sizes| {
+            trace
+                .times_ns
+                .iter()
+                .zip(sizes)
+                .filter(|&(&t, _)| in_window(t))
+                .map(|(_, &size)| size)
+                .collect::<Vec<_>>()
+        });
         let (Some(&first), Some(&last)) = (times_ns.first(), times_ns.last()) else {
             return Err(unusable(
                 path,
@@ -505,6 +652,7 @@ impl TraceSpec {
         }
         Ok(TraceReplay {
             times_ns,
+            tokens,
             period_ns,
             rows_out_of_order: trace.rows_out_of_order,
             next_index: 0,
@@ -518,6 +666,8 @@ impl TraceSpec {
 pub struct TraceReplay {
     /// Sorted times of one pass, ns.
     times_ns: Vec<u64>,
+    /// Each arrival's size, in the order of `times_ns`, when the trace has token columns.
+    tokens: Option<Vec<RequestTokens>>,
     /// Time between the starts of two passes when looping.
     period_ns: Option<u64>,
     rows_out_of_order: usize,
@@ -529,6 +679,11 @@ impl TraceReplay {
     /// Arrivals in one pass of the trace.
     pub fn arrivals_per_pass(&self) -> usize {
         self.times_ns.len()
+    }
+
+    /// Each arrival's size in one pass, when the trace was read with token columns.
+    pub fn tokens(&self) -> Option<&[RequestTokens]> {
+        self.tokens.as_deref()
     }
 
     /// Rows of the file that were out of time order (the trace was sorted when > 0), for the
@@ -547,6 +702,11 @@ impl ArrivalProcess for TraceReplay {
         let t = self.times_ns[self.next_index].checked_add(self.cycle_offset_ns)?;
         self.next_index += 1;
         Some(SimTime(t))
+    }
+
+    fn last_tokens(&self) -> Option<RequestTokens> {
+        let sizes = self.tokens.as_ref()?;
+        sizes.get(self.next_index.checked_sub(1)?).copied()
     }
 }
 
@@ -578,6 +738,8 @@ mod tests {
             end_s: None,
             rate_scale: None,
             loop_trace: false,
+            context_column: None,
+            generated_column: None,
         }
     }
 

@@ -47,11 +47,53 @@ use super::layers::Network;
 pub struct ZooOptions {
     /// Tokens per request for the sequence models (`bert_base`, `gpt2_medium`); default 128.
     pub seq_len: usize,
+    /// For a decoder (`gpt2_medium`): build it with a KV cache holding this many positions
+    /// before the `seq_len` new ones (`Some(0)`: the prefill of a generating request; `Some(p)`
+    /// with `seq_len` 1: one decode step after `p` tokens). `None` (the default): one forward
+    /// pass without a cache. Models without a cache refuse `Some`.
+    pub past_len: Option<usize>,
 }
 
 impl Default for ZooOptions {
     fn default() -> Self {
-        ZooOptions { seq_len: 128 }
+        ZooOptions {
+            seq_len: 128,
+            past_len: None,
+        }
+    }
+}
+
+/// What a sequence model reads, for sizing its input from a request's tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sequence {
+    /// An encoder: one forward pass over at most `window` tokens.
+    Encoder {
+        /// Longest sequence (its position table).
+        window: usize,
+    },
+    /// A decoder that can generate with a KV cache: prompt and generated tokens together fill
+    /// at most `window` positions.
+    Decoder {
+        /// Longest sequence (its position table).
+        window: usize,
+    },
+}
+
+impl Sequence {
+    /// Longest sequence the model accepts.
+    pub fn window(self) -> usize {
+        match self {
+            Sequence::Encoder { window } | Sequence::Decoder { window } => window,
+        }
+    }
+}
+
+/// How model `name` reads a sequence (`None`: not a sequence model, or not in the zoo).
+pub fn sequence(name: &str) -> Option<Sequence> {
+    match name {
+        "bert_base" => Some(Sequence::Encoder { window: 512 }),
+        "gpt2_medium" => Some(Sequence::Decoder { window: 1024 }),
+        _ => None,
     }
 }
 
@@ -93,6 +135,15 @@ pub enum ZooError {
         seq_len: usize,
         /// Largest allowed.
         max: usize,
+    },
+    /// A KV cache was asked of a model without one, or the cache and the new tokens overflow
+    /// the position table.
+    #[error("model `{model}`: {message}")]
+    KvCache {
+        /// Model name.
+        model: &'static str,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -483,7 +534,15 @@ pub fn entry(name: &str) -> Result<&'static ZooEntry, ZooError> {
 
 /// The layer graph of model `name` (for building ONNX files from the same description).
 pub fn build_network(name: &str, opts: &ZooOptions) -> Result<Network, ZooError> {
-    (entry(name)?.build)(opts)
+    let entry = entry(name)?;
+    let decoder = matches!(sequence(entry.name), Some(Sequence::Decoder { .. }));
+    if opts.past_len.is_some() && !decoder {
+        return Err(ZooError::KvCache {
+            model: entry.name,
+            message: "has no KV cache (past_len is only for decoders such as gpt2_medium)".into(),
+        });
+    }
+    (entry.build)(opts)
 }
 
 /// Model `name` as the simulator's operator list.
@@ -493,6 +552,17 @@ pub fn build(name: &str, opts: &ZooOptions) -> Result<Model, ZooError> {
 
 /// Checks `seq_len` against a model's position table.
 fn check_seq_len(model: &'static str, opts: &ZooOptions, max: usize) -> Result<usize, ZooError> {
+    if let Some(past) = opts.past_len
+        && past + opts.seq_len > max
+    {
+        return Err(ZooError::KvCache {
+            model,
+            message: format!(
+                "{past} cached + {} new positions exceed its {max} positions",
+                opts.seq_len
+            ),
+        });
+    }
     if (1..=max).contains(&opts.seq_len) {
         Ok(opts.seq_len)
     } else {

@@ -165,9 +165,15 @@ fn operator_names_are_unique_and_outputs_have_the_expected_shapes() {
 #[test]
 fn bert_flops_grow_faster_than_linearly_with_sequence_length() {
     let flops = |seq_len| {
-        build("bert_base", &ZooOptions { seq_len })
-            .unwrap()
-            .total_flops()
+        build(
+            "bert_base",
+            &ZooOptions {
+                seq_len,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .total_flops()
     };
     let (f64_, f128, f256) = (flops(64), flops(128), flops(256));
     assert!(f64_ < f128 && f128 < f256);
@@ -175,9 +181,15 @@ fn bert_flops_grow_faster_than_linearly_with_sequence_length() {
     assert!(f256 > 2 * f128 && f128 > 2 * f64_);
     // Parameters do not depend on the sequence length.
     let params = |seq_len| {
-        build("bert_base", &ZooOptions { seq_len })
-            .unwrap()
-            .total_params()
+        build(
+            "bert_base",
+            &ZooOptions {
+                seq_len,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .total_params()
     };
     assert_eq!(params(64), params(256));
 }
@@ -262,7 +274,14 @@ fn unknown_names_list_the_known_ones() {
 
 #[test]
 fn sequence_lengths_beyond_the_position_table_are_errors() {
-    let err = build("bert_base", &ZooOptions { seq_len: 513 }).unwrap_err();
+    let err = build(
+        "bert_base",
+        &ZooOptions {
+            seq_len: 513,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(
         err,
         ZooError::SeqLen {
@@ -271,8 +290,26 @@ fn sequence_lengths_beyond_the_position_table_are_errors() {
             max: 512
         }
     );
-    assert!(build("gpt2_medium", &ZooOptions { seq_len: 0 }).is_err());
-    assert!(build("gpt2_medium", &ZooOptions { seq_len: 1024 }).is_ok());
+    assert!(
+        build(
+            "gpt2_medium",
+            &ZooOptions {
+                seq_len: 0,
+                ..Default::default()
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        build(
+            "gpt2_medium",
+            &ZooOptions {
+                seq_len: 1024,
+                ..Default::default()
+            }
+        )
+        .is_ok()
+    );
 }
 
 #[test]

@@ -10,8 +10,9 @@ use crate::model::ActivationFn;
 use crate::model::layers::{EmbeddingIds, Network, NetworkBuilder, TensorRef};
 
 /// Multi-head self-attention over the cursor (`[T, d]`), named `{p}.*`; returns the output of
-/// the output projection (`[T, d]`).
-fn self_attention(b: &mut NetworkBuilder, p: &str, heads: usize) -> TensorRef {
+/// the output projection (`[T, d]`). With `past` (a decoder's KV cache), the keys and values of
+/// the `T` new positions follow `past` cached ones, and the queries attend to all of them.
+fn self_attention(b: &mut NetworkBuilder, p: &str, heads: usize, past: Option<usize>) -> TensorRef {
     let x = b.cursor();
     let (t, d) = (b.shape()[0], b.shape()[1]);
     let split = |b: &mut NetworkBuilder, name: &str| {
@@ -21,8 +22,14 @@ fn self_attention(b: &mut NetworkBuilder, p: &str, heads: usize) -> TensorRef {
         b.transpose(&format!("{p}.{name}.transpose"), &[1, 0, 2])
     };
     let q = split(b, "query");
-    let k = split(b, "key");
-    let v = split(b, "value");
+    let mut k = split(b, "key");
+    if let Some(past) = past {
+        k = b.kv_cache(&format!("{p}.key.present"), past);
+    }
+    let mut v = split(b, "value");
+    if let Some(past) = past {
+        v = b.kv_cache(&format!("{p}.value.present"), past);
+    }
     b.matmul(&format!("{p}.scores"), q, k, true);
     let probs = b.softmax(&format!("{p}.softmax"));
     b.matmul(&format!("{p}.context"), probs, v, false);
@@ -50,7 +57,7 @@ pub(super) fn bert_base(opts: &ZooOptions) -> Result<Network, ZooError> {
     for l in 0..12 {
         let p = format!("layer{l}");
         let x = b.cursor();
-        self_attention(&mut b, &format!("{p}.attention"), 12);
+        self_attention(&mut b, &format!("{p}.attention"), 12, None);
         b.add(&format!("{p}.attention.residual"), x);
         let y = b.layer_norm(&format!("{p}.attention.norm"));
         b.linear(&format!("{p}.ffn.up"), 4 * D, true);
@@ -70,6 +77,10 @@ pub(super) fn bert_base(opts: &ZooOptions) -> Result<Network, ZooError> {
 /// `seq_len`-token prompt (the prefill). The LM head (tied to the token embedding, so without
 /// parameters of its own) is applied to the last position only, which is all that generating
 /// the next token needs. The fused `c_attn` is written as three projections of the same size.
+///
+/// With `past_len` it is the model with a KV cache (`past_key_values`): each layer's keys and
+/// values are appended to the cache's (`{p}.attn.key.present`, `.value.present`), so a decode
+/// step is `seq_len` 1 after `past_len` positions.
 pub(super) fn gpt2_medium(opts: &ZooOptions) -> Result<Network, ZooError> {
     const D: usize = 1024;
     const VOCAB: usize = 50257;
@@ -84,7 +95,7 @@ pub(super) fn gpt2_medium(opts: &ZooOptions) -> Result<Network, ZooError> {
         let p = format!("h{l}");
         let x = b.cursor();
         b.layer_norm(&format!("{p}.ln_1"));
-        self_attention(&mut b, &format!("{p}.attn"), 16);
+        self_attention(&mut b, &format!("{p}.attn"), 16, opts.past_len);
         let y = b.add(&format!("{p}.attn.residual"), x);
         b.layer_norm(&format!("{p}.ln_2"));
         b.linear(&format!("{p}.mlp.fc"), 4 * D, true);

@@ -8,6 +8,7 @@ use crate::serving::sharing::{RegionRef, TokenGrant};
 use crate::serving::state::{BatchState, BlockedBatch, InstancePhase};
 use crate::serving::transport::TransportKind;
 use crate::serving::{Overflow, Routing};
+use crate::workload::RequestTokens;
 
 impl DataPlane {
     /// An idle ready instance serving `queue`, if any (the one created first).
@@ -72,7 +73,8 @@ impl DataPlane {
             let Some(i) = self.idle_server(queue) else {
                 return;
             };
-            if first_stage && now - self.requests.get(oldest).arrived > self.slo {
+            let r = self.requests.get(oldest);
+            if first_stage && now - r.arrived > r.slo {
                 // Its objective is lost before it starts: admission control sheds it.
                 self.queues[queue as usize].requests.pop_front();
                 self.change_load(ctx, 0, -1);
@@ -110,6 +112,24 @@ impl DataPlane {
         }
     }
 
+    /// The size a batch of `requests` on `partition` runs at: its longest prompt and longest
+    /// generation, each request as the partition's stage reads it (`None` where the stage does
+    /// not depend on the size).
+    fn batch_tokens(&self, partition: u32, requests: &[u32]) -> Option<RequestTokens> {
+        let model = self.tokens.as_deref()?;
+        let stage = self.partitions[partition as usize].stage;
+        if !model.stage_is_sized(stage) {
+            return None;
+        }
+        Some(requests.iter().fold(RequestTokens::default(), |acc, &r| {
+            let t = model.clamp(stage, self.requests.get(r).tokens);
+            RequestTokens {
+                context: acc.context.max(t.context),
+                generated: acc.generated.max(t.generated),
+            }
+        }))
+    }
+
     /// Takes the `n` oldest requests of `queue` into a batch on instance `i` and hands it to
     /// the executor.
     fn start_batch(&mut self, ctx: &mut Context<'_>, i: u32, queue: u32, n: usize) {
@@ -127,6 +147,7 @@ impl DataPlane {
             self.requests.get_mut(r).exec_start = now;
         }
         ctx.recorder.batch(partition as usize, n as u32);
+        let tokens = self.batch_tokens(partition, &requests);
         let batch = self.batches.insert(BatchState {
             instance: i,
             requests,
@@ -140,6 +161,7 @@ impl DataPlane {
             compute_share: config.compute_share,
             process,
             requests: &self.batches.get(batch).requests,
+            tokens,
         };
         let mut exec = ExecContext::new(ctx.events, ctx.engines, ctx.recorder, &mut self.finished);
         ctx.executor.submit(&mut exec, info);

@@ -30,6 +30,7 @@ use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
 use crate::model::Operator;
 use crate::model::runtime::RuntimeProfile;
+use crate::model::tokens::TokenModel;
 use crate::serving::memory::{MemoryByKind, UnifiedMemory};
 use crate::serving::process::{Census, ProcessLayout, Processes};
 use crate::serving::sharing::{RegionPool, SharingManager};
@@ -87,8 +88,8 @@ pub struct PlaneConfig {
     pub input_bytes: u64,
     /// Usable unified memory, bytes.
     pub memory_limit_bytes: u64,
-    /// The latency objective of every request.
-    pub slo: SimDuration,
+    /// The app's stages at every request size, where requests differ in size.
+    pub tokens: Option<Arc<TokenModel>>,
     /// Longest queue between stages (per instance under join-shortest-queue routing).
     pub queue_capacity: usize,
     /// What a producer does when the next partition's queue is full.
@@ -130,7 +131,7 @@ pub struct Window {
 #[derive(Debug)]
 pub struct DataPlane {
     device: Arc<DeviceProfile>,
-    slo: SimDuration,
+    tokens: Option<Arc<TokenModel>>,
     cold_start_init: SimDuration,
     memory: UnifiedMemory,
     processes: Processes,
@@ -194,7 +195,7 @@ impl DataPlane {
             .collect();
         DataPlane {
             device: config.device,
-            slo: config.slo,
+            tokens: config.tokens,
             cold_start_init: config.cold_start_init,
             memory: UnifiedMemory::new(config.memory_limit_bytes),
             processes: Processes::new(config.process_layout),

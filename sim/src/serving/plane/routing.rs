@@ -5,17 +5,21 @@ use crate::metrics::{DropReason, StageTimes};
 use crate::serving::sharing::RegionRef;
 use crate::serving::state::RequestState;
 use crate::serving::{Overflow, Routing};
+use crate::time::SimDuration;
+use crate::workload::RequestTokens;
 
 impl DataPlane {
-    /// A request arrives: its input tensor is allocated and it is routed to the first
-    /// partition, or it is dropped if its input finds no memory.
-    pub fn admit(&mut self, ctx: &mut Context<'_>) {
+    /// A request of `tokens` with objective `slo` arrives: its input tensor is allocated and it
+    /// is routed to the first partition, or it is dropped if its input finds no memory.
+    pub fn admit(&mut self, ctx: &mut Context<'_>, tokens: RequestTokens, slo: SimDuration) {
         let now = ctx.now();
         self.window.arrivals += 1;
         if self.memory.allocate(self.input_bytes).is_ok() {
             self.record_memory(ctx);
             let id = self.requests.insert(RequestState {
                 arrived: now,
+                slo,
+                tokens,
                 partition: 0,
                 buffer_bytes: self.input_bytes,
                 region: None,
@@ -163,10 +167,10 @@ impl DataPlane {
                 ..StageTimes::default()
             },
         );
-        ctx.recorder.completion(now, r.arrived);
+        ctx.recorder.completion(now, r.arrived, r.slo);
         self.window_latency.record((now - r.arrived).as_ns());
         self.window.completed += 1;
-        if now - r.arrived <= self.slo {
+        if now - r.arrived <= r.slo {
             self.window.within_slo += 1;
         }
         self.in_flight -= 1;
