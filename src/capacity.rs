@@ -112,7 +112,7 @@ fn table(results: &[CapacityResult]) -> String {
         let _ = writeln!(
             out,
             "capacity at SLO attainment ≥ {:.2} % with no drops, decided on {:.0} % Wilson \
-             intervals of ≥ {} requests per probe (bracket within {:.1} %)\n",
+             and batch-means intervals of ≥ {} requests per probe (bracket within {:.1} %)\n",
             100.0 * r.target,
             100.0 * r.confidence,
             r.min_requests,

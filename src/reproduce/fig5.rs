@@ -316,7 +316,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         s,
         "\nCapacity: the highest Poisson rate at which ≥ 99 % of requests meet the SLO and none \
          is dropped (`infscaler capacity`: each probe measures at least `min_requests` requests \
-         and is decided on the Wilson interval of its attainment), per app, SLO multiplier and \
+         and is decided on the Wilson and batch-means intervals of its attainment), per app, SLO multiplier and \
          system on a Xavier AGX. Columns: capacity in req/s with its range over the seeds, and \
          InfScaler's capacity over each baseline's (×).\n"
     );

@@ -8,12 +8,14 @@
 //!
 //! Calls must come in non-decreasing simulated time, as the event loop produces them.
 
+mod batch_means;
 mod gauge;
 mod latency;
 mod series;
 mod stage;
 mod summary;
 
+pub use batch_means::BatchMeans;
 pub use gauge::TimeWeighted;
 pub use latency::{CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs};
 pub use series::{SeriesPoint, TimeSeries};
@@ -150,6 +152,8 @@ pub struct Recorder {
     completed: u64,
     completed_within_slo: u64,
     dropped: [u64; DropReason::ALL.len()],
+    /// Whether each measured request met its objective, in the order they finished.
+    outcomes: BatchMeans,
     latency: LatencyHistogram,
     stages: Vec<StageAccumulator>,
     memory: TimeWeighted,
@@ -192,6 +196,7 @@ impl Recorder {
             completed: 0,
             completed_within_slo: 0,
             dropped: [0; DropReason::ALL.len()],
+            outcomes: BatchMeans::new(),
             latency: LatencyHistogram::new(),
             stages: vec![StageAccumulator::default(); stages],
             memory: TimeWeighted::new(),
@@ -241,6 +246,7 @@ impl Recorder {
         }
         let latency = now.saturating_since(arrived);
         let within_slo = latency <= slo;
+        self.outcomes.record(within_slo);
         self.completed += 1;
         self.completed_within_slo += u64::from(within_slo);
         self.latency.record(latency.as_ns());
@@ -257,6 +263,7 @@ impl Recorder {
             return;
         }
         self.dropped[reason.index()] += 1;
+        self.outcomes.record(false);
         if let Some(series) = &mut self.series {
             series.drop();
         }
@@ -368,6 +375,7 @@ impl Recorder {
             goodput_rps: per_second(self.completed_within_slo),
             slo_attainment: (finished > 0)
                 .then(|| self.completed_within_slo as f64 / finished as f64),
+            attainment_batch_means: self.outcomes.means(),
             slo_ms: self.slo.as_ms_f64(),
             latency_ms: self.latency.stats_ms(),
             latency_cdf: (self.latency_cdf_points > 0 && self.latency.count() > 0)

@@ -42,6 +42,11 @@ pub struct Summary {
     /// completed_within_slo / (completed + dropped); `None` when that denominator is zero.
     /// Requests still in flight at the end are not counted.
     pub slo_attainment: Option<f64>,
+    /// The attainment of consecutive batches of the finished requests, in the order they
+    /// finished (see [`super::BatchMeans`]): for a confidence interval that allows for
+    /// correlated outcomes. Kept in memory for the caller, not written out.
+    #[serde(skip)]
+    pub attainment_batch_means: Vec<f64>,
     /// The latency SLO, ms.
     pub slo_ms: f64,
     /// End-to-end latency of the requests completed in the window; `None` if none completed.
