@@ -164,33 +164,20 @@ fn operator_names_are_unique_and_outputs_have_the_expected_shapes() {
 
 #[test]
 fn bert_flops_grow_faster_than_linearly_with_sequence_length() {
-    let flops = |seq_len| {
-        build(
-            "bert_base",
-            &ZooOptions {
-                seq_len,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .total_flops()
+    let bert = |seq_len| {
+        let opts = ZooOptions {
+            seq_len,
+            ..Default::default()
+        };
+        build("bert_base", &opts).unwrap()
     };
+    let flops = |seq_len| bert(seq_len).total_flops();
     let (f64_, f128, f256) = (flops(64), flops(128), flops(256));
     assert!(f64_ < f128 && f128 < f256);
     // Attention scores grow with T², so doubling T more than doubles the work.
     assert!(f256 > 2 * f128 && f128 > 2 * f64_);
     // Parameters do not depend on the sequence length.
-    let params = |seq_len| {
-        build(
-            "bert_base",
-            &ZooOptions {
-                seq_len,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .total_params()
-    };
+    let params = |seq_len| bert(seq_len).total_params();
     assert_eq!(params(64), params(256));
 }
 
@@ -588,5 +575,29 @@ fn operator_counts_match_the_module_calls_of_the_reference_forward() {
         assert_eq!(got, counts, "{name}");
         assert_eq!(got.total(), total, "{name}");
         assert_eq!(model(name).operators.len(), total, "{name}");
+    }
+}
+
+#[test]
+fn only_a_decoder_has_a_kv_cache_and_it_fits_the_position_table() {
+    let opts = |seq_len, past_len| ZooOptions { seq_len, past_len };
+    let plain = build("gpt2_medium", &opts(16, None)).unwrap();
+    let cached = build("gpt2_medium", &opts(16, Some(0))).unwrap();
+    // Two cache operators (keys, values) in each of the 24 layers, and nothing else changes.
+    assert_eq!(cached.operators.len(), plain.operators.len() + 48);
+    assert_eq!(cached.total_flops(), plain.total_flops());
+    assert_eq!(cached.total_params(), plain.total_params());
+    // One decode step after 1000 positions reads the cache: far more bytes in than without.
+    let step = build("gpt2_medium", &opts(1, Some(1000))).unwrap();
+    let reads = |m: &crate::model::Model| m.operators.iter().map(|o| o.input_elems).sum::<u64>();
+    let cache = 2 * 24 * 1000 * 1024; // keys and values, 24 layers, d = 1024
+    assert!(reads(&step) >= reads(&build("gpt2_medium", &opts(1, Some(0))).unwrap()) + cache);
+    assert!(matches!(
+        build("gpt2_medium", &opts(1, Some(1024))),
+        Err(ZooError::KvCache { .. })
+    ));
+    for model in ["bert_base", "resnet50"] {
+        let err = build(model, &opts(16, Some(0))).unwrap_err();
+        assert!(matches!(err, ZooError::KvCache { .. }), "{model}: {err}");
     }
 }
