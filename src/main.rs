@@ -350,6 +350,17 @@ fn validate(path: &Path) -> Result<ExitCode> {
         resolved.slo.as_ms_f64(),
         resolved.scenario.policy.name()
     );
+    if let Some(sizing) = &resolved.sizing {
+        let who = if sizing.fixed.is_some() {
+            "every request has"
+        } else {
+            "requests sized from the trace; the SLO above is its median request's, with"
+        };
+        println!(
+            "  tokens: {who} {} prompt and {} generated",
+            sizing.reference.context, sizing.reference.generated
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
