@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Result;
 use infscaler_sim::model::runtime::RuntimeProfile;
 
-use super::figures::{self, Bars};
 use super::markdown::{MIB, NEGLIGIBLE, gain_row, pct, ratio, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 use infscaler_results::files::Row;
 use infscaler_sim::report::row::cell;
 

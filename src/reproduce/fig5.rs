@@ -11,12 +11,12 @@ use infscaler_sim::model::zoo;
 use infscaler_sim::report::row::{Cell, cell};
 use infscaler_sim::workload::app::builtin_app;
 
-use super::figures::{self, Bars};
 use super::markdown::{
     and_list, gain_row, pct, per_system_means, ratio, source_line, system, with_range,
 };
 use super::stats::{Table, gain, mean_of, median_of};
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// "SPRIGHT comes close to or above InfScaler" at the loosest SLO: InfScaler's mean gain over
 /// SPRIGHT there is at most this (+10 %), so SPRIGHT serves at least about nine tenths of

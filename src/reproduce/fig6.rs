@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Bars};
 use super::markdown::{and_list, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// InfScaler's two variants: zero-copy tokens with the control path in eBPF (INFSCALER) and in
 /// user space (INFSCALER–), by display name and control path.

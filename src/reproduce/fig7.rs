@@ -9,10 +9,10 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Line};
 use super::markdown::{MIB, and_list, per_system_means, source_line, system};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Line};
 
 /// InfScaler's memory minus SPRIGHT's at each offered rate, in rate order.
 type Differences = [(String, f64)];

@@ -18,7 +18,6 @@ mod fig2;
 mod fig5;
 mod fig6;
 mod fig7;
-mod figures;
 mod markdown;
 mod paper;
 mod report;

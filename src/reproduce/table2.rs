@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Bars};
 use super::markdown::{MIB, and_list, per_system_means, ratio, source_line, system, with_range};
 use super::stats::{Table, range_of};
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// The SLO attainment a system must reach to meet the SLO; the paper prints N/A below it.
 const MET: f64 = 0.99;
