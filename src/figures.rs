@@ -68,6 +68,20 @@ pub fn draw(
     draw_whole(path, size, |root| paint(&root.split_evenly((1, panels))))
 }
 
+/// [`draw`] into `dir/name`; nothing without a folder (a report computed for its claims only).
+pub fn draw_in(
+    dir: Option<&Path>,
+    name: &str,
+    panels: usize,
+    panel_size: (u32, u32),
+    paint: impl FnOnce(&[Area<'_>]) -> Result<()>,
+) -> Result<()> {
+    match dir {
+        Some(dir) => draw(&dir.join(name), panels, panel_size, paint),
+        None => Ok(()),
+    }
+}
+
 /// Draws a figure of `size` pixels into `path` (PNG), `paint` laying out the whole area.
 pub fn draw_whole(
     path: &Path,

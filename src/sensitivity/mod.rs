@@ -71,7 +71,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     }
     let path = &opts.path;
     let origin = path.display().to_string();
-    let plan = Plan::new(Experiment::load(path)?, &origin)?;
+    let plan = Plan::new(Experiment::load(path)?, &origin, None)?;
     let stem = match &opts.out {
         Some(out) => out.with_extension(""),
         None => Path::new("results/sensitivity").join(&plan.experiment.name),

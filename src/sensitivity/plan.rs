@@ -165,14 +165,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan of `experiment`; `origin` names it in errors.
-    pub fn new(experiment: Experiment, origin: &str) -> Result<Plan> {
+    /// The plan of `experiment`, varying every tagged parameter or, with `only = (profile, n)`,
+    /// the first `n` of that profile; `origin` names it in errors.
+    pub fn new(
+        experiment: Experiment,
+        origin: &str,
+        only: Option<(Profile, usize)>,
+    ) -> Result<Plan> {
         let sources = profile_sources(&experiment, origin)?;
         let mut params: Vec<(Profile, TaggedParameter)> = Vec::new();
         for (profile, text) in &sources {
             let found = tagged_parameters(text)
                 .map_err(|e| anyhow::anyhow!("the {} profile of {origin}: {e}", profile.name()))?;
             params.extend(found.into_iter().map(|p| (*profile, p)));
+        }
+        if let Some((profile, n)) = only {
+            params = params
+                .into_iter()
+                .filter(|p| p.0 == profile)
+                .take(n)
+                .collect();
         }
         let mut variants: Vec<Option<(usize, f64)>> = vec![None];
         variants.extend((0..params.len()).flat_map(|i| FACTORS.iter().map(move |&f| Some((i, f)))));
