@@ -105,7 +105,7 @@ pub fn analyse(
             plan.variants.len(),
             sweep.origin
         );
-        let runs = runs::execute(&plan, jobs, &file, &format!("{stem}"))?;
+        let runs = runs::execute(&plan, jobs, &file, &stem)?;
         out.runs += runs.new + runs.resumed;
         let claims = |rows: &[Row]| -> Result<Vec<Claim>> {
             let r = Results {
@@ -135,7 +135,12 @@ pub fn analyse(
                     Err(e) => {
                         let name = format!("{} ×{factor}", label(&plan, i).0);
                         if !out.not_run.iter().any(|(n, _)| *n == name) {
-                            let first = e.lines().next().unwrap_or("").to_string();
+                            // The profile's own complaint, without the scenario around it.
+                            let first = e.lines().next().unwrap_or("");
+                            let first = first
+                                .rsplit_once("(the varied profile): ")
+                                .map_or(first, |(_, why)| why)
+                                .to_string();
                             out.not_run.push((name, first));
                         }
                         per_factor.push(None);
@@ -201,7 +206,8 @@ fn decide(plan: &Plan, base: Claim, varied: &[Vec<Option<Vec<Claim>>>]) -> Decis
         .collect();
     // Stable: equals keep document order.
     movers.sort_by(|a, b| b.flips.cmp(&a.flips).then(b.moved.total_cmp(&a.moved)));
-    movers.retain(|m| m.flips || m.moved > 0.0);
+    // A move too small to show in ours' own precision is no move.
+    movers.retain(|m| m.flips || (m.moved > 0.0 && m.claim.ours != base.ours));
     movers.truncate(TOP);
     Decision {
         base,
@@ -373,7 +379,7 @@ fn summary(d: &Decided) -> String {
         })
         .filter(|(_, n)| *n > 0)
         .collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     if !counts.is_empty() {
         let list: Vec<String> = counts
             .iter()
