@@ -222,23 +222,31 @@ pub fn section(d: &Decided) -> String {
     let _ = writeln!(
         s,
         "Each claim computed again, by the same code, under `infscaler sensitivity`'s variants of \
-         its sweep: {} `[assumed]`/`[fitted]` parameter{} of the device profile `{}` and the \
-         runtime profile `{}` ×{} and ×{}, one at a time. So that the reproduction stays within \
-         reach of 2 cores the sweeps are reduced: one repeat (the first seed of each cell) and \
-         capacity probes of at least {} measured requests{}. Column \"reduced\" is the claim on \
-         the reduced sweep as written: the reference each variant is compared with. {} runs \
+         its sweep: {} ×{} and ×{}, one at a time. So that the reproduction stays within reach of \
+         2 cores the sweeps are reduced: one repeat (the first seed of each cell) and capacity \
+         probes of at least {} measured requests{}. Column \"reduced\" is the claim on the \
+         reduced sweep as written: the reference each variant is compared with. {} runs \
          (`data/<id>-{}-sensitivity.runs.jsonl`).",
         if d.quick {
             format!(
-                "under `--quick` only the runtime profile's first ({})",
-                d.params.len()
+                "under `--quick` only the first `[assumed]`/`[fitted]` parameter of the runtime \
+                 profile `{}` ({})",
+                d.profiles[1],
+                d.params
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
-            format!("every one of the {}", d.params.len())
+            format!(
+                "every one of the {} `[assumed]`/`[fitted]` parameters of the device profile `{}` \
+                 and the runtime profile `{}`",
+                d.params.len(),
+                d.profiles[0],
+                d.profiles[1]
+            )
         },
-        if d.params.len() == 1 { "" } else { "s" },
-        d.profiles[0],
-        d.profiles[1],
         FACTORS[0],
         FACTORS[1],
         if d.quick {
