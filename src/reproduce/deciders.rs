@@ -149,8 +149,10 @@ pub fn analyse(
             }
             varied.push(per_factor);
         }
+        let labels: Vec<(String, String)> =
+            (0..plan.params.len()).map(|i| label(&plan, i)).collect();
         for c in base {
-            out.claims.push(decide(&plan, c, &varied));
+            out.claims.push(decide(&labels, c, &varied));
         }
     }
     Ok(out)
@@ -163,11 +165,15 @@ fn label(plan: &Plan, i: usize) -> (String, String) {
 }
 
 /// What decides claim `base`, from its value under every variant (`varied[i][j]`: parameter
-/// `i` × `FACTORS[j]`, the claims of that variant).
-fn decide(plan: &Plan, base: Claim, varied: &[Vec<Option<Vec<Claim>>>]) -> Decision {
+/// `i`, named and tagged by `labels[i]`, × `FACTORS[j]`: the claims of that variant).
+fn decide(
+    labels: &[(String, String)],
+    base: Claim,
+    varied: &[Vec<Option<Vec<Claim>>>],
+) -> Decision {
     let mut movers: Vec<Mover> = Vec::new();
-    for (i, per_factor) in varied.iter().enumerate() {
-        let (parameter, tag) = label(plan, i);
+    for (per_factor, (parameter, tag)) in varied.iter().zip(labels) {
+        let (parameter, tag) = (parameter.clone(), tag.clone());
         let candidates = per_factor
             .iter()
             .zip(FACTORS)
@@ -402,4 +408,54 @@ fn summary(d: &Decided) -> String {
     }
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gain(value: f64) -> Vec<Claim> {
+        vec![Claim::gain(
+            "c",
+            0.165,
+            Some(value),
+            &super::super::markdown::pct(value),
+        )]
+    }
+
+    #[test]
+    fn flips_rank_first_then_visible_moves_and_unmoved_parameters_are_left_out() {
+        let labels: Vec<(String, String)> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| (format!("device:{n}"), "assumed".to_string()))
+            .collect();
+        let varied = vec![
+            // a: moves it far, both ways, without flipping.
+            vec![Some(gain(0.50)), Some(gain(0.05))],
+            // b: not run at ×0.5; ×2 moves it below the 1 % of a gain: a flip.
+            vec![None, Some(gain(0.004))],
+            // c: a move too small to show (+20.0 % either way).
+            vec![Some(gain(0.20001)), Some(gain(0.2))],
+            // d: a small visible move.
+            vec![Some(gain(0.21)), Some(gain(0.2))],
+            // e: the claim missing from its rows.
+            vec![Some(Vec::new()), None],
+        ];
+        let d = decide(&labels, gain(0.2).remove(0), &varied);
+        assert_eq!(d.flipped_by, vec!["device:b".to_string()]);
+        let top: Vec<(&str, f64, bool)> = d
+            .top
+            .iter()
+            .map(|m| (m.parameter.as_str(), m.factor, m.flips))
+            .collect();
+        assert_eq!(
+            top,
+            vec![
+                ("device:b", 2.0, true),
+                ("device:a", 0.5, false),
+                ("device:d", 0.5, false)
+            ]
+        );
+        assert_eq!(d.top[1].claim.ours, "+50.0 %");
+    }
 }
