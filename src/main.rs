@@ -4,6 +4,7 @@ mod bench;
 mod calibrate;
 mod capacity;
 mod catalog;
+mod figures;
 mod gui;
 mod hil;
 mod merge;
@@ -114,7 +115,7 @@ enum Command {
         json: bool,
     },
     /// Rank the scenario's [assumed] and [fitted] profile parameters by their effect: each ×0.5
-    /// and ×2, one at a time.
+    /// and ×2, one at a time; writes the table (JSON, CSV) and a tornado chart (PNG).
     Sensitivity {
         /// Scenario TOML file.
         scenario: PathBuf,
@@ -127,6 +128,14 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Stem of the files written: `<out>.json` and `<out>.csv` (the table), `<out>.png` (the
+        /// tornado chart), `<out>.runs.jsonl` (every run's row; a rerun resumes from it)
+        /// [default: results/sensitivity/<name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Parameters in the tornado chart, the largest effects.
+        #[arg(long, default_value_t = 15)]
+        top: usize,
     },
     /// Measure the simulator's own speed on a 3-partition pipeline.
     Bench {
@@ -269,7 +278,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             metric,
             jobs,
             json,
-        } => sensitivity::run(&scenario, &metric, jobs, json),
+            out,
+            top,
+        } => sensitivity::run(sensitivity::Options {
+            path: scenario,
+            metrics: metric,
+            jobs,
+            json,
+            out,
+            top,
+        }),
         Command::Bench {
             requests,
             repeat,

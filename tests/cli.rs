@@ -358,25 +358,45 @@ fn short_fig2(dir: &Path) -> (PathBuf, PathBuf) {
     (scenario, sweep)
 }
 
+/// `infscaler sensitivity FILE --metric M --json --jobs J --out OUT`.
+fn sensitivity(file: &Path, metric: &str, jobs: &str, out: &Path) -> Output {
+    infscaler(&[
+        "sensitivity",
+        file.to_str().unwrap(),
+        "--metric",
+        metric,
+        "--json",
+        "--jobs",
+        jobs,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// The numbers of the last stderr line `N runs (A new, B resumed) …`: (A, B).
+fn new_and_resumed(out: &Output) -> (usize, usize) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .rfind(|l| l.contains(" resumed) in "))
+        .unwrap_or_else(|| panic!("no summary line in {err}"));
+    let (_, rest) = line.split_once('(').unwrap();
+    let mut numbers = rest
+        .split([' ', ','])
+        .filter_map(|w| w.parse::<usize>().ok());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
 #[test]
 fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
     let dir = std::env::temp_dir().join(format!("infscaler-sens-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let (scenario, sweep) = short_fig2(&dir);
-    let sensitivity = |file: &Path, metric: &str, jobs: &str| {
-        infscaler(&[
-            "sensitivity",
-            file.to_str().unwrap(),
-            "--metric",
-            metric,
-            "--json",
-            "--jobs",
-            jobs,
-        ])
-    };
     let one = json_of(&sensitivity(
         &scenario,
         "throughput_rps,latency_p50_ms",
         "2",
+        &dir.join("one/out"),
     ));
     let params = one["parameters"].as_array().expect("parameters");
     // Xavier AGX and TensorRT carry over a dozen [assumed]/[fitted] numbers.
@@ -412,16 +432,63 @@ fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
             .contains("must be in (0, 1]")
     );
 
-    let two = json_of(&sensitivity(&sweep, "throughput_rps", "2"));
+    let first = sensitivity(&sweep, "throughput_rps", "2", &dir.join("two/out"));
+    let two = json_of(&first);
     assert_eq!(two["cells"].as_array().unwrap().len(), 2);
-    // The same bytes at any --jobs (no temporary path or thread order leaks into the output).
-    let again = sensitivity(&sweep, "throughput_rps", "1");
-    assert_eq!(json_of(&again), two);
-    assert!(
-        !String::from_utf8_lossy(&again.stdout).contains("infscaler-sensitivity-"),
-        "a temporary path in the output"
-    );
     let ranked = two["parameters"][0]["variants"][0]["best_kept"].is_boolean();
     assert!(ranked, "{}", two["parameters"][0]);
+    let (runs, resumed) = new_and_resumed(&first);
+    assert!(runs > 40 && resumed == 0, "{runs} new, {resumed} resumed");
+    // Rerun into the same files: every run is on disk, none runs again.
+    let again = sensitivity(&sweep, "throughput_rps", "2", &dir.join("two/out"));
+    assert_eq!(new_and_resumed(&again), (0, runs));
+    assert_eq!(json_of(&again), two);
+
+    // An interrupted analysis: a third of the rows on disk, then a line cut off mid-way.
+    let stored = std::fs::read_to_string(dir.join("two/out.runs.jsonl")).unwrap();
+    let kept = runs / 3;
+    let mut partial: String = stored
+        .lines()
+        .take(kept)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    partial.push_str(&stored.lines().nth(kept).unwrap()[..40]);
+    std::fs::create_dir_all(dir.join("cut")).unwrap();
+    std::fs::write(dir.join("cut/out.runs.jsonl.partial"), partial).unwrap();
+    let resumed = sensitivity(&sweep, "throughput_rps", "1", &dir.join("cut/out"));
+    assert_eq!(new_and_resumed(&resumed), (runs - kept, kept));
+
+    // Fresh at --jobs 1: the same bytes in every file (no temporary path or thread order leaks).
+    let serial = sensitivity(&sweep, "throughput_rps", "1", &dir.join("serial/out"));
+    assert_eq!(json_of(&serial), two);
+    assert!(
+        !String::from_utf8_lossy(&serial.stdout).contains("infscaler-sensitivity-"),
+        "a temporary path in the output"
+    );
+    for ext in ["json", "csv", "png", "runs.jsonl"] {
+        let read = |d: &str| std::fs::read(dir.join(format!("{d}/out.{ext}"))).unwrap();
+        assert!(
+            read("two") == read("serial"),
+            "out.{ext} differs at --jobs 1"
+        );
+        assert!(
+            read("two") == read("cut"),
+            "out.{ext} differs after a resume"
+        );
+    }
+    // The tornado chart: a PNG with something drawn, one row per parameter shown.
+    let png = std::fs::read(dir.join("two/out.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        png.len() > 20_000,
+        "a near-empty chart: {} bytes",
+        png.len()
+    );
+    let csv = std::fs::read_to_string(dir.join("two/out.csv")).unwrap();
+    assert!(csv.starts_with("rank,profile,parameter,tag,value,factor,varied_value,"));
+    assert_eq!(
+        csv.lines().count(),
+        1 + 2 * two["parameters"].as_array().unwrap().len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

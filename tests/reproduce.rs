@@ -88,6 +88,19 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
             assert!(rows.lines().count() > 1, "{csv} has no rows");
         }
     }
+    // Beside each runtime's claims, the old configuration; under the first, what decides them.
+    assert!(overview.contains("| old config | holds? |"), "{overview}");
+    assert!(overview.contains("the old configuration gives another verdict for"));
+    assert!(overview.contains("## What decides each claim, under PyTorch eager"));
+    assert!(overview.contains("| claim | reduced | holds? | flipped by | decided by |"));
+    for fig in FIGURE_IDS {
+        let runs =
+            fs::read_to_string(dir.join(format!("data/{fig}-pytorch-sensitivity.runs.jsonl")));
+        assert!(
+            runs.is_ok_and(|r| r.lines().count() > 2),
+            "{fig}: no sensitivity runs"
+        );
+    }
     assert!(
         !dir.join("data/IN-PROGRESS").exists(),
         "a finished reproduction leaves no in-progress marker"
@@ -99,11 +112,10 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     let mut files = vec!["REPORT.md".to_string()];
     for runtime in RUNTIMES {
         files.push(format!("{runtime}/REPORT.md"));
-        files.extend(
-            FIGURE_IDS
-                .iter()
-                .map(|fig| format!("data/{fig}-{runtime}.csv")),
-        );
+        for fig in FIGURE_IDS {
+            files.push(format!("data/{fig}-{runtime}.csv"));
+            files.push(format!("data/{fig}-{runtime}-old.csv"));
+        }
     }
     for file in &files {
         let actual = fs::read(dir.join(file)).unwrap();
@@ -120,6 +132,8 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
         "tensorrt/fig5.png",
         "data/fig5-pytorch.parquet",
         "data/table2-tensorrt.csv",
+        "data/fig5-tensorrt-old.csv",
+        "data/fig5-pytorch-sensitivity.runs.jsonl",
     ] {
         same_bytes(&dir, &one, file);
     }
@@ -132,6 +146,11 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
         "{stderr}"
     );
     assert!(stderr.contains("resuming: 6 of 6 runs"), "{stderr}");
+    // Fig. 6's 6 points × 3 variants (as written, the runtime's first parameter ×0.5 and ×2).
+    assert!(
+        stderr.contains("fig6-pytorch-sensitivity: resuming: 18 of 18 runs"),
+        "{stderr}"
+    );
     assert_eq!(fs::read(one.join("REPORT.md")).unwrap(), report);
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&one);

@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Result;
 use infscaler_sim::model::runtime::RuntimeProfile;
 
-use super::figures::{self, Bars};
-use super::markdown::{MIB, NEGLIGIBLE, gain_row, pct, ratio, source_line, with_range};
+use super::markdown::{Claim, MIB, NEGLIGIBLE, pct, ratio, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 use infscaler_results::files::Row;
 use infscaler_sim::report::row::cell;
 
@@ -133,7 +133,7 @@ fn rows_with_layout(rows: &[Row], layout: &str) -> Vec<Row> {
 fn shared_process_sentence(
     rows: &[Row],
     n_ops: usize,
-    headline: &mut String,
+    headline: &mut Vec<Claim>,
 ) -> Result<Option<String>> {
     if rows.is_empty() {
         return Ok(None);
@@ -164,16 +164,12 @@ fn shared_process_sentence(
         paper::FIG2_BEST,
         paper::FIG2_SECOND
     );
-    let _ = writeln!(
-        headline,
-        "{}",
-        gain_row(
-            &claim,
-            paper::FIG2_THROUGHPUT_GAIN,
-            gain,
-            &gain.map_or("-".into(), pct)
-        )
-    );
+    headline.push(Claim::gain(
+        &claim,
+        paper::FIG2_THROUGHPUT_GAIN,
+        gain,
+        &gain.map_or("-".into(), pct),
+    ));
     let mut s = format!(
         "With one serving process for the whole app (`process_layout = \"{SHARED_LAYOUT}\"`, \
          the same sweep), every configuration fits under the cap: {} against {}: throughput {}, \
@@ -197,7 +193,7 @@ fn shared_process_sentence(
 }
 
 /// The section.
-pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
+pub fn section(r: &Results, out_dir: Option<&Path>, headline: &mut Vec<Claim>) -> Result<String> {
     let n_ops = infscaler_sim::model::zoo::build("alexnet", &Default::default())?
         .operators
         .len();
@@ -290,11 +286,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
                 paper::FIG2_SECOND
             );
             let ours_text = ours.map_or("-".into(), pct);
-            let _ = writeln!(
-                headline,
-                "{}",
-                gain_row(&claim, paper_change, ours, &ours_text)
-            );
+            headline.push(Claim::gain(&claim, paper_change, ours, &ours_text));
         }
         let runtime = RuntimeProfile::resolve(r.runtime.name, Path::new("."))?;
         let refused = Table::new(&main_rows, &keys, "refused_instances")?
@@ -318,8 +310,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     {
         let _ = writeln!(s, "{shared}\n");
     }
-    let path = out_dir.join("fig2.png");
-    figures::draw(&path, 2, (900, 420), |a| {
+    figures::draw_in(out_dir, "fig2.png", 2, (900, 420), |a| {
         figures::grouped_bars(
             &a[0],
             "Fig. 2: saturation throughput",

@@ -11,12 +11,12 @@ use infscaler_sim::model::zoo;
 use infscaler_sim::report::row::{Cell, cell};
 use infscaler_sim::workload::app::builtin_app;
 
-use super::figures::{self, Bars};
 use super::markdown::{
-    and_list, gain_row, pct, per_system_means, ratio, source_line, system, with_range,
+    Claim, and_list, pct, per_system_means, ratio, source_line, system, with_range,
 };
 use super::stats::{Table, gain, mean_of, median_of};
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// "SPRIGHT comes close to or above InfScaler" at the loosest SLO: InfScaler's mean gain over
 /// SPRIGHT there is at most this (+10 %), so SPRIGHT serves at least about nine tenths of
@@ -302,7 +302,7 @@ fn spread_text(sp: &SeedSpread) -> String {
 }
 
 /// The section.
-pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
+pub fn section(r: &Results, out_dir: Option<&Path>, headline: &mut Vec<Claim>) -> Result<String> {
     let keys = ["app.name", "slo.multiplier", "policy.kind"];
     let cap = Table::new(&r.rows, &keys, "capacity_rps")?;
     let inst = Table::new(&r.rows, &keys, "instances_total")?;
@@ -385,11 +385,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             mean.map_or("-".into(), pct),
             median.map_or("-".into(), pct)
         );
-        let _ = writeln!(
-            headline,
-            "{}",
-            gain_row(&claim, paper_gain, mean, &ours_text)
-        );
+        headline.push(Claim::gain(&claim, paper_gain, mean, &ours_text));
     }
     for (slo, paper_gain) in [
         ("3.0", paper::FIG5_GAIN_AT_3X),
@@ -399,11 +395,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         let mean = mean_of(&g);
         let claim = format!("Fig. 5: gain over SPRIGHT at SLO {slo}×");
         let ours_text = mean.map_or("-".into(), pct);
-        let _ = writeln!(
-            headline,
-            "{}",
-            gain_row(&claim, paper_gain, mean, &ours_text)
-        );
+        headline.push(Claim::gain(&claim, paper_gain, mean, &ours_text));
     }
     // Scale-out at capacity: what each system ran with.
     let _ = writeln!(
@@ -522,8 +514,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     }
     let _ = writeln!(s, "\n{why}\n");
 
-    let path = out_dir.join("fig5.png");
-    figures::draw(&path, slos.len(), (560, 420), |a| {
+    figures::draw_in(out_dir, "fig5.png", slos.len(), (560, 420), |a| {
         for (k, slo) in slos.iter().enumerate() {
             let series: Vec<Bars> = systems
                 .iter()

@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Bars};
-use super::markdown::{and_list, source_line, with_range};
+use super::markdown::{Claim, and_list, source_line, with_range};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// InfScaler's two variants: zero-copy tokens with the control path in eBPF (INFSCALER) and in
 /// user space (INFSCALER–), by display name and control path.
@@ -79,7 +79,7 @@ fn copy_sentence(handoff_ms: [Option<f64>; 2], copy_ms: Option<f64>) -> Option<S
 }
 
 /// The section.
-pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
+pub fn section(r: &Results, out_dir: Option<&Path>, headline: &mut Vec<Claim>) -> Result<String> {
     let keys = ["policy.transport", "policy.control_path"];
     let h = Table::new(&r.rows, &keys, "handoff_mean_ms")?;
     let rows = [
@@ -119,13 +119,14 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         );
     }
     let ours = h.mean(&["zero_copy", "ebpf"]);
-    let _ = writeln!(
-        headline,
-        "| Fig. 6: InfScaler hand-off | < {} ms | {} ms | - | {} |",
-        paper::FIG6_BOUND_MS,
-        fmt_value(ours),
-        super::markdown::holds(ours.map(|x| x < paper::FIG6_BOUND_MS))
-    );
+    headline.push(Claim {
+        claim: "Fig. 6: InfScaler hand-off".into(),
+        paper: format!("< {} ms", paper::FIG6_BOUND_MS),
+        ours: format!("{} ms", fmt_value(ours)),
+        value: ours,
+        ratio: "-".into(),
+        holds: ours.map(|x| x < paper::FIG6_BOUND_MS),
+    });
     let variants = VARIANTS.map(|(_, path)| h.mean(&["zero_copy", path]));
     let copy = h.mean(&["shared_memory", "ebpf"]);
     let _ = writeln!(
@@ -137,8 +138,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         bound_sentence(variants),
         copy_sentence(variants, copy).map_or(String::new(), |c| format!(" {c}"))
     );
-    let path = out_dir.join("fig6.png");
-    figures::draw(&path, 1, (760, 420), |a| {
+    figures::draw_in(out_dir, "fig6.png", 1, (760, 420), |a| {
         figures::grouped_bars(
             &a[0],
             "Fig. 6: mean hand-off time (log scale)",

@@ -9,10 +9,10 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Line};
-use super::markdown::{MIB, and_list, per_system_means, source_line, system};
+use super::markdown::{Claim, MIB, and_list, per_system_means, source_line, system};
 use super::stats::Table;
 use super::{Results, paper};
+use crate::figures::{self, Line};
 
 /// InfScaler's memory minus SPRIGHT's at each offered rate, in rate order.
 type Differences = [(String, f64)];
@@ -100,7 +100,7 @@ fn why(diff: &Differences, more_instances: usize, rates: usize, instances: &str)
 }
 
 /// The section.
-pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<String> {
+pub fn section(r: &Results, out_dir: Option<&Path>, headline: &mut Vec<Claim>) -> Result<String> {
     let keys = ["policy.kind", "workload.rate_per_s"];
     let thr = Table::new(&r.rows, &keys, "throughput_rps")?;
     let p99 = Table::new(&r.rows, &keys, "latency_p99_ms")?;
@@ -148,13 +148,10 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
         })
         .collect();
     let _ = writeln!(s, "\n{}", memory_sentence(&diff));
-    let _ = writeln!(
-        headline,
-        "| Fig. 7: {} | yes | {} | - | {} |",
-        paper::FIG7_CLAIM,
-        if claim_holds(&diff) { "yes" } else { "no" },
-        super::markdown::holds(Some(claim_holds(&diff)))
-    );
+    headline.push(Claim::yes(
+        &format!("Fig. 7: {}", paper::FIG7_CLAIM),
+        Some(claim_holds(&diff)),
+    ));
     let more_instances = rates
         .iter()
         .filter(|rate| {
@@ -169,7 +166,6 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
     if let Some(why) = why(&diff, more_instances, rates.len(), &instances) {
         let _ = writeln!(s, "\n{why}\n");
     }
-    let path = out_dir.join("fig7.png");
     let series = |t: &Table, k: f64| -> Vec<Line> {
         systems
             .iter()
@@ -182,7 +178,7 @@ pub fn section(r: &Results, out_dir: &Path, headline: &mut String) -> Result<Str
             })
             .collect()
     };
-    figures::draw(&path, 2, (600, 420), |a| {
+    figures::draw_in(out_dir, "fig7.png", 2, (600, 420), |a| {
         figures::lines(
             &a[0],
             "Fig. 7: p99 latency",

@@ -33,18 +33,63 @@ pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     }
 }
 
-/// A line of the summary table for a claimed gain or change:
-/// `| claim | paper | ours | ratio | holds? |`, where the ratio compares `1 + ours` with
-/// `1 + paper` (the table's note says so), `ours_text` is how ours is shown (`-` when there is
-/// none), and the claim's direction holds when ours has the paper's sign and is at least
-/// [`NEGLIGIBLE`] in size (a +0.02 % "gain" is no gain).
-pub fn gain_row(claim: &str, paper: f64, ours: Option<f64>, ours_text: &str) -> String {
-    format!(
-        "| {claim} | {} | {ours_text} | {} | {} |",
-        pct(paper),
-        ratio(ours.map(|g| 1.0 + g), Some(1.0 + paper)),
-        holds(ours.map(|o| o.abs() >= NEGLIGIBLE && (o > 0.0) == (paper > 0.0)))
-    )
+/// One of the paper's claims beside ours: a row of the summary tables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// What is claimed.
+    pub claim: String,
+    /// The paper's number, as shown.
+    pub paper: String,
+    /// Ours, as shown (`-` when there is none).
+    pub ours: String,
+    /// The number ours stands for: a gain or change as a fraction, a time in ms, 1 or 0 for a
+    /// yes or no.
+    pub value: Option<f64>,
+    /// Ours over the paper's, as shown (`-` when not a ratio).
+    pub ratio: String,
+    /// Whether the claim holds here (`None`: nothing to judge).
+    pub holds: Option<bool>,
+}
+
+impl Claim {
+    /// A claimed gain or change (`paper`, ours `value`, shown as `ours`): the ratio compares
+    /// `1 + ours` with `1 + paper` (the table's note says so), and the claim's direction holds
+    /// when ours has the paper's sign and is at least [`NEGLIGIBLE`] in size (a +0.02 % "gain"
+    /// is no gain).
+    pub fn gain(claim: &str, paper: f64, value: Option<f64>, ours: &str) -> Claim {
+        Claim {
+            claim: claim.to_string(),
+            paper: pct(paper),
+            ours: ours.to_string(),
+            value,
+            ratio: ratio(value.map(|g| 1.0 + g), Some(1.0 + paper)),
+            holds: value.map(|o| o.abs() >= NEGLIGIBLE && (o > 0.0) == (paper > 0.0)),
+        }
+    }
+
+    /// A claimed yes: ours is `value` (`None`: nothing to judge).
+    pub fn yes(claim: &str, value: Option<bool>) -> Claim {
+        Claim {
+            claim: claim.to_string(),
+            paper: "yes".into(),
+            ours: holds(value).to_string(),
+            value: value.map(|v| f64::from(u8::from(v))),
+            ratio: "-".into(),
+            holds: value,
+        }
+    }
+
+    /// `| claim | paper | ours | ours / paper | holds? |`.
+    pub fn row(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} |",
+            self.claim,
+            self.paper,
+            self.ours,
+            self.ratio,
+            holds(self.holds)
+        )
+    }
 }
 
 /// The smallest gain or change that counts as one: 1 %.
@@ -132,19 +177,17 @@ mod tests {
 
     #[test]
     fn a_claimed_gain_holds_only_in_its_direction_and_beyond_a_negligible_size() {
-        let verdict = |ours: f64| {
-            gain_row("c", 0.165, Some(ours), "x")
-                .rsplit('|')
-                .nth(1)
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        assert_eq!(verdict(0.05), "yes");
-        assert_eq!(verdict(0.0002), "no");
-        assert_eq!(verdict(-0.3), "no");
-        assert!(gain_row("c", -0.315, Some(-0.069), "x").ends_with("| yes |"));
-        assert!(gain_row("c", -0.315, None, "-").ends_with("| - |"));
+        let verdict = |ours: f64| Claim::gain("c", 0.165, Some(ours), "x").holds;
+        assert_eq!(verdict(0.05), Some(true));
+        assert_eq!(verdict(0.0002), Some(false));
+        assert_eq!(verdict(-0.3), Some(false));
+        let memory = Claim::gain("c", -0.315, Some(-0.069), "-6.9 %");
+        assert_eq!(memory.row(), "| c | -31.5 % | -6.9 % | 1.36 | yes |");
+        assert!(Claim::gain("c", -0.315, None, "-").row().ends_with("| - |"));
+        assert_eq!(
+            Claim::yes("c", Some(false)).row(),
+            "| c | yes | no | - | no |"
+        );
     }
 
     #[test]

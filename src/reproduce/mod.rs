@@ -14,11 +14,11 @@
 //! reproduction. An interrupted reproduction resumes where it stopped (a marker file says one is
 //! in progress); a finished one is rerun from scratch, so its numbers are always this build's.
 
+mod deciders;
 mod fig2;
 mod fig5;
 mod fig6;
 mod fig7;
-mod figures;
 mod markdown;
 mod paper;
 mod report;
@@ -59,6 +59,42 @@ pub struct Figure {
 /// Measured requests per capacity probe under `--quick` (a full reproduction keeps the sweep's
 /// own, default 2,000).
 const QUICK_MIN_REQUESTS: i64 = 200;
+
+/// The old configuration, before blocking hand-offs (issue 14): a full queue downstream drops
+/// the request instead of blocking its producer.
+pub const OLD_OVERFLOW: &str = "drop";
+/// The old configuration: Algorithm 1's r_k^m read as the load share, so line 4's check never
+/// binds (InfScaler's `resource_share`).
+pub const OLD_RESOURCE_SHARE: &str = "load_share";
+/// The old configuration: capacity probes of at least this many measured requests.
+pub const OLD_MIN_REQUESTS: i64 = 100;
+
+/// Measured requests per capacity probe in the reduced sweeps of [`deciders`].
+pub const REDUCED_MIN_REQUESTS: i64 = 200;
+
+/// Which configuration a sweep runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Config {
+    /// As its file says.
+    Current,
+    /// The settings before issue 14's fixes: [`OLD_OVERFLOW`], [`OLD_RESOURCE_SHARE`] and
+    /// [`OLD_MIN_REQUESTS`].
+    Old,
+    /// Reduced for a sensitivity analysis: one repeat, capacity probes of at least
+    /// [`REDUCED_MIN_REQUESTS`].
+    Reduced,
+}
+
+impl Config {
+    /// The suffix of its data files.
+    fn suffix(self) -> &'static str {
+        match self {
+            Config::Current => "",
+            Config::Old => "-old",
+            Config::Reduced => "-sensitivity",
+        }
+    }
+}
 
 /// The paper's experiments, in the order of the report.
 pub const FIGURES: [Figure; 5] = [
@@ -128,9 +164,15 @@ pub struct Results {
     pub csv: String,
 }
 
-/// The sweep of `figure` under `dir` run under `runtime`, with the `--quick` overrides applied
-/// when asked.
-pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool, runtime: &Runtime) -> Result<Sweep> {
+/// The sweep of `figure` under `dir` run under `runtime` and `config`, with the `--quick`
+/// overrides applied when asked.
+pub fn load_sweep(
+    dir: &Path,
+    figure: &Figure,
+    quick: bool,
+    runtime: &Runtime,
+    config: Config,
+) -> Result<Sweep> {
     let path = dir.join(figure.sweep);
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut spec: toml::Table =
@@ -141,14 +183,29 @@ pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool, runtime: &Runtime) -
         .unwrap_or(figure.id)
         .to_string();
     let mut overrides: Vec<(&str, &str)> = vec![("serving.runtime", runtime.name)];
+    let mut min_requests = None;
     if quick {
         spec.insert("name".into(), format!("{name}-quick").into());
         spec.insert("repeat".into(), 1.into());
         overrides.extend(figure.quick.iter().copied());
-        if let Some(capacity) = spec.get_mut("capacity").and_then(|c| c.as_table_mut()) {
-            // A quick run checks the pipeline, not the numbers: short capacity probes.
-            capacity.insert("min_requests".into(), QUICK_MIN_REQUESTS.into());
+        // A quick run checks the pipeline, not the numbers: short capacity probes.
+        min_requests = Some(QUICK_MIN_REQUESTS);
+    }
+    match config {
+        Config::Current => {}
+        Config::Old => {
+            overrides.push(("serving.overflow", OLD_OVERFLOW));
+            min_requests = Some(min_requests.map_or(OLD_MIN_REQUESTS, |m| m.min(OLD_MIN_REQUESTS)));
         }
+        Config::Reduced => {
+            spec.insert("repeat".into(), 1.into());
+            min_requests = Some(min_requests.unwrap_or(REDUCED_MIN_REQUESTS));
+        }
+    }
+    if let Some(m) = min_requests
+        && let Some(capacity) = spec.get_mut("capacity").and_then(|c| c.as_table_mut())
+    {
+        capacity.insert("min_requests".into(), m.into());
     }
     let axes = spec
         .entry("axes")
@@ -169,12 +226,41 @@ pub fn load_sweep(dir: &Path, figure: &Figure, quick: bool, runtime: &Runtime) -
     }
     let text = toml::to_string(&spec)?;
     let origin = format!(
-        "{} (runtime {}{})",
+        "{} (runtime {}{}{})",
         path.display(),
         runtime.name,
-        if quick { ", --quick" } else { "" }
+        if quick { ", --quick" } else { "" },
+        match config {
+            Config::Current => "",
+            Config::Old => ", old configuration",
+            Config::Reduced => ", reduced",
+        }
     );
-    Ok(Sweep::parse(&text, &origin, dir)?)
+    let mut sweep = Sweep::parse(&text, &origin, dir)?;
+    if config == Config::Old {
+        old_resource_share(&mut sweep).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    }
+    Ok(sweep)
+}
+
+/// Sets InfScaler's [`OLD_RESOURCE_SHARE`] wherever the sweep runs InfScaler. An axis cannot
+/// (the other policies have no such field), so the base's policy carries it: points of
+/// InfScaler keep the base's policy table, points of another kind replace it.
+fn old_resource_share(sweep: &mut Sweep) -> Result<(), String> {
+    let is_infscaler = |v: &toml::Value| v.as_str() == Some("infscaler");
+    if sweep.base_value("policy.kind").is_some_and(is_infscaler) {
+        sweep.set_base_value("policy.resource_share", OLD_RESOURCE_SHARE.into())
+    } else if sweep
+        .axis_values("policy.kind")
+        .is_some_and(|vs| vs.iter().any(is_infscaler))
+    {
+        let mut policy = toml::Table::new();
+        policy.insert("kind".into(), "infscaler".into());
+        policy.insert("resource_share".into(), OLD_RESOURCE_SHARE.into());
+        sweep.set_base_value("policy", policy.into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Runs the command.
@@ -204,12 +290,24 @@ pub fn run(
     fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let jobs = jobs_or_cores(jobs);
 
-    // Load every sweep first, so that a bad file fails before hours of work.
-    let mut sweeps: Vec<(&Runtime, &Figure, Sweep)> = Vec::new();
-    for runtime in &RUNTIMES {
-        for f in &FIGURES {
-            sweeps.push((runtime, f, load_sweep(&scenarios, f, quick, runtime)?));
+    // Load every sweep first, so that a bad file fails before hours of work: the reproduction,
+    // the old configuration under every runtime, and the reduced sweeps of the first runtime.
+    let mut sweeps: Vec<(&Runtime, &Figure, Config, Sweep)> = Vec::new();
+    for config in [Config::Current, Config::Old] {
+        for runtime in &RUNTIMES {
+            for f in &FIGURES {
+                let sweep = load_sweep(&scenarios, f, quick, runtime, config)?;
+                sweeps.push((runtime, f, config, sweep));
+            }
         }
+    }
+    let primary = &RUNTIMES[0];
+    let mut reduced: Vec<(&'static Figure, Sweep)> = Vec::new();
+    for f in &FIGURES {
+        reduced.push((
+            f,
+            load_sweep(&scenarios, f, quick, primary, Config::Reduced)?,
+        ));
     }
 
     let marker = data.join("IN-PROGRESS");
@@ -219,17 +317,25 @@ pub fn run(
             marker.display()
         );
     } else {
-        for (runtime, f, _) in &sweeps {
+        for (runtime, f, config, _) in &sweeps {
             for ext in ["jsonl", "jsonl.partial", "parquet", "csv"] {
-                let _ = fs::remove_file(data.join(format!("{}.{ext}", data_stem(f, runtime))));
+                let stem = data_stem(f, runtime, *config);
+                let _ = fs::remove_file(data.join(format!("{stem}.{ext}")));
+            }
+        }
+        for (f, _) in &reduced {
+            for ext in ["runs.jsonl", "runs.jsonl.partial"] {
+                let stem = data_stem(f, primary, Config::Reduced);
+                let _ = fs::remove_file(data.join(format!("{stem}.{ext}")));
             }
         }
         atomic::write_bytes(&marker, b"a reproduction is running or was interrupted\n")?;
     }
 
-    let start = Instant::now();
     let mut all: Vec<Results> = Vec::new();
-    for (runtime, figure, sweep) in sweeps {
+    let mut old: Vec<Results> = Vec::new();
+    let mut elapsed = [0.0; 3];
+    for (runtime, figure, config, sweep) in sweeps {
         let points = sweep.points();
         eprintln!(
             "{} under {}: {} ({} points) …",
@@ -238,44 +344,75 @@ pub fn run(
             sweep.origin,
             points.len()
         );
-        let stem = data_stem(figure, runtime);
+        let stem = data_stem(figure, runtime, config);
+        let start = Instant::now();
         let outcome = execute(&sweep, &points, jobs, &data.join(&stem))?;
-        all.push(Results {
+        let results = Results {
             figure,
             runtime,
             rows: outcome.rows,
             csv: format!("../data/{stem}.csv"),
-        });
+        };
+        match config {
+            Config::Old => {
+                elapsed[1] += start.elapsed().as_secs_f64();
+                old.push(results);
+            }
+            _ => {
+                elapsed[0] += start.elapsed().as_secs_f64();
+                all.push(results);
+            }
+        }
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let decided = deciders::analyse(&reduced, primary, jobs, &data, quick)?;
+    elapsed[2] = start.elapsed().as_secs_f64();
 
     let mut parts = Vec::new();
     for runtime in &RUNTIMES {
-        let of_runtime: Vec<&Results> = all
-            .iter()
-            .filter(|r| std::ptr::eq(r.runtime, runtime))
-            .collect();
+        fn of<'a>(results: &'a [Results], runtime: &Runtime) -> Vec<&'a Results> {
+            results
+                .iter()
+                .filter(|r| std::ptr::eq(r.runtime, runtime))
+                .collect()
+        }
         let dir = out_dir.join(runtime.name);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (text, headline) = report::runtime_report(&of_runtime, &dir, quick, runtime)?;
+        let (text, claims) = report::runtime_report(&of(&all, runtime), &dir, quick, runtime)?;
         atomic::write_bytes(&dir.join("REPORT.md"), text.as_bytes())?;
-        parts.push((runtime, headline));
+        let old_claims = report::claims_of(&of(&old, runtime))
+            .with_context(|| format!("the old configuration under {}", runtime.name))?;
+        parts.push(report::Part {
+            runtime,
+            claims,
+            old: old_claims,
+        });
     }
     let runs = all.iter().map(|r| r.rows.len()).sum::<usize>();
-    let overview = report::overview(&parts, quick, runs);
+    let old_runs = old.iter().map(|r| r.rows.len()).sum::<usize>();
+    let overview = report::overview(&parts, quick, runs, old_runs, &decided);
     let report_path = out_dir.join("REPORT.md");
     atomic::write_bytes(&report_path, overview.as_bytes())?;
     fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     println!(
-        "{} experiments under {} runtimes, {runs} runs in {elapsed:.1} s at --jobs {jobs} → {}",
+        "{} experiments under {} runtimes, {runs} runs in {:.1} s; the old configuration, \
+         {old_runs} runs in {:.1} s; what decides each claim under {}, {} runs in {:.1} s; \
+         {:.1} s in all at --jobs {jobs} → {}",
         FIGURES.len(),
         RUNTIMES.len(),
+        elapsed[0],
+        elapsed[1],
+        primary.name,
+        decided.runs,
+        elapsed[2],
+        elapsed.iter().sum::<f64>(),
         report_path.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The stem of an experiment's data files under a runtime: `fig5-pytorch`.
-fn data_stem(figure: &Figure, runtime: &Runtime) -> String {
-    format!("{}-{}", figure.id, runtime.name)
+/// The stem of an experiment's data files under a runtime and configuration: `fig5-pytorch`,
+/// `fig5-pytorch-old`.
+fn data_stem(figure: &Figure, runtime: &Runtime, config: Config) -> String {
+    format!("{}-{}{}", figure.id, runtime.name, config.suffix())
 }

@@ -8,10 +8,12 @@ use anyhow::Result;
 
 use infscaler_results::summarize::fmt_value;
 
-use super::figures::{self, Bars};
-use super::markdown::{MIB, and_list, per_system_means, ratio, source_line, system, with_range};
+use super::markdown::{
+    Claim, MIB, and_list, per_system_means, ratio, source_line, system, with_range,
+};
 use super::stats::{Table, range_of};
 use super::{Results, paper};
+use crate::figures::{self, Bars};
 
 /// The SLO attainment a system must reach to meet the SLO; the paper prints N/A below it.
 const MET: f64 = 0.99;
@@ -147,8 +149,8 @@ fn overload_sentence(
 pub fn section(
     r: &Results,
     all: &[&Results],
-    out_dir: &Path,
-    headline: &mut String,
+    out_dir: Option<&Path>,
+    headline: &mut Vec<Claim>,
 ) -> Result<String> {
     let keys = ["app.name", "policy.kind"];
     let mem = Table::new(&r.rows, &keys, "memory_mean_bytes")?;
@@ -229,20 +231,21 @@ pub fn section(
         lo * 100.0,
         hi * 100.0
     );
-    let _ = writeln!(
-        headline,
-        "| Table II: memory reduction vs the leanest baseline | {:.1} % to {:.1} % | {range} | - | {} |",
-        lo * 100.0,
-        hi * 100.0,
-        super::markdown::holds(range_of(&reductions).map(|(lo, _)| lo > 0.0)),
-    );
+    let (lo_text, hi_text) = (lo * 100.0, hi * 100.0);
+    let lowest = range_of(&reductions).map(|(lo, _)| lo);
+    headline.push(Claim {
+        claim: "Table II: memory reduction vs the leanest baseline".into(),
+        paper: format!("{lo_text:.1} % to {hi_text:.1} %"),
+        ours: range,
+        value: lowest,
+        ratio: "-".into(),
+        holds: lowest.map(|lo| lo > 0.0),
+    });
     if let Some(only) = only_infscaler_vu {
-        let _ = writeln!(
-            headline,
-            "| Table II: only InfScaler meets VU's SLO | yes | {} | - | {} |",
-            if only { "yes" } else { "no" },
-            super::markdown::holds(Some(only))
-        );
+        headline.push(Claim::yes(
+            "Table II: only InfScaler meets VU's SLO",
+            Some(only),
+        ));
     }
     let _ = writeln!(
         s,
@@ -375,8 +378,7 @@ pub fn section(
     if !why.is_empty() {
         let _ = writeln!(s, "\n**Why it differs.** {}\n", why.join(" "));
     }
-    let path = out_dir.join("table2.png");
-    figures::draw(&path, 1, (900, 420), |a| {
+    figures::draw_in(out_dir, "table2.png", 1, (900, 420), |a| {
         let series: Vec<Bars> = paper::TABLE2_SYSTEMS
             .iter()
             .map(|sys| Bars {

@@ -361,6 +361,33 @@ impl Sweep {
         self.axes.iter().map(|a| a.path.as_str()).collect()
     }
 
+    /// The values of the axis at `path`, if the sweep has one.
+    pub fn axis_values(&self, path: &str) -> Option<&[toml::Value]> {
+        self.axes
+            .iter()
+            .find(|a| a.path == path)
+            .map(|a| a.values.as_slice())
+    }
+
+    /// The base scenario's value at the dotted `path`, if it has one.
+    pub fn base_value(&self, path: &str) -> Option<&toml::Value> {
+        let mut keys = path.split('.');
+        let mut v = self.base.get(keys.next()?)?;
+        for k in keys {
+            v = v.as_table()?.get(k)?;
+        }
+        Some(v)
+    }
+
+    /// Sets the base scenario's value at the dotted `path` (missing tables are created), as if
+    /// the base file said so; points override it as they override the file. The fingerprint
+    /// follows. An error names the path when it does not lead through tables.
+    pub fn set_base_value(&mut self, path: &str, value: toml::Value) -> Result<(), String> {
+        let segments = parse_path(path)?;
+        *walk(&mut self.base, &segments, path)? = value;
+        Ok(())
+    }
+
     /// Number of runs: the product of the axes' lengths × repeat.
     pub fn len(&self) -> usize {
         self.axes.iter().map(|a| a.values.len()).product::<usize>() * self.repeat as usize
@@ -1022,5 +1049,35 @@ values = [80.5]
         );
         assert!(s.points_for_shard(2, 2).is_err());
         assert!(s.points_for_shard(0, 0).is_err());
+    }
+    #[test]
+    fn the_base_can_be_changed_after_loading_and_the_fingerprint_follows() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let text = "name = \"t\"\nbase = \"paper/poisson-base.toml\"\n[[axes]]\npath = \"policy.kind\"\nvalues = [\"infscaler\", \"spright\"]";
+        let mut sweep = Sweep::parse(text, "<test>", &dir).unwrap();
+        let before = sweep.fingerprint();
+        assert_eq!(
+            sweep.base_value("policy.kind").and_then(|v| v.as_str()),
+            Some("infscaler")
+        );
+        assert_eq!(sweep.axis_values("policy.kind").map(<[_]>::len), Some(2));
+        assert_eq!(sweep.axis_values("app.name"), None);
+        sweep
+            .set_base_value("policy.resource_share", "load_share".into())
+            .unwrap();
+        assert_ne!(sweep.fingerprint(), before);
+        // The point of the base's kind keeps the new key; a point of another kind replaces
+        // the policy table, so the key does not reach it.
+        let tables: Vec<toml::Table> = sweep
+            .points()
+            .iter()
+            .map(|p| sweep.point_table(p).unwrap())
+            .collect();
+        assert_eq!(
+            tables[0]["policy"]["resource_share"].as_str(),
+            Some("load_share")
+        );
+        assert!(tables[1]["policy"].get("resource_share").is_none());
+        assert!(sweep.set_base_value("run.duration.x", 1.into()).is_err());
     }
 }

@@ -1,6 +1,6 @@
-//! PNG figures for REPORT.md (plotters, bitmap backend; text in the bundled Ubuntu Light font so
-//! that no system font is needed). Figures are written atomically: drawn to a temporary file and
-//! renamed.
+//! PNG figures of `reproduce paper` and `sensitivity` (plotters, bitmap backend; text in the bundled
+//! Ubuntu Light font so that no system font is needed). Figures are written atomically: drawn to
+//! a temporary file and renamed.
 
 use std::path::Path;
 use std::sync::Once;
@@ -21,7 +21,8 @@ pub const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-const FONT: &str = "sans-serif";
+/// The family name the bundled font is registered under.
+pub const FONT: &str = "sans-serif";
 
 fn register_font() -> Result<()> {
     static ONCE: Once = Once::new();
@@ -53,7 +54,8 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+/// A drawing area of a figure.
+pub type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// Draws a figure of `panels` side by side into `path` (PNG), `panel_size` pixels each.
 pub fn draw(
@@ -61,6 +63,30 @@ pub fn draw(
     panels: usize,
     panel_size: (u32, u32),
     paint: impl FnOnce(&[Area<'_>]) -> Result<()>,
+) -> Result<()> {
+    let size = (panel_size.0 * panels as u32, panel_size.1);
+    draw_whole(path, size, |root| paint(&root.split_evenly((1, panels))))
+}
+
+/// [`draw`] into `dir/name`; nothing without a folder (a report computed for its claims only).
+pub fn draw_in(
+    dir: Option<&Path>,
+    name: &str,
+    panels: usize,
+    panel_size: (u32, u32),
+    paint: impl FnOnce(&[Area<'_>]) -> Result<()>,
+) -> Result<()> {
+    match dir {
+        Some(dir) => draw(&dir.join(name), panels, panel_size, paint),
+        None => Ok(()),
+    }
+}
+
+/// Draws a figure of `size` pixels into `path` (PNG), `paint` laying out the whole area.
+pub fn draw_whole(
+    path: &Path,
+    size: (u32, u32),
+    paint: impl FnOnce(&Area<'_>) -> Result<()>,
 ) -> Result<()> {
     register_font()?;
     let stem = path
@@ -70,11 +96,9 @@ pub fn draw(
     // The extension must stay .png for the encoder; the dot prefix hides the partial file.
     let tmp = path.with_file_name(format!(".{stem}.tmp.png"));
     {
-        let size = (panel_size.0 * panels as u32, panel_size.1);
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
         root.fill(&WHITE)?;
-        let areas = root.split_evenly((1, panels));
-        paint(&areas)?;
+        paint(&root)?;
         root.present()
             .with_context(|| format!("writing {}", tmp.display()))?;
     }
