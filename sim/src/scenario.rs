@@ -715,6 +715,26 @@ impl Scenario {
         let stages: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
         let model = TokenModel::new(&stages, sizes.bucket, sizes.generate, target)
             .map_err(|e| self.error("app", e.to_string()))?;
+        let decoder = stages.iter().any(|s| tokens::decodes(s, true));
+        if sizes.fixed.is_some() && !decoder {
+            return Err(self.error(
+                "app.generated_tokens",
+                format!(
+                    "app {} has no decoder stage to generate tokens (decoders: gpt2_medium)",
+                    stages.join(" → ")
+                ),
+            ));
+        }
+        if !model.is_sized() {
+            return Err(self.error(
+                "app.tokens",
+                format!(
+                    "no stage of app {} depends on a request's size (sequence models: bert_base, \
+                     gpt2_medium)",
+                    stages.join(" → ")
+                ),
+            ));
+        }
         let fixed_stage_ns = models
             .iter()
             .map(|m| crate::model::cost::fastest_solo(&m.operators, target).1)

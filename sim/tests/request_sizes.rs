@@ -202,6 +202,21 @@ fn sized_requests_are_refused_where_they_cannot_apply_naming_the_field() {
         "app.token_bucket"
     );
     assert_eq!(field_of("token_bucket = 16", SPARSE), "app.token_bucket");
+    // BERT reads a prompt but generates nothing; ResNet-50 reads no tokens at all.
+    let of_model = |model: &str, app: &str, workload: &str| {
+        let text = gpt2(app, "multiplier = 2.0", workload, 1)
+            .replace("name = \"gpt2_medium\"", &format!("name = \"{model}\""));
+        resolve(&text, &dir).err().map(|e| e.field)
+    };
+    assert_eq!(
+        of_model("bert_base", "generated_tokens = 8", SPARSE).as_deref(),
+        Some("app.generated_tokens")
+    );
+    assert_eq!(of_model("bert_base", "tokens = \"trace\"", trace), None);
+    assert_eq!(
+        of_model("resnet50", "tokens = \"trace\"", trace).as_deref(),
+        Some("app.tokens")
+    );
     assert_eq!(
         field_of("", &format!("{trace}\ncontext_column = \"ContextTokens\"")),
         "workload.context_column"
