@@ -293,8 +293,9 @@ fn spread_text(sp: &SeedSpread) -> String {
              after every extension and the point estimate decided it: near the boundary the \
              probes cannot tell rates apart to the search's tolerance, so each seed's capacity \
              lands somewhere in that band, and a cell's range is the band's width. The \
-             intervals assume independent requests, and late requests come in bursts, so the \
-             band is wider than the intervals say.",
+             intervals are Wilson's widened to the batch-means interval, which allows for late \
+             requests coming in bursts: the more a probe's late requests cluster, the wider its \
+             interval and the more likely it ends undecided.",
             sp.point_decided, sp.searches
         );
     }
