@@ -56,8 +56,12 @@ impl BatchMeans {
         }
     }
 
-    /// The means of the complete batches, in order (the incomplete last batch is left out).
+    /// The means of the complete batches, in order (the incomplete last batch is left out);
+    /// empty until there are at least half of [`MAX_BATCHES`].
     pub fn means(&self) -> Vec<f64> {
+        if self.sums.len() < MAX_BATCHES / 2 {
+            return Vec::new();
+        }
         self.sums
             .iter()
             .map(|&s| s as f64 / self.length as f64)
@@ -84,5 +88,11 @@ mod tests {
         assert_eq!(covered + b.current_len, 1000);
         let successes: f64 = means.iter().map(|m| m * b.length as f64).sum();
         assert_eq!(successes as u64 + b.current_sum, 900);
+        // Too few outcomes for 20 batches: none.
+        let mut few = BatchMeans::new();
+        (0..19).for_each(|_| few.record(true));
+        assert!(few.means().is_empty());
+        few.record(false);
+        assert_eq!(few.means().len(), 20);
     }
 }

@@ -42,10 +42,11 @@ pub struct Summary {
     /// completed_within_slo / (completed + dropped); `None` when that denominator is zero.
     /// Requests still in flight at the end are not counted.
     pub slo_attainment: Option<f64>,
-    /// The attainment of consecutive batches of the finished requests, in the order they
-    /// finished (see [`super::BatchMeans`]): for a confidence interval that allows for
-    /// correlated outcomes. Kept in memory for the caller, not written out.
-    #[serde(skip)]
+    /// The attainment of 20–40 consecutive, equally long batches of the finished requests (in
+    /// the order they finished; see [`super::BatchMeans`]): the data for a confidence interval
+    /// on `slo_attainment` that allows for correlated outcomes. Empty while fewer than 20
+    /// requests have finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attainment_batch_means: Vec<f64>,
     /// The latency SLO, ms.
     pub slo_ms: f64,
