@@ -65,8 +65,24 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 fn previous_rows(files: &[PathBuf], points: &[SweepPoint]) -> Result<BTreeMap<usize, String>> {
     let by_index: BTreeMap<usize, &str> =
         points.iter().map(|p| (p.index, p.key.as_str())).collect();
+    earlier_rows(files, |line| {
+        let v = serde_json::from_str::<serde_json::Value>(line).ok()?;
+        let index = v["point"].as_u64()? as usize;
+        let key = v["point_key"].as_str()?;
+        (by_index.get(&index) == Some(&key)).then_some(index)
+    })
+}
+
+/// The lines of `files` (missing files are skipped) that `key` recognises, by key; the first
+/// line of a key wins. For resuming: `key` answers `None` for a line cut off by an interruption
+/// or one of another experiment.
+pub(crate) fn earlier_rows<K: Ord>(
+    files: &[impl AsRef<Path>],
+    key: impl Fn(&str) -> Option<K>,
+) -> Result<BTreeMap<K, String>> {
     let mut rows = BTreeMap::new();
     for path in files {
+        let path = path.as_ref();
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -74,15 +90,8 @@ fn previous_rows(files: &[PathBuf], points: &[SweepPoint]) -> Result<BTreeMap<us
         };
         for line in BufReader::new(file).lines() {
             let line = line.with_context(|| format!("reading {}", path.display()))?;
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            let (Some(index), Some(key)) = (v["point"].as_u64(), v["point_key"].as_str()) else {
-                continue;
-            };
-            let index = index as usize;
-            if by_index.get(&index) == Some(&key) {
-                rows.entry(index).or_insert(line);
+            if let Some(k) = key(&line) {
+                rows.entry(k).or_insert(line);
             }
         }
     }

@@ -9,8 +9,8 @@
 //! it, `variant` (its label) and `unit`; a run that failed is the two columns and `error`.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -26,6 +26,7 @@ use infscaler_sim::report::row::{Cell, cell, int, report_row};
 
 use super::plan::Plan;
 use crate::progress::Progress;
+use crate::sweep::earlier_rows;
 
 /// Every variant's runs.
 pub struct Runs {
@@ -87,21 +88,9 @@ fn key_of(plan: &Plan, row: &Row) -> Option<(usize, usize)> {
 /// Rows of earlier attempts in `files`, by (variant, unit); unparsable lines (one an
 /// interruption cut off) and rows of runs this plan does not have are ignored.
 fn previous(plan: &Plan, files: &[&Path]) -> Result<BTreeMap<(usize, usize), String>> {
-    let mut rows = BTreeMap::new();
-    for path in files {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        for line in BufReader::new(file).lines() {
-            let line = line.with_context(|| format!("reading {}", path.display()))?;
-            if let Some(key) = parse_row(&line).ok().and_then(|r| key_of(plan, &r)) {
-                rows.entry(key).or_insert(line);
-            }
-        }
-    }
-    Ok(rows)
+    earlier_rows(files, |line| {
+        parse_row(line).ok().and_then(|r| key_of(plan, &r))
+    })
 }
 
 /// Runs what `plan` has not yet stored in `file` on `jobs` threads (progress on stderr under
