@@ -137,8 +137,11 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         top: usize,
     },
-    /// Measure the simulator's own speed on a 3-partition pipeline.
+    /// Measure the simulator's own speed on a 3-partition pipeline, or on any scenario.
     Bench {
+        /// A scenario to measure instead (run as written, stopped after --requests arrivals).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
         /// Requests to simulate.
         #[arg(long, default_value_t = 1_000_000)]
         requests: u64,
@@ -289,10 +292,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             top,
         }),
         Command::Bench {
+            scenario,
             requests,
             repeat,
             json,
-        } => bench::run(requests, repeat, json),
+        } => bench::run(scenario.as_deref(), requests, repeat, json),
         Command::Sweep {
             sweep,
             jobs,

@@ -492,3 +492,38 @@ fn sensitivity_ranks_the_tagged_parameters_of_a_scenario_and_a_sweep() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_measures_any_scenario_stopped_after_the_requests_asked() {
+    let out = infscaler(&[
+        "bench",
+        "--scenario",
+        "scenarios/quickstart.toml",
+        "--requests",
+        "2000",
+        "--repeat",
+        "2",
+        "--json",
+    ]);
+    let v = json_of(&out);
+    assert_eq!(v["requests"], 2000);
+    assert_eq!(v["completed"], 2000, "drained: {v}");
+    assert!(v["requests_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["scenario"].as_str().unwrap().starts_with("quickstart"));
+    // A workload that ends sooner (a trace replayed once) ends the run sooner, and says so.
+    let short = json_of(&infscaler(&[
+        "bench",
+        "--scenario",
+        "scenarios/examples/llm-trace-orin.toml",
+        "--requests",
+        "1000000",
+        "--repeat",
+        "1",
+        "--json",
+    ]));
+    let n = short["requests"].as_u64().unwrap();
+    assert!(n > 0 && n < 1_000_000, "{short}");
+    let missing = infscaler(&["bench", "--scenario", "no/such.toml"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such.toml"));
+}
