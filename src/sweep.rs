@@ -98,6 +98,32 @@ pub(crate) fn earlier_rows<K: Ord>(
     Ok(rows)
 }
 
+/// Before runs resume: says how many of `total` are already done (when any are), and rewrites
+/// the partial file (`files.1`, beside the results `files.0`) with the rows kept, so a line an
+/// interruption cut off is gone and new rows can be appended.
+pub(crate) fn restart_partial<K>(
+    label: &str,
+    total: usize,
+    todo: usize,
+    files: (&Path, &Path),
+    rows: &BTreeMap<K, String>,
+) -> Result<()> {
+    let (out, partial) = files;
+    if total > todo {
+        eprintln!(
+            "{label}: resuming: {} of {total} runs already in {} / {}; running {todo}",
+            total - todo,
+            out.display(),
+            partial.display(),
+        );
+    }
+    atomic::write_lines(
+        partial,
+        &rows.values().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    Ok(())
+}
+
 /// What [`execute`] did.
 pub struct Outcome {
     /// Every point's row, in grid order.
@@ -152,20 +178,12 @@ pub fn execute(sweep: &Sweep, points: &[SweepPoint], jobs: usize, stem: &Path) -
         .filter(|p| !rows.contains_key(&p.index))
         .collect();
     let resumed = rows.len();
-    if resumed > 0 {
-        eprintln!(
-            "{}: resuming: {} of {} runs already in {} / {}; running {}",
-            sweep.name(),
-            resumed,
-            points.len(),
-            out.display(),
-            partial.display(),
-            todo.len()
-        );
-    }
-    atomic::write_lines(
-        &partial,
-        &rows.values().map(String::as_str).collect::<Vec<_>>(),
+    restart_partial(
+        sweep.name(),
+        points.len(),
+        todo.len(),
+        (&out, &partial),
+        &rows,
     )?;
 
     // Check every point's scenario before starting, so a bad value fails at once.

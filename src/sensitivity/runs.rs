@@ -26,7 +26,7 @@ use infscaler_sim::report::row::{Cell, cell, int, report_row};
 
 use super::plan::Plan;
 use crate::progress::Progress;
-use crate::sweep::earlier_rows;
+use crate::sweep::{earlier_rows, restart_partial};
 
 /// Every variant's runs.
 pub struct Runs {
@@ -124,19 +124,7 @@ pub fn execute(plan: &Plan, jobs: usize, file: &Path, label: &str) -> Result<Run
         .filter(|k| !rows.contains_key(k))
         .collect();
     let resumed = all.len() - todo.len();
-    if resumed > 0 {
-        eprintln!(
-            "{label}: resuming: {resumed} of {} runs already in {} / {}; running {}",
-            all.len(),
-            file.display(),
-            partial.display(),
-            todo.len()
-        );
-    }
-    atomic::write_lines(
-        &partial,
-        &rows.values().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    restart_partial(label, all.len(), todo.len(), (file, &partial), &rows)?;
     let mut log = OpenOptions::new()
         .append(true)
         .open(&partial)
