@@ -47,7 +47,8 @@ pub struct RequestTokens {
     pub generated: u32,
 }
 
-/// Default rounding of sequence lengths, tokens.
+/// Default rounding of sequence lengths, tokens `[assumed]`: the granularity of the cost
+/// approximation (one plan per multiple), not a property of any runtime.
 pub const DEFAULT_BUCKET: u32 = 32;
 
 /// One forward pass of a stage at a given size.
