@@ -1,0 +1,725 @@
+//! The set of running fluid activities over simulated time (SimGrid's action model).
+//!
+//! An activity has an amount of work (nanoseconds of work at rate 1), a bound on its rate and a
+//! consumption of resources per unit of rate. Whenever the set changes (an activity starts, is
+//! cancelled or finishes), the running activities are advanced to the current time at their old
+//! rates (`remaining -= rate × elapsed`), then the rates are re-solved max-min fairly with a
+//! [`SharingSolver`]. Between changes the rates are constant, so the next completion is known
+//! exactly; the caller schedules it as an event tagged with [`FluidModel::generation`] and drops
+//! the event if the generation has moved on.
+//!
+//! Completion times round *up* to whole nanoseconds (`now + ceil(remaining / rate)`, with a
+//! quotient within a relative 1e-10 of an integer taken as that integer), and an activity whose
+//! remaining work is within a relative 1e-9 of its total work counts as done, so floating-point
+//! error never makes a run hang or reorder completions. Ties at the same nanosecond break by
+//! [`ActivityId`], that is by start order.
+//!
+//! # Doing only the work that can change a result (SimGrid's lazy update)
+//!
+//! The results are those of [`reference::ReferenceFluidModel`], which re-solves and re-advances
+//! everything on every change, to the nanosecond (the differential tests below hold the two to
+//! identical completions). Three things make it cheap:
+//! - **Changes at one instant are solved once.** Rates that hold for zero time integrate to no
+//!   work, so starts and finishes at the same `now` only mark the model dirty; it is solved when
+//!   a rate or the next completion is asked for, or before time moves on.
+//! - **No solve when nothing is over-subscribed.** Per resource, `Σ coefficient × bound` of the
+//!   running activities is kept up to date with a bound on its rounding error ([`LoadBook`]).
+//!   When every resource certainly fits, every rate is its bound (the solver's own fast path);
+//!   only a sum within its error of the capacity is recomputed the way the solver would.
+//! - **Activities at rate 1 are not touched.** At rate 1, `remaining − elapsed` is exact in
+//!   floating point (whole nanoseconds off a value below 2⁵³), so advancing such an activity
+//!   once or at every event gives the same value. Its completion instant then stays the same
+//!   unless the round-to-integer snap or the done tolerance could apply near its end, which
+//!   [`stable_completion`] rules out from its remaining work; such an activity keeps its
+//!   completion cached and is advanced only when its rate changes. The others (shared or bounded
+//!   rates) are advanced at every change, as before.
+
+pub mod reference;
+
+use thiserror::Error;
+
+use crate::hardware::contention::{
+    FastSolver, SharingError, SharingProblem, SharingSolver, check_variable,
+};
+use crate::time::{SimDuration, SimTime};
+
+/// Remaining work at or below this fraction of an activity's total work counts as done.
+const DONE_REL_EPS: f64 = 1e-9;
+/// Remaining work at or below this many ns of work always counts as done.
+const DONE_ABS_EPS_NS: f64 = 1e-6;
+/// A completion quotient `remaining / rate` within this relative distance of an integer number
+/// of nanoseconds is taken as that integer (smaller than `DONE_REL_EPS`, so the activity is then
+/// done at that nanosecond).
+const SNAP_REL_EPS: f64 = 1e-10;
+/// 2⁵²: from here on every `f64` is a whole number.
+const WHOLE_FROM: f64 = 4_503_599_627_370_496.0;
+
+/// Identifies a running activity. Ordered by start order (earlier starts compare smaller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActivityId {
+    /// Start sequence number, unique over the model's life; compared first.
+    seq: u64,
+    /// Slab slot holding the activity while it runs.
+    slot: u32,
+}
+
+impl ActivityId {
+    /// The activity's start sequence number (0 for the first activity started in a model).
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
+
+    /// The slot the activity holds while it runs: small and dense, reused after it finishes,
+    /// so a running activity's data can live in a vector indexed by slot.
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
+
+/// Why an activity could not be started.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum FluidError {
+    /// The work was negative, NaN or infinite.
+    #[error("activity work must be finite and >= 0 ns, got {work_ns}")]
+    InvalidWork {
+        /// The rejected work, ns of work at rate 1.
+        work_ns: f64,
+    },
+    /// The bound or a consumption was invalid.
+    #[error(transparent)]
+    Sharing(#[from] SharingError),
+}
+
+/// Work left after `elapsed_ns` at `rate`, never below zero.
+fn advanced(remaining_ns: f64, rate: f64, elapsed_ns: f64) -> f64 {
+    if elapsed_ns <= 0.0 {
+        remaining_ns
+    } else if rate == f64::INFINITY {
+        0.0
+    } else {
+        (remaining_ns - rate * elapsed_ns).max(0.0)
+    }
+}
+
+/// The work at or below which an activity of `work_ns` counts as done.
+fn done_threshold(work_ns: f64) -> f64 {
+    work_ns * DONE_REL_EPS + DONE_ABS_EPS_NS
+}
+
+/// `x.round()` for `x ≥ 0`, without the library call (`x − trunc(x)` is exact).
+fn round_nonneg(x: f64) -> f64 {
+    if x >= WHOLE_FROM {
+        return x;
+    }
+    let t = x as u64 as f64;
+    if x - t >= 0.5 { t + 1.0 } else { t }
+}
+
+/// `x.ceil()` for `x ≥ 0`, without the library call.
+fn ceil_nonneg(x: f64) -> f64 {
+    if x >= WHOLE_FROM {
+        return x;
+    }
+    let t = x as u64 as f64;
+    if t < x { t + 1.0 } else { t }
+}
+
+/// Whole nanoseconds until an activity with `remaining_ns` of its `work_ns` left completes at
+/// `rate`; `None` if it never does (rate zero). Done work (or an infinite rate) completes now.
+fn ns_to_completion(remaining_ns: f64, work_ns: f64, rate: f64) -> Option<u64> {
+    if remaining_ns <= done_threshold(work_ns) || rate == f64::INFINITY {
+        return Some(0);
+    }
+    if rate <= 0.0 {
+        return None;
+    }
+    let ns = remaining_ns / rate;
+    let nearest = round_nonneg(ns);
+    let ns = if (ns - nearest).abs() <= SNAP_REL_EPS * nearest {
+        nearest
+    } else {
+        ceil_nonneg(ns)
+    };
+    // `as` saturates: an absurdly slow activity completes at the end of time.
+    Some(ns as u64)
+}
+
+/// Whether an activity at rate 1 with `remaining_ns` of `work_ns` left completes at the same
+/// instant whenever between now and then its completion is recomputed (module docs).
+///
+/// Write `remaining = K + f` (`K` whole, `0 ≤ f < 1`). After `k` whole ns it has `K − k + f` left,
+/// exactly. The completion is `now + K` if `f = 0`, else `now + K + 1` (by `ceil`), unless
+/// - the snap applies for some `k < K`: only if `f < 0.5` and `f ≤ 1e-10 · (K − k)`, which is
+///   largest at `k = 0` (for `f ≥ 0.5` snapping and `ceil` agree);
+/// - the done tolerance applies at `k = K` (`f ≤ threshold`) or earlier (a threshold ≥ 0.5,
+///   that is more than 0.5 s of work: then the activity is simply not treated as stable).
+fn stable_completion(remaining_ns: f64, work_ns: f64) -> bool {
+    let threshold = done_threshold(work_ns);
+    if threshold >= 0.5 || remaining_ns >= WHOLE_FROM {
+        return false;
+    }
+    if remaining_ns <= threshold {
+        return true;
+    }
+    let whole = remaining_ns as u64 as f64;
+    let f = remaining_ns - whole;
+    f == 0.0 || f >= 0.5 || (f > SNAP_REL_EPS * whole && f > threshold)
+}
+
+/// Per resource, `Σ coefficient × bound` over the running activities, kept up to date as they
+/// come and go, with a bound on how far the running sum may be from the exact one.
+///
+/// It answers, without a pass over the activities, whether the solver's fast-path test
+/// (`Σ coefficient × bound ≤ capacity`, summed in activity order) passes; only a sum within its
+/// error bound of the capacity needs that pass.
+#[derive(Debug, Clone, Default)]
+struct LoadBook {
+    /// Running sum of the finite terms.
+    sum: Vec<f64>,
+    /// Bound on `|sum − Σ exact terms|`: each addition or subtraction adds `ε · |result|`.
+    err: Vec<f64>,
+    /// Number of terms with a positive coefficient.
+    terms: Vec<u32>,
+    /// Number of those terms that are infinite (an unbounded activity).
+    infinite: Vec<u32>,
+}
+
+/// What the load book knows of one resource's fast-path test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fit {
+    Yes,
+    No,
+    Unsure,
+}
+
+impl LoadBook {
+    fn new(resources: usize) -> Self {
+        Self {
+            sum: vec![0.0; resources],
+            err: vec![0.0; resources],
+            terms: vec![0; resources],
+            infinite: vec![0; resources],
+        }
+    }
+
+    fn add(&mut self, consumption: &[(usize, f64)], bound: f64) {
+        for &(j, c) in consumption {
+            if c > 0.0 {
+                self.terms[j] += 1;
+                let term = c * bound;
+                if term == f64::INFINITY {
+                    self.infinite[j] += 1;
+                } else {
+                    let s = self.sum[j] + term;
+                    self.sum[j] = s;
+                    self.err[j] += s.abs() * f64::EPSILON;
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, consumption: &[(usize, f64)], bound: f64) {
+        for &(j, c) in consumption {
+            if c > 0.0 {
+                self.terms[j] -= 1;
+                let term = c * bound;
+                if term == f64::INFINITY {
+                    self.infinite[j] -= 1;
+                } else {
+                    let s = self.sum[j] - term;
+                    self.sum[j] = s;
+                    self.err[j] += s.abs() * f64::EPSILON;
+                }
+                if self.terms[j] == 0 {
+                    self.sum[j] = 0.0;
+                    self.err[j] = 0.0;
+                }
+            }
+        }
+    }
+
+    /// Whether resource `j` passes the fast-path test at `capacity`. A sum of `n` non-negative
+    /// terms in any order is within `(n − 1) · ε/2 · Σ` of the exact sum; the margin here is
+    /// larger still, and a case inside it is [`Fit::Unsure`].
+    fn fits(&self, j: usize, capacity: f64) -> Fit {
+        if self.infinite[j] > 0 {
+            return Fit::No;
+        }
+        let slack = (f64::from(self.terms[j]) + 8.0) * 2.0 * f64::EPSILON;
+        if (self.sum[j] + self.err[j]) * (1.0 + slack) <= capacity {
+            Fit::Yes
+        } else if (self.sum[j] - self.err[j]) * (1.0 - slack) > capacity {
+            Fit::No
+        } else {
+            Fit::Unsure
+        }
+    }
+
+    /// Replaces resource `j`'s running sum by one just recomputed in full (`exact`, the sum of
+    /// `terms` non-negative terms).
+    fn reset(&mut self, j: usize, exact: f64) {
+        self.sum[j] = exact;
+        self.err[j] = exact * f64::from(self.terms[j]) * f64::EPSILON;
+    }
+}
+
+/// One slab slot: an activity while `live`, otherwise free for reuse.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    live: bool,
+    seq: u64,
+    /// Total work, ns of work at rate 1.
+    work_ns: f64,
+    /// Work left as of `since`.
+    remaining_ns: f64,
+    /// The time `remaining_ns` refers to: `FluidModel::last_update` unless `stable`.
+    since: SimTime,
+    bound: f64,
+    rate: f64,
+    /// At rate 1 with a completion that recomputing cannot move ([`stable_completion`]):
+    /// `due` is cached and `remaining_ns` is brought forward only when the rate changes.
+    stable: bool,
+    /// The completion instant, while `stable`.
+    due: SimTime,
+    /// Position in `FluidModel::active`.
+    active_pos: u32,
+    /// Kept across reuse of the slot, so a start allocates nothing once buffers have grown.
+    consumption: Vec<(usize, f64)>,
+}
+
+impl Slot {
+    /// Work left at `now` (≥ `since`).
+    fn remaining_at(&self, now: SimTime) -> f64 {
+        let elapsed_ns = now.saturating_since(self.since).as_ns() as f64;
+        advanced(self.remaining_ns, self.rate, elapsed_ns)
+    }
+}
+
+/// The running activities and their max-min fair rates.
+#[derive(Debug, Clone)]
+pub struct FluidModel<S: SharingSolver = FastSolver> {
+    solver: S,
+    /// Capacities, and (rebuilt for a full solve) the running activities' variables in
+    /// `active` order.
+    problem: SharingProblem,
+    /// Solver output, indexed like `active`.
+    rates: Vec<f64>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Slots of the running activities.
+    active: Vec<u32>,
+    next_seq: u64,
+    /// The time of the last change of the set: every activity that is not `stable` has its
+    /// `remaining_ns` at this time.
+    last_update: SimTime,
+    generation: u64,
+    /// The set changed since the rates were last solved.
+    pending: bool,
+    /// `Σ coefficient × bound` per resource.
+    load: LoadBook,
+    /// The earliest completion at the current rates (valid when not `pending`).
+    next: Option<(SimTime, ActivityId)>,
+}
+
+impl FluidModel<FastSolver> {
+    /// A model of resources with these capacities, solved by [`FastSolver`].
+    ///
+    /// # Panics
+    /// If a capacity is negative, NaN or infinite; [`FluidModel::try_new`] returns the error.
+    pub fn new(capacities: Vec<f64>) -> Self {
+        match Self::try_new(capacities) {
+            Ok(model) => model,
+            Err(e) => panic!("FluidModel::new: {e}"),
+        }
+    }
+
+    /// A model of resources with these capacities, solved by [`FastSolver`].
+    pub fn try_new(capacities: Vec<f64>) -> Result<Self, SharingError> {
+        Self::with_solver(capacities, FastSolver::new())
+    }
+}
+
+impl<S: SharingSolver> FluidModel<S> {
+    /// A model of resources with these capacities, solved by `solver`.
+    pub fn with_solver(capacities: Vec<f64>, solver: S) -> Result<Self, SharingError> {
+        let problem = SharingProblem::with_capacities(&capacities)?;
+        Ok(Self {
+            solver,
+            problem,
+            rates: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            active: Vec::new(),
+            next_seq: 0,
+            last_update: SimTime::ZERO,
+            generation: 0,
+            pending: false,
+            load: LoadBook::new(capacities.len()),
+            next: None,
+        })
+    }
+
+    /// Starts an activity of `work` ns of work at rate 1 whose rate is at most `bound`
+    /// (`f64::INFINITY` for none) and which uses `coefficient × rate` of each listed resource.
+    /// The others are advanced to `now` first; the rates are then re-solved.
+    ///
+    /// # Panics
+    /// On invalid input (see [`FluidModel::try_start`], which returns the error instead).
+    pub fn start(
+        &mut self,
+        now: SimTime,
+        work: f64,
+        bound: f64,
+        consumption: &[(usize, f64)],
+    ) -> ActivityId {
+        match self.try_start(now, work, bound, consumption) {
+            Ok(id) => id,
+            Err(e) => panic!("FluidModel::start: {e}"),
+        }
+    }
+
+    /// As [`FluidModel::start`], but returns an error for work that is negative or not finite,
+    /// a negative or NaN bound, an unknown resource or a negative or non-finite coefficient.
+    pub fn try_start(
+        &mut self,
+        now: SimTime,
+        work: f64,
+        bound: f64,
+        consumption: &[(usize, f64)],
+    ) -> Result<ActivityId, FluidError> {
+        if !(work.is_finite() && work >= 0.0) {
+            return Err(FluidError::InvalidWork { work_ns: work });
+        }
+        check_variable(bound, consumption, self.problem.num_resources())?;
+        self.advance_to(now);
+        let slot_index = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = &mut self.slots[slot_index as usize];
+        slot.live = true;
+        slot.seq = seq;
+        slot.work_ns = work;
+        slot.remaining_ns = work;
+        slot.since = self.last_update;
+        slot.bound = bound;
+        slot.rate = 0.0;
+        slot.stable = false;
+        slot.active_pos = self.active.len() as u32;
+        slot.consumption.clear();
+        slot.consumption.extend_from_slice(consumption);
+        self.load.add(consumption, bound);
+        self.active.push(slot_index);
+        self.changed();
+        Ok(ActivityId {
+            seq,
+            slot: slot_index,
+        })
+    }
+
+    /// Removes a running activity before it completes, advancing the others to `now` and
+    /// re-solving. Cancelling an activity that is no longer running does nothing.
+    pub fn cancel(&mut self, now: SimTime, id: ActivityId) {
+        if self.slot_of(id).is_none() {
+            return;
+        }
+        self.advance_to(now);
+        self.remove(id);
+        self.changed();
+    }
+
+    /// Changes what running activities use of each resource (their work left and bounds are
+    /// kept), advancing every activity to `now` first and re-solving once. `change(id)` returns
+    /// the new consumption of `id`, or `None` to keep it; it is asked for each of `ids` that is
+    /// still running.
+    ///
+    /// # Panics
+    /// If a new consumption names an unknown resource or has a negative or non-finite
+    /// coefficient.
+    pub fn set_consumption<C: AsRef<[(usize, f64)]>>(
+        &mut self,
+        now: SimTime,
+        ids: &[ActivityId],
+        mut change: impl FnMut(ActivityId) -> Option<C>,
+    ) {
+        self.advance_to(now);
+        let mut changed = false;
+        for &id in ids {
+            if self.slot_of(id).is_none() {
+                continue;
+            }
+            if let Some(c) = change(id) {
+                let c = c.as_ref();
+                let slot = &mut self.slots[id.slot as usize];
+                if let Err(e) = check_variable(slot.bound, c, self.problem.num_resources()) {
+                    panic!("FluidModel::set_consumption: {e}");
+                }
+                self.load.remove(&slot.consumption, slot.bound);
+                self.load.add(c, slot.bound);
+                slot.consumption.clear();
+                slot.consumption.extend_from_slice(c);
+                changed = true;
+            }
+        }
+        if changed {
+            self.changed();
+        }
+    }
+
+    /// Removes an activity that has completed at `now` (as announced by
+    /// [`FluidModel::next_completion`]), advancing the others to `now` and re-solving.
+    ///
+    /// # Panics
+    /// If `id` is not running: a completion event outlived its generation.
+    pub fn finish(&mut self, now: SimTime, id: ActivityId) {
+        assert!(
+            self.slot_of(id).is_some(),
+            "finish of {id:?}, which is not running"
+        );
+        self.advance_to(now);
+        debug_assert!(
+            {
+                self.settle();
+                let slot = &self.slots[id.slot as usize];
+                slot.remaining_at(now) <= done_threshold(slot.work_ns) || slot.rate == f64::INFINITY
+            },
+            "finish of {id:?} at {now} with {} ns of work left",
+            self.slots[id.slot as usize].remaining_at(now)
+        );
+        self.remove(id);
+        self.changed();
+    }
+
+    /// The earliest completion at the current rates, `(time, activity)`; ties at the same
+    /// nanosecond go to the activity started first. `None` if nothing runs or nothing running
+    /// can progress (every running activity has rate zero).
+    pub fn next_completion(&mut self) -> Option<(SimTime, ActivityId)> {
+        self.settle();
+        self.next
+    }
+
+    /// Current rate of `id` (work ns per ns), or `None` if it is not running.
+    pub fn rate(&mut self, id: ActivityId) -> Option<f64> {
+        self.settle();
+        self.slot_of(id).map(|s| s.rate)
+    }
+
+    /// Work left to `id` at `now` (≥ the last change of the set), in ns of work at rate 1, or
+    /// `None` if it is not running.
+    pub fn remaining_work(&mut self, now: SimTime, id: ActivityId) -> Option<f64> {
+        self.settle();
+        self.slot_of(id).map(|s| s.remaining_at(now))
+    }
+
+    /// Number of running activities.
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Whether nothing runs.
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// A counter bumped by every start, cancel, finish and change of consumption, that is
+    /// whenever the rates (and so the next completion) may change. A completion event scheduled
+    /// under an older generation is stale.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// `Σ coeff · rate` of `resource` at the current rates, for utilisation metrics (a pass
+    /// over the running activities).
+    ///
+    /// # Panics
+    /// If `resource` is not one of the model's resources.
+    pub fn resource_usage(&mut self, resource: usize) -> f64 {
+        assert!(resource < self.num_resources(), "no resource {resource}");
+        self.settle();
+        let mut usage = 0.0;
+        for &s in &self.active {
+            let slot = &self.slots[s as usize];
+            for &(j, c) in &slot.consumption {
+                if j == resource && c > 0.0 {
+                    usage += c * slot.rate;
+                }
+            }
+        }
+        usage
+    }
+
+    /// Number of resources.
+    pub fn num_resources(&self) -> usize {
+        self.problem.num_resources()
+    }
+
+    /// Capacity of `resource`.
+    ///
+    /// # Panics
+    /// If `resource` is not one of the model's resources.
+    pub fn capacity(&self, resource: usize) -> f64 {
+        self.problem.capacity(resource)
+    }
+
+    fn slot_of(&self, id: ActivityId) -> Option<&Slot> {
+        self.slots
+            .get(id.slot as usize)
+            .filter(|s| s.live && s.seq == id.seq)
+    }
+
+    /// The set changed at `last_update`: the rates are stale until the next [`Self::settle`].
+    fn changed(&mut self) {
+        self.generation += 1;
+        self.pending = true;
+    }
+
+    /// Brings every running activity that is not `stable` to `now` at the current rates.
+    fn advance_to(&mut self, now: SimTime) {
+        debug_assert!(
+            now >= self.last_update,
+            "time went backwards: {now} < {}",
+            self.last_update
+        );
+        if now <= self.last_update {
+            return;
+        }
+        // The rates that held since the last change must be known before they are integrated.
+        self.settle();
+        let elapsed_ns = (now - self.last_update).as_ns() as f64;
+        for &s in &self.active {
+            let slot = &mut self.slots[s as usize];
+            if !slot.stable {
+                slot.remaining_ns = advanced(slot.remaining_ns, slot.rate, elapsed_ns);
+                slot.since = now;
+            }
+        }
+        self.last_update = now;
+    }
+
+    /// Takes a running activity out of the active list and frees its slot.
+    fn remove(&mut self, id: ActivityId) {
+        let slot = &mut self.slots[id.slot as usize];
+        slot.live = false;
+        self.load.remove(&slot.consumption, slot.bound);
+        let pos = slot.active_pos as usize;
+        self.active.swap_remove(pos);
+        if let Some(&moved) = self.active.get(pos) {
+            self.slots[moved as usize].active_pos = pos as u32;
+        }
+        self.free_slots.push(id.slot);
+    }
+
+    /// Whether the solver's fast path applies: every resource carries every running activity at
+    /// its bound, as summed in `active` order (the load book decides all but close calls).
+    fn all_fit_at_bounds(&mut self) -> bool {
+        for j in 0..self.problem.num_resources() {
+            let capacity = self.problem.capacity(j);
+            match self.load.fits(j, capacity) {
+                Fit::Yes => {}
+                Fit::No => return false,
+                Fit::Unsure => {
+                    let mut exact = 0.0;
+                    for &s in &self.active {
+                        let slot = &self.slots[s as usize];
+                        for &(jj, c) in &slot.consumption {
+                            if jj == j && c > 0.0 {
+                                exact += c * slot.bound;
+                            }
+                        }
+                    }
+                    self.load.reset(j, exact);
+                    if exact > capacity {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Solves the rates if the set changed, and finds the next completion.
+    fn settle(&mut self) {
+        if !self.pending {
+            return;
+        }
+        self.pending = false;
+        let now = self.last_update;
+        if self.all_fit_at_bounds() {
+            for k in 0..self.active.len() {
+                let s = self.active[k] as usize;
+                let bound = self.slots[s].bound;
+                set_rate(&mut self.slots[s], bound, now);
+            }
+        } else {
+            self.problem.clear_variables();
+            for &s in &self.active {
+                let slot = &self.slots[s as usize];
+                self.problem
+                    .push_variable_unchecked(slot.bound, &slot.consumption);
+            }
+            self.solver.solve(&self.problem, &mut self.rates);
+            for (&s, &rate) in self.active.iter().zip(&self.rates) {
+                set_rate(&mut self.slots[s as usize], rate, now);
+            }
+        }
+        let mut next: Option<(SimTime, ActivityId)> = None;
+        for &s in &self.active {
+            let slot = &self.slots[s as usize];
+            let due = if slot.stable {
+                debug_assert_eq!(
+                    Some(slot.due),
+                    ns_to_completion(slot.remaining_at(now), slot.work_ns, 1.0)
+                        .map(|ns| now + SimDuration::from_ns(ns)),
+                    "a stable completion moved"
+                );
+                Some(slot.due)
+            } else {
+                ns_to_completion(slot.remaining_ns, slot.work_ns, slot.rate)
+                    .map(|ns| now + SimDuration::from_ns(ns))
+            };
+            if let Some(due) = due {
+                let candidate = (
+                    due,
+                    ActivityId {
+                        seq: slot.seq,
+                        slot: s,
+                    },
+                );
+                if next.is_none_or(|n| candidate < n) {
+                    next = Some(candidate);
+                }
+            }
+        }
+        self.next = next;
+    }
+}
+
+/// Gives `slot` its newly solved `rate` at `now` (the last change): a stable activity that
+/// leaves rate 1 has its work left brought to `now`; one that reaches rate 1 with a stable
+/// completion caches it.
+fn set_rate(slot: &mut Slot, rate: f64, now: SimTime) {
+    if slot.stable {
+        if rate == 1.0 {
+            return;
+        }
+        slot.remaining_ns = slot.remaining_at(now);
+        slot.since = now;
+        slot.stable = false;
+    }
+    slot.rate = rate;
+    if rate == 1.0 && stable_completion(slot.remaining_ns, slot.work_ns) {
+        slot.stable = true;
+        slot.due = now
+            + SimDuration::from_ns(
+                ns_to_completion(slot.remaining_ns, slot.work_ns, 1.0).expect("rate 1 completes"),
+            );
+    }
+}
+
+#[cfg(test)]
+mod tests;
