@@ -2,6 +2,12 @@
 //!
 //! Ties in time break by insertion order, so a run is a pure function of its scenario and seed.
 //! The queue is generic over the event payload; the simulation defines what an event means.
+//!
+//! Besides the heap the queue has one *replaceable* event ([`EventQueue::replace_single`]): an
+//! event that is superseded whenever it is scheduled again, such as the next completion of the
+//! fluid model, which moves on every change of the running set. Replacing it drops the old one
+//! instead of leaving it in the heap to be popped and ignored; it takes its sequence number from
+//! the same counter, so it orders among the other events exactly as if it had been pushed.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -38,6 +44,8 @@ impl<E> Ord for Scheduled<E> {
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Scheduled<E>>,
+    /// The replaceable event, if one is scheduled.
+    single: Option<Scheduled<E>>,
     next_seq: u64,
     now: SimTime,
     popped: u64,
@@ -54,6 +62,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         Self {
             heap: BinaryHeap::new(),
+            single: None,
             next_seq: 0,
             now: SimTime::ZERO,
             popped: 0,
@@ -79,9 +88,36 @@ impl<E> EventQueue<E> {
         self.heap.push(Scheduled { time, seq, event });
     }
 
+    /// Schedules `event` at `time` as the queue's replaceable event, dropping the one scheduled
+    /// before (if any); `None` only drops it. It is ordered like an event pushed now.
+    pub fn replace_single(&mut self, scheduled: Option<(SimTime, E)>) {
+        self.single = scheduled.map(|(time, event)| {
+            debug_assert!(
+                time >= self.now,
+                "event scheduled in the past: {time} < {}",
+                self.now
+            );
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            Scheduled {
+                time: time.max(self.now),
+                seq,
+                event,
+            }
+        });
+    }
+
     /// Removes the earliest event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let s = self.heap.pop()?;
+        let single_first = match (&self.single, self.heap.peek()) {
+            (Some(single), Some(top)) => single > top,
+            (single, _) => single.is_some(),
+        };
+        let s = if single_first {
+            self.single.take()?
+        } else {
+            self.heap.pop()?
+        };
         self.now = s.time;
         self.popped += 1;
         Some((s.time, s.event))
@@ -89,17 +125,21 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|s| s.time)
+        let top = self.heap.peek().map(|s| s.time);
+        match (top, self.single.as_ref().map(|s| s.time)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + usize::from(self.single.is_some())
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.single.is_none()
     }
 
     /// Number of events popped so far (a cost measure for benchmarks).
@@ -123,6 +163,24 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['a', 'b', 'c', 'd']);
         assert_eq!(q.now(), SimTime(5));
+    }
+
+    #[test]
+    fn the_replaceable_event_orders_as_if_pushed_when_last_replaced() {
+        let mut q = EventQueue::new();
+        q.replace_single(Some((SimTime(5), 'x'))); // superseded below
+        q.schedule(SimTime(5), 'a');
+        q.replace_single(Some((SimTime(5), 's'))); // after 'a' at the same time
+        q.schedule(SimTime(5), 'b');
+        q.schedule(SimTime(3), 'c');
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.peek_time(), Some(SimTime(3)));
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!['c', 'a', 's', 'b']);
+        q.replace_single(Some((SimTime(9), 'y')));
+        q.replace_single(None);
+        assert!(q.is_empty());
+        assert_eq!(q.events_processed(), 4);
     }
 
     proptest! {

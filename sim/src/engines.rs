@@ -30,6 +30,22 @@ use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{Recorder, TimeWeighted};
 use crate::time::SimTime;
 
+/// The next completion on the engines after a change, from [`Engines::settle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Nothing started or ended since the last call: the check already scheduled stands.
+    Unchanged,
+    /// The earliest running activity completes `at` (a check for `generation`).
+    Next {
+        /// When it completes.
+        at: SimTime,
+        /// The fluid model's generation now.
+        generation: u64,
+    },
+    /// Nothing running completes: no check is due.
+    Nothing,
+}
+
 /// What a fluid activity is doing, so its end reaches its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
@@ -355,15 +371,19 @@ impl Engines {
         }
     }
 
-    /// After the set of running activities changed: when (and at which generation) the next
-    /// completion is due, for a fluid check; `None` if nothing changed or nothing runs.
-    pub fn settle(&mut self) -> Option<(SimTime, u64)> {
+    /// What became of the next completion since the last call: unchanged, or due at a time
+    /// (and generation) for a fluid check, or none (nothing runs, or nothing can progress).
+    pub fn settle(&mut self) -> Settled {
         if !std::mem::take(&mut self.dirty) {
-            return None;
+            return Settled::Unchanged;
         }
-        self.fluid
-            .next_completion()
-            .map(|(t, _)| (t, self.fluid.generation()))
+        match self.fluid.next_completion() {
+            Some((at, _)) => Settled::Next {
+                at,
+                generation: self.fluid.generation(),
+            },
+            None => Settled::Nothing,
+        }
     }
 
     /// Changes the work held on `accel` by `units` and records its busy level: the fraction of
@@ -471,7 +491,7 @@ mod tests {
     /// Runs everything started to completion: (end time ns, batch) in order.
     fn finish_all(e: &mut Engines) -> Vec<(u64, u32)> {
         let mut done = Vec::new();
-        while let Some((t, _)) = e.settle() {
+        while let Settled::Next { at: t, .. } = e.settle() {
             while let Some(w) = e.pop_finished(t) {
                 let Work::Batch(b) = w else { unreachable!() };
                 done.push((t.as_ns(), b));

@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::engine::EventQueue;
-use crate::engines::{Engines, Work};
+use crate::engines::{Engines, Settled, Work};
 use crate::event::Event;
 use crate::executor::{Executor, LiveError, SimulatedExecutor};
 use crate::metrics::{MetricsConfig, Recorder};
@@ -320,10 +320,13 @@ impl Simulation {
             };
             last = now;
             self.handle(event);
-            if let Some((t, generation)) = self.machine.engines.settle() {
-                self.machine
+            match self.machine.engines.settle() {
+                Settled::Unchanged => {}
+                Settled::Next { at, generation } => self
+                    .machine
                     .events
-                    .schedule(t.max(now), Event::FluidCheck { generation });
+                    .replace_single(Some((at.max(now), Event::FluidCheck { generation }))),
+                Settled::Nothing => self.machine.events.replace_single(None),
             }
             if let Some(e) = clock.take_error(&mut self.machine) {
                 return Err(Stop::Live(e));
