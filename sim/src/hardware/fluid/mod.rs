@@ -167,11 +167,13 @@ fn stable_completion(remaining_ns: f64, work_ns: f64) -> bool {
 }
 
 /// Per resource, `Σ coefficient × bound` over the running activities, kept up to date as they
-/// come and go, with a bound on how far the running sum may be from the exact one.
+/// come and go, with a bound on how far the running sum may be from the exact one, and whether
+/// the resource passes the solver's fast-path test (`Σ coefficient × bound ≤ capacity`, summed
+/// in activity order).
 ///
-/// It answers, without a pass over the activities, whether the solver's fast-path test
-/// (`Σ coefficient × bound ≤ capacity`, summed in activity order) passes; only a sum within its
-/// error bound of the capacity needs that pass.
+/// The book answers that test without a pass over the activities; only a sum within its error
+/// bound of the capacity needs the pass. A resource is looked at again only when its terms
+/// changed, or when the last answer needed the pass (the order of the activities may change).
 #[derive(Debug, Clone, Default)]
 struct LoadBook {
     /// Running sum of the finite terms.
@@ -182,9 +184,17 @@ struct LoadBook {
     terms: Vec<u32>,
     /// Number of those terms that are infinite (an unbounded activity).
     infinite: Vec<u32>,
+    /// Whether the resource failed the test when last looked at.
+    fails: Vec<bool>,
+    /// How many resources fail.
+    failing: u32,
+    /// Whether the resource is in `stale`.
+    is_stale: Vec<bool>,
+    /// Resources to look at again before the next answer.
+    stale: Vec<u32>,
 }
 
-/// What the load book knows of one resource's fast-path test.
+/// What the load book's sums say of one resource's fast-path test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fit {
     Yes,
@@ -199,12 +209,24 @@ impl LoadBook {
             err: vec![0.0; resources],
             terms: vec![0; resources],
             infinite: vec![0; resources],
+            fails: vec![false; resources],
+            failing: 0,
+            is_stale: vec![false; resources],
+            stale: Vec::new(),
+        }
+    }
+
+    fn mark_stale(&mut self, j: usize) {
+        if !self.is_stale[j] {
+            self.is_stale[j] = true;
+            self.stale.push(j as u32);
         }
     }
 
     fn add(&mut self, consumption: &[(usize, f64)], bound: f64) {
         for &(j, c) in consumption {
             if c > 0.0 {
+                self.mark_stale(j);
                 self.terms[j] += 1;
                 let term = c * bound;
                 if term == f64::INFINITY {
@@ -221,6 +243,7 @@ impl LoadBook {
     fn remove(&mut self, consumption: &[(usize, f64)], bound: f64) {
         for &(j, c) in consumption {
             if c > 0.0 {
+                self.mark_stale(j);
                 self.terms[j] -= 1;
                 let term = c * bound;
                 if term == f64::INFINITY {
@@ -238,9 +261,9 @@ impl LoadBook {
         }
     }
 
-    /// Whether resource `j` passes the fast-path test at `capacity`. A sum of `n` non-negative
-    /// terms in any order is within `(n − 1) · ε/2 · Σ` of the exact sum; the margin here is
-    /// larger still, and a case inside it is [`Fit::Unsure`].
+    /// What the sums say of resource `j` at `capacity`. A sum of `n` non-negative terms in any
+    /// order is within `(n − 1) · ε/2 · Σ` of the exact sum; the margin here is larger still,
+    /// and a case inside it is [`Fit::Unsure`].
     fn fits(&self, j: usize, capacity: f64) -> Fit {
         if self.infinite[j] > 0 {
             return Fit::No;
@@ -261,6 +284,18 @@ impl LoadBook {
         self.sum[j] = exact;
         self.err[j] = exact * f64::from(self.terms[j]) * f64::EPSILON;
     }
+
+    /// Records whether resource `j` fails the test.
+    fn set_fails(&mut self, j: usize, fails: bool) {
+        if self.fails[j] != fails {
+            self.fails[j] = fails;
+            if fails {
+                self.failing += 1;
+            } else {
+                self.failing -= 1;
+            }
+        }
+    }
 }
 
 /// One slab slot: an activity while `live`, otherwise free for reuse.
@@ -272,15 +307,11 @@ struct Slot {
     work_ns: f64,
     /// Work left as of `since`.
     remaining_ns: f64,
-    /// The time `remaining_ns` refers to: `FluidModel::last_update` unless `stable`.
+    /// The time `remaining_ns` refers to: `FluidModel::last_update` unless the activity is
+    /// stable ([`Running::stable`]).
     since: SimTime,
     bound: f64,
     rate: f64,
-    /// At rate 1 with a completion that recomputing cannot move ([`stable_completion`]):
-    /// `due` is cached and `remaining_ns` is brought forward only when the rate changes.
-    stable: bool,
-    /// The completion instant, while `stable`.
-    due: SimTime,
     /// Position in `FluidModel::active`.
     active_pos: u32,
     /// Kept across reuse of the slot, so a start allocates nothing once buffers have grown.
@@ -295,6 +326,17 @@ impl Slot {
     }
 }
 
+/// A running activity as the loops over all of them see it: small, in one contiguous vector.
+#[derive(Clone, Copy, Debug)]
+struct Running {
+    id: ActivityId,
+    /// At rate 1 with a completion that recomputing cannot move ([`stable_completion`]):
+    /// `due` is cached, and the slot's work left is brought forward only when the rate changes.
+    stable: bool,
+    /// The completion instant, while `stable`.
+    due: SimTime,
+}
+
 /// The running activities and their max-min fair rates.
 #[derive(Debug, Clone)]
 pub struct FluidModel<S: SharingSolver = FastSolver> {
@@ -306,10 +348,16 @@ pub struct FluidModel<S: SharingSolver = FastSolver> {
     rates: Vec<f64>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    /// Slots of the running activities.
-    active: Vec<u32>,
+    /// The running activities, in the order their variables are given to the solver.
+    active: Vec<Running>,
+    /// How many running activities are not stable.
+    unstable: usize,
+    /// Activities started since the rates were last solved.
+    fresh: Vec<ActivityId>,
+    /// The last solve put every running activity at its bound (the solver's fast path).
+    at_bounds: bool,
     next_seq: u64,
-    /// The time of the last change of the set: every activity that is not `stable` has its
+    /// The time of the last change of the set: every activity that is not stable has its
     /// `remaining_ns` at this time.
     last_update: SimTime,
     generation: u64,
@@ -350,6 +398,9 @@ impl<S: SharingSolver> FluidModel<S> {
             slots: Vec::new(),
             free_slots: Vec::new(),
             active: Vec::new(),
+            unstable: 0,
+            fresh: Vec::new(),
+            at_bounds: true,
             next_seq: 0,
             last_update: SimTime::ZERO,
             generation: 0,
@@ -399,27 +450,32 @@ impl<S: SharingSolver> FluidModel<S> {
                 (self.slots.len() - 1) as u32
             }
         };
-        let seq = self.next_seq;
+        let id = ActivityId {
+            seq: self.next_seq,
+            slot: slot_index,
+        };
         self.next_seq += 1;
         let slot = &mut self.slots[slot_index as usize];
         slot.live = true;
-        slot.seq = seq;
+        slot.seq = id.seq;
         slot.work_ns = work;
         slot.remaining_ns = work;
         slot.since = self.last_update;
         slot.bound = bound;
         slot.rate = 0.0;
-        slot.stable = false;
         slot.active_pos = self.active.len() as u32;
         slot.consumption.clear();
         slot.consumption.extend_from_slice(consumption);
         self.load.add(consumption, bound);
-        self.active.push(slot_index);
+        self.active.push(Running {
+            id,
+            stable: false,
+            due: SimTime::ZERO,
+        });
+        self.unstable += 1;
+        self.fresh.push(id);
         self.changed();
-        Ok(ActivityId {
-            seq,
-            slot: slot_index,
-        })
+        Ok(id)
     }
 
     /// Removes a running activity before it completes, advancing the others to `now` and
@@ -542,8 +598,8 @@ impl<S: SharingSolver> FluidModel<S> {
         assert!(resource < self.num_resources(), "no resource {resource}");
         self.settle();
         let mut usage = 0.0;
-        for &s in &self.active {
-            let slot = &self.slots[s as usize];
+        for r in &self.active {
+            let slot = &self.slots[r.id.slot as usize];
             for &(j, c) in &slot.consumption {
                 if j == resource && c > 0.0 {
                     usage += c * slot.rate;
@@ -578,7 +634,7 @@ impl<S: SharingSolver> FluidModel<S> {
         self.pending = true;
     }
 
-    /// Brings every running activity that is not `stable` to `now` at the current rates.
+    /// Brings every running activity that is not stable to `now` at the current rates.
     fn advance_to(&mut self, now: SimTime) {
         debug_assert!(
             now >= self.last_update,
@@ -590,12 +646,14 @@ impl<S: SharingSolver> FluidModel<S> {
         }
         // The rates that held since the last change must be known before they are integrated.
         self.settle();
-        let elapsed_ns = (now - self.last_update).as_ns() as f64;
-        for &s in &self.active {
-            let slot = &mut self.slots[s as usize];
-            if !slot.stable {
-                slot.remaining_ns = advanced(slot.remaining_ns, slot.rate, elapsed_ns);
-                slot.since = now;
+        if self.unstable > 0 {
+            let elapsed_ns = (now - self.last_update).as_ns() as f64;
+            for r in &self.active {
+                if !r.stable {
+                    let slot = &mut self.slots[r.id.slot as usize];
+                    slot.remaining_ns = advanced(slot.remaining_ns, slot.rate, elapsed_ns);
+                    slot.since = now;
+                }
             }
         }
         self.last_update = now;
@@ -607,9 +665,12 @@ impl<S: SharingSolver> FluidModel<S> {
         slot.live = false;
         self.load.remove(&slot.consumption, slot.bound);
         let pos = slot.active_pos as usize;
-        self.active.swap_remove(pos);
-        if let Some(&moved) = self.active.get(pos) {
-            self.slots[moved as usize].active_pos = pos as u32;
+        let gone = self.active.swap_remove(pos);
+        if !gone.stable {
+            self.unstable -= 1;
+        }
+        if let Some(moved) = self.active.get(pos) {
+            self.slots[moved.id.slot as usize].active_pos = pos as u32;
         }
         self.free_slots.push(id.slot);
     }
@@ -617,15 +678,20 @@ impl<S: SharingSolver> FluidModel<S> {
     /// Whether the solver's fast path applies: every resource carries every running activity at
     /// its bound, as summed in `active` order (the load book decides all but close calls).
     fn all_fit_at_bounds(&mut self) -> bool {
-        for j in 0..self.problem.num_resources() {
+        let mut stale = std::mem::take(&mut self.load.stale);
+        for &j in &stale {
+            self.load.is_stale[j as usize] = false;
+        }
+        for &j in &stale {
+            let j = j as usize;
             let capacity = self.problem.capacity(j);
-            match self.load.fits(j, capacity) {
-                Fit::Yes => {}
-                Fit::No => return false,
+            let fails = match self.load.fits(j, capacity) {
+                Fit::Yes => false,
+                Fit::No => true,
                 Fit::Unsure => {
                     let mut exact = 0.0;
-                    for &s in &self.active {
-                        let slot = &self.slots[s as usize];
+                    for r in &self.active {
+                        let slot = &self.slots[r.id.slot as usize];
                         for &(jj, c) in &slot.consumption {
                             if jj == j && c > 0.0 {
                                 exact += c * slot.bound;
@@ -633,13 +699,18 @@ impl<S: SharingSolver> FluidModel<S> {
                         }
                     }
                     self.load.reset(j, exact);
-                    if exact > capacity {
-                        return false;
-                    }
+                    // The next answer needs the pass again: the order may have changed by then.
+                    self.load.mark_stale(j);
+                    exact > capacity
                 }
-            }
+            };
+            self.load.set_fails(j, fails);
         }
-        true
+        stale.clear();
+        if self.load.stale.is_empty() {
+            self.load.stale = stale;
+        }
+        self.load.failing == 0
     }
 
     /// Solves the rates if the set changed, and finds the next completion.
@@ -649,75 +720,105 @@ impl<S: SharingSolver> FluidModel<S> {
         }
         self.pending = false;
         let now = self.last_update;
-        if self.all_fit_at_bounds() {
-            for k in 0..self.active.len() {
-                let s = self.active[k] as usize;
-                let bound = self.slots[s].bound;
-                set_rate(&mut self.slots[s], bound, now);
+        let fast = self.all_fit_at_bounds();
+        if fast && self.at_bounds {
+            // Everyone else is at its bound already.
+            for k in 0..self.fresh.len() {
+                let id = self.fresh[k];
+                if self.slot_of(id).is_some() {
+                    let slot = &mut self.slots[id.slot as usize];
+                    let bound = slot.bound;
+                    let running = &mut self.active[slot.active_pos as usize];
+                    self.unstable = self
+                        .unstable
+                        .wrapping_add_signed(-set_rate(slot, running, bound, now));
+                }
+            }
+        } else if fast {
+            for running in &mut self.active {
+                let slot = &mut self.slots[running.id.slot as usize];
+                let bound = slot.bound;
+                self.unstable = self
+                    .unstable
+                    .wrapping_add_signed(-set_rate(slot, running, bound, now));
             }
         } else {
             self.problem.clear_variables();
-            for &s in &self.active {
-                let slot = &self.slots[s as usize];
+            for r in &self.active {
+                let slot = &self.slots[r.id.slot as usize];
                 self.problem
                     .push_variable_unchecked(slot.bound, &slot.consumption);
             }
             self.solver.solve(&self.problem, &mut self.rates);
-            for (&s, &rate) in self.active.iter().zip(&self.rates) {
-                set_rate(&mut self.slots[s as usize], rate, now);
+            for (running, &rate) in self.active.iter_mut().zip(&self.rates) {
+                let slot = &mut self.slots[running.id.slot as usize];
+                self.unstable = self
+                    .unstable
+                    .wrapping_add_signed(-set_rate(slot, running, rate, now));
             }
         }
+        self.at_bounds = fast;
+        self.fresh.clear();
+        self.next = self.earliest_completion();
+    }
+
+    /// The earliest completion at the current rates, ties to the earlier start.
+    fn earliest_completion(&self) -> Option<(SimTime, ActivityId)> {
+        let now = self.last_update;
         let mut next: Option<(SimTime, ActivityId)> = None;
-        for &s in &self.active {
-            let slot = &self.slots[s as usize];
-            let due = if slot.stable {
+        for r in &self.active {
+            let due = if r.stable {
                 debug_assert_eq!(
-                    Some(slot.due),
-                    ns_to_completion(slot.remaining_at(now), slot.work_ns, 1.0)
-                        .map(|ns| now + SimDuration::from_ns(ns)),
+                    Some(r.due),
+                    {
+                        let slot = &self.slots[r.id.slot as usize];
+                        ns_to_completion(slot.remaining_at(now), slot.work_ns, 1.0)
+                            .map(|ns| now + SimDuration::from_ns(ns))
+                    },
                     "a stable completion moved"
                 );
-                Some(slot.due)
+                r.due
             } else {
-                ns_to_completion(slot.remaining_ns, slot.work_ns, slot.rate)
-                    .map(|ns| now + SimDuration::from_ns(ns))
-            };
-            if let Some(due) = due {
-                let candidate = (
-                    due,
-                    ActivityId {
-                        seq: slot.seq,
-                        slot: s,
-                    },
-                );
-                if next.is_none_or(|n| candidate < n) {
-                    next = Some(candidate);
+                let slot = &self.slots[r.id.slot as usize];
+                match ns_to_completion(slot.remaining_ns, slot.work_ns, slot.rate) {
+                    Some(ns) => now + SimDuration::from_ns(ns),
+                    None => continue,
                 }
+            };
+            let candidate = (due, r.id);
+            if next.is_none_or(|n| candidate < n) {
+                next = Some(candidate);
             }
         }
-        self.next = next;
+        next
     }
 }
 
-/// Gives `slot` its newly solved `rate` at `now` (the last change): a stable activity that
+/// Gives an activity its newly solved `rate` at `now` (the last change): a stable activity that
 /// leaves rate 1 has its work left brought to `now`; one that reaches rate 1 with a stable
-/// completion caches it.
-fn set_rate(slot: &mut Slot, rate: f64, now: SimTime) {
-    if slot.stable {
+/// completion caches it. Returns 1 if it became stable, −1 if it stopped being stable, else 0.
+fn set_rate(slot: &mut Slot, running: &mut Running, rate: f64, now: SimTime) -> isize {
+    let was_stable = running.stable;
+    if was_stable {
         if rate == 1.0 {
-            return;
+            return 0;
         }
         slot.remaining_ns = slot.remaining_at(now);
         slot.since = now;
-        slot.stable = false;
+        running.stable = false;
     }
     slot.rate = rate;
     if rate == 1.0 && stable_completion(slot.remaining_ns, slot.work_ns) {
-        slot.stable = true;
-        slot.due = now
+        running.stable = true;
+        running.due = now
             + SimDuration::from_ns(
                 ns_to_completion(slot.remaining_ns, slot.work_ns, 1.0).expect("rate 1 completes"),
             );
+    }
+    match (was_stable, running.stable) {
+        (false, true) => 1,
+        (true, false) => -1,
+        _ => 0,
     }
 }
 
