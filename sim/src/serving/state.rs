@@ -40,6 +40,9 @@ pub struct PartitionState {
     /// Finished batches of the previous partition waiting for room in its queues (blocking
     /// overflow), oldest first.
     pub blocked: VecDeque<BlockedBatch>,
+    /// Memory footprints computed so far, by `(accelerator, max_batch)`: a policy may ask for
+    /// the same instance many times when memory refuses it.
+    pub footprints: Vec<(u32, u32, Footprint)>,
 }
 
 /// The outputs of a finished batch held by their producer until the next partition's queues

@@ -3,12 +3,30 @@
 use super::{Context, DataPlane};
 use crate::event::PlaneEvent;
 use crate::executor::InstanceInfo;
-use crate::model::cost;
+use crate::model::cost::{self, Footprint};
 use crate::serving::state::{InstancePhase, InstanceState, RequestQueue};
 use crate::serving::{InstanceConfig, Routing};
 use crate::time::SimDuration;
 
 impl DataPlane {
+    /// The memory an instance of `partition` on `accelerator` at `max_batch` takes (computed
+    /// once per combination).
+    fn footprint(&mut self, partition: usize, accelerator: usize, max_batch: u32) -> Footprint {
+        let p = &mut self.partitions[partition];
+        let key = (accelerator as u32, max_batch);
+        if let Some(&(_, _, f)) = p.footprints.iter().find(|(a, b, _)| (*a, *b) == key) {
+            return f;
+        }
+        let f = cost::footprint(
+            &p.operators,
+            max_batch,
+            accelerator,
+            cost::Target::new(&self.device, &p.runtime),
+        );
+        p.footprints.push((key.0, key.1, f));
+        f
+    }
+
     /// Creates an instance of `partition` on `accelerator` if its footprint fits in memory,
     /// cold (loading its weights from storage, then initialising) or ready at once; returns its
     /// id, or `None` when it did not fit (counted as refused).
@@ -21,15 +39,7 @@ impl DataPlane {
         cold: bool,
     ) -> Option<u32> {
         let now = ctx.now();
-        let p = &self.partitions[partition];
-        let device = &self.device;
-        let ops = &p.operators[..];
-        let footprint = cost::footprint(
-            ops,
-            config.max_batch,
-            accelerator,
-            cost::Target::new(device, &p.runtime),
-        );
+        let footprint = self.footprint(partition, accelerator, config.max_batch);
         let added = self.processes.admission(partition, accelerator, &footprint);
         if self.memory.allocate(added.total()).is_err() {
             self.refused_instances += 1;

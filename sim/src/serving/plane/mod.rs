@@ -191,6 +191,7 @@ impl DataPlane {
                 window_arrivals: 0,
                 inbound: 0,
                 blocked: VecDeque::new(),
+                footprints: Vec::new(),
             })
             .collect();
         DataPlane {
