@@ -527,3 +527,49 @@ fn bench_measures_any_scenario_stopped_after_the_requests_asked() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such.toml"));
 }
+
+#[test]
+fn bench_suite_measures_every_case_in_its_own_process() {
+    let out = infscaler(&[
+        "bench",
+        "--suite",
+        "--requests",
+        "3000",
+        "--repeat",
+        "1",
+        "--reproduce",
+        "none",
+        "--jobs",
+        "1",
+        "--json",
+    ]);
+    let v = json_of(&out);
+    let cases = v["cases"].as_array().expect("cases");
+    let names: Vec<&str> = cases.iter().map(|c| c["case"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "bench",
+            "cpu-pipeline",
+            "gpu-dla-contention",
+            "infscaler-tm-bursty",
+            "trace-replay",
+            "capacity"
+        ]
+    );
+    for c in cases {
+        assert!(c["wall_s"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["requests_per_s"].as_f64().unwrap() > 0.0, "{c}");
+        // Each case's own process: a simulator's few MiB, not zero and not the suite's.
+        let rss = c["peak_rss_bytes"].as_u64().unwrap();
+        assert!((1 << 20..1 << 30).contains(&rss), "{c}");
+        if c["case"] != "capacity" {
+            assert_eq!(c["requests"], 3000, "{c}");
+            assert!(c["events_per_s"].as_f64().unwrap() > c["requests_per_s"].as_f64().unwrap());
+        }
+    }
+    assert!(v["machine"].as_str().unwrap().contains('×'));
+    // --reproduce needs --suite.
+    let wrong = infscaler(&["bench", "--reproduce", "none"]);
+    assert!(!wrong.status.success());
+}

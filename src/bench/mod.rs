@@ -8,6 +8,8 @@
 //! after a run of a tenth of the requests and after the full run (equal peaks show that memory
 //! does not grow with the number of requests).
 
+pub mod suite;
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
