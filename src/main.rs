@@ -140,14 +140,26 @@ enum Command {
     /// Measure the simulator's own speed on a 3-partition pipeline, or on any scenario.
     Bench {
         /// A scenario to measure instead (run as written, stopped after --requests arrivals).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "suite")]
         scenario: Option<PathBuf>,
-        /// Requests to simulate.
+        /// Run the benchmark suite instead (built-in bench, CPU pipeline, GPU+DLA contention,
+        /// a scaling policy, trace replay, capacity search, reproduce), each in its own process;
+        /// run from the repository's root.
+        #[arg(long)]
+        suite: bool,
+        /// Requests to simulate (per simulation case with --suite).
         #[arg(long, default_value_t = 1_000_000)]
         requests: u64,
-        /// Repetitions (the best and median are reported).
+        /// Repetitions (the best and median are reported; the best with --suite).
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// With --suite: which `reproduce paper` to time.
+        #[arg(long, value_enum, default_value_t = bench::suite::Reproduce::Quick, requires = "suite")]
+        reproduce: bench::suite::Reproduce,
+        /// With --suite: parallel runs of the capacity search and of `reproduce` (default: the
+        /// number of CPUs).
+        #[arg(long, requires = "suite")]
+        jobs: Option<usize>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -293,10 +305,27 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }),
         Command::Bench {
             scenario,
+            suite,
             requests,
             repeat,
+            reproduce,
+            jobs,
             json,
-        } => bench::run(scenario.as_deref(), requests, repeat, json),
+        } => {
+            if suite {
+                bench::suite::run(&bench::suite::Options {
+                    requests,
+                    repeat,
+                    reproduce,
+                    jobs: jobs.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    json,
+                })
+            } else {
+                bench::run(scenario.as_deref(), requests, repeat, json)
+            }
+        }
         Command::Sweep {
             sweep,
             jobs,

@@ -151,6 +151,90 @@ impl Default for LatencyHistogram {
     }
 }
 
+/// The latencies of one short window (a policy's), for a quantile at its end: the values kept
+/// as they are and ranked when asked.
+///
+/// It answers exactly what a [`LatencyHistogram`] of the same values would (the top of the HDR
+/// bucket holding the k-th smallest value, k = ⌈q·n⌉, never above the maximum) without clearing
+/// a histogram's buckets every window, which costs more than the window's few values. Past
+/// [`WindowLatency::RAW_LIMIT`] values a window goes on in a histogram, so memory stays bounded.
+#[derive(Clone, Debug)]
+pub struct WindowLatency {
+    raw: Vec<u64>,
+    /// The window's values once there were too many to keep.
+    spilled: Option<LatencyHistogram>,
+    /// An empty histogram of the same precision, for its bucket boundaries.
+    buckets: Histogram<u64>,
+}
+
+impl WindowLatency {
+    /// Values kept raw before a window goes on in a histogram.
+    pub const RAW_LIMIT: usize = 4096;
+
+    /// An empty window.
+    pub fn new() -> Self {
+        WindowLatency {
+            raw: Vec::new(),
+            spilled: None,
+            buckets: Histogram::new(LATENCY_SIGNIFICANT_DIGITS)
+                .expect("3 significant digits is within HdrHistogram's 0..=5"),
+        }
+    }
+
+    /// Records one latency of `ns` nanoseconds.
+    pub fn record(&mut self, ns: u64) {
+        match &mut self.spilled {
+            Some(h) => h.record(ns),
+            None if self.raw.len() < Self::RAW_LIMIT => self.raw.push(ns),
+            None => {
+                let mut h = LatencyHistogram::new();
+                for &v in &self.raw {
+                    h.record(v);
+                }
+                h.record(ns);
+                self.raw.clear();
+                self.spilled = Some(h);
+            }
+        }
+    }
+
+    /// Number of latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.spilled
+            .as_ref()
+            .map_or(self.raw.len() as u64, LatencyHistogram::count)
+    }
+
+    /// The value at quantile `q` (0 < q ≤ 1) in nanoseconds, as [`LatencyHistogram::quantile_ns`]
+    /// gives it; 0 if empty.
+    pub fn quantile_ns(&mut self, q: f64) -> u64 {
+        if let Some(h) = &self.spilled {
+            return h.quantile_ns(q);
+        }
+        let n = self.raw.len();
+        if n == 0 {
+            return 0;
+        }
+        // HdrHistogram's rank: ⌈q·n⌉, at least 1 (`Histogram::value_at_quantile`).
+        let rank = ((q.min(1.0) * n as f64).ceil() as usize).clamp(1, n);
+        let max = self.raw.iter().copied().max().unwrap_or(0);
+        let (_, &mut kth, _) = self.raw.select_nth_unstable(rank - 1);
+        self.buckets.highest_equivalent(kth).min(max)
+    }
+
+    /// Forgets every value, keeping the buffer.
+    pub fn reset(&mut self) {
+        self.raw.clear();
+        self.spilled = None;
+    }
+}
+
+impl Default for WindowLatency {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +263,30 @@ mod tests {
         assert_eq!(s.max, 10_000.0);
         assert_eq!(s.mean, 5_000.5);
         assert_eq!(h.count(), 10_000);
+    }
+
+    proptest::proptest! {
+        /// A window answers what a histogram of the same values answers, below and above the
+        /// raw limit, and after a reset.
+        #[test]
+        fn a_window_ranks_as_the_histogram_does(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![0u64..2_000, 0u64..10_000_000_000, 1u64 << 40..1u64 << 50],
+                1..6000,
+            ),
+            q in proptest::prop_oneof![proptest::strategy::Just(0.99), proptest::strategy::Just(0.5), 0.001f64..1.0],
+        ) {
+            let mut window = WindowLatency::new();
+            window.record(77);
+            window.reset();
+            let mut hist = LatencyHistogram::new();
+            for &v in &values {
+                window.record(v);
+                hist.record(v);
+            }
+            proptest::prop_assert_eq!(window.count(), hist.count());
+            proptest::prop_assert_eq!(window.quantile_ns(q), hist.quantile_ns(q));
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@ mod summary;
 
 pub use batch_means::BatchMeans;
 pub use gauge::TimeWeighted;
-pub use latency::{CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs};
+pub use latency::{
+    CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs, WindowLatency,
+};
 pub use series::{SeriesPoint, TimeSeries};
 pub use stage::{StageAccumulator, StageSummary, StageTimes};
 pub use summary::Summary;

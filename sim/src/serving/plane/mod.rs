@@ -27,7 +27,7 @@ use crate::engines::Engines;
 use crate::event::{Event, ExecEvent, PlaneEvent};
 use crate::executor::{ExecContext, Executor};
 use crate::hardware::profile::DeviceProfile;
-use crate::metrics::{LatencyHistogram, Recorder, TimeWeighted};
+use crate::metrics::{Recorder, TimeWeighted, WindowLatency};
 use crate::model::Operator;
 use crate::model::runtime::RuntimeProfile;
 use crate::model::tokens::TokenModel;
@@ -168,7 +168,7 @@ pub struct DataPlane {
     refused_instances: u64,
     window: Window,
     /// Latencies of the completions since the previous policy tick.
-    window_latency: LatencyHistogram,
+    window_latency: WindowLatency,
 }
 
 impl DataPlane {
@@ -225,7 +225,7 @@ impl DataPlane {
             in_flight: 0,
             refused_instances: 0,
             window: Window::default(),
-            window_latency: LatencyHistogram::new(),
+            window_latency: WindowLatency::new(),
         }
     }
 
