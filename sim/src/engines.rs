@@ -22,8 +22,6 @@
 //! transports) run work here; whoever started an activity is told when it finishes, through the
 //! [`Work`] tag it was started with.
 
-use std::collections::BTreeMap;
-
 use crate::hardware::AcceleratorKind;
 use crate::hardware::fluid::{ActivityId, FluidModel};
 use crate::hardware::profile::DeviceProfile;
@@ -112,8 +110,8 @@ impl AsRef<[(usize, f64)]> for Consumption {
 /// How one GPU is shared now: by which processes' kernels.
 #[derive(Clone, Debug, Default)]
 struct GpuSharing {
-    /// Running activities per process.
-    processes: BTreeMap<u32, u32>,
+    /// Running activities per process, for the processes with any (a few: a short list).
+    processes: Vec<(u32, u32)>,
     /// Factor on `slice_demand` while processes time-slice the GPU: 1 / (1 − switch overhead).
     slice_factor: f64,
 }
@@ -159,7 +157,7 @@ impl Engines {
             .iter()
             .map(|a| {
                 (a.kind == AcceleratorKind::Gpu).then(|| GpuSharing {
-                    processes: BTreeMap::new(),
+                    processes: Vec::new(),
                     slice_factor: 1.0 / (1.0 - a.process_switch_overhead),
                 })
             })
@@ -224,7 +222,10 @@ impl Engines {
         let switched = match self.gpus[accel].as_mut() {
             Some(g) => {
                 let before = g.time_sliced();
-                *g.processes.entry(work.process).or_insert(0) += 1;
+                match g.processes.iter_mut().find(|(p, _)| *p == work.process) {
+                    Some((_, n)) => *n += 1,
+                    None => g.processes.push((work.process, 1)),
+                }
                 before != g.time_sliced()
             }
             None => false,
@@ -310,10 +311,10 @@ impl Engines {
         let switched = match self.gpus[accel].as_mut() {
             Some(g) => {
                 let before = g.time_sliced();
-                if let Some(n) = g.processes.get_mut(&work.process) {
-                    *n -= 1;
-                    if *n == 0 {
-                        g.processes.remove(&work.process);
+                if let Some(k) = g.processes.iter().position(|(p, _)| *p == work.process) {
+                    g.processes[k].1 -= 1;
+                    if g.processes[k].1 == 0 {
+                        g.processes.swap_remove(k);
                     }
                 }
                 before != g.time_sliced()
