@@ -184,6 +184,10 @@ struct LoadBook {
     terms: Vec<u32>,
     /// Number of those terms that are infinite (an unbounded activity).
     infinite: Vec<u32>,
+    /// Number of finite terms that are not [`dyadic`].
+    rough: Vec<u32>,
+    /// Sum of the dyadic terms in units of 2⁻³⁰, exact.
+    dyadic_units: Vec<u64>,
     /// Whether the resource failed the test when last looked at.
     fails: Vec<bool>,
     /// How many resources fail.
@@ -209,6 +213,8 @@ impl LoadBook {
             err: vec![0.0; resources],
             terms: vec![0; resources],
             infinite: vec![0; resources],
+            rough: vec![0; resources],
+            dyadic_units: vec![0; resources],
             fails: vec![false; resources],
             failing: 0,
             is_stale: vec![false; resources],
@@ -232,6 +238,10 @@ impl LoadBook {
                 if term == f64::INFINITY {
                     self.infinite[j] += 1;
                 } else {
+                    match dyadic(term) {
+                        Some(units) => self.dyadic_units[j] += units,
+                        None => self.rough[j] += 1,
+                    }
                     let s = self.sum[j] + term;
                     self.sum[j] = s;
                     self.err[j] += s.abs() * f64::EPSILON;
@@ -249,6 +259,10 @@ impl LoadBook {
                 if term == f64::INFINITY {
                     self.infinite[j] -= 1;
                 } else {
+                    match dyadic(term) {
+                        Some(units) => self.dyadic_units[j] -= units,
+                        None => self.rough[j] -= 1,
+                    }
                     let s = self.sum[j] - term;
                     self.sum[j] = s;
                     self.err[j] += s.abs() * f64::EPSILON;
@@ -267,6 +281,13 @@ impl LoadBook {
     fn fits(&self, j: usize, capacity: f64) -> Fit {
         if self.infinite[j] > 0 {
             return Fit::No;
+        }
+        if self.rough[j] == 0 && self.dyadic_units[j] < DYADIC_EXACT_BELOW {
+            // Every term a multiple of 2⁻³⁰ and their sum below 2²²: every partial sum, in any
+            // order, is exact, and equal to the integer count of units (typically engines
+            // whose running kernels claim 1, ½ or whole cores: sums exactly at capacity).
+            let exact = self.dyadic_units[j] as f64 * DYADIC_UNIT;
+            return if exact <= capacity { Fit::Yes } else { Fit::No };
         }
         let slack = (f64::from(self.terms[j]) + 8.0) * 2.0 * f64::EPSILON;
         if (self.sum[j] + self.err[j]) * (1.0 + slack) <= capacity {
@@ -296,6 +317,17 @@ impl LoadBook {
             }
         }
     }
+}
+
+/// 2⁻³⁰, the unit of [`dyadic`] terms.
+const DYADIC_UNIT: f64 = 1.0 / 1_073_741_824.0;
+/// Sums of dyadic units below 2⁵² (2²² in value) are exact in `f64` whatever the order.
+const DYADIC_EXACT_BELOW: u64 = 1 << 52;
+
+/// `term` in units of 2⁻³⁰ if it is a whole number of them below 2¹⁶ (1, 0.5, 3 …), else `None`.
+fn dyadic(term: f64) -> Option<u64> {
+    let units = term * (1.0 / DYADIC_UNIT);
+    (term < 65_536.0 && units == units.trunc()).then_some(units as u64)
 }
 
 /// One slab slot: an activity while `live`, otherwise free for reuse.

@@ -490,3 +490,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_load_book_decides_sums_exactly_at_capacity_when_every_term_is_dyadic() {
+    let mut book = LoadBook::new(2);
+    // Eight one-core activities on an eight-core CPU: exactly full, decided without a pass.
+    for _ in 0..8 {
+        book.add(&[(0, 1.0)], 1.0);
+    }
+    assert_eq!(book.fits(0, 8.0), Fit::Yes);
+    book.add(&[(0, 0.5)], 1.0);
+    assert_eq!(book.fits(0, 8.0), Fit::No);
+    book.remove(&[(0, 0.5)], 1.0);
+    assert_eq!(book.fits(0, 8.0), Fit::Yes);
+    // Terms such as 0.1 are not dyadic: a sum at capacity is a close call.
+    for _ in 0..10 {
+        book.add(&[(1, 0.1)], 1.0);
+    }
+    assert_eq!(book.fits(1, 1.0), Fit::Unsure);
+    assert_eq!(book.fits(1, 2.0), Fit::Yes);
+    assert_eq!(book.fits(1, 0.5), Fit::No);
+    // An unbounded user never fits.
+    book.add(&[(1, 1.0)], f64::INFINITY);
+    assert_eq!(book.fits(1, 1e300), Fit::No);
+    assert_eq!(dyadic(0.75), Some(805_306_368));
+    assert_eq!(dyadic(0.1), None);
+    assert_eq!(dyadic(1e6), None);
+}
