@@ -326,8 +326,13 @@ const DYADIC_EXACT_BELOW: u64 = 1 << 52;
 
 /// `term` in units of 2⁻³⁰ if it is a whole number of them below 2¹⁶ (1, 0.5, 3 …), else `None`.
 fn dyadic(term: f64) -> Option<u64> {
+    if !(term < 65_536.0) {
+        return None;
+    }
+    // Below 2⁴⁶ units: the conversion to an integer is exact when `units` is whole.
     let units = term * (1.0 / DYADIC_UNIT);
-    (term < 65_536.0 && units == units.trunc()).then_some(units as u64)
+    let whole = units as u64;
+    (whole as f64 == units).then_some(whole)
 }
 
 /// One slab slot: an activity while `live`, otherwise free for reuse.
