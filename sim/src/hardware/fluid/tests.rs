@@ -517,3 +517,18 @@ fn the_load_book_decides_sums_exactly_at_capacity_when_every_term_is_dyadic() {
     assert_eq!(dyadic(0.1), None);
     assert_eq!(dyadic(1e6), None);
 }
+
+#[test]
+fn completions_past_the_end_of_time_saturate() {
+    assert_eq!(ns_to_completion(1e300, 1e300, 1e-300), Some(u64::MAX));
+    assert_eq!(
+        ns_to_completion(1e19, 1e19, 1.0),
+        Some(10_000_000_000_000_000_000)
+    );
+    assert_eq!(
+        ns_to_completion(4e18, 4e18, 1.0),
+        Some(4_000_000_000_000_000_000)
+    );
+    assert_eq!(ns_to_completion(10.5, 11.0, 1.0), Some(11));
+    assert_eq!(ns_to_completion(10.0, 11.0, 0.0), None);
+}
