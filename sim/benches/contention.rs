@@ -10,6 +10,7 @@ use infscaler_sim::hardware::contention::{
     FastSolver, ReferenceSolver, SharingProblem, SharingSolver,
 };
 use infscaler_sim::hardware::fluid::FluidModel;
+use infscaler_sim::hardware::fluid::reference::ReferenceFluidModel;
 use infscaler_sim::time::SimTime;
 
 /// Resources: 0 = GPU compute, 1 = DLA 0, 2 = DLA 1, 3 = CPU cores, 4 = memory bandwidth.
@@ -58,24 +59,46 @@ fn bench_solvers(c: &mut Criterion) {
 
 fn bench_fluid_churn(c: &mut Criterion) {
     // Eight activities run at once; each iteration finishes the earliest and starts a new one
-    // at that instant (two re-solves), as a serving loop does.
+    // at that instant, as a serving loop does: contended (capacity 1, every change a full solve)
+    // and uncontended (capacity 8, the fast path), for the lazy model and the reference model
+    // (which re-solves and re-advances everything on every change).
     const CONCURRENT: usize = 8;
-    let mut model = FluidModel::new(vec![1.0; ENGINES + 1]);
-    let mut started = 0usize;
     let work_ns = |k: usize| 1.0e5 + 3.7e4 * (k % 11) as f64;
-    for _ in 0..CONCURRENT {
-        model.start(SimTime::ZERO, work_ns(started), 1.0, &consumption(started));
-        started += 1;
+    macro_rules! churn {
+        ($name:expr, $model:expr) => {{
+            let mut model = $model;
+            let mut started = 0usize;
+            for _ in 0..CONCURRENT {
+                model.start(SimTime::ZERO, work_ns(started), 1.0, &consumption(started));
+                started += 1;
+            }
+            c.bench_function($name, |b| {
+                b.iter(|| {
+                    let (t, id) = model.next_completion().expect("activities are running");
+                    model.finish(t, id);
+                    model.start(t, work_ns(started), 1.0, &consumption(started));
+                    started += 1;
+                    black_box(model.generation())
+                })
+            });
+        }};
     }
-    c.bench_function("fluid/finish+start, 8 concurrent", |b| {
-        b.iter(|| {
-            let (t, id) = model.next_completion().expect("activities are running");
-            model.finish(t, id);
-            model.start(t, work_ns(started), 1.0, &consumption(started));
-            started += 1;
-            black_box(model.generation())
-        })
-    });
+    churn!(
+        "fluid/lazy/contended",
+        FluidModel::new(vec![1.0; ENGINES + 1])
+    );
+    churn!(
+        "fluid/reference/contended",
+        ReferenceFluidModel::new(vec![1.0; ENGINES + 1])
+    );
+    churn!(
+        "fluid/lazy/uncontended",
+        FluidModel::new(vec![8.0; ENGINES + 1])
+    );
+    churn!(
+        "fluid/reference/uncontended",
+        ReferenceFluidModel::new(vec![8.0; ENGINES + 1])
+    );
 }
 
 criterion_group!(benches, bench_solvers, bench_fluid_churn);
