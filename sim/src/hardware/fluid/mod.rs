@@ -332,7 +332,7 @@ const DYADIC_EXACT_BELOW: u64 = 1 << 52;
 
 /// `term` in units of 2⁻³⁰ if it is a whole number of them below 2¹⁶ (1, 0.5, 3 …), else `None`.
 fn dyadic(term: f64) -> Option<u64> {
-    if !(term < 65_536.0) {
+    if term.is_nan() || term >= 65_536.0 {
         return None;
     }
     // Below 2⁴⁶ units: the conversion to an integer is exact when `units` is whole.
