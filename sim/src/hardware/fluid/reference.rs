@@ -6,7 +6,8 @@
 //! arithmetic only where it can change a result, and the differential tests of
 //! `hardware::fluid` check that both give the same completions at the same nanoseconds.
 
-use super::{ActivityId, DONE_ABS_EPS_NS, DONE_REL_EPS, FluidError, SNAP_REL_EPS, advanced};
+use super::completion::{DONE_ABS_EPS_NS, DONE_REL_EPS, SNAP_REL_EPS, advanced};
+use super::{ActivityId, FluidError};
 use crate::hardware::contention::{
     FastSolver, SharingError, SharingProblem, SharingSolver, check_variable,
 };

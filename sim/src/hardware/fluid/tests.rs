@@ -1,5 +1,7 @@
 //! Unit tests of the fluid model, and the differential test against the reference model.
 
+use super::completion::*;
+use super::load_book::*;
 use super::reference::ReferenceFluidModel;
 use super::*;
 use crate::hardware::contention::ReferenceSolver;
