@@ -26,7 +26,9 @@ pub struct PartitionState {
     pub runtime: Arc<RuntimeProfile>,
     /// Activation elements of one sample's output.
     pub output_elems: u64,
-    /// Instances ever created for it (live or not), by instance index.
+    /// Its instances not yet stopped (starting, ready or draining), by instance index, in the
+    /// order they were created. A stopped instance leaves the list, so that scanning it costs
+    /// what is alive, not every instance a scaling policy ever made.
     pub instances: Vec<u32>,
     /// Its own request queue: shared by its instances under shared-queue routing; under
     /// join-shortest-queue routing, where requests wait while it has no accepting instance.

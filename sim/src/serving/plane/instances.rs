@@ -144,6 +144,10 @@ impl DataPlane {
         inst.phase = InstancePhase::Stopped;
         let (partition, accelerator) = (inst.partition as usize, inst.accel as usize);
         let footprint = inst.footprint;
+        let alive = &mut self.partitions[partition].instances;
+        if let Some(k) = alive.iter().position(|&i| i == instance) {
+            alive.remove(k);
+        }
         ctx.executor.instance_stopped(instance);
         let released = self.processes.leave(partition, accelerator, &footprint);
         self.memory.release(released.total());
