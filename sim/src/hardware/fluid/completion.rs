@@ -30,6 +30,7 @@ pub(super) fn done_threshold(work_ns: f64) -> f64 {
 
 /// `x.round()` for `x ≥ 0`, without the library call (`x − trunc(x)` is exact; below 2⁵² the
 /// truncation goes through `i64`, one instruction each way on x86-64, where `u64` is not).
+#[cfg(test)]
 pub(super) fn round_nonneg(x: f64) -> f64 {
     if x >= WHOLE_FROM {
         return x;
@@ -39,6 +40,7 @@ pub(super) fn round_nonneg(x: f64) -> f64 {
 }
 
 /// `x.ceil()` for `x ≥ 0`, without the library call.
+#[cfg(test)]
 pub(super) fn ceil_nonneg(x: f64) -> f64 {
     if x >= WHOLE_FROM {
         return x;
@@ -57,19 +59,35 @@ pub(super) fn ns_to_completion(remaining_ns: f64, work_ns: f64, rate: f64) -> Op
         return None;
     }
     let ns = remaining_ns / rate;
+    if ns >= WHOLE_FROM {
+        // A whole number already. `as` saturates: an absurdly slow activity completes at the
+        // end of time.
+        return Some(ns as u64);
+    }
+    // The snap-or-ceil rule in one truncation: with `ns = t + f` (`f = ns − t`, exact), the
+    // nearest integer within 1e-10·nearest is taken, else `ceil`. For `f ≥ ½` both give `t + 1`;
+    // for `0 < f < ½` the nearest is `t`, at distance `f`. (`snap_or_ceil` below is the rule as
+    // written, which the tests hold this to.)
+    let t = ns as i64;
+    let f = ns - t as f64;
+    let whole = if f == 0.0 || (f < 0.5 && f <= SNAP_REL_EPS * t as f64) {
+        t
+    } else {
+        t + 1
+    };
+    Some(whole as u64)
+}
+
+/// The snap-or-ceil rule as written: the integer nearest `ns` if within a relative 1e-10 of it,
+/// else `ceil(ns)`.
+#[cfg(test)]
+pub(super) fn snap_or_ceil(ns: f64) -> f64 {
     let nearest = round_nonneg(ns);
-    let ns = if (ns - nearest).abs() <= SNAP_REL_EPS * nearest {
+    if (ns - nearest).abs() <= SNAP_REL_EPS * nearest {
         nearest
     } else {
         ceil_nonneg(ns)
-    };
-    // `as` saturates: an absurdly slow activity completes at the end of time. (Below 2⁶², the
-    // conversion through `i64` is the same value in one instruction.)
-    Some(if ns < 4.611_686_018_427_388e18 {
-        ns as i64 as u64
-    } else {
-        ns as u64
-    })
+    }
 }
 
 /// Whether an activity at rate 1 with `remaining_ns` of `work_ns` left completes at the same

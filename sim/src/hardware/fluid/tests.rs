@@ -534,3 +534,26 @@ fn completions_past_the_end_of_time_saturate() {
     assert_eq!(ns_to_completion(10.5, 11.0, 1.0), Some(11));
     assert_eq!(ns_to_completion(10.0, 11.0, 0.0), None);
 }
+
+proptest! {
+    /// The one-truncation completion rule gives what the snap-or-ceil rule as written gives,
+    /// with the standard library's `round` and `ceil`, on every edge of the snap.
+    #[test]
+    fn completion_rounding_matches_the_rule_as_written(
+        n in 0u64..1u64 << 40,
+        f in prop_oneof![Just(0.0), 1e-16f64..1e-9, 1e-9f64..0.5, Just(0.5), 0.5f64..1.0],
+        rate in prop_oneof![Just(1.0), 0.01f64..4.0],
+    ) {
+        let ns = n as f64 + f;
+        let remaining = ns * rate;
+        // Work of 1 ns: its done threshold (about 1e-6 ns) is below every case but the smallest.
+        let got = ns_to_completion(remaining, 1.0, rate);
+        let q = remaining / rate;
+        let nearest = q.round();
+        let want = if (q - nearest).abs() <= SNAP_REL_EPS * nearest { nearest } else { q.ceil() };
+        if remaining > done_threshold(1.0) {
+            prop_assert_eq!(got, Some(want as u64));
+            prop_assert_eq!(snap_or_ceil(q), want);
+        }
+    }
+}
