@@ -217,6 +217,12 @@ pub trait SharingSolver {
     /// `problem.num_variables()`). A variable with an infinite bound that uses no resource with a
     /// positive coefficient gets an infinite rate.
     fn solve(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>);
+
+    /// As [`SharingSolver::solve`], for a caller that knows some resource cannot carry every
+    /// variable at its bound (so a solver's shortcut for the other case would be wasted work).
+    fn solve_oversubscribed(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>) {
+        self.solve(problem, rates);
+    }
 }
 
 /// Progressive filling written straight from the definition: slow (every round recomputes every
@@ -334,6 +340,17 @@ impl FastSolver {
 
 impl SharingSolver for FastSolver {
     fn solve(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>) {
+        self.solve_with(problem, rates, true);
+    }
+
+    fn solve_oversubscribed(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>) {
+        self.solve_with(problem, rates, false);
+    }
+}
+
+impl FastSolver {
+    /// Progressive filling; `fast_path`: first test whether every variable fits at its bound.
+    fn solve_with(&mut self, problem: &SharingProblem, rates: &mut Vec<f64>, fast_path: bool) {
         let n = problem.num_variables();
         let m = problem.num_resources();
         rates.clear();
@@ -342,7 +359,8 @@ impl SharingSolver for FastSolver {
         reset(&mut self.unfrozen_coeff, m, 0.0);
         reset(&mut self.unfrozen_users, m, 0);
 
-        // One pass: usage at full bounds, and the per-resource sums for the slow path.
+        // One pass: usage at full bounds (for the fast path), and the per-resource sums for
+        // the slow path.
         let mut min_bound = f64::INFINITY;
         for (i, rate) in rates.iter_mut().enumerate() {
             let bound = problem.bound(i);
@@ -350,18 +368,21 @@ impl SharingSolver for FastSolver {
             min_bound = min_bound.min(bound);
             for &(j, c) in problem.consumption(i) {
                 if c > 0.0 {
-                    self.frozen_usage[j] += c * bound;
+                    if fast_path {
+                        self.frozen_usage[j] += c * bound;
+                    }
                     self.unfrozen_coeff[j] += c;
                     self.unfrozen_users[j] += 1;
                 }
             }
         }
         // Fast path: if every resource can carry every variable at its bound, rates = bounds.
-        if self
-            .frozen_usage
-            .iter()
-            .zip(problem.capacities())
-            .all(|(&u, &cap)| u <= cap)
+        if fast_path
+            && self
+                .frozen_usage
+                .iter()
+                .zip(problem.capacities())
+                .all(|(&u, &cap)| u <= cap)
         {
             return;
         }
@@ -714,6 +735,22 @@ mod tests {
             assert_rates_close(&fast, &reference);
             check_max_min(&p, &fast).map_err(TestCaseError::fail)?;
             check_max_min(&p, &reference).map_err(TestCaseError::fail)?;
+            // Where some resource cannot carry every variable at its bound, skipping the
+            // fast-path test gives the same rates, bit for bit.
+            let mut at_bounds = vec![0.0; p.num_resources()];
+            for i in 0..p.num_variables() {
+                for &(j, c) in p.consumption(i) {
+                    if c > 0.0 {
+                        at_bounds[j] += c * p.bound(i);
+                    }
+                }
+            }
+            if at_bounds.iter().zip(p.capacities()).any(|(&u, &cap)| u > cap) {
+                let mut skipped = Vec::new();
+                FastSolver::new().solve_oversubscribed(&p, &mut skipped);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                prop_assert_eq!(bits(&skipped), bits(&fast));
+            }
         }
     }
 }

@@ -534,7 +534,8 @@ impl<S: SharingSolver> FluidModel<S> {
                 self.problem
                     .push_variable_unchecked(slot.bound, &slot.consumption);
             }
-            self.solver.solve(&self.problem, &mut self.rates);
+            self.solver
+                .solve_oversubscribed(&self.problem, &mut self.rates);
             for (running, &rate) in self.active.iter_mut().zip(&self.rates) {
                 let slot = &mut self.slots[running.id.slot as usize];
                 self.unstable = self
