@@ -227,6 +227,37 @@ impl WindowLatency {
         self.raw.clear();
         self.spilled = None;
     }
+
+    /// Adds every value of `other` to this window.
+    pub fn merge(&mut self, other: &WindowLatency) {
+        match &other.spilled {
+            Some(h) => {
+                let mut merged = self.spilled.take().unwrap_or_default();
+                for &v in &self.raw {
+                    merged.record(v);
+                }
+                self.raw.clear();
+                merged.merge(h);
+                self.spilled = Some(merged);
+            }
+            None => {
+                for &v in &other.raw {
+                    self.record(v);
+                }
+            }
+        }
+    }
+
+    /// Values held as they are (at most [`WindowLatency::RAW_LIMIT`]), and the buckets of the
+    /// histogram a long window went on in: the memory the window holds.
+    pub fn held(&self) -> (usize, usize) {
+        (
+            self.raw.capacity(),
+            self.spilled
+                .as_ref()
+                .map_or(0, LatencyHistogram::bucket_count),
+        )
+    }
 }
 
 impl Default for WindowLatency {
@@ -286,6 +317,18 @@ mod tests {
             }
             proptest::prop_assert_eq!(window.count(), hist.count());
             proptest::prop_assert_eq!(window.quantile_ns(q), hist.quantile_ns(q));
+            // Merged with another window (raw or spilled), as a histogram merges.
+            let mut other = WindowLatency::new();
+            let mut other_hist = LatencyHistogram::new();
+            for &v in values.iter().rev().take(values.len() / 2 + 1) {
+                other.record(v / 3);
+                other_hist.record(v / 3);
+            }
+            window.merge(&other);
+            hist.merge(&other_hist);
+            proptest::prop_assert_eq!(window.count(), hist.count());
+            proptest::prop_assert_eq!(window.quantile_ns(q), hist.quantile_ns(q));
+            proptest::prop_assert_eq!(window.quantile_ns(0.5), hist.quantile_ns(0.5));
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::latency::LatencyHistogram;
+use super::latency::WindowLatency;
 use crate::time::{SimDuration, SimTime};
 
 /// The measured window cut into fixed intervals.
@@ -51,7 +51,8 @@ struct Bucket {
     completed: u64,
     within_slo: u64,
     dropped: u64,
-    latency: LatencyHistogram,
+    /// Latencies of the interval's completions (ranked at its close).
+    latency: WindowLatency,
 }
 
 impl Bucket {
@@ -62,7 +63,7 @@ impl Bucket {
             completed: 0,
             within_slo: 0,
             dropped: 0,
-            latency: LatencyHistogram::new(),
+            latency: WindowLatency::new(),
         }
     }
 
@@ -149,8 +150,9 @@ impl SeriesBuilder {
         utilization_area: Vec<f64>,
     ) {
         let mut next = match self.pending.take() {
-            Some(done) => {
-                self.points.push(self.point(&done));
+            Some(mut done) => {
+                let point = self.point(&mut done);
+                self.points.push(point);
                 done.bucket
             }
             None => Bucket::new(boundary),
@@ -171,10 +173,10 @@ impl SeriesBuilder {
         self.points.len() + usize::from(self.pending.is_some())
     }
 
-    /// Buckets allocated by the open interval's latency histogram.
+    /// What the open interval's latencies hold: values kept raw, histogram buckets.
     #[cfg(test)]
-    pub(super) fn current_bucket_count(&self) -> usize {
-        self.current.latency.bucket_count()
+    pub(super) fn current_latency_held(&self) -> (usize, usize) {
+        self.current.latency.held()
     }
 
     /// Closes the series at `end`, which must not be later than [`Self::next_boundary`]. A last
@@ -194,8 +196,9 @@ impl SeriesBuilder {
         }
         // Otherwise the window is empty (end = its start): it has no interval, and what happened
         // at that single instant has no length to be divided by; the summary still counts it.
-        if let Some(done) = self.pending.take() {
-            self.points.push(self.point(&done));
+        if let Some(mut done) = self.pending.take() {
+            let point = self.point(&mut done);
+            self.points.push(point);
         }
         TimeSeries {
             interval_s: self.interval.as_secs_f64(),
@@ -203,13 +206,21 @@ impl SeriesBuilder {
         }
     }
 
-    fn point(&self, done: &ClosedInterval) -> SeriesPoint {
-        let b = &done.bucket;
+    fn point(&self, done: &mut ClosedInterval) -> SeriesPoint {
+        let b = &mut done.bucket;
         let length = done.end - b.start;
         let length_s = length.as_secs_f64();
         let length_ns = length.as_ns() as f64;
         let rate = |n: u64| n as f64 / length_s;
-        let stats = b.latency.stats_ms();
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let (p50_ms, p99_ms) = if b.latency.count() == 0 {
+            (None, None)
+        } else {
+            (
+                Some(ms(b.latency.quantile_ns(0.50))),
+                Some(ms(b.latency.quantile_ns(0.99))),
+            )
+        };
         SeriesPoint {
             time_s: b.start.as_secs_f64(),
             duration_s: length_s,
@@ -217,8 +228,8 @@ impl SeriesBuilder {
             throughput_rps: rate(b.completed),
             goodput_rps: rate(b.within_slo),
             dropped_rps: rate(b.dropped),
-            p50_ms: stats.map(|s| s.p50),
-            p99_ms: stats.map(|s| s.p99),
+            p50_ms,
+            p99_ms,
             memory_bytes: done.memory_area / length_ns,
             utilization: self
                 .accelerators

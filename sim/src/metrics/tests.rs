@@ -360,16 +360,20 @@ fn recorder_memory_does_not_grow_with_the_number_of_requests() {
         if i + 1 == 1000 {
             buckets_after_first_thousand = (
                 r.latency.bucket_count(),
-                r.series.as_ref().map_or(0, |s| s.current_bucket_count()),
+                r.series.as_ref().map_or(0, |s| s.current_latency_held().1),
             );
         }
     }
     assert_eq!(r.latency.bucket_count(), buckets_after_first_thousand.0);
     let series = r.series.as_ref().expect("series configured");
+    // The open interval holds at most WindowLatency::RAW_LIMIT raw values, and past them a
+    // histogram no larger than the whole run's.
+    let (raw, buckets) = series.current_latency_held();
     assert!(
-        series.current_bucket_count()
-            <= buckets_after_first_thousand.1.max(r.latency.bucket_count())
+        raw <= crate::metrics::WindowLatency::RAW_LIMIT,
+        "{raw} raw values held"
     );
+    assert!(buckets <= buckets_after_first_thousand.1.max(r.latency.bucket_count()));
     assert!(
         series.closed_len() <= 102,
         "one entry per closed 1 s interval, got {}",
