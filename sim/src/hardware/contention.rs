@@ -56,15 +56,18 @@ pub enum SharingError {
 
 /// A max-min sharing problem: resource capacities and variables with bounds and consumptions.
 ///
-/// Consumptions are stored compressed (one flat list, one offset per variable), so clearing and
-/// refilling a problem allocates nothing once its buffers have grown.
+/// Consumptions are stored in one flat list, each variable's a span of it, so clearing and
+/// refilling a problem allocates nothing once its buffers have grown, and a variable can be
+/// removed or changed in place (what a span leaves behind is reclaimed once it is half the list).
 #[derive(Debug, Clone)]
 pub struct SharingProblem {
     capacities: Vec<f64>,
     bounds: Vec<f64>,
-    /// `var_start[i]..var_start[i + 1]` indexes variable `i`'s entries; always `len = vars + 1`.
-    var_start: Vec<usize>,
+    /// `(start, len)` of each variable's entries in `entries`.
+    spans: Vec<(u32, u32)>,
     entries: Vec<(usize, f64)>,
+    /// Entries no span covers any more.
+    garbage: usize,
 }
 
 impl SharingProblem {
@@ -73,8 +76,9 @@ impl SharingProblem {
         Self {
             capacities: Vec::new(),
             bounds: Vec::new(),
-            var_start: vec![0],
+            spans: Vec::new(),
             entries: Vec::new(),
+            garbage: 0,
         }
     }
 
@@ -113,17 +117,60 @@ impl SharingProblem {
         consumption: &[(usize, f64)],
     ) -> usize {
         self.bounds.push(bound);
+        self.spans
+            .push((self.entries.len() as u32, consumption.len() as u32));
         self.entries.extend_from_slice(consumption);
-        self.var_start.push(self.entries.len());
         self.bounds.len() - 1
+    }
+
+    /// Removes variable `i`, moving the last variable into its place (as `Vec::swap_remove`).
+    ///
+    /// # Panics
+    /// If there is no variable `i`.
+    pub fn swap_remove_variable(&mut self, i: usize) {
+        self.bounds.swap_remove(i);
+        let (_, len) = self.spans.swap_remove(i);
+        self.garbage += len as usize;
+        self.compact_if_wasteful();
+    }
+
+    /// Replaces the consumption of variable `i` (already checked with [`check_variable`]).
+    pub(crate) fn set_consumption_unchecked(&mut self, i: usize, consumption: &[(usize, f64)]) {
+        let (start, len) = self.spans[i];
+        if consumption.len() <= len as usize {
+            let start = start as usize;
+            self.entries[start..start + consumption.len()].copy_from_slice(consumption);
+            self.garbage += len as usize - consumption.len();
+            self.spans[i] = (start as u32, consumption.len() as u32);
+        } else {
+            self.garbage += len as usize;
+            self.spans[i] = (self.entries.len() as u32, consumption.len() as u32);
+            self.entries.extend_from_slice(consumption);
+        }
+        self.compact_if_wasteful();
+    }
+
+    /// Rewrites `entries` in variable order once more than half of it is garbage.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage <= 64 || 2 * self.garbage <= self.entries.len() {
+            return;
+        }
+        let mut entries = Vec::with_capacity(self.entries.len() - self.garbage);
+        for span in &mut self.spans {
+            let (start, len) = (span.0 as usize, span.1 as usize);
+            span.0 = entries.len() as u32;
+            entries.extend_from_slice(&self.entries[start..start + len]);
+        }
+        self.entries = entries;
+        self.garbage = 0;
     }
 
     /// Removes every variable, keeping the resources and the buffers.
     pub fn clear_variables(&mut self) {
         self.bounds.clear();
         self.entries.clear();
-        self.var_start.clear();
-        self.var_start.push(0);
+        self.spans.clear();
+        self.garbage = 0;
     }
 
     /// Number of resources.
@@ -153,7 +200,8 @@ impl SharingProblem {
 
     /// The `(resource, coefficient)` consumptions of variable `i`, as given.
     pub fn consumption(&self, i: usize) -> &[(usize, f64)] {
-        &self.entries[self.var_start[i]..self.var_start[i + 1]]
+        let (start, len) = self.spans[i];
+        &self.entries[start as usize..(start + len) as usize]
     }
 
     /// `Σ_i coeff_ij · rate_i` for every resource `j`, written into `usage` (zero coefficients
@@ -723,6 +771,43 @@ mod tests {
                 p
             })
         })
+    }
+
+    proptest! {
+        /// Removing and changing variables in place keeps every variable's bound and
+        /// consumption what a problem built afresh would hold, through compactions.
+        #[test]
+        fn variables_removed_and_changed_in_place_read_back_as_built_afresh(
+            ops in prop::collection::vec((0u8..3, 0usize..64, prop::collection::vec((0usize..3, 0.0f64..2.0), 0..5)), 1..400),
+        ) {
+            let mut p = SharingProblem::with_capacities(&[1.0, 1.0, 1.0]).unwrap();
+            let mut mirror: Vec<(f64, Vec<(usize, f64)>)> = Vec::new();
+            for (k, (op, i, consumption)) in ops.into_iter().enumerate() {
+                match op {
+                    0 => {
+                        p.add_variable(k as f64, &consumption).unwrap();
+                        mirror.push((k as f64, consumption));
+                    }
+                    1 if !mirror.is_empty() => {
+                        let i = i % mirror.len();
+                        p.swap_remove_variable(i);
+                        mirror.swap_remove(i);
+                    }
+                    2 if !mirror.is_empty() => {
+                        let i = i % mirror.len();
+                        p.set_consumption_unchecked(i, &consumption);
+                        mirror[i].1 = consumption;
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(p.num_variables(), mirror.len());
+                for (i, (bound, consumption)) in mirror.iter().enumerate() {
+                    prop_assert_eq!(p.bound(i), *bound);
+                    prop_assert_eq!(p.consumption(i), &consumption[..]);
+                }
+                prop_assert!(p.entries.len() <= 2 * (64 + mirror.iter().map(|m| m.1.len()).sum::<usize>()) + 8);
+            }
+        }
     }
 
     proptest! {

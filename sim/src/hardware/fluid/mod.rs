@@ -97,10 +97,8 @@ struct Slot {
     since: SimTime,
     bound: f64,
     rate: f64,
-    /// Position in `FluidModel::active`.
+    /// Position in `FluidModel::active` (and of its variable in `FluidModel::problem`).
     active_pos: u32,
-    /// Kept across reuse of the slot, so a start allocates nothing once buffers have grown.
-    consumption: Vec<(usize, f64)>,
 }
 
 impl Slot {
@@ -126,8 +124,8 @@ struct Running {
 #[derive(Debug, Clone)]
 pub struct FluidModel<S: SharingSolver = FastSolver> {
     solver: S,
-    /// Capacities, and (rebuilt for a full solve) the running activities' variables in
-    /// `active` order.
+    /// Capacities, and the running activities' variables (bounds and consumptions) in `active`
+    /// order, kept in step with it.
     problem: SharingProblem,
     /// Solver output, indexed like `active`.
     rates: Vec<f64>,
@@ -249,9 +247,8 @@ impl<S: SharingSolver> FluidModel<S> {
         slot.bound = bound;
         slot.rate = 0.0;
         slot.active_pos = self.active.len() as u32;
-        slot.consumption.clear();
-        slot.consumption.extend_from_slice(consumption);
         self.load.add(consumption, bound);
+        self.problem.push_variable_unchecked(bound, consumption);
         self.active.push(Running {
             id,
             stable: false,
@@ -296,14 +293,14 @@ impl<S: SharingSolver> FluidModel<S> {
             }
             if let Some(c) = change(id) {
                 let c = c.as_ref();
-                let slot = &mut self.slots[id.slot as usize];
+                let slot = &self.slots[id.slot as usize];
                 if let Err(e) = check_variable(slot.bound, c, self.problem.num_resources()) {
                     panic!("FluidModel::set_consumption: {e}");
                 }
-                self.load.remove(&slot.consumption, slot.bound);
+                let pos = slot.active_pos as usize;
+                self.load.remove(self.problem.consumption(pos), slot.bound);
                 self.load.add(c, slot.bound);
-                slot.consumption.clear();
-                slot.consumption.extend_from_slice(c);
+                self.problem.set_consumption_unchecked(pos, c);
                 changed = true;
             }
         }
@@ -383,11 +380,11 @@ impl<S: SharingSolver> FluidModel<S> {
         assert!(resource < self.num_resources(), "no resource {resource}");
         self.settle();
         let mut usage = 0.0;
-        for r in &self.active {
-            let slot = &self.slots[r.id.slot as usize];
-            for &(j, c) in &slot.consumption {
+        for (k, r) in self.active.iter().enumerate() {
+            let rate = self.slots[r.id.slot as usize].rate;
+            for &(j, c) in self.problem.consumption(k) {
                 if j == resource && c > 0.0 {
-                    usage += c * slot.rate;
+                    usage += c * rate;
                 }
             }
         }
@@ -448,8 +445,9 @@ impl<S: SharingSolver> FluidModel<S> {
     fn remove(&mut self, id: ActivityId) {
         let slot = &mut self.slots[id.slot as usize];
         slot.live = false;
-        self.load.remove(&slot.consumption, slot.bound);
         let pos = slot.active_pos as usize;
+        self.load.remove(self.problem.consumption(pos), slot.bound);
+        self.problem.swap_remove_variable(pos);
         let gone = self.active.swap_remove(pos);
         if !gone.stable {
             self.unstable -= 1;
@@ -475,11 +473,11 @@ impl<S: SharingSolver> FluidModel<S> {
                 Fit::No => true,
                 Fit::Unsure => {
                     let mut exact = 0.0;
-                    for r in &self.active {
-                        let slot = &self.slots[r.id.slot as usize];
-                        for &(jj, c) in &slot.consumption {
+                    for k in 0..self.problem.num_variables() {
+                        let bound = self.problem.bound(k);
+                        for &(jj, c) in self.problem.consumption(k) {
                             if jj == j && c > 0.0 {
-                                exact += c * slot.bound;
+                                exact += c * bound;
                             }
                         }
                     }
@@ -503,6 +501,7 @@ impl<S: SharingSolver> FluidModel<S> {
         if !self.pending {
             return;
         }
+        debug_assert_eq!(self.problem.num_variables(), self.active.len());
         self.pending = false;
         let now = self.last_update;
         let fast = self.all_fit_at_bounds();
@@ -528,12 +527,6 @@ impl<S: SharingSolver> FluidModel<S> {
                     .wrapping_add_signed(-set_rate(slot, running, bound, now));
             }
         } else {
-            self.problem.clear_variables();
-            for r in &self.active {
-                let slot = &self.slots[r.id.slot as usize];
-                self.problem
-                    .push_variable_unchecked(slot.bound, &slot.consumption);
-            }
             self.solver
                 .solve_oversubscribed(&self.problem, &mut self.rates);
             for (running, &rate) in self.active.iter_mut().zip(&self.rates) {
