@@ -6,11 +6,9 @@
 //! arithmetic only where it can change a result, and the differential tests of
 //! `hardware::fluid` check that both give the same completions at the same nanoseconds.
 
+use super::ActivityId;
 use super::completion::{DONE_ABS_EPS_NS, DONE_REL_EPS, SNAP_REL_EPS, advanced};
-use super::{ActivityId, FluidError};
-use crate::hardware::contention::{
-    FastSolver, SharingError, SharingProblem, SharingSolver, check_variable,
-};
+use crate::hardware::contention::{FastSolver, SharingProblem, SharingSolver, check_variable};
 use crate::time::{SimDuration, SimTime};
 
 /// One slab slot: an activity while `live`, otherwise free for reuse.
@@ -58,8 +56,8 @@ impl Slot {
 
 /// The running activities and their max-min fair rates, re-solved from scratch on every change.
 #[derive(Debug, Clone)]
-pub struct ReferenceFluidModel<S: SharingSolver = FastSolver> {
-    solver: S,
+pub struct ReferenceFluidModel {
+    solver: FastSolver,
     /// Capacities, and the variables of the running activities in `active` order.
     problem: SharingProblem,
     /// Solver output, indexed like `active`.
@@ -78,30 +76,16 @@ pub struct ReferenceFluidModel<S: SharingSolver = FastSolver> {
     next: Option<(SimTime, ActivityId)>,
 }
 
-impl ReferenceFluidModel<FastSolver> {
-    /// A model of resources with these capacities, solved by [`FastSolver`].
+impl ReferenceFluidModel {
+    /// A model of resources with these capacities.
     ///
     /// # Panics
-    /// If a capacity is negative, NaN or infinite; [`ReferenceFluidModel::try_new`] returns the error.
+    /// If a capacity is negative, NaN or infinite.
     pub fn new(capacities: Vec<f64>) -> Self {
-        match Self::try_new(capacities) {
-            Ok(model) => model,
-            Err(e) => panic!("ReferenceFluidModel::new: {e}"),
-        }
-    }
-
-    /// A model of resources with these capacities, solved by [`FastSolver`].
-    pub fn try_new(capacities: Vec<f64>) -> Result<Self, SharingError> {
-        Self::with_solver(capacities, FastSolver::new())
-    }
-}
-
-impl<S: SharingSolver> ReferenceFluidModel<S> {
-    /// A model of resources with these capacities, solved by `solver`.
-    pub fn with_solver(capacities: Vec<f64>, solver: S) -> Result<Self, SharingError> {
-        let problem = SharingProblem::with_capacities(&capacities)?;
-        Ok(Self {
-            solver,
+        let problem = SharingProblem::with_capacities(&capacities)
+            .unwrap_or_else(|e| panic!("ReferenceFluidModel::new: {e}"));
+        Self {
+            solver: FastSolver::new(),
             problem,
             rates: Vec::new(),
             slots: Vec::new(),
@@ -112,15 +96,13 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
             generation: 0,
             usage: vec![0.0; capacities.len()],
             next: None,
-        })
+        }
     }
 
-    /// Starts an activity of `work` ns of work at rate 1 whose rate is at most `bound`
-    /// (`f64::INFINITY` for none) and which uses `coefficient × rate` of each listed resource.
-    /// The others are advanced to `now` first; the rates are then re-solved.
+    /// As [`super::FluidModel::start`].
     ///
     /// # Panics
-    /// On invalid input (see [`ReferenceFluidModel::try_start`], which returns the error instead).
+    /// On invalid input.
     pub fn start(
         &mut self,
         now: SimTime,
@@ -128,25 +110,10 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
         bound: f64,
         consumption: &[(usize, f64)],
     ) -> ActivityId {
-        match self.try_start(now, work, bound, consumption) {
-            Ok(id) => id,
-            Err(e) => panic!("ReferenceFluidModel::start: {e}"),
+        assert!(work.is_finite() && work >= 0.0, "invalid work {work}");
+        if let Err(e) = check_variable(bound, consumption, self.problem.num_resources()) {
+            panic!("ReferenceFluidModel::start: {e}");
         }
-    }
-
-    /// As [`ReferenceFluidModel::start`], but returns an error for work that is negative or not finite,
-    /// a negative or NaN bound, an unknown resource or a negative or non-finite coefficient.
-    pub fn try_start(
-        &mut self,
-        now: SimTime,
-        work: f64,
-        bound: f64,
-        consumption: &[(usize, f64)],
-    ) -> Result<ActivityId, FluidError> {
-        if !(work.is_finite() && work >= 0.0) {
-            return Err(FluidError::InvalidWork { work_ns: work });
-        }
-        check_variable(bound, consumption, self.problem.num_resources())?;
         self.advance_to(now);
         let slot_index = match self.free_slots.pop() {
             Some(s) => s,
@@ -169,14 +136,13 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
         slot.consumption.extend_from_slice(consumption);
         self.active.push(slot_index);
         self.resolve();
-        Ok(ActivityId {
+        ActivityId {
             seq,
             slot: slot_index,
-        })
+        }
     }
 
-    /// Removes a running activity before it completes, advancing the others to `now` and
-    /// re-solving. Cancelling an activity that is no longer running does nothing.
+    /// As [`super::FluidModel::cancel`].
     pub fn cancel(&mut self, now: SimTime, id: ActivityId) {
         if self.slot_of(id).is_none() {
             return;
@@ -186,14 +152,7 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
         self.resolve();
     }
 
-    /// Changes what running activities use of each resource (their work left and bounds are
-    /// kept), advancing every activity to `now` first and re-solving once. `change(id)` returns
-    /// the new consumption of `id`, or `None` to keep it; it is asked for each of `ids` that is
-    /// still running.
-    ///
-    /// # Panics
-    /// If a new consumption names an unknown resource or has a negative or non-finite
-    /// coefficient.
+    /// As [`super::FluidModel::set_consumption`].
     pub fn set_consumption<C: AsRef<[(usize, f64)]>>(
         &mut self,
         now: SimTime,
@@ -223,11 +182,7 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
         }
     }
 
-    /// Removes an activity that has completed at `now` (as announced by
-    /// [`ReferenceFluidModel::next_completion`]), advancing the others to `now` and re-solving.
-    ///
-    /// # Panics
-    /// If `id` is not running: a completion event outlived its generation.
+    /// As [`super::FluidModel::finish`].
     pub fn finish(&mut self, now: SimTime, id: ActivityId) {
         assert!(
             self.slot_of(id).is_some(),
@@ -243,62 +198,36 @@ impl<S: SharingSolver> ReferenceFluidModel<S> {
         self.resolve();
     }
 
-    /// The earliest completion at the current rates, `(time, activity)`; ties at the same
-    /// nanosecond go to the activity started first. `None` if nothing runs or nothing running
-    /// can progress (every running activity has rate zero).
+    /// As [`super::FluidModel::next_completion`].
     pub fn next_completion(&self) -> Option<(SimTime, ActivityId)> {
         self.next
     }
 
-    /// Current rate of `id` (work ns per ns), or `None` if it is not running.
+    /// As [`super::FluidModel::rate`].
     pub fn rate(&self, id: ActivityId) -> Option<f64> {
         self.slot_of(id).map(|s| s.rate)
     }
 
-    /// Work left to `id` at `now` (≥ the last change of the set), in ns of work at rate 1, or
-    /// `None` if it is not running.
+    /// As [`super::FluidModel::remaining_work`].
     pub fn remaining_work(&self, now: SimTime, id: ActivityId) -> Option<f64> {
         let elapsed_ns = now.saturating_since(self.last_update).as_ns() as f64;
         self.slot_of(id)
             .map(|s| advanced(s.remaining_ns, s.rate, elapsed_ns))
     }
 
-    /// Number of running activities.
-    pub fn len(&self) -> usize {
-        self.active.len()
-    }
-
-    /// Whether nothing runs.
+    /// As [`super::FluidModel::is_empty`].
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
     }
 
-    /// A counter bumped by every start, cancel and finish, that is whenever the rates (and so
-    /// the next completion) may change. A completion event scheduled under an older generation
-    /// is stale.
+    /// As [`super::FluidModel::generation`].
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// `Σ coeff · rate` of `resource` at the current rates, for utilisation metrics.
-    ///
-    /// # Panics
-    /// If `resource` is not one of the model's resources.
+    /// As [`super::FluidModel::resource_usage`].
     pub fn resource_usage(&self, resource: usize) -> f64 {
         self.usage[resource]
-    }
-
-    /// Number of resources.
-    pub fn num_resources(&self) -> usize {
-        self.problem.num_resources()
-    }
-
-    /// Capacity of `resource`.
-    ///
-    /// # Panics
-    /// If `resource` is not one of the model's resources.
-    pub fn capacity(&self, resource: usize) -> f64 {
-        self.problem.capacity(resource)
     }
 
     fn slot_of(&self, id: ActivityId) -> Option<&Slot> {
