@@ -33,6 +33,10 @@
 //!   [`stable_completion`] rules out from its remaining work; such an activity keeps its
 //!   completion cached and is advanced only when its rate changes. The others (shared or bounded
 //!   rates) are advanced at every change, as before.
+//!
+//! When a full solve is needed, the sharing problem is already there: its variables are kept in
+//! step with the running set, in the same order as the reference model builds them, and the
+//! solver skips its own fast-path test, which the load book has answered.
 
 mod completion;
 mod load_book;
