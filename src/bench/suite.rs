@@ -187,7 +187,8 @@ fn measure(exe: &Path, case: &Case, options: &Options) -> Result<Outcome> {
     let requests = options.requests.to_string();
     let repeat = options.repeat.max(1).to_string();
     let mut args: Vec<String> = Vec::new();
-    let out_dir;
+    // Where a reproduction writes (a scratch folder, removed afterwards).
+    let mut out_dir: Option<PathBuf> = None;
     match case.run {
         Run::Bench(file) => {
             args.extend(
@@ -209,27 +210,24 @@ fn measure(exe: &Path, case: &Case, options: &Options) -> Result<Outcome> {
             args.extend(["capacity", file, "--json", "--jobs", &jobs].map(String::from));
         }
         Run::Reproduce { quick } => {
-            out_dir =
+            let dir =
                 std::env::temp_dir().join(format!("infscaler-bench-suite-{}", std::process::id()));
             args.extend(["reproduce", "paper", "--jobs", &jobs, "--out-dir"].map(String::from));
-            args.push(out_dir.display().to_string());
+            args.push(dir.display().to_string());
             if quick {
                 args.push("--quick".into());
             }
+            out_dir = Some(dir);
         }
     }
     let started = Instant::now();
-    let (stdout, peak_rss_bytes) =
-        run_child(exe, &args).with_context(|| format!("bench --suite: case {}", case.name))?;
+    let ran = run_child(exe, &args);
     let wall_s = started.elapsed().as_secs_f64();
-    if let Run::Reproduce { .. } = case.run
-        && let Some(dir) = args
-            .last()
-            .filter(|a| !a.starts_with("--"))
-            .map(PathBuf::from)
-    {
+    if let Some(dir) = &out_dir {
         let _ = std::fs::remove_dir_all(dir);
     }
+    let (stdout, peak_rss_bytes) =
+        ran.with_context(|| format!("bench --suite: case {}", case.name))?;
     let value = |text: &str| -> Result<serde_json::Value> {
         serde_json::from_str(text)
             .with_context(|| format!("case {}: output is not JSON", case.name))
