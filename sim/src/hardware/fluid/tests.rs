@@ -557,3 +557,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The load book never gives a wrong answer: whatever it says Yes or No to is what summing
+    /// the running terms in their order says, at capacities on and around that sum, through
+    /// starts and removals of whole, dyadic and rough terms and the resets of close calls.
+    #[test]
+    fn the_load_book_is_sound(
+        ops in prop::collection::vec(
+            (any::<bool>(), 0usize..16, prop_oneof![Just(1.0), Just(0.5), Just(0.25), 0.0f64..1.0, 1e-9f64..1e-6]),
+            1..300,
+        ),
+    ) {
+        let mut book = LoadBook::new(1);
+        let mut running: Vec<f64> = Vec::new();
+        for (add, k, c) in ops {
+            if add || running.is_empty() {
+                book.add(&[(0, c)], 1.0);
+                running.push(c);
+            } else {
+                let c = running.swap_remove(k % running.len());
+                book.remove(&[(0, c)], 1.0);
+            }
+            let mut in_order = 0.0;
+            for &c in &running {
+                if c > 0.0 {
+                    in_order += c * 1.0;
+                }
+            }
+            for capacity in [in_order, in_order * (1.0 + 1e-16), in_order * (1.0 - 1e-16),
+                             in_order + 1e-12, in_order - 1e-12, in_order * 1.5 + 0.1] {
+                match book.fits(0, capacity) {
+                    Fit::Yes => prop_assert!(in_order <= capacity, "{in_order} > {capacity}"),
+                    Fit::No => prop_assert!(in_order > capacity, "{in_order} <= {capacity}"),
+                    Fit::Unsure => book.reset(0, in_order),
+                }
+            }
+        }
+    }
+}
