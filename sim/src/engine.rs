@@ -77,34 +77,31 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`. Scheduling in the past is a logic error: in debug builds it
     /// panics, in release builds the event is clamped to now.
     pub fn schedule(&mut self, time: SimTime, event: E) {
+        let scheduled = self.stamp(time, event);
+        self.heap.push(scheduled);
+    }
+
+    /// `event` at `time` with the next sequence number. Scheduling in the past is a logic
+    /// error: in debug builds it panics, in release builds the event is clamped to now.
+    fn stamp(&mut self, time: SimTime, event: E) -> Scheduled<E> {
         debug_assert!(
             time >= self.now,
             "event scheduled in the past: {time} < {}",
             self.now
         );
-        let time = time.max(self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Scheduled { time, seq, event });
+        Scheduled {
+            time: time.max(self.now),
+            seq,
+            event,
+        }
     }
 
     /// Schedules `event` at `time` as the queue's replaceable event, dropping the one scheduled
     /// before (if any); `None` only drops it. It is ordered like an event pushed now.
     pub fn replace_single(&mut self, scheduled: Option<(SimTime, E)>) {
-        self.single = scheduled.map(|(time, event)| {
-            debug_assert!(
-                time >= self.now,
-                "event scheduled in the past: {time} < {}",
-                self.now
-            );
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            Scheduled {
-                time: time.max(self.now),
-                seq,
-                event,
-            }
-        });
+        self.single = scheduled.map(|(time, event)| self.stamp(time, event));
     }
 
     /// Removes the earliest event and advances the clock to its time.

@@ -99,7 +99,6 @@ struct Slot {
     /// The time `remaining_ns` refers to: `FluidModel::last_update` unless the activity is
     /// stable ([`Running::stable`]).
     since: SimTime,
-    bound: f64,
     rate: f64,
     /// Position in `FluidModel::active` (and of its variable in `FluidModel::problem`).
     active_pos: u32,
@@ -248,7 +247,6 @@ impl<S: SharingSolver> FluidModel<S> {
         slot.work_ns = work;
         slot.remaining_ns = work;
         slot.since = self.last_update;
-        slot.bound = bound;
         slot.rate = 0.0;
         slot.active_pos = self.active.len() as u32;
         self.load.add(consumption, bound);
@@ -297,13 +295,13 @@ impl<S: SharingSolver> FluidModel<S> {
             }
             if let Some(c) = change(id) {
                 let c = c.as_ref();
-                let slot = &self.slots[id.slot as usize];
-                if let Err(e) = check_variable(slot.bound, c, self.problem.num_resources()) {
+                let pos = self.slots[id.slot as usize].active_pos as usize;
+                let bound = self.problem.bound(pos);
+                if let Err(e) = check_variable(bound, c, self.problem.num_resources()) {
                     panic!("FluidModel::set_consumption: {e}");
                 }
-                let pos = slot.active_pos as usize;
-                self.load.remove(self.problem.consumption(pos), slot.bound);
-                self.load.add(c, slot.bound);
+                self.load.remove(self.problem.consumption(pos), bound);
+                self.load.add(c, bound);
                 self.problem.set_consumption_unchecked(pos, c);
                 changed = true;
             }
@@ -450,7 +448,8 @@ impl<S: SharingSolver> FluidModel<S> {
         let slot = &mut self.slots[id.slot as usize];
         slot.live = false;
         let pos = slot.active_pos as usize;
-        self.load.remove(self.problem.consumption(pos), slot.bound);
+        self.load
+            .remove(self.problem.consumption(pos), self.problem.bound(pos));
         self.problem.swap_remove_variable(pos);
         let gone = self.active.swap_remove(pos);
         if !gone.stable {
@@ -511,33 +510,29 @@ impl<S: SharingSolver> FluidModel<S> {
         let fast = self.all_fit_at_bounds();
         if fast && self.at_bounds {
             // Everyone else is at its bound already.
-            for k in 0..self.fresh.len() {
-                let id = self.fresh[k];
-                if self.slot_of(id).is_some() {
-                    let slot = &mut self.slots[id.slot as usize];
-                    let bound = slot.bound;
-                    let running = &mut self.active[slot.active_pos as usize];
-                    self.unstable = self
-                        .unstable
-                        .wrapping_add_signed(-set_rate(slot, running, bound, now));
+            for &id in &self.fresh {
+                if let Some(slot) = self.slots.get_mut(id.slot as usize)
+                    && slot.live
+                    && slot.seq == id.seq
+                {
+                    let pos = slot.active_pos as usize;
+                    let bound = self.problem.bound(pos);
+                    set_rate(slot, &mut self.active[pos], bound, now, &mut self.unstable);
                 }
             }
-        } else if fast {
-            for running in &mut self.active {
-                let slot = &mut self.slots[running.id.slot as usize];
-                let bound = slot.bound;
-                self.unstable = self
-                    .unstable
-                    .wrapping_add_signed(-set_rate(slot, running, bound, now));
-            }
         } else {
-            self.solver
-                .solve_oversubscribed(&self.problem, &mut self.rates);
-            for (running, &rate) in self.active.iter_mut().zip(&self.rates) {
+            if !fast {
+                self.solver
+                    .solve_oversubscribed(&self.problem, &mut self.rates);
+            }
+            for (k, running) in self.active.iter_mut().enumerate() {
+                let rate = if fast {
+                    self.problem.bound(k)
+                } else {
+                    self.rates[k]
+                };
                 let slot = &mut self.slots[running.id.slot as usize];
-                self.unstable = self
-                    .unstable
-                    .wrapping_add_signed(-set_rate(slot, running, rate, now));
+                set_rate(slot, running, rate, now, &mut self.unstable);
             }
         }
         self.at_bounds = fast;
@@ -579,16 +574,16 @@ impl<S: SharingSolver> FluidModel<S> {
 
 /// Gives an activity its newly solved `rate` at `now` (the last change): a stable activity that
 /// leaves rate 1 has its work left brought to `now`; one that reaches rate 1 with a stable
-/// completion caches it. Returns 1 if it became stable, −1 if it stopped being stable, else 0.
-fn set_rate(slot: &mut Slot, running: &mut Running, rate: f64, now: SimTime) -> isize {
-    let was_stable = running.stable;
-    if was_stable {
+/// completion caches it. `unstable` counts the activities that are not stable.
+fn set_rate(slot: &mut Slot, running: &mut Running, rate: f64, now: SimTime, unstable: &mut usize) {
+    if running.stable {
         if rate == 1.0 {
-            return 0;
+            return;
         }
         slot.remaining_ns = slot.remaining_at(now);
         slot.since = now;
         running.stable = false;
+        *unstable += 1;
     }
     slot.rate = rate;
     if rate == 1.0 && stable_completion(slot.remaining_ns, slot.work_ns) {
@@ -597,11 +592,7 @@ fn set_rate(slot: &mut Slot, running: &mut Running, rate: f64, now: SimTime) -> 
             + SimDuration::from_ns(
                 ns_to_completion(slot.remaining_ns, slot.work_ns, 1.0).expect("rate 1 completes"),
             );
-    }
-    match (was_stable, running.stable) {
-        (false, true) => 1,
-        (true, false) => -1,
-        _ => 0,
+        *unstable -= 1;
     }
 }
 
