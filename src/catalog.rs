@@ -1,6 +1,7 @@
-//! `infscaler models | apps | devices`: what the simulator knows.
+//! `infscaler models | apps | devices`: what the simulator knows; `models import`: a model file
+//! from an ONNX graph.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -8,6 +9,7 @@ use anyhow::{Result, bail};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::cost;
 use infscaler_sim::model::runtime::RuntimeProfile;
+use infscaler_sim::model::source::ModelSource;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::ByteSize;
 use infscaler_sim::workload::app::BUILTIN_APPS;
@@ -73,7 +75,11 @@ pub fn models(
             }
         }
         Some(name) => {
-            let m = zoo::build(name, &opts)?;
+            let source = ModelSource::of_stage(name, Path::new(""));
+            let m = match &source {
+                ModelSource::Zoo(name) => zoo::build(name, &opts)?,
+                file => file.network(&opts).map_err(anyhow::Error::msg)?.to_model(),
+            };
             let dev = load_device(device)?;
             let runtime = RuntimeProfile::resolve(runtime, Path::new("."))?;
             let target = cost::Target::new(&dev, &runtime);
@@ -214,4 +220,108 @@ pub fn devices(name: Option<&str>) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `infscaler models` does besides listing and showing.
+#[derive(clap::Subcommand, Debug)]
+pub enum ModelsAction {
+    /// Write a zoo model or model file as an `.onnx` file with seeded random weights (random
+    /// weights run as fast as trained ones).
+    Export {
+        /// A zoo model name or the path of a model file.
+        model: String,
+        /// The `.onnx` file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sequence length for transformer models.
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
+    },
+    /// Write a model file (the layer graph as TOML) from an `.onnx` file, for `app.stages`.
+    Import {
+        /// The ONNX model.
+        onnx: PathBuf,
+        /// Where to write the model file (default: the ONNX file's path with `.toml`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The model's name in the file (default: the ONNX graph's name, else the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs a `models` action.
+pub fn models_action(action: ModelsAction) -> Result<ExitCode> {
+    match action {
+        ModelsAction::Export {
+            model,
+            out,
+            seed,
+            seq_len,
+        } => {
+            let source = ModelSource::of_stage(&model, Path::new(""));
+            if matches!(source, ModelSource::Onnx(_)) {
+                bail!("`{model}` is already an ONNX model");
+            }
+            let opts = ZooOptions {
+                seq_len,
+                ..Default::default()
+            };
+            let net = source.network(&opts).map_err(anyhow::Error::msg)?;
+            let proto = infscaler_hil::from_network::model_from_network(
+                &net,
+                &infscaler_hil::from_network::BuildOptions { seed },
+            )?;
+            let bytes = infscaler_hil::onnx::encode(&proto);
+            infscaler_results::atomic::write_bytes(&out, &bytes)?;
+            println!(
+                "{} → {}: {} nodes, {:.1} MiB (random weights, seed {seed})",
+                source,
+                out.display(),
+                net.nodes().len(),
+                bytes.len() as f64 / f64::from(1u32 << 20)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsAction::Import { onnx, out, name } => {
+            let imported = infscaler_sim::model::onnx::import::import_file(&onnx)?;
+            let mut net = imported.network;
+            if let Some(name) = name {
+                if name.trim().is_empty() {
+                    bail!("--name must not be empty");
+                }
+                net = net.renamed(&name);
+            }
+            let out = out.unwrap_or_else(|| onnx.with_extension("toml"));
+            if out == onnx {
+                bail!(
+                    "--out `{}` is the ONNX file itself: give the model file another path",
+                    out.display()
+                );
+            }
+            let text = infscaler_sim::model::file::write(&net);
+            infscaler_results::atomic::write_bytes(&out, text.as_bytes())?;
+            let m = net.to_model();
+            println!(
+                "{} → {}: `{}`, {} layers, {:.2} M params, {:.3} GFLOPs per sample, input {:?}",
+                onnx.display(),
+                out.display(),
+                m.name,
+                m.operators.len(),
+                m.total_params() as f64 / 1e6,
+                m.total_flops() as f64 / 1e9,
+                m.input_shape
+            );
+            println!(
+                "use it as a stage: app.stages = [\"{}\"] (a path relative to the scenario file), \
+                 or show it: infscaler models {}",
+                out.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

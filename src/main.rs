@@ -7,6 +7,7 @@ mod catalog;
 mod figures;
 mod gui;
 mod hil;
+mod interrupt;
 mod merge;
 mod progress;
 mod reproduce;
@@ -31,11 +32,18 @@ use infscaler_sim::{Scenario, Simulation};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Largest input file read (scenarios, traces, profiles, models), e.g. 8GiB; default 1GiB
+    /// or the INFSCALER_MAX_INPUT_BYTES environment variable.
+    #[arg(long, global = true, value_name = "SIZE")]
+    max_input_size: Option<infscaler_sim::units::ByteSize>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario and print its report (default: scenarios/quickstart.toml).
+    ///
+    /// Progress shows on stderr after a second; Ctrl-C stops at the next event and prints the
+    /// report of what was simulated, marked as interrupted (exit status 130).
     Run {
         /// Scenario TOML file.
         scenario: Option<PathBuf>,
@@ -45,6 +53,9 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Run even if the scenario expects more than a billion arrivals.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the deployment the scenario's policy chooses, without running it.
     Plan {
@@ -58,10 +69,18 @@ enum Command {
     Validate {
         /// Scenario TOML file.
         scenario: PathBuf,
+        /// Accept a scenario that expects more than a billion arrivals.
+        #[arg(long)]
+        force: bool,
     },
-    /// List the model zoo, or show one model's operators.
+    /// List the model zoo, or show one model's operators (a zoo name, a model file or an
+    /// `.onnx` file); `models import FILE.onnx` writes a model file from an ONNX graph.
+    #[command(args_conflicts_with_subcommands = true)]
     Models {
-        /// A model name, e.g. alexnet.
+        #[command(subcommand)]
+        action: Option<catalog::ModelsAction>,
+        /// A zoo model name (e.g. alexnet), or the path of a model file (.toml) or ONNX model
+        /// (.onnx).
         name: Option<String>,
         /// Device profile for per-accelerator times (built-in name or TOML path).
         #[arg(long, default_value = "xavier-agx")]
@@ -237,7 +256,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends quietly, as other command-line tools do.
+    // SAFETY: called before any thread starts; restores the default disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
+    if let Some(size) = cli.max_input_size {
+        if size.bytes() == 0 {
+            eprintln!("error: --max-input-size must be more than 0 bytes");
+            return ExitCode::from(2);
+        }
+        infscaler_sim::input::set_max_input_bytes(size.bytes());
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -249,6 +280,7 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command.unwrap_or(Command::Run {
+        force: false,
         scenario: None,
         seed: None,
         json: false,
@@ -257,10 +289,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             scenario,
             seed,
             json,
-        } => run(scenario.as_deref(), seed, json),
-        Command::Validate { scenario } => validate(&scenario),
+            force,
+        } => run(scenario.as_deref(), seed, json, force),
+        Command::Validate { scenario, force } => validate(&scenario, force),
         Command::Plan { scenario, json } => plan(scenario.as_deref(), json),
         Command::Models {
+            action: Some(action),
+            ..
+        } => catalog::models_action(action),
+        Command::Models {
+            action: None,
             name,
             device,
             runtime,
@@ -376,21 +414,48 @@ fn load_scenario(scenario: Option<&Path>) -> Result<(PathBuf, infscaler_sim::Res
     Ok((PathBuf::from(origin), parsed.resolve()?))
 }
 
-fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool) -> Result<ExitCode> {
+/// Refuses a scenario expected to have more arrivals than a run may have unless forced.
+pub(crate) fn check_size(resolved: &infscaler_sim::ResolvedScenario, force: bool) -> Result<()> {
+    if !force {
+        resolved.check_expected_arrivals(infscaler_sim::scenario::MAX_EXPECTED_ARRIVALS)?;
+    }
+    Ok(())
+}
+
+fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool, force: bool) -> Result<ExitCode> {
     let (path, resolved) = load_scenario(scenario)?;
-    let report = Simulation::new(&resolved, seed)
-        .with_context(|| format!("setting up {}", path.display()))?
-        .run();
+    check_size(&resolved, force)?;
+    let simulation = Simulation::new(&resolved, seed)
+        .with_context(|| format!("setting up {}", path.display()))?;
+    interrupt::install();
+    let mut view = progress::RunProgressView::new(&resolved.name);
+    let report = simulation.run_interruptible(&mut |p| {
+        view.observe(p);
+        if interrupt::requested() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    drop(view);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report_text::report(&report, &resolved));
     }
+    if report.interrupted {
+        eprintln!(
+            "interrupted (Ctrl-C) at simulated {:.3} s: the report covers the run up to there",
+            report.summary.warmup_s + report.summary.duration_s
+        );
+        return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate(path: &Path) -> Result<ExitCode> {
+fn validate(path: &Path, force: bool) -> Result<ExitCode> {
     let resolved = Scenario::load(path)?;
+    check_size(&resolved, force)?;
     println!(
         "{}: ok — app {} ({} stage{}), device {}, SLO {:.3} ms, policy {}",
         path.display(),

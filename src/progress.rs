@@ -97,3 +97,84 @@ pub fn fmt_secs(s: f64) -> String {
         format!("{s}s")
     }
 }
+
+/// Progress of one run (`infscaler run`, `hil run`) on stderr: on a terminal, a bar that
+/// appears after a second (short runs print nothing); otherwise a line every few seconds.
+/// Shows simulated time, requests arrived, simulation speed and the estimated time left.
+pub struct RunProgressView {
+    label: String,
+    start: Instant,
+    last_line: Instant,
+    terminal: bool,
+    bar: Option<ProgressBar>,
+}
+
+/// How long a run goes before its progress shows on a terminal.
+const SHOW_AFTER: Duration = Duration::from_secs(1);
+
+/// Lines of a run's progress in a log: one every this long.
+const RUN_LINE_INTERVAL: Duration = Duration::from_secs(5);
+
+impl RunProgressView {
+    /// Starts the clock; nothing shows yet.
+    pub fn new(label: &str) -> RunProgressView {
+        let now = Instant::now();
+        RunProgressView {
+            label: label.to_string(),
+            start: now,
+            last_line: now,
+            terminal: std::io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
+    /// Shows `p` if it is time to.
+    pub fn observe(&mut self, p: &infscaler_sim::RunProgress) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.start);
+        let text = Self::text(p, elapsed.as_secs_f64());
+        if self.terminal {
+            if self.bar.is_none() && elapsed >= SHOW_AFTER {
+                let bar = ProgressBar::new(1000);
+                let style = ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_prefix(self.label.clone());
+                self.bar = Some(bar);
+            }
+            if let Some(bar) = &self.bar {
+                bar.set_position((p.fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+                bar.set_message(text);
+            }
+        } else if now.duration_since(self.last_line) >= RUN_LINE_INTERVAL {
+            self.last_line = now;
+            eprintln!(
+                "{}: {:.1}% {text}",
+                self.label,
+                100.0 * p.fraction.clamp(0.0, 1.0)
+            );
+        }
+    }
+
+    fn text(p: &infscaler_sim::RunProgress, elapsed_s: f64) -> String {
+        let rate = p.arrivals as f64 / elapsed_s.max(1e-9);
+        let left = if p.fraction > 0.0 {
+            fmt_secs(elapsed_s * (1.0 - p.fraction) / p.fraction)
+        } else {
+            "?".into()
+        };
+        format!(
+            "simulated {:.1} s, {} requests, {:.0} req/s, ETA {left}",
+            p.sim_time_s, p.arrivals, rate
+        )
+    }
+}
+
+impl Drop for RunProgressView {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

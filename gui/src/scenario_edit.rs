@@ -139,7 +139,7 @@ pub fn from_toml(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, 
 
 /// Reads and parses a scenario file (without checking it against the zoo and devices).
 pub fn open(path: &Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(path)
+    let text = infscaler_sim::input::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the scenario file: {e}", path.display()))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     from_toml(&text, &path.display().to_string(), &base_dir)

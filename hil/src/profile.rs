@@ -1,6 +1,7 @@
-//! Measured profiles: partitions and operators of zoo models timed with ONNX Runtime.
+//! Measured profiles: partitions and operators of models timed with ONNX Runtime.
 //!
-//! [`profile_model`] builds a zoo model as ONNX ([`crate::from_network`], seeded random weights),
+//! [`profile_model`] builds a zoo model or model file as ONNX ([`crate::from_network`], seeded
+//! random weights) or reads an `.onnx` file,
 //! and times, at each batch size, `iters` runs after `warmup` untimed ones
 //! ([`OnnxSession::time_runs`]: ONNX Runtime's `Run` alone, inputs made beforehand):
 //!
@@ -21,12 +22,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use infscaler_sim::model::measured::{
     LatencyStats, MeasuredModel, MeasuredOperator, MeasuredPartition,
 };
+use infscaler_sim::model::source::ModelSource;
 use infscaler_sim::model::zoo::{self, ZooError, ZooOptions};
 use thiserror::Error;
 
-use crate::from_network::{self, BuildError, BuildOptions};
+use crate::from_network::{BuildError, BuildOptions};
 use crate::onnx::{self, Dim, proto::ModelProto};
 use crate::runtime::{HostTensor, OnnxSession, Runtime, RuntimeError, SessionConfig};
+use crate::source::stage_onnx;
 use crate::split::{SplitError, split_model};
 
 /// How to profile.
@@ -94,21 +97,26 @@ pub enum ProfileError {
     Runtime(#[from] RuntimeError),
 }
 
-/// Times the zoo model `name`: the whole model, its partitions at `cuts` (empty: the whole
-/// model only) and, with [`ProfileOptions::operators`], each operator.
+/// Times the model of `source` (a zoo model or a model file, built with random weights; an
+/// `.onnx` file as it is): the whole model, its partitions at `cuts` (empty: the whole model
+/// only) and, with [`ProfileOptions::operators`], each operator.
 pub fn profile_model(
     rt: &Runtime,
-    name: &str,
+    source: &ModelSource,
     cuts: &[usize],
     opts: &ProfileOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<MeasuredModel, ProfileError> {
     check_options(opts)?;
-    let net = zoo::build_network(name, &opts.zoo)?;
+    let (onnx_model, net) = stage_onnx(source, &opts.zoo, &BuildOptions { seed: opts.seed })
+        .map_err(ProfileError::Options)?;
+    let name = net.name();
     let model = net.to_model();
-    let onnx_model = from_network::model_from_network(&net, &BuildOptions { seed: opts.seed })?;
     let n_ops = model.operators.len();
-    let nodes = onnx_model.graph.as_ref().map_or(0, |g| g.node.len());
+    // Operator `i` is the `i`-th node once `Constant` nodes are folded into weights.
+    let nodes = onnx_model.graph.as_ref().map_or(0, |g| {
+        g.node.iter().filter(|n| n.op_type != "Constant").count()
+    });
     if nodes != n_ops {
         return Err(ProfileError::Options(format!(
             "model `{name}`: {nodes} ONNX nodes for {n_ops} simulator operators; cannot match \
@@ -177,7 +185,8 @@ pub fn profile_model(
     }
     Ok(MeasuredModel {
         name: model.name.clone(),
-        seq_len: net_uses_seq_len(name).then_some(opts.zoo.seq_len),
+        seq_len: matches!(source, ModelSource::Zoo(zoo_name) if net_uses_seq_len(zoo_name))
+            .then_some(opts.zoo.seq_len),
         operators,
         partitions,
     })

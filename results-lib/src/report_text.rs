@@ -13,6 +13,14 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         "infscaler · {} · app {} on {} · policy {} · seed {}",
         r.scenario, r.app, r.device, r.policy, r.seed
     );
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "INTERRUPTED (Ctrl-C) after {:.3} simulated s: figures cover the run up to there; \
+             requests still in the system are counted in flight",
+            s.warmup_s + s.duration_s
+        );
+    }
     let slo_note = match scenario.scenario.slo.multiplier {
         Some(m) => format!("{m} × isolated {:.2} ms", r.isolated_latency_ms),
         None => format!("absolute; isolated latency {:.2} ms", r.isolated_latency_ms),

@@ -13,6 +13,7 @@ pub mod event;
 pub mod executor;
 pub mod experiment;
 pub mod hardware;
+pub mod input;
 pub mod metrics;
 pub mod model;
 pub mod policy;

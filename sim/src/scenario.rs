@@ -17,6 +17,7 @@ use crate::model::Model;
 use crate::model::cost::Target;
 use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::model::runtime::RuntimeProfile;
+use crate::model::source::ModelSource;
 use crate::model::tokens::{self, TokenModel};
 use crate::model::zoo::{self, ZooOptions};
 use crate::policy::{PolicyContext, PolicySpec};
@@ -300,6 +301,8 @@ pub struct ResolvedScenario {
     pub app_name: String,
     /// The models of the app's stages, in order.
     pub models: Vec<Model>,
+    /// Where each stage's model comes from (the zoo, a model file, an `.onnx` file).
+    pub model_sources: Vec<ModelSource>,
     /// The app's isolated batch-1 latency (see [`isolated_latency`]).
     pub isolated_latency: SimDuration,
     /// The latency objective of every request (of the reference request, where requests
@@ -314,7 +317,7 @@ impl Scenario {
     /// Reads and parses a scenario file, then checks it with [`Scenario::resolve`].
     pub fn load(path: &Path) -> Result<ResolvedScenario, ScenarioError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let text = crate::input::read_to_string(path).map_err(|e| ScenarioError {
             file: origin.clone(),
             field: String::new(),
             message: format!("cannot read the scenario file: {e}"),
@@ -371,7 +374,7 @@ impl Scenario {
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         self.check_workload()?;
         let (scenario, sizes) = self.resolve_sizes()?;
-        let (app_name, models) = self.resolve_models(sizes.as_ref())?;
+        let (app_name, models, model_sources) = self.resolve_models(sizes.as_ref())?;
         let measured = self.resolve_measured(&device, &models)?;
         let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
             .map_err(|e| self.error("serving.runtime", e.to_string()))?;
@@ -428,6 +431,7 @@ impl Scenario {
             runtime,
             partition_runtimes,
             memory_limit_bytes,
+            model_sources,
             app_name,
             models,
             isolated_latency,
@@ -552,7 +556,7 @@ impl Scenario {
     fn resolve_models(
         &self,
         sizes: Option<&SizeSource>,
-    ) -> Result<(String, Vec<Model>), ScenarioError> {
+    ) -> Result<(String, Vec<Model>, Vec<ModelSource>), ScenarioError> {
         let (app_name, stages) = self.app.resolve().map_err(|m| self.error("app", m))?;
         let mut opts = ZooOptions::default();
         if let Some(seq_len) = self.app.seq_len {
@@ -570,18 +574,49 @@ impl Scenario {
         } else {
             "app.name"
         };
-        let models = stages
+        let sources: Vec<ModelSource> = stages
             .iter()
-            .map(|s| {
-                zoo::build(s, &opts_of(s)).map_err(|e| {
+            .map(|s| ModelSource::of_stage(s, &self.base_dir))
+            .collect();
+        if sizes.is_some()
+            && let Some(file) = sources.iter().find(|s| s.path().is_some())
+        {
+            return Err(self.error(
+                field,
+                format!(
+                    "{file} has fixed shapes, but requests with sizes (app.tokens = \"trace\" \
+                     or app.generated_tokens) need zoo stages that are rebuilt at every size"
+                ),
+            ));
+        }
+        let mut models = Vec::with_capacity(stages.len());
+        for (stage, source) in stages.iter().zip(&sources) {
+            let model = match source {
+                ModelSource::Zoo(name) => zoo::build(name, &opts_of(stage)).map_err(|e| {
                     self.error(
                         field,
-                        format!("{e} (built-in apps: {})", builtin_app_names()),
+                        format!(
+                            "{e} (built-in apps: {}; a model file or ONNX model is named by its \
+                             path, ending in .toml or .onnx)",
+                            builtin_app_names()
+                        ),
                     )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((app_name, models))
+                })?,
+                file => file
+                    .network(&opts_of(stage))
+                    .map_err(|e| self.error(field, e))?
+                    .to_model(),
+            };
+            models.push(model);
+        }
+        // A file's model is known by its own name, not by the path that found it.
+        let app_name = if sources.iter().any(|s| s.path().is_some()) {
+            let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            names.join("+")
+        } else {
+            app_name
+        };
+        Ok((app_name, models, sources))
     }
 
     fn resolve_slo(&self, isolated: SimDuration) -> Result<SimDuration, ScenarioError> {
@@ -886,7 +921,64 @@ pub fn isolated_latency(models: &[Model], target: Target<'_>) -> SimDuration {
     SimDuration::from_ns(total_ns)
 }
 
+/// Most arrivals a run may be expected to have before `run`, `validate` and `hil run` refuse it
+/// without `--force`: 10⁹. At the simulator's speed on a small machine (0.2–1.7 M requests/s,
+/// docs/performance.md) that is 10 minutes to 1.5 hours of computing; a mistaken rate or
+/// duration is usually many orders of magnitude beyond it.
+pub const MAX_EXPECTED_ARRIVALS: f64 = 1e9;
+
 impl ResolvedScenario {
+    /// The arrivals the run is expected to have: `run.max_requests`, or the workload's mean
+    /// rate over `run.duration`, whichever is fewer; `None` where neither bounds it from the
+    /// scenario alone (a trace without `max_requests`: its file bounds it).
+    pub fn expected_arrivals(&self) -> Option<f64> {
+        let run = &self.scenario.run;
+        let by_rate = match (self.scenario.workload.mean_rate_per_s(), run.duration) {
+            (Some(rate), Some(d)) => Some(rate * d.0.as_secs_f64()),
+            _ => None,
+        };
+        let by_count = run.max_requests.map(|n| n as f64);
+        match (by_rate, by_count) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Refuses a run expected to have more than `limit` arrivals, naming the fields that set
+    /// the count and the count itself.
+    pub fn check_expected_arrivals(&self, limit: f64) -> Result<(), ScenarioError> {
+        let Some(n) = self.expected_arrivals() else {
+            return Ok(());
+        };
+        if n <= limit {
+            return Ok(());
+        }
+        let run = &self.scenario.run;
+        let bounded_by_count = run.max_requests.is_some_and(|m| m as f64 <= n);
+        let (field, how) = if bounded_by_count {
+            ("run.max_requests", format!("{n:.3e} requests"))
+        } else {
+            let rate = self.scenario.workload.mean_rate_per_s().unwrap_or(0.0);
+            let d = run.duration.map_or(0.0, |d| d.0.as_secs_f64());
+            let field = match self.scenario.workload {
+                ArrivalSpec::Constant { .. } | ArrivalSpec::Poisson { .. } => "workload.rate_per_s",
+                _ => "run.duration",
+            };
+            (
+                field,
+                format!("{n:.3e} arrivals (a mean {rate} per second for run.duration = {d} s)"),
+            )
+        };
+        Err(self.scenario.error(
+            field,
+            format!(
+                "the run is expected to have {how}, more than the {limit:.0e} a run may have \
+                 unless forced: lower the rate or run.duration, set run.max_requests, or pass \
+                 --force to run it anyway"
+            ),
+        ))
+    }
+
     /// Where this scenario's plans are costed: its device, runtime and measured times.
     pub fn target(&self) -> Target<'_> {
         Target::new(&self.device, &self.runtime).with_measured(self.measured.as_deref())
@@ -1040,5 +1132,141 @@ duration = "2s"
             "{}",
             err.message
         );
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("infscaler-scenario-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_missing_trace_names_its_field_once() {
+        let text = BASE.replace(
+            "kind = \"poisson\"\nrate_per_s = 50.0",
+            "kind = \"trace\"\npath = \"missing.csv\"",
+        );
+        let err = Scenario::parse(&text, "t.toml", Path::new("/nonexistent"))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.field, "workload.path");
+        let msg = err.to_string();
+        assert_eq!(msg.matches("workload.path").count(), 1, "{msg}");
+        assert!(
+            msg.contains("cannot read trace file /nonexistent/missing.csv"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_endless_trace_file_stops_at_the_size_cap() {
+        if !Path::new("/dev/zero").exists() {
+            return;
+        }
+        let text = BASE.replace(
+            "kind = \"poisson\"\nrate_per_s = 50.0",
+            "kind = \"trace\"\npath = \"/dev/zero\"",
+        );
+        // A 1 MiB cap keeps the test quick (the cap is per process; nextest runs each test in
+        // its own, and no other test reads a file this large).
+        crate::input::set_max_input_bytes(1 << 20);
+        let err = Scenario::parse(&text, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        crate::input::set_max_input_bytes(0);
+        assert_eq!(err.field, "workload.path");
+        assert!(err.message.contains("input size cap"), "{err}");
+    }
+
+    #[test]
+    fn a_run_of_billions_of_arrivals_is_refused_with_its_count() {
+        let text = BASE.replace("rate_per_s = 50.0", "rate_per_s = 4294967296");
+        let text = text.replace("duration = \"2s\"", "duration = \"3s\"");
+        let resolved = Scenario::parse(&text, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let n = resolved.expected_arrivals().unwrap();
+        assert!((n - 3.0 * 4294967296.0).abs() < 1.0, "{n}");
+        let err = resolved
+            .check_expected_arrivals(MAX_EXPECTED_ARRIVALS)
+            .unwrap_err();
+        assert_eq!(err.field, "workload.rate_per_s");
+        assert!(
+            err.message.contains("1.288e10 arrivals") && err.message.contains("--force"),
+            "{err}"
+        );
+        // run.max_requests bounds it.
+        let bounded = text.replace("[run]\n", "[run]\nmax_requests = 1000\n");
+        let resolved = Scenario::parse(&bounded, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(resolved.expected_arrivals(), Some(1000.0));
+        assert!(
+            resolved
+                .check_expected_arrivals(MAX_EXPECTED_ARRIVALS)
+                .is_ok()
+        );
+        // A huge max_requests is named as the cause.
+        let many = BASE.replace("duration = \"2s\"", "max_requests = 5000000000");
+        let resolved = Scenario::parse(&many, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let err = resolved
+            .check_expected_arrivals(MAX_EXPECTED_ARRIVALS)
+            .unwrap_err();
+        assert_eq!(err.field, "run.max_requests");
+    }
+
+    #[test]
+    fn a_stage_may_be_a_model_file_next_to_the_scenario() {
+        let dir = scratch("model-file");
+        let net = zoo::build_network("alexnet", &ZooOptions::default()).unwrap();
+        let net = net.renamed("my_alexnet");
+        std::fs::write(dir.join("mine.toml"), crate::model::file::write(&net)).unwrap();
+        let text = BASE.replace("name = \"alexnet\"", "stages = [\"mine.toml\"]");
+        let mine = Scenario::parse(&text, "t.toml", &dir)
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let zoo = Scenario::parse(BASE, "t.toml", &dir)
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(mine.app_name, "my_alexnet");
+        assert_eq!(mine.models[0].operators, zoo.models[0].operators);
+        assert_eq!(mine.isolated_latency, zoo.isolated_latency);
+        assert_eq!(
+            mine.model_sources,
+            [ModelSource::File(dir.join("mine.toml"))]
+        );
+
+        let missing = BASE.replace("name = \"alexnet\"", "stages = [\"nope.toml\"]");
+        let err = Scenario::parse(&missing, "t.toml", &dir)
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.field, "app.stages");
+        assert!(err.message.contains("nope.toml"), "{err}");
+
+        let unknown = BASE.replace("name = \"alexnet\"", "stages = [\"alexnett\"]");
+        let err = Scenario::parse(&unknown, "t.toml", &dir)
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.message.contains(".toml or .onnx"), "{err}");
+
+        let sized = format!("{}\n", text.replace("[slo]", "generated_tokens = 4\n[slo]"));
+        let err = Scenario::parse(&sized, "t.toml", &dir)
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.message.contains("fixed shapes"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Print one JSON object (the keys of `infscaler run --json`) instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run even if the scenario expects more than a billion arrivals.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -149,9 +152,19 @@ fn live_run(
     );
     let started = Instant::now();
     let cpu_before = MachineCpu::read();
+    crate::interrupt::install();
+    let mut view = crate::progress::RunProgressView::new(&format!("live {}", resolved.name));
     let report = sim
-        .run_live(Box::new(executor))
+        .run_live_observed(Box::new(executor), &mut |p| {
+            view.observe(p);
+            if crate::interrupt::requested() {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
         .with_context(|| format!("live run of {origin}"))?;
+    drop(view);
     let shares = cpu_before
         .zip(MachineCpu::read())
         .and_then(|(a, b)| a.shares_until(&b));
@@ -232,6 +245,7 @@ fn stats_text(s: &LiveStats) -> String {
 /// `infscaler hil run`.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let resolved = Scenario::load(&args.scenario)?;
+    crate::check_size(&resolved, args.force)?;
     let origin = args.scenario.display().to_string();
     let (report, stats) = live_run(&resolved, &origin, args.seed, &args.exec)?;
     if args.json {
@@ -240,6 +254,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         print!("{}", table::report(&report, &resolved));
     }
     eprint!("{}", stats_text(&stats));
+    if report.interrupted {
+        eprintln!("interrupted (Ctrl-C): the report covers the live run up to there");
+        return Ok(ExitCode::from(crate::interrupt::EXIT_INTERRUPTED));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -672,6 +690,9 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             resolved.clone()
         };
         let (report, s) = live_run(&run_scenario, &origin, args.seed, &args.exec)?;
+        if report.interrupted {
+            bail!("interrupted (Ctrl-C) during live run {k}: nothing to compare");
+        }
         lives.push(report);
         stats.push(s);
     }

@@ -16,6 +16,7 @@ use infscaler_sim::model::measured::{
     self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
 };
 use infscaler_sim::model::runtime::RuntimeProfile;
+use infscaler_sim::model::source::ModelSource;
 use infscaler_sim::model::zoo::{self, ZooOptions};
 use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::app::AppSpec;
@@ -25,7 +26,8 @@ use infscaler_results::atomic;
 /// `infscaler hil profile`.
 #[derive(Args, Debug)]
 pub struct ProfileArgs {
-    /// A built-in app (tm, lt, pt, lpr, vu) or a zoo model.
+    /// A built-in app (tm, lt, pt, lpr, vu), a zoo model, or the path of a model file (.toml)
+    /// or ONNX model (.onnx).
     #[arg(long)]
     app: String,
     /// Execution provider: cpu, cuda, tensorrt, tensorrt-dla0 or tensorrt-dla1.
@@ -93,8 +95,8 @@ pub(super) fn provider(ep: &str) -> Result<ExecutionProvider> {
     })
 }
 
-/// Per stage: the zoo model and its cuts.
-fn stages(args: &ProfileArgs) -> Result<Vec<(String, Vec<usize>)>> {
+/// Per stage: where its model comes from and its cuts.
+fn stages(args: &ProfileArgs) -> Result<Vec<(ModelSource, Vec<usize>)>> {
     let spec = AppSpec {
         name: Some(args.app.clone()),
         ..Default::default()
@@ -123,18 +125,19 @@ fn stages(args: &ProfileArgs) -> Result<Vec<(String, Vec<usize>)>> {
                 .collect::<Result<Vec<_>>>()?,
         };
         // Check the cuts against the model before anything is built.
-        let n = zoo::build(
-            model,
-            &ZooOptions {
-                seq_len: args.seq_len,
-                ..Default::default()
-            },
-        )?
-        .operators
-        .len();
+        let source = ModelSource::of_stage(model, std::path::Path::new(""));
+        let zoo_opts = ZooOptions {
+            seq_len: args.seq_len,
+            ..Default::default()
+        };
+        let n = source
+            .network(&zoo_opts)
+            .map_err(|m| anyhow::anyhow!("--app: {m}"))?
+            .nodes()
+            .len();
         infscaler_sim::model::partition::split(n, &cuts)
             .map_err(|m| anyhow::anyhow!("--cuts for stage {i} ({model}): {m}"))?;
-        out.push((model.clone(), cuts));
+        out.push((source, cuts));
     }
     Ok(out)
 }
@@ -244,10 +247,18 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
+    // A file's stem names its profile (`--app models/net.onnx` → `net-cpu-host.toml`).
+    let app_label = if infscaler_sim::model::file::names_a_file(&args.app) {
+        std::path::Path::new(&args.app)
+            .file_stem()
+            .map_or("model".into(), |s| s.to_string_lossy().into_owned())
+    } else {
+        args.app.clone()
+    };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "hwprofiles/measured/{}-{}-{}.toml",
-            args.app,
+            app_label,
             args.ep,
             hostname()
         ))
@@ -289,8 +300,17 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         }
     );
     let mut models: Vec<MeasuredModel> = Vec::new();
-    for (name, cuts) in &stages {
-        if models.iter().any(|m| &m.name == name) {
+    let zoo_opts = ZooOptions {
+        seq_len: args.seq_len,
+        ..Default::default()
+    };
+    for (source, cuts) in &stages {
+        let name = source
+            .network(&zoo_opts)
+            .map_err(anyhow::Error::msg)?
+            .name()
+            .to_string();
+        if models.iter().any(|m| m.name == name) {
             continue; // A model in two stages is measured once.
         }
         let mut report = |p: Progress<'_>| match p {
@@ -316,7 +336,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
                 stats.p99_ns as f64 / 1e6
             ),
         };
-        let m = profile::profile_model(rt, name, cuts, &opts, &mut report)
+        let m = profile::profile_model(rt, source, cuts, &opts, &mut report)
             .with_context(|| format!("profiling {name}"))?;
         models.push(m);
     }
@@ -457,7 +477,7 @@ mod tests {
         };
         assert_eq!(
             stages(&args).unwrap(),
-            vec![("alexnet".into(), vec![5, 13])]
+            vec![(ModelSource::Zoo("alexnet".into()), vec![5, 13])]
         );
         args.cuts = vec!["13,5".into()];
         assert!(stages(&args).unwrap_err().to_string().contains("increase"));
@@ -470,8 +490,8 @@ mod tests {
         );
         args.app = "tm".into();
         let s = stages(&args).unwrap();
-        assert_eq!(s[0], ("ssd_mobilenet_v1".into(), vec![]));
-        assert_eq!(s[1], ("resnet50".into(), vec![3]));
+        assert_eq!(s[0], (ModelSource::Zoo("ssd_mobilenet_v1".into()), vec![]));
+        assert_eq!(s[1], (ModelSource::Zoo("resnet50".into()), vec![3]));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! [`OrtExecutor`] is the [`LiveExecutor`] of `infscaler hil run`: each instance the policy
 //! deploys is a worker thread ([`worker`]) with its own ONNX Runtime session of its partition
-//! (built from the zoo's layer description, split at the deployment's cuts), on the execution
-//! provider its accelerator maps to. Batches go to the instance's worker; their outputs come
+//! (built from the stage's layer description or read from its `.onnx` file, split at the
+//! deployment's cuts), on the execution provider its accelerator maps to. Batches go to the instance's worker; their outputs come
 //! back as ONNX Runtime values and are handed to the next partition as they are — no copy under
 //! the zero-copy transport when the next batch has the same requests ([`data`]), one real copy
 //! per hand-off under a copying transport. [`LiveStats`] counts both.
@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 use infscaler_sim::executor::{
     LiveBatch, LiveCompletion, LiveError, LiveExecutor, LiveInstance, LiveSetup,
 };
-use infscaler_sim::model::zoo::{self, ZooOptions};
+use infscaler_sim::model::zoo::ZooOptions;
 use infscaler_sim::time::{SimDuration, SimTime};
 use ort::value::DynValue;
 
-use crate::from_network::{self, BuildOptions};
+use crate::from_network::BuildOptions;
 use crate::onnx;
 use crate::runtime::{ExecutionProvider, Runtime, SessionConfig};
+use crate::source::stage_onnx;
 use crate::split::split_model;
 use data::{Gathered, RequestData, TensorSet};
 use worker::{Job, JobInput, Report, Worker};
@@ -316,11 +317,12 @@ impl LiveExecutor for OrtExecutor {
         };
         // One ONNX model per stage, split at that stage's cuts.
         let mut by_stage: HashMap<usize, Vec<crate::split::Partition>> = HashMap::new();
+        let mut inputs_of: HashMap<usize, Vec<usize>> = HashMap::new();
         for (k, p) in setup.partitions.iter().enumerate() {
             let err = |m: String| LiveError(format!("partition {k} ({}): {m}", p.model));
             if let std::collections::hash_map::Entry::Vacant(slot) = by_stage.entry(p.stage) {
-                let model = from_network::zoo_model(&p.model, &zoo_opts, &build)
-                    .map_err(|e| err(e.to_string()))?;
+                let (model, net) = stage_onnx(&p.source, &zoo_opts, &build).map_err(err)?;
+                inputs_of.insert(p.stage, net.input_shape().to_vec());
                 let parts = if p.stage_cuts.is_empty() {
                     let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
                     let inits: Vec<&str> =
@@ -346,9 +348,7 @@ impl LiveExecutor for OrtExecutor {
                 .find(|q| q.operators == p.operators)
                 .ok_or_else(|| err(format!("no split part covers operators {:?}", p.operators)))?;
             let fresh_input = if p.operators.start == 0 {
-                let net =
-                    zoo::build_network(&p.model, &zoo_opts).map_err(|e| err(e.to_string()))?;
-                Some(net.input_shape().to_vec())
+                Some(inputs_of[&p.stage].clone())
             } else {
                 None
             };

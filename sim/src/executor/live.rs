@@ -20,8 +20,11 @@ use crate::time::SimTime;
 pub struct LivePartition {
     /// App stage (index into the app's models).
     pub stage: usize,
-    /// Zoo model name of the stage.
+    /// Name of the stage's model.
     pub model: String,
+    /// Where the model comes from: the executor builds a zoo model or a model file as ONNX
+    /// (random weights) and runs an `.onnx` file as it is.
+    pub source: crate::model::source::ModelSource,
     /// The operators it runs (indices into the model's operator list).
     pub operators: Range<usize>,
     /// Operators of the whole model.

@@ -252,7 +252,7 @@ impl Sweep {
     /// Reads a sweep file and its base scenario.
     pub fn load(path: &Path) -> Result<Sweep, SweepError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError::Spec {
+        let text = crate::input::read_to_string(path).map_err(|e| SweepError::Spec {
             file: origin.clone(),
             field: String::new(),
             message: format!("cannot read the sweep file: {e}"),
@@ -324,7 +324,7 @@ impl Sweep {
                 message,
             }),
         };
-        let base_text = std::fs::read_to_string(&base_path)
+        let base_text = crate::input::read_to_string(&base_path)
             .map_err(|e| base_err(format!("cannot read the scenario file: {e}")))?;
         let base: toml::Table = toml::from_str(&base_text)
             .map_err(|e| base_err(e.to_string().trim_end().to_string()))?;

@@ -224,7 +224,7 @@ impl DeviceProfile {
     /// Reads, parses and validates a profile file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ProfileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        let text = crate::input::read_to_string(path).map_err(|source| ProfileError::Io {
             path: path.to_owned(),
             source,
         })?;

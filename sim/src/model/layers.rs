@@ -863,6 +863,12 @@ impl Network {
             .collect()
     }
 
+    /// The same network under another name.
+    pub fn renamed(mut self, name: &str) -> Network {
+        self.name = name.to_string();
+        self
+    }
+
     /// The simulator's view of this network.
     pub fn to_model(&self) -> Model {
         Model {

@@ -240,7 +240,7 @@ impl MeasuredProfile {
     /// Reads and parses a profile file.
     pub fn load(path: &Path) -> Result<Self, MeasuredError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| MeasuredError {
+        let text = crate::input::read_to_string(path).map_err(|e| MeasuredError {
             file: origin.clone(),
             field: String::new(),
             message: format!("cannot read the file: {e}"),

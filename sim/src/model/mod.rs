@@ -3,11 +3,14 @@
 
 pub mod calibration;
 pub mod cost;
+pub mod file;
 pub mod layers;
 pub mod measured;
+pub mod onnx;
 pub mod operator;
 pub mod partition;
 pub mod runtime;
+pub mod source;
 pub mod tokens;
 pub mod zoo;
 

@@ -121,7 +121,7 @@ impl RuntimeProfile {
     /// Reads, parses and validates a profile file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, RuntimeError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| RuntimeError::Io {
+        let text = crate::input::read_to_string(path).map_err(|source| RuntimeError::Io {
             path: path.display().to_string(),
             source,
         })?;

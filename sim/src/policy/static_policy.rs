@@ -13,6 +13,12 @@ use crate::serving::{InstanceConfig, ProcessLayout};
 use crate::time::SimDuration;
 use crate::units::TimeSpan;
 
+/// Most instances one partition may ask for on one accelerator (and most pods a Knative
+/// function may start with or keep, `initial_scale` and `min_scale`): a deployment lists every
+/// instance, so a count of billions would exhaust memory before the data plane's memory check
+/// refuses all but the first few.
+pub const MAX_INSTANCES: u32 = 1024;
+
 /// Parameters of the static policy (`[policy] kind = "static"`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,7 +162,13 @@ impl StaticSpec {
                         "needs at least one instance, e.g. { gpu = 1 }".into(),
                     ));
                 }
-                for name in part.instances.keys() {
+                for (name, &count) in &part.instances {
+                    if count > MAX_INSTANCES {
+                        return Err((
+                            format!("{field}.instances.{name}"),
+                            format!("{count} instances: at most {MAX_INSTANCES} per accelerator"),
+                        ));
+                    }
                     if device.accelerator(name).is_none() {
                         let known: Vec<&str> = device
                             .accelerators

@@ -50,6 +50,10 @@ pub struct Report {
     pub tensor_sharing: Vec<RegionPool>,
     /// Events the engine processed (a cost measure).
     pub events_processed: u64,
+    /// The run was stopped before its end (Ctrl-C): the report covers the simulated time
+    /// reached, with requests still in the system counted in flight. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// One instance started (+1) or retired (−1) by the policy during the run.

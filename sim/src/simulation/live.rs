@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 
 use super::clock::WallClock;
-use super::{Simulation, Stop};
+use super::{RunProgress, Simulation, Stop};
 use crate::executor::{
     LiveError, LiveExecution, LiveExecutor, LiveInstance, LivePartition, LiveSetup,
 };
@@ -17,9 +17,16 @@ impl Simulation {
     ///
     /// Ends as [`Simulation::run`] does; with `run.drain`, batches still running at the drain
     /// limit are reported in flight.
-    pub fn run_live(
+    pub fn run_live(self, executor: Box<dyn LiveExecutor + Send>) -> Result<Report, LiveError> {
+        self.run_live_observed(executor, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// [`Simulation::run_live`], showing `observe` the progress every few thousand events; when
+    /// it answers `Break` the run ends there, its report marked [`Report::interrupted`].
+    pub fn run_live_observed(
         mut self,
         mut executor: Box<dyn LiveExecutor + Send>,
+        observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
     ) -> Result<Report, LiveError> {
         if self.scenario.sizing.is_some() {
             return Err(LiveError(
@@ -42,10 +49,14 @@ impl Simulation {
         }
         executor.start_clock()?;
         self.machine.executor = Box::new(LiveExecution::new(executor));
-        match self.run_loop(&mut WallClock, &mut |_| ControlFlow::Continue(())) {
+        match self.run_loop(&mut WallClock, observe) {
             Ok(end) => Ok(self.finish(end)),
             Err(Stop::Live(e)) => Err(e),
-            Err(Stop::Cancelled) => unreachable!("an observer that always continues never cancels"),
+            Err(Stop::Cancelled(at)) => {
+                let mut report = self.finish(at);
+                report.interrupted = true;
+                Ok(report)
+            }
         }
     }
 
@@ -65,6 +76,7 @@ impl Simulation {
                 LivePartition {
                     stage: p.stage,
                     model: rs.models[p.stage].name.clone(),
+                    source: rs.model_sources[p.stage].clone(),
                     operators: p.ops.clone(),
                     model_operators: n,
                     stage_cuts,

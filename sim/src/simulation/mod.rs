@@ -72,7 +72,8 @@ pub enum SimError {
 
 /// Why the run loop stopped before the end.
 enum Stop {
-    Cancelled,
+    /// The observer asked to stop; the time reached.
+    Cancelled(SimTime),
     Live(LiveError),
 }
 
@@ -254,7 +255,25 @@ impl Simulation {
     ) -> Result<Report, Cancelled> {
         match self.run_loop(&mut VirtualClock, observe) {
             Ok(end) => Ok(self.finish(end)),
-            Err(Stop::Cancelled) => Err(Cancelled),
+            Err(Stop::Cancelled(_)) => Err(Cancelled),
+            Err(Stop::Live(e)) => unreachable!("simulated execution never fails: {e}"),
+        }
+    }
+
+    /// [`Simulation::run_observed`], but a stop asked by `observe` ends the run where it is:
+    /// the report covers the simulated time reached, requests still in the system counted in
+    /// flight, and is marked [`Report::interrupted`]. For Ctrl-C in long runs.
+    pub fn run_interruptible(
+        mut self,
+        observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
+    ) -> Report {
+        match self.run_loop(&mut VirtualClock, observe) {
+            Ok(end) => self.finish(end),
+            Err(Stop::Cancelled(at)) => {
+                let mut report = self.finish(at);
+                report.interrupted = true;
+                report
+            }
             Err(Stop::Live(e)) => unreachable!("simulated execution never fails: {e}"),
         }
     }
@@ -338,13 +357,13 @@ impl Simulation {
                 .is_multiple_of(OBSERVE_EVERY_EVENTS)
                 && observe(&self.progress()).is_break()
             {
-                return Err(Stop::Cancelled);
+                return Err(Stop::Cancelled(last));
             }
         };
         let mut done = self.progress();
         done.fraction = 1.0;
         if observe(&done).is_break() {
-            return Err(Stop::Cancelled);
+            return Err(Stop::Cancelled(end));
         }
         Ok(end)
     }
@@ -448,6 +467,7 @@ impl Simulation {
             scaling_events: self.scaling_events,
             tensor_sharing: self.plane.sharing_pools().to_vec(),
             events_processed,
+            interrupted: false,
         }
     }
 }

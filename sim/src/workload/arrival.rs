@@ -42,7 +42,7 @@ pub enum WorkloadError {
         allowed: String,
     },
     /// A trace file could not be opened or read.
-    #[error("workload.path: cannot read trace file {}: {source}", .path.display())]
+    #[error("cannot read trace file {}: {source}", .path.display())]
     Read {
         /// The file, after resolving against the scenario's directory.
         path: PathBuf,

@@ -7,8 +7,7 @@
 //! known, so each minute's count is spread within that minute ([`Spread`]). The file is streamed
 //! line by line (a real day is ~50k rows) and only the window's columns are parsed.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
@@ -22,6 +21,10 @@ use crate::time::{NS_PER_S, SimTime};
 const KEY_COLUMNS: [&str; 4] = ["HashOwner", "HashApp", "HashFunction", "Trigger"];
 /// One minute, ns.
 const MINUTE_NS: u64 = 60 * NS_PER_S;
+/// Most invocations one minute of a day file may count: a replay holds a minute's arrival
+/// times in memory (8 bytes each), so a count of billions would exhaust it. The busiest
+/// functions of the 2019 trace are orders of magnitude below.
+pub const MAX_COUNT_PER_MINUTE: u32 = 10_000_000;
 
 /// `kind = "azure_functions"`: replay one function's per-minute invocation counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,7 +106,7 @@ pub fn read_function_counts(
         line,
         message,
     };
-    let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
+    let mut reader = crate::input::open(path).map_err(read_err)?;
     let mut line = String::new();
 
     if reader.read_line(&mut line).map_err(read_err)? == 0 {
@@ -163,7 +166,7 @@ pub fn read_function_counts(
             .iter()
             .zip(first..)
             .map(|(field, minute)| {
-                field.trim().parse::<u32>().map_err(|_| {
+                let count = field.trim().parse::<u32>().map_err(|_| {
                     parse_err(
                         line_no,
                         format!(
@@ -171,7 +174,17 @@ pub fn read_function_counts(
                              (a whole number ≥ 0)"
                         ),
                     )
-                })
+                })?;
+                if count > MAX_COUNT_PER_MINUTE {
+                    return Err(parse_err(
+                        line_no,
+                        format!(
+                            "minute {minute}: {count} invocations is more than a replay holds \
+                             (at most {MAX_COUNT_PER_MINUTE} a minute)"
+                        ),
+                    ));
+                }
+                Ok(count)
             })
             .collect::<Result<Vec<u32>, _>>()?;
         let candidate = FunctionCounts {
@@ -658,7 +671,7 @@ mod tests {
             .expect_err("missing file")
             .to_string();
         assert!(
-            msg.starts_with("workload.path") && msg.contains("/nonexistent-dir/"),
+            msg.starts_with("cannot read trace file") && msg.contains("/nonexistent-dir/"),
             "{msg}"
         );
     }

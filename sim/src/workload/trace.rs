@@ -167,7 +167,7 @@ pub fn read_trace_csv(
     time_unit: Option<TimeUnit>,
     tokens: Option<TokenColumns<'_>>,
 ) -> Result<TimestampTrace, WorkloadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Read {
+    let text = crate::input::read_to_string(path).map_err(|source| WorkloadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -294,7 +294,8 @@ pub fn parse_trace_csv(
         let t = unit.parse_ns(field).map_err(|m| parse_err(line_no, m))?;
         absolute_ns.push(t);
     }
-    let Some(unit) = unit else {
+    // No rows: `unit` is still set when `time_unit` was given.
+    let Some(unit) = unit.filter(|_| !absolute_ns.is_empty()) else {
         let after = header_line.map_or(String::new(), |l| format!(" after the header (line {l})"));
         return Err(unusable(path, format!("no timestamps{after}")));
     };
@@ -463,7 +464,8 @@ fn parse_decimal_scaled(s: &str, exp10: i32) -> Option<i64> {
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.fraction]` (also `T` between date and time and an optional `Z`), as ns
-/// since 1970-01-01 00:00:00 UTC; `None` if malformed. Fraction digits past the ninth are dropped.
+/// since 1970-01-01 00:00:00 UTC; `None` if malformed or outside the i64 range (years 1677 to
+/// 2262). Fraction digits past the ninth are dropped.
 fn parse_datetime_ns(s: &str) -> Option<i64> {
     let s = s.strip_suffix('Z').unwrap_or(s);
     let b = s.as_bytes();
@@ -498,7 +500,8 @@ fn parse_datetime_ns(s: &str) -> Option<i64> {
     }
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
-    Some(secs * NS_PER_S as i64 + frac_ns)
+    // Outside 1677-09-21 … 2262-04-11 the ns do not fit an i64.
+    secs.checked_mul(NS_PER_S as i64)?.checked_add(frac_ns)
 }
 
 fn is_leap_year(year: u32) -> bool {
@@ -639,7 +642,8 @@ impl TraceSpec {
         } else if let Some(end_ns) = end_ns {
             Some(scaled(end_ns - start_ns))
         } else if times_ns.len() >= 2 {
-            Some(last + (last - first) / (times_ns.len() as u64 - 1))
+            // Saturates for a span near u64::MAX ns: the replay then ends after one pass.
+            Some(last.saturating_add((last - first) / (times_ns.len() as u64 - 1)))
         } else {
             Some(0)
         };
@@ -875,7 +879,7 @@ mod tests {
             .expect_err("missing file");
         let msg = err.to_string();
         assert!(
-            msg.starts_with("workload.path")
+            msg.starts_with("cannot read trace file")
                 && msg.contains("/nonexistent-dir/surely/missing/trace.csv"),
             "{msg}"
         );

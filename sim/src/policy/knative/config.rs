@@ -175,6 +175,19 @@ impl KpaSpec {
         if self.initial_scale == 0 {
             return err("initial_scale", "must be at least 1".into());
         }
+        // Not Knative's: the simulator lists every pod it deploys or scales to.
+        let most = crate::policy::static_policy::MAX_INSTANCES;
+        for (key, pods) in [
+            ("initial_scale", self.initial_scale),
+            ("min_scale", self.min_scale),
+        ] {
+            if pods > most {
+                return err(
+                    key,
+                    format!("{pods} pods: the simulator runs at most {most}"),
+                );
+            }
+        }
         if self.max_scale != 0 && self.min_scale > self.max_scale {
             return err(
                 "min_scale",

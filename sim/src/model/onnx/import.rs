@@ -9,7 +9,7 @@
 //! operators in [`SUPPORTED_OPS`] from the default (`ai.onnx`) domain. Each other node becomes
 //! one operator, in file order; `Constant` nodes are folded into the weights first (see
 //! [`fold_constants`]), so operator `i` is the `i`-th non-constant node, which is also what
-//! [`crate::split`] cuts at.
+//! `infscaler_hil::split` cuts at and what a scenario's `policy.stages[].cuts` count.
 //!
 //! Shapes are inferred from the input shape with the simulator's layer rules, not taken from
 //! the file's `value_info`; an operator whose attributes the simulator cannot represent (dilated
@@ -19,14 +19,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use infscaler_sim::model::layers::{
-    Layer, LayerError, Network, NetworkBuilder, PoolMode, TensorRef,
-};
-use infscaler_sim::model::{ActivationFn, Model};
+use crate::model::layers::{Layer, LayerError, Network, NetworkBuilder, PoolMode, TensorRef};
+use crate::model::{ActivationFn, Model};
 use thiserror::Error;
 
-use crate::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
-use crate::onnx::{self, Dim};
+use crate::model::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use crate::model::onnx::{self, Dim};
 
 /// The ONNX operator types the importer reads.
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -119,10 +117,10 @@ impl ImportedModel {
     }
 }
 
-/// Reads and imports the `.onnx` file at `path`.
+/// Reads (through [`crate::input`]'s size cap) and imports the `.onnx` file at `path`.
 pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+    let bytes = crate::input::read(path).map_err(|source| ImportError::Read {
         file: file.clone(),
         source,
     })?;
@@ -215,7 +213,8 @@ pub fn import_model(
     let mut b = NetworkBuilder::new(name, &per_sample);
     let mut values: HashMap<String, TensorRef> = HashMap::new();
     values.insert(input.name.clone(), TensorRef::Input);
-    let mut names_used = HashSet::new();
+    // `input` names the model input in model files (`crate::model::file::INPUT`).
+    let mut names_used = HashSet::from([crate::model::file::INPUT.to_string()]);
     let mut output_names = Vec::with_capacity(graph.node.len());
     for (index, node) in graph.node.iter().enumerate() {
         let mut layer_name = if node.name.is_empty() {
@@ -832,9 +831,6 @@ fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::from_network::{BuildOptions, model_from_network};
-    use crate::onnx::proto::AttributeProto;
-    use infscaler_sim::model::layers::{Conv, Pool};
 
     #[test]
     fn reshape_targets_keep_the_batch_and_resolve_zero_and_minus_one() {
@@ -849,103 +845,5 @@ mod tests {
         );
         assert!(reshape_target(&[4, 3, 2], &[1, 24], false).is_err());
         assert!(reshape_target(&[4, 3, 2], &[0, 5, -1], false).is_err());
-    }
-
-    /// A small network with every kind of weight input: conv, ReLU6 (Clip bounds), pooling,
-    /// flatten, Gemm.
-    fn small_model() -> (Network, ModelProto) {
-        let mut b = NetworkBuilder::new("small", &[3, 8, 8]);
-        b.conv("conv", Conv::new(4, 3).pad(1));
-        b.act("clip", ActivationFn::Relu6);
-        b.pool("pool", Pool::max(2));
-        b.flatten("flat");
-        b.linear("fc", 5, true);
-        let net = b.finish();
-        let model = model_from_network(&net, &BuildOptions::default()).unwrap();
-        (net, model)
-    }
-
-    #[test]
-    fn constant_nodes_are_read_as_weights() {
-        let (net, mut model) = small_model();
-        // Move the Clip bounds out of the initialisers into Constant nodes before the Clip.
-        let graph = model.graph.as_mut().unwrap();
-        let mut constants = Vec::new();
-        graph.initializer.retain(|t| {
-            let bound = t.name == "clip.min" || t.name == "clip.max";
-            if bound {
-                constants.push(NodeProto {
-                    output: vec![t.name.clone()],
-                    name: format!("{}_const", t.name),
-                    op_type: "Constant".into(),
-                    attribute: vec![AttributeProto {
-                        name: "value".into(),
-                        r#type: onnx::proto::attribute_type::TENSOR,
-                        t: Some(t.clone()),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                });
-            }
-            !bound
-        });
-        assert_eq!(constants.len(), 2);
-        graph.node.splice(1..1, constants);
-        let imported = import_model(&model, "small.onnx", "small").unwrap();
-        assert_eq!(imported.to_model().operators, net.operators());
-        assert_eq!(
-            imported.output_names,
-            ["conv", "clip", "pool", "flat", "fc"]
-        );
-    }
-
-    #[test]
-    fn a_clip_that_is_not_relu6_is_refused_by_name() {
-        let (_, mut model) = small_model();
-        let graph = model.graph.as_mut().unwrap();
-        let max = graph
-            .initializer
-            .iter_mut()
-            .find(|t| t.name == "clip.max")
-            .unwrap();
-        *max = onnx::f32_scalar("clip.max", 4.0);
-        let err = import_model(&model, "small.onnx", "small").unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.starts_with("`small.onnx`: node `clip` (Clip):"),
-            "{msg}"
-        );
-        assert!(msg.contains("[0, 4]"), "{msg}");
-    }
-
-    #[test]
-    fn torchvision_zoo_families_round_trip_through_onnx() {
-        // One model of each layer pattern: fire modules, dense layers (a one-tensor concat
-        // first), channel split and shuffle, inverted residuals, basic residual blocks.
-        use infscaler_sim::model::zoo::{self, ZooOptions};
-        let opts = ZooOptions::default();
-        for name in [
-            "squeezenet1_1",
-            "densenet121",
-            "shufflenet_v2_x0_5",
-            "mnasnet0_5",
-            "resnet18",
-        ] {
-            let model =
-                crate::from_network::zoo_model(name, &opts, &BuildOptions::default()).unwrap();
-            let imported = import_model(&model, name, name).unwrap();
-            assert_eq!(
-                imported.to_model().operators,
-                zoo::build(name, &opts).unwrap().operators,
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
-    fn models_round_trip_through_protobuf_bytes() {
-        let (_, model) = small_model();
-        let bytes = onnx::encode(&model);
-        assert_eq!(onnx::decode(&bytes).unwrap(), model);
     }
 }

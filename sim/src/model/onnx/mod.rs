@@ -1,5 +1,8 @@
-//! ONNX messages ([`proto`]) and small helpers to make and read them.
+//! ONNX files: the protobuf messages ([`proto`], hand-written `prost` structs, no `protoc`),
+//! small helpers to make and read them, and the [`import`]er that reads a graph into the
+//! simulator's layers. Writing models with weights and running them is `infscaler-hil`'s.
 
+pub mod import;
 pub mod proto;
 
 use prost::Message;
