@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
+#[cfg(unix)]
 extern "C" fn on_sigint(_: libc::c_int) {
     REQUESTED.store(true, Ordering::SeqCst);
     // SAFETY: `signal` is async-signal-safe (POSIX.1 lists it); the next Ctrl-C kills.
@@ -14,8 +15,10 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Catches the next Ctrl-C (see the module documentation).
+/// Catches the next Ctrl-C (see the module documentation). Elsewhere than on Unix, Ctrl-C
+/// keeps its default (the process ends).
 pub fn install() {
+    #[cfg(unix)]
     // SAFETY: the handler only stores to an atomic and restores the default disposition.
     unsafe {
         libc::signal(

@@ -258,6 +258,7 @@ enum Command {
 fn main() -> ExitCode {
     // Output piped into `head` ends quietly, as other command-line tools do.
     // SAFETY: called before any thread starts; restores the default disposition of SIGPIPE.
+    #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

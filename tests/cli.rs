@@ -573,3 +573,161 @@ fn bench_suite_measures_every_case_in_its_own_process() {
     let wrong = infscaler(&["bench", "--reproduce", "none"]);
     assert!(!wrong.status.success());
 }
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_users_onnx_model_and_its_model_file_simulate_as_the_zoo_model_by_path() {
+    let dir = std::env::temp_dir().join(format!("infscaler-cli-{}-own-model", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = dir.join("classifier.onnx");
+    let file = dir.join("classifier.toml");
+    let out = infscaler(&[
+        "models",
+        "export",
+        "resnet50",
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = infscaler(&[
+        "models",
+        "import",
+        onnx.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("app.stages"));
+    // `models FILE` shows it as the zoo model.
+    let shown = json_of(&infscaler(&["models", file.to_str().unwrap(), "--json"]));
+    let zoo = json_of(&infscaler(&["models", "resnet50", "--json"]));
+    assert_eq!(shown["operators"], zoo["operators"]);
+    assert_eq!(
+        json_of(&infscaler(&["models", onnx.to_str().unwrap(), "--json"]))["operators"],
+        zoo["operators"]
+    );
+
+    // The quickstart with its classifier named by path, as an .onnx and as a model file,
+    // reports what the quickstart reports.
+    let quickstart = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml"),
+    )
+    .unwrap()
+    .replace("duration = \"30s\"", "duration = \"5s\"");
+    let reference = temp_scenario("own-model-zoo", &quickstart);
+    let expected = json_of(&infscaler(&["run", reference.to_str().unwrap(), "--json"]));
+    for stage in ["classifier.onnx", "classifier.toml"] {
+        let text = quickstart.replace(
+            "name = \"tm\"",
+            &format!("stages = [\"ssd_mobilenet_v1\", \"{stage}\"]"),
+        );
+        let path = dir.join(format!("scenario-{stage}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let mut got = json_of(&infscaler(&["run", path.to_str().unwrap(), "--json"]));
+        assert_eq!(got["app"], "ssd_mobilenet_v1+resnet50", "{stage}");
+        got["app"] = expected["app"].clone();
+        assert_eq!(got, expected, "{stage}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn models_import_names_an_unreadable_file() {
+    let path = temp_scenario("not-onnx", "this is text, not protobuf");
+    let out = infscaler(&["models", "import", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("not-onnx.toml") && err.contains("not an ONNX model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_scenario_expecting_billions_of_arrivals_is_refused_unless_forced() {
+    let huge = VALID
+        .replace("rate_per_s = 50.0", "rate_per_s = 4294967296")
+        .replace("duration = \"2s\"", "duration = \"3s\"");
+    let path = temp_scenario("huge-rate", &huge);
+    for cmd in ["validate", "run"] {
+        let out = infscaler(&[cmd, path.to_str().unwrap()]);
+        assert!(!out.status.success(), "{cmd}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("field `workload.rate_per_s`")
+                && err.contains("1.288e10 arrivals")
+                && err.contains("--force"),
+            "{cmd}: {err}"
+        );
+    }
+    let out = infscaler(&["validate", "--force", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn an_endless_trace_file_and_a_missing_one_get_clear_errors() {
+    let trace = |path: &str| {
+        VALID.replace(
+            "kind = \"poisson\"\nrate_per_s = 50.0",
+            &format!("kind = \"trace\"\npath = \"{path}\""),
+        )
+    };
+    if Path::new("/dev/zero").exists() {
+        let path = temp_scenario("dev-zero", &trace("/dev/zero"));
+        let out = infscaler(&[
+            "--max-input-size",
+            "1MiB",
+            "validate",
+            path.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("/dev/zero") && err.contains("input size cap of 1MiB"),
+            "{err}"
+        );
+    }
+    let path = temp_scenario("missing-trace", &trace("missing.csv"));
+    let out = infscaler(&["validate", path.to_str().unwrap()]);
+    let err = stderr_of(&out);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("workload.path").count(), 1, "{err}");
+    assert!(err.contains("missing.csv"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_long_run_with_progress_and_the_report_so_far() {
+    let long = VALID
+        .replace("rate_per_s = 50.0", "rate_per_s = 400.0")
+        .replace("duration = \"2s\"", "duration = \"1000000s\"");
+    let path = temp_scenario("long-run", &long);
+    let child = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["run", "--json", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past the first progress line of a log (one every 5 s).
+    std::thread::sleep(std::time::Duration::from_millis(6500));
+    // SAFETY: signals the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("% simulated") && err.contains("ETA"), "{err}");
+    assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let arrivals = report["arrivals"].as_u64().unwrap();
+    assert!(arrivals > 1000, "{arrivals}");
+    assert_eq!(
+        arrivals,
+        report["completed"].as_u64().unwrap()
+            + report["dropped"].as_u64().unwrap()
+            + report["in_flight"].as_u64().unwrap()
+    );
+}

@@ -180,3 +180,116 @@ fn bad_arguments_are_refused_before_anything_runs() {
         "increase strictly",
     );
 }
+
+#[test]
+fn a_model_file_and_an_onnx_file_are_profiled_and_simulated_with_their_profile() {
+    // A user's small network as a model file, and the same network as ONNX.
+    let dir = temp_dir("own-model");
+    let model = dir.join("tiny.toml");
+    std::fs::write(
+        &model,
+        r#"format = 1
+name = "tiny"
+input_shape = [3, 32, 32]
+
+[[layers]]
+name = "conv1"
+layer = { kind = "conv2d", in_ch = 3, out_ch = 16, kernel = [3, 3], stride = [1, 1], pads = [1, 1, 1, 1], groups = 1, bias = true }
+
+[[layers]]
+name = "relu1"
+layer = { kind = "activation", function = "relu" }
+
+[[layers]]
+name = "pool"
+layer = { kind = "global_pool", mode = "avg" }
+
+[[layers]]
+name = "flat"
+layer = { kind = "flatten" }
+
+[[layers]]
+name = "fc"
+layer = { kind = "linear", in_features = 16, out_features = 10, bias = true }
+"#,
+    )
+    .unwrap();
+    let onnx = dir.join("tiny.onnx");
+    let export = infscaler(&[
+        "models",
+        "export",
+        model.to_str().unwrap(),
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    for source in [&model, &onnx] {
+        let out = dir.join(format!(
+            "profile-{}.toml",
+            source.extension().unwrap().to_str().unwrap()
+        ));
+        let run = infscaler(&[
+            "hil",
+            "profile",
+            "--app",
+            source.to_str().unwrap(),
+            "--batch",
+            "1",
+            "--cuts",
+            "2",
+            "--warmup",
+            "1",
+            "--iters",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{}: {stderr}", source.display());
+        let profile = MeasuredProfile::load(&out).unwrap();
+        assert_eq!(profile.models.len(), 1);
+        assert_eq!(profile.models[0].name, "tiny");
+        assert_eq!(profile.models[0].operators.len(), 5);
+        // A scenario that names the model by path reads the profile taken of it.
+        let text = format!(
+            r#"
+[device]
+profile = "hwprofiles/hil-host-2core.toml"
+measured_profile = "{}"
+[app]
+stages = ["{}"]
+[slo]
+multiplier = 3.0
+[workload]
+kind = "poisson"
+rate_per_s = 20.0
+[run]
+duration = "2s"
+[policy]
+kind = "static"
+[[policy.stages]]
+cuts = [2]
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+[[policy.stages.partitions]]
+instances = {{ cpu = 1 }}
+"#,
+            out.display(),
+            source.display()
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let resolved = Scenario::parse(&text, "tiny-scenario.toml", root)
+            .and_then(|s| s.resolve())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(resolved.measured.is_some());
+        let report = Simulation::new(&resolved, None).unwrap().run();
+        assert!(report.summary.completed > 0);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,7 +11,18 @@ use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
 
 /// A short MobileNetV2 scenario on the HIL host profile, with `transport` and `extra` TOML.
 fn scenario(transport: &str, rate: f64, extra: &str) -> ResolvedScenario {
-    let text = format!(
+    resolve(&scenario_text(transport, rate, extra))
+}
+
+fn resolve(text: &str) -> ResolvedScenario {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    Scenario::parse(text, "live-test.toml", &root)
+        .and_then(|s| s.resolve())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scenario_text(transport: &str, rate: f64, extra: &str) -> String {
+    format!(
         r#"
 name = "live-test"
 seed = 7
@@ -51,11 +62,7 @@ cpu_cores = 1
 max_batch = 4
 {extra}
 "#
-    );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    Scenario::parse(&text, "live-test.toml", &root)
-        .and_then(|s| s.resolve())
-        .unwrap_or_else(|e| panic!("{e}"))
+    )
 }
 
 fn live(resolved: &ResolvedScenario) -> (Report, LiveStats) {
@@ -170,4 +177,49 @@ instances = { cpu = 1 }
         .expect_err("crnn has an LSTM layer");
     let msg = err.to_string();
     assert!(msg.contains("crnn") && msg.contains("lstm"), "{msg}");
+}
+
+#[test]
+fn a_users_onnx_file_runs_live_by_path_and_simulates_as_the_zoo_model() {
+    // The user's model: MobileNetV2 written as ONNX (random weights), named by path.
+    let dir = std::env::temp_dir().join(format!("infscaler-live-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("users-mobilenet.onnx");
+    let model = infscaler_hil::from_network::zoo_model(
+        "mobilenet_v2",
+        &Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    std::fs::write(&path, infscaler_hil::onnx::encode(&model)).unwrap();
+    let text = scenario_text("zero_copy", 30.0, "").replace(
+        "name = \"mobilenet_v2\"",
+        &format!("stages = [{:?}]", path.display().to_string()),
+    );
+    let by_path = resolve(&text);
+    assert_eq!(
+        by_path.model_sources,
+        [infscaler_sim::model::source::ModelSource::Onnx(
+            path.clone()
+        )]
+    );
+    // Simulated, it is the zoo model: same operators, same report but for its name.
+    let zoo = scenario("zero_copy", 30.0, "");
+    assert_eq!(by_path.models[0].operators, zoo.models[0].operators);
+    let mut a = Simulation::new(&by_path, None).unwrap().run();
+    let b = Simulation::new(&zoo, None).unwrap().run();
+    a.app = b.app.clone();
+    for p in &mut a.partitions {
+        p.model = "mobilenet_v2".into();
+    }
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&b).unwrap()
+    );
+    // Live, the file itself runs, split at the scenario's cuts.
+    let (report, stats) = live(&by_path);
+    assert_conserved(&report);
+    assert!(report.summary.completed > 0);
+    assert_eq!(stats.partitions.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

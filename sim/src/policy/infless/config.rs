@@ -174,10 +174,20 @@ pub fn configs_with_batch(
     let cpu = device.cpu();
     let cpu_cores = device.accelerators[cpu].cores.max(1);
     let init_threads = if batch == 1 { 2 } else { batch };
-    let threads: Vec<u32> = std::iter::successors(Some(init_threads), |&t| {
-        (t > 2).then_some(t - 2) // t − 2 > 0: the source loops while cpuThreads > 0
-    })
-    .collect();
+    // The source counts down from `init_threads` by 2 while cpuThreads > 0, so the loop ends at
+    // 2 or 1. Only counts up to the CPU's cores are tried, and the last sets the GPU's threads:
+    // start the countdown at the first count that fits (a batch of 2^30 would list 2^29).
+    let last = 2 - init_threads % 2;
+    let top = if init_threads <= cpu_cores {
+        init_threads
+    } else {
+        cpu_cores - u32::from(cpu_cores % 2 != init_threads % 2)
+    };
+    let threads: Vec<u32> = if top >= last {
+        std::iter::successors(Some(top), |&t| (t > 2).then_some(t - 2)).collect()
+    } else {
+        vec![last]
+    };
     let mut out = Vec::new();
     for &t in threads.iter().filter(|&&t| t <= cpu_cores) {
         let ns = inflate(cost::plan(ops, batch, cpu, t, target).solo_ns());
