@@ -477,9 +477,9 @@ layer = { kind = "add" }
         let e = err("format = 1\nname = \"m\"\ninput_shape = [16777216, 16777216, 16777216]\n");
         assert!(e.contains("elements per sample"), "{e}");
 
-        let e = err(&format!(
-            "format = 1\nname = \"m\"\ninput_shape = [16777216]\n[[layers]]\nname = \"a\"\nlayer = {{ kind = \"linear\", in_features = 16777216, out_features = 16777216, bias = true }}\n[[layers]]\nname = \"b\"\nlayer = {{ kind = \"reshape\", shape = [16777216, 16777216] }}\n"
-        ));
+        let e = err(
+            "format = 1\nname = \"m\"\ninput_shape = [16777216]\n[[layers]]\nname = \"a\"\nlayer = { kind = \"linear\", in_features = 16777216, out_features = 16777216, bias = true }\n[[layers]]\nname = \"b\"\nlayer = { kind = \"reshape\", shape = [16777216, 16777216] }\n",
+        );
         assert!(e.contains("layers[1]"), "{e}");
     }
 
