@@ -467,6 +467,9 @@ fn validate(path: &Path, force: bool) -> Result<ExitCode> {
         resolved.slo.as_ms_f64(),
         resolved.scenario.policy.name()
     );
+    if let Some(n) = resolved.expected_arrivals() {
+        println!("  about {n:.0} arrivals expected");
+    }
     if let Some(sizing) = &resolved.sizing {
         let who = if sizing.fixed.is_some() {
             "every request has"

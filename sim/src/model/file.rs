@@ -59,6 +59,13 @@ pub const MAX_TENSOR_ELEMS: u64 = 1 << 40;
 /// Most layers a file may hold.
 pub const MAX_LAYERS: usize = 100_000;
 
+/// Most FLOPs one layer may do per sample (2⁵⁰ ≈ 1.1 PFLOP; the zoo's largest layer does about
+/// 10¹¹), so that a batch's work and bytes stay far inside 64 bits.
+pub const MAX_LAYER_FLOPS: u64 = 1 << 50;
+
+/// Most parameters one layer may hold (2³⁶ ≈ 6.9 × 10¹⁰; the zoo's largest holds about 10⁸).
+pub const MAX_LAYER_PARAMS: u64 = 1 << 36;
+
 /// Why a model file cannot be read.
 #[derive(Debug, Error)]
 pub enum ModelFileError {
@@ -149,9 +156,7 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
             ),
         ));
     }
-    if raw.name.trim().is_empty() {
-        return Err(field("name".into(), "must not be empty".into()));
-    }
+    check_name(&raw.name).map_err(|m| field("name".into(), m))?;
     check_shape(&raw.input_shape).map_err(|m| field("input_shape".into(), m))?;
     if raw.layers.is_empty() {
         return Err(field(
@@ -172,9 +177,7 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
     let mut by_name: HashMap<String, TensorRef> = HashMap::new();
     for (i, l) in raw.layers.into_iter().enumerate() {
         let at = |f: &str| format!("layers[{i}].{f}");
-        if l.name.is_empty() {
-            return Err(field(at("name"), "must not be empty".into()));
-        }
+        check_name(&l.name).map_err(|m| field(at("name"), m))?;
         if l.name == INPUT {
             return Err(field(
                 at("name"),
@@ -203,6 +206,7 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let layer = l.layer.clone();
         let out = b
             .try_layer(&l.name, l.layer, &inputs)
             .map_err(|e| match e {
@@ -214,6 +218,7 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
             })?;
         let computed = b.shape();
         check_shape(computed).map_err(|m| field(at("layer"), format!("its output {m}")))?;
+        check_work(&b, &layer, &inputs).map_err(|m| field(at("layer"), m))?;
         if let Some(stored) = &l.output_shape
             && stored.as_slice() != computed
         {
@@ -227,9 +232,22 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
     Ok(b.finish())
 }
 
+/// A name is not blank and has no control characters (it is printed in tables and comments).
+fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "{name:?} holds a control character; names are printable text"
+        ));
+    }
+    Ok(())
+}
+
 /// A shape's dimensions are each in `1..=MAX_HYPERPARAMETER` and its elements at most
 /// [`MAX_TENSOR_ELEMS`].
-fn check_shape(shape: &[usize]) -> Result<(), String> {
+pub(crate) fn check_shape(shape: &[usize]) -> Result<(), String> {
     if shape.is_empty() {
         return Err("shape is empty: give at least one dimension".into());
     }
@@ -252,9 +270,35 @@ fn check_shape(shape: &[usize]) -> Result<(), String> {
     Ok(())
 }
 
+/// The layer just added to `b` (reading `inputs`) does at most [`MAX_LAYER_FLOPS`] and holds at
+/// most [`MAX_LAYER_PARAMS`].
+pub(crate) fn check_work(
+    b: &NetworkBuilder,
+    layer: &Layer,
+    inputs: &[TensorRef],
+) -> Result<(), String> {
+    let shapes: Vec<&[usize]> = inputs
+        .iter()
+        .map(|&t| b.shape_of(t).unwrap_or(&[]))
+        .collect();
+    let flops = layer.flops(&shapes, b.shape());
+    if flops > MAX_LAYER_FLOPS {
+        return Err(format!(
+            "does {flops} FLOPs per sample, more than the {MAX_LAYER_FLOPS} a layer may"
+        ));
+    }
+    let params = layer.params();
+    if params > MAX_LAYER_PARAMS {
+        return Err(format!(
+            "holds {params} parameters, more than the {MAX_LAYER_PARAMS} a layer may"
+        ));
+    }
+    Ok(())
+}
+
 /// Every integer among a layer's hyperparameters is at most [`MAX_HYPERPARAMETER`], and every
 /// float is finite.
-fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
+pub(crate) fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
     fn walk(key: &str, v: &toml::Value) -> Result<(), String> {
         match v {
             toml::Value::Integer(i) if *i < 0 || *i as u64 > MAX_HYPERPARAMETER => Err(format!(
@@ -279,10 +323,10 @@ pub fn write(net: &Network) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# infscaler model file (format {FORMAT_VERSION}): `{}`, {} layers, {:.3} GFLOPs and \
+        "# infscaler model file (format {FORMAT_VERSION}): {}, {} layers, {:.3} GFLOPs and \
          {:.2} M parameters per sample.\n# Read by `app.stages = [\"<this file>\"]`; shown by \
          `infscaler models <this file>`.",
-        net.name(),
+        toml::Value::from(net.name().to_string()),
         net.nodes().len(),
         model.total_flops() as f64 / 1e9,
         model.total_params() as f64 / 1e6,
@@ -462,6 +506,13 @@ layer = { kind = "add" }
 
         let e = err(HEAD);
         assert!(e.contains("field `layers`"), "{e}");
+
+        // Found by fuzzing: a name with a control character wrote a file that did not read back.
+        let e = err("format = 1\nname = \"\\u0000\"\ninput_shape = [1]\n");
+        assert!(
+            e.contains("field `name`") && e.contains("control character"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -477,10 +528,27 @@ layer = { kind = "add" }
         let e = err("format = 1\nname = \"m\"\ninput_shape = [16777216, 16777216, 16777216]\n");
         assert!(e.contains("elements per sample"), "{e}");
 
+        // An output past 2⁴⁰ elements: two channels of 2¹²×2¹² upsampled 2⁸ times each way.
         let e = err(
-            "format = 1\nname = \"m\"\ninput_shape = [16777216]\n[[layers]]\nname = \"a\"\nlayer = { kind = \"linear\", in_features = 16777216, out_features = 16777216, bias = true }\n[[layers]]\nname = \"b\"\nlayer = { kind = \"reshape\", shape = [16777216, 16777216] }\n",
+            "format = 1\nname = \"m\"\ninput_shape = [2, 4096, 4096]\n[[layers]]\nname = \"up\"\nlayer = { kind = \"resize\", scale = 256 }\n",
         );
-        assert!(e.contains("layers[1]"), "{e}");
+        assert!(e.contains("layers[0].layer") && e.contains("elements per sample"), "{e}");
+    }
+
+    #[test]
+    fn absurd_work_is_refused_without_overflow() {
+        // Found by fuzzing: products of bounded numbers passed 64 bits (FLOPs, parameters).
+        let e = err(
+            "format = 1\nname = \"m\"\ninput_shape = [16777216, 1, 1]\n[[layers]]\nname = \"c\"\nlayer = { kind = \"conv2d\", in_ch = 16777216, out_ch = 16777216, kernel = [16777216, 16777216], stride = [1, 1], pads = [8388608, 8388608, 8388608, 8388608], groups = 1, bias = true }\n",
+        );
+        assert!(
+            e.contains("layers[0].layer") && e.contains("FLOPs per sample"),
+            "{e}"
+        );
+        let e = err(
+            "format = 1\nname = \"m\"\ninput_shape = [16777216]\n[[layers]]\nname = \"l\"\nlayer = { kind = \"linear\", in_features = 16777216, out_features = 16777216, bias = false }\n",
+        );
+        assert!(e.contains("FLOPs") || e.contains("parameters"), "{e}");
     }
 
     #[test]

@@ -325,8 +325,9 @@ pub enum LayerError {
     },
 }
 
+/// Elements of a shape (saturating: a file may state any shape; readers bound it afterwards).
 fn elems(shape: &[usize]) -> u64 {
-    shape.iter().map(|&d| d as u64).product()
+    shape.iter().fold(1u64, |a, &d| a.saturating_mul(d as u64))
 }
 
 /// Output size of a sliding window along one axis, or `None` if the window does not fit.
@@ -392,8 +393,9 @@ impl Layer {
 
     /// Learned parameters (weights and biases).
     pub fn params(&self) -> u64 {
-        let u = |x: usize| x as u64;
-        match *self {
+        // In 128 bits, saturated to 64 at the end (see `flops`).
+        let u = |x: usize| x as u128;
+        let params: u128 = match *self {
             Layer::Conv2d {
                 in_ch,
                 out_ch,
@@ -431,7 +433,8 @@ impl Layer {
                 dirs * 4 * u(hidden) * (u(input_size) + u(hidden) + 2)
             }
             _ => 0,
-        }
+        };
+        u64::try_from(params).unwrap_or(u64::MAX)
     }
 
     /// The output shape for `inputs`, or why they do not fit.
@@ -674,10 +677,12 @@ impl Layer {
 
     /// FLOPs per sample (see the module documentation for the convention).
     pub fn flops(&self, inputs: &[&[usize]], output: &[usize]) -> u64 {
-        let u = |x: usize| x as u64;
-        let out = elems(output);
-        let inp = elems(inputs[0]);
-        match *self {
+        // In 128 bits, saturated to 64 at the end: shapes read from files are bounded, but a
+        // product of a few bounded numbers can still pass 2⁶⁴.
+        let u = |x: usize| x as u128;
+        let out = u128::from(elems(output));
+        let inp = u128::from(elems(inputs[0]));
+        let flops: u128 = match *self {
             Layer::Conv2d {
                 in_ch,
                 kernel,
@@ -705,7 +710,7 @@ impl Layer {
                 2 * rows * u(in_features) * u(out_features) + if bias { out } else { 0 }
             }
             Layer::Unembedding { dim, .. } => 2 * out * u(dim),
-            Layer::Activation { function } => out * activation_flops(function),
+            Layer::Activation { function } => out * u128::from(activation_flops(function)),
             Layer::Pool { kernel, .. } => out * u(kernel[0] * kernel[1]),
             Layer::GlobalPool { .. } => inp,
             Layer::Lrn { size, .. } => out * (u(size) + 5),
@@ -735,7 +740,8 @@ impl Layer {
             | Layer::Slice { .. }
             | Layer::Dropout { .. }
             | Layer::Embedding { .. } => 0,
-        }
+        };
+        u64::try_from(flops).unwrap_or(u64::MAX)
     }
 
     /// The operator this layer becomes when fed `inputs` (shapes already checked).

@@ -23,6 +23,7 @@ use crate::model::layers::{Layer, LayerError, Network, NetworkBuilder, PoolMode,
 use crate::model::{ActivationFn, Model};
 use thiserror::Error;
 
+use crate::model::file;
 use crate::model::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::model::onnx::{self, Dim};
 
@@ -210,6 +211,9 @@ pub fn import_model(
     } else {
         &graph.name
     };
+    // The bounds of model files, so that no shape arithmetic below can overflow.
+    file::check_shape(&per_sample)
+        .map_err(|m| model_err(format!("input `{}`: {m}", input.name)))?;
     let mut b = NetworkBuilder::new(name, &per_sample);
     let mut values: HashMap<String, TensorRef> = HashMap::new();
     values.insert(input.name.clone(), TensorRef::Input);
@@ -240,9 +244,12 @@ pub fn import_model(
             builder: &b,
         };
         let (layer, reads) = node_layer(&ctx).map_err(node_err)?;
+        file::check_hyperparameters(&layer).map_err(node_err)?;
         let out = b
-            .try_layer(&layer_name, layer, &reads)
+            .try_layer(&layer_name, layer.clone(), &reads)
             .map_err(|e| node_err(layer_error_reason(e)))?;
+        file::check_shape(b.shape()).map_err(|m| node_err(format!("its output {m}")))?;
+        file::check_work(&b, &layer, &reads).map_err(node_err)?;
         let Some(first) = node.output.first() else {
             return Err(node_err("the node has no output".into()));
         };
@@ -801,7 +808,10 @@ fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Ve
             _ => return Err(format!("target shape {target:?} is not supported")),
         }
     }
-    let known: usize = out.iter().product();
+    let known = out
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("target {target:?} holds more elements than can be counted"))?;
     if let Some(i) = infer {
         if known == 0 || !elems.is_multiple_of(known) {
             return Err(format!(

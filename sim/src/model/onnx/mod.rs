@@ -122,9 +122,11 @@ pub fn f32_scalar(name: &str, value: f32) -> TensorProto {
     }
 }
 
-/// Number of elements of an initialiser, from its dims.
+/// Number of elements of an initialiser, from its dims (saturating: a file may state any dims).
 pub fn tensor_len(t: &TensorProto) -> u64 {
-    t.dims.iter().map(|&d| d.max(0) as u64).product()
+    t.dims
+        .iter()
+        .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64))
 }
 
 /// The elements of a float initialiser, or why they cannot be read.
