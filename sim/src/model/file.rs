@@ -312,7 +312,10 @@ pub(crate) fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
             _ => Ok(()),
         }
     }
-    let value = toml::Value::try_from(layer).map_err(|e| e.to_string())?;
+    // Only an integer past i64 fails to serialise.
+    let value = toml::Value::try_from(layer).map_err(|_| {
+        format!("a hyperparameter is out of range: integers are at most {MAX_HYPERPARAMETER}")
+    })?;
     walk("layer", &value)
 }
 
