@@ -290,8 +290,8 @@ pub fn models_action(action: ModelsAction) -> Result<ExitCode> {
             let imported = infscaler_sim::model::onnx::import::import_file(&onnx)?;
             let mut net = imported.network;
             if let Some(name) = name {
-                if name.trim().is_empty() {
-                    bail!("--name must not be empty");
+                if name.trim().is_empty() || name.chars().any(char::is_control) {
+                    bail!("--name {name:?}: give a name of printable text");
                 }
                 net = net.renamed(&name);
             }

@@ -199,7 +199,7 @@ pub const HARNESSES: &[Harness] = &[
     },
     Harness {
         name: "onnx-import",
-        about: "ONNX bytes: model::onnx::decode + import::import_model, to_model, costed plan",
+        about: "ONNX bytes: onnx::decode + import_model, costed plan, model file round trip",
         format: Format::Bytes,
         seeds: onnx_seeds,
         run: onnx_import,
@@ -885,6 +885,15 @@ fn onnx_import(_env: &Env, input: &[u8]) -> Verdict {
         Err(e) => return Verdict::Rejected(e.to_string()),
     };
     cost_on_xavier(&imported.to_model());
+    // `infscaler models import` writes the imported network as a model file: it must read back.
+    let net = &imported.network;
+    match file::parse(&file::write(net), "imported.toml") {
+        Ok(again) => assert_eq!(
+            &again, net,
+            "the imported model changes through its model file"
+        ),
+        Err(e) => panic!("the imported model's model file does not parse back: {e}"),
+    }
     Verdict::Accepted
 }
 

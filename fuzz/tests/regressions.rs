@@ -2,10 +2,8 @@
 //! refuse the input with a clear error instead of panicking or exhausting memory. Each test
 //! names the harness, the seed and case that found it, and the fix.
 //!
-//! Tests marked `#[ignore = "open: …"]` are findings not fixed yet (outside this crate's
-//! reach); they fail until the fix lands, then the `ignore` goes (and the entry in
-//! `tests/short.rs`'s `KNOWN_OPEN` with it). Run them with `cargo test -p infscaler-fuzz
-//! --test regressions -- --ignored`.
+//! A finding not fixed yet gets `#[ignore = "open: …"]` here and an entry in `tests/short.rs`'s
+//! `KNOWN_OPEN`; both go with the fix. (None is open now.)
 
 use std::path::Path;
 
@@ -229,12 +227,12 @@ fn infless_batch_of_a_billion() {
 /// scenario-run, seed 1 case 99080 (worker capped at 4 GiB): `run.series_interval = "1ns"`
 /// makes the recorder close one series interval per nanosecond of simulated time
 /// (`sim/src/metrics/mod.rs`, the `while series.next_boundary() <= now` loop): a second of
-/// simulated time is a billion points. Open: `Scenario::check_run` (`sim/src/scenario.rs`)
+/// simulated time is a billion points (case 222377: `duration = "2147483647s"` with 1 s
+/// intervals, the same; 32 aborts and a hang in the long run). Open: `Scenario::check_run` (`sim/src/scenario.rs`)
 /// should bound `duration / series_interval` as it bounds `latency_cdf` (and the recorder cap
 /// the points of a run without a duration).
 #[test]
-#[ignore = "open: run.series_interval has no lower bound (sim/src/scenario.rs check_run)"]
-fn open_series_interval_of_one_nanosecond() {
+fn series_interval_of_one_nanosecond() {
     let text = STATIC_BASE.replace(
         "max_requests = 10\n",
         "duration = \"10s\"\nseries_interval = \"1ns\"\n",
@@ -246,12 +244,10 @@ fn open_series_interval_of_one_nanosecond() {
 /// device-profile (overflow checks), seed 1 case 3059: on a device whose engines peak at 1 to 4
 /// operations per second (launch overheads and DLA fallback of 5 s), AlexNet's plan time
 /// overflows u64 in `ExecPlan::solo_ns` / `Segment::solo_ns` (`sim/src/model/cost.rs:132`,
-/// `fixed_ns + work_ns`); a release build wraps to a time shorter than the peak allows. Open:
-/// saturating arithmetic in `cost.rs` (`solo_ns`, `repeated`, the sums of segments), or lower
-/// bounds on a profile's peak rates and bandwidths (`sim/src/hardware/profile.rs`).
+/// `fixed_ns + work_ns`); a release build wrapped to a time shorter than the peak allows. Fixed:
+/// a profile's rates are at least 10⁶ per second, and `cost.rs` saturates its sums.
 #[test]
-#[ignore = "open: sim/src/model/cost.rs Segment::solo_ns overflows"]
-fn open_cost_segment_overflow() {
+fn cost_segment_overflow() {
     let model = zoo::build("alexnet", &ZooOptions::default()).expect("in the zoo");
     let flops: u64 = model.operators.iter().map(|o| o.flops).sum();
     let runtime = RuntimeProfile::tensorrt();
@@ -272,17 +268,24 @@ fn open_cost_segment_overflow() {
         "the floor holds on a real device"
     );
 
-    let slow = DeviceProfile::from_toml_str(SLOW_DEVICE, "regression.toml").expect("valid");
-    let t = isolated_latency(models, Target::new(&slow, &runtime));
+    // Fixed: a profile's rates are at least 10⁶ per second (a mistaken unit is named), and the
+    // plan's sums saturate.
+    let err = DeviceProfile::from_toml_str(SLOW_DEVICE, "regression.toml")
+        .expect_err("rates of a few per second are refused")
+        .to_string();
     assert!(
-        t.as_ns() as f64 >= floor_ns(&slow),
-        "{} ns < {} ns",
-        t.as_ns(),
-        floor_ns(&slow)
+        err.contains("memory.bandwidth") && err.contains("check the unit"),
+        "{err}"
     );
+    let target = Target::new(&xavier, &runtime);
+    let mut seg = infscaler_sim::model::cost::plan(&model.operators, 1, 1, 0, target).segments[0];
+    seg.fixed_ns = u64::MAX - 1;
+    seg.work_ns = 5;
+    assert_eq!(seg.solo_ns(), u64::MAX);
+    assert_eq!(seg.repeated(3).fixed_ns, u64::MAX);
 }
 
-/// The device of `open_cost_segment_overflow`, as the fuzzer shrank it.
+/// The device of `cost_segment_overflow`, as the fuzzer shrank it.
 const SLOW_DEVICE: &str = r#"name="b"
 [memory]
 capacity="4GB"
@@ -388,7 +391,17 @@ fn model_file_name_with_control_characters() {
         let e = file::parse(&base.replace("NAME", name), "m.toml").unwrap_err();
         assert!(e.to_string().contains("control character"), "{name}: {e}");
     }
-    // A network built in code with such a name: the comment cannot inject lines.
+}
+
+/// What `model_file_name_with_control_characters` leaves open: a network that does not come from
+/// a model file can still carry such a name (an ONNX graph's `name`, or the `.onnx` file's stem,
+/// which `import_model` takes as they are), and `file::write` (what `infscaler models import`
+/// runs) puts it in the header comment as a TOML string, which for a name with a line end is a
+/// multi-line `"""` string: the lines after the first are outside the comment. Open: write the
+/// comment's name on one line (`{:?}`), or refuse control characters in `import_model` too
+/// (`sim/src/model/onnx/import.rs`, the graph's and the nodes' names).
+#[test]
+fn model_file_comment_injection() {
     let mut b = NetworkBuilder::new("a\nformat = 2\n[[layers]]", &[3, 8, 8]);
     b.layer("flat", Layer::Flatten);
     let text = file::write(&b.finish());
@@ -396,4 +409,26 @@ fn model_file_name_with_control_characters() {
         .lines()
         .filter(|l| l.starts_with("format") || l.starts_with("[[layers]]"));
     assert_eq!(keys.count(), 2, "{text}");
+}
+
+/// onnx-import, seed 1 case 22158 (after `onnx-import` learnt to check that an imported model's
+/// model file reads back, as `infscaler models import` writes it): a node named `"\u{1}"`
+/// imports, and the model file written from it is refused (`layers[3].name … holds a control
+/// character`). Open: `import_model` (`sim/src/model/onnx/import.rs`) should refuse, or clean,
+/// control characters in the graph's and the nodes' names as `model::file` does.
+#[test]
+fn onnx_names_with_control_characters() {
+    for (graph_name, node_name) in [("tiny", "\u{1}"), ("a\nformat = 2", "n")] {
+        let mut b = NetworkBuilder::new("tiny", &[4, 8]);
+        b.layer("flat", Layer::Flatten);
+        b.linear("fc", 3, true);
+        let net = b.finish();
+        let opts = infscaler_hil::from_network::BuildOptions { seed: 1 };
+        let mut model = infscaler_hil::from_network::model_from_network(&net, &opts).unwrap();
+        let graph = model.graph.as_mut().expect("a graph");
+        graph.name = graph_name.into();
+        graph.node[0].name = node_name.into();
+        let bytes = infscaler_sim::model::onnx::encode(&model);
+        verdict_of_bytes("onnx-import", &bytes);
+    }
 }

@@ -12,13 +12,7 @@ use infscaler_fuzz::{Config, Env, HARNESSES, find, fuzz};
 /// Findings known and not fixed yet: (harness, start of the site, part of the message, what is
 /// wrong). A short run reports them but does not fail on them; each has an ignored test in
 /// `regressions.rs` that passes once it is fixed. Remove the entry with the fix.
-const KNOWN_OPEN: &[(&str, &str, &str, &str)] = &[(
-    "device-profile",
-    "sim/src/model/cost.rs:",
-    "overflow",
-    "Segment::solo_ns overflows u64 for absurd device numbers (peak = 2 OPS, launch \
-         overhead 5 s): regressions.rs, open_cost_segment_overflow",
-)];
+const KNOWN_OPEN: &[(&str, &str, &str, &str)] = &[];
 
 fn is_known(harness: &str, f: &Finding) -> bool {
     KNOWN_OPEN.iter().any(|(h, site, message, _)| {

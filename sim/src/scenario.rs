@@ -35,6 +35,10 @@ use crate::workload::{ArrivalSpec, RequestTokens, WorkloadError};
 /// points would repeat latencies).
 pub const MAX_LATENCY_CDF_POINTS: usize = 10_000;
 
+/// Most points a run's time series may have (`run.series_interval`): a million, about 200 MB
+/// of report at most; a mistaken interval (nanoseconds) would otherwise fill memory.
+pub const MAX_SERIES_POINTS: usize = 1_000_000;
+
 /// A scenario as written in its TOML file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -828,11 +832,36 @@ impl Scenario {
                 format!("{} must be shorter than run.duration ({})", run.warmup, d),
             ));
         }
-        if run
-            .series_interval
-            .is_some_and(|i| i.0 == SimDuration::ZERO)
-        {
-            return Err(self.error("run.series_interval", "must be more than 0"));
+        if let Some(TimeSpan(interval)) = run.series_interval {
+            if interval == SimDuration::ZERO {
+                return Err(self.error("run.series_interval", "must be more than 0"));
+            }
+            // The run's longest simulated time: its arrival period (given, or max_requests at
+            // the mean rate) and the drain after it.
+            let arrivals_s = run.duration.map(|d| d.0.as_secs_f64()).or_else(|| {
+                let rate = self.workload.mean_rate_per_s()?;
+                Some(run.max_requests? as f64 / rate)
+            });
+            if let Some(arrivals_s) = arrivals_s {
+                let drain_s = if run.drain {
+                    run.drain_limit.0.as_secs_f64()
+                } else {
+                    0.0
+                };
+                let points = (arrivals_s + drain_s) / interval.as_secs_f64();
+                if points > MAX_SERIES_POINTS as f64 {
+                    return Err(self.error(
+                        "run.series_interval",
+                        format!(
+                            "{} over a run of up to {:.0} s ({arrivals_s:.0} s of arrivals and \
+                             {drain_s:.0} s of drain) is {points:.3e} points, more than the \
+                             {MAX_SERIES_POINTS} a time series may have: make the interval longer",
+                            TimeSpan(interval),
+                            arrivals_s + drain_s
+                        ),
+                    ));
+                }
+            }
         }
         if let Some(points) = run.latency_cdf
             && !(1..=MAX_LATENCY_CDF_POINTS).contains(&points)
@@ -1139,6 +1168,25 @@ duration = "2s"
             std::env::temp_dir().join(format!("infscaler-scenario-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_series_of_more_points_than_memory_holds_is_refused() {
+        // Found by fuzzing: a 1 ns interval aborted on memory.
+        let text = format!("{BASE}series_interval = \"1ns\"\n");
+        let err = Scenario::parse(&text, "t.toml", Path::new("."))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.field, "run.series_interval");
+        assert!(err.message.contains("points"), "{err}");
+        let ok = format!("{BASE}series_interval = \"1s\"\n");
+        assert!(
+            Scenario::parse(&ok, "t.toml", Path::new("."))
+                .unwrap()
+                .resolve()
+                .is_ok()
+        );
     }
 
     #[test]

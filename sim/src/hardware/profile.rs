@@ -346,9 +346,20 @@ struct AcceleratorFile {
     fallback_transition: Option<TimeSpan>,
 }
 
+/// Smallest rate a profile may give (bytes/s, FLOP/s, Hz): 10⁶, a thousand times below the
+/// slowest engine or link a Jetson has; below it a unit is surely mistaken, and times computed
+/// from it could pass the 584 years a nanosecond count holds.
+const MIN_RATE: f64 = 1e6;
+
+/// A rate: finite and at least [`MIN_RATE`].
 fn positive(field: &str, x: f64) -> Result<f64, FieldError> {
-    if x > 0.0 && x.is_finite() {
+    if x >= MIN_RATE && x.is_finite() {
         Ok(x)
+    } else if x > 0.0 && x.is_finite() {
+        Err(field_error(
+            field,
+            format!("{x} per second is below the 1e6 a profile may give: check the unit"),
+        ))
     } else {
         Err(field_error(
             field,

@@ -129,7 +129,7 @@ pub struct Segment {
 impl Segment {
     /// Time of the segment running alone, nanoseconds.
     pub fn solo_ns(&self) -> u64 {
-        self.fixed_ns + self.work_ns
+        self.fixed_ns.saturating_add(self.work_ns)
     }
 
     /// The segment run `count` times back to back, as one: `count` times the work, fixed time
@@ -137,9 +137,9 @@ impl Segment {
     pub fn repeated(&self, count: u32) -> Segment {
         let n = u64::from(count);
         Segment {
-            fixed_ns: self.fixed_ns * n,
-            work_ns: self.work_ns * n,
-            mem_bytes: self.mem_bytes * n,
+            fixed_ns: self.fixed_ns.saturating_mul(n),
+            work_ns: self.work_ns.saturating_mul(n),
+            mem_bytes: self.mem_bytes.saturating_mul(n),
             ..*self
         }
     }
@@ -155,7 +155,9 @@ pub struct ExecPlan {
 impl ExecPlan {
     /// Time of the whole plan running alone on an idle device, nanoseconds.
     pub fn solo_ns(&self) -> u64 {
-        self.segments.iter().map(Segment::solo_ns).sum()
+        self.segments
+            .iter()
+            .fold(0u64, |a, s| a.saturating_add(s.solo_ns()))
     }
 
     /// Bytes the plan moves through unified memory.

@@ -233,7 +233,7 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
 }
 
 /// A name is not blank and has no control characters (it is printed in tables and comments).
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -323,47 +323,38 @@ pub(crate) fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
 /// before them leave `inputs` out; every layer states its `output_shape`.
 pub fn write(net: &Network) -> String {
     let model = net.to_model();
+    let name = basic_string(net.name());
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# infscaler model file (format {FORMAT_VERSION}): {}, {} layers, {:.3} GFLOPs and \
+        "# infscaler model file (format {FORMAT_VERSION}): {name}, {} layers, {:.3} GFLOPs and \
          {:.2} M parameters per sample.\n# Read by `app.stages = [\"<this file>\"]`; shown by \
          `infscaler models <this file>`.",
-        toml::Value::from(net.name().to_string()),
         net.nodes().len(),
         model.total_flops() as f64 / 1e9,
         model.total_params() as f64 / 1e6,
     );
-    let raw = RawFile {
-        format: FORMAT_VERSION,
-        name: net.name().to_string(),
-        input_shape: net.input_shape().to_vec(),
-        layers: Vec::new(),
-    };
-    out.push_str(&toml::to_string(&raw).expect("a model header serialises"));
+    let shape: Vec<String> = net.input_shape().iter().map(|d| d.to_string()).collect();
+    let _ = writeln!(
+        out,
+        "format = {FORMAT_VERSION}\nname = {name}\ninput_shape = [{}]",
+        shape.join(", ")
+    );
     let mut previous = TensorRef::Input;
     for (i, node) in net.nodes().iter().enumerate() {
         let inputs = (node.inputs.as_slice() != [previous]).then(|| {
             node.inputs
                 .iter()
                 .map(|t| match *t {
-                    TensorRef::Input => INPUT.to_string(),
-                    TensorRef::Node { index } => net.nodes()[index].name.clone(),
+                    TensorRef::Input => basic_string(INPUT),
+                    TensorRef::Node { index } => basic_string(&net.nodes()[index].name),
                 })
                 .collect::<Vec<_>>()
         });
         let layer = toml::Value::try_from(&node.layer).expect("a layer serialises");
-        let _ = writeln!(
-            out,
-            "\n[[layers]]\nname = {}",
-            toml::Value::from(node.name.clone())
-        );
+        let _ = writeln!(out, "\n[[layers]]\nname = {}", basic_string(&node.name));
         if let Some(inputs) = inputs {
-            let _ = writeln!(
-                out,
-                "inputs = {}",
-                toml::Value::try_from(inputs).expect("names")
-            );
+            let _ = writeln!(out, "inputs = [{}]", inputs.join(", "));
         }
         let _ = writeln!(out, "layer = {}", inline(&layer));
         let _ = writeln!(
@@ -395,6 +386,25 @@ fn inline(v: &toml::Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// `text` as a TOML basic string on one line: quotes, backslashes and control characters
+/// escaped (so no name can break out of its line, or of the header comment).
+fn basic_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn toml_key(k: &str) -> String {
@@ -535,7 +545,10 @@ layer = { kind = "add" }
         let e = err(
             "format = 1\nname = \"m\"\ninput_shape = [2, 4096, 4096]\n[[layers]]\nname = \"up\"\nlayer = { kind = \"resize\", scale = 256 }\n",
         );
-        assert!(e.contains("layers[0].layer") && e.contains("elements per sample"), "{e}");
+        assert!(
+            e.contains("layers[0].layer") && e.contains("elements per sample"),
+            "{e}"
+        );
     }
 
     #[test]

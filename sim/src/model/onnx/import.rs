@@ -206,11 +206,11 @@ pub fn import_model(
         }
     }
 
-    let name = if graph.name.is_empty() {
-        fallback_name
-    } else {
-        &graph.name
-    };
+    // Names are printed and written to model files: one a file cannot hold is replaced.
+    let name = [graph.name.as_str(), fallback_name]
+        .into_iter()
+        .find(|n| file::check_name(n).is_ok())
+        .unwrap_or("model");
     // The bounds of model files, so that no shape arithmetic below can overflow.
     file::check_shape(&per_sample)
         .map_err(|m| model_err(format!("input `{}`: {m}", input.name)))?;
@@ -226,7 +226,7 @@ pub fn import_model(
         } else {
             node.name.clone()
         };
-        if layer_name.is_empty() || names_used.contains(&layer_name) {
+        if file::check_name(&layer_name).is_err() || names_used.contains(&layer_name) {
             layer_name = format!("{}#{index}", node.op_type);
         }
         names_used.insert(layer_name.clone());
