@@ -21,20 +21,22 @@ fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
-/// A sweep file names its base scenario under a top-level `base` key, which no scenario has.
-fn is_sweep(path: &Path) -> bool {
+/// A sweep file names its base scenario under a top-level `base` key, and a model file
+/// (docs/models.md) lists `layers`; no scenario has either.
+fn is_not_a_scenario(path: &Path) -> bool {
     let text = std::fs::read_to_string(path).expect("a shipped file is readable");
-    toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("base"))
+    toml::from_str::<toml::Table>(&text)
+        .is_ok_and(|t| t.contains_key("base") || t.contains_key("layers"))
 }
 
-/// Every scenario shipped under scenarios/ (recursively), except sweep files.
+/// Every scenario shipped under scenarios/ (recursively), except sweep and model files.
 fn shipped_scenarios() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("scenarios/ is readable") {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "toml") && !is_sweep(&path) {
+            } else if path.extension().is_some_and(|e| e == "toml") && !is_not_a_scenario(&path) {
                 out.push(path);
             }
         }

@@ -71,6 +71,15 @@ impl Env {
         std::fs::write(traces.join(FUNCTIONS_DAY), functions_day(1440, 6))?;
         sandbox_paths.push(format!("../traces/{FUNCTIONS_DAY}"));
 
+        // Model files that scenarios name as stages (`../models/tiny-cnn.toml`).
+        let models = sandbox.join("scenarios").join("models");
+        std::fs::create_dir_all(&models)?;
+        for path in files_with_extension(&repo.join("scenarios/models"), "toml") {
+            let name = path.file_name().expect("a file name");
+            std::fs::copy(&path, models.join(name))?;
+            sandbox_paths.push(format!("../models/{}", name.to_string_lossy()));
+        }
+
         for sub in ["", "runtimes", "measured"] {
             let from = repo.join("hwprofiles").join(sub);
             let to = sandbox.join("hwprofiles").join(sub);
