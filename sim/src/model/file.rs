@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use thiserror::Error;
 
 use super::layers::{Layer, LayerError, Network, NetworkBuilder, TensorRef};
@@ -97,25 +97,25 @@ pub enum ModelFileError {
     },
 }
 
-/// The file, field for field.
-#[derive(Serialize, Deserialize)]
+/// The file, field for field (read only: [`write`] formats by hand, to keep names on one line).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     format: u32,
     name: String,
     input_shape: Vec<usize>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     layers: Vec<RawLayer>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLayer {
     name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     inputs: Option<Vec<String>>,
     layer: Layer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     output_shape: Option<Vec<usize>>,
 }
 
