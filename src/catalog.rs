@@ -75,11 +75,10 @@ pub fn models(
             }
         }
         Some(name) => {
-            let source = ModelSource::of_stage(name, Path::new(""));
-            let m = match &source {
-                ModelSource::Zoo(name) => zoo::build(name, &opts)?,
-                file => file.network(&opts).map_err(anyhow::Error::msg)?.to_model(),
-            };
+            let m = ModelSource::of_stage(name, Path::new(""))
+                .network(&opts)
+                .map_err(anyhow::Error::msg)?
+                .to_model();
             let dev = load_device(device)?;
             let runtime = RuntimeProfile::resolve(runtime, Path::new("."))?;
             let target = cost::Target::new(&dev, &runtime);

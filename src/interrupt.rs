@@ -29,9 +29,18 @@ pub fn install() {
 }
 
 /// Whether Ctrl-C was pressed since [`install`].
-pub fn requested() -> bool {
+fn requested() -> bool {
     REQUESTED.load(Ordering::Relaxed)
 }
 
 /// The exit status of a command stopped by Ctrl-C: 128 + SIGINT, as shells report it.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// What a run's observer answers: stop once Ctrl-C was pressed, go on otherwise.
+pub fn control_flow() -> std::ops::ControlFlow<()> {
+    if requested() {
+        std::ops::ControlFlow::Break(())
+    } else {
+        std::ops::ControlFlow::Continue(())
+    }
+}

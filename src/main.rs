@@ -432,11 +432,7 @@ fn run(scenario: Option<&Path>, seed: Option<u64>, json: bool, force: bool) -> R
     let mut view = progress::RunProgressView::new(&resolved.name);
     let report = simulation.run_interruptible(&mut |p| {
         view.observe(p);
-        if interrupt::requested() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
+        interrupt::control_flow()
     });
     drop(view);
     if json {

@@ -45,6 +45,19 @@ struct Args {
     minimize: bool,
 }
 
+impl Args {
+    /// The run these options ask for, with progress every 5 s (no case file, no stats file).
+    fn config(&self) -> Config {
+        Config {
+            start: self.start,
+            out: Some(self.out.clone()),
+            progress: Some(Duration::from_secs(5)),
+            minimize: self.minimize,
+            ..Config::new(self.cases, self.seed)
+        }
+    }
+}
+
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut a = Args {
         harnesses: Vec::new(),
@@ -284,14 +297,9 @@ fn worker(a: &Args) -> Result<bool, String> {
     });
 
     let config = Config {
-        cases: a.cases,
-        seed: a.seed,
-        start: a.start,
-        out: Some(a.out.clone()),
-        progress: Some(Duration::from_secs(5)),
-        minimize: a.minimize,
         case_file: Some(state.join(format!("{}.case", harness.name))),
         on_progress: Some(write_stats),
+        ..a.config()
     };
     let stats = driver::fuzz(harness, &env, &config);
     Ok(stats.findings.is_empty())
@@ -572,19 +580,7 @@ fn supervise(a: &Args) -> Result<bool, String> {
     let results: Vec<Stats> = if a.in_process {
         a.harnesses
             .iter()
-            .map(|h| {
-                let config = Config {
-                    cases: a.cases,
-                    seed: a.seed,
-                    start: a.start,
-                    out: Some(a.out.clone()),
-                    progress: Some(Duration::from_secs(5)),
-                    minimize: a.minimize,
-                    case_file: None,
-                    on_progress: None,
-                };
-                driver::fuzz(h, &env, &config)
-            })
+            .map(|h| driver::fuzz(h, &env, &a.config()))
             .collect()
     } else {
         let queue = Mutex::new(a.harnesses.iter().copied().enumerate());

@@ -2,8 +2,8 @@
 //! refuse the input with a clear error instead of panicking or exhausting memory. Each test
 //! names the harness, the seed and case that found it, and the fix.
 //!
-//! A finding not fixed yet gets `#[ignore = "open: …"]` here and an entry in `tests/short.rs`'s
-//! `KNOWN_OPEN`; both go with the fix. (None is open now.)
+//! Every finding the fuzzer has made so far is fixed; a finding whose fix has to wait is listed
+//! in `tests/short.rs`'s `KNOWN_OPEN` until it lands.
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use infscaler_sim::model::source::ModelSource;
 use infscaler_sim::model::zoo::ZooOptions;
 
 use crate::from_network::{self, BuildOptions};
-use crate::onnx;
+use crate::import;
 
 /// The stage's ONNX model and its layer graph (whose node `i` is the model's operator `i`).
 pub fn stage_onnx(
@@ -19,16 +19,7 @@ pub fn stage_onnx(
 ) -> Result<(ModelProto, Arc<Network>), String> {
     let net = source.network(zoo)?;
     let model = match source {
-        ModelSource::Onnx(path) => {
-            let bytes = infscaler_sim::input::read(path)
-                .map_err(|e| format!("cannot read ONNX file `{}`: {e}", path.display()))?;
-            onnx::decode(&bytes).map_err(|e| {
-                format!(
-                    "`{}` is not an ONNX model (protobuf decoding failed: {e})",
-                    path.display()
-                )
-            })?
-        }
+        ModelSource::Onnx(path) => import::read_model(path).map_err(|e| e.to_string())?,
         ModelSource::Zoo(_) | ModelSource::File(_) => {
             from_network::model_from_network(&net, build).map_err(|e| e.to_string())?
         }

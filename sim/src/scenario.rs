@@ -19,7 +19,7 @@ use crate::model::measured::{MeasuredError, MeasuredProfile, MeasuredTimes};
 use crate::model::runtime::RuntimeProfile;
 use crate::model::source::ModelSource;
 use crate::model::tokens::{self, TokenModel};
-use crate::model::zoo::{self, ZooOptions};
+use crate::model::zoo::ZooOptions;
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
@@ -595,23 +595,18 @@ impl Scenario {
         }
         let mut models = Vec::with_capacity(stages.len());
         for (stage, source) in stages.iter().zip(&sources) {
-            let model = match source {
-                ModelSource::Zoo(name) => zoo::build(name, &opts_of(stage)).map_err(|e| {
-                    self.error(
-                        field,
-                        format!(
-                            "{e} (built-in apps: {}; a model file or ONNX model is named by its \
-                             path, ending in .toml or .onnx)",
-                            builtin_app_names()
-                        ),
-                    )
-                })?,
-                file => file
-                    .network(&opts_of(stage))
-                    .map_err(|e| self.error(field, e))?
-                    .to_model(),
-            };
-            models.push(model);
+            let network = source.network(&opts_of(stage)).map_err(|e| match source {
+                ModelSource::Zoo(_) => self.error(
+                    field,
+                    format!(
+                        "{e} (built-in apps: {}; a model file or ONNX model is named by its \
+                         path, ending in .toml or .onnx)",
+                        builtin_app_names()
+                    ),
+                ),
+                _ => self.error(field, e),
+            })?;
+            models.push(network.to_model());
         }
         // A file's model is known by its own name, not by the path that found it.
         let app_name = if sources.iter().any(|s| s.path().is_some()) {
@@ -810,6 +805,23 @@ impl Scenario {
         Ok(())
     }
 
+    /// How long arrivals are expected to last, s: `run.duration`, or `run.max_requests` at the
+    /// workload's mean rate, whichever ends first; `None` where neither follows from the
+    /// scenario alone (a trace without `run.duration`).
+    fn arrival_period_s(&self) -> Option<f64> {
+        let run = &self.run;
+        let by_count = self
+            .workload
+            .mean_rate_per_s()
+            .zip(run.max_requests)
+            .map(|(rate, n)| n as f64 / rate);
+        let by_time = run.duration.map(|d| d.0.as_secs_f64());
+        match (by_time, by_count) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn check_run(&self) -> Result<(), ScenarioError> {
         let run = &self.run;
         if run.duration.is_none() && run.max_requests.is_none() {
@@ -836,13 +848,8 @@ impl Scenario {
             if interval == SimDuration::ZERO {
                 return Err(self.error("run.series_interval", "must be more than 0"));
             }
-            // The run's longest simulated time: its arrival period (given, or max_requests at
-            // the mean rate) and the drain after it.
-            let arrivals_s = run.duration.map(|d| d.0.as_secs_f64()).or_else(|| {
-                let rate = self.workload.mean_rate_per_s()?;
-                Some(run.max_requests? as f64 / rate)
-            });
-            if let Some(arrivals_s) = arrivals_s {
+            // The run's longest simulated time: its arrival period and the drain after it.
+            if let Some(arrivals_s) = self.arrival_period_s() {
                 let drain_s = if run.drain {
                     run.drain_limit.0.as_secs_f64()
                 } else {
@@ -961,15 +968,10 @@ impl ResolvedScenario {
     /// rate over `run.duration`, whichever is fewer; `None` where neither bounds it from the
     /// scenario alone (a trace without `max_requests`: its file bounds it).
     pub fn expected_arrivals(&self) -> Option<f64> {
-        let run = &self.scenario.run;
-        let by_rate = match (self.scenario.workload.mean_rate_per_s(), run.duration) {
-            (Some(rate), Some(d)) => Some(rate * d.0.as_secs_f64()),
-            _ => None,
-        };
-        let by_count = run.max_requests.map(|n| n as f64);
-        match (by_rate, by_count) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let s = &self.scenario;
+        match s.workload.mean_rate_per_s() {
+            Some(rate) => s.arrival_period_s().map(|t| rate * t),
+            None => s.run.max_requests.map(|n| n as f64),
         }
     }
 
@@ -1274,7 +1276,7 @@ duration = "2s"
     #[test]
     fn a_stage_may_be_a_model_file_next_to_the_scenario() {
         let dir = scratch("model-file");
-        let net = zoo::build_network("alexnet", &ZooOptions::default()).unwrap();
+        let net = crate::model::zoo::build_network("alexnet", &ZooOptions::default()).unwrap();
         let net = net.renamed("my_alexnet");
         std::fs::write(dir.join("mine.toml"), crate::model::file::write(&net)).unwrap();
         let text = BASE.replace("name = \"alexnet\"", "stages = [\"mine.toml\"]");

@@ -157,11 +157,7 @@ fn live_run(
     let report = sim
         .run_live_observed(Box::new(executor), &mut |p| {
             view.observe(p);
-            if crate::interrupt::requested() {
-                std::ops::ControlFlow::Break(())
-            } else {
-                std::ops::ControlFlow::Continue(())
-            }
+            crate::interrupt::control_flow()
         })
         .with_context(|| format!("live run of {origin}"))?;
     drop(view);

@@ -77,6 +77,16 @@ pub struct ProfileArgs {
     seed: u64,
 }
 
+impl ProfileArgs {
+    /// How zoo models are built: with `--seq-len`.
+    fn zoo_options(&self) -> ZooOptions {
+        ZooOptions {
+            seq_len: self.seq_len,
+            ..Default::default()
+        }
+    }
+}
+
 /// The execution provider named `ep` on the command line.
 pub(super) fn provider(ep: &str) -> Result<ExecutionProvider> {
     Ok(match ep {
@@ -126,12 +136,8 @@ fn stages(args: &ProfileArgs) -> Result<Vec<(ModelSource, Vec<usize>)>> {
         };
         // Check the cuts against the model before anything is built.
         let source = ModelSource::of_stage(model, std::path::Path::new(""));
-        let zoo_opts = ZooOptions {
-            seq_len: args.seq_len,
-            ..Default::default()
-        };
         let n = source
-            .network(&zoo_opts)
+            .network(&args.zoo_options())
             .map_err(|m| anyhow::anyhow!("--app: {m}"))?
             .nodes()
             .len();
@@ -277,10 +283,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         after_idle: std::time::Duration::from_nanos(args.after_idle.0.as_ns()),
         operators: !args.no_operators,
         seed: args.seed,
-        zoo: ZooOptions {
-            seq_len: args.seq_len,
-            ..Default::default()
-        },
+        zoo: args.zoo_options(),
     };
     eprintln!(
         "profiling {} on {} ({} thread{}, ONNX Runtime {}), batches {:?}, {} warm-up + {} timed \
@@ -300,13 +303,10 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         }
     );
     let mut models: Vec<MeasuredModel> = Vec::new();
-    let zoo_opts = ZooOptions {
-        seq_len: args.seq_len,
-        ..Default::default()
-    };
     for (source, cuts) in &stages {
+        // Files are read once (cached); a zoo model is built again, which is cheap.
         let name = source
-            .network(&zoo_opts)
+            .network(&opts.zoo)
             .map_err(anyhow::Error::msg)?
             .name()
             .to_string();

@@ -184,7 +184,6 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
                 format!("`{INPUT}` is the model input's name; give the layer another"),
             ));
         }
-        check_hyperparameters(&l.layer).map_err(|m| field(at("layer"), m))?;
         let inputs = match &l.inputs {
             None => vec![b.cursor()],
             Some(names) => names
@@ -206,19 +205,15 @@ pub fn parse(text: &str, file: &str) -> Result<Network, ModelFileError> {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        let layer = l.layer.clone();
-        let out = b
-            .try_layer(&l.name, l.layer, &inputs)
-            .map_err(|e| match e {
-                LayerError::DuplicateName(n) => field(
-                    at("name"),
-                    format!("`{n}` is used by an earlier layer; names must be unique"),
-                ),
-                other => field(at("layer"), other.to_string()),
-            })?;
+        let out = add_bounded(&mut b, &l.name, l.layer, &inputs).map_err(|e| match e {
+            BoundedError::Layer(LayerError::DuplicateName(n)) => field(
+                at("name"),
+                format!("`{n}` is used by an earlier layer; names must be unique"),
+            ),
+            BoundedError::Layer(other) => field(at("layer"), other.to_string()),
+            BoundedError::Bounds(m) => field(at("layer"), m),
+        })?;
         let computed = b.shape();
-        check_shape(computed).map_err(|m| field(at("layer"), format!("its output {m}")))?;
-        check_work(&b, &layer, &inputs).map_err(|m| field(at("layer"), m))?;
         if let Some(stored) = &l.output_shape
             && stored.as_slice() != computed
         {
@@ -270,13 +265,37 @@ pub(crate) fn check_shape(shape: &[usize]) -> Result<(), String> {
     Ok(())
 }
 
+/// Why [`add_bounded`] refused a layer.
+#[derive(Debug)]
+pub(crate) enum BoundedError {
+    /// The builder refused it (arity, shapes, an unknown tensor, a name used twice).
+    Layer(LayerError),
+    /// It passes the bounds of an untrusted file: what it passes.
+    Bounds(String),
+}
+
+/// [`NetworkBuilder::try_layer`] within the bounds of a file from outside (a model file, an
+/// ONNX graph): hyperparameters are checked before any shape arithmetic, the output's size and
+/// the layer's work after.
+pub(crate) fn add_bounded(
+    b: &mut NetworkBuilder,
+    name: &str,
+    layer: Layer,
+    inputs: &[TensorRef],
+) -> Result<TensorRef, BoundedError> {
+    check_hyperparameters(&layer).map_err(BoundedError::Bounds)?;
+    let kept = layer.clone();
+    let out = b
+        .try_layer(name, layer, inputs)
+        .map_err(BoundedError::Layer)?;
+    check_shape(b.shape()).map_err(|m| BoundedError::Bounds(format!("its output {m}")))?;
+    check_work(b, &kept, inputs).map_err(BoundedError::Bounds)?;
+    Ok(out)
+}
+
 /// The layer just added to `b` (reading `inputs`) does at most [`MAX_LAYER_FLOPS`] and holds at
 /// most [`MAX_LAYER_PARAMS`].
-pub(crate) fn check_work(
-    b: &NetworkBuilder,
-    layer: &Layer,
-    inputs: &[TensorRef],
-) -> Result<(), String> {
+fn check_work(b: &NetworkBuilder, layer: &Layer, inputs: &[TensorRef]) -> Result<(), String> {
     let shapes: Vec<&[usize]> = inputs
         .iter()
         .map(|&t| b.shape_of(t).unwrap_or(&[]))
@@ -298,7 +317,7 @@ pub(crate) fn check_work(
 
 /// Every integer among a layer's hyperparameters is at most [`MAX_HYPERPARAMETER`], and every
 /// float is finite.
-pub(crate) fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
+fn check_hyperparameters(layer: &Layer) -> Result<(), String> {
     fn walk(key: &str, v: &toml::Value) -> Result<(), String> {
         match v {
             toml::Value::Integer(i) if *i < 0 || *i as u64 > MAX_HYPERPARAMETER => Err(format!(

@@ -50,13 +50,9 @@ impl Simulation {
         executor.start_clock()?;
         self.machine.executor = Box::new(LiveExecution::new(executor));
         match self.run_loop(&mut WallClock, observe) {
-            Ok(end) => Ok(self.finish(end)),
+            Ok(end) => Ok(self.finish(end, false)),
             Err(Stop::Live(e)) => Err(e),
-            Err(Stop::Cancelled(at)) => {
-                let mut report = self.finish(at);
-                report.interrupted = true;
-                Ok(report)
-            }
+            Err(Stop::Cancelled(at)) => Ok(self.finish(at, true)),
         }
     }
 

@@ -254,7 +254,7 @@ impl Simulation {
         observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
     ) -> Result<Report, Cancelled> {
         match self.run_loop(&mut VirtualClock, observe) {
-            Ok(end) => Ok(self.finish(end)),
+            Ok(end) => Ok(self.finish(end, false)),
             Err(Stop::Cancelled(_)) => Err(Cancelled),
             Err(Stop::Live(e)) => unreachable!("simulated execution never fails: {e}"),
         }
@@ -268,12 +268,8 @@ impl Simulation {
         observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
     ) -> Report {
         match self.run_loop(&mut VirtualClock, observe) {
-            Ok(end) => self.finish(end),
-            Err(Stop::Cancelled(at)) => {
-                let mut report = self.finish(at);
-                report.interrupted = true;
-                report
-            }
+            Ok(end) => self.finish(end, false),
+            Err(Stop::Cancelled(at)) => self.finish(at, true),
             Err(Stop::Live(e)) => unreachable!("simulated execution never fails: {e}"),
         }
     }
@@ -423,7 +419,8 @@ impl Simulation {
 
     // ----- report ---------------------------------------------------------------------------
 
-    fn finish(self, end: SimTime) -> Report {
+    /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
+    fn finish(self, end: SimTime, interrupted: bool) -> Report {
         let events_processed = self.machine.events.events_processed();
         let rs = &self.scenario;
         let instances = self.plane.instances();
@@ -467,7 +464,7 @@ impl Simulation {
             scaling_events: self.scaling_events,
             tensor_sharing: self.plane.sharing_pools().to_vec(),
             events_processed,
-            interrupted: false,
+            interrupted,
         }
     }
 }

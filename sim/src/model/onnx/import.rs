@@ -118,17 +118,23 @@ impl ImportedModel {
     }
 }
 
-/// Reads (through [`crate::input`]'s size cap) and imports the `.onnx` file at `path`.
+/// Reads (through [`crate::input`]'s size cap) and decodes the `.onnx` file at `path`.
+pub fn read_model(path: &Path) -> Result<ModelProto, ImportError> {
+    let file = || path.display().to_string();
+    let bytes = crate::input::read(path).map_err(|source| ImportError::Read {
+        file: file(),
+        source,
+    })?;
+    onnx::decode(&bytes).map_err(|source| ImportError::Decode {
+        file: file(),
+        source,
+    })
+}
+
+/// Reads ([`read_model`]) and imports the `.onnx` file at `path`.
 pub fn import_file(path: &Path) -> Result<ImportedModel, ImportError> {
     let file = path.display().to_string();
-    let bytes = crate::input::read(path).map_err(|source| ImportError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    let model = onnx::decode(&bytes).map_err(|source| ImportError::Decode {
-        file: file.clone(),
-        source,
-    })?;
+    let model = read_model(path)?;
     let fallback = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -244,12 +250,10 @@ pub fn import_model(
             builder: &b,
         };
         let (layer, reads) = node_layer(&ctx).map_err(node_err)?;
-        file::check_hyperparameters(&layer).map_err(node_err)?;
-        let out = b
-            .try_layer(&layer_name, layer.clone(), &reads)
-            .map_err(|e| node_err(layer_error_reason(e)))?;
-        file::check_shape(b.shape()).map_err(|m| node_err(format!("its output {m}")))?;
-        file::check_work(&b, &layer, &reads).map_err(node_err)?;
+        let out = file::add_bounded(&mut b, &layer_name, layer, &reads).map_err(|e| match e {
+            file::BoundedError::Layer(e) => node_err(layer_error_reason(e)),
+            file::BoundedError::Bounds(m) => node_err(m),
+        })?;
         let Some(first) = node.output.first() else {
             return Err(node_err("the node has no output".into()));
         };
