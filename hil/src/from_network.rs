@@ -1,16 +1,25 @@
 //! ONNX models built from the simulator's layer graphs ([`Network`]), with random weights.
 //!
-//! Every [`LayerNode`](infscaler_sim::model::layers::LayerNode) becomes exactly one ONNX node,
-//! so ONNX node `i` is the simulator's operator `i` and the partition cuts of a scenario
-//! (`policy.stages[].cuts`) apply to the ONNX graph unchanged (see [`crate::split`]).
+//! Every [`LayerNode`](infscaler_sim::model::layers::LayerNode) becomes one ONNX node, or the
+//! group of nodes that ONNX (opset 17) needs for it: a linear layer on a sequence with a bias is
+//! `MatMul` + `Add`, GELU is `Div → Erf → Add → Mul → Mul` (PyTorch's export), SiLU is
+//! `Sigmoid` + `Mul`, `Q·Kᵀ` is `Transpose` + `MatMul`, a tied LM head transposes the embedding
+//! table, and an LSTM gets the transposes and reshape that make it batch-first. The importer
+//! reads each group back as one operator ([`infscaler_sim::model::onnx::fuse`]), so operator `i`
+//! of the file is layer `i` and the partition cuts of a scenario (`policy.stages[].cuts`) apply
+//! unchanged (see [`crate::split`]).
 //!
 //! # Naming
 //!
 //! The graph input is `input`, of shape `[N, ..input_shape]` with the batch dimension `N`
-//! symbolic. Each node is named after its layer and writes one value of the same name; weights
-//! are `<layer>.weight`, `<layer>.bias` and so on. The graph outputs are the values no node
-//! reads (the last layer's, for a chain). Every other value gets a `value_info` entry with its
-//! shape.
+//! symbolic: float, or INT64 token ids for a model that looks up embeddings. Each layer writes
+//! one value named after it, made by its group's last node; the group's main node (the `LSTM`,
+//! the `Erf`, the `MatMul`) carries the layer's name, its other nodes and inner values are
+//! `<layer>/<what>`. Weights are `<layer>.weight`, `<layer>.bias` and so on. The graph outputs
+//! are the values no layer reads (the last layer's, for a chain). Every other layer's value gets
+//! a `value_info` entry with its shape; position and segment embeddings look up a `[1, T]`
+//! constant, as Hugging Face's exports do, so their values (and what is computed from them
+//! alone) have batch dimension 1 and broadcast.
 //!
 //! # Weights
 //!
@@ -20,14 +29,16 @@
 //! same time to run as trained ones: no operator here has data-dependent work.
 
 use infscaler_sim::model::ActivationFn;
-use infscaler_sim::model::layers::{Layer, Network, PoolMode, TensorRef};
+use infscaler_sim::model::layers::{EmbeddingIds, Layer, Network, PoolMode, TensorRef};
 use infscaler_sim::model::zoo::{self, ZooError, ZooOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
-use crate::onnx;
-use crate::onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use crate::onnx::proto::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, data_type,
+};
+use crate::onnx::{self, Dim};
 
 /// The ONNX opset the built models import. Opset 17 ships with ONNX 1.12 at IR version 8
 /// (onnx/onnx docs/Versioning.md, "Released Versions" table); ONNX Runtime supports it since
@@ -66,9 +77,7 @@ pub enum BuildError {
     /// A layer kind the builder does not write yet.
     #[error(
         "model `{model}`, layer `{layer}` ({kind}): cannot be written as ONNX yet: {reason}. \
-         Supported: conv2d, conv_transpose2d, linear on a vector, relu, relu6, sigmoid, tanh, \
-         leaky_relu, pool, global_pool, lrn, batch_norm, layer_norm, add, mul, concat, resize, \
-         softmax, flatten, reshape, transpose, slice, dropout"
+         Supported: every layer kind but kv_cache"
     )]
     UnsupportedLayer {
         /// Model name.
@@ -141,17 +150,29 @@ pub fn model_from_network(net: &Network, opts: &BuildOptions) -> Result<ModelPro
         }
     }
 
+    let input_type = if onnx::reads_token_ids(net) {
+        data_type::INT64
+    } else {
+        data_type::FLOAT
+    };
     let mut graph = GraphProto {
         name: net.name().to_string(),
-        input: vec![onnx::value_info(
+        input: vec![onnx::typed_value_info(
             INPUT_NAME,
             &onnx::batched(net.input_shape()),
+            input_type,
         )],
         ..Default::default()
     };
+    let batch_one = onnx::batch_one_nodes(net);
     for (index, n) in nodes.iter().enumerate() {
         let inputs: Vec<String> = n.inputs.iter().map(|&t| value_name(t)).collect();
-        let in_shape = net.shape_of(n.inputs[0]).unwrap_or(&[]);
+        let in_shapes: Vec<&[usize]> = n
+            .inputs
+            .iter()
+            .map(|&t| net.shape_of(t).unwrap_or(&[]))
+            .collect();
+        let tied = tied_table(net, &n.layer, index);
         let mut w = Weights {
             rng: layer_rng(opts.seed, index),
             layer: &n.name,
@@ -163,10 +184,17 @@ pub fn model_from_network(net: &Network, opts: &BuildOptions) -> Result<ModelPro
             kind: layer_kind_name(&n.layer),
             reason: reason.to_string(),
         };
-        let node = layer_node(&n.layer, &n.name, inputs, in_shape, &mut w)
+        let group = layer_nodes(&n.layer, &n.name, inputs, &in_shapes, tied, &mut w)
             .map_err(|reason| unsupported(&reason))?;
-        graph.node.push(node);
-        let info = onnx::value_info(&n.name, &onnx::batched(&n.output_shape));
+        graph.node.extend(group);
+        let shape: Vec<Dim> = if batch_one[index] {
+            std::iter::once(Dim::Fixed(1))
+                .chain(n.output_shape.iter().map(|&d| Dim::Fixed(d as u64)))
+                .collect()
+        } else {
+            onnx::batched(&n.output_shape)
+        };
+        let info = onnx::value_info(&n.name, &shape);
         if read[index] {
             graph.value_info.push(info);
         } else {
@@ -189,6 +217,25 @@ pub fn model_from_network(net: &Network, opts: &BuildOptions) -> Result<ModelPro
         graph: Some(graph),
         ..Default::default()
     })
+}
+
+/// The table a tied projection ([`Layer::Unembedding`]) at `index` shares: the weight of the
+/// last token embedding before it with the same shape.
+fn tied_table(net: &Network, layer: &Layer, index: usize) -> Option<String> {
+    let Layer::Unembedding { vocab, dim } = *layer else {
+        return None;
+    };
+    net.nodes()[..index]
+        .iter()
+        .rev()
+        .find_map(|n| match n.layer {
+            Layer::Embedding {
+                vocab: v,
+                dim: d,
+                ids: EmbeddingIds::Tokens,
+            } if (v, d) == (vocab, dim) => Some(format!("{}.weight", n.name)),
+            _ => None,
+        })
 }
 
 /// The random stream of node `index`'s weights.
@@ -244,29 +291,43 @@ impl Weights<'_> {
     }
 }
 
+/// A node named `name` that writes the value `name`.
 fn node(op_type: &str, name: &str, input: Vec<String>) -> NodeProto {
+    node_to(op_type, name, input, name)
+}
+
+/// A node named `name` that writes the value `output`.
+fn node_to(op_type: &str, name: &str, input: Vec<String>, output: &str) -> NodeProto {
     NodeProto {
         input,
-        output: vec![name.to_string()],
+        output: vec![output.to_string()],
         name: name.to_string(),
         op_type: op_type.to_string(),
         ..Default::default()
     }
 }
 
+/// `<layer>/<what>`: an inner node or value of a layer's group.
+fn inner(layer: &str, what: &str) -> String {
+    format!("{layer}/{what}")
+}
+
 fn ints(v: &[usize]) -> impl Iterator<Item = i64> + '_ {
     v.iter().map(|&x| x as i64)
 }
 
-/// The ONNX node of one layer. `x` holds the names of the values it reads; `in_shape` is the
-/// per-sample shape of the first.
-fn layer_node(
+/// The ONNX nodes of one layer (see the module documentation). `x` holds the names of the
+/// values it reads, `in_shapes` their per-sample shapes; `tied` names the embedding table a tied
+/// projection shares.
+fn layer_nodes(
     layer: &Layer,
     name: &str,
     mut x: Vec<String>,
-    in_shape: &[usize],
+    in_shapes: &[&[usize]],
+    tied: Option<String>,
     w: &mut Weights<'_>,
-) -> Result<NodeProto, String> {
+) -> Result<Vec<NodeProto>, String> {
+    let in_shape = in_shapes.first().copied().unwrap_or(&[]);
     let n = match *layer {
         Layer::Conv2d {
             in_ch,
@@ -333,11 +394,19 @@ fn layer_node(
             bias,
         } => {
             if in_shape.len() != 1 {
-                return Err(format!(
-                    "linear on a rank-{} sample needs MatMul + Add, which is not written yet \
-                     (only linear on a vector, as Gemm)",
-                    in_shape.len()
-                ));
+                // On a sequence: MatMul by the weight stored [in, out], as PyTorch exports it,
+                // then the bias.
+                x.push(w.kaiming("weight", &[in_features, out_features], in_features));
+                if !bias {
+                    return Ok(vec![node("MatMul", name, x)]);
+                }
+                let product = inner(name, "matmul");
+                let matmul = node_to("MatMul", name, x, &product);
+                let b = w.bias(out_features, in_features);
+                return Ok(vec![
+                    matmul,
+                    node_to("Add", &inner(name, "bias"), vec![product, b], name),
+                ]);
             }
             // Gemm: Y = X · Bᵀ + C with B stored [out, in] (transB = 1), as PyTorch stores it.
             x.push(w.kaiming("weight", &[out_features, in_features], in_features));
@@ -362,16 +431,13 @@ fn layer_node(
                 n.attribute = vec![onnx::attr_float("alpha", LEAKY_RELU_ALPHA)];
                 n
             }
-            ActivationFn::Gelu => {
-                return Err(
-                    "GELU is an ONNX operator only from opset 20; opset 17 is written".into(),
-                );
-            }
+            ActivationFn::Gelu => return Ok(gelu_nodes(name, &x[0], w)),
             ActivationFn::Silu => {
-                return Err(
-                    "SiLU takes two ONNX nodes (Sigmoid, Mul); one node per layer is written"
-                        .into(),
-                );
+                let gate = inner(name, "sigmoid");
+                return Ok(vec![
+                    node_to("Sigmoid", name, vec![x[0].clone()], &gate),
+                    node_to("Mul", &inner(name, "mul"), vec![x[0].clone(), gate], name),
+                ]);
             }
         },
         Layer::Pool {
@@ -491,19 +557,144 @@ fn layer_node(
             x.push(w.scalar("ratio", ratio as f32));
             node("Dropout", name, x)
         }
-        Layer::Embedding { .. } => {
-            return Err("embedding look-ups (Gather on integer ids) are not written yet".into());
+        Layer::Embedding { vocab, dim, ids } => {
+            // PyTorch initialises embeddings N(0, 1); uniform ±1 has the same scale.
+            let table = w.uniform("weight", &[vocab, dim], -1.0, 1.0);
+            let tokens = in_shape.first().copied().unwrap_or(0);
+            let ids = match ids {
+                EmbeddingIds::Tokens => x[0].clone(),
+                EmbeddingIds::Positions | EmbeddingIds::FirstSegment => {
+                    let values: Vec<i64> = match ids {
+                        EmbeddingIds::Positions => (0..tokens as i64).collect(),
+                        _ => vec![0; tokens],
+                    };
+                    w.push(onnx::i64_tensor_shaped(
+                        &w.name("ids"),
+                        &[1, tokens],
+                        &values,
+                    ))
+                }
+            };
+            node("Gather", name, vec![table, ids])
         }
-        Layer::Unembedding { .. } => {
-            return Err("tied-embedding projections are not written yet".into());
+        Layer::Unembedding { vocab, dim } => {
+            // Y = X · tableᵀ, the table shared with the token embedding (GPT-2's tied LM head).
+            let table = match tied {
+                Some(t) => t,
+                None => w.uniform("weight", &[vocab, dim], -1.0, 1.0),
+            };
+            let transposed = inner(name, "weight_t");
+            let mut t = node_to("Transpose", &transposed, vec![table], &transposed);
+            t.attribute = vec![onnx::attr_ints("perm", [1, 0])];
+            x.push(transposed);
+            return Ok(vec![t, node("MatMul", name, x)]);
         }
-        Layer::MatMul { .. } => {
-            return Err("matrix products of two activations are not written yet".into());
+        Layer::MatMul { transpose_b } => {
+            if !transpose_b {
+                return Ok(vec![node("MatMul", name, x)]);
+            }
+            // Batch dimension included: swap the last two of rank r.
+            let r = in_shapes.get(1).map_or(0, |s| s.len()) as i64 + 1;
+            let transposed = inner(name, "transpose_b");
+            let mut t = node_to("Transpose", &transposed, vec![x[1].clone()], &transposed);
+            t.attribute = vec![onnx::attr_ints("perm", (0..r - 2).chain([r - 1, r - 2]))];
+            x[1] = transposed;
+            return Ok(vec![t, node("MatMul", name, x)]);
         }
-        Layer::Lstm { .. } => return Err("LSTM is not written yet".into()),
+        Layer::Lstm {
+            input_size,
+            hidden,
+            bidirectional,
+        } => {
+            return Ok(lstm_nodes(
+                name,
+                &x[0],
+                input_size,
+                hidden,
+                bidirectional,
+                w,
+            ));
+        }
         Layer::KvCache { .. } => {
-            return Err("KV caches (a decoder's past keys and values) are not written yet".into());
+            return Err(
+                "KV caches read a decoder's past keys and values, a second model input; the \
+                 simulator's ONNX models have one input"
+                    .into(),
+            );
         }
     };
-    Ok(n)
+    Ok(vec![n])
+}
+
+/// GELU as PyTorch exports it before opset 20: `x · (1 + erf(x / √2)) · 0.5`.
+fn gelu_nodes(name: &str, x: &str, w: &mut Weights<'_>) -> Vec<NodeProto> {
+    let sqrt2 = w.scalar("sqrt2", std::f32::consts::SQRT_2);
+    let one = w.scalar("one", 1.0);
+    let half = w.scalar("half", 0.5);
+    let (scaled, erf, plus_one, product) = (
+        inner(name, "div"),
+        inner(name, "erf"),
+        inner(name, "add"),
+        inner(name, "mul"),
+    );
+    vec![
+        node_to("Div", &scaled, vec![x.into(), sqrt2], &scaled),
+        node_to("Erf", name, vec![scaled], &erf),
+        node_to("Add", &plus_one, vec![erf, one], &plus_one),
+        node_to("Mul", &product, vec![x.into(), plus_one], &product),
+        node_to("Mul", &inner(name, "half"), vec![product, half], name),
+    ]
+}
+
+/// An LSTM on a batch-first `[N, T, in]` sequence: `Transpose[1,0,2]` to ONNX's time-major
+/// layout (ONNX Runtime runs `layout = 1` on no provider we use), `LSTM`, then
+/// `Transpose[2,0,1,3]` of `Y` (`[T, dirs, N, h]`) and `Reshape[0,0,-1]` to `[N, T, dirs · h]`.
+/// Weights uniform in ±1/√h, PyTorch's `nn.LSTM` initialisation.
+fn lstm_nodes(
+    name: &str,
+    x: &str,
+    input_size: usize,
+    hidden: usize,
+    bidirectional: bool,
+    w: &mut Weights<'_>,
+) -> Vec<NodeProto> {
+    let dirs = if bidirectional { 2 } else { 1 };
+    let bound = 1.0 / (hidden.max(1) as f32).sqrt();
+    let weights = w.uniform("W", &[dirs, 4 * hidden, input_size], -bound, bound);
+    let recurrence = w.uniform("R", &[dirs, 4 * hidden, hidden], -bound, bound);
+    let biases = w.uniform("B", &[dirs, 8 * hidden], -bound, bound);
+    let merge = w.i64s("merge_shape", &[0, 0, -1]);
+    let (time_major, y, batch_major) = (
+        inner(name, "time_major"),
+        inner(name, "y"),
+        inner(name, "batch_major"),
+    );
+    let mut to_time = node_to("Transpose", &time_major, vec![x.into()], &time_major);
+    to_time.attribute = vec![onnx::attr_ints("perm", [1, 0, 2])];
+    let mut lstm = node_to(
+        "LSTM",
+        name,
+        vec![time_major, weights, recurrence, biases],
+        &y,
+    );
+    lstm.attribute = vec![
+        onnx::attr_int("hidden_size", hidden as i64),
+        onnx::attr_string(
+            "direction",
+            if bidirectional {
+                "bidirectional"
+            } else {
+                "forward"
+            },
+        ),
+    ];
+    let mut to_batch = node_to("Transpose", &batch_major, vec![y], &batch_major);
+    to_batch.attribute = vec![onnx::attr_ints("perm", [2, 0, 1, 3])];
+    let reshape = node_to(
+        "Reshape",
+        &inner(name, "merge_directions"),
+        vec![batch_major, merge],
+        name,
+    );
+    vec![to_time, lstm, to_batch, reshape]
 }

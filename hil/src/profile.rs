@@ -113,14 +113,16 @@ pub fn profile_model(
     let name = net.name();
     let model = net.to_model();
     let n_ops = model.operators.len();
-    // Operator `i` is the `i`-th node once `Constant` nodes are folded into weights.
-    let nodes = onnx_model.graph.as_ref().map_or(0, |g| {
-        g.node.iter().filter(|n| n.op_type != "Constant").count()
-    });
-    if nodes != n_ops {
+    // The file's operators (its nodes, grouped as the importer groups them) are the
+    // simulator's: checked, since an `.onnx` stage's network was imported separately.
+    let file_ops = crate::import::import_model(&onnx_model, name, name)
+        .map_err(SplitError::from)?
+        .operator_nodes
+        .len();
+    if file_ops != n_ops {
         return Err(ProfileError::Options(format!(
-            "model `{name}`: {nodes} ONNX nodes for {n_ops} simulator operators; cannot match \
-             measurements to operators"
+            "model `{name}`: {file_ops} ONNX operators for {n_ops} simulator operators; cannot \
+             match measurements to operators"
         )));
     }
 
@@ -270,7 +272,8 @@ fn time_model(
                     Dim::Symbol(_) => b as usize,
                 })
                 .collect();
-            tensors.push((input.name.clone(), synthetic_input(&dims)));
+            let kind = graph.map_or(onnx::InputKind::Float, |g| onnx::input_kind(g, input));
+            tensors.push((input.name.clone(), synthetic_input(&dims, kind)));
         }
         let feed: Vec<(&str, &HostTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let samples = session.time_runs(&feed, opts.warmup, opts.iters, opts.gap)?;
@@ -297,9 +300,9 @@ fn time_model(
     Ok((out, after_idle))
 }
 
-/// A deterministic input in [-1, 1).
-fn synthetic_input(shape: &[usize]) -> HostTensor {
-    HostTensor::from_fn(shape, |i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0)
+/// A deterministic input: floats in [-1, 1), or valid token ids.
+fn synthetic_input(shape: &[usize], kind: onnx::InputKind) -> HostTensor {
+    HostTensor::for_input(shape, kind, |i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0)
 }
 
 /// The CPU's model name (`/proc/cpuinfo`'s `model name`, else the architecture) and the number

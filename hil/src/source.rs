@@ -11,7 +11,8 @@ use infscaler_sim::model::zoo::ZooOptions;
 use crate::from_network::{self, BuildOptions};
 use crate::import;
 
-/// The stage's ONNX model and its layer graph (whose node `i` is the model's operator `i`).
+/// The stage's ONNX model and its layer graph (whose node `i` is the model's operator `i`, as
+/// the importer groups the ONNX nodes).
 pub fn stage_onnx(
     source: &ModelSource,
     zoo: &ZooOptions,

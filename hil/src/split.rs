@@ -3,9 +3,11 @@
 //! Cuts mean what they mean in a scenario (`policy.stages[].cuts`, see
 //! [`infscaler_sim::model::partition::split`]): operator indices, a cut `x` ending a partition
 //! after operator `#x` (1-based), so `[5, 13]` on AlexNet gives operators `0..5`, `5..13` and
-//! `13..24`. Operator `i` is the `i`-th node of the graph once `Constant` nodes are folded into
-//! initialisers ([`crate::import::fold_constants`]); for a model built by
-//! [`crate::from_network`] it is layer `i`.
+//! `13..24`. Operators are the importer's ([`crate::import::ImportedModel::operator_nodes`]):
+//! one node, or the group of nodes ONNX needs for one of the simulator's layers (an LSTM with its
+//! layout transposes, `MatMul` + bias, GELU, …), so a cut never falls inside a layer; for a model
+//! built by [`crate::from_network`] operator `i` is layer `i`. A partition holds its operators'
+//! nodes in graph order.
 //!
 //! # What crosses a cut
 //!
@@ -26,7 +28,7 @@ use infscaler_sim::model::partition;
 use thiserror::Error;
 
 use crate::import::{self, ImportError};
-use crate::onnx::proto::{GraphProto, ModelProto};
+use crate::onnx::proto::{GraphProto, ModelProto, NodeProto};
 use crate::onnx::{self, Dim};
 
 /// One partition sub-model.
@@ -74,7 +76,7 @@ pub fn split_model(
         op_type: "Constant".into(),
         reason,
     })?;
-    let n_ops = graph.node.len();
+    let n_ops = imported.operator_nodes.len();
     let ranges = partition::split(n_ops, cuts).map_err(|reason| SplitError::Cuts {
         model: name.to_string(),
         reason,
@@ -102,7 +104,11 @@ pub fn split_model(
     shape_of.insert(&imported.input_name, with_batch(net.input_shape()));
     for (i, out) in imported.output_names.iter().enumerate() {
         let per_sample = net.shape_of(TensorRef::Node { index: i }).unwrap_or(&[]);
-        shape_of.insert(out, with_batch(per_sample));
+        let mut shape = with_batch(per_sample);
+        if imported.batch_one[i] {
+            shape[0] = Dim::Fixed(1);
+        }
+        shape_of.insert(out, shape);
     }
 
     // Where each value is made (None: the model input) and the last partition that reads it
@@ -112,12 +118,18 @@ pub fn split_model(
         .enumerate()
         .flat_map(|(k, r)| r.clone().map(move |_| k))
         .collect();
+    let mut partition_of_node = vec![0; graph.node.len()];
+    for (op, nodes) in imported.operator_nodes.iter().enumerate() {
+        for &n in nodes {
+            partition_of_node[n] = partition_of_op[op];
+        }
+    }
     let mut order: Vec<&str> = vec![&imported.input_name];
     let mut made_in: HashMap<&str, Option<usize>> = HashMap::new();
     made_in.insert(&imported.input_name, None);
     let mut last_read: HashMap<&str, usize> = HashMap::new();
     for (i, node) in graph.node.iter().enumerate() {
-        let k = partition_of_op[i];
+        let k = partition_of_node[i];
         for v in node
             .input
             .iter()
@@ -154,7 +166,11 @@ pub fn split_model(
         } else {
             live_after(k)
         };
-        let sub = sub_graph(&graph, &ops, &inputs, &outputs, &shape_of, k);
+        let nodes: Vec<_> = (0..graph.node.len())
+            .filter(|&i| partition_of_node[i] == k)
+            .map(|i| graph.node[i].clone())
+            .collect();
+        let sub = sub_graph(&graph, nodes, &inputs, &outputs, &shape_of, k);
         partitions.push(Partition {
             operators: ops,
             model: ModelProto {
@@ -174,22 +190,23 @@ pub fn split_model(
 /// outputs, and value infos for its internal values.
 fn sub_graph(
     graph: &GraphProto,
-    ops: &Range<usize>,
+    nodes: Vec<NodeProto>,
     inputs: &[String],
     outputs: &[String],
     shape_of: &HashMap<&str, Vec<Dim>>,
     k: usize,
 ) -> GraphProto {
-    let nodes = graph.node[ops.clone()].to_vec();
     let read: std::collections::HashSet<&str> = nodes
         .iter()
         .flat_map(|n| n.input.iter().map(String::as_str))
         .collect();
     let info = |name: &str| {
-        // Model outputs keep their declared type; other values get the inferred shape.
+        // The model input and outputs keep their declared types (token ids are integers);
+        // other values get the inferred shape.
         graph
             .output
             .iter()
+            .chain(&graph.input)
             .find(|o| o.name == name)
             .cloned()
             .unwrap_or_else(|| onnx::value_info(name, shape_of.get(name).map_or(&[][..], |s| s)))

@@ -4,8 +4,11 @@ mod common;
 
 use common::{assert_close, cpu, input, runtime};
 use infscaler_hil::from_network::{self, BuildOptions, INPUT_NAME};
+use infscaler_hil::onnx::InputKind;
+use infscaler_hil::onnx::proto::data_type;
 use infscaler_hil::runtime::{
-    ExecutionProvider, OnnxSession, PartitionChain, RuntimeError, SessionConfig, TensorRtOptions,
+    ExecutionProvider, HostTensor, OnnxSession, PartitionChain, RuntimeError, SessionConfig,
+    TensorRtOptions,
 };
 use infscaler_hil::split::split_model;
 use infscaler_sim::model::zoo::{self, ZooOptions};
@@ -110,4 +113,111 @@ fn gpu_providers_give_a_clear_error_when_the_library_lacks_them() {
         assert!(msg.contains("ORT_DYLIB_PATH"), "{msg}");
         assert!(msg.contains(&rt.library().display().to_string()), "{msg}");
     }
+}
+
+/// Token ids for BERT's input `[rows, tokens]`.
+fn token_ids(rows: usize, tokens: usize) -> HostTensor {
+    HostTensor::for_input(
+        &[rows, tokens],
+        InputKind::Ids {
+            elem_type: data_type::INT64,
+            bound: 30522,
+        },
+        |_| 0.0,
+    )
+}
+
+#[test]
+fn crnn_lstms_run_whole_and_split_around_them_with_equal_outputs() {
+    let rt = runtime();
+    let net = zoo::build_network("crnn", &ZooOptions::default()).unwrap();
+    let index = |name: &str| net.nodes().iter().position(|n| n.name == name).unwrap();
+    let model = from_network::model_from_network(&net, &BuildOptions { seed: 5 }).unwrap();
+    // Cuts before the first LSTM and between the two: each LSTM's four nodes (layout
+    // transposes, LSTM, direction merge) stay in one partition.
+    let cuts = [index("blstm1"), index("blstm2")];
+    let parts = split_model(&model, &cuts, "crnn").unwrap();
+    assert_eq!(parts[1].operators, cuts[0]..cuts[1]);
+    let ops: Vec<&str> = parts[1]
+        .model
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .map(|n| n.op_type.as_str())
+        .collect();
+    assert_eq!(ops, ["Transpose", "LSTM", "Transpose", "Reshape"]);
+    assert_eq!(parts[1].outputs, ["blstm1"]);
+
+    let x = input(&[2, 1, 32, 100]);
+    let mut whole = OnnxSession::from_model(rt, &model, "crnn", &cpu()).unwrap();
+    let expected = whole.run(&[(INPUT_NAME, &x)]).unwrap();
+    assert_eq!(expected[0].1.shape, vec![2, 26, 37]);
+    let mut chain = PartitionChain::new(rt, &parts, "crnn", &cpu()).unwrap();
+    let got = chain.run(INPUT_NAME, &x).unwrap();
+    assert_close(&got[0].1, &expected[0].1, 1e-6, 1e-4);
+}
+
+#[test]
+fn bert_reads_token_ids_and_splits_with_the_ids_and_position_embeddings_crossing_cuts() {
+    let rt = runtime();
+    let opts = ZooOptions {
+        seq_len: 8,
+        ..ZooOptions::default()
+    };
+    let net = zoo::build_network("bert_base", &opts).unwrap();
+    let index = |name: &str| net.nodes().iter().position(|n| n.name == name).unwrap();
+    let model = from_network::model_from_network(&net, &BuildOptions { seed: 2 }).unwrap();
+    // After the word embedding (the position and segment look-ups read constant ids, not the
+    // input) and after the position embedding, whose batch-1 value crosses the cut; inside the
+    // first layer's attention, between Q·Kᵀ and the softmax; and after the first GELU.
+    let cuts = [
+        index("embeddings.word") + 1,
+        index("embeddings.position") + 1,
+        index("layer0.attention.scores") + 1,
+        index("layer0.ffn.gelu") + 1,
+    ];
+    let parts = split_model(&model, &cuts, "bert_base").unwrap();
+    assert_eq!(parts[1].inputs, ["embeddings.word"]);
+    assert_eq!(parts[1].outputs, ["embeddings.word", "embeddings.position"]);
+
+    let x = token_ids(2, 8);
+    let mut whole = OnnxSession::from_model(rt, &model, "bert_base", &cpu()).unwrap();
+    let expected = whole.run(&[(INPUT_NAME, &x)]).unwrap();
+    assert_eq!(expected[0].1.shape, vec![2, 1, 768]);
+    let mut chain = PartitionChain::new(rt, &parts, "bert_base", &cpu()).unwrap();
+    let got = chain.run(INPUT_NAME, &x).unwrap();
+    assert!(expected[0].1.data.iter().any(|v| *v != 0.0));
+    assert_close(&got[0].1, &expected[0].1, 1e-5, 1e-4);
+}
+
+#[test]
+fn gathering_rows_reads_token_ids_and_broadcasts_batch_one_values() {
+    use infscaler_hil::live::data::{RequestData, TensorSet, gather};
+    use ort::value::Tensor;
+    use std::sync::Arc;
+    runtime();
+    let ids = Tensor::from_array((vec![2usize, 3], vec![1i64, 2, 3, 4, 5, 6])).unwrap();
+    let position = Tensor::from_array((vec![1usize, 2], vec![0.5f32, 0.25])).unwrap();
+    let set = Arc::new(TensorSet {
+        values: vec![
+            ("ids".into(), Arc::new(ids.into_dyn())),
+            ("position".into(), Arc::new(position.into_dyn())),
+        ],
+        rows: 2,
+    });
+    // Row 1 alone: a new batch, so its rows are gathered.
+    let request = RequestData {
+        set: set.clone(),
+        row: 1,
+    };
+    let (values, _) = gather(&[&request], &["ids".into(), "position".into()]).unwrap();
+    let (shape, got) = values[0].1.try_extract_tensor::<i64>().unwrap();
+    assert_eq!((shape.to_vec(), got.to_vec()), (vec![1, 3], vec![4, 5, 6]));
+    let (shape, got) = values[1].1.try_extract_tensor::<f32>().unwrap();
+    assert_eq!(
+        (shape.to_vec(), got.to_vec()),
+        (vec![1, 2], vec![0.5, 0.25])
+    );
 }

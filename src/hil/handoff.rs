@@ -162,7 +162,10 @@ fn measure(
 
     let mut producer = session(rt, model, "producer")?;
     let input_name = producer.input_names()[0].clone();
-    let input = Arc::new(data::input_value(&[1, elems]).map_err(anyhow::Error::msg)?);
+    let input = Arc::new(
+        data::input_value(&[1, elems], infscaler_sim::model::onnx::InputKind::Float)
+            .map_err(anyhow::Error::msg)?,
+    );
     let mut times = Vec::with_capacity(iters);
     for i in 0..total {
         let mut out = producer.run_values(&[(input_name.clone(), input.clone())])?;

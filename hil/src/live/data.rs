@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use ort::value::{DynValue, Tensor};
+use infscaler_sim::model::onnx::InputKind;
+use infscaler_sim::model::onnx::proto::data_type;
+use ort::value::{DynValue, PrimitiveTensorElementType, Tensor};
 
 /// Named values, each with the batch dimension first.
 #[derive(Debug)]
@@ -67,28 +69,14 @@ pub fn gather(
             values.push((name.clone(), find(&first.set, name)?.clone()));
             continue;
         }
-        let mut data: Vec<f32> = Vec::new();
-        let mut shape: Vec<usize> = Vec::new();
-        for r in requests {
-            let value = find(&r.set, name)?;
-            let (s, all) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| format!("value `{name}`: {e}"))?;
-            let rows = (*s.first().unwrap_or(&1)).max(1) as usize;
-            let per_row = all.len() / rows;
-            if shape.is_empty() {
-                shape = s.iter().map(|&d| d as usize).collect();
-                data.reserve(per_row * requests.len());
-            }
-            data.extend_from_slice(&all[r.row * per_row..(r.row + 1) * per_row]);
-        }
-        if let Some(b) = shape.first_mut() {
-            *b = requests.len();
-        }
-        bytes += (data.len() * 4) as u64;
-        let tensor =
-            Tensor::from_array((shape, data)).map_err(|e| format!("value `{name}`: {e}"))?;
-        values.push((name.clone(), Arc::new(tensor.into_dyn())));
+        let is_ids = find(&first.set, name)?.try_extract_tensor::<i64>().is_ok();
+        let (value, copied) = if is_ids {
+            gather_rows::<i64>(requests, name)?
+        } else {
+            gather_rows::<f32>(requests, name)?
+        };
+        bytes += copied;
+        values.push((name.clone(), Arc::new(value)));
     }
     let how = if whole {
         Gathered::ZeroCopy
@@ -96,6 +84,37 @@ pub fn gather(
         Gathered::Copied { bytes }
     };
     Ok((values, how))
+}
+
+/// The rows of `requests` of the value `name`, as one new value; returns it and the bytes
+/// copied. A value with batch dimension 1 in a set of more rows broadcasts (a position
+/// embedding): every request reads its row 0.
+fn gather_rows<T>(requests: &[&RequestData], name: &str) -> Result<(DynValue, u64), String>
+where
+    T: PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
+{
+    let mut data: Vec<T> = Vec::new();
+    let mut shape: Vec<usize> = Vec::new();
+    for r in requests {
+        let value = find(&r.set, name)?;
+        let (s, all) = value
+            .try_extract_tensor::<T>()
+            .map_err(|e| format!("value `{name}`: {e}"))?;
+        let rows = (*s.first().unwrap_or(&1)).max(1) as usize;
+        let per_row = all.len() / rows;
+        if shape.is_empty() {
+            shape = s.iter().map(|&d| d as usize).collect();
+            data.reserve(per_row * requests.len());
+        }
+        let row = if rows == 1 { 0 } else { r.row };
+        data.extend_from_slice(&all[row * per_row..(row + 1) * per_row]);
+    }
+    if let Some(b) = shape.first_mut() {
+        *b = requests.len();
+    }
+    let bytes = (data.len() * std::mem::size_of::<T>()) as u64;
+    let tensor = Tensor::from_array((shape, data)).map_err(|e| format!("value `{name}`: {e}"))?;
+    Ok((tensor.into_dyn(), bytes))
 }
 
 /// A copy of every value of `set` (a copying transport's hand-off); returns it and the bytes
@@ -117,24 +136,47 @@ pub fn copy_set(set: &TensorSet) -> Result<(TensorSet, u64), String> {
     ))
 }
 
-/// A copy of a float tensor into a new ONNX Runtime value; returns it and the bytes copied.
+/// A copy of a float or integer (token id) tensor into a new ONNX Runtime value; returns it and
+/// the bytes copied.
 pub fn copy_value(value: &DynValue) -> Result<(DynValue, u64), String> {
-    let (shape, data) = value
-        .try_extract_tensor::<f32>()
-        .map_err(|e| e.to_string())?;
+    match value.try_extract_tensor::<i64>() {
+        Ok(_) => copy_typed::<i64>(value),
+        Err(_) => copy_typed::<f32>(value),
+    }
+}
+
+fn copy_typed<T>(value: &DynValue) -> Result<(DynValue, u64), String>
+where
+    T: PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
+{
+    let (shape, data) = value.try_extract_tensor::<T>().map_err(|e| e.to_string())?;
     let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let bytes = (data.len() * 4) as u64;
+    let bytes = std::mem::size_of_val(data) as u64;
     let tensor = Tensor::from_array((shape, data.to_vec())).map_err(|e| e.to_string())?;
     Ok((tensor.into_dyn(), bytes))
 }
 
-/// A float tensor of `shape` with a fixed pattern (inputs of a stage's first partition).
-pub fn input_value(shape: &[usize]) -> Result<DynValue, String> {
+/// A tensor of `shape` with a fixed pattern (inputs of a stage's first partition): floats, or
+/// token ids below the input's bound.
+pub fn input_value(shape: &[usize], kind: InputKind) -> Result<DynValue, String> {
     let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|i| ((i % 251) as f32) / 251.0 - 0.5).collect();
-    Tensor::from_array((shape.to_vec(), data))
-        .map(|t| t.into_dyn())
-        .map_err(|e| e.to_string())
+    let made = match kind {
+        InputKind::Float => {
+            let data: Vec<f32> = (0..n).map(|i| ((i % 251) as f32) / 251.0 - 0.5).collect();
+            Tensor::from_array((shape.to_vec(), data)).map(|t| t.into_dyn())
+        }
+        InputKind::Ids { elem_type, bound } => {
+            let ids = (0..n).map(move |i| (i * 7919) % bound);
+            if elem_type == data_type::INT32 {
+                let data: Vec<i32> = ids.map(|v| v as i32).collect();
+                Tensor::from_array((shape.to_vec(), data)).map(|t| t.into_dyn())
+            } else {
+                let data: Vec<i64> = ids.map(|v| v as i64).collect();
+                Tensor::from_array((shape.to_vec(), data)).map(|t| t.into_dyn())
+            }
+        }
+    };
+    made.map_err(|e| e.to_string())
 }
 
 fn find<'a>(set: &'a TensorSet, name: &str) -> Result<&'a Arc<DynValue>, String> {

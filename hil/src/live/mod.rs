@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use infscaler_sim::executor::{
     LiveBatch, LiveCompletion, LiveError, LiveExecutor, LiveInstance, LiveSetup,
 };
+use infscaler_sim::model::onnx::InputKind;
 use infscaler_sim::model::zoo::ZooOptions;
 use infscaler_sim::time::{SimDuration, SimTime};
 use ort::value::DynValue;
@@ -109,9 +110,9 @@ struct PartitionModel {
     onnx: Arc<Vec<u8>>,
     /// Graph input names, in order.
     inputs: Vec<String>,
-    /// For a stage's first partition, the model input's per-sample shape (its data is made
-    /// here); `None` when the inputs are the previous partition's outputs.
-    fresh_input: Option<Vec<usize>>,
+    /// For a stage's first partition, the model input's per-sample shape and what it holds
+    /// (its data is made here); `None` when the inputs are the previous partition's outputs.
+    fresh_input: Option<(Vec<usize>, InputKind)>,
     /// Whether its outputs feed the next partition (not the last of its stage).
     feeds_next: bool,
 }
@@ -286,12 +287,12 @@ impl OrtExecutor {
         if let Some(v) = self.fresh_inputs.get(&(partition, rows)) {
             return Ok(v.clone());
         }
-        let per_sample = self.partitions[partition]
+        let (per_sample, kind) = self.partitions[partition]
             .fresh_input
             .clone()
-            .unwrap_or_default();
+            .unwrap_or((Vec::new(), InputKind::Float));
         let shape: Vec<usize> = std::iter::once(rows).chain(per_sample).collect();
-        let value = Arc::new(data::input_value(&shape).map_err(LiveError)?);
+        let value = Arc::new(data::input_value(&shape, kind).map_err(LiveError)?);
         self.fresh_inputs.insert((partition, rows), value.clone());
         Ok(value)
     }
@@ -317,12 +318,22 @@ impl LiveExecutor for OrtExecutor {
         };
         // One ONNX model per stage, split at that stage's cuts.
         let mut by_stage: HashMap<usize, Vec<crate::split::Partition>> = HashMap::new();
-        let mut inputs_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut inputs_of: HashMap<usize, (Vec<usize>, InputKind)> = HashMap::new();
         for (k, p) in setup.partitions.iter().enumerate() {
             let err = |m: String| LiveError(format!("partition {k} ({}): {m}", p.model));
             if let std::collections::hash_map::Entry::Vacant(slot) = by_stage.entry(p.stage) {
                 let (model, net) = stage_onnx(&p.source, &zoo_opts, &build).map_err(err)?;
-                inputs_of.insert(p.stage, net.input_shape().to_vec());
+                let kind = model
+                    .graph
+                    .as_ref()
+                    .and_then(|g| {
+                        let inits: Vec<&str> =
+                            g.initializer.iter().map(|t| t.name.as_str()).collect();
+                        let input = g.input.iter().find(|i| !inits.contains(&i.name.as_str()))?;
+                        Some(onnx::input_kind(g, input))
+                    })
+                    .unwrap_or(InputKind::Float);
+                inputs_of.insert(p.stage, (net.input_shape().to_vec(), kind));
                 let parts = if p.stage_cuts.is_empty() {
                     let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
                     let inits: Vec<&str> =

@@ -18,7 +18,8 @@ use thiserror::Error;
 pub use library::LibraryError;
 pub use provider::{ExecutionProvider, TensorRtOptions};
 
-use crate::onnx::{self, proto::ModelProto};
+use crate::onnx::proto::data_type;
+use crate::onnx::{self, InputKind, proto::ModelProto};
 use crate::split::Partition;
 
 /// Why a model cannot be loaded or run.
@@ -78,23 +79,71 @@ pub enum RuntimeError {
     },
 }
 
-/// A dense float tensor in host memory, row-major.
+/// A dense tensor in host memory, row-major: floats, or integer token ids held as whole floats.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {
     /// Shape, batch dimension first.
     pub shape: Vec<usize>,
     /// Elements.
     pub data: Vec<f32>,
+    /// ONNX element type given to ONNX Runtime (`proto::data_type`: FLOAT, INT64 or INT32).
+    pub elem_type: i32,
 }
 
 impl HostTensor {
-    /// A tensor of `shape` filled with `f(i)` for element `i`.
+    /// A float tensor of `shape` filled with `f(i)` for element `i`.
     pub fn from_fn(shape: &[usize], f: impl FnMut(usize) -> f32) -> Self {
         let n = shape.iter().product();
         HostTensor {
             shape: shape.to_vec(),
             data: (0..n).map(f).collect(),
+            elem_type: data_type::FLOAT,
         }
+    }
+
+    /// A tensor of `shape` for an input that holds `kind`: floats from `f`, or token ids below
+    /// the input's bound in a fixed pattern.
+    pub fn for_input(shape: &[usize], kind: InputKind, f: impl FnMut(usize) -> f32) -> Self {
+        match kind {
+            InputKind::Float => Self::from_fn(shape, f),
+            InputKind::Ids { elem_type, bound } => HostTensor {
+                elem_type,
+                ..Self::from_fn(shape, |i| ((i * 7919) % bound) as f32)
+            },
+        }
+    }
+
+    /// The ONNX Runtime value of this tensor.
+    fn to_value(&self) -> ort::Result<DynValue> {
+        let shape = self.shape.clone();
+        Ok(match self.elem_type {
+            data_type::INT64 => {
+                let ids: Vec<i64> = self.data.iter().map(|&v| v as i64).collect();
+                Tensor::from_array((shape, ids))?.into_dyn()
+            }
+            data_type::INT32 => {
+                let ids: Vec<i32> = self.data.iter().map(|&v| v as i32).collect();
+                Tensor::from_array((shape, ids))?.into_dyn()
+            }
+            _ => Tensor::from_array((shape, self.data.clone()))?.into_dyn(),
+        })
+    }
+
+    /// A host copy of an ONNX Runtime float or integer value.
+    fn from_value(value: &DynValue) -> ort::Result<Self> {
+        if let Ok((shape, ids)) = value.try_extract_tensor::<i64>() {
+            return Ok(HostTensor {
+                shape: shape.iter().map(|&d| d as usize).collect(),
+                data: ids.iter().map(|&v| v as f32).collect(),
+                elem_type: data_type::INT64,
+            });
+        }
+        let (shape, data) = value.try_extract_tensor::<f32>()?;
+        Ok(HostTensor {
+            shape: shape.iter().map(|&d| d as usize).collect(),
+            data: data.to_vec(),
+            elem_type: data_type::FLOAT,
+        })
     }
 
     /// Largest absolute difference to `other`, or `None` when the shapes differ.
@@ -350,7 +399,7 @@ impl OnnxSession {
     fn input_values(
         &self,
         inputs: &[(&str, &HostTensor)],
-    ) -> Result<Vec<(String, Tensor<f32>)>, RuntimeError> {
+    ) -> Result<Vec<(String, DynValue)>, RuntimeError> {
         let err_inputs = |reason: String| RuntimeError::Inputs {
             model: self.name.clone(),
             reason,
@@ -363,7 +412,8 @@ impl OnnxSession {
                     inputs.iter().map(|(n, _)| *n).collect::<Vec<_>>()
                 )));
             };
-            let value = Tensor::from_array((t.shape.clone(), t.data.clone()))
+            let value = t
+                .to_value()
                 .map_err(|e| err_inputs(format!("input `{want}`: {e}")))?;
             owned.push((want.clone(), value));
         }
@@ -379,7 +429,7 @@ impl OnnxSession {
         // The input values must outlive the outputs: a model output that is also a model input
         // (a value a partition passes through) is handed back as the input's own buffer.
         let owned = self.input_values(inputs)?;
-        let feed: Vec<(&str, &Tensor<f32>)> = owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let feed: Vec<(&str, &DynValue)> = owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let name = self.name.clone();
         let run_err = |reason: String| RuntimeError::Run {
             model: name.clone(),
@@ -388,17 +438,9 @@ impl OnnxSession {
         let outputs = self.session.run(feed).map_err(|e| run_err(e.to_string()))?;
         let mut result = Vec::with_capacity(self.outputs.len());
         for out in &self.outputs {
-            let value = &outputs[out.as_str()];
-            let (shape, data) = value
-                .try_extract_tensor::<f32>()
+            let value = HostTensor::from_value(&outputs[out.as_str()])
                 .map_err(|e| run_err(format!("output `{out}`: {e}")))?;
-            result.push((
-                out.clone(),
-                HostTensor {
-                    shape: shape.iter().map(|&d| d as usize).collect(),
-                    data: data.to_vec(),
-                },
-            ));
+            result.push((out.clone(), value));
         }
         Ok(result)
     }
@@ -462,8 +504,7 @@ impl OnnxSession {
         let name = self.name.clone();
         let mut times = Vec::with_capacity(iters as usize);
         for i in 0..warmup + iters {
-            let feed: Vec<(&str, &Tensor<f32>)> =
-                owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
+            let feed: Vec<(&str, &DynValue)> = owned.iter().map(|(n, v)| (n.as_str(), v)).collect();
             if i >= warmup && !gap.is_zero() {
                 std::thread::sleep(gap);
             }

@@ -5,11 +5,19 @@
 //! # What is read
 //!
 //! One graph input of rank ≥ 2 whose first dimension is the batch (symbolic or fixed) and whose
-//! other dimensions are fixed; float weights in initialisers or `Constant` nodes; and the
-//! operators in [`SUPPORTED_OPS`] from the default (`ai.onnx`) domain. Each other node becomes
-//! one operator, in file order; `Constant` nodes are folded into the weights first (see
-//! [`fold_constants`]), so operator `i` is the `i`-th non-constant node, which is also what
-//! `infscaler_hil::split` cuts at and what a scenario's `policy.stages[].cuts` count.
+//! other dimensions are fixed — a float tensor, or integer token ids `[N, T]` that only `Gather`
+//! (an embedding look-up) reads; float weights in initialisers or `Constant` nodes; and the
+//! operators in [`SUPPORTED_OPS`] from the default (`ai.onnx`) domain.
+//!
+//! # Nodes and operators
+//!
+//! `Constant` nodes are folded into the weights first (see [`fold_constants`]). Each other node
+//! becomes one operator, in file order, except the node groups that ONNX needs for one of the
+//! simulator's layers (an LSTM with its layout transposes, `MatMul` + bias `Add`, GELU as
+//! `Erf` and four arithmetic nodes, SiLU, `Transpose` + `MatMul`; see [`super::fuse`]): such a
+//! group is one operator, placed at its last node. [`ImportedModel::operator_nodes`] records
+//! which nodes make each operator; operator `i` is what `infscaler_hil::split` cuts after and
+//! what a scenario's `policy.stages[].cuts` count.
 //!
 //! Shapes are inferred from the input shape with the simulator's layer rules, not taken from
 //! the file's `value_info`; an operator whose attributes the simulator cannot represent (dilated
@@ -24,6 +32,9 @@ use crate::model::{ActivationFn, Model};
 use thiserror::Error;
 
 use crate::model::file;
+use crate::model::layers::EmbeddingIds;
+use crate::model::onnx::fuse::{self, Group, Pattern};
+use crate::model::onnx::proto::data_type;
 use crate::model::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::model::onnx::{self, Dim};
 
@@ -57,6 +68,11 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Dropout",
     "Identity",
     "Constant",
+    "Gather",
+    "Gelu",
+    "LSTM",
+    "Erf (in GELU)",
+    "Squeeze (after LSTM)",
 ];
 
 /// Why an ONNX model cannot be imported.
@@ -107,8 +123,15 @@ pub struct ImportedModel {
     pub network: Network,
     /// Name of the ONNX graph input.
     pub input_name: String,
-    /// Name of the ONNX value each node writes (its first output), by node index.
+    /// Element type of the graph input (`proto::data_type`: FLOAT, or INT64/INT32 token ids).
+    pub input_elem_type: i32,
+    /// Name of the ONNX value each operator writes (its last node's first output), by operator.
     pub output_names: Vec<String>,
+    /// The graph nodes (after [`fold_constants`]) that make each operator, in graph order.
+    pub operator_nodes: Vec<Vec<usize>>,
+    /// Operators whose output has batch dimension 1 and broadcasts against the batch: look-ups
+    /// of constant ids (position and segment embeddings) and what is computed from them alone.
+    pub batch_one: Vec<bool>,
 }
 
 impl ImportedModel {
@@ -184,10 +207,20 @@ pub fn import_model(
     };
     let shape = onnx::declared_shape(input)
         .ok_or_else(|| model_err(format!("input `{}` has no tensor shape", input.name)))?;
-    if onnx::declared_elem_type(input) != Some(onnx::proto::data_type::FLOAT) {
+    let input_elem_type = onnx::declared_elem_type(input).unwrap_or(0);
+    let integer_input = matches!(input_elem_type, data_type::INT64 | data_type::INT32);
+    if input_elem_type != data_type::FLOAT && !integer_input {
         return Err(model_err(format!(
-            "input `{}` is not a float tensor; only float models are imported",
+            "input `{}` has element type {input_elem_type}; a float tensor or integer token ids \
+             (INT64 or INT32) are imported",
             input.name
+        )));
+    }
+    if integer_input && shape.len() != 2 {
+        return Err(model_err(format!(
+            "input `{}` holds integer ids of shape {}; ids are read as [batch, tokens]",
+            input.name,
+            shape_string(&shape)
         )));
     }
     if shape.len() < 2 {
@@ -225,8 +258,12 @@ pub fn import_model(
     values.insert(input.name.clone(), TensorRef::Input);
     // `input` names the model input in model files (`crate::model::file::INPUT`).
     let mut names_used = HashSet::from([crate::model::file::INPUT.to_string()]);
-    let mut output_names = Vec::with_capacity(graph.node.len());
-    for (index, node) in graph.node.iter().enumerate() {
+    let groups = fuse::group_nodes(&graph, &constants);
+    let mut output_names = Vec::with_capacity(groups.len());
+    let mut operator_nodes = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let index = group.core;
+        let node = &graph.node[index];
         let mut layer_name = if node.name.is_empty() {
             node.output.first().cloned().unwrap_or_default()
         } else {
@@ -242,28 +279,38 @@ pub fn import_model(
             op_type: node.op_type.clone(),
             reason,
         };
-        let ctx = NodeCtx {
-            node,
+        let ctx_of = |i: usize| NodeCtx {
+            node: &graph.node[i],
             opset,
             constants: &constants,
             values: &values,
             builder: &b,
+            integer_input: integer_input.then_some(input.name.as_str()),
         };
-        let (layer, reads) = node_layer(&ctx).map_err(node_err)?;
+        let (layer, reads) = match group.pattern {
+            Pattern::Single => node_layer(&ctx_of(index)),
+            _ => group_layer(group, &ctx_of),
+        }
+        .map_err(node_err)?;
         let out = file::add_bounded(&mut b, &layer_name, layer, &reads).map_err(|e| match e {
             file::BoundedError::Layer(e) => node_err(layer_error_reason(e)),
             file::BoundedError::Bounds(m) => node_err(m),
         })?;
-        let Some(first) = node.output.first() else {
+        let Some(first) = graph.node[group.last()].output.first() else {
             return Err(node_err("the node has no output".into()));
         };
         values.insert(first.clone(), out);
         output_names.push(first.clone());
+        operator_nodes.push(group.nodes.clone());
     }
+    let network = b.finish();
     Ok(ImportedModel {
-        network: b.finish(),
+        batch_one: onnx::batch_one_nodes(&network),
+        network,
         input_name: input.name.clone(),
+        input_elem_type,
         output_names,
+        operator_nodes,
     })
 }
 
@@ -326,6 +373,8 @@ struct NodeCtx<'a> {
     constants: &'a HashMap<&'a str, &'a TensorProto>,
     values: &'a HashMap<String, TensorRef>,
     builder: &'a NetworkBuilder,
+    /// The graph input's name when it holds integer ids (only `Gather` may read it).
+    integer_input: Option<&'a str>,
 }
 
 impl NodeCtx<'_> {
@@ -368,6 +417,12 @@ impl NodeCtx<'_> {
             return Err(format!(
                 "input {i} (`{name}`) is a constant; the simulator models this operand as an \
                  activation"
+            ));
+        }
+        if self.integer_input == Some(name) {
+            return Err(format!(
+                "reads the model's integer input `{name}` (token ids); only Gather (an \
+                 embedding look-up) reads ids"
             ));
         }
         self.values.get(name).copied().ok_or_else(|| {
@@ -777,11 +832,219 @@ fn node_layer(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
         }
         // The identity costs what an inference-time dropout costs: nothing but the data.
         "Identity" => unary(Layer::Dropout { ratio: 0.0 }),
+        "Gather" => gather(c),
+        "Gelu" => {
+            // Opset 20; `approximate = "tanh"` costs the same element-wise work.
+            act(ActivationFn::Gelu)
+        }
+        "Erf" => Err(
+            "Erf is read only as part of GELU: Div(x, √2) → Erf → Add(1) → Mul(x) → Mul(0.5), \
+             each value read by the next node alone"
+                .into(),
+        ),
+        "LSTM" => Err(
+            "an LSTM is read with the layout nodes that make it batch-first: \
+             Transpose[1,0,2] → LSTM → Transpose[2,0,1,3] → Reshape[0,0,-1], \
+             Transpose[1,0,2] → LSTM → Transpose[0,2,1,3] → Reshape[0,0,-1] → Transpose[1,0,2], \
+             Transpose[1,0,2] → LSTM → Squeeze(1) → Transpose[1,0,2], or LSTM(layout = 1) → \
+             Reshape[0,0,-1]; its Y_h and Y_c outputs unused"
+                .into(),
+        ),
         other => Err(format!(
             "operator `{other}` is not supported yet; supported: {}",
             SUPPORTED_OPS.join(", ")
         )),
     }
+}
+
+/// An embedding look-up: `Gather(table, ids)` on axis 0 of a constant `[vocab, dim]` table, with
+/// the ids the model's integer input (token ids) or a constant (`[T]` or `[1, T]`: positions
+/// `0..T`, or segment 0 at every position, as BERT's and GPT-2's exports hold them).
+fn gather(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
+    let table_name = c.input_name(0).unwrap_or("");
+    let Some(table) = c.constants.get(table_name) else {
+        return Err(
+            "Gather of an activation is not supported; only embedding look-ups (a constant \
+             table) are. PyTorch exports with dynamic shapes compute them with Shape → Gather → \
+             Concat → Reshape: export with fixed shapes (dynamic axes for the batch only) or fold \
+             them first (onnx-simplifier)"
+                .into(),
+        );
+    };
+    let [vocab, dim] = usize_list::<2>(&table.dims, "table shape")?;
+    if axis_of(c.int("axis", 0), 2)? != 0 {
+        return Err("only look-ups of rows (axis 0) are modelled".into());
+    }
+    let ids = c.input_name(1).ok_or("input 1 (the ids) is missing")?;
+    let Some(input) = c.integer_input else {
+        return Err("embedding look-ups need the model's input to be integer token ids".into());
+    };
+    if ids == input {
+        return Ok((
+            Layer::Embedding {
+                vocab,
+                dim,
+                ids: EmbeddingIds::Tokens,
+            },
+            vec![TensorRef::Input],
+        ));
+    }
+    let Some(t) = c.constants.get(ids) else {
+        return Err(format!(
+            "the ids `{ids}` are neither the model input `{input}` nor a constant"
+        ));
+    };
+    let values = onnx::tensor_i64(t)?;
+    let tokens = c
+        .builder
+        .shape_of(TensorRef::Input)
+        .and_then(|s| s.first().copied())
+        .unwrap_or(0);
+    let shape_fits = matches!(t.dims.as_slice(), [n] | [1, n] if *n as usize == tokens);
+    if !shape_fits {
+        return Err(format!(
+            "constant ids of shape {:?}; expected [{tokens}] or [1, {tokens}], one per token of \
+             the input",
+            t.dims
+        ));
+    }
+    let which = if values.iter().enumerate().all(|(i, &v)| v == i as i64) {
+        EmbeddingIds::Positions
+    } else if values.iter().all(|&v| v == 0) {
+        EmbeddingIds::FirstSegment
+    } else {
+        return Err(
+            "constant ids other than the positions 0..T or segment 0 are not modelled".into(),
+        );
+    };
+    Ok((
+        Layer::Embedding {
+            vocab,
+            dim,
+            ids: which,
+        },
+        vec![TensorRef::Input],
+    ))
+}
+
+/// The layer of a node group ([`fuse::group_nodes`]); `ctx` gives each node's context.
+fn group_layer<'a>(
+    group: &Group,
+    ctx: &dyn Fn(usize) -> NodeCtx<'a>,
+) -> Result<(Layer, Vec<TensorRef>), String> {
+    let core = ctx(group.core);
+    match group.pattern {
+        Pattern::Single => node_layer(&core),
+        Pattern::LinearBias { add } => {
+            let w = core.constant(1)?;
+            let [in_features, out_features] = usize_list::<2>(&w.dims, "weight shape")?;
+            let add = ctx(add);
+            let bias_at = usize::from(add.input_name(0).is_some_and(|n| core.node.output[0] == n));
+            let bias = add.constant(bias_at)?;
+            if onnx::tensor_len(bias) != out_features as u64 {
+                return Err(format!(
+                    "the bias `{}` holds {} values for {out_features} outputs",
+                    bias.name,
+                    onnx::tensor_len(bias)
+                ));
+            }
+            Ok((
+                Layer::Linear {
+                    in_features,
+                    out_features,
+                    bias: true,
+                },
+                vec![core.activation(0)?],
+            ))
+        }
+        Pattern::MatMulTransposedB { transpose } => Ok((
+            Layer::MatMul { transpose_b: true },
+            vec![core.activation(0)?, ctx(transpose).activation(0)?],
+        )),
+        Pattern::MatMulTransposedWeight { transpose, tied } => {
+            let t = ctx(transpose);
+            let [rows, cols] = usize_list::<2>(&t.constant(0)?.dims, "weight shape")?;
+            let layer = if tied {
+                Layer::Unembedding {
+                    vocab: rows,
+                    dim: cols,
+                }
+            } else {
+                Layer::Linear {
+                    in_features: cols,
+                    out_features: rows,
+                    bias: false,
+                }
+            };
+            Ok((layer, vec![core.activation(0)?]))
+        }
+        Pattern::Gelu { input } => Ok((
+            Layer::Activation {
+                function: ActivationFn::Gelu,
+            },
+            vec![ctx(input).activation(0)?],
+        )),
+        Pattern::Silu => Ok((
+            Layer::Activation {
+                function: ActivationFn::Silu,
+            },
+            vec![core.activation(0)?],
+        )),
+        Pattern::Lstm { input } => lstm(&core, ctx(input).activation(0)?),
+    }
+}
+
+/// An `LSTM` node (its layout nodes checked by [`fuse`]) reading the batch-first sequence `x`.
+fn lstm(c: &NodeCtx<'_>, x: TensorRef) -> Result<(Layer, Vec<TensorRef>), String> {
+    let bidirectional = match c.string("direction").as_deref() {
+        None | Some("forward") => false,
+        Some("bidirectional") => true,
+        Some(other) => {
+            return Err(format!(
+                "direction `{other}`: forward and bidirectional LSTMs are modelled"
+            ));
+        }
+    };
+    let dirs = if bidirectional { 2 } else { 1 };
+    let [w_dirs, gates, input_size] = usize_list::<3>(&c.constant(1)?.dims, "W shape")?;
+    let hidden = gates / 4;
+    if w_dirs != dirs || gates != 4 * hidden || hidden == 0 {
+        return Err(format!(
+            "W has shape [{w_dirs}, {gates}, {input_size}]; expected [{dirs}, 4·hidden, input]"
+        ));
+    }
+    if c.int("hidden_size", hidden as i64) != hidden as i64 {
+        return Err("hidden_size differs from W's shape".into());
+    }
+    c.constant(2)?;
+    c.optional_constant(3)?;
+    if (4..8).any(|i| c.input_name(i).is_some()) {
+        return Err(
+            "sequence_lens, initial_h, initial_c and P are not modelled (zero initial state, \
+             full sequences, no peepholes)"
+                .into(),
+        );
+    }
+    if c.attr("clip").is_some() || c.int("input_forget", 0) != 0 {
+        return Err("clip and input_forget are not modelled".into());
+    }
+    if let Some(a) = c.attr("activations") {
+        let standard = a
+            .strings
+            .chunks(3)
+            .all(|f| f == [&b"Sigmoid"[..], b"Tanh", b"Tanh"]);
+        if !standard {
+            return Err("only the default activations (Sigmoid, Tanh, Tanh) are modelled".into());
+        }
+    }
+    Ok((
+        Layer::Lstm {
+            input_size,
+            hidden,
+            bidirectional,
+        },
+        vec![x],
+    ))
 }
 
 /// The per-sample shape an ONNX `Reshape` to `target` (batch dimension included) gives an input
@@ -845,6 +1108,195 @@ fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::onnx::proto::OperatorSetIdProto;
+
+    fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            op_type: op.into(),
+            name: output.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute: attrs,
+            ..Default::default()
+        }
+    }
+
+    fn zeros(name: &str, dims: &[usize]) -> TensorProto {
+        onnx::f32_tensor(name, dims, &vec![0.0; dims.iter().product()])
+    }
+
+    /// A model reading `[N, ..input]` of `elem_type` through `nodes`; the last writes `out`.
+    fn model(
+        input: &[usize],
+        elem_type: i32,
+        nodes: Vec<NodeProto>,
+        weights: Vec<TensorProto>,
+        out: &str,
+    ) -> ModelProto {
+        ModelProto {
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(GraphProto {
+                name: "g".into(),
+                node: nodes,
+                initializer: weights,
+                input: vec![onnx::typed_value_info(
+                    "x",
+                    &onnx::batched(input),
+                    elem_type,
+                )],
+                output: vec![onnx::value_info(out, &[])],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// LSTM weights for `dirs` directions, hidden 3, input 4, and the `[0, 0, -1]` target.
+    fn lstm_weights(dirs: usize) -> Vec<TensorProto> {
+        vec![
+            zeros("W", &[dirs, 12, 4]),
+            zeros("R", &[dirs, 12, 3]),
+            zeros("B", &[dirs, 24]),
+            onnx::i64_tensor("merge", &[0, 0, -1]),
+            onnx::i64_tensor("axes", &[1]),
+        ]
+    }
+
+    fn lstm_node(input: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        let mut attrs = attrs;
+        attrs.push(onnx::attr_int("hidden_size", 3));
+        node("LSTM", &[input, "W", "R", "B"], "lstm", attrs)
+    }
+
+    #[test]
+    fn pytorch_lstm_exports_are_one_lstm_layer() {
+        let perm = |p: &[i64]| vec![onnx::attr_ints("perm", p.iter().copied())];
+        let bi = || vec![onnx::attr_string("direction", "bidirectional")];
+        let time_major = node("Transpose", &["x"], "t", perm(&[1, 0, 2]));
+        let variants = [
+            // PyTorch, bidirectional batch-first nn.LSTM.
+            (
+                2,
+                vec![
+                    time_major.clone(),
+                    lstm_node("t", bi()),
+                    node("Transpose", &["lstm"], "p", perm(&[0, 2, 1, 3])),
+                    node("Reshape", &["p", "merge"], "r", vec![]),
+                    node("Transpose", &["r"], "y", perm(&[1, 0, 2])),
+                ],
+            ),
+            // PyTorch, one direction.
+            (
+                1,
+                vec![
+                    time_major.clone(),
+                    lstm_node("t", vec![]),
+                    node("Squeeze", &["lstm", "axes"], "s", vec![]),
+                    node("Transpose", &["s"], "y", perm(&[1, 0, 2])),
+                ],
+            ),
+            // Batch-first layout.
+            (
+                2,
+                vec![
+                    lstm_node("x", vec![bi().remove(0), onnx::attr_int("layout", 1)]),
+                    node("Reshape", &["lstm", "merge"], "y", vec![]),
+                ],
+            ),
+        ];
+        for (dirs, nodes) in variants {
+            let n = nodes.len();
+            let m = model(&[5, 4], data_type::FLOAT, nodes, lstm_weights(dirs), "y");
+            let imported = import_model(&m, "lstm.onnx", "lstm").unwrap();
+            let net = &imported.network;
+            assert_eq!(net.nodes().len(), 1, "{:?}", net.nodes());
+            assert_eq!(net.nodes()[0].name, "lstm");
+            assert_eq!(net.nodes()[0].output_shape, [5, 3 * dirs]);
+            assert_eq!(imported.operator_nodes, [(0..n).collect::<Vec<_>>()]);
+            assert_eq!(imported.output_names, ["y"]);
+        }
+
+        // An LSTM without its layout nodes says which forms are read.
+        let m = model(
+            &[5, 4],
+            data_type::FLOAT,
+            vec![lstm_node("x", vec![])],
+            lstm_weights(1),
+            "lstm",
+        );
+        let err = import_model(&m, "lstm.onnx", "lstm")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lstm.onnx") && err.contains("Transpose[1,0,2]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn embeddings_read_integer_ids_and_other_readers_of_ids_are_refused() {
+        let table = zeros("table", &[10, 4]);
+        let positions = onnx::i64_tensor_shaped("pos", &[1, 3], &[0, 1, 2]);
+        let nodes = vec![
+            node("Gather", &["table", "x"], "tok", vec![]),
+            node("Gather", &["table", "pos"], "p", vec![]),
+            node("Add", &["tok", "p"], "y", vec![]),
+        ];
+        let m = model(
+            &[3],
+            data_type::INT64,
+            nodes,
+            vec![table.clone(), positions],
+            "y",
+        );
+        let imported = import_model(&m, "emb.onnx", "emb").unwrap();
+        let kinds: Vec<_> = imported
+            .network
+            .nodes()
+            .iter()
+            .map(|n| n.layer.clone())
+            .collect();
+        assert!(matches!(
+            kinds[0],
+            Layer::Embedding {
+                vocab: 10,
+                dim: 4,
+                ids: EmbeddingIds::Tokens
+            }
+        ));
+        assert!(matches!(
+            kinds[1],
+            Layer::Embedding {
+                ids: EmbeddingIds::Positions,
+                ..
+            }
+        ));
+        assert_eq!(imported.batch_one, [false, true, false]);
+
+        let m = model(
+            &[3],
+            data_type::INT64,
+            vec![node("Relu", &["x"], "y", vec![])],
+            vec![],
+            "y",
+        );
+        let err = import_model(&m, "ids.onnx", "ids").unwrap_err().to_string();
+        assert!(err.contains("only Gather"), "{err}");
+
+        // A Gather of an activation (a dynamic shape computation) is named as such.
+        let m = model(
+            &[3, 4],
+            data_type::FLOAT,
+            vec![node("Gather", &["x", "i"], "y", vec![])],
+            vec![onnx::i64_tensor("i", &[0])],
+            "y",
+        );
+        let err = import_model(&m, "dyn.onnx", "dyn").unwrap_err().to_string();
+        assert!(err.contains("Shape → Gather"), "{err}");
+    }
 
     #[test]
     fn reshape_targets_keep_the_batch_and_resolve_zero_and_minus_one() {

@@ -2,10 +2,13 @@
 //! small helpers to make and read them, and the [`import`]er that reads a graph into the
 //! simulator's layers. Writing models with weights and running them is `infscaler-hil`'s.
 
+pub mod fuse;
 pub mod import;
 pub mod proto;
 
 use prost::Message;
+
+use crate::model::layers::{EmbeddingIds, Layer, Network, TensorRef};
 
 use proto::tensor_shape_proto::{Dimension, dimension::Value as DimValue};
 use proto::{
@@ -43,6 +46,12 @@ pub fn batched(per_sample: &[usize]) -> Vec<Dim> {
 
 /// A float tensor value named `name` with shape `shape`.
 pub fn value_info(name: &str, shape: &[Dim]) -> ValueInfoProto {
+    typed_value_info(name, shape, data_type::FLOAT)
+}
+
+/// A tensor value named `name` with shape `shape` and element type `elem_type`
+/// ([`data_type`]).
+pub fn typed_value_info(name: &str, shape: &[Dim], elem_type: i32) -> ValueInfoProto {
     let dim = shape
         .iter()
         .map(|d| Dimension {
@@ -57,7 +66,7 @@ pub fn value_info(name: &str, shape: &[Dim]) -> ValueInfoProto {
         name: name.to_string(),
         r#type: Some(TypeProto {
             tensor_type: Some(type_proto::Tensor {
-                elem_type: data_type::FLOAT,
+                elem_type,
                 shape: Some(TensorShapeProto { dim }),
             }),
             denotation: String::new(),
@@ -109,6 +118,81 @@ pub fn i64_tensor(name: &str, values: &[i64]) -> TensorProto {
         raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ..Default::default()
     }
+}
+
+/// A 64-bit integer initialiser of shape `dims`.
+pub fn i64_tensor_shaped(name: &str, dims: &[usize], values: &[i64]) -> TensorProto {
+    debug_assert_eq!(dims.iter().product::<usize>(), values.len());
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        ..i64_tensor(name, values)
+    }
+}
+
+/// Which nodes of `net` have batch dimension 1 in ONNX and broadcast against the batch: look-ups
+/// of constant ids (position and segment embeddings, whose ids are a `[1, T]` constant as
+/// Hugging Face's exports hold them) and layers that read only such nodes.
+pub fn batch_one_nodes(net: &Network) -> Vec<bool> {
+    let mut one = Vec::with_capacity(net.nodes().len());
+    for n in net.nodes() {
+        let b = match &n.layer {
+            Layer::Embedding { ids, .. } => *ids != EmbeddingIds::Tokens,
+            _ => {
+                !n.inputs.is_empty()
+                    && n.inputs.iter().all(|r| match r {
+                        TensorRef::Node { index } => one[*index],
+                        TensorRef::Input => false,
+                    })
+            }
+        };
+        one.push(b);
+    }
+    one
+}
+
+/// What a model input holds, for making a synthetic one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// Floats.
+    Float,
+    /// Integer token ids of ONNX element type `elem_type` (INT64 or INT32), each below `bound`:
+    /// the rows of the smallest embedding table that looks them up (1 when none does).
+    Ids {
+        /// [`data_type::INT64`] or [`data_type::INT32`].
+        elem_type: i32,
+        /// Exclusive upper bound of valid ids.
+        bound: usize,
+    },
+}
+
+/// What the graph input `input` of `graph` holds.
+pub fn input_kind(graph: &proto::GraphProto, input: &ValueInfoProto) -> InputKind {
+    let elem_type = declared_elem_type(input).unwrap_or(data_type::FLOAT);
+    if !matches!(elem_type, data_type::INT64 | data_type::INT32) {
+        return InputKind::Float;
+    }
+    let bound = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Gather" && n.input.get(1) == Some(&input.name))
+        .filter_map(|n| {
+            let table = graph
+                .initializer
+                .iter()
+                .find(|t| Some(&t.name) == n.input.first())?;
+            usize::try_from(*table.dims.first()?).ok()
+        })
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    InputKind::Ids { elem_type, bound }
+}
+
+/// Whether `net` reads integer token ids (it looks up embeddings): its ONNX input is INT64.
+pub fn reads_token_ids(net: &Network) -> bool {
+    net.nodes()
+        .iter()
+        .any(|n| matches!(n.layer, Layer::Embedding { .. }))
 }
 
 /// A scalar float initialiser (shape `[]`).

@@ -13,6 +13,8 @@
 pub mod data_type {
     /// 32-bit IEEE 754 float.
     pub const FLOAT: i32 = 1;
+    /// Signed 32-bit integer.
+    pub const INT32: i32 = 6;
     /// Signed 64-bit integer.
     pub const INT64: i32 = 7;
 }

@@ -1,0 +1,523 @@
+//! Groups of ONNX nodes that the importer reads as one simulator layer.
+//!
+//! Most layers are one ONNX node, but ONNX spells a few of them with several: a linear layer on a
+//! sequence with a bias is `MatMul` + `Add`; GELU before opset 20 is five nodes around `Erf`;
+//! SiLU is `Sigmoid` + `Mul`; an LSTM on a batch-first sequence needs layout transposes around
+//! the `LSTM` node and a reshape that merges its directions; `Q·Kᵀ` is a `Transpose` feeding a
+//! `MatMul`; a projection onto a tied embedding table transposes the table. [`group_nodes`]
+//! finds those groups, so that each becomes one operator and operator `i` names a contiguous set
+//! of the simulator's work wherever the graph is cut.
+//!
+//! A group is recognised only when its inner values are read by the next node of the group
+//! alone (not by another node, not as a graph output), so fusing never hides a value that the
+//! rest of the graph needs. Every other node is a group of its own.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::onnx::proto::{GraphProto, NodeProto, TensorProto};
+use crate::model::onnx::{self};
+
+/// How a group's nodes make one layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// One node, read on its own.
+    Single,
+    /// `LSTM` with the transposes and reshape that give it a batch-first `[N, T, in]` input and
+    /// a `[N, T, dirs · hidden]` output. `input` is the node whose input 0 is the sequence.
+    Lstm {
+        /// The node that reads the batch-first sequence (a `Transpose` or the `LSTM` itself).
+        input: usize,
+    },
+    /// `MatMul` by a constant matrix followed by `Add` of a constant bias.
+    LinearBias {
+        /// The `Add` node.
+        add: usize,
+    },
+    /// `Transpose` of the last two dimensions of an activation feeding `MatMul` as its second
+    /// operand (attention's `Q·Kᵀ`).
+    MatMulTransposedB {
+        /// The `Transpose` node.
+        transpose: usize,
+    },
+    /// `Transpose` of a constant `[rows, cols]` matrix feeding `MatMul` as its second operand.
+    /// `tied`: the matrix is also an embedding table (a `Gather`'s data), as GPT-2's LM head.
+    MatMulTransposedWeight {
+        /// The `Transpose` node.
+        transpose: usize,
+        /// Whether a `Gather` reads the same matrix.
+        tied: bool,
+    },
+    /// GELU by the error function, as PyTorch exports it before opset 20:
+    /// `x · 0.5 · (1 + erf(x / √2))`.
+    Gelu {
+        /// The node whose input 0 is `x` (the `Div` or `Mul` by 1/√2).
+        input: usize,
+    },
+    /// SiLU: `x · sigmoid(x)`.
+    Silu,
+}
+
+/// Nodes read as one layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The nodes, in graph order.
+    pub nodes: Vec<usize>,
+    /// The node that names the layer and carries its attributes (`LSTM`, `Erf`, `MatMul`, …).
+    pub core: usize,
+    /// How the nodes combine.
+    pub pattern: Pattern,
+}
+
+impl Group {
+    /// The group's last node: it writes the layer's output.
+    pub fn last(&self) -> usize {
+        *self.nodes.last().unwrap_or(&self.core)
+    }
+}
+
+/// Every node of `graph` in exactly one group; groups in the order of their last node, which is
+/// the order in which the importer adds their layers. `constants` are the graph's initialisers
+/// (after [`super::import::fold_constants`]).
+pub fn group_nodes(graph: &GraphProto, constants: &HashMap<&str, &TensorProto>) -> Vec<Group> {
+    let view = View::new(graph, constants);
+    let mut taken = vec![false; graph.node.len()];
+    let mut groups = Vec::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        if taken[i] || !view.default_domain(i) {
+            continue;
+        }
+        let found = match node.op_type.as_str() {
+            "LSTM" => view.lstm(i),
+            "Erf" => view.gelu(i),
+            "MatMul" => view.matmul(i),
+            "Sigmoid" => view.silu(i),
+            _ => None,
+        };
+        if let Some(g) = found
+            && g.nodes.iter().all(|&n| !taken[n])
+        {
+            for &n in &g.nodes {
+                taken[n] = true;
+            }
+            groups.push(g);
+        }
+    }
+    for (i, t) in taken.iter().enumerate() {
+        if !t {
+            groups.push(Group {
+                nodes: vec![i],
+                core: i,
+                pattern: Pattern::Single,
+            });
+        }
+    }
+    groups.sort_by_key(Group::last);
+    groups
+}
+
+/// Who makes and who reads each value.
+struct View<'a> {
+    graph: &'a GraphProto,
+    constants: &'a HashMap<&'a str, &'a TensorProto>,
+    producer: HashMap<&'a str, usize>,
+    consumers: HashMap<&'a str, Vec<usize>>,
+    outputs: HashSet<&'a str>,
+    gathered: HashSet<&'a str>,
+}
+
+/// How close a constant must be to the value a pattern expects (GELU's √2, 1 and 0.5 are
+/// written at float precision, sometimes rounded to fewer digits).
+const CONSTANT_TOLERANCE: f32 = 1e-3;
+
+impl<'a> View<'a> {
+    fn new(graph: &'a GraphProto, constants: &'a HashMap<&'a str, &'a TensorProto>) -> Self {
+        let mut producer = HashMap::new();
+        let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut gathered = HashSet::new();
+        for (i, n) in graph.node.iter().enumerate() {
+            for v in n.output.iter().filter(|v| !v.is_empty()) {
+                producer.insert(v.as_str(), i);
+            }
+            for v in n.input.iter().filter(|v| !v.is_empty()) {
+                let c = consumers.entry(v.as_str()).or_default();
+                if c.last() != Some(&i) {
+                    c.push(i);
+                }
+            }
+            if n.op_type == "Gather"
+                && let Some(table) = n.input.first()
+            {
+                gathered.insert(table.as_str());
+            }
+        }
+        View {
+            graph,
+            constants,
+            producer,
+            consumers,
+            outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
+            gathered,
+        }
+    }
+
+    fn node(&self, i: usize) -> &'a NodeProto {
+        &self.graph.node[i]
+    }
+
+    fn default_domain(&self, i: usize) -> bool {
+        let d = &self.node(i).domain;
+        d.is_empty() || d == "ai.onnx"
+    }
+
+    fn is(&self, i: usize, op: &str) -> bool {
+        self.node(i).op_type == op && self.default_domain(i)
+    }
+
+    fn input(&self, i: usize, k: usize) -> Option<&'a str> {
+        self.node(i)
+            .input
+            .get(k)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn output(&self, i: usize) -> Option<&'a str> {
+        self.node(i)
+            .output
+            .first()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The one node that reads node `i`'s first output, when no other node reads it and it is
+    /// not a graph output (and `i` writes no other output that is used).
+    fn sole_consumer(&self, i: usize) -> Option<usize> {
+        let n = self.node(i);
+        let used = |v: &str| self.outputs.contains(v) || self.consumers.contains_key(v);
+        if n.output.iter().skip(1).any(|v| !v.is_empty() && used(v)) {
+            return None;
+        }
+        let out = self.output(i)?;
+        if self.outputs.contains(out) {
+            return None;
+        }
+        match self.consumers.get(out).map(Vec::as_slice) {
+            Some(&[c]) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The node that makes input `k` of node `i`, when node `i` is its only reader.
+    fn sole_producer(&self, i: usize, k: usize) -> Option<usize> {
+        let p = *self.producer.get(self.input(i, k)?)?;
+        (self.sole_consumer(p) == Some(i)).then_some(p)
+    }
+
+    fn is_constant(&self, name: &str) -> bool {
+        self.constants.contains_key(name)
+    }
+
+    /// A one-element float constant.
+    fn scalar(&self, name: &str) -> Option<f32> {
+        let t = self.constants.get(name)?;
+        if onnx::tensor_len(t) != 1 {
+            return None;
+        }
+        onnx::tensor_f32(t).ok()?.first().copied()
+    }
+
+    fn near(&self, name: &str, want: f32) -> bool {
+        self.scalar(name)
+            .is_some_and(|v| (v - want).abs() <= CONSTANT_TOLERANCE)
+    }
+
+    /// The other input of a two-input node, given one.
+    fn other_input(&self, i: usize, one: &str) -> Option<&'a str> {
+        match (self.input(i, 0), self.input(i, 1)) {
+            (Some(a), Some(b)) if a == one => Some(b),
+            (Some(a), Some(b)) if b == one => Some(a),
+            _ => None,
+        }
+    }
+
+    /// A `Transpose` node's permutation (the reversal when none is given).
+    fn perm(&self, i: usize) -> Option<Vec<i64>> {
+        self.node(i)
+            .attribute
+            .iter()
+            .find(|a| a.name == "perm")
+            .map(|a| a.ints.clone())
+    }
+
+    fn transpose_with(&self, i: usize, perm: &[i64]) -> bool {
+        self.is(i, "Transpose") && self.perm(i).as_deref() == Some(perm)
+    }
+
+    /// A `Reshape` to the constant target `[0, 0, -1]` (keep two dimensions, merge the rest).
+    fn merges_last_dims(&self, i: usize) -> bool {
+        self.is(i, "Reshape")
+            && self
+                .input(i, 1)
+                .and_then(|s| self.constants.get(s))
+                .and_then(|t| onnx::tensor_i64(t).ok())
+                .is_some_and(|t| t == [0, 0, -1])
+    }
+
+    /// A `Squeeze` of axis `axis` alone (as an attribute before opset 13, an input since).
+    fn squeezes(&self, i: usize, axis: i64) -> bool {
+        if !self.is(i, "Squeeze") {
+            return false;
+        }
+        let from_input = self
+            .input(i, 1)
+            .and_then(|s| self.constants.get(s))
+            .and_then(|t| onnx::tensor_i64(t).ok());
+        let from_attr = self
+            .node(i)
+            .attribute
+            .iter()
+            .find(|a| a.name == "axes")
+            .map(|a| a.ints.clone());
+        from_input.or(from_attr).is_some_and(|a| a == [axis])
+    }
+
+    /// `LSTM` at `l` with its layout nodes. Batch-first (`layout = 1`): `LSTM → Reshape[0,0,-1]`.
+    /// Time-major (`layout = 0`): `Transpose[1,0,2] → LSTM`, then `Transpose[2,0,1,3] →
+    /// Reshape[0,0,-1]` (as `infscaler models export` writes it), `Transpose[0,2,1,3] →
+    /// Reshape[0,0,-1] → Transpose[1,0,2]` (PyTorch's export of a bidirectional batch-first
+    /// `nn.LSTM`), or `Squeeze(1) → Transpose[1,0,2]` (PyTorch's unidirectional one).
+    fn lstm(&self, l: usize) -> Option<Group> {
+        let layout = self
+            .node(l)
+            .attribute
+            .iter()
+            .find(|a| a.name == "layout")
+            .map_or(0, |a| a.i);
+        let group = |nodes: Vec<usize>, input: usize| Group {
+            nodes,
+            core: l,
+            pattern: Pattern::Lstm { input },
+        };
+        let after = self.sole_consumer(l)?;
+        if layout == 1 {
+            return self
+                .merges_last_dims(after)
+                .then(|| group(vec![l, after], l));
+        }
+        let head = self.sole_producer(l, 0)?;
+        if !self.transpose_with(head, &[1, 0, 2]) {
+            return None;
+        }
+        let mut nodes = vec![head, l, after];
+        let next = self.sole_consumer(after)?;
+        if self.transpose_with(after, &[2, 0, 1, 3]) && self.merges_last_dims(next) {
+            nodes.push(next);
+        } else if self.transpose_with(after, &[0, 2, 1, 3]) && self.merges_last_dims(next) {
+            let last = self.sole_consumer(next)?;
+            if !self.transpose_with(last, &[1, 0, 2]) {
+                return None;
+            }
+            nodes.extend([next, last]);
+        } else if self.squeezes(after, 1) && self.transpose_with(next, &[1, 0, 2]) {
+            nodes.push(next);
+        } else {
+            return None;
+        }
+        nodes.sort_unstable();
+        Some(group(nodes, head))
+    }
+
+    /// GELU around the `Erf` node `e`: `Div(x, √2)` (or `Mul(x, 1/√2)`) → `Erf` → `Add(·, 1)`,
+    /// then either `Mul(x, ·) → Mul(·, 0.5)` (PyTorch's `gelu` symbolic) or `Mul(Mul(x, 0.5), ·)`
+    /// (Hugging Face's `x * 0.5 * (1 + erf(x / √2))`).
+    fn gelu(&self, e: usize) -> Option<Group> {
+        let scale = self.sole_producer(e, 0)?;
+        let x = self.input(scale, 0)?;
+        let scaled = (self.is(scale, "Div") && self.near(self.input(scale, 1)?, 2f32.sqrt()))
+            || (self.is(scale, "Mul")
+                && self.near(self.input(scale, 1)?, std::f32::consts::FRAC_1_SQRT_2));
+        if !scaled || self.is_constant(x) {
+            return None;
+        }
+        let add = self.sole_consumer(e)?;
+        let erf_out = self.output(e)?;
+        if !(self.is(add, "Add") && self.near(self.other_input(add, erf_out)?, 1.0)) {
+            return None;
+        }
+        let mul = self.sole_consumer(add)?;
+        let add_out = self.output(add)?;
+        if !self.is(mul, "Mul") {
+            return None;
+        }
+        let other = self.other_input(mul, add_out)?;
+        let mut nodes = vec![scale, e, add, mul];
+        if other == x {
+            let half = self.sole_consumer(mul)?;
+            let mul_out = self.output(mul)?;
+            if !(self.is(half, "Mul") && self.near(self.other_input(half, mul_out)?, 0.5)) {
+                return None;
+            }
+            nodes.push(half);
+        } else {
+            let half = *self.producer.get(other)?;
+            if !(self.is(half, "Mul")
+                && self.sole_consumer(half) == Some(mul)
+                && self.other_input(half, x).is_some_and(|c| self.near(c, 0.5)))
+            {
+                return None;
+            }
+            nodes.push(half);
+        }
+        nodes.sort_unstable();
+        Some(Group {
+            nodes,
+            core: e,
+            pattern: Pattern::Gelu { input: scale },
+        })
+    }
+
+    /// `MatMul` at `m`: with a constant weight and a bias `Add` after it; with its second operand
+    /// a `Transpose` of the last two dimensions of an activation; or with it a `Transpose` of a
+    /// constant matrix.
+    fn matmul(&self, m: usize) -> Option<Group> {
+        let b = self.input(m, 1)?;
+        if self.is_constant(b) {
+            let add = self.sole_consumer(m)?;
+            let bias = self.other_input(add, self.output(m)?)?;
+            return (self.is(add, "Add") && self.is_constant(bias)).then(|| Group {
+                nodes: vec![m, add],
+                core: m,
+                pattern: Pattern::LinearBias { add },
+            });
+        }
+        let t = self.sole_producer(m, 1)?;
+        if !self.is(t, "Transpose") {
+            return None;
+        }
+        let source = self.input(t, 0)?;
+        let perm = self.perm(t);
+        let pattern = if self.is_constant(source) {
+            let dims = &self.constants.get(source)?.dims;
+            let swaps = perm.as_deref().is_none_or(|p| p == [1, 0]);
+            if dims.len() != 2 || !swaps {
+                return None;
+            }
+            Pattern::MatMulTransposedWeight {
+                transpose: t,
+                tied: self.gathered.contains(source),
+            }
+        } else {
+            // Rank from the permutation itself: identity but for the last two, swapped.
+            let p = perm?;
+            let r = p.len();
+            let swaps_last_two = r >= 2
+                && p[..r - 2].iter().enumerate().all(|(i, &v)| v == i as i64)
+                && p[r - 2] == r as i64 - 1
+                && p[r - 1] == r as i64 - 2;
+            if !swaps_last_two {
+                return None;
+            }
+            Pattern::MatMulTransposedB { transpose: t }
+        };
+        let mut nodes = vec![t, m];
+        nodes.sort_unstable();
+        Some(Group {
+            nodes,
+            core: m,
+            pattern,
+        })
+    }
+
+    /// `Sigmoid(x)` at `s` read only by `Mul(x, ·)`.
+    fn silu(&self, s: usize) -> Option<Group> {
+        let x = self.input(s, 0)?;
+        let mul = self.sole_consumer(s)?;
+        (self.is(mul, "Mul") && self.other_input(mul, self.output(s)?) == Some(x)).then(|| Group {
+            nodes: vec![s, mul],
+            core: s,
+            pattern: Pattern::Silu,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::onnx::proto::NodeProto;
+
+    fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
+        NodeProto {
+            op_type: op.into(),
+            name: output.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            ..Default::default()
+        }
+    }
+
+    fn graph(nodes: Vec<NodeProto>, consts: &[(&str, f32)], out: &str) -> GraphProto {
+        GraphProto {
+            node: nodes,
+            initializer: consts
+                .iter()
+                .map(|(n, v)| onnx::f32_scalar(n, *v))
+                .collect(),
+            output: vec![onnx::value_info(out, &[])],
+            ..Default::default()
+        }
+    }
+
+    fn groups_of(g: &GraphProto) -> Vec<Group> {
+        let constants = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+        group_nodes(g, &constants)
+    }
+
+    #[test]
+    fn pytorch_gelu_is_one_group_and_a_gelu_whose_inner_value_escapes_is_not() {
+        let consts = [("sqrt2", 1.414_213_5), ("one", 1.0), ("half", 0.5)];
+        let nodes = vec![
+            node("Relu", &["input"], "x"),
+            node("Div", &["x", "sqrt2"], "d"),
+            node("Erf", &["d"], "e"),
+            node("Add", &["e", "one"], "a"),
+            node("Mul", &["x", "a"], "m"),
+            node("Mul", &["m", "half"], "y"),
+        ];
+        let g = graph(nodes.clone(), &consts, "y");
+        let groups = groups_of(&g);
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        assert_eq!(groups[1].nodes, [1, 2, 3, 4, 5]);
+        assert_eq!(groups[1].core, 2);
+        assert_eq!(groups[1].pattern, Pattern::Gelu { input: 1 });
+
+        // The Erf's output is also a graph output: nothing is fused.
+        let mut g = graph(nodes, &consts, "y");
+        g.output.push(onnx::value_info("e", &[]));
+        assert!(groups_of(&g).iter().all(|g| g.pattern == Pattern::Single));
+    }
+
+    #[test]
+    fn silu_and_a_linear_bias_are_groups() {
+        let mut g = graph(
+            vec![
+                node("Sigmoid", &["input"], "s"),
+                node("Mul", &["input", "s"], "y"),
+            ],
+            &[],
+            "y",
+        );
+        assert_eq!(groups_of(&g)[0].pattern, Pattern::Silu);
+        g.node[1].input = vec!["s".into(), "s".into()];
+        assert_eq!(groups_of(&g).len(), 2);
+
+        let g = graph(
+            vec![
+                node("MatMul", &["input", "w"], "m"),
+                node("Add", &["b", "m"], "y"),
+            ],
+            &[("w", 1.0), ("b", 0.0)],
+            "y",
+        );
+        assert_eq!(groups_of(&g)[0].pattern, Pattern::LinearBias { add: 1 });
+    }
+}
