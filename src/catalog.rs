@@ -277,10 +277,11 @@ pub fn models_action(action: ModelsAction) -> Result<ExitCode> {
             let bytes = infscaler_hil::onnx::encode(&proto);
             infscaler_results::atomic::write_bytes(&out, &bytes)?;
             println!(
-                "{} → {}: {} nodes, {:.1} MiB (random weights, seed {seed})",
+                "{} → {}: {} layers in {} ONNX nodes, {:.1} MiB (random weights, seed {seed})",
                 source,
                 out.display(),
                 net.nodes().len(),
+                proto.graph.as_ref().map_or(0, |g| g.node.len()),
                 bytes.len() as f64 / f64::from(1u32 << 20)
             );
             Ok(ExitCode::SUCCESS)

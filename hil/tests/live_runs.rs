@@ -141,12 +141,29 @@ fn a_copying_transport_copies_every_hand_off_for_real() {
 
 #[test]
 fn a_model_the_onnx_builder_cannot_write_fails_with_its_name() {
-    let text = r#"
-name = "live-lstm"
+    // A KV cache reads a decoder's past keys, a second model input: not written as ONNX.
+    let dir = std::env::temp_dir().join(format!("infscaler-live-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("cache.toml");
+    std::fs::write(
+        &model,
+        r#"format = 1
+name = "cached"
+input_shape = [2, 4, 8]
+
+[[layers]]
+name = "present"
+layer = { kind = "kv_cache", past = 3 }
+"#,
+    )
+    .unwrap();
+    let text = format!(
+        r#"
+name = "live-cache"
 [device]
 profile = "hwprofiles/hil-host-2core.toml"
 [app]
-name = "crnn"
+stages = ["{}"]
 [slo]
 latency = "1s"
 [workload]
@@ -158,10 +175,12 @@ duration = "1s"
 kind = "static"
 [[policy.stages]]
 [[policy.stages.partitions]]
-instances = { cpu = 1 }
-"#;
+instances = {{ cpu = 1 }}
+"#,
+        model.display()
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let resolved = Scenario::parse(text, "live-lstm.toml", &root)
+    let resolved = Scenario::parse(&text, "live-cache.toml", &root)
         .and_then(|s| s.resolve())
         .unwrap_or_else(|e| panic!("{e}"));
     let executor = OrtExecutor::new(
@@ -174,9 +193,12 @@ instances = { cpu = 1 }
     let err = Simulation::new(&resolved, None)
         .unwrap()
         .run_live(Box::new(executor))
-        .expect_err("crnn has an LSTM layer");
+        .expect_err("a KV cache cannot be written as ONNX");
     let msg = err.to_string();
-    assert!(msg.contains("crnn") && msg.contains("lstm"), "{msg}");
+    assert!(
+        msg.contains("cached") && msg.contains("present") && msg.contains("kv_cache"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn pytorch_gelu_is_one_group_and_a_gelu_whose_inner_value_escapes_is_not() {
-        let consts = [("sqrt2", 1.414_213_5), ("one", 1.0), ("half", 0.5)];
+        let consts = [("sqrt2", std::f32::consts::SQRT_2), ("one", 1.0), ("half", 0.5)];
         let nodes = vec![
             node("Relu", &["input"], "x"),
             node("Div", &["x", "sqrt2"], "d"),
@@ -489,6 +489,19 @@ mod tests {
         assert_eq!(groups[1].nodes, [1, 2, 3, 4, 5]);
         assert_eq!(groups[1].core, 2);
         assert_eq!(groups[1].pattern, Pattern::Gelu { input: 1 });
+
+        // Hugging Face's `x * 0.5 * (1 + erf(x / √2))`: the half is taken of x first.
+        let hf = vec![
+            node("Relu", &["input"], "x"),
+            node("Mul", &["x", "half"], "h"),
+            node("Div", &["x", "sqrt2"], "d"),
+            node("Erf", &["d"], "e"),
+            node("Add", &["one", "e"], "a"),
+            node("Mul", &["h", "a"], "y"),
+        ];
+        let groups = groups_of(&graph(hf, &consts, "y"));
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        assert_eq!(groups[1].nodes, [1, 2, 3, 4, 5]);
 
         // The Erf's output is also a graph output: nothing is fused.
         let mut g = graph(nodes, &consts, "y");
