@@ -20,7 +20,9 @@ use std::sync::OnceLock;
 use infscaler_hil::from_network::{BuildOptions, model_from_network};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::cost::{self, Target};
-use infscaler_sim::model::layers::{Layer, Network, NetworkBuilder, PoolMode};
+use infscaler_sim::model::layers::{
+    EmbeddingIds, Layer, Network, NetworkBuilder, PoolMode, TensorRef,
+};
 use infscaler_sim::model::measured::{MeasuredProfile, MeasuredTimes};
 use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo::{self, ZooOptions};
@@ -812,7 +814,27 @@ fn tiny_networks() -> Vec<Network> {
         },
     );
     b.layer("p", Layer::Softmax);
-    vec![cnn, b.finish()]
+    let seq = b.finish();
+
+    // The layers ONNX writes as node groups: embeddings on token ids, linear with a bias on a
+    // sequence, GELU, SiLU, Q·Kᵀ, an LSTM and a tied LM head.
+    let mut b = NetworkBuilder::new("tiny_lm", &[6]);
+    let tokens = b.embedding("tok", 20, 8, EmbeddingIds::Tokens);
+    b.set_cursor(TensorRef::Input);
+    let positions = b.embedding("pos", 16, 8, EmbeddingIds::Positions);
+    b.set_cursor(tokens);
+    let x = b.add("embed", positions);
+    let q = b.linear("q", 8, true);
+    b.act("gelu", ActivationFn::Gelu);
+    b.set_cursor(x);
+    let k = b.act("silu", ActivationFn::Silu);
+    let scores = b.matmul("scores", q, k, true);
+    b.set_cursor(scores);
+    let probs = b.softmax("probs");
+    b.matmul("context", probs, x, false);
+    b.lstm("lstm", 4, true);
+    b.layer("head", Layer::Unembedding { vocab: 20, dim: 8 });
+    vec![cnn, seq, b.finish()]
 }
 
 fn model_file_seeds(_env: &Env) -> Vec<Vec<u8>> {
@@ -868,9 +890,11 @@ fn onnx_seeds(_env: &Env) -> Vec<Vec<u8>> {
     tiny_networks()
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| {
+        .map(|(i, n)| {
             let opts = BuildOptions { seed: i as u64 };
-            model_from_network(n, &opts).ok().map(|m| onnx::encode(&m))
+            let m = model_from_network(n, &opts)
+                .unwrap_or_else(|e| panic!("the tiny networks are all writable: {e}"));
+            onnx::encode(&m)
         })
         .collect()
 }

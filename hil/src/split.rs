@@ -111,6 +111,31 @@ pub fn split_model(
         shape_of.insert(out, shape);
     }
 
+    // A PyTorch LSTM's time-major output `[T, N, F]`, read by the next LSTM, is the input of
+    // the `Transpose[1,0,2]` that makes its batch-first form.
+    for node in &graph.node {
+        let swaps_time_and_batch = node.op_type == "Transpose"
+            && node
+                .attribute
+                .iter()
+                .any(|a| a.name == "perm" && a.ints == [1, 0, 2]);
+        if let (true, Some(x), Some(y)) = (
+            swaps_time_and_batch,
+            node.input.first(),
+            node.output.first(),
+        ) && !shape_of.contains_key(x.as_str())
+            && let Some(batch_first) = shape_of.get(y.as_str())
+            && batch_first.len() == 3
+        {
+            let time_major = vec![
+                batch_first[1].clone(),
+                batch_first[0].clone(),
+                batch_first[2].clone(),
+            ];
+            shape_of.insert(x, time_major);
+        }
+    }
+
     // Where each value is made (None: the model input) and the last partition that reads it
     // (`parts` stands for "after the last partition": a model output).
     let partition_of_op: Vec<usize> = ranges
@@ -118,29 +143,57 @@ pub fn split_model(
         .enumerate()
         .flat_map(|(k, r)| r.clone().map(move |_| k))
         .collect();
-    let mut partition_of_node = vec![0; graph.node.len()];
+    // Each partition's nodes: its operators', and the shape computations they read
+    // (transitively), which every partition that needs them computes itself.
+    let producer: HashMap<&str, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |v| (v.as_str(), i)))
+        .collect();
+    let mut nodes_of: Vec<Vec<usize>> = vec![Vec::new(); parts];
     for (op, nodes) in imported.operator_nodes.iter().enumerate() {
-        for &n in nodes {
-            partition_of_node[n] = partition_of_op[op];
+        nodes_of[partition_of_op[op]].extend(nodes);
+    }
+    for nodes in &mut nodes_of {
+        let mut stack: Vec<usize> = nodes.clone();
+        let mut seen: std::collections::HashSet<usize> = nodes.iter().copied().collect();
+        while let Some(n) = stack.pop() {
+            for v in &graph.node[n].input {
+                if let Some(&p) = producer.get(v.as_str())
+                    && imported.shape_nodes[p]
+                    && seen.insert(p)
+                {
+                    nodes.push(p);
+                    stack.push(p);
+                }
+            }
         }
+        nodes.sort_unstable();
     }
     let mut order: Vec<&str> = vec![&imported.input_name];
     let mut made_in: HashMap<&str, Option<usize>> = HashMap::new();
     made_in.insert(&imported.input_name, None);
     let mut last_read: HashMap<&str, usize> = HashMap::new();
-    for (i, node) in graph.node.iter().enumerate() {
-        let k = partition_of_node[i];
-        for v in node
-            .input
-            .iter()
-            .filter(|v| made_in.contains_key(v.as_str()))
-        {
-            let e = last_read.entry(v).or_insert(k);
-            *e = (*e).max(k);
-        }
-        for v in node.output.iter().filter(|v| !v.is_empty()) {
-            made_in.insert(v, Some(k));
-            order.push(v);
+    for (k, nodes) in nodes_of.iter().enumerate() {
+        for &i in nodes {
+            let node = &graph.node[i];
+            for v in node
+                .input
+                .iter()
+                .filter(|v| made_in.contains_key(v.as_str()))
+            {
+                let e = last_read.entry(v).or_insert(k);
+                *e = (*e).max(k);
+            }
+            // Shape values are recomputed where they are read: they never cross a cut.
+            if imported.shape_nodes[i] {
+                continue;
+            }
+            for v in node.output.iter().filter(|v| !v.is_empty()) {
+                made_in.insert(v, Some(k));
+                order.push(v);
+            }
         }
     }
     for out in &graph.output {
@@ -166,10 +219,7 @@ pub fn split_model(
         } else {
             live_after(k)
         };
-        let nodes: Vec<_> = (0..graph.node.len())
-            .filter(|&i| partition_of_node[i] == k)
-            .map(|i| graph.node[i].clone())
-            .collect();
+        let nodes: Vec<_> = nodes_of[k].iter().map(|&i| graph.node[i].clone()).collect();
         let sub = sub_graph(&graph, nodes, &inputs, &outputs, &shape_of, k);
         partitions.push(Partition {
             operators: ops,
@@ -209,7 +259,11 @@ fn sub_graph(
             .chain(&graph.input)
             .find(|o| o.name == name)
             .cloned()
-            .unwrap_or_else(|| onnx::value_info(name, shape_of.get(name).map_or(&[][..], |s| s)))
+            .unwrap_or_else(|| match shape_of.get(name) {
+                Some(s) => onnx::value_info(name, s),
+                // Not a layer's output (a PyTorch LSTM's time-major value): the type alone.
+                None => onnx::value_info_without_shape(name),
+            })
     };
     let inner: Vec<_> = nodes
         .iter()

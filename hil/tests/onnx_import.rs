@@ -5,7 +5,7 @@ use infscaler_hil::from_network::{self, BuildOptions, model_from_network};
 use infscaler_sim::model::ActivationFn;
 use infscaler_sim::model::layers::{Conv, Network, NetworkBuilder, Pool};
 use infscaler_sim::model::onnx;
-use infscaler_sim::model::onnx::import::import_model;
+use infscaler_sim::model::onnx::import::{self, import_model};
 use infscaler_sim::model::onnx::proto::{AttributeProto, ModelProto, NodeProto};
 
 /// A small network with every kind of weight input: conv, ReLU6 (Clip bounds), pooling,
@@ -103,4 +103,50 @@ fn models_round_trip_through_protobuf_bytes() {
     let (_, model) = small_model();
     let bytes = onnx::encode(&model);
     assert_eq!(onnx::decode(&bytes).unwrap(), model);
+}
+
+/// A PyTorch export of `scripts/pytorch-fixtures.py` (torch 2.15, opset 17, batch dynamic).
+fn pytorch_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/pytorch")
+        .join(name)
+}
+
+#[test]
+fn pytorch_exports_import_with_torchs_parameter_counts() {
+    use infscaler_sim::model::layers::Layer;
+    // Parameter counts as torch counts them (`sum(p.numel())`, printed by the script).
+    let recurrent = import::import_file(&pytorch_fixture("recurrent.onnx")).unwrap();
+    let kinds: Vec<&Layer> = recurrent.network.nodes().iter().map(|n| &n.layer).collect();
+    assert!(matches!(
+        kinds.as_slice(),
+        [
+            Layer::Lstm {
+                bidirectional: true,
+                ..
+            },
+            Layer::Lstm {
+                bidirectional: false,
+                ..
+            },
+            Layer::Linear { bias: true, .. },
+            Layer::Activation { .. },
+            Layer::Activation { .. },
+        ]
+    ));
+    assert_eq!(recurrent.to_model().total_params(), 2541);
+
+    // Shapes computed from `x.shape` fold; the tied LM head (whose transpose the exporter folded
+    // into a copy of the table) has no parameters of its own.
+    let lm = import::import_file(&pytorch_fixture("tiny_lm.onnx")).unwrap();
+    assert_eq!(lm.to_model().total_params(), 17952);
+    assert_eq!(lm.network.nodes().len(), 26);
+    assert!(matches!(
+        lm.network.nodes().last().unwrap().layer,
+        Layer::Unembedding {
+            vocab: 100,
+            dim: 32
+        }
+    ));
+    assert!(lm.shape_nodes.iter().filter(|s| **s).count() > 20);
 }

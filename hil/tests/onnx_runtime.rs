@@ -221,3 +221,39 @@ fn gathering_rows_reads_token_ids_and_broadcasts_batch_one_values() {
         (vec![1, 2], vec![0.5, 0.25])
     );
 }
+
+#[test]
+fn pytorch_exports_split_at_every_operator_run_as_the_whole_model() {
+    let rt = runtime();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pytorch");
+    let ids = HostTensor::for_input(
+        &[2, 12],
+        InputKind::Ids {
+            elem_type: data_type::INT64,
+            bound: 100,
+        },
+        |_| 0.0,
+    );
+    let cases = [
+        ("recurrent.onnx", "x", input(&[3, 10, 16])),
+        ("tiny_lm.onnx", "ids", ids),
+    ];
+    for (file, input_name, x) in cases {
+        let model = infscaler_hil::import::read_model(&dir.join(file)).unwrap();
+        let ops = infscaler_hil::import::import_model(&model, file, file)
+            .unwrap()
+            .operator_nodes
+            .len();
+        // Every cut: the stacked LSTM's time-major value and the shape computations (each
+        // partition recomputes those it reads) cross them.
+        let cuts: Vec<usize> = (1..ops).collect();
+        let parts = split_model(&model, &cuts, file).unwrap();
+        assert_eq!(parts.len(), ops);
+        let mut whole = OnnxSession::from_model(rt, &model, file, &cpu()).unwrap();
+        let expected = whole.run(&[(input_name, &x)]).unwrap();
+        let mut chain = PartitionChain::new(rt, &parts, file, &cpu()).unwrap();
+        let got = chain.run(input_name, &x).unwrap();
+        assert!(expected[0].1.data.iter().any(|v| *v != 0.0), "{file}");
+        assert_close(&got[0].1, &expected[0].1, 1e-5, 1e-4);
+    }
+}

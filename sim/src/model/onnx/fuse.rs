@@ -10,7 +10,13 @@
 //!
 //! A group is recognised only when its inner values are read by the next node of the group
 //! alone (not by another node, not as a graph output), so fusing never hides a value that the
-//! rest of the graph needs. Every other node is a group of its own.
+//! rest of the graph needs; reads by shape computations ([`super::shapes`]) do not count, as
+//! they read only a shape. Two more rules: an element-wise `Add`, `Sub`, `Mul` or `Div` by a
+//! one-element constant joins the group that makes its other operand, when it is that value's
+//! only reader (attention's `/ √d`, which the simulator folds into the softmax as the zoo does);
+//! and a PyTorch `nn.LSTM` stacked on another reads the first one's time-major output directly,
+//! which counts as reading its batch-first output. Every other node is a group of its own;
+//! shape computations belong to no group.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,10 +29,10 @@ pub enum Pattern {
     /// One node, read on its own.
     Single,
     /// `LSTM` with the transposes and reshape that give it a batch-first `[N, T, in]` input and
-    /// a `[N, T, dirs · hidden]` output. `input` is the node whose input 0 is the sequence.
+    /// a `[N, T, dirs · hidden]` output.
     Lstm {
-        /// The node that reads the batch-first sequence (a `Transpose` or the `LSTM` itself).
-        input: usize,
+        /// The batch-first sequence it reads (the value, whoever makes it).
+        input: String,
     },
     /// `MatMul` by a constant matrix followed by `Add` of a constant bias.
     LinearBias {
@@ -78,9 +84,14 @@ impl Group {
 /// Every node of `graph` in exactly one group; groups in the order of their last node, which is
 /// the order in which the importer adds their layers. `constants` are the graph's initialisers
 /// (after [`super::import::fold_constants`]).
-pub fn group_nodes(graph: &GraphProto, constants: &HashMap<&str, &TensorProto>) -> Vec<Group> {
-    let view = View::new(graph, constants);
-    let mut taken = vec![false; graph.node.len()];
+pub fn group_nodes(
+    graph: &GraphProto,
+    constants: &HashMap<&str, &TensorProto>,
+    shape: &[bool],
+) -> Vec<Group> {
+    let view = View::new(graph, constants, shape);
+    // Shape computations are in no group.
+    let mut taken = shape.to_vec();
     let mut groups = Vec::new();
     for (i, node) in graph.node.iter().enumerate() {
         if taken[i] || !view.default_domain(i) {
@@ -112,7 +123,55 @@ pub fn group_nodes(graph: &GraphProto, constants: &HashMap<&str, &TensorProto>) 
         }
     }
     groups.sort_by_key(Group::last);
+    absorb_scalar_arithmetic(&view, &mut groups);
+    groups.sort_by_key(Group::last);
     groups
+}
+
+/// Moves each single `Add`/`Sub`/`Mul`/`Div` of an activation by a one-element constant into
+/// the group that makes the activation, when it is that value's only reader.
+fn absorb_scalar_arithmetic(view: &View<'_>, groups: &mut Vec<Group>) {
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    for (g, group) in groups.iter().enumerate() {
+        group_of.insert(group.last(), g);
+    }
+    let mut absorbed = vec![false; groups.len()];
+    for g in 0..groups.len() {
+        let group = &groups[g];
+        let n = group.core;
+        let scalar_op = group.pattern == Pattern::Single
+            && ["Add", "Sub", "Mul", "Div"].iter().any(|op| view.is(n, op));
+        if !scalar_op {
+            continue;
+        }
+        let (Some(a), Some(b)) = (view.input(n, 0), view.input(n, 1)) else {
+            continue;
+        };
+        let x = match (view.scalar(a).is_some(), view.scalar(b).is_some()) {
+            (false, true) => a,
+            (true, false) if view.is(n, "Add") || view.is(n, "Mul") => b,
+            _ => continue,
+        };
+        let Some(&p) = view.producer.get(x) else {
+            continue;
+        };
+        let Some(&owner) = group_of.get(&p) else {
+            continue;
+        };
+        if view.sole_consumer(p) != Some(n) || absorbed[owner] {
+            continue;
+        }
+        absorbed[g] = true;
+        groups[owner].nodes.push(n);
+        groups[owner].nodes.sort_unstable();
+        group_of.remove(&p);
+        group_of.insert(n, owner);
+    }
+    let mut k = 0;
+    groups.retain(|_| {
+        k += 1;
+        !absorbed[k - 1]
+    });
 }
 
 /// Who makes and who reads each value.
@@ -130,13 +189,21 @@ struct View<'a> {
 const CONSTANT_TOLERANCE: f32 = 1e-3;
 
 impl<'a> View<'a> {
-    fn new(graph: &'a GraphProto, constants: &'a HashMap<&'a str, &'a TensorProto>) -> Self {
+    fn new(
+        graph: &'a GraphProto,
+        constants: &'a HashMap<&'a str, &'a TensorProto>,
+        shape: &'a [bool],
+    ) -> Self {
         let mut producer = HashMap::new();
         let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut gathered = HashSet::new();
         for (i, n) in graph.node.iter().enumerate() {
             for v in n.output.iter().filter(|v| !v.is_empty()) {
                 producer.insert(v.as_str(), i);
+            }
+            // A shape computation reads only the shape of what it reads.
+            if shape[i] {
+                continue;
             }
             for v in n.input.iter().filter(|v| !v.is_empty()) {
                 let c = consumers.entry(v.as_str()).or_default();
@@ -285,7 +352,9 @@ impl<'a> View<'a> {
     /// Time-major (`layout = 0`): `Transpose[1,0,2] → LSTM`, then `Transpose[2,0,1,3] →
     /// Reshape[0,0,-1]` (as `infscaler models export` writes it), `Transpose[0,2,1,3] →
     /// Reshape[0,0,-1] → Transpose[1,0,2]` (PyTorch's export of a bidirectional batch-first
-    /// `nn.LSTM`), or `Squeeze(1) → Transpose[1,0,2]` (PyTorch's unidirectional one).
+    /// `nn.LSTM`), or `Squeeze(1) → Transpose[1,0,2]` (PyTorch's unidirectional one). PyTorch
+    /// feeds a stacked `nn.LSTM` the time-major `Reshape` of the one before directly: that
+    /// counts as reading the batch-first `Transpose[1,0,2]` of it.
     fn lstm(&self, l: usize) -> Option<Group> {
         let layout = self
             .node(l)
@@ -293,38 +362,68 @@ impl<'a> View<'a> {
             .iter()
             .find(|a| a.name == "layout")
             .map_or(0, |a| a.i);
-        let group = |nodes: Vec<usize>, input: usize| Group {
-            nodes,
-            core: l,
-            pattern: Pattern::Lstm { input },
-        };
         let after = self.sole_consumer(l)?;
         if layout == 1 {
-            return self
-                .merges_last_dims(after)
-                .then(|| group(vec![l, after], l));
+            let input = self.input(l, 0)?.to_string();
+            return self.merges_last_dims(after).then(|| Group {
+                nodes: vec![l, after],
+                core: l,
+                pattern: Pattern::Lstm { input },
+            });
         }
-        let head = self.sole_producer(l, 0)?;
-        if !self.transpose_with(head, &[1, 0, 2]) {
-            return None;
-        }
-        let mut nodes = vec![head, l, after];
-        let next = self.sole_consumer(after)?;
-        if self.transpose_with(after, &[2, 0, 1, 3]) && self.merges_last_dims(next) {
-            nodes.push(next);
-        } else if self.transpose_with(after, &[0, 2, 1, 3]) && self.merges_last_dims(next) {
-            let last = self.sole_consumer(next)?;
-            if !self.transpose_with(last, &[1, 0, 2]) {
+        let (mut nodes, input) = match self.sole_producer(l, 0) {
+            Some(head) if self.transpose_with(head, &[1, 0, 2]) => {
+                (vec![head, l], self.input(head, 0)?.to_string())
+            }
+            _ => {
+                let twin = self.batch_first_twin(self.input(l, 0)?)?;
+                (vec![l], self.output(twin)?.to_string())
+            }
+        };
+        nodes.push(after);
+        if self.transpose_with(after, &[2, 0, 1, 3]) {
+            let next = self.sole_consumer(after)?;
+            if !self.merges_last_dims(next) {
                 return None;
             }
-            nodes.extend([next, last]);
-        } else if self.squeezes(after, 1) && self.transpose_with(next, &[1, 0, 2]) {
+            nodes.push(next);
+        } else if self.transpose_with(after, &[0, 2, 1, 3]) {
+            let next = self.sole_consumer(after)?;
+            if !self.merges_last_dims(next) {
+                return None;
+            }
+            nodes.extend([next, self.batch_first_twin(self.output(next)?)?]);
+        } else if self.squeezes(after, 1) {
+            let next = self.sole_consumer(after)?;
+            if !self.transpose_with(next, &[1, 0, 2]) {
+                return None;
+            }
             nodes.push(next);
         } else {
             return None;
         }
         nodes.sort_unstable();
-        Some(group(nodes, head))
+        Some(Group {
+            nodes,
+            core: l,
+            pattern: Pattern::Lstm { input },
+        })
+    }
+
+    /// The `Transpose[1,0,2]` that makes the batch-first form of the time-major `value`, when
+    /// that and LSTMs (which read the time-major form) are all that read `value`.
+    fn batch_first_twin(&self, value: &str) -> Option<usize> {
+        if self.outputs.contains(value) {
+            return None;
+        }
+        let readers = self.consumers.get(value)?;
+        let mut twins = readers
+            .iter()
+            .copied()
+            .filter(|&r| self.transpose_with(r, &[1, 0, 2]));
+        let twin = twins.next()?;
+        let others_are_lstms = readers.iter().all(|&r| r == twin || self.is(r, "LSTM"));
+        (twins.next().is_none() && others_are_lstms).then_some(twin)
     }
 
     /// GELU around the `Erf` node `e`: `Div(x, √2)` (or `Mul(x, 1/√2)`) → `Erf` → `Add(·, 1)`,
@@ -469,12 +568,16 @@ mod tests {
 
     fn groups_of(g: &GraphProto) -> Vec<Group> {
         let constants = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-        group_nodes(g, &constants)
+        group_nodes(g, &constants, &vec![false; g.node.len()])
     }
 
     #[test]
     fn pytorch_gelu_is_one_group_and_a_gelu_whose_inner_value_escapes_is_not() {
-        let consts = [("sqrt2", std::f32::consts::SQRT_2), ("one", 1.0), ("half", 0.5)];
+        let consts = [
+            ("sqrt2", std::f32::consts::SQRT_2),
+            ("one", 1.0),
+            ("half", 0.5),
+        ];
         let nodes = vec![
             node("Relu", &["input"], "x"),
             node("Div", &["x", "sqrt2"], "d"),

@@ -36,6 +36,7 @@ use crate::model::layers::EmbeddingIds;
 use crate::model::onnx::fuse::{self, Group, Pattern};
 use crate::model::onnx::proto::data_type;
 use crate::model::onnx::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use crate::model::onnx::shapes;
 use crate::model::onnx::{self, Dim};
 
 /// The ONNX operator types the importer reads.
@@ -129,6 +130,9 @@ pub struct ImportedModel {
     pub output_names: Vec<String>,
     /// The graph nodes (after [`fold_constants`]) that make each operator, in graph order.
     pub operator_nodes: Vec<Vec<usize>>,
+    /// Which graph nodes compute shapes only ([`super::shapes`]): in no operator; a partition
+    /// that reads their values computes them itself.
+    pub shape_nodes: Vec<bool>,
     /// Operators whose output has batch dimension 1 and broadcasts against the batch: look-ups
     /// of constant ids (position and segment embeddings) and what is computed from them alone.
     pub batch_one: Vec<bool>,
@@ -187,10 +191,28 @@ pub fn import_model(
         reason,
     })?;
     let opset = default_opset(model);
-    let constants: HashMap<&str, &TensorProto> = graph
+    let mut constants: HashMap<&str, &TensorProto> = graph
         .initializer
         .iter()
         .map(|t| (t.name.as_str(), t))
+        .collect();
+    // Shape computations fold into constants; `Identity` of a constant is that constant.
+    let shape_node = shapes::shape_nodes(&graph, &constants);
+    for (n, _) in graph.node.iter().zip(&shape_node).filter(|(_, s)| **s) {
+        if n.op_type == "Identity"
+            && let (Some(src), Some(out)) = (n.input.first(), n.output.first())
+            && let Some(t) = constants.get(src.as_str()).copied()
+        {
+            constants.insert(out, t);
+        }
+    }
+    let zero_states = shapes::zero_states(&graph, &shape_node);
+    // Embedding tables, for recognising a tied LM head whose transpose the exporter folded.
+    let tables: Vec<&TensorProto> = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Gather")
+        .filter_map(|n| constants.get(n.input.first()?.as_str()).copied())
         .collect();
 
     let inputs: Vec<_> = graph
@@ -258,7 +280,9 @@ pub fn import_model(
     values.insert(input.name.clone(), TensorRef::Input);
     // `input` names the model input in model files (`crate::model::file::INPUT`).
     let mut names_used = HashSet::from([crate::model::file::INPUT.to_string()]);
-    let groups = fuse::group_nodes(&graph, &constants);
+    let groups = fuse::group_nodes(&graph, &constants, &shape_node);
+    let mut folder = shapes::Folder::new(&graph, &shape_node, &constants);
+    let mut folded: HashMap<String, Result<TensorProto, String>> = HashMap::new();
     let mut output_names = Vec::with_capacity(groups.len());
     let mut operator_nodes = Vec::with_capacity(groups.len());
     for group in &groups {
@@ -279,10 +303,30 @@ pub fn import_model(
             op_type: node.op_type.clone(),
             reason,
         };
+        // The shape computations the group reads, folded now that what they read is known.
+        for &i in &group.nodes {
+            for v in &graph.node[i].input {
+                if folder.is_shape_value(v)
+                    && !zero_states.contains(v.as_str())
+                    && !folded.contains_key(v)
+                {
+                    let shape_of = |name: &str| {
+                        values
+                            .get(name)
+                            .and_then(|t| b.shape_of(*t))
+                            .map(<[usize]>::to_vec)
+                    };
+                    folded.insert(v.clone(), folder.fold(v, &shape_of));
+                }
+            }
+        }
         let ctx_of = |i: usize| NodeCtx {
             node: &graph.node[i],
             opset,
             constants: &constants,
+            folded: &folded,
+            zero_states: &zero_states,
+            tables: &tables,
             values: &values,
             builder: &b,
             integer_input: integer_input.then_some(input.name.as_str()),
@@ -311,6 +355,7 @@ pub fn import_model(
         input_elem_type,
         output_names,
         operator_nodes,
+        shape_nodes: shape_node,
     })
 }
 
@@ -371,6 +416,12 @@ struct NodeCtx<'a> {
     node: &'a NodeProto,
     opset: i64,
     constants: &'a HashMap<&'a str, &'a TensorProto>,
+    /// Shape computations folded into constants, or why they do not fold.
+    folded: &'a HashMap<String, Result<TensorProto, String>>,
+    /// Zero tensors of computed shapes (PyTorch's initial LSTM states).
+    zero_states: &'a HashSet<&'a str>,
+    /// The tables that `Gather` nodes look up (embeddings).
+    tables: &'a [&'a TensorProto],
     values: &'a HashMap<String, TensorRef>,
     builder: &'a NetworkBuilder,
     /// The graph input's name when it holds integer ids (only `Gather` may read it).
@@ -435,10 +486,30 @@ impl NodeCtx<'_> {
         let name = self
             .input_name(i)
             .ok_or_else(|| format!("input {i} is missing"))?;
-        self.constants
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("input {i} (`{name}`) must be a constant (an initialiser)"))
+        self.named_constant(name).unwrap_or_else(|| {
+            Err(format!(
+                "input {i} (`{name}`) must be a constant (an initialiser)"
+            ))
+        })
+    }
+
+    /// The constant `name`: an initialiser or a folded shape computation (`None`: neither).
+    fn named_constant(&self, name: &str) -> Option<Result<&TensorProto, String>> {
+        if let Some(t) = self.constants.get(name) {
+            return Some(Ok(t));
+        }
+        self.folded.get(name).map(|r| {
+            r.as_ref().map_err(|reason| {
+                format!("`{name}` is computed from shapes at run time and does not fold: {reason}")
+            })
+        })
+    }
+
+    /// The activation `name` (the graph input or an earlier operator's output).
+    fn activation_named(&self, name: &str) -> Result<TensorRef, String> {
+        self.values.get(name).copied().ok_or_else(|| {
+            format!("reads `{name}`, which neither the graph input nor an earlier node produces")
+        })
     }
 
     fn optional_constant(&self, i: usize) -> Result<Option<&TensorProto>, String> {
@@ -591,6 +662,13 @@ fn node_layer(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
             Some(_) => {
                 let w = c.constant(1)?;
                 let [in_features, out_features] = usize_list::<2>(&w.dims, "weight shape")?;
+                if c.tables.iter().any(|t| is_transpose_of(w, t)) {
+                    // A tied LM head: PyTorch's exporter folds `table.t()` into a copy.
+                    return unary(Layer::Unembedding {
+                        vocab: out_features,
+                        dim: in_features,
+                    });
+                }
                 unary(Layer::Linear {
                     in_features,
                     out_features,
@@ -857,6 +935,23 @@ fn node_layer(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
     }
 }
 
+/// Whether the float matrix `w` (`[in, out]`) holds the transpose of `table` (`[out, in]`).
+fn is_transpose_of(w: &TensorProto, table: &TensorProto) -> bool {
+    let ([a, b], [c, d]) = (w.dims.as_slice(), table.dims.as_slice()) else {
+        return false;
+    };
+    if (a, b) != (d, c) {
+        return false;
+    }
+    let (Ok(w), Ok(t)) = (onnx::tensor_f32(w), onnx::tensor_f32(table)) else {
+        return false;
+    };
+    let (rows, cols) = (*c as usize, *d as usize);
+    w.len() == rows * cols
+        && t.len() == rows * cols
+        && (0..rows).all(|r| (0..cols).all(|k| t[r * cols + k] == w[k * rows + r]))
+}
+
 /// An embedding look-up: `Gather(table, ids)` on axis 0 of a constant `[vocab, dim]` table, with
 /// the ids the model's integer input (token ids) or a constant (`[T]` or `[1, T]`: positions
 /// `0..T`, or segment 0 at every position, as BERT's and GPT-2's exports hold them).
@@ -889,7 +984,7 @@ fn gather(c: &NodeCtx<'_>) -> Result<(Layer, Vec<TensorRef>), String> {
             vec![TensorRef::Input],
         ));
     }
-    let Some(t) = c.constants.get(ids) else {
+    let Some(t) = c.named_constant(ids).transpose()? else {
         return Err(format!(
             "the ids `{ids}` are neither the model input `{input}` nor a constant"
         ));
@@ -990,7 +1085,7 @@ fn group_layer<'a>(
             },
             vec![core.activation(0)?],
         )),
-        Pattern::Lstm { input } => lstm(&core, ctx(input).activation(0)?),
+        Pattern::Lstm { ref input } => lstm(&core, core.activation_named(input)?),
     }
 }
 
@@ -1018,10 +1113,11 @@ fn lstm(c: &NodeCtx<'_>, x: TensorRef) -> Result<(Layer, Vec<TensorRef>), String
     }
     c.constant(2)?;
     c.optional_constant(3)?;
-    if (4..8).any(|i| c.input_name(i).is_some()) {
+    let zero_state = |i: usize| c.input_name(i).is_none_or(|v| c.zero_states.contains(v));
+    if c.input_name(4).is_some() || c.input_name(7).is_some() || !zero_state(5) || !zero_state(6) {
         return Err(
-            "sequence_lens, initial_h, initial_c and P are not modelled (zero initial state, \
-             full sequences, no peepholes)"
+            "sequence_lens, P and non-zero initial_h or initial_c are not modelled (full \
+             sequences, no peepholes, zero initial state)"
                 .into(),
         );
     }

@@ -5,6 +5,7 @@
 pub mod fuse;
 pub mod import;
 pub mod proto;
+pub mod shapes;
 
 use prost::Message;
 
@@ -47,6 +48,15 @@ pub fn batched(per_sample: &[usize]) -> Vec<Dim> {
 /// A float tensor value named `name` with shape `shape`.
 pub fn value_info(name: &str, shape: &[Dim]) -> ValueInfoProto {
     typed_value_info(name, shape, data_type::FLOAT)
+}
+
+/// A float tensor value named `name` whose shape is not stated.
+pub fn value_info_without_shape(name: &str) -> ValueInfoProto {
+    let mut v = value_info(name, &[]);
+    if let Some(t) = v.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+        t.shape = None;
+    }
+    v
 }
 
 /// A tensor value named `name` with shape `shape` and element type `elem_type`
@@ -259,6 +269,30 @@ pub fn tensor_i64(t: &TensorProto) -> Result<Vec<i64>, String> {
             .collect());
     }
     Ok(t.int64_data.clone())
+}
+
+/// The elements of a 32-bit integer initialiser, or why they cannot be read.
+pub fn tensor_i32(t: &TensorProto) -> Result<Vec<i32>, String> {
+    if t.data_type != data_type::INT32 {
+        return Err(format!(
+            "tensor `{}` has element type {}, expected INT32 (6)",
+            t.name, t.data_type
+        ));
+    }
+    if t.data_location == 1 {
+        return Err(format!("tensor `{}` is stored in an external file", t.name));
+    }
+    if !t.raw_data.is_empty() {
+        if !t.raw_data.len().is_multiple_of(4) {
+            return Err(format!("tensor `{}`: raw_data is not whole int32s", t.name));
+        }
+        return Ok(t
+            .raw_data
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect());
+    }
+    Ok(t.int32_data.clone())
 }
 
 /// Integer attribute.
