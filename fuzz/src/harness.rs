@@ -886,8 +886,15 @@ fn model_file(_env: &Env, input: &[u8]) -> Verdict {
     Verdict::Accepted
 }
 
+/// Real exporter output (`scripts/pytorch-fixtures.py`): shape computations, LSTM layouts, GELU
+/// as `Erf`, a folded tied head.
+const PYTORCH_EXPORTS: [&[u8]; 2] = [
+    include_bytes!("../../hil/tests/data/pytorch/recurrent.onnx"),
+    include_bytes!("../../hil/tests/data/pytorch/tiny_lm.onnx"),
+];
+
 fn onnx_seeds(_env: &Env) -> Vec<Vec<u8>> {
-    tiny_networks()
+    let mut seeds: Vec<Vec<u8>> = tiny_networks()
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -896,7 +903,9 @@ fn onnx_seeds(_env: &Env) -> Vec<Vec<u8>> {
                 .unwrap_or_else(|e| panic!("the tiny networks are all writable: {e}"));
             onnx::encode(&m)
         })
-        .collect()
+        .collect();
+    seeds.extend(PYTORCH_EXPORTS.iter().map(|b| b.to_vec()));
+    seeds
 }
 
 fn onnx_import(_env: &Env, input: &[u8]) -> Verdict {
