@@ -72,6 +72,25 @@ class TinyLm(nn.Module):
         return self.block(x) @ self.tok.weight.t()
 
 
+class NewGelu(nn.Module):
+    """Hugging Face's `NewGELUActivation` (GPT-2's `gelu_new`): the tanh approximation."""
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class TanhGelus(nn.Module):
+    """GELU's tanh approximation as torch writes it, then as Hugging Face's GPT-2 does."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(8, 16), nn.Linear(16, 8)
+        self.act1, self.act2 = nn.GELU(approximate="tanh"), NewGelu()
+
+    def forward(self, x):
+        return self.act2(self.fc2(self.act1(self.fc1(x))))
+
+
 def export(model, example, name, input_name):
     torch.manual_seed(0)
     path = os.path.join(OUT, f"{name}.onnx")
@@ -94,4 +113,5 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     export(Recurrent(), torch.randn(1, 10, 16), "recurrent", "x")
     export(TinyLm(), torch.randint(0, 100, (1, 12)), "tiny_lm", "ids")
+    export(TanhGelus(), torch.randn(1, 4, 8), "tanh_gelu", "x")
     sys.exit(0)

@@ -887,10 +887,11 @@ fn model_file(_env: &Env, input: &[u8]) -> Verdict {
 }
 
 /// Real exporter output (`scripts/pytorch-fixtures.py`): shape computations, LSTM layouts, GELU
-/// as `Erf`, a folded tied head.
-const PYTORCH_EXPORTS: [&[u8]; 2] = [
+/// as `Erf` and as `Tanh`, a folded tied head.
+const PYTORCH_EXPORTS: [&[u8]; 3] = [
     include_bytes!("../../hil/tests/data/pytorch/recurrent.onnx"),
     include_bytes!("../../hil/tests/data/pytorch/tiny_lm.onnx"),
+    include_bytes!("../../hil/tests/data/pytorch/tanh_gelu.onnx"),
 ];
 
 fn onnx_seeds(_env: &Env) -> Vec<Vec<u8>> {

@@ -149,4 +149,23 @@ fn pytorch_exports_import_with_torchs_parameter_counts() {
         }
     ));
     assert!(lm.shape_nodes.iter().filter(|s| **s).count() > 20);
+
+    // GELU's tanh approximation, as torch writes it and as Hugging Face's GPT-2 does.
+    let gelus = import::import_file(&pytorch_fixture("tanh_gelu.onnx")).unwrap();
+    let kinds: Vec<&Layer> = gelus.network.nodes().iter().map(|n| &n.layer).collect();
+    let gelu = Layer::Activation {
+        function: ActivationFn::Gelu,
+    };
+    assert!(
+        matches!(kinds[0], Layer::Linear { bias: true, .. }),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[1], &gelu);
+    assert!(
+        matches!(kinds[2], Layer::Linear { bias: true, .. }),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[3], &gelu);
+    assert_eq!(kinds.len(), 4);
+    assert_eq!(gelus.to_model().total_params(), 280);
 }

@@ -237,6 +237,7 @@ fn pytorch_exports_split_at_every_operator_run_as_the_whole_model() {
     let cases = [
         ("recurrent.onnx", "x", input(&[3, 10, 16])),
         ("tiny_lm.onnx", "ids", ids),
+        ("tanh_gelu.onnx", "x", input(&[2, 4, 8])),
     ];
     for (file, input_name, x) in cases {
         let model = infscaler_hil::import::read_model(&dir.join(file)).unwrap();

@@ -53,11 +53,11 @@ pub enum Pattern {
         /// Whether a `Gather` reads the same matrix.
         tied: bool,
     },
-    /// GELU by the error function, as PyTorch exports it before opset 20:
-    /// `x · 0.5 · (1 + erf(x / √2))`.
+    /// GELU spelled out before opset 20: by the error function, `x · 0.5 · (1 + erf(x / √2))`,
+    /// or by its tanh approximation.
     Gelu {
-        /// The node whose input 0 is `x` (the `Div` or `Mul` by 1/√2).
-        input: usize,
+        /// The activation `x`.
+        x: String,
     },
     /// SiLU: `x · sigmoid(x)`.
     Silu,
@@ -100,6 +100,7 @@ pub fn group_nodes(
         let found = match node.op_type.as_str() {
             "LSTM" => view.lstm(i),
             "Erf" => view.gelu(i),
+            "Tanh" => view.gelu_tanh(i),
             "MatMul" => view.matmul(i),
             "Sigmoid" => view.silu(i),
             _ => None,
@@ -471,8 +472,105 @@ impl<'a> View<'a> {
         Some(Group {
             nodes,
             core: e,
-            pattern: Pattern::Gelu { input: scale },
+            pattern: Pattern::Gelu { x: x.to_string() },
         })
+    }
+
+    /// GELU's tanh approximation around the `Tanh` node `t`,
+    /// `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))`, as PyTorch exports
+    /// `GELU(approximate = "tanh")` (`x³` as `Mul(x, Mul(x, x))`, the half last) and Hugging
+    /// Face's `NewGELUActivation` of GPT-2 (`Pow(x, 3)`, `Mul(x, 0.5)` first). Operands of `Add`
+    /// and `Mul` in either order.
+    fn gelu_tanh(&self, t: usize) -> Option<Group> {
+        const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+        const CUBIC: f32 = 0.044_715;
+        let scaled = self.sole_producer(t, 0)?;
+        let inner = self.scalar_operand(scaled, "Mul", SQRT_2_OVER_PI)?;
+        let sum = self.producer_alone(inner, scaled)?;
+        if !self.is(sum, "Add") {
+            return None;
+        }
+        // One operand of the sum is x, the other 0.044715 · x³.
+        let (x, cubic) = [(0, 1), (1, 0)].into_iter().find_map(|(a, b)| {
+            let term = self.producer_alone(self.input(sum, b)?, sum)?;
+            let cube = self.scalar_operand(term, "Mul", CUBIC)?;
+            Some((self.input(sum, a)?, (term, cube)))
+        })?;
+        let (term, cube) = cubic;
+        let cube_node = self.producer_alone(cube, term)?;
+        let mut nodes = vec![scaled, sum, term, cube_node, t];
+        if self.is(cube_node, "Pow") {
+            let three = self.input(cube_node, 1)?;
+            if self.input(cube_node, 0)? != x || !self.near(three, 3.0) {
+                return None;
+            }
+        } else if self.is(cube_node, "Mul") {
+            let square = self.other_input(cube_node, x)?;
+            let sq = self.producer_alone(square, cube_node)?;
+            if !(self.is(sq, "Mul") && self.input(sq, 0)? == x && self.input(sq, 1)? == x) {
+                return None;
+            }
+            nodes.push(sq);
+        } else {
+            return None;
+        }
+        let plus_one = self.sole_consumer(t)?;
+        if !(self.is(plus_one, "Add")
+            && self.near(self.other_input(plus_one, self.output(t)?)?, 1.0))
+        {
+            return None;
+        }
+        let product = self.sole_consumer(plus_one)?;
+        if !self.is(product, "Mul") {
+            return None;
+        }
+        let other = self.other_input(product, self.output(plus_one)?)?;
+        nodes.extend([plus_one, product]);
+        if other == x {
+            let half = self.sole_consumer(product)?;
+            if !(self.is(half, "Mul")
+                && self.near(self.other_input(half, self.output(product)?)?, 0.5))
+            {
+                return None;
+            }
+            nodes.push(half);
+        } else {
+            let half = self.producer_alone(other, product)?;
+            if !(self.is(half, "Mul")
+                && self.other_input(half, x).is_some_and(|c| self.near(c, 0.5)))
+            {
+                return None;
+            }
+            nodes.push(half);
+        }
+        nodes.sort_unstable();
+        Some(Group {
+            nodes,
+            core: t,
+            pattern: Pattern::Gelu { x: x.to_string() },
+        })
+    }
+
+    /// The non-constant operand of the `op` node `n` whose other operand is the one-element
+    /// constant `value`.
+    fn scalar_operand(&self, n: usize, op: &str, value: f32) -> Option<&'a str> {
+        if !self.is(n, op) {
+            return None;
+        }
+        let (a, b) = (self.input(n, 0)?, self.input(n, 1)?);
+        if self.near(b, value) {
+            Some(a)
+        } else if self.near(a, value) {
+            Some(b)
+        } else {
+            None
+        }
+    }
+
+    /// The node that makes `value`, when `reader` is its only reader.
+    fn producer_alone(&self, value: &str, reader: usize) -> Option<usize> {
+        let p = *self.producer.get(value)?;
+        (self.sole_consumer(p) == Some(reader)).then_some(p)
     }
 
     /// `MatMul` at `m`: with a constant weight and a bias `Add` after it; with its second operand
@@ -591,7 +689,7 @@ mod tests {
         assert_eq!(groups.len(), 2, "{groups:?}");
         assert_eq!(groups[1].nodes, [1, 2, 3, 4, 5]);
         assert_eq!(groups[1].core, 2);
-        assert_eq!(groups[1].pattern, Pattern::Gelu { input: 1 });
+        assert_eq!(groups[1].pattern, Pattern::Gelu { x: "x".into() });
 
         // Hugging Face's `x * 0.5 * (1 + erf(x / √2))`: the half is taken of x first.
         let hf = vec![

@@ -72,7 +72,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Gather",
     "Gelu",
     "LSTM",
-    "Erf (in GELU)",
+    "Erf, Tanh, Pow (in GELU)",
     "Squeeze (after LSTM)",
 ];
 
@@ -1073,11 +1073,11 @@ fn group_layer<'a>(
             };
             Ok((layer, vec![core.activation(0)?]))
         }
-        Pattern::Gelu { input } => Ok((
+        Pattern::Gelu { ref x } => Ok((
             Layer::Activation {
                 function: ActivationFn::Gelu,
             },
-            vec![ctx(input).activation(0)?],
+            vec![core.activation_named(x)?],
         )),
         Pattern::Silu => Ok((
             Layer::Activation {
