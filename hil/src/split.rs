@@ -40,6 +40,9 @@ pub struct Partition {
     pub model: ModelProto,
     /// Names of its graph inputs, in order (the previous partition's outputs).
     pub inputs: Vec<String>,
+    /// The batch axis of each input: 0, or 1 for a time-major `[T, N, F]` value (a PyTorch
+    /// LSTM's output read by the next LSTM).
+    pub input_batch_axes: Vec<usize>,
     /// Names of its graph outputs, in order.
     pub outputs: Vec<String>,
 }
@@ -113,6 +116,7 @@ pub fn split_model(
 
     // A PyTorch LSTM's time-major output `[T, N, F]`, read by the next LSTM, is the input of
     // the `Transpose[1,0,2]` that makes its batch-first form.
+    let mut time_major_values: std::collections::HashSet<&str> = Default::default();
     for node in &graph.node {
         let swaps_time_and_batch = node.op_type == "Transpose"
             && node
@@ -133,6 +137,7 @@ pub fn split_model(
                 batch_first[2].clone(),
             ];
             shape_of.insert(x, time_major);
+            time_major_values.insert(x.as_str());
         }
     }
 
@@ -221,8 +226,13 @@ pub fn split_model(
         };
         let nodes: Vec<_> = nodes_of[k].iter().map(|&i| graph.node[i].clone()).collect();
         let sub = sub_graph(&graph, nodes, &inputs, &outputs, &shape_of, k);
+        let input_batch_axes = inputs
+            .iter()
+            .map(|i| usize::from(time_major_values.contains(i.as_str())))
+            .collect();
         partitions.push(Partition {
             operators: ops,
+            input_batch_axes,
             model: ModelProto {
                 graph: Some(sub),
                 doc_string: format!("partition {k} of {}", graph.name),

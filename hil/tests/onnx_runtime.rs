@@ -212,13 +212,29 @@ fn gathering_rows_reads_token_ids_and_broadcasts_batch_one_values() {
         set: set.clone(),
         row: 1,
     };
-    let (values, _) = gather(&[&request], &["ids".into(), "position".into()]).unwrap();
+    let (values, _) = gather(&[&request], &["ids".into(), "position".into()], &[]).unwrap();
     let (shape, got) = values[0].1.try_extract_tensor::<i64>().unwrap();
     assert_eq!((shape.to_vec(), got.to_vec()), (vec![1, 3], vec![4, 5, 6]));
     let (shape, got) = values[1].1.try_extract_tensor::<f32>().unwrap();
     assert_eq!(
         (shape.to_vec(), got.to_vec()),
         (vec![1, 2], vec![0.5, 0.25])
+    );
+
+    // A time-major `[T = 2, N = 2, F = 2]` value (a PyTorch LSTM's, read by the next LSTM):
+    // request 1 is column 1 of every time step.
+    let data = vec![1f32, 2., 3., 4., 5., 6., 7., 8.];
+    let time_major = Tensor::from_array((vec![2usize, 2, 2], data)).unwrap();
+    let set = Arc::new(TensorSet {
+        values: vec![("seq".into(), Arc::new(time_major.into_dyn()))],
+        rows: 2,
+    });
+    let request = RequestData { set, row: 1 };
+    let (values, _) = gather(&[&request], &["seq".into()], &[1]).unwrap();
+    let (shape, got) = values[0].1.try_extract_tensor::<f32>().unwrap();
+    assert_eq!(
+        (shape.to_vec(), got.to_vec()),
+        (vec![2, 1, 2], vec![3., 4., 7., 8.])
     );
 }
 
@@ -250,6 +266,9 @@ fn pytorch_exports_split_at_every_operator_run_as_the_whole_model() {
         let cuts: Vec<usize> = (1..ops).collect();
         let parts = split_model(&model, &cuts, file).unwrap();
         assert_eq!(parts.len(), ops);
+        // The stacked LSTM reads the first one's time-major output: batch axis 1.
+        let time_major = parts.iter().any(|p| p.input_batch_axes.contains(&1));
+        assert_eq!(time_major, file == "recurrent.onnx", "{file}");
         let mut whole = OnnxSession::from_model(rt, &model, file, &cpu()).unwrap();
         let expected = whole.run(&[(input_name, &x)]).unwrap();
         let mut chain = PartitionChain::new(rt, &parts, file, &cpu()).unwrap();

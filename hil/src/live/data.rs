@@ -49,10 +49,12 @@ pub enum Gathered {
 /// A batch's input values, by input name.
 pub type NamedValues = Vec<(String, Arc<DynValue>)>;
 
-/// The inputs of a batch of `requests` (in batch order), by the names in `inputs`.
+/// The inputs of a batch of `requests` (in batch order), by the names in `inputs`, whose batch
+/// dimensions are `axes` (0, or 1 for a time-major value; missing entries are 0).
 pub fn gather(
     requests: &[&RequestData],
     inputs: &[String],
+    axes: &[usize],
 ) -> Result<(NamedValues, Gathered), String> {
     let Some(first) = requests.first() else {
         return Err("empty batch".into());
@@ -64,16 +66,17 @@ pub fn gather(
             .all(|(i, r)| r.row == i && Arc::ptr_eq(&r.set, &first.set));
     let mut values = Vec::with_capacity(inputs.len());
     let mut bytes = 0u64;
-    for name in inputs {
+    for (k, name) in inputs.iter().enumerate() {
+        let axis = axes.get(k).copied().unwrap_or(0);
         if whole {
             values.push((name.clone(), find(&first.set, name)?.clone()));
             continue;
         }
         let is_ids = find(&first.set, name)?.try_extract_tensor::<i64>().is_ok();
         let (value, copied) = if is_ids {
-            gather_rows::<i64>(requests, name)?
+            gather_rows::<i64>(requests, name, axis)?
         } else {
-            gather_rows::<f32>(requests, name)?
+            gather_rows::<f32>(requests, name, axis)?
         };
         bytes += copied;
         values.push((name.clone(), Arc::new(value)));
@@ -86,32 +89,50 @@ pub fn gather(
     Ok((values, how))
 }
 
-/// The rows of `requests` of the value `name`, as one new value; returns it and the bytes
-/// copied. A value with batch dimension 1 in a set of more rows broadcasts (a position
-/// embedding): every request reads its row 0.
-fn gather_rows<T>(requests: &[&RequestData], name: &str) -> Result<(DynValue, u64), String>
+/// The rows of `requests` of the value `name`, along its batch axis `axis`, as one new value;
+/// returns it and the bytes copied. A value with batch dimension 1 in a set of more rows
+/// broadcasts (a position embedding): every request reads its row 0.
+fn gather_rows<T>(
+    requests: &[&RequestData],
+    name: &str,
+    axis: usize,
+) -> Result<(DynValue, u64), String>
 where
     T: PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
 {
-    let mut data: Vec<T> = Vec::new();
     let mut shape: Vec<usize> = Vec::new();
+    // Each request's slice: `outer` blocks of `inner` elements.
+    let mut parts: Vec<(&[T], usize, usize)> = Vec::with_capacity(requests.len());
+    let mut extracted = Vec::with_capacity(requests.len());
     for r in requests {
-        let value = find(&r.set, name)?;
+        extracted.push(find(&r.set, name)?);
+    }
+    for (r, value) in requests.iter().zip(&extracted) {
         let (s, all) = value
             .try_extract_tensor::<T>()
             .map_err(|e| format!("value `{name}`: {e}"))?;
-        let rows = (*s.first().unwrap_or(&1)).max(1) as usize;
-        let per_row = all.len() / rows;
+        let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
+        if axis >= dims.len() {
+            return Err(format!("value `{name}` has no batch axis {axis}"));
+        }
+        let rows = dims[axis].max(1);
+        let inner: usize = dims[axis + 1..].iter().product();
         if shape.is_empty() {
-            shape = s.iter().map(|&d| d as usize).collect();
-            data.reserve(per_row * requests.len());
+            shape = dims.clone();
         }
         let row = if rows == 1 { 0 } else { r.row };
-        data.extend_from_slice(&all[row * per_row..(row + 1) * per_row]);
+        parts.push((all, row, inner * rows));
     }
-    if let Some(b) = shape.first_mut() {
-        *b = requests.len();
+    let inner: usize = shape[axis + 1..].iter().product();
+    let outer: usize = shape[..axis].iter().product();
+    let mut data: Vec<T> = Vec::with_capacity(outer * inner * requests.len());
+    for o in 0..outer {
+        for &(all, row, block) in &parts {
+            let start = o * block + row * inner;
+            data.extend_from_slice(&all[start..start + inner]);
+        }
     }
+    shape[axis] = requests.len();
     let bytes = (data.len() * std::mem::size_of::<T>()) as u64;
     let tensor = Tensor::from_array((shape, data)).map_err(|e| format!("value `{name}`: {e}"))?;
     Ok((tensor.into_dyn(), bytes))

@@ -110,6 +110,8 @@ struct PartitionModel {
     onnx: Arc<Vec<u8>>,
     /// Graph input names, in order.
     inputs: Vec<String>,
+    /// Their batch axes (0, or 1 for a time-major value).
+    input_batch_axes: Vec<usize>,
     /// For a stage's first partition, the model input's per-sample shape and what it holds
     /// (its data is made here); `None` when the inputs are the previous partition's outputs.
     fresh_input: Option<(Vec<usize>, InputKind)>,
@@ -338,14 +340,16 @@ impl LiveExecutor for OrtExecutor {
                     let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
                     let inits: Vec<&str> =
                         graph.initializer.iter().map(|t| t.name.as_str()).collect();
+                    let inputs: Vec<String> = graph
+                        .input
+                        .iter()
+                        .map(|i| i.name.clone())
+                        .filter(|n| !inits.contains(&n.as_str()))
+                        .collect();
                     vec![crate::split::Partition {
                         operators: 0..p.model_operators,
-                        inputs: graph
-                            .input
-                            .iter()
-                            .map(|i| i.name.clone())
-                            .filter(|n| !inits.contains(&n.as_str()))
-                            .collect(),
+                        input_batch_axes: vec![0; inputs.len()],
+                        inputs,
                         outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
                         model,
                     }]
@@ -372,6 +376,7 @@ impl LiveExecutor for OrtExecutor {
                 ),
                 onnx: Arc::new(onnx::encode(&part.model)),
                 inputs: part.inputs.clone(),
+                input_batch_axes: part.input_batch_axes.clone(),
                 fresh_input,
                 feeds_next: p.operators.end < p.model_operators,
             });
@@ -447,6 +452,7 @@ impl LiveExecutor for OrtExecutor {
             JobInput::Rows {
                 rows,
                 names: part.inputs.clone(),
+                axes: part.input_batch_axes.clone(),
             }
         };
         let worker = self

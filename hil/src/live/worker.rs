@@ -31,6 +31,8 @@ pub enum JobInput {
         rows: Vec<RequestData>,
         /// The session's input names.
         names: Vec<String>,
+        /// Their batch axes ([`data::gather`]).
+        axes: Vec<usize>,
     },
 }
 
@@ -107,9 +109,9 @@ pub fn spawn(
                 let gather_start = Instant::now();
                 let (inputs, gathered) = match job.input {
                     JobInput::Values(values) => (Ok(values), None),
-                    JobInput::Rows { rows, names } => {
+                    JobInput::Rows { rows, names, axes } => {
                         let refs: Vec<&RequestData> = rows.iter().collect();
-                        match data::gather(&refs, &names) {
+                        match data::gather(&refs, &names, &axes) {
                             Ok((values, how)) => (Ok(values), Some(how)),
                             Err(m) => (Err(m), None),
                         }
