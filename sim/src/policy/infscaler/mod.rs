@@ -261,6 +261,102 @@ impl InfScalerPolicy {
         &self.autoscaler
     }
 
+    /// The partitions (cuts per stage, their profiles) with at most `max_partitions` per stage,
+    /// and one instance per partition on its best-affinity accelerator with memory left; whether
+    /// every one of those fits in memory.
+    fn plan(
+        &self,
+        ctx: &PolicyContext<'_>,
+        max_partitions: Option<usize>,
+    ) -> (
+        Vec<Vec<usize>>,
+        Vec<PartitionProfile>,
+        Vec<InstancePlan>,
+        bool,
+    ) {
+        let budgets = super::stage_slo_budgets(ctx);
+        let config = self.spec.instance_config();
+        let mut cuts = Vec::with_capacity(ctx.models.len());
+        let mut profiles = Vec::new();
+        for (stage, model) in ctx.models.iter().enumerate() {
+            let c = complexities(model, self.spec.complexity, ctx);
+            let plan = partitioner::solve_with_complexities(
+                model,
+                &c,
+                ctx,
+                budgets[stage],
+                max_partitions,
+            );
+            let is_rep = {
+                let mut v = vec![false; c.len()];
+                for &i in &plan.representative {
+                    v[i] = true;
+                }
+                v
+            };
+            let ranges = partition::split(model.operators.len(), &plan.cuts)
+                .expect("the partitioner's cuts are valid");
+            let first = profiles.len();
+            for ops in ranges {
+                let (latency_ns, footprint, busy_share) =
+                    affinity::profile_ops(&model.operators[ops.clone()], &config, ctx.target());
+                let bottleneck = ops
+                    .clone()
+                    .filter(|&i| is_rep[i])
+                    .map(|i| c[i] as f64)
+                    .sum();
+                profiles.push(PartitionProfile {
+                    stage,
+                    ops,
+                    bottleneck,
+                    latency_ns,
+                    affinity: Vec::new(),
+                    footprint,
+                    busy_share,
+                });
+            }
+            // Each partition's share of the stage budget, in proportion to its best latency.
+            let best = |p: &PartitionProfile| p.latency_ns.iter().copied().min().unwrap_or(0);
+            let total: u64 = profiles[first..].iter().map(best).sum::<u64>().max(1);
+            for p in &mut profiles[first..] {
+                let share = (budgets[stage].as_ns() as f64 * best(p) as f64 / total as f64) as u64;
+                p.affinity =
+                    affinity::affinity_order(&p.latency_ns, self.spec.latency_fit.then_some(share));
+            }
+            cuts.push(plan.cuts);
+        }
+        // One instance per partition on its best-affinity accelerator with memory left, each
+        // costing what its serving process does not hold yet.
+        let memory_cap = (ctx.memory_limit_bytes as f64 * self.spec.memory_cap) as u64;
+        let mut used = 0u64;
+        let mut fits = true;
+        let mut census = Census::new(self.process_layout(), Vec::new());
+        let mut instances = Vec::with_capacity(profiles.len());
+        for (k, p) in profiles.iter().enumerate() {
+            let adds = |m: usize| p.footprint[m].marginal(census.residency(k, m));
+            let m = match p
+                .affinity
+                .iter()
+                .copied()
+                .find(|&m| used + adds(m) < memory_cap)
+            {
+                Some(m) => m,
+                None => {
+                    fits = false;
+                    p.affinity[0]
+                }
+            };
+            used += adds(m);
+            census.add(k, m);
+            instances.push(InstancePlan {
+                partition: k,
+                accelerator: m,
+                config,
+            });
+        }
+        (cuts, profiles, instances, fits)
+    }
+
     /// Observed arrival rate of each partition over the window, per second.
     fn arrival_rates(&self, obs: &Observation) -> Vec<f64> {
         let secs = obs.window.as_secs_f64().max(1e-9);
@@ -352,79 +448,18 @@ impl Policy for InfScalerPolicy {
     }
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        let budgets = super::stage_slo_budgets(ctx);
-        let config = self.spec.instance_config();
-        let mut cuts = Vec::with_capacity(ctx.models.len());
-        let mut profiles = Vec::new();
-        for (stage, model) in ctx.models.iter().enumerate() {
-            let c = complexities(model, self.spec.complexity, ctx);
-            let plan = partitioner::solve_with_complexities(
-                model,
-                &c,
-                ctx,
-                budgets[stage],
-                self.spec.max_partitions,
-            );
-            let is_rep = {
-                let mut v = vec![false; c.len()];
-                for &i in &plan.representative {
-                    v[i] = true;
-                }
-                v
-            };
-            let ranges = partition::split(model.operators.len(), &plan.cuts)
-                .expect("the partitioner's cuts are valid");
-            let first = profiles.len();
-            for ops in ranges {
-                let (latency_ns, footprint, busy_share) =
-                    affinity::profile_ops(&model.operators[ops.clone()], &config, ctx.target());
-                let bottleneck = ops
-                    .clone()
-                    .filter(|&i| is_rep[i])
-                    .map(|i| c[i] as f64)
-                    .sum();
-                profiles.push(PartitionProfile {
-                    stage,
-                    ops,
-                    bottleneck,
-                    latency_ns,
-                    affinity: Vec::new(),
-                    footprint,
-                    busy_share,
-                });
+        // One instance per partition must fit in memory, or a partition has none and its
+        // requests wait forever. Where it does not, partition into fewer (the paper is silent:
+        // its boards fit its apps): cap K one below the largest K planned, down to 1.
+        let mut cap = self.spec.max_partitions;
+        let (cuts, profiles, instances) = loop {
+            let (cuts, profiles, instances, fits) = self.plan(ctx, cap);
+            let largest = cuts.iter().map(|c| c.len() + 1).max().unwrap_or(1);
+            if fits || largest <= 1 {
+                break (cuts, profiles, instances);
             }
-            // Each partition's share of the stage budget, in proportion to its best latency.
-            let best = |p: &PartitionProfile| p.latency_ns.iter().copied().min().unwrap_or(0);
-            let total: u64 = profiles[first..].iter().map(best).sum::<u64>().max(1);
-            for p in &mut profiles[first..] {
-                let share = (budgets[stage].as_ns() as f64 * best(p) as f64 / total as f64) as u64;
-                p.affinity =
-                    affinity::affinity_order(&p.latency_ns, self.spec.latency_fit.then_some(share));
-            }
-            cuts.push(plan.cuts);
-        }
-        // One instance per partition on its best-affinity accelerator with memory left, each
-        // costing what its serving process does not hold yet.
-        let memory_cap = (ctx.memory_limit_bytes as f64 * self.spec.memory_cap) as u64;
-        let mut used = 0u64;
-        let mut census = Census::new(self.process_layout(), Vec::new());
-        let mut instances = Vec::with_capacity(profiles.len());
-        for (k, p) in profiles.iter().enumerate() {
-            let adds = |m: usize| p.footprint[m].marginal(census.residency(k, m));
-            let m = p
-                .affinity
-                .iter()
-                .copied()
-                .find(|&m| used + adds(m) < memory_cap)
-                .unwrap_or(p.affinity[0]);
-            used += adds(m);
-            census.add(k, m);
-            instances.push(InstancePlan {
-                partition: k,
-                accelerator: m,
-                config,
-            });
-        }
+            cap = Some(largest - 1);
+        };
         self.autoscaler = Autoscaler::new(profiles.iter().map(|p| p.bottleneck).collect());
         self.profiles = profiles;
         self.detector = Detector::default();

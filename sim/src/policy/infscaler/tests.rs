@@ -428,3 +428,46 @@ fn algorithm_1_stops_scaling_out_at_each_accelerators_limit() {
     let (_, _, old) = scale_out_until_it_stops(ResourceShare::LoadShare, 1000);
     assert_eq!(old.iter().sum::<u32>(), 500);
 }
+
+#[test]
+fn partitions_into_fewer_when_one_instance_each_does_not_fit_in_memory() {
+    // SSD-MobileNet and a small CNN on a Xavier NX (6.5 GiB usable): Eq. 1 plans three
+    // partitions each, and six serving processes (each with its runtime) do not fit. InfScaler
+    // then partitions into fewer, so that every partition has an instance and every request is
+    // served (before, the last partition had none and its requests waited forever).
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/models/tiny-cnn.toml");
+    let text = format!(
+        r#"
+name = "nx"
+seed = 21
+[device]
+profile = "xavier-nx"
+[app]
+stages = ["ssd_mobilenet_v1", "{}"]
+[slo]
+multiplier = 3.0
+[workload]
+kind = "poisson"
+rate_per_s = 60.0
+[run]
+duration = "4s"
+warmup = "1s"
+[policy]
+kind = "infscaler"
+"#,
+        tiny.display()
+    );
+    let report = run(&text);
+    assert!(report.partitions.len() < 6, "{:?}", report.partitions);
+    assert!(
+        report
+            .partitions
+            .iter()
+            .all(|p| p.instances.values().sum::<u32>() >= 1),
+        "{:?}",
+        report.partitions
+    );
+    assert_eq!(report.refused_instances, 0);
+    assert_eq!(report.summary.in_flight, 0);
+    assert!(report.summary.completed > 0);
+}
