@@ -439,35 +439,8 @@ impl<'a> View<'a> {
         if !scaled || self.is_constant(x) {
             return None;
         }
-        let add = self.sole_consumer(e)?;
-        let erf_out = self.output(e)?;
-        if !(self.is(add, "Add") && self.near(self.other_input(add, erf_out)?, 1.0)) {
-            return None;
-        }
-        let mul = self.sole_consumer(add)?;
-        let add_out = self.output(add)?;
-        if !self.is(mul, "Mul") {
-            return None;
-        }
-        let other = self.other_input(mul, add_out)?;
-        let mut nodes = vec![scale, e, add, mul];
-        if other == x {
-            let half = self.sole_consumer(mul)?;
-            let mul_out = self.output(mul)?;
-            if !(self.is(half, "Mul") && self.near(self.other_input(half, mul_out)?, 0.5)) {
-                return None;
-            }
-            nodes.push(half);
-        } else {
-            let half = *self.producer.get(other)?;
-            if !(self.is(half, "Mul")
-                && self.sole_consumer(half) == Some(mul)
-                && self.other_input(half, x).is_some_and(|c| self.near(c, 0.5)))
-            {
-                return None;
-            }
-            nodes.push(half);
-        }
+        let mut nodes = vec![scale, e];
+        nodes.extend(self.gelu_tail(e, x)?);
         nodes.sort_unstable();
         Some(Group {
             nodes,
@@ -514,10 +487,21 @@ impl<'a> View<'a> {
         } else {
             return None;
         }
-        let plus_one = self.sole_consumer(t)?;
-        if !(self.is(plus_one, "Add")
-            && self.near(self.other_input(plus_one, self.output(t)?)?, 1.0))
-        {
+        nodes.extend(self.gelu_tail(t, x)?);
+        nodes.sort_unstable();
+        Some(Group {
+            nodes,
+            core: t,
+            pattern: Pattern::Gelu { x: x.to_string() },
+        })
+    }
+
+    /// The end both GELUs share after `f` (the `Erf` or `Tanh` node): `Add(·, 1)`, then
+    /// `Mul(x, ·) → Mul(·, 0.5)` or `Mul(Mul(x, 0.5), ·)`. Returns those three nodes.
+    fn gelu_tail(&self, f: usize, x: &str) -> Option<[usize; 3]> {
+        let plus_one = self.sole_consumer(f)?;
+        let adds_one = self.near(self.other_input(plus_one, self.output(f)?)?, 1.0);
+        if !(self.is(plus_one, "Add") && adds_one) {
             return None;
         }
         let product = self.sole_consumer(plus_one)?;
@@ -525,30 +509,16 @@ impl<'a> View<'a> {
             return None;
         }
         let other = self.other_input(product, self.output(plus_one)?)?;
-        nodes.extend([plus_one, product]);
-        if other == x {
+        let half = if other == x {
             let half = self.sole_consumer(product)?;
-            if !(self.is(half, "Mul")
-                && self.near(self.other_input(half, self.output(product)?)?, 0.5))
-            {
-                return None;
-            }
-            nodes.push(half);
+            let halves = self.near(self.other_input(half, self.output(product)?)?, 0.5);
+            (self.is(half, "Mul") && halves).then_some(half)?
         } else {
             let half = self.producer_alone(other, product)?;
-            if !(self.is(half, "Mul")
-                && self.other_input(half, x).is_some_and(|c| self.near(c, 0.5)))
-            {
-                return None;
-            }
-            nodes.push(half);
-        }
-        nodes.sort_unstable();
-        Some(Group {
-            nodes,
-            core: t,
-            pattern: Pattern::Gelu { x: x.to_string() },
-        })
+            let halves = self.other_input(half, x).is_some_and(|c| self.near(c, 0.5));
+            (self.is(half, "Mul") && halves).then_some(half)?
+        };
+        Some([plus_one, product, half])
     }
 
     /// The non-constant operand of the `op` node `n` whose other operand is the one-element
@@ -640,17 +610,7 @@ impl<'a> View<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::onnx::proto::NodeProto;
-
-    fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
-        NodeProto {
-            op_type: op.into(),
-            name: output.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
-            ..Default::default()
-        }
-    }
+    use crate::model::onnx::test_node as node;
 
     fn graph(nodes: Vec<NodeProto>, consts: &[(&str, f32)], out: &str) -> GraphProto {
         GraphProto {

@@ -1208,12 +1208,8 @@ mod tests {
 
     fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
         NodeProto {
-            op_type: op.into(),
-            name: output.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
             attribute: attrs,
-            ..Default::default()
+            ..onnx::test_node(op, inputs, output)
         }
     }
 

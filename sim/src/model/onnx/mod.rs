@@ -139,6 +139,18 @@ pub fn i64_tensor_shaped(name: &str, dims: &[usize], values: &[i64]) -> TensorPr
     }
 }
 
+/// A node named after its one output (tests build graphs with it).
+#[cfg(test)]
+pub(crate) fn test_node(op: &str, inputs: &[&str], output: &str) -> proto::NodeProto {
+    proto::NodeProto {
+        op_type: op.into(),
+        name: output.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    }
+}
+
 /// Which nodes of `net` have batch dimension 1 in ONNX and broadcast against the batch: look-ups
 /// of constant ids (position and segment embeddings, whose ids are a `[1, T]` constant as
 /// Hugging Face's exports hold them) and layers that read only such nodes.

@@ -456,15 +456,15 @@ fn slice(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::onnx::test_node as node;
 
-    fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
-        NodeProto {
-            op_type: op.into(),
-            name: output.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.into()],
-            ..Default::default()
-        }
+    /// The graph's initialisers by name.
+    fn constants_of(graph: &GraphProto) -> HashMap<&str, &TensorProto> {
+        graph
+            .initializer
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect()
     }
 
     #[test]
@@ -488,11 +488,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let constants: HashMap<&str, &TensorProto> = graph
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
+        let constants = constants_of(&graph);
         let shape = shape_nodes(&graph, &constants);
         assert_eq!(shape, [true, true, true, true, true, true, false]);
         let mut folder = Folder::new(&graph, &shape, &constants);
@@ -523,11 +519,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let constants: HashMap<&str, &TensorProto> = graph
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
+        let constants = constants_of(&graph);
         let shape = shape_nodes(&graph, &constants);
         let mut folder = Folder::new(&graph, &shape, &constants);
         let t = folder
