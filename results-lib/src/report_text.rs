@@ -162,6 +162,13 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             human_bytes(bytes as f64)
         );
     }
+    for i in &r.interference {
+        let _ = writeln!(
+            out,
+            "  interference: {} in {} window(s), {:.1} s in all",
+            i.what, i.windows, i.active_s
+        );
+    }
     if r.refused_instances > 0 {
         let _ = writeln!(
             out,

@@ -51,6 +51,8 @@ pub enum Work {
     Batch(u32),
     /// The CPU work of a transfer (the data plane's).
     Transfer(u32),
+    /// An interferer's window ([`crate::interference`]); it is cancelled at the window's end.
+    Interference(u32),
 }
 
 /// The engines of one device during a run.
@@ -324,6 +326,25 @@ impl Engines {
         if switched {
             self.reweigh_gpu(now, accel);
         }
+    }
+
+    /// Ends the activity `id` before its work is done (an interference window's end).
+    pub fn cancel(&mut self, now: SimTime, id: ActivityId) {
+        let slot = id.slot();
+        if self
+            .owners
+            .get(slot)
+            .copied()
+            .flatten()
+            .map(|(owned, _)| owned)
+            != Some(id)
+        {
+            return;
+        }
+        self.fluid.cancel(now, id);
+        self.owners[slot] = None;
+        self.untrack_compute(now, slot);
+        self.dirty = true;
     }
 
     /// Starts `work_ns` of copying on one CPU core that moves `mem_bytes` through unified memory.

@@ -22,6 +22,13 @@ pub enum Event {
     Plane(PlaneEvent),
     /// An event of the executor.
     Executor(ExecEvent),
+    /// Interferer `index` ([`crate::interference`]) starts (`starts`) or ends a window.
+    Interference {
+        /// Index of the `[[interference]]` entry.
+        index: u32,
+        /// Whether the window starts (else it ends).
+        starts: bool,
+    },
 }
 
 /// Events of the serving data plane.

@@ -14,6 +14,7 @@ pub mod executor;
 pub mod experiment;
 pub mod hardware;
 pub mod input;
+pub mod interference;
 pub mod metrics;
 pub mod model;
 pub mod policy;

@@ -5,6 +5,7 @@
 //! the hardware profile and the other fields, and builds a [`ResolvedScenario`] that a run uses.
 //! Every error names the file, the field (as a dotted path) and what is allowed.
 
+use crate::interference::{Interference, InterferenceSpec, WindowSpec};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub const MAX_LATENCY_CDF_POINTS: usize = 10_000;
 /// of report at most; a mistaken interval (nanoseconds) would otherwise fill memory.
 pub const MAX_SERIES_POINTS: usize = 1_000_000;
 
+/// Most windows one periodic or random interferer may have over a run.
+pub const MAX_INTERFERENCE_WINDOWS: usize = 1_000_000;
+
 /// A scenario as written in its TOML file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +73,10 @@ pub struct Scenario {
     /// The serving policy (control plane).
     #[serde(default)]
     pub policy: PolicySpec,
+    /// Background work that takes part of an engine, CPU cores or memory bandwidth for windows
+    /// of the run (`[[interference]]`, see [`crate::interference`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interference: Vec<InterferenceSpec>,
     /// Where the file was read from (for error messages); empty for in-memory scenarios.
     #[serde(skip)]
     pub origin: String,
@@ -315,6 +323,8 @@ pub struct ResolvedScenario {
     /// Where requests differ in size (`app.tokens = "trace"` or `app.generated_tokens`): where
     /// their sizes come from and the objective each gets.
     pub sizing: Option<Sizing>,
+    /// The `[[interference]]` entries, checked.
+    pub interference: Vec<Interference>,
 }
 
 impl Scenario {
@@ -420,6 +430,16 @@ impl Scenario {
         self.policy
             .validate(&models, &device)
             .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        let interference = self
+            .interference
+            .iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                spec.resolve(&device)
+                    .map_err(|(field, msg)| self.error(&format!("interference[{k}].{field}"), msg))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.check_interference_windows()?;
         let name = self.name.clone().unwrap_or_else(|| {
             Path::new(&self.origin)
                 .file_stem()
@@ -440,6 +460,7 @@ impl Scenario {
             models,
             isolated_latency,
             slo,
+            interference,
         })
     }
 
@@ -822,6 +843,49 @@ impl Scenario {
         }
     }
 
+    /// The run's longest simulated time, seconds: its arrival period and the drain after it.
+    fn longest_run_s(&self) -> Option<(f64, f64)> {
+        let drain_s = if self.run.drain {
+            self.run.drain_limit.0.as_secs_f64()
+        } else {
+            0.0
+        };
+        self.arrival_period_s().map(|a| (a, drain_s))
+    }
+
+    /// Each periodic or random interferer has at most [`MAX_INTERFERENCE_WINDOWS`] windows
+    /// over the longest run (each window is two events).
+    fn check_interference_windows(&self) -> Result<(), ScenarioError> {
+        let Some((arrivals_s, drain_s)) = self.longest_run_s() else {
+            return Ok(());
+        };
+        for (k, entry) in self.interference.iter().enumerate() {
+            let (field, cycle) = match entry.when {
+                WindowSpec::Fixed { .. } => continue,
+                WindowSpec::Periodic { period, .. } => ("period", period.0.as_secs_f64()),
+                WindowSpec::Random {
+                    mean_gap,
+                    mean_duration,
+                } => (
+                    "mean_gap",
+                    mean_gap.0.as_secs_f64() + mean_duration.0.as_secs_f64(),
+                ),
+            };
+            let windows = (arrivals_s + drain_s) / cycle;
+            if windows > MAX_INTERFERENCE_WINDOWS as f64 {
+                return Err(self.error(
+                    &format!("interference[{k}].when.{field}"),
+                    format!(
+                        "gives {windows:.3e} windows over a run of up to {:.0} s, more than the \
+                         {MAX_INTERFERENCE_WINDOWS} an interferer may have: make it longer",
+                        arrivals_s + drain_s
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_run(&self) -> Result<(), ScenarioError> {
         let run = &self.run;
         if run.duration.is_none() && run.max_requests.is_none() {
@@ -848,13 +912,7 @@ impl Scenario {
             if interval == SimDuration::ZERO {
                 return Err(self.error("run.series_interval", "must be more than 0"));
             }
-            // The run's longest simulated time: its arrival period and the drain after it.
-            if let Some(arrivals_s) = self.arrival_period_s() {
-                let drain_s = if run.drain {
-                    run.drain_limit.0.as_secs_f64()
-                } else {
-                    0.0
-                };
+            if let Some((arrivals_s, drain_s)) = self.longest_run_s() {
                 let points = (arrivals_s + drain_s) / interval.as_secs_f64();
                 if points > MAX_SERIES_POINTS as f64 {
                     return Err(self.error(

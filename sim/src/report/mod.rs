@@ -54,6 +54,9 @@ pub struct Report {
     /// reached, with requests still in the system counted in flight. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The scenario's interferers and their windows (`[[interference]]`). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interference: Vec<crate::interference::InterferenceReport>,
 }
 
 /// One instance started (+1) or retired (−1) by the policy during the run.

@@ -12,6 +12,8 @@ mod clock;
 mod control;
 mod live;
 
+use crate::hardware::fluid::ActivityId;
+use crate::interference::{InterferenceReport, MAX_REPORTED_WINDOWS, Windows};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -112,6 +114,19 @@ pub struct Simulation {
     /// Time of the previous policy tick.
     last_tick: SimTime,
     scaling_events: Vec<ScalingEvent>,
+    /// The run's interferers, in `[[interference]]` order.
+    interferers: Vec<Interferer>,
+}
+
+/// An interferer during a run: its windows, the one running, and what the report shows.
+#[derive(Debug)]
+struct Interferer {
+    windows: Windows,
+    /// The next window, scheduled to start.
+    pending: Option<(SimTime, SimTime)>,
+    /// The window running: its activity, start and end.
+    running: Option<(ActivityId, SimTime, SimTime)>,
+    report: InterferenceReport,
 }
 
 impl Simulation {
@@ -217,6 +232,22 @@ impl Simulation {
             arrivals: Arrivals::new(process, &spec.run),
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
+            interferers: scenario
+                .interference
+                .iter()
+                .enumerate()
+                .map(|(k, i)| Interferer {
+                    windows: Windows::new(i.when, run_seed, k),
+                    pending: None,
+                    running: None,
+                    report: InterferenceReport {
+                        what: i.describe(),
+                        windows_s: Vec::new(),
+                        windows: 0,
+                        active_s: 0.0,
+                    },
+                })
+                .collect(),
             seed,
             scenario: scenario.clone(),
         };
@@ -285,6 +316,9 @@ impl Simulation {
         observe: &mut dyn FnMut(&RunProgress) -> ControlFlow<()>,
     ) -> Result<SimTime, Stop> {
         self.arrivals.schedule_next(&mut self.machine.events);
+        for k in 0..self.interferers.len() {
+            self.schedule_interference(k, SimTime::ZERO);
+        }
         if let Some(interval) = self.policy.tick_interval() {
             self.machine
                 .events
@@ -389,12 +423,66 @@ impl Simulation {
                     match work {
                         Work::Batch(batch) => self.plane.on_batch_work_done(ctx, batch),
                         Work::Transfer(transfer) => self.plane.on_transfer_work_done(ctx, transfer),
+                        // Its work outlasts its window (`Interference::work`).
+                        Work::Interference(_) => {}
                     }
                 }
             }
+            Event::Interference { index, starts } => self.on_interference(index as usize, starts),
             Event::Plane(event) => self.plane.handle(ctx, event),
             Event::Executor(event) => self.plane.on_executor_event(ctx, event),
             Event::PolicyTick => self.on_policy_tick(),
+        }
+    }
+
+    /// Schedules the start of interferer `k`'s next window at or after `after`, if it has one.
+    fn schedule_interference(&mut self, k: usize, after: SimTime) {
+        let it = &mut self.interferers[k];
+        it.pending = it.windows.next(after);
+        if let Some((start, _)) = it.pending {
+            self.machine.events.schedule(
+                start,
+                Event::Interference {
+                    index: k as u32,
+                    starts: true,
+                },
+            );
+        }
+    }
+
+    /// Interferer `k`'s window starts (its activity joins the engines until the window's end)
+    /// or ends (the activity is cancelled and the next window scheduled).
+    fn on_interference(&mut self, k: usize, starts: bool) {
+        let now = self.machine.now();
+        let cpu = self.machine.engines.cpu();
+        let it = &mut self.interferers[k];
+        if starts {
+            let Some((start, end)) = it.pending.take() else {
+                return;
+            };
+            let work = self.scenario.interference[k].work(k, start, end, cpu);
+            let id =
+                self.machine
+                    .engines
+                    .start_compute(now, work, 1.0, Work::Interference(k as u32));
+            it.running = Some((id, start, end));
+            it.report.windows += 1;
+            if it.report.windows_s.len() < MAX_REPORTED_WINDOWS {
+                it.report
+                    .windows_s
+                    .push([start.as_secs_f64(), end.as_secs_f64()]);
+            }
+            self.machine.events.schedule(
+                end,
+                Event::Interference {
+                    index: k as u32,
+                    starts: false,
+                },
+            );
+        } else if let Some((id, start, end)) = it.running.take() {
+            self.machine.engines.cancel(now, id);
+            it.report.active_s += end.saturating_since(start).as_secs_f64();
+            self.schedule_interference(k, end);
         }
     }
 
@@ -448,6 +536,17 @@ impl Simulation {
             })
             .collect();
         let summary = self.machine.recorder.finish(end, self.plane.in_flight());
+        let interference = self
+            .interferers
+            .into_iter()
+            .map(|mut i| {
+                // A window still running when the run ends counts up to the end.
+                if let Some((_, start, _)) = i.running {
+                    i.report.active_s += end.saturating_since(start).as_secs_f64();
+                }
+                i.report
+            })
+            .collect();
         Report {
             scenario: rs.name.clone(),
             app: rs.app_name.clone(),
@@ -465,6 +564,7 @@ impl Simulation {
             tensor_sharing: self.plane.sharing_pools().to_vec(),
             events_processed,
             interrupted,
+            interference,
         }
     }
 }
