@@ -15,7 +15,7 @@ use std::process::Command;
 use common::check_golden;
 
 /// The scenarios, chosen to cover every policy, every transport, both routings, a measured
-/// profile and a trace replay. (name of the golden file, scenario path from the repository root)
+/// profile, a trace replay and interference. (name of the golden file, scenario path from the repository root)
 const SCENARIOS: &[(&str, &str)] = &[
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
@@ -51,6 +51,8 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("vu-http-nx", "scenarios/examples/vu-http-nx.toml"),
     // Replay of the Azure LLM inference trace.
     ("llm-trace-orin", "scenarios/examples/llm-trace-orin.toml"),
+    // A periodic GPU interferer beside InfScaler.
+    ("interference-gpu", "scenarios/examples/interference-gpu.toml"),
 ];
 
 fn root() -> &'static Path {
