@@ -52,7 +52,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     // Replay of the Azure LLM inference trace.
     ("llm-trace-orin", "scenarios/examples/llm-trace-orin.toml"),
     // A periodic GPU interferer beside InfScaler.
-    ("interference-gpu", "scenarios/examples/interference-gpu.toml"),
+    (
+        "interference-gpu",
+        "scenarios/examples/interference-gpu.toml",
+    ),
 ];
 
 fn root() -> &'static Path {

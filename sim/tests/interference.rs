@@ -150,3 +150,121 @@ when = { kind = "periodic", start = "0s", duration = "1us", period = "1us" }
         .to_string();
     assert!(err.contains("interference[0].when.period"), "{err}");
 }
+
+/// A static deployment (AlexNet: convolutions on the GPU, classifier on two CPU cores) that
+/// records every observation, ticking every second.
+struct Recorder {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<infscaler_sim::policy::Observation>>>,
+}
+
+impl infscaler_sim::policy::Policy for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn process_layout(&self) -> infscaler_sim::serving::ProcessLayout {
+        infscaler_sim::serving::ProcessLayout::PerInstance
+    }
+
+    fn deploy(
+        &mut self,
+        ctx: &infscaler_sim::policy::PolicyContext<'_>,
+    ) -> infscaler_sim::policy::Deployment {
+        use infscaler_sim::policy::InstancePlan;
+        use infscaler_sim::serving::InstanceConfig;
+        let accel = |kind| {
+            ctx.device
+                .accelerators
+                .iter()
+                .position(|a| a.kind == kind)
+                .unwrap()
+        };
+        use infscaler_sim::hardware::AcceleratorKind::{Cpu, Gpu};
+        infscaler_sim::policy::Deployment {
+            cuts: vec![vec![13]],
+            instances: vec![
+                InstancePlan {
+                    partition: 0,
+                    accelerator: accel(Gpu),
+                    config: InstanceConfig::default(),
+                },
+                InstancePlan {
+                    partition: 1,
+                    accelerator: accel(Cpu),
+                    config: InstanceConfig {
+                        cpu_cores: 2,
+                        ..InstanceConfig::default()
+                    },
+                },
+            ],
+            transport: infscaler_sim::serving::transport::TransportKind::ZeroCopy,
+            control_path: Default::default(),
+        }
+    }
+
+    fn tick_interval(&self) -> Option<infscaler_sim::time::SimDuration> {
+        Some(infscaler_sim::time::SimDuration::from_secs(1))
+    }
+
+    fn on_tick(
+        &mut self,
+        observation: &infscaler_sim::policy::Observation,
+        _actions: &mut Vec<infscaler_sim::policy::Action>,
+    ) {
+        self.seen.lock().unwrap().push(observation.clone());
+    }
+}
+
+#[test]
+fn policies_observe_each_partitions_slowdown_against_its_reference() {
+    // The GPU taken at 80 % from 5 s to 10 s.
+    let text = scenario(
+        r#"
+[[interference]]
+on = "gpu"
+share = 0.8
+when = { kind = "fixed", start = "5s", duration = "5s" }
+"#,
+    );
+    let resolved = infscaler_sim::Scenario::parse(&text, "observe.toml", Path::new("."))
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let policy = Box::new(Recorder { seen: seen.clone() });
+    infscaler_sim::Simulation::with_policy(&resolved, None, policy)
+        .unwrap()
+        .run();
+    let seen = seen.lock().unwrap();
+    let gpu = resolved
+        .device
+        .accelerators
+        .iter()
+        .position(|a| a.name == "gpu")
+        .unwrap();
+    let cpu = resolved.device.cpu();
+    let slowdown = |tick: usize, partition: usize, accel: usize| {
+        seen[tick].partitions[partition].window_exec[accel]
+            .slowdown()
+            .unwrap()
+    };
+    // Ticks at 1 s, 2 s, …: the window ending at 3 s is quiet, the one ending at 8 s is inside
+    // the interference.
+    assert!(
+        (slowdown(2, 0, gpu) - 1.0).abs() < 0.05,
+        "{}",
+        slowdown(2, 0, gpu)
+    );
+    assert!(slowdown(7, 0, gpu) > 1.2, "{}", slowdown(7, 0, gpu));
+    // The CPU partition is untouched throughout.
+    for tick in [2, 7] {
+        assert!(
+            (slowdown(tick, 1, cpu) - 1.0).abs() < 0.05,
+            "{}",
+            slowdown(tick, 1, cpu)
+        );
+    }
+    // Nothing ran elsewhere.
+    assert_eq!(seen[7].partitions[0].window_exec[cpu].batches, 0);
+    assert_eq!(seen[7].partitions[0].window_exec[cpu].slowdown(), None);
+}

@@ -140,6 +140,14 @@ pub trait Executor {
     /// reused for a new request afterwards.
     fn release(&mut self, request: u32);
 
+    /// How long batch `batch` (reported finished, not yet reused) takes with the device to
+    /// itself, ns: the interference-free reference that adaptive policies compare its
+    /// execution time with ([`crate::policy::ExecObservation`]). `None` where no model of it
+    /// exists (a live executor).
+    fn solo_ns(&self, _batch: u32) -> Option<u64> {
+        None
+    }
+
     /// The run's clock. On a wall clock: waits until the clock reaches `until` (`None`: until a
     /// batch finishes) or a batch finishes, schedules finished batches as events, and returns
     /// the time now. On the virtual clock (the default) there is nothing to wait for: `None`,

@@ -324,6 +324,19 @@ impl SimulatedExecutor {
     }
 
     /// The plan batch `batch` runs.
+    /// The time of `batch`'s plan alone on the device, its work scaled by the batch's
+    /// service-time factor.
+    fn solo_time_ns(&self, batch: u32) -> u64 {
+        let factor = self.batches[batch as usize].factor;
+        let ns: f64 = self
+            .plan_of(batch)
+            .segments
+            .iter()
+            .map(|s| s.fixed_ns as f64 + s.work_ns as f64 * factor)
+            .sum();
+        ns.round() as u64
+    }
+
     fn plan_of(&self, batch: u32) -> &ExecPlan {
         match self.batches[batch as usize].plan {
             SIZED_PLAN => &self.sized_plans[batch as usize],
@@ -508,4 +521,8 @@ impl Executor for SimulatedExecutor {
     }
 
     fn release(&mut self, _request: u32) {}
+
+    fn solo_ns(&self, batch: u32) -> Option<u64> {
+        Some(self.solo_time_ns(batch))
+    }
 }

@@ -270,6 +270,34 @@ pub struct PartitionObservation {
     pub instances: Vec<u32>,
     /// Of those, instances still cold-starting, per accelerator.
     pub starting: Vec<u32>,
+    /// Its batches finished in the window, per accelerator (profile order).
+    pub window_exec: Vec<ExecObservation>,
+}
+
+/// The batches a partition finished on one accelerator in a window: how long they took, and how
+/// long they would have taken with the device to themselves. Their ratio is the slowdown from
+/// contention and interference that adaptive policies (ODIN, the thesis' explorers) react to.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExecObservation {
+    /// Batches finished.
+    pub batches: u64,
+    /// Mean batch size.
+    pub mean_batch: f64,
+    /// Mean execution time, ms (`None`: no batch finished).
+    pub mean_exec_ms: Option<f64>,
+    /// Mean time of the same batches alone on the device, ms: the interference-free reference
+    /// (`None`: no batch, or an executor without a model of its batches).
+    pub reference_ms: Option<f64>,
+}
+
+impl ExecObservation {
+    /// Mean execution time over its reference (1: as if alone; `None` when either is unknown).
+    pub fn slowdown(&self) -> Option<f64> {
+        match (self.mean_exec_ms, self.reference_ms) {
+            (Some(e), Some(r)) if r > 0.0 => Some(e / r),
+            _ => None,
+        }
+    }
 }
 
 impl PartitionObservation {

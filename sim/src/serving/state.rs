@@ -37,6 +37,8 @@ pub struct PartitionState {
     pub load: TimeWeighted,
     /// Requests that entered it since the last policy tick.
     pub window_arrivals: u64,
+    /// Batches it finished since the last policy tick, per accelerator (profile order).
+    pub window_exec: Vec<ExecTally>,
     /// Requests travelling to it (their room in its queues is taken under blocking overflow).
     pub inbound: u32,
     /// Finished batches of the previous partition waiting for room in its queues (blocking
@@ -160,4 +162,20 @@ pub struct TransferState {
     pub extra_buffer_bytes: u64,
     /// Fixed delay after the CPU work.
     pub fixed_ns: u64,
+}
+
+/// Execution times of the batches a partition finished on one accelerator over a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExecTally {
+    /// Batches finished.
+    pub batches: u64,
+    /// Requests in them.
+    pub requests: u64,
+    /// Their execution times, summed, ns.
+    pub exec_ns: u128,
+    /// Their times alone on the device (the executor's reference), summed, ns; batches without
+    /// one (a live executor) are left out of it and of `solo_batches`.
+    pub solo_ns: u128,
+    /// Batches counted in `solo_ns`.
+    pub solo_batches: u64,
 }

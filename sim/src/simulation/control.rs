@@ -2,7 +2,9 @@
 
 use super::Simulation;
 use crate::event::Event;
-use crate::policy::{AcceleratorObservation, Action, Observation, PartitionObservation};
+use crate::policy::{
+    AcceleratorObservation, Action, ExecObservation, Observation, PartitionObservation,
+};
 use crate::report::ScalingEvent;
 use crate::serving::state::InstancePhase;
 
@@ -31,8 +33,25 @@ impl Simulation {
         let n_acc = self.machine.engines.accelerators();
         let mut partitions = Vec::with_capacity(self.plane.partitions().len());
         for index in 0..self.plane.partitions().len() {
-            let (load, window_arrivals) = self.plane.partition_window_mut(index);
+            let (load, window_arrivals, window_exec) = self.plane.partition_window_mut(index);
             let window_arrivals = std::mem::take(window_arrivals);
+            let window_exec: Vec<ExecObservation> = window_exec
+                .iter_mut()
+                .map(|t| {
+                    let t = std::mem::take(t);
+                    let mean = |sum: u128, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1e6);
+                    ExecObservation {
+                        batches: t.batches,
+                        mean_batch: if t.batches > 0 {
+                            t.requests as f64 / t.batches as f64
+                        } else {
+                            0.0
+                        },
+                        mean_exec_ms: mean(t.exec_ns, t.batches),
+                        reference_ms: mean(t.solo_ns, t.solo_batches),
+                    }
+                })
+                .collect();
             let window_mean_concurrency = load.take_interval(now) / window_ns;
             let p = &self.plane.partitions()[index];
             let mut obs = PartitionObservation {
@@ -40,6 +59,7 @@ impl Simulation {
                 ops: p.ops.clone(),
                 queued: self.plane.queue_len(p.queue) as u64,
                 window_arrivals,
+                window_exec,
                 window_mean_concurrency,
                 instances: vec![0; n_acc],
                 starting: vec![0; n_acc],

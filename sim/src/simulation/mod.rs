@@ -132,6 +132,16 @@ struct Interferer {
 impl Simulation {
     /// Sets up a run of `scenario` with `seed` (the scenario's own seed unless overridden).
     pub fn new(scenario: &ResolvedScenario, seed: Option<u64>) -> Result<Self, SimError> {
+        Self::with_policy(scenario, seed, scenario.scenario.policy.build())
+    }
+
+    /// [`Simulation::new`] with `policy` in place of the scenario's `[policy]`: a policy built
+    /// in code (a research prototype, or a test that records what a policy observes).
+    pub fn with_policy(
+        scenario: &ResolvedScenario,
+        seed: Option<u64>,
+        mut policy: Box<dyn Policy>,
+    ) -> Result<Self, SimError> {
         let seed = seed.unwrap_or(scenario.scenario.seed);
         let run_seed = RunSeed(seed);
         let device = &scenario.device;
@@ -142,7 +152,6 @@ impl Simulation {
             .build(&spec.base_dir, run_seed.stream("arrivals"))
             .map_err(|e| SimError::Workload(e.to_string()))?;
 
-        let mut policy = spec.policy.build();
         let deployment = policy.deploy(&scenario.policy_context());
         let policy_name = policy.name();
         let partitions: Vec<PartitionSpec> = deployment

@@ -182,6 +182,18 @@ impl DataPlane {
             inst.in_service = 0;
             (inst.partition, inst.accel)
         };
+        if let Some(&first) = requests.first() {
+            let started = self.requests.get(first).exec_start;
+            let solo = ctx.executor.solo_ns(batch);
+            let t = &mut self.partitions[partition as usize].window_exec[accel as usize];
+            t.batches += 1;
+            t.requests += requests.len() as u64;
+            t.exec_ns += u128::from(now.saturating_since(started).as_ns());
+            if let Some(solo) = solo {
+                t.solo_ns += u128::from(solo);
+                t.solo_batches += 1;
+            }
+        }
         self.change_load(ctx, partition, -(requests.len() as i64));
         let bytes_per_elem = self.device.accelerators[accel as usize]
             .precision

@@ -35,7 +35,7 @@ use crate::serving::memory::{MemoryByKind, UnifiedMemory};
 use crate::serving::process::{Census, ProcessLayout, Processes};
 use crate::serving::sharing::{RegionPool, SharingManager};
 use crate::serving::state::{
-    BatchState, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
+    BatchState, ExecTally, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
 };
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::serving::{Overflow, Routing};
@@ -189,6 +189,7 @@ impl DataPlane {
                 queue: queue as u32,
                 load: TimeWeighted::new(),
                 window_arrivals: 0,
+                window_exec: vec![ExecTally::default(); accelerators],
                 inbound: 0,
                 blocked: VecDeque::new(),
                 footprints: Vec::new(),
@@ -287,9 +288,12 @@ impl DataPlane {
     }
 
     /// The partition's load gauge and arrival counter, which the policy's window takes.
-    pub fn partition_window_mut(&mut self, partition: usize) -> (&mut TimeWeighted, &mut u64) {
+    pub fn partition_window_mut(
+        &mut self,
+        partition: usize,
+    ) -> (&mut TimeWeighted, &mut u64, &mut Vec<ExecTally>) {
         let p = &mut self.partitions[partition];
-        (&mut p.load, &mut p.window_arrivals)
+        (&mut p.load, &mut p.window_arrivals, &mut p.window_exec)
     }
 
     /// Takes the counters and the latency histogram of the window since the previous call.
