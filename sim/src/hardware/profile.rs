@@ -189,7 +189,7 @@ fn field_error(field: impl Into<String>, message: impl Into<String>) -> FieldErr
 }
 
 /// The built-in profiles: (name, file text).
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     (
         "xavier-agx",
         include_str!("../../../hwprofiles/xavier-agx.toml"),
@@ -202,10 +202,14 @@ const BUILTIN: [(&str, &str); 3] = [
         "orin-agx",
         include_str!("../../../hwprofiles/orin-agx.toml"),
     ),
+    (
+        "server-32core",
+        include_str!("../../../hwprofiles/server-32core.toml"),
+    ),
 ];
 
 /// Names accepted by [`DeviceProfile::builtin`].
-const BUILTIN_NAMES: [&str; 3] = [BUILTIN[0].0, BUILTIN[1].0, BUILTIN[2].0];
+const BUILTIN_NAMES: [&str; 4] = [BUILTIN[0].0, BUILTIN[1].0, BUILTIN[2].0, BUILTIN[3].0];
 
 impl DeviceProfile {
     /// Parses and validates a profile from TOML text; `origin` (a file name) is used in errors.
@@ -741,14 +745,20 @@ fallback_transition = "50us"
             let (_, text) = BUILTIN.iter().find(|(n, _)| n == name).unwrap();
             let p = DeviceProfile::from_toml_str(text, name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.first_of(AcceleratorKind::Cpu), Some(p.cpu()));
-            assert!(p.gpu().is_some(), "{name} has a GPU");
-            assert_eq!(
-                p.accelerators
-                    .iter()
-                    .filter(|a| a.kind == AcceleratorKind::Dla)
-                    .count(),
-                2
-            );
+            let dlas = p
+                .accelerators
+                .iter()
+                .filter(|a| a.kind == AcceleratorKind::Dla)
+                .count();
+            if *name == "server-32core" {
+                // The thesis' many-core server: one 32-core CPU, nothing else.
+                assert_eq!(p.accelerators.len(), 1);
+                assert_eq!(p.accelerators[0].cores, 32);
+            } else {
+                // The Jetsons: a CPU, a GPU and two DLAs.
+                assert!(p.gpu().is_some(), "{name} has a GPU");
+                assert_eq!(dlas, 2, "{name}");
+            }
             assert!(DeviceProfile::builtin(name).is_some());
         }
         assert!(DeviceProfile::builtin("tx2").is_none());
