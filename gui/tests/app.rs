@@ -140,6 +140,41 @@ fn pick_a_policy_run_and_see_a_summary_with_throughput() {
 }
 
 #[test]
+fn interference_windows_show_in_the_summary_and_the_time_plots() {
+    let dir = scratch("interference");
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/interference-gpu.toml");
+    let text = std::fs::read_to_string(example)
+        .expect("the example")
+        .replace("duration = \"60s\"", "duration = \"3s\"")
+        .replace("warmup = \"2s\"", "warmup = \"200ms\"")
+        .replace(
+            "start = \"15s\", duration = \"10s\", period = \"30s\"",
+            "start = \"1s\", duration = \"1s\", period = \"30s\"",
+        );
+    assert!(text.contains("start = \"1s\""), "the example changed shape");
+    let path = dir.join("interference.toml");
+    std::fs::write(&path, text).expect("write the scenario");
+    let mut h = harness(Some(path));
+    h.run_steps(2);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    wait_idle(&mut h);
+    let report = h.state().last_report().expect("the run finished");
+    assert_eq!(report.interference[0].windows_s, [[1.0, 2.0]]);
+    assert_eq!(
+        value_after(&h, "Interference"),
+        "0.7 of gpu: 1 window(s), 1.0 s"
+    );
+    // The time plots draw the windows without trouble.
+    for view in ["Timeline", "Time series"] {
+        h.get_by_label(view).click();
+        h.run_steps(2);
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn compare_runs_the_four_systems_side_by_side() {
     let dir = scratch("compare");
     let mut h = harness(Some(short_scenario(&dir)));

@@ -90,6 +90,29 @@ impl ParsedText {
 /// Screen rectangles of the plots drawn this frame, by export name.
 pub type PlotRects = HashMap<String, Rect>;
 
+/// Colour of interference windows in the plots.
+const INTERFERENCE_COLOR: Color32 = Color32::from_rgb(230, 140, 30);
+
+/// Marks the windows of the report's interferers (`[[interference]]`) on a time-axis plot: a
+/// solid line where each starts, a dashed one where it ends, named after what it takes.
+pub fn interference_ui(plot: &mut egui_plot::PlotUi<'_>, report: &infscaler_sim::report::Report) {
+    for i in &report.interference {
+        let name = format!("interference: {}", i.what);
+        for &[start, end] in &i.windows_s {
+            plot.vline(
+                egui_plot::VLine::new(name.clone(), start)
+                    .color(INTERFERENCE_COLOR)
+                    .width(1.5),
+            );
+            plot.vline(
+                egui_plot::VLine::new(name.clone(), end)
+                    .color(INTERFERENCE_COLOR)
+                    .style(egui_plot::LineStyle::dashed_dense()),
+            );
+        }
+    }
+}
+
 /// A colour per partition (or policy), distinct for the first dozen and repeating after.
 pub fn palette(i: usize) -> Color32 {
     const COLORS: [Color32; 12] = [

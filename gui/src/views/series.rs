@@ -122,6 +122,7 @@ pub fn series_ui(
                         }
                         plot.line(l);
                     }
+                    super::interference_ui(plot, &outcome.report);
                     if group == SeriesGroup::Latency {
                         plot.hline(
                             HLine::new("SLO", slo_ms)

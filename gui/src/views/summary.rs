@@ -61,6 +61,12 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
                 row("Scale-outs", outs.to_string());
                 row("Scale-ins", (r.scaling_events.len() - outs).to_string());
                 row("Refused instances", r.refused_instances.to_string());
+                for i in &r.interference {
+                    row(
+                        "Interference",
+                        format!("{}: {} window(s), {:.1} s", i.what, i.windows, i.active_s),
+                    );
+                }
                 row("Measured window (s)", fmt_num(s.duration_s));
             });
         let ui = &mut cols[1];

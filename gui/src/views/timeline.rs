@@ -1,5 +1,6 @@
 //! The Gantt view: one row per instance lane of each accelerator, a bar per instance coloured by
-//! its partition, ▲ scale-outs and ▼ scale-ins; below it, live instances per accelerator.
+//! its partition, ▲ scale-outs and ▼ scale-ins, and the interference windows; below it, live
+//! instances per accelerator.
 
 use egui::{Color32, Ui};
 use egui_plot::{Bar, BarChart, Legend, Line, MarkerShape, Plot, Points};
@@ -64,6 +65,7 @@ pub fn timeline_ui(
                 .include_y(-0.5)
                 .include_y(rows.len() as f64 - 0.5)
                 .show(ui, |plot| {
+                    super::interference_ui(plot, report);
                     for (p, label) in labels.iter().enumerate() {
                         let bars: Vec<Bar> = t
                             .bars
