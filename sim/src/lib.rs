@@ -12,6 +12,7 @@ pub mod engines;
 pub mod event;
 pub mod executor;
 pub mod experiment;
+pub mod explore;
 pub mod hardware;
 pub mod input;
 pub mod interference;

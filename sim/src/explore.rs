@@ -1,0 +1,323 @@
+//! The design space of pipeline configurations, and its exhaustive search over the cost model's
+//! predicted stage times (the thesis' reference optimum: ../shared/THESIS.md §1–§3).
+//!
+//! A configuration splits a model's operators into `S` consecutive stages and maps each stage
+//! to a distinct execution place (EP): an accelerator, with the cores it holds on the CPU. Its
+//! predicted throughput is that of a pipeline, one over its slowest stage's time alone on its
+//! EP at batch 1 ([`crate::model::cost::plan`]); hand-offs between stages are left out, as the
+//! thesis' stage-time model does. The space holds `C(N−1, S−1) · E!/(E−S)!` configurations for
+//! `N` operators and `E` EPs ([`DesignSpace::size`]); [`DesignSpace::exhaustive`] evaluates
+//! every one (stage times computed once per range and EP) and counts them, which is the
+//! optimum that the explorers of the adaptive-pipelines work are measured against.
+
+use std::collections::HashMap;
+
+use crate::model::Operator;
+use crate::model::cost::{self, Target};
+
+/// An execution place: an accelerator and the CPU cores a stage on it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ep {
+    /// Accelerator index in the device profile.
+    pub accel: usize,
+    /// Cores held on the CPU (1 elsewhere: the launch thread).
+    pub cores: u32,
+}
+
+/// One point of the design space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Cut points: stage `k` runs operators `cuts[k-1]..cuts[k]` (0-based, end-exclusive), with
+    /// 0 and `N` implied, so `S − 1` of them, increasing.
+    pub cuts: Vec<usize>,
+    /// The EP of each stage, by index into [`DesignSpace::eps`].
+    pub eps: Vec<usize>,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explored {
+    /// The best configuration found.
+    pub best: Config,
+    /// Its slowest stage's predicted time, ns.
+    pub bottleneck_ns: u64,
+    /// Configurations whose throughput was evaluated.
+    pub evaluated: u64,
+}
+
+impl Explored {
+    /// Predicted throughput of the best configuration, requests per second.
+    pub fn throughput_rps(&self) -> f64 {
+        1e9 / self.bottleneck_ns.max(1) as f64
+    }
+}
+
+/// Why a design space cannot be searched.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ExploreError {
+    /// More stages than operators or EPs, or none.
+    #[error(
+        "{stages} stage(s) for {ops} operator(s) on {eps} execution place(s): need 1 ≤ stages ≤ both"
+    )]
+    Stages {
+        /// Stages asked for.
+        stages: usize,
+        /// Operators of the model.
+        ops: usize,
+        /// EPs given.
+        eps: usize,
+    },
+    /// The space is larger than the search is allowed to enumerate.
+    #[error(
+        "the design space holds {size:.3e} configurations, more than the {limit} an exhaustive search enumerates"
+    )]
+    TooLarge {
+        /// Configurations in the space.
+        size: f64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Most configurations [`DesignSpace::exhaustive`] enumerates.
+pub const EXHAUSTIVE_LIMIT: u64 = 100_000_000;
+
+/// A model's operators, the EPs and the number of stages.
+pub struct DesignSpace<'a> {
+    ops: &'a [Operator],
+    eps: Vec<Ep>,
+    stages: usize,
+    target: Target<'a>,
+    /// Predicted time of operators `i..j` on EP `e`, by `(i, j, e)`.
+    times: HashMap<(usize, usize, usize), u64>,
+}
+
+impl<'a> DesignSpace<'a> {
+    /// The space of `stages`-stage pipelines of `ops` on `eps`, timed with `target`.
+    pub fn new(
+        ops: &'a [Operator],
+        eps: Vec<Ep>,
+        stages: usize,
+        target: Target<'a>,
+    ) -> Result<Self, ExploreError> {
+        if stages == 0 || stages > ops.len() || stages > eps.len() {
+            return Err(ExploreError::Stages {
+                stages,
+                ops: ops.len(),
+                eps: eps.len(),
+            });
+        }
+        Ok(DesignSpace {
+            ops,
+            eps,
+            stages,
+            target,
+            times: HashMap::new(),
+        })
+    }
+
+    /// The EPs.
+    pub fn eps(&self) -> &[Ep] {
+        &self.eps
+    }
+
+    /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
+    pub fn size(&self) -> f64 {
+        let (n, e) = (self.ops.len() as f64, self.eps.len() as f64);
+        let choose =
+            (0..self.stages - 1).fold(1.0, |acc, k| acc * (n - 1.0 - k as f64) / (k as f64 + 1.0));
+        let arrangements = (0..self.stages).fold(1.0, |acc, k| acc * (e - k as f64));
+        choose * arrangements
+    }
+
+    /// Predicted time of operators `range` alone on EP `e` at batch 1, ns (memoised).
+    pub fn stage_ns(&mut self, start: usize, end: usize, e: usize) -> u64 {
+        let (ops, ep, target) = (self.ops, self.eps[e], self.target);
+        *self.times.entry((start, end, e)).or_insert_with(|| {
+            cost::plan(&ops[start..end], 1, ep.accel, ep.cores, target).solo_ns()
+        })
+    }
+
+    /// The slowest stage's predicted time of `config`, ns.
+    pub fn bottleneck_ns(&mut self, config: &Config) -> u64 {
+        let n = self.ops.len();
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(config.cuts.iter().copied())
+            .chain(std::iter::once(n))
+            .collect();
+        (0..self.stages)
+            .map(|k| self.stage_ns(bounds[k], bounds[k + 1], config.eps[k]))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Evaluates every configuration; the best is the one with the smallest bottleneck, the
+    /// first in enumeration order (cuts lexicographic, then EP arrangements lexicographic) on
+    /// ties.
+    pub fn exhaustive(&mut self) -> Result<Explored, ExploreError> {
+        let size = self.size();
+        if size > EXHAUSTIVE_LIMIT as f64 {
+            return Err(ExploreError::TooLarge {
+                size,
+                limit: EXHAUSTIVE_LIMIT,
+            });
+        }
+        let arrangements = arrangements(self.eps.len(), self.stages);
+        let n = self.ops.len();
+        let mut cuts: Vec<usize> = (1..self.stages).collect();
+        let mut best: Option<(u64, Config)> = None;
+        let mut evaluated = 0u64;
+        loop {
+            for eps in &arrangements {
+                let config = Config {
+                    cuts: cuts.clone(),
+                    eps: eps.clone(),
+                };
+                let t = self.bottleneck_ns(&config);
+                evaluated += 1;
+                if best.as_ref().is_none_or(|(b, _)| t < *b) {
+                    best = Some((t, config));
+                }
+            }
+            if !next_combination(&mut cuts, n) {
+                break;
+            }
+        }
+        let (bottleneck_ns, best) = best.expect("a non-empty space");
+        Ok(Explored {
+            best,
+            bottleneck_ns,
+            evaluated,
+        })
+    }
+}
+
+/// Every ordered choice of `k` distinct items of `0..e`, in lexicographic order.
+fn arrangements(e: usize, k: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut current = Vec::with_capacity(k);
+    fn go(e: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if current.len() == k {
+            out.push(current.clone());
+            return;
+        }
+        for x in 0..e {
+            if !current.contains(&x) {
+                current.push(x);
+                go(e, k, current, out);
+                current.pop();
+            }
+        }
+    }
+    go(e, k, &mut current, &mut out);
+    out
+}
+
+/// The next increasing sequence of cut points in `1..n` after `cuts`, in lexicographic order;
+/// `false` when `cuts` was the last.
+fn next_combination(cuts: &mut [usize], n: usize) -> bool {
+    let k = cuts.len();
+    for i in (0..k).rev() {
+        // Position i may go up to n − (k − i).
+        if cuts[i] < n - (k - i) {
+            cuts[i] += 1;
+            for j in i + 1..k {
+                cuts[j] = cuts[j - 1] + 1;
+            }
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::profile::DeviceProfile;
+    use crate::model::runtime::RuntimeProfile;
+
+    fn xavier_eps(d: &DeviceProfile) -> Vec<Ep> {
+        d.accelerators
+            .iter()
+            .enumerate()
+            .map(|(accel, a)| Ep {
+                accel,
+                cores: if a.kind == crate::hardware::AcceleratorKind::Cpu {
+                    4
+                } else {
+                    1
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_space_has_the_thesis_size_and_the_search_counts_every_configuration() {
+        let d = DeviceProfile::builtin("xavier-agx").unwrap();
+        let rt = RuntimeProfile::tensorrt();
+        let model = crate::model::zoo::build("alexnet", &Default::default()).unwrap();
+        let mut space =
+            DesignSpace::new(&model.operators, xavier_eps(&d), 3, Target::new(&d, &rt)).unwrap();
+        // C(23, 2) · 4!/1! = 253 · 24.
+        assert_eq!(space.size(), 253.0 * 24.0);
+        let found = space.exhaustive().unwrap();
+        assert_eq!(found.evaluated, 253 * 24);
+        assert_eq!(found.best.cuts.len(), 2);
+    }
+
+    #[test]
+    fn exhaustive_search_equals_a_brute_force_over_every_cut_and_mapping() {
+        let d = DeviceProfile::builtin("xavier-agx").unwrap();
+        let rt = RuntimeProfile::tensorrt();
+        let model = crate::model::zoo::build("squeezenet1_1", &Default::default()).unwrap();
+        let ops = &model.operators[..20];
+        let eps = xavier_eps(&d);
+        let target = Target::new(&d, &rt);
+        let mut space = DesignSpace::new(ops, eps.clone(), 2, target).unwrap();
+        let found = space.exhaustive().unwrap();
+        // Brute force, written independently: every cut c and every ordered pair of EPs, each
+        // stage planned from scratch.
+        let time = |a: usize, b: usize, e: usize| {
+            cost::plan(&ops[a..b], 1, eps[e].accel, eps[e].cores, target).solo_ns()
+        };
+        let mut best = u64::MAX;
+        let mut count = 0;
+        for c in 1..ops.len() {
+            for e0 in 0..eps.len() {
+                for e1 in (0..eps.len()).filter(|&e| e != e0) {
+                    best = best.min(time(0, c, e0).max(time(c, ops.len(), e1)));
+                    count += 1;
+                }
+            }
+        }
+        assert_eq!(found.bottleneck_ns, best);
+        assert_eq!(found.evaluated, count);
+        assert_eq!(space.bottleneck_ns(&found.best), best);
+    }
+
+    #[test]
+    fn impossible_and_oversized_spaces_are_errors() {
+        let d = DeviceProfile::builtin("xavier-agx").unwrap();
+        let rt = RuntimeProfile::tensorrt();
+        let model = crate::model::zoo::build("resnet152", &Default::default()).unwrap();
+        let target = Target::new(&d, &rt);
+        assert!(matches!(
+            DesignSpace::new(&model.operators, xavier_eps(&d), 5, target),
+            Err(ExploreError::Stages { .. })
+        ));
+        // C(514, 3) · 24 ≈ 5.4·10⁸.
+        let mut space = DesignSpace::new(&model.operators, xavier_eps(&d), 4, target).unwrap();
+        assert!(matches!(
+            space.exhaustive(),
+            Err(ExploreError::TooLarge { .. })
+        ));
+        let mut cuts = vec![1, 2];
+        let mut seen = 1;
+        while next_combination(&mut cuts, 5) {
+            seen += 1;
+        }
+        // C(4, 2) cut pairs in 1..5.
+        assert_eq!(seen, 6);
+        assert_eq!(arrangements(3, 2).len(), 6);
+    }
+}
