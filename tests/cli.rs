@@ -733,3 +733,34 @@ fn ctrl_c_stops_a_long_run_with_progress_and_the_report_so_far() {
             + report["in_flight"].as_u64().unwrap()
     );
 }
+
+#[test]
+fn explore_searches_the_whole_design_space_and_prints_the_best_pipeline() {
+    let v = json_of(&infscaler(&[
+        "explore",
+        "scenarios/examples/infscaler-alexnet.toml",
+        "--stages",
+        "3",
+        "--json",
+    ]));
+    // AlexNet's 24 operators in 3 stages on the Xavier's 4 EPs: C(23, 2) · 4 · 3 · 2.
+    assert_eq!(v["evaluated"], 253 * 24);
+    assert_eq!(v["cuts"].as_array().unwrap().len(), 2);
+    let parts = v["partitions"].as_array().unwrap();
+    let slowest = parts
+        .iter()
+        .map(|p| p["predicted_ms"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!((slowest - v["bottleneck_ms"].as_f64().unwrap()).abs() < 1e-9);
+
+    let out = infscaler(&[
+        "explore",
+        "scenarios/examples/vgg16-server-4ep.toml",
+        "--cpu-groups",
+        "5",
+        "--cpu-cores",
+        "8",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit the 32 cores"));
+}
