@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::run;
+use infscaler_sim::report::Report;
 
 /// AlexNet cut after conv5 (#13): the convolutions on the GPU, the classifier on two CPU cores,
 /// at a load far below capacity (no queueing), with `interference` appended.
@@ -39,6 +40,22 @@ cpu_cores = 2
     )
 }
 
+/// The runs without and with the `[[interference]]` entry `entry`.
+fn quiet_and_busy(entry: &str) -> (Report, Report) {
+    let dir = Path::new(".");
+    let quiet = run(&scenario(""), dir);
+    let busy = run(&scenario(&format!("[[interference]]\n{entry}")), dir);
+    (quiet, busy)
+}
+
+/// The error of the invalid scenario `text`.
+fn error_of(text: &str) -> String {
+    infscaler_sim::Scenario::parse(text, "bad.toml", Path::new("."))
+        .and_then(|s| s.resolve())
+        .unwrap_err()
+        .to_string()
+}
+
 /// Mean execution time of each partition, ms.
 fn exec_ms(report: &infscaler_sim::report::Report) -> Vec<f64> {
     report
@@ -51,18 +68,10 @@ fn exec_ms(report: &infscaler_sim::report::Report) -> Vec<f64> {
 
 #[test]
 fn a_gpu_interferer_slows_the_gpu_partition_and_nothing_else() {
-    let dir = Path::new(".");
-    let quiet = run(&scenario(""), dir);
-    let busy = run(
-        &scenario(
-            r#"
-[[interference]]
-on = "gpu"
+    let (quiet, busy) = quiet_and_busy(
+        r#"on = "gpu"
 share = 0.8
-when = { kind = "fixed", start = "0s", duration = "1h" }
-"#,
-        ),
-        dir,
+when = { kind = "fixed", start = "0s", duration = "1h" }"#,
     );
     let (q, b) = (exec_ms(&quiet), exec_ms(&busy));
     // The GPU partition shares its engine with a co-located process: slower (time-sliced).
@@ -76,19 +85,11 @@ when = { kind = "fixed", start = "0s", duration = "1h" }
 
 #[test]
 fn a_cpu_interferer_acts_only_in_its_windows_and_the_report_lists_them() {
-    let dir = Path::new(".");
-    let quiet = run(&scenario(""), dir);
     // Every core, every 4 s for 1 s: the CPU partition (2 cores) slows in the windows only.
-    let busy = run(
-        &scenario(
-            r#"
-[[interference]]
-on = "cpu"
+    let (quiet, busy) = quiet_and_busy(
+        r#"on = "cpu"
 cores = 8.0
-when = { kind = "periodic", start = "2s", duration = "1s", period = "4s" }
-"#,
-        ),
-        dir,
+when = { kind = "periodic", start = "2s", duration = "1s", period = "4s" }"#,
     );
     let (q, b) = (exec_ms(&quiet), exec_ms(&busy));
     assert!(b[1] > q[1], "CPU partition {} ms → {} ms", q[1], b[1]);
@@ -126,10 +127,7 @@ share = 0.5
 when = { kind = "fixed", start = "0s", duration = "1s" }
 "#,
     );
-    let err = infscaler_sim::Scenario::parse(&bad, "bad.toml", dir)
-        .and_then(|s| s.resolve())
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&bad);
     assert!(
         err.contains("interference[0].on") && err.contains("dla7"),
         "{err}"
@@ -144,10 +142,7 @@ share = 0.5
 when = { kind = "periodic", start = "0s", duration = "1us", period = "1us" }
 "#,
     );
-    let err = infscaler_sim::Scenario::parse(&dense, "dense.toml", dir)
-        .and_then(|s| s.resolve())
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&dense);
     assert!(err.contains("interference[0].when.period"), "{err}");
 }
 
