@@ -90,8 +90,8 @@ impl ParsedText {
 /// Screen rectangles of the plots drawn this frame, by export name.
 pub type PlotRects = HashMap<String, Rect>;
 
-/// Colour of interference windows in the plots.
-const INTERFERENCE_COLOR: Color32 = Color32::from_rgb(230, 140, 30);
+/// Colour of interference windows in the plots: gold, apart from every [`palette`] colour.
+const INTERFERENCE_COLOR: Color32 = Color32::from_rgb(255, 215, 0);
 
 /// Marks the windows of the report's interferers (`[[interference]]`) on a time-axis plot: a
 /// solid line where each starts, a dashed one where it ends, named after what it takes.
