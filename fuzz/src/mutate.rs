@@ -521,13 +521,7 @@ impl Mutator {
                 } else {
                     1
                 };
-                let inserted: Vec<u8> = token
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(token.len() * n)
-                    .collect();
-                data.splice(at..at, inserted);
+                data.splice(at..at, token.repeat(n));
             }
             4 if len > 0 => {
                 let at = rng.below(len);
@@ -772,13 +766,7 @@ impl Mutator {
                 } else {
                     1
                 };
-                let chunk: Vec<u8> = line
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(line.len() * times)
-                    .collect();
-                data.splice(e..e, chunk);
+                data.splice(e..e, line.repeat(times));
             }
             // Swap two lines (out of time order).
             6 if spans.len() >= 2 => {

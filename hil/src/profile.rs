@@ -30,7 +30,7 @@ use crate::from_network::{BuildError, BuildOptions};
 use crate::onnx::{self, Dim, proto::ModelProto};
 use crate::runtime::{HostTensor, OnnxSession, Runtime, RuntimeError, SessionConfig};
 use crate::source::stage_onnx;
-use crate::split::{SplitError, split_model};
+use crate::split::{SplitError, split_imported};
 
 /// How to profile.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,10 +115,9 @@ pub fn profile_model(
     let n_ops = model.operators.len();
     // The file's operators (its nodes, grouped as the importer groups them) are the
     // simulator's: checked, since an `.onnx` stage's network was imported separately.
-    let file_ops = crate::import::import_model(&onnx_model, name, name)
-        .map_err(SplitError::from)?
-        .operator_nodes
-        .len();
+    let imported =
+        crate::import::import_model(&onnx_model, name, name).map_err(SplitError::from)?;
+    let file_ops = imported.operator_nodes.len();
     if file_ops != n_ops {
         return Err(ProfileError::Options(format!(
             "model `{name}`: {file_ops} ONNX operators for {n_ops} simulator operators; cannot \
@@ -129,7 +128,7 @@ pub fn profile_model(
     // The whole model, then the partitions at the cuts (if they are more than one).
     let mut parts: Vec<(std::ops::Range<usize>, ModelProto)> = vec![(0..n_ops, onnx_model.clone())];
     if !cuts.is_empty() {
-        for p in split_model(&onnx_model, cuts, name)? {
+        for p in split_imported(&onnx_model, &imported, cuts, name)? {
             parts.push((p.operators, p.model));
         }
     }
@@ -159,10 +158,15 @@ pub fn profile_model(
         .collect();
     if opts.operators {
         let singles = if n_ops > 1 {
-            split_model(&onnx_model, &(1..n_ops).collect::<Vec<_>>(), name)?
-                .into_iter()
-                .map(|p| p.model)
-                .collect()
+            split_imported(
+                &onnx_model,
+                &imported,
+                &(1..n_ops).collect::<Vec<_>>(),
+                name,
+            )?
+            .into_iter()
+            .map(|p| p.model)
+            .collect()
         } else {
             vec![onnx_model.clone()]
         };

@@ -27,7 +27,7 @@ use infscaler_sim::model::layers::TensorRef;
 use infscaler_sim::model::partition;
 use thiserror::Error;
 
-use crate::import::{self, ImportError};
+use crate::import::{self, ImportError, ImportedModel};
 use crate::onnx::proto::{GraphProto, ModelProto, NodeProto};
 use crate::onnx::{self, Dim};
 
@@ -70,6 +70,17 @@ pub fn split_model(
     name: &str,
 ) -> Result<Vec<Partition>, SplitError> {
     let imported = import::import_model(model, name, name)?;
+    split_imported(model, &imported, cuts, name)
+}
+
+/// [`split_model`] of a model already imported (`imported` is `model` read by
+/// [`import::import_model`]): for callers that split one model several ways.
+pub fn split_imported(
+    model: &ModelProto,
+    imported: &ImportedModel,
+    cuts: &[usize],
+    name: &str,
+) -> Result<Vec<Partition>, SplitError> {
     let Some(graph) = model.graph.as_ref() else {
         unreachable!("import checked that the model has a graph");
     };

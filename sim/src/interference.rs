@@ -100,8 +100,9 @@ pub enum Target {
 pub struct Interference {
     /// What it takes.
     pub target: Target,
-    /// The entry's `on`, for reports.
-    pub on: String,
+    /// What it takes as the report says it (`0.5 of gpu`, `2 cores of cpu`, `20 GB/s of
+    /// memory`).
+    pub what: String,
     /// When.
     pub when: WindowSpec,
 }
@@ -144,7 +145,7 @@ impl InterferenceSpec {
                 ),
             }
         };
-        let target = if self.on == "memory" {
+        let (target, what) = if self.on == "memory" {
             let gb = amount("bandwidth_gb_per_s")?;
             let most = device.memory.achievable_bytes_per_s / 1e9;
             if gb > most {
@@ -153,7 +154,10 @@ impl InterferenceSpec {
                     format!("{gb} is more than the device's achievable {most:.1} GB/s"),
                 );
             }
-            Target::Memory { bytes_per_ns: gb }
+            (
+                Target::Memory { bytes_per_ns: gb },
+                format!("{gb} GB/s of memory"),
+            )
         } else {
             let Some(accel) = device.accelerators.iter().position(|a| a.name == self.on) else {
                 let names: Vec<&str> = device
@@ -172,7 +176,7 @@ impl InterferenceSpec {
                 );
             };
             let a = &device.accelerators[accel];
-            let amount = if a.kind == AcceleratorKind::Cpu {
+            let (amount, what) = if a.kind == AcceleratorKind::Cpu {
                 let cores = amount("cores")?;
                 if cores > f64::from(a.cores) {
                     return err(
@@ -180,7 +184,7 @@ impl InterferenceSpec {
                         format!("{cores} is more than the CPU's {} cores", a.cores),
                     );
                 }
-                cores
+                (cores, format!("{cores} cores of {}", self.on))
             } else {
                 let share = amount("share")?;
                 if share > 1.0 {
@@ -189,9 +193,9 @@ impl InterferenceSpec {
                         format!("{share} is not allowed: at most 1 (the whole engine)"),
                     );
                 }
-                share
+                (share, format!("{share} of {}", self.on))
             };
-            Target::Engine { accel, amount }
+            (Target::Engine { accel, amount }, what)
         };
         let positive = |f: &str, t: TimeSpan| {
             if t.as_ns() == 0 {
@@ -224,7 +228,7 @@ impl InterferenceSpec {
         }
         Ok(Interference {
             target,
-            on: self.on.clone(),
+            what,
             when: self.when,
         })
     }
@@ -248,15 +252,6 @@ impl Interference {
             host_demand: 0.0,
             mem_bytes,
             process: PROCESS_BASE + index as u32,
-        }
-    }
-
-    /// Its amount as written (`0.5 of gpu`, `2 cores of cpu`, `20 GB/s of memory`).
-    pub fn describe(&self) -> String {
-        match self.target {
-            Target::Engine { amount, .. } if self.on == "cpu" => format!("{amount} cores of cpu"),
-            Target::Engine { amount, .. } => format!("{amount} of {}", self.on),
-            Target::Memory { bytes_per_ns } => format!("{bytes_per_ns} GB/s of memory"),
         }
     }
 }

@@ -187,7 +187,7 @@ pub fn input_value(shape: &[usize], kind: InputKind) -> Result<DynValue, String>
             Tensor::from_array((shape.to_vec(), data)).map(|t| t.into_dyn())
         }
         InputKind::Ids { elem_type, bound } => {
-            let ids = (0..n).map(move |i| (i * 7919) % bound);
+            let ids = (0..n).map(move |i| infscaler_sim::model::onnx::synthetic_id(i, bound));
             if elem_type == data_type::INT32 {
                 let data: Vec<i32> = ids.map(|v| v as i32).collect();
                 Tensor::from_array((shape.to_vec(), data)).map(|t| t.into_dyn())

@@ -20,6 +20,7 @@ use infscaler_sim::executor::{
     LiveBatch, LiveCompletion, LiveError, LiveExecutor, LiveInstance, LiveSetup,
 };
 use infscaler_sim::model::onnx::InputKind;
+use infscaler_sim::model::onnx::proto::ValueInfoProto;
 use infscaler_sim::model::zoo::ZooOptions;
 use infscaler_sim::time::{SimDuration, SimTime};
 use ort::value::DynValue;
@@ -325,32 +326,26 @@ impl LiveExecutor for OrtExecutor {
             let err = |m: String| LiveError(format!("partition {k} ({}): {m}", p.model));
             if let std::collections::hash_map::Entry::Vacant(slot) = by_stage.entry(p.stage) {
                 let (model, net) = stage_onnx(&p.source, &zoo_opts, &build).map_err(err)?;
-                let kind = model
-                    .graph
-                    .as_ref()
-                    .and_then(|g| {
-                        let inits: Vec<&str> =
-                            g.initializer.iter().map(|t| t.name.as_str()).collect();
-                        let input = g.input.iter().find(|i| !inits.contains(&i.name.as_str()))?;
-                        Some(onnx::input_kind(g, input))
-                    })
-                    .unwrap_or(InputKind::Float);
+                let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
+                // The graph's inputs that are not weights (older files list both).
+                let inits: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+                let inputs: Vec<&ValueInfoProto> = graph
+                    .input
+                    .iter()
+                    .filter(|i| !inits.contains(&i.name.as_str()))
+                    .collect();
+                let kind = inputs
+                    .first()
+                    .map_or(InputKind::Float, |i| onnx::input_kind(graph, i));
                 inputs_of.insert(p.stage, (net.input_shape().to_vec(), kind));
                 let parts = if p.stage_cuts.is_empty() {
-                    let graph = model.graph.as_ref().ok_or_else(|| err("no graph".into()))?;
-                    let inits: Vec<&str> =
-                        graph.initializer.iter().map(|t| t.name.as_str()).collect();
-                    let inputs: Vec<String> = graph
-                        .input
-                        .iter()
-                        .map(|i| i.name.clone())
-                        .filter(|n| !inits.contains(&n.as_str()))
-                        .collect();
+                    let inputs: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+                    let outputs = graph.output.iter().map(|o| o.name.clone()).collect();
                     vec![crate::split::Partition {
                         operators: 0..p.model_operators,
                         input_batch_axes: vec![0; inputs.len()],
                         inputs,
-                        outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
+                        outputs,
                         model,
                     }]
                 } else {

@@ -108,7 +108,7 @@ impl HostTensor {
             InputKind::Float => Self::from_fn(shape, f),
             InputKind::Ids { elem_type, bound } => HostTensor {
                 elem_type,
-                ..Self::from_fn(shape, |i| ((i * 7919) % bound) as f32)
+                ..Self::from_fn(shape, |i| onnx::synthetic_id(i, bound) as f32)
             },
         }
     }

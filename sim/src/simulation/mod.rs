@@ -250,7 +250,7 @@ impl Simulation {
                     pending: None,
                     running: None,
                     report: InterferenceReport {
-                        what: i.describe(),
+                        what: i.what.clone(),
                         windows_s: Vec::new(),
                         windows: 0,
                         active_s: 0.0,

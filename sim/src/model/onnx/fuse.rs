@@ -168,11 +168,8 @@ fn absorb_scalar_arithmetic(view: &View<'_>, groups: &mut Vec<Group>) {
         group_of.remove(&p);
         group_of.insert(n, owner);
     }
-    let mut k = 0;
-    groups.retain(|_| {
-        k += 1;
-        !absorbed[k - 1]
-    });
+    let mut absorbed = absorbed.into_iter();
+    groups.retain(|_| absorbed.next() == Some(false));
 }
 
 /// Who makes and who reads each value.

@@ -187,6 +187,12 @@ pub enum InputKind {
     },
 }
 
+/// Token id `i` of a synthetic input whose ids are below `bound`: a fixed pattern that spreads
+/// over the table (7919 is prime), so look-ups do not all hit one row.
+pub fn synthetic_id(i: usize, bound: usize) -> usize {
+    i.wrapping_mul(7919) % bound.max(1)
+}
+
 /// What the graph input `input` of `graph` holds.
 pub fn input_kind(graph: &proto::GraphProto, input: &ValueInfoProto) -> InputKind {
     let elem_type = declared_elem_type(input).unwrap_or(data_type::FLOAT);
@@ -237,74 +243,61 @@ pub fn tensor_len(t: &TensorProto) -> u64 {
 
 /// The elements of a float initialiser, or why they cannot be read.
 pub fn tensor_f32(t: &TensorProto) -> Result<Vec<f32>, String> {
-    if t.data_type != data_type::FLOAT {
-        return Err(format!(
-            "tensor `{}` has element type {}, expected FLOAT (1)",
-            t.name, t.data_type
-        ));
-    }
-    if t.data_location == 1 {
-        return Err(format!("tensor `{}` is stored in an external file", t.name));
-    }
-    if !t.raw_data.is_empty() {
-        if !t.raw_data.len().is_multiple_of(4) {
-            return Err(format!("tensor `{}`: raw_data is not whole floats", t.name));
-        }
-        return Ok(t
-            .raw_data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect());
-    }
-    Ok(t.float_data.clone())
+    elements(t, data_type::FLOAT, "FLOAT (1)", "floats", |c| {
+        f32::from_le_bytes([c[0], c[1], c[2], c[3]])
+    })
+    .map(|raw| raw.unwrap_or_else(|| t.float_data.clone()))
 }
 
 /// The elements of a 64-bit integer initialiser, or why they cannot be read.
 pub fn tensor_i64(t: &TensorProto) -> Result<Vec<i64>, String> {
-    if t.data_type != data_type::INT64 {
-        return Err(format!(
-            "tensor `{}` has element type {}, expected INT64 (7)",
-            t.name, t.data_type
-        ));
-    }
-    if t.data_location == 1 {
-        return Err(format!("tensor `{}` is stored in an external file", t.name));
-    }
-    if !t.raw_data.is_empty() {
-        if !t.raw_data.len().is_multiple_of(8) {
-            return Err(format!("tensor `{}`: raw_data is not whole int64s", t.name));
-        }
-        return Ok(t
-            .raw_data
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect());
-    }
-    Ok(t.int64_data.clone())
+    elements(t, data_type::INT64, "INT64 (7)", "int64s", |c| {
+        i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+    })
+    .map(|raw| raw.unwrap_or_else(|| t.int64_data.clone()))
 }
 
-/// The elements of a 32-bit integer initialiser, or why they cannot be read.
-pub fn tensor_i32(t: &TensorProto) -> Result<Vec<i32>, String> {
+/// The elements of a 64- or 32-bit integer initialiser, as 64-bit integers.
+pub fn tensor_integers(t: &TensorProto) -> Result<Vec<i64>, String> {
     if t.data_type != data_type::INT32 {
+        return tensor_i64(t);
+    }
+    elements(t, data_type::INT32, "INT32 (6)", "int32s", |c| {
+        i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    })
+    .map(|raw| raw.unwrap_or_else(|| t.int32_data.iter().copied().map(i64::from).collect()))
+}
+
+/// The elements of `t` stored little-endian in `raw_data`, `size_of::<T>()` bytes each, decoded
+/// by `decode`; `None` when `raw_data` is empty (the typed field holds them). Errors: another
+/// element type than `data_type` (`expected` names it), external data, a partial element.
+fn elements<T>(
+    t: &TensorProto,
+    data_type: i32,
+    expected: &str,
+    plural: &str,
+    decode: impl Fn(&[u8]) -> T,
+) -> Result<Option<Vec<T>>, String> {
+    if t.data_type != data_type {
         return Err(format!(
-            "tensor `{}` has element type {}, expected INT32 (6)",
+            "tensor `{}` has element type {}, expected {expected}",
             t.name, t.data_type
         ));
     }
     if t.data_location == 1 {
         return Err(format!("tensor `{}` is stored in an external file", t.name));
     }
-    if !t.raw_data.is_empty() {
-        if !t.raw_data.len().is_multiple_of(4) {
-            return Err(format!("tensor `{}`: raw_data is not whole int32s", t.name));
-        }
-        return Ok(t
-            .raw_data
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect());
+    if t.raw_data.is_empty() {
+        return Ok(None);
     }
-    Ok(t.int32_data.clone())
+    let width = std::mem::size_of::<T>();
+    if !t.raw_data.len().is_multiple_of(width) {
+        return Err(format!(
+            "tensor `{}`: raw_data is not whole {plural}",
+            t.name
+        ));
+    }
+    Ok(Some(t.raw_data.chunks_exact(width).map(decode).collect()))
 }
 
 /// Integer attribute.

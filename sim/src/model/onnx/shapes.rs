@@ -221,8 +221,7 @@ impl<'a> Folder<'a> {
         depth: usize,
     ) -> Result<IntTensor, String> {
         if let Some(t) = self.constants.get(value) {
-            let values = onnx::tensor_i64(t)
-                .or_else(|_| onnx::tensor_i32(t).map(|v| v.into_iter().map(i64::from).collect()))?;
+            let values = onnx::tensor_integers(t)?;
             let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
             if values.len() > MAX_FOLDED_ELEMS || dims.iter().product::<usize>() != values.len() {
                 return Err(format!("`{value}` is not a small integer tensor"));
