@@ -251,6 +251,7 @@ mod tests {
             first_op: 1,
             last_op: 2,
             instances: instances.iter().map(|(a, n)| (a.to_string(), *n)).collect(),
+            retired_s: None,
         }
     }
 

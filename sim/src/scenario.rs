@@ -24,7 +24,7 @@ use crate::model::zoo::ZooOptions;
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
-use crate::serving::{Admission, Overflow, ProcessLayout, Routing};
+use crate::serving::{Admission, Overflow, ProcessLayout, ReconfigurationCost, Routing};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::{AppSpec, TokenSource};
@@ -105,6 +105,12 @@ pub struct DeviceSpec {
     /// operators it measured (see `model::measured`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_profile: Option<OneOrMany>,
+    /// Splits the CPU into this many groups of equal cores, each an accelerator of its own
+    /// (`cpu0`, `cpu1`, …): execution places pinned to their cores, as the pipeline-scheduling
+    /// thesis' EPs are (a Xavier's 8 cores as 4 × 2). Interference on one group leaves the
+    /// others alone; the first group also does the host's work (copies between partitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_groups: Option<u32>,
 }
 
 /// One path or a list of paths.
@@ -241,6 +247,9 @@ pub struct ServingSpec {
     /// Variability of execution times around the cost model.
     #[serde(default)]
     pub service_time: ServiceTime,
+    /// What an instance built by a repartitioning costs before it serves, per accelerator kind.
+    #[serde(default)]
+    pub reconfiguration: ReconfigurationCost,
 }
 
 impl Default for ServingSpec {
@@ -255,6 +264,7 @@ impl Default for ServingSpec {
             transport: TransportSpec::default(),
             routing: Routing::default(),
             service_time: ServiceTime::default(),
+            reconfiguration: ReconfigurationCost::default(),
         }
     }
 }
@@ -465,6 +475,16 @@ impl Scenario {
     }
 
     fn resolve_device(&self) -> Result<DeviceProfile, ScenarioError> {
+        let profile = self.load_device()?;
+        match self.device.cpu_groups {
+            None => Ok(profile),
+            Some(groups) => profile
+                .with_cpu_groups(groups)
+                .map_err(|e| self.error("device.cpu_groups", e)),
+        }
+    }
+
+    fn load_device(&self) -> Result<DeviceProfile, ScenarioError> {
         let name = self.device.profile.trim();
         if let Some(profile) = DeviceProfile::builtin(name) {
             return Ok(profile);

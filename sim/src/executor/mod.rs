@@ -94,6 +94,19 @@ pub struct InstanceInfo {
     pub process: u32,
 }
 
+/// A partition added during a run, as an executor is told of it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewPartition<'a> {
+    /// App stage (model) it belongs to.
+    pub stage: usize,
+    /// Its operators' indices in the stage's model (0-based, end-exclusive).
+    pub ops: &'a std::ops::Range<usize>,
+    /// Those operators.
+    pub operators: &'a std::sync::Arc<[crate::model::Operator]>,
+    /// The runtime of its GPU work.
+    pub runtime: &'a std::sync::Arc<crate::model::runtime::RuntimeProfile>,
+}
+
 /// A batch to run.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchInfo<'a> {
@@ -122,6 +135,13 @@ pub struct BatchInfo<'a> {
 pub trait Executor {
     /// An instance now exists (it may still be cold-starting in the serving model).
     fn instance_created(&mut self, instance: InstanceInfo);
+
+    /// A partition was added at run time (a repartitioning): it takes the next partition index.
+    /// An executor that cannot add partitions (a live one, whose sessions are built before the
+    /// run) says why.
+    fn add_partition(&mut self, _partition: NewPartition<'_>) -> Result<(), String> {
+        Err("this executor cannot add partitions during a run".into())
+    }
 
     /// An instance was retired: it gets no more batches.
     fn instance_stopped(&mut self, instance: u32);

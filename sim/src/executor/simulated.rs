@@ -448,6 +448,17 @@ impl SimulatedExecutor {
 }
 
 impl Executor for SimulatedExecutor {
+    fn add_partition(&mut self, partition: super::NewPartition<'_>) -> Result<(), String> {
+        self.partitions
+            .push((partition.operators.clone(), partition.runtime.clone()));
+        self.plan_index.push(Vec::new());
+        self.after_idle_ratio.push(Vec::new());
+        if let Some(sized) = &mut self.tokens {
+            sized.ranges.push((partition.stage, partition.ops.clone()));
+        }
+        Ok(())
+    }
+
     fn instance_created(&mut self, _instance: InstanceInfo) {}
 
     fn instance_stopped(&mut self, _instance: u32) {}

@@ -258,6 +258,40 @@ impl DeviceProfile {
         self.accelerators.iter().position(|a| a.name == name)
     }
 
+    /// This device with its CPU split into `groups` accelerators of equal cores (`cpu0`,
+    /// `cpu1`, …, in the CPU's place), each with its share of the CPU's peak: execution places
+    /// pinned to their cores. Errors when the cores do not divide evenly or there are several
+    /// CPUs already.
+    pub fn with_cpu_groups(mut self, groups: u32) -> Result<DeviceProfile, String> {
+        let cpus: Vec<usize> = (0..self.accelerators.len())
+            .filter(|&a| self.accelerators[a].kind == AcceleratorKind::Cpu)
+            .collect();
+        let [cpu] = cpus[..] else {
+            return Err(format!(
+                "the profile has {} CPUs; only one CPU can be split",
+                cpus.len()
+            ));
+        };
+        let cores = self.accelerators[cpu].cores;
+        if groups == 0 || cores % groups != 0 {
+            return Err(format!(
+                "must divide the CPU's {cores} cores evenly (1 to {cores}), got {groups}"
+            ));
+        }
+        if groups == 1 {
+            return Ok(self);
+        }
+        let whole = self.accelerators.remove(cpu);
+        let parts = (0..groups).map(|g| AcceleratorSpec {
+            name: format!("cpu{g}"),
+            cores: cores / groups,
+            peak_flops_per_s: whole.peak_flops_per_s / f64::from(groups),
+            ..whole.clone()
+        });
+        self.accelerators.splice(cpu..cpu, parts);
+        Ok(self)
+    }
+
     /// Index of the CPU (validation guarantees exactly one).
     pub fn cpu(&self) -> usize {
         self.first_of(AcceleratorKind::Cpu).unwrap_or(0)
@@ -560,10 +594,10 @@ impl ProfileFile {
             .iter()
             .filter(|a| a.kind == AcceleratorKind::Cpu)
             .count();
-        if cpus != 1 {
+        if cpus == 0 {
             return Err(field_error(
                 "accelerators",
-                format!("exactly one CPU is required (found {cpus})"),
+                "a CPU is required (found none)",
             ));
         }
         let has = |k| accelerators.iter().any(|a: &AcceleratorSpec| a.kind == k);
@@ -630,6 +664,30 @@ impl From<&DeviceProfile> for ProfileFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_groups_split_the_cores_and_the_peak_and_keep_the_rest() {
+        let agx = DeviceProfile::builtin("xavier-agx").unwrap();
+        let cpu = agx.accelerators[agx.cpu()].clone();
+        let split = agx.clone().with_cpu_groups(4).unwrap();
+        let names: Vec<&str> = split.accelerators.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["cpu0", "cpu1", "cpu2", "cpu3", "gpu", "dla0", "dla1"]
+        );
+        for g in &split.accelerators[..4] {
+            assert_eq!(g.kind, AcceleratorKind::Cpu);
+            assert_eq!(g.cores, cpu.cores / 4);
+            assert_eq!(g.peak_flops_per_s, cpu.peak_flops_per_s / 4.0);
+            assert_eq!(g.dense_efficiency, cpu.dense_efficiency);
+        }
+        assert_eq!(split.cpu(), 0);
+        assert_eq!(split.memory, agx.memory);
+        assert_eq!(agx.clone().with_cpu_groups(1).unwrap(), agx);
+        let e = agx.clone().with_cpu_groups(3).unwrap_err();
+        assert!(e.contains("8 cores evenly"), "{e}");
+        assert!(split.with_cpu_groups(2).unwrap_err().contains("4 CPUs"));
+    }
 
     #[test]
     fn runtime_memory_is_the_cpus_only_and_new_fields_are_checked() {

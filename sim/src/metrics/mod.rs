@@ -281,6 +281,12 @@ impl Recorder {
         }
     }
 
+    /// Counts one more pipeline stage (a partition added at run time) and returns its index.
+    pub fn add_stage(&mut self) -> usize {
+        self.stages.push(StageAccumulator::default());
+        self.stages.len() - 1
+    }
+
     /// Stage `stage` executed a batch of `size` requests. Attributed to the latest time recorded.
     /// Panics if `stage` is not below the stage count given to [`Recorder::new`].
     pub fn batch(&mut self, stage: usize, size: u32) {

@@ -18,6 +18,7 @@ use crate::model::cost::Target;
 use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
 use crate::serving::InstanceConfig;
+pub use crate::serving::plane::StagePlacement;
 use crate::serving::process::{Census, ProcessLayout};
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
@@ -317,7 +318,7 @@ pub struct AcceleratorObservation {
 }
 
 /// A decision of a policy, applied by the simulation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Start one more instance of `partition` on `accelerator` (it cold-starts).
     ScaleOut {
@@ -335,6 +336,20 @@ pub enum Action {
         partition: usize,
         /// Accelerator index.
         accelerator: usize,
+    },
+    /// Cut `stage`'s model anew at `cuts` and run each new partition as `placement` says (one
+    /// instance each). Partitions whose operators do not change are kept, with their instance
+    /// where the placement keeps it; every instance built pays the accelerator's
+    /// `[serving.reconfiguration]` cost while the old layout serves, then the layout switches
+    /// and the old partitions drain (the requests in them finish on them). Partition indices in
+    /// later observations follow the new layout. Refused while another is building.
+    Repartition {
+        /// App stage (model index).
+        stage: usize,
+        /// Cut points (paper numbering, as [`Deployment::cuts`]).
+        cuts: Vec<usize>,
+        /// One placement per new partition, in pipeline order.
+        placement: Vec<StagePlacement>,
     },
 }
 

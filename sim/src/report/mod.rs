@@ -57,6 +57,14 @@ pub struct Report {
     /// The scenario's interferers and their windows (`[[interference]]`). Absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interference: Vec<crate::interference::InterferenceReport>,
+    /// Repartitionings the policy asked for and the plane applied, in order (partitions they
+    /// retired stay in `partitions`, marked `retired_s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconfigurations: Vec<crate::serving::plane::Reconfiguration>,
+    /// Repartitionings refused (another still building, memory, cuts that do not split the
+    /// model, an executor that cannot add partitions).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused_reconfigurations: u64,
 }
 
 /// One instance started (+1) or retired (−1) by the policy during the run.
@@ -85,4 +93,11 @@ pub struct PartitionReport {
     pub last_op: usize,
     /// Live instances per accelerator name.
     pub instances: BTreeMap<String, u32>,
+    /// When a repartitioning took it out of the layout, s (absent: in the final layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_s: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

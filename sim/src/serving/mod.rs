@@ -13,7 +13,10 @@ pub mod transport;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hardware::AcceleratorKind;
+use crate::hardware::profile::DeviceProfile;
 use crate::time::SimDuration;
+use crate::units::TimeSpan;
 
 pub use process::ProcessLayout;
 
@@ -46,6 +49,59 @@ impl Default for InstanceConfig {
             compute_share: 1.0,
         }
     }
+}
+
+/// What one instance built by a repartitioning costs before it can serve, per kind of
+/// accelerator (the `[serving.reconfiguration]` table): a CPU stage only changes which layers its
+/// threads run; a GPU or DLA stage needs a new TensorRT engine for its layers.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconfigurationCost {
+    /// On a CPU. Default 0: the pipeline's threads take their new layers at once
+    /// (../shared/THESIS.md §3, step 5).
+    #[serde(default = "zero_span")]
+    pub cpu: TimeSpan,
+    /// On the GPU. Default 60 s [assumed]: the order of magnitude of a TensorRT engine build on
+    /// an edge GPU — "a few minutes" per model (NVIDIA/TensorRT#1841), "5 or 6 minutes" for a
+    /// YOLOv5 on a Jetson Nano (deepcam-cn/yolov5-face#109); a partition is part of a model, and
+    /// a timing cache shortens it. A parameter to sweep, not a measurement.
+    #[serde(default = "engine_build")]
+    pub gpu: TimeSpan,
+    /// On a DLA: a TensorRT engine build too. Default 60 s [assumed], as `gpu`.
+    #[serde(default = "engine_build")]
+    pub dla: TimeSpan,
+}
+
+impl Default for ReconfigurationCost {
+    fn default() -> Self {
+        ReconfigurationCost {
+            cpu: zero_span(),
+            gpu: engine_build(),
+            dla: engine_build(),
+        }
+    }
+}
+
+impl ReconfigurationCost {
+    /// The cost on each accelerator of `device`, in profile order.
+    pub fn per_accelerator(&self, device: &DeviceProfile) -> Vec<SimDuration> {
+        device
+            .accelerators
+            .iter()
+            .map(|a| match a.kind {
+                AcceleratorKind::Cpu => self.cpu.0,
+                AcceleratorKind::Gpu => self.gpu.0,
+                AcceleratorKind::Dla => self.dla.0,
+            })
+            .collect()
+    }
+}
+
+fn zero_span() -> TimeSpan {
+    TimeSpan(SimDuration::ZERO)
+}
+fn engine_build() -> TimeSpan {
+    TimeSpan(SimDuration::from_secs(60))
 }
 
 /// How the requests of a partition are spread over its instances.

@@ -47,6 +47,18 @@ pub struct PartitionState {
     /// Memory footprints computed so far, by `(accelerator, max_batch)`: a policy may ask for
     /// the same instance many times when memory refuses it.
     pub footprints: Vec<(u32, u32, Footprint)>,
+    /// Where its requests go next (`None`: they complete). A repartitioning relinks the
+    /// partitions it keeps; a partition it retires keeps its link, so the requests inside it
+    /// finish on the layout they started on.
+    pub next: Option<u32>,
+    /// Whether it takes the app's arrivals (its queue is bounded by the admission limit).
+    pub first: bool,
+    /// When a repartitioning took it out of the layout (`None`: in the layout).
+    pub retired: Option<SimTime>,
+    /// Retired partitions that still may send it requests (while it is retired).
+    pub feeders: u32,
+    /// Whether it is retired and empty, its instances stopped.
+    pub finished: bool,
 }
 
 /// The outputs of a finished batch held by their producer until the next partition's queues
@@ -81,6 +93,12 @@ pub enum InstancePhase {
     Ready,
     /// Retiring: takes no new requests, finishes its queue.
     Draining,
+    /// Built for a layout a repartitioning switches to: holds memory, takes no requests until
+    /// the switch (`built` tells whether its engine is ready).
+    Pending {
+        /// Whether its reconfiguration (engine build) is done.
+        built: bool,
+    },
     /// Gone; its memory is free.
     Stopped,
 }
@@ -156,6 +174,8 @@ pub struct BatchState {
 pub struct TransferState {
     /// Requests whose tensors travel.
     pub requests: Vec<u32>,
+    /// Source partition.
+    pub from_partition: u32,
     /// Destination partition.
     pub to_partition: u32,
     /// Extra buffer held until the transfer ends.

@@ -6,6 +6,7 @@ use crate::policy::{
     AcceleratorObservation, Action, ExecObservation, Observation, PartitionObservation,
 };
 use crate::report::ScalingEvent;
+use crate::serving::plane::{PartitionSpec, Relayout, StagePlacement};
 use crate::serving::state::InstancePhase;
 
 impl Simulation {
@@ -25,14 +26,24 @@ impl Simulation {
     }
 
     /// What the policy sees: the state now and the window since the previous tick.
-    fn observe(&mut self) -> Observation {
+    pub(super) fn observe(&mut self) -> Observation {
         let now = self.machine.now();
         let window = now - self.last_tick;
         self.last_tick = now;
         let window_ns = window.as_ns().max(1) as f64;
         let n_acc = self.machine.engines.accelerators();
-        let mut partitions = Vec::with_capacity(self.plane.partitions().len());
+        let layout = self.plane.layout().to_vec();
+        let mut partitions = Vec::with_capacity(layout.len());
+        // Retired partitions' windows are not shown; they are emptied all the same.
         for index in 0..self.plane.partitions().len() {
+            if !layout.contains(&(index as u32)) {
+                let (load, arrivals, exec) = self.plane.partition_window_mut(index);
+                load.take_interval(now);
+                *arrivals = 0;
+                exec.iter_mut().for_each(|t| *t = Default::default());
+            }
+        }
+        for index in layout.iter().map(|&p| p as usize) {
             let (load, window_arrivals, window_exec) = self.plane.partition_window_mut(index);
             let window_arrivals = std::mem::take(window_arrivals);
             let window_exec: Vec<ExecObservation> = window_exec
@@ -111,19 +122,23 @@ impl Simulation {
         }
     }
 
-    fn apply(&mut self, action: Action) {
-        let ctx = &mut self.machine.ctx();
+    pub(super) fn apply(&mut self, action: Action) {
+        // Policies index partitions by their position in the current layout.
+        let at =
+            |sim: &Self, position: usize| sim.plane.layout().get(position).map(|&p| p as usize);
         match action {
             Action::ScaleOut {
                 partition,
                 accelerator,
                 config,
             } => {
-                if partition < self.plane.partitions().len()
+                let p = at(self, partition);
+                let ctx = &mut self.machine.ctx();
+                if let Some(p) = p
                     && accelerator < ctx.engines.accelerators()
                     && self
                         .plane
-                        .create_instance(ctx, partition, accelerator, config, true)
+                        .create_instance(ctx, p, accelerator, config, true)
                         .is_some()
                 {
                     self.record_scaling(partition, accelerator, 1);
@@ -133,11 +148,57 @@ impl Simulation {
                 partition,
                 accelerator,
             } => {
-                if self.plane.scale_in(ctx, partition, accelerator) {
+                let p = at(self, partition);
+                let ctx = &mut self.machine.ctx();
+                if let Some(p) = p
+                    && self.plane.scale_in(ctx, p, accelerator)
+                {
                     self.record_scaling(partition, accelerator, -1);
                 }
             }
+            Action::Repartition {
+                stage,
+                cuts,
+                placement,
+            } => self.repartition(stage, cuts, placement),
         }
+    }
+
+    /// Cuts `stage`'s model anew (see [`Action::Repartition`]); a refusal is counted in the
+    /// report, and the run goes on with the layout it had.
+    fn repartition(&mut self, stage: usize, cuts: Vec<usize>, placement: Vec<StagePlacement>) {
+        let rs = &self.scenario;
+        let Some(model) = rs.models.get(stage) else {
+            self.plane.refuse_reconfiguration();
+            return;
+        };
+        let Ok(ranges) = crate::model::partition::split(model.operators.len(), &cuts) else {
+            self.plane.refuse_reconfiguration();
+            return;
+        };
+        let partitions = ranges
+            .into_iter()
+            .map(|ops| PartitionSpec {
+                operators: model.operators[ops.clone()].into(),
+                runtime: std::sync::Arc::new(rs.runtime.clone()),
+                stage,
+                ops,
+            })
+            .collect();
+        let cost = rs
+            .scenario
+            .serving
+            .reconfiguration
+            .per_accelerator(&rs.device);
+        let relayout = Relayout {
+            stage,
+            partitions,
+            placement,
+            cuts,
+        };
+        let ctx = &mut self.machine.ctx();
+        // A refusal is counted by the plane; the policy sees the layout unchanged.
+        let _ = self.plane.repartition(ctx, relayout, &cost);
     }
 
     fn record_scaling(&mut self, partition: usize, accelerator: usize, delta: i32) {

@@ -11,6 +11,8 @@ mod arrivals;
 mod clock;
 mod control;
 mod live;
+#[cfg(test)]
+mod repartition_tests;
 
 use crate::hardware::fluid::ActivityId;
 use crate::interference::{InterferenceReport, MAX_REPORTED_WINDOWS, Windows};
@@ -541,6 +543,7 @@ impl Simulation {
                     first_op: p.ops.start + 1,
                     last_op: p.ops.end,
                     instances: counts,
+                    retired_s: p.retired.map(SimTime::as_secs_f64),
                 }
             })
             .collect();
@@ -574,6 +577,8 @@ impl Simulation {
             events_processed,
             interrupted,
             interference,
+            reconfigurations: self.plane.reconfigurations().to_vec(),
+            refused_reconfigurations: self.plane.refused_reconfigurations(),
         }
     }
 }

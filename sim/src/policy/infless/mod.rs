@@ -566,7 +566,7 @@ impl Policy for InfLessPolicy {
                     accelerator,
                     config,
                 }),
-                Action::ScaleIn { .. } => None,
+                Action::ScaleIn { .. } | Action::Repartition { .. } => None,
             })
             .collect();
         Deployment {

@@ -1,6 +1,6 @@
 //! Dynamic batching: when a batch starts, and what happens to its requests when it ends.
 
-use super::{Context, DataPlane};
+use super::{Context, DataPlane, QueueOwner};
 use crate::event::PlaneEvent;
 use crate::executor::{BatchInfo, ExecContext};
 use crate::metrics::DropReason;
@@ -13,21 +13,17 @@ use crate::workload::RequestTokens;
 impl DataPlane {
     /// An idle ready instance serving `queue`, if any (the one created first).
     fn idle_server(&self, queue: u32) -> Option<u32> {
-        let partition = match self.routing {
-            Routing::SharedQueue => queue as usize,
-            Routing::JoinShortestQueue => {
-                // An instance's own queue, or a partition queue (which no instance serves).
-                return self
-                    .instances
-                    .get(queue.checked_sub(self.partitions.len() as u32)? as usize)
-                    .filter(|inst| {
-                        !inst.busy
-                            && matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining)
-                    })
-                    .map(|_| queue - self.partitions.len() as u32);
+        let partition = match self.queue_owner[queue as usize] {
+            QueueOwner::Partition(p) if self.routing == Routing::SharedQueue => p,
+            // Under join-shortest-queue no instance serves a partition's queue.
+            QueueOwner::Partition(_) => return None,
+            QueueOwner::Instance(i) => {
+                let inst = &self.instances[i as usize];
+                let serves = matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining);
+                return (!inst.busy && serves).then_some(i);
             }
         };
-        self.partitions[partition]
+        self.partitions[partition as usize]
             .instances
             .iter()
             .copied()
@@ -52,11 +48,9 @@ impl DataPlane {
 
     /// The partition whose requests `queue` holds.
     fn queue_partition(&self, queue: u32) -> u32 {
-        let partitions = self.partitions.len() as u32;
-        if queue < partitions {
-            queue
-        } else {
-            self.instances[(queue - partitions) as usize].partition
+        match self.queue_owner[queue as usize] {
+            QueueOwner::Partition(p) => p,
+            QueueOwner::Instance(i) => self.instances[i as usize].partition,
         }
     }
 
@@ -64,7 +58,7 @@ impl DataPlane {
     /// queue's).
     fn start_batches(&mut self, ctx: &mut Context<'_>, queue: u32, partition: u32) {
         let now = ctx.now();
-        let first_stage = self.drop_late && partition == 0;
+        let first_stage = self.drop_late && self.partitions[partition as usize].first;
         loop {
             let q = &self.queues[queue as usize];
             let Some(&oldest) = q.requests.front() else {
@@ -77,7 +71,7 @@ impl DataPlane {
             if first_stage && now - r.arrived > r.slo {
                 // Its objective is lost before it starts: admission control sheds it.
                 self.queues[queue as usize].requests.pop_front();
-                self.change_load(ctx, 0, -1);
+                self.change_load(ctx, partition, -1);
                 self.drop_request(ctx, oldest, DropReason::Timeout);
                 continue;
             }
@@ -199,7 +193,8 @@ impl DataPlane {
             .precision
             .bytes_per_elem();
         let output_bytes = self.partitions[partition as usize].output_elems * bytes_per_elem;
-        let last_partition = partition as usize + 1 == self.partitions.len();
+        let next = self.partitions[partition as usize].next;
+        let last_partition = next.is_none();
         let zero_copy = self.transport_kind == TransportKind::ZeroCopy;
         // Swap each request's input tensor for its output tensor: a token for a sharing region
         // under zero-copy, a private buffer otherwise. A request whose output finds no memory is
@@ -253,8 +248,7 @@ impl DataPlane {
             }
             requests.clear();
             self.vec_pool.push(requests);
-        } else if !requests.is_empty() {
-            let next = partition + 1;
+        } else if let Some(next) = next.filter(|_| !requests.is_empty()) {
             let waiting = &self.partitions[next as usize].blocked;
             if self.overflow == Overflow::Block
                 && (!waiting.is_empty() || !self.has_room(next, requests.len()))
@@ -272,7 +266,7 @@ impl DataPlane {
                     });
                 return;
             }
-            self.start_transfer(ctx, requests, next, faults > 0);
+            self.start_transfer(ctx, partition, requests, next, faults > 0);
         } else {
             self.vec_pool.push(requests);
         }
@@ -300,7 +294,8 @@ impl DataPlane {
             let inst = &mut self.instances[instance as usize];
             inst.busy = false;
             inst.in_service = 0;
-            self.start_transfer(ctx, requests, partition, token_fault);
+            let from = self.instances[instance as usize].partition;
+            self.start_transfer(ctx, from, requests, partition, token_fault);
             self.after_instance_idle(ctx, instance);
         }
     }
@@ -315,7 +310,11 @@ impl DataPlane {
         if inst.phase == InstancePhase::Draining && !inst.busy && own_queue_empty {
             self.stop_instance(ctx, instance);
         } else {
+            let partition = inst.partition;
             self.dispatch(ctx, queue);
+            if self.partitions[partition as usize].retired.is_some() {
+                self.finish_if_drained(ctx, partition);
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Instances: creation (with cold start), readiness, scale-in and retirement.
 
-use super::{Context, DataPlane};
+use super::{Context, DataPlane, QueueOwner};
 use crate::event::PlaneEvent;
 use crate::executor::InstanceInfo;
 use crate::model::cost::{self, Footprint};
@@ -8,10 +8,27 @@ use crate::serving::state::{InstancePhase, InstanceState, RequestQueue};
 use crate::serving::{InstanceConfig, Routing};
 use crate::time::SimDuration;
 
+/// How a new instance starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Start {
+    /// Ready at once.
+    Warm,
+    /// Cold: accepts requests into its queue, serves them after this delay.
+    Cold(SimDuration),
+    /// For a pending layout: takes requests only once the layout switches, built after this
+    /// delay (its reconfiguration cost).
+    Pending(SimDuration),
+}
+
 impl DataPlane {
     /// The memory an instance of `partition` on `accelerator` at `max_batch` takes (computed
     /// once per combination).
-    fn footprint(&mut self, partition: usize, accelerator: usize, max_batch: u32) -> Footprint {
+    pub(super) fn footprint(
+        &mut self,
+        partition: usize,
+        accelerator: usize,
+        max_batch: u32,
+    ) -> Footprint {
         let p = &mut self.partitions[partition];
         let key = (accelerator as u32, max_batch);
         if let Some(&(_, _, f)) = p.footprints.iter().find(|(a, b, _)| (*a, *b) == key) {
@@ -38,6 +55,25 @@ impl DataPlane {
         config: InstanceConfig,
         cold: bool,
     ) -> Option<u32> {
+        let start = if cold {
+            let footprint = self.footprint(partition, accelerator, config.max_batch);
+            let load_s = footprint.weights as f64 / self.device.storage.read_bytes_per_s;
+            Start::Cold(SimDuration::from_secs_f64(load_s) + self.cold_start_init)
+        } else {
+            Start::Warm
+        };
+        self.add_instance(ctx, partition, accelerator, config, start)
+    }
+
+    /// Creates an instance that starts as `start` says, if its footprint fits in memory.
+    pub(super) fn add_instance(
+        &mut self,
+        ctx: &mut Context<'_>,
+        partition: usize,
+        accelerator: usize,
+        config: InstanceConfig,
+        start: Start,
+    ) -> Option<u32> {
         let now = ctx.now();
         let footprint = self.footprint(partition, accelerator, config.max_batch);
         let added = self.processes.admission(partition, accelerator, &footprint);
@@ -48,14 +84,12 @@ impl DataPlane {
         let process = self.processes.join(partition, accelerator);
         self.book_added(accelerator, &added);
         self.record_memory(ctx);
-        let weights_bytes = footprint.weights;
         let index = self.instances.len() as u32;
         let queue = match self.routing {
             Routing::SharedQueue => self.partitions[partition].queue,
             Routing::JoinShortestQueue => {
-                // Instance queues follow the partition queues: queue = partitions + instance.
-                debug_assert_eq!(self.queues.len(), self.partitions.len() + index as usize);
                 self.queues.push(RequestQueue::default());
+                self.queue_owner.push(QueueOwner::Instance(index));
                 (self.queues.len() - 1) as u32
             }
         };
@@ -63,10 +97,12 @@ impl DataPlane {
             partition: partition as u32,
             accel: accelerator as u32,
             config,
-            phase: if cold {
-                InstancePhase::Starting
-            } else {
-                InstancePhase::Ready
+            phase: match start {
+                Start::Warm => InstancePhase::Ready,
+                Start::Cold(_) => InstancePhase::Starting,
+                Start::Pending(delay) => InstancePhase::Pending {
+                    built: delay == SimDuration::ZERO,
+                },
             },
             queue,
             busy: false,
@@ -82,14 +118,26 @@ impl DataPlane {
             cpu_cores: config.cpu_cores,
             process,
         });
-        if cold {
-            let load_s = weights_bytes as f64 / self.device.storage.read_bytes_per_s;
-            let delay = SimDuration::from_secs_f64(load_s) + self.cold_start_init;
-            self.schedule(
-                ctx,
-                now + delay,
-                PlaneEvent::InstanceReady { instance: index },
-            );
+        match start {
+            Start::Cold(delay) => {
+                self.schedule(
+                    ctx,
+                    now + delay,
+                    PlaneEvent::InstanceReady { instance: index },
+                );
+            }
+            Start::Pending(delay) => {
+                if delay > SimDuration::ZERO {
+                    self.schedule(
+                        ctx,
+                        now + delay,
+                        PlaneEvent::InstanceReady { instance: index },
+                    );
+                }
+                // It takes requests only once its layout switches.
+                return Some(index);
+            }
+            Start::Warm => {}
         }
         match self.routing {
             Routing::SharedQueue => self.dispatch(ctx, queue),
@@ -107,10 +155,17 @@ impl DataPlane {
 
     pub(super) fn on_instance_ready(&mut self, ctx: &mut Context<'_>, instance: u32) {
         let inst = &mut self.instances[instance as usize];
-        if inst.phase == InstancePhase::Starting {
-            inst.phase = InstancePhase::Ready;
-            let queue = inst.queue;
-            self.dispatch(ctx, queue);
+        match inst.phase {
+            InstancePhase::Starting => {
+                inst.phase = InstancePhase::Ready;
+                let queue = inst.queue;
+                self.dispatch(ctx, queue);
+            }
+            InstancePhase::Pending { built: false } => {
+                inst.phase = InstancePhase::Pending { built: true };
+                self.switch_if_built(ctx);
+            }
+            _ => {}
         }
     }
 

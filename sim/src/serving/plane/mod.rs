@@ -15,8 +15,11 @@
 
 mod batching;
 mod instances;
+mod relayout;
 mod routing;
 mod transfer;
+
+pub use relayout::{Reconfiguration, Relayout, StagePlacement};
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -75,6 +78,37 @@ pub struct PartitionSpec {
     pub runtime: Arc<RuntimeProfile>,
 }
 
+/// A new partition's state: `spec` with its queue `queue`, sending its requests to `next`;
+/// `first` when it takes the app's arrivals.
+pub(super) fn partition_state(
+    spec: PartitionSpec,
+    queue: u32,
+    next: Option<u32>,
+    first: bool,
+    accelerators: usize,
+) -> PartitionState {
+    PartitionState {
+        output_elems: spec.operators[spec.operators.len() - 1].output_elems,
+        stage: spec.stage,
+        ops: spec.ops,
+        operators: spec.operators,
+        runtime: spec.runtime,
+        instances: Vec::new(),
+        queue,
+        load: TimeWeighted::new(),
+        window_arrivals: 0,
+        window_exec: vec![ExecTally::default(); accelerators],
+        inbound: 0,
+        blocked: VecDeque::new(),
+        footprints: Vec::new(),
+        next,
+        first,
+        retired: None,
+        feeders: 0,
+        finished: false,
+    }
+}
+
 /// How the data plane is set up for a run.
 #[derive(Clone, Debug)]
 pub struct PlaneConfig {
@@ -114,6 +148,14 @@ pub struct PlaneConfig {
     pub wait_for_instances: bool,
 }
 
+/// Whose requests a queue holds: a partition's shared queue, or an instance's own queue (under
+/// join-shortest-queue routing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QueueOwner {
+    Partition(u32),
+    Instance(u32),
+}
+
 /// Counters since the previous policy tick.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
@@ -151,9 +193,20 @@ pub struct DataPlane {
     first_queue_limit: usize,
     drop_late: bool,
     wait_for_instances: bool,
+    /// Every partition ever deployed, by index (retired ones included).
     partitions: Vec<PartitionState>,
+    /// The partitions of the current layout, in pipeline order: what new requests go through
+    /// and what the policy sees.
+    layout: Vec<u32>,
+    /// A repartitioning waiting for its instances to be built before it switches.
+    pending: Option<relayout::PendingLayout>,
+    /// Every repartitioning applied (switched or pending), in order.
+    reconfigurations: Vec<Reconfiguration>,
+    refused_reconfigurations: u64,
     instances: Vec<InstanceState>,
     queues: Vec<RequestQueue>,
+    /// Whose requests each queue holds.
+    queue_owner: Vec<QueueOwner>,
     requests: Slab<RequestState>,
     batches: Slab<BatchState>,
     transfers: Slab<TransferState>,
@@ -175,24 +228,14 @@ impl DataPlane {
     /// An empty data plane (no instances yet) for `config`'s partitions.
     pub fn new(config: PlaneConfig) -> Self {
         let accelerators = config.device.accelerators.len();
+        let count = config.partitions.len();
         let partitions: Vec<PartitionState> = config
             .partitions
             .into_iter()
             .enumerate()
-            .map(|(queue, p)| PartitionState {
-                output_elems: p.operators[p.operators.len() - 1].output_elems,
-                stage: p.stage,
-                ops: p.ops,
-                operators: p.operators,
-                runtime: p.runtime,
-                instances: Vec::new(),
-                queue: queue as u32,
-                load: TimeWeighted::new(),
-                window_arrivals: 0,
-                window_exec: vec![ExecTally::default(); accelerators],
-                inbound: 0,
-                blocked: VecDeque::new(),
-                footprints: Vec::new(),
+            .map(|(k, p)| {
+                let next = (k + 1 < count).then_some(k as u32 + 1);
+                partition_state(p, k as u32, next, k == 0, accelerators)
             })
             .collect();
         DataPlane {
@@ -215,6 +258,13 @@ impl DataPlane {
             drop_late: config.drop_late,
             wait_for_instances: config.wait_for_instances,
             queues: vec![RequestQueue::default(); partitions.len()],
+            queue_owner: (0..partitions.len() as u32)
+                .map(QueueOwner::Partition)
+                .collect(),
+            layout: (0..partitions.len() as u32).collect(),
+            pending: None,
+            reconfigurations: Vec::new(),
+            refused_reconfigurations: 0,
             partitions,
             instances: Vec::new(),
             requests: Slab::default(),
@@ -272,9 +322,26 @@ impl DataPlane {
 
     // ----- what the control plane and the report read --------------------------------------
 
-    /// The deployed partitions, in pipeline order.
+    /// Every partition deployed during the run, by index: those of the initial layout in
+    /// pipeline order, then those repartitionings added (see [`Self::layout`]).
     pub fn partitions(&self) -> &[PartitionState] {
         &self.partitions
+    }
+
+    /// The partitions of the current layout, in pipeline order (indices into
+    /// [`Self::partitions`]).
+    pub fn layout(&self) -> &[u32] {
+        &self.layout
+    }
+
+    /// The repartitionings applied, in order.
+    pub fn reconfigurations(&self) -> &[Reconfiguration] {
+        &self.reconfigurations
+    }
+
+    /// Repartitionings refused (another pending, memory, an executor that cannot).
+    pub fn refused_reconfigurations(&self) -> u64 {
+        self.refused_reconfigurations
     }
 
     /// Every instance ever created, by id (retired ones included).

@@ -16,11 +16,12 @@ impl DataPlane {
         self.window.arrivals += 1;
         if self.memory.allocate(self.input_bytes).is_ok() {
             self.record_memory(ctx);
+            let entry = self.layout[0];
             let id = self.requests.insert(RequestState {
                 arrived: now,
                 slo,
                 tokens,
-                partition: 0,
+                partition: entry,
                 buffer_bytes: self.input_bytes,
                 region: None,
                 enqueued: now,
@@ -29,7 +30,7 @@ impl DataPlane {
                 handed_off: now,
             });
             self.in_flight += 1;
-            self.route(ctx, id, 0);
+            self.route(ctx, id, entry);
         } else {
             ctx.recorder.drop(now, DropReason::OutOfMemory);
             self.window.dropped += 1;
@@ -66,10 +67,12 @@ impl DataPlane {
             .instances
             .iter()
             .any(|&i| self.instances[i as usize].accepts());
-        if !has_server && !self.wait_for_instances {
+        // A retired partition gets no new instances: waiting for one would be forever.
+        let waits = self.wait_for_instances && p.retired.is_none();
+        if !has_server && !waits {
             self.drop_request(ctx, id, DropReason::NoInstance);
         } else if self.queues[queue as usize].requests.len() >= self.queue_limit(partition)
-            && (partition == 0 || self.overflow == Overflow::Drop)
+            && (p.first || self.overflow == Overflow::Drop)
         {
             self.drop_request(ctx, id, DropReason::QueueFull);
         } else {
@@ -82,7 +85,7 @@ impl DataPlane {
 
     /// Longest queue of `partition`: the admission limit at the first, the queue capacity after.
     fn queue_limit(&self, partition: u32) -> usize {
-        if partition == 0 {
+        if self.partitions[partition as usize].first {
             self.first_queue_limit
         } else {
             self.queue_capacity
@@ -113,7 +116,7 @@ impl DataPlane {
                 .iter()
                 .any(|&i| self.instances[i as usize].accepts());
         }
-        if !accepting && !self.wait_for_instances {
+        if !accepting && (!self.wait_for_instances || p.retired.is_some()) {
             return true;
         }
         if self.routing == Routing::SharedQueue || !accepting {

@@ -14,6 +14,7 @@ impl DataPlane {
     pub(super) fn start_transfer(
         &mut self,
         ctx: &mut Context<'_>,
+        from_partition: u32,
         requests: Vec<u32>,
         to_partition: u32,
         token_fault: bool,
@@ -42,6 +43,7 @@ impl DataPlane {
         self.partitions[to_partition as usize].inbound += requests.len() as u32;
         let transfer = self.transfers.insert(TransferState {
             requests,
+            from_partition,
             to_partition,
             extra_buffer_bytes: cost.extra_buffer_bytes,
             fixed_ns: cost.fixed_ns,
@@ -77,13 +79,14 @@ impl DataPlane {
         let now = ctx.now();
         let TransferState {
             mut requests,
+            from_partition,
             to_partition,
             extra_buffer_bytes,
             ..
         } = self.transfers.remove(transfer);
         self.memory.release(extra_buffer_bytes);
         self.record_memory(ctx);
-        let from = (to_partition - 1) as usize;
+        let from = from_partition as usize;
         for &r in &requests {
             let req = *self.requests.get(r);
             ctx.recorder.stage(
@@ -102,5 +105,8 @@ impl DataPlane {
         }
         requests.clear();
         self.vec_pool.push(requests);
+        if self.partitions[to_partition as usize].retired.is_some() {
+            self.finish_if_drained(ctx, to_partition);
+        }
     }
 }
