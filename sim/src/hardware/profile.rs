@@ -273,7 +273,7 @@ impl DeviceProfile {
             ));
         };
         let cores = self.accelerators[cpu].cores;
-        if groups == 0 || cores % groups != 0 {
+        if groups == 0 || !cores.is_multiple_of(groups) {
             return Err(format!(
                 "must divide the CPU's {cores} cores evenly (1 to {cores}), got {groups}"
             ));
