@@ -17,6 +17,11 @@ use common::check_golden;
 /// The scenarios, chosen to cover every policy, every transport, both routings, a measured
 /// profile, a trace replay and interference. (name of the golden file, scenario path from the repository root)
 const SCENARIOS: &[(&str, &str)] = &[
+    // ODIN: repartitioning at run time under interference on one CPU group.
+    (
+        "odin-vgg16-server",
+        "scenarios/examples/odin-vgg16-server.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

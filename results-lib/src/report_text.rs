@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use infscaler_sim::report::PartitionReport;
 use infscaler_sim::{Report, ResolvedScenario};
 
 /// The report as an aligned text table.
@@ -117,7 +118,16 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         "transfer ms",
         "batch"
     );
-    for (i, p) in r.partitions.iter().enumerate() {
+    // Partitions retired by repartitionings are counted below the table, not listed; the
+    // others in pipeline order.
+    let mut rows: Vec<(usize, &PartitionReport)> = r
+        .partitions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.retired_s.is_none())
+        .collect();
+    rows.sort_by_key(|(_, p)| (p.stage, p.first_op));
+    for (i, p) in rows {
         let inst: Vec<String> = p
             .instances
             .iter()
@@ -140,6 +150,25 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             st.and_then(|x| x.mean_blocked_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_transfer_ms).unwrap_or(0.0),
             st.and_then(|x| x.mean_batch_size).unwrap_or(0.0),
+        );
+    }
+    if !r.reconfigurations.is_empty() || r.refused_reconfigurations > 0 {
+        let retired = r
+            .partitions
+            .iter()
+            .filter(|p| p.retired_s.is_some())
+            .count();
+        let built: u32 = r.reconfigurations.iter().map(|c| c.built).sum();
+        let pending = r
+            .reconfigurations
+            .iter()
+            .filter(|c| c.switched_s.is_none())
+            .count();
+        let _ = writeln!(
+            out,
+            "\n  repartitioning: {} layout(s) applied ({pending} still building at the end), {} refused · {built} instance(s) built · {retired} partition(s) retired and drained (in --json)",
+            r.reconfigurations.len(),
+            r.refused_reconfigurations
         );
     }
     if !r.scaling_events.is_empty() {

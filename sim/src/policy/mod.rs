@@ -7,6 +7,9 @@
 pub mod infless;
 pub mod infscaler;
 pub mod knative;
+pub mod lls;
+pub mod odin;
+pub mod pipeline;
 pub mod spright;
 pub mod static_policy;
 
@@ -26,6 +29,8 @@ use crate::time::{SimDuration, SimTime};
 pub use infless::{InfLessPolicy, InfLessSpec};
 pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
+pub use lls::{LlsPolicy, LlsSpec};
+pub use odin::{OdinPolicy, OdinSpec};
 pub use spright::SprightSpec;
 pub use static_policy::{StaticPolicy, StaticSpec};
 
@@ -43,6 +48,11 @@ pub enum PolicySpec {
     Spright(SprightSpec),
     /// Knative: KPA over the partitioned functions, HTTP between them, scale to zero.
     Knative(KnativeSpec),
+    /// ODIN: one model pipelined over execution places, layers moved between stages when
+    /// interference changes their times.
+    Odin(OdinSpec),
+    /// LLS: the same pipeline, an interfered stage moved whole to the least-loaded place.
+    Lls(LlsSpec),
 }
 
 impl Default for PolicySpec {
@@ -60,6 +70,8 @@ impl PolicySpec {
             PolicySpec::Infless(_) => "infless",
             PolicySpec::Spright(_) => "spright",
             PolicySpec::Knative(_) => "knative",
+            PolicySpec::Odin(_) => "odin",
+            PolicySpec::Lls(_) => "lls",
         }
     }
 
@@ -76,6 +88,8 @@ impl PolicySpec {
             PolicySpec::Infless(spec) => spec.validate(),
             PolicySpec::Spright(spec) => spec.validate(),
             PolicySpec::Knative(spec) => spec.validate(),
+            PolicySpec::Odin(spec) => spec.validate(models, device),
+            PolicySpec::Lls(spec) => spec.validate(models, device),
         }
     }
 
@@ -87,6 +101,8 @@ impl PolicySpec {
             PolicySpec::Infless(spec) => Box::new(InfLessPolicy::new(spec.clone())),
             PolicySpec::Spright(spec) => Box::new(KnativePolicy::new(spec.platform())),
             PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.platform())),
+            PolicySpec::Odin(spec) => Box::new(OdinPolicy::new(spec.clone())),
+            PolicySpec::Lls(spec) => Box::new(LlsPolicy::new(spec.clone())),
         }
     }
 }
