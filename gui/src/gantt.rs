@@ -252,6 +252,7 @@ mod tests {
             last_op: 2,
             instances: instances.iter().map(|(a, n)| (a.to_string(), *n)).collect(),
             retired_s: None,
+            building: false,
         }
     }
 

@@ -124,7 +124,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         .partitions
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.retired_s.is_none())
+        .filter(|(_, p)| p.retired_s.is_none() && !p.building)
         .collect();
     rows.sort_by_key(|(_, p)| (p.stage, p.first_op));
     for (i, p) in rows {

@@ -96,6 +96,10 @@ pub struct PartitionReport {
     /// When a repartitioning took it out of the layout, s (absent: in the final layout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_s: Option<f64>,
+    /// Whether it belongs to a repartitioning still building at the end of the run (its layout
+    /// never switched: it served nothing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub building: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -523,11 +523,13 @@ impl Simulation {
         let events_processed = self.machine.events.events_processed();
         let rs = &self.scenario;
         let instances = self.plane.instances();
+        let layout = self.plane.layout();
         let partitions = self
             .plane
             .partitions()
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(k, p)| {
                 let mut counts = std::collections::BTreeMap::new();
                 for &i in &p.instances {
                     let inst = &instances[i as usize];
@@ -544,6 +546,7 @@ impl Simulation {
                     last_op: p.ops.end,
                     instances: counts,
                     retired_s: p.retired.map(SimTime::as_secs_f64),
+                    building: p.retired.is_none() && !layout.contains(&(k as u32)),
                 }
             })
             .collect();

@@ -192,6 +192,12 @@ fn a_layout_that_changes_nothing_is_not_recorded_and_one_while_building_is_refus
     );
     assert_eq!(busy.reconfigurations.len(), 1);
     assert_eq!(busy.refused_reconfigurations, 1);
+    // The run ended (5 s) before the build (1 s + 5 s): its partitions never served.
+    assert_eq!(busy.reconfigurations[0].switched_s, None);
+    let building: Vec<_> = busy.partitions.iter().filter(|p| p.building).collect();
+    assert_eq!(building.len(), 2);
+    assert_eq!(busy.summary.stages[2].requests, 0);
+    conserved(&busy);
     // Cuts that do not split the model are refused too.
     let bad = run(50.0, "1s", policy(vec![(vec![0], vec![1, 2])]));
     assert_eq!(bad.refused_reconfigurations, 1);
