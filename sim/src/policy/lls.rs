@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{self, ChangeDetector, PipelineSpec, Places, Settling};
+use super::pipeline::{self, ChangeDetector, PipelineSpec, Tracker};
 use super::{Action, Deployment, Observation, Policy, PolicyContext};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
@@ -41,9 +41,8 @@ impl LlsSpec {
 #[derive(Debug)]
 pub struct LlsPolicy {
     spec: LlsSpec,
-    places: Places,
+    tracker: Tracker,
     detector: ChangeDetector,
-    settling: Settling,
 }
 
 impl LlsPolicy {
@@ -51,9 +50,8 @@ impl LlsPolicy {
     pub fn new(spec: LlsSpec) -> Self {
         LlsPolicy {
             spec,
-            places: Places::default(),
+            tracker: Tracker::default(),
             detector: ChangeDetector::default(),
-            settling: Settling::default(),
         }
     }
 }
@@ -69,7 +67,7 @@ impl Policy for LlsPolicy {
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let (places, _, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
-        self.places = places;
+        self.tracker = Tracker::new(places);
         deployment
     }
 
@@ -78,12 +76,7 @@ impl Policy for LlsPolicy {
     }
 
     fn on_tick(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
-        let now = pipeline::observed(observation, &self.places);
-        if !self.settling.ready(now.as_ref()) {
-            return;
-        }
-        let Some(current) = now else { return };
-        let Some(times) = pipeline::stage_times(observation, &self.places, &current) else {
+        let Some((current, times)) = self.tracker.window(observation) else {
             return;
         };
         let Some(ratio) = self.detector.observe(&times, &self.spec.pipeline) else {
@@ -98,8 +91,9 @@ impl Policy for LlsPolicy {
         if worst <= self.spec.pipeline.detect {
             return; // A speed-up: the new times are the reference.
         }
-        let utilization = |e: usize| observation.accelerators[self.places.eps[e].accel].utilization;
-        let target = (0..self.places.eps.len())
+        let utilization =
+            |e: usize| observation.accelerators[self.tracker.places.eps[e].accel].utilization;
+        let target = (0..self.tracker.places.eps.len())
             .filter(|&e| e != current.eps[stage])
             .min_by(|&x, &y| {
                 let hosts = |e: usize| current.eps.contains(&e);
@@ -110,11 +104,6 @@ impl Policy for LlsPolicy {
         let Some(target) = target else { return };
         let mut next = current.clone();
         next.eps[stage] = target;
-        actions.push(Action::Repartition {
-            stage: 0,
-            cuts: next.cuts.clone(),
-            placement: self.places.placement(&next),
-        });
-        self.settling.wait_for(next);
+        self.tracker.go_to(next, actions);
     }
 }

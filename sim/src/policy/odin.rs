@@ -25,7 +25,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{self, ChangeDetector, Pipeline, PipelineSpec, Places, Settling};
+use super::pipeline::{self, ChangeDetector, Pipeline, PipelineSpec, Tracker};
 use super::{Action, Deployment, Observation, Policy, PolicyContext};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
@@ -93,11 +93,10 @@ struct Tuning {
 #[derive(Debug)]
 pub struct OdinPolicy {
     spec: OdinSpec,
-    places: Places,
+    tracker: Tracker,
     /// Operators of the model.
     n_ops: usize,
     detector: ChangeDetector,
-    settling: Settling,
     phase: Phase,
 }
 
@@ -106,21 +105,11 @@ impl OdinPolicy {
     pub fn new(spec: OdinSpec) -> Self {
         OdinPolicy {
             spec,
-            places: Places::default(),
+            tracker: Tracker::default(),
             n_ops: 0,
             detector: ChangeDetector::default(),
-            settling: Settling::default(),
             phase: Phase::Monitoring,
         }
-    }
-
-    fn go_to(&mut self, pipeline: Pipeline, actions: &mut Vec<Action>) {
-        actions.push(Action::Repartition {
-            stage: 0,
-            cuts: pipeline.cuts.clone(),
-            placement: self.places.placement(&pipeline),
-        });
-        self.settling.wait_for(pipeline);
     }
 
     /// The next move from `from` with stage times `times`: one layer out of the bottleneck
@@ -184,7 +173,7 @@ impl Policy for OdinPolicy {
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let (places, _, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
         self.n_ops = ctx.models[0].operators.len();
-        self.places = places;
+        self.tracker = Tracker::new(places);
         deployment
     }
 
@@ -193,15 +182,7 @@ impl Policy for OdinPolicy {
     }
 
     fn on_tick(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
-        let now = pipeline::observed(observation, &self.places);
-        if !self.settling.ready(now.as_ref()) {
-            return;
-        }
-        let (Some(current), Some(times)) = (
-            now.clone(),
-            now.as_ref()
-                .and_then(|p| pipeline::stage_times(observation, &self.places, p)),
-        ) else {
+        let Some((current, times)) = self.tracker.window(observation) else {
             return;
         };
         match std::mem::replace(&mut self.phase, Phase::Monitoring) {
@@ -209,7 +190,7 @@ impl Policy for OdinPolicy {
                 let Some(ratio) = self.detector.observe(&times, &self.spec.pipeline) else {
                     return;
                 };
-                let mut degradation = vec![1.0; self.places.eps.len()];
+                let mut degradation = vec![1.0; self.tracker.places.eps.len()];
                 for (s, &e) in current.eps.iter().enumerate() {
                     degradation[e] = ratio[s];
                 }
@@ -250,13 +231,13 @@ impl OdinPolicy {
         match next {
             Some(next) => {
                 tuning.visited.insert(next.clone());
-                self.go_to(next, actions);
+                self.tracker.go_to(next, actions);
                 self.phase = Phase::Tuning(tuning.clone());
             }
             None => {
                 let best = tuning.best.0.clone();
                 if &best != current {
-                    self.go_to(best, actions);
+                    self.tracker.go_to(best, actions);
                 }
                 self.detector.reset();
                 self.phase = Phase::Monitoring;

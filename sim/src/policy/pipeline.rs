@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Deployment, InstancePlan, Observation, PolicyContext, StagePlacement};
+use super::{Action, Deployment, InstancePlan, Observation, PolicyContext, StagePlacement};
 use crate::explore::{DesignSpace, Ep};
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
@@ -349,5 +349,47 @@ impl Settling {
             }
             Some(_) => false,
         }
+    }
+}
+
+/// What a pipeline policy keeps between ticks: its EPs, and the layout it asked for and waits
+/// to see.
+#[derive(Clone, Debug, Default)]
+pub struct Tracker {
+    /// The EPs.
+    pub places: Places,
+    settling: Settling,
+}
+
+impl Tracker {
+    /// A tracker of `places`.
+    pub fn new(places: Places) -> Self {
+        Tracker {
+            places,
+            settling: Settling::default(),
+        }
+    }
+
+    /// The pipeline the observation shows and its stage times (ms), if the window is one to
+    /// judge: the layout asked for is in place and a full window on it has passed, and every
+    /// stage finished a batch.
+    pub fn window(&mut self, observation: &Observation) -> Option<(Pipeline, Vec<f64>)> {
+        let now = observed(observation, &self.places);
+        if !self.settling.ready(now.as_ref()) {
+            return None;
+        }
+        let now = now?;
+        let times = stage_times(observation, &self.places, &now)?;
+        Some((now, times))
+    }
+
+    /// Asks for `pipeline` (one instance per stage where it says) and waits for it.
+    pub fn go_to(&mut self, pipeline: Pipeline, actions: &mut Vec<Action>) {
+        actions.push(Action::Repartition {
+            stage: 0,
+            cuts: pipeline.cuts.clone(),
+            placement: self.places.placement(&pipeline),
+        });
+        self.settling.wait_for(pipeline);
     }
 }
