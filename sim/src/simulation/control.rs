@@ -34,15 +34,7 @@ impl Simulation {
         let n_acc = self.machine.engines.accelerators();
         let layout = self.plane.layout().to_vec();
         let mut partitions = Vec::with_capacity(layout.len());
-        // Retired partitions' windows are not shown; they are emptied all the same.
-        for index in 0..self.plane.partitions().len() {
-            if !layout.contains(&(index as u32)) {
-                let (load, arrivals, exec) = self.plane.partition_window_mut(index);
-                load.take_interval(now);
-                *arrivals = 0;
-                exec.iter_mut().for_each(|t| *t = Default::default());
-            }
-        }
+        // Retired partitions never return to the layout: their windows are not read again.
         for index in layout.iter().map(|&p| p as usize) {
             let (load, window_arrivals, window_exec) = self.plane.partition_window_mut(index);
             let window_arrivals = std::mem::take(window_arrivals);

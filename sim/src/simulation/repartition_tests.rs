@@ -66,9 +66,9 @@ impl Policy for Repartitioner {
     }
 }
 
-/// AlexNet on a Xavier AGX (cpu 0, gpu 1, dla0 2, dla1 3) at `rate` requests/s for 5 s, the GPU
-/// and DLA reconfiguration costing `build`.
-fn run(rate: f64, build: &str, policy: Repartitioner) -> Report {
+/// AlexNet on a Xavier AGX (cpu 0, gpu 1, dla0 2, dla1 3) at `rate` requests/s for
+/// `duration`, the GPU and DLA reconfiguration costing `build`.
+fn scenario(rate: f64, build: &str, duration: &str) -> crate::scenario::ResolvedScenario {
     let text = format!(
         r#"
 [device]
@@ -81,17 +81,21 @@ multiplier = 20.0
 kind = "poisson"
 rate_per_s = {rate}
 [run]
-duration = "5s"
+duration = "{duration}"
 [serving]
 runtime = "tensorrt"
 reconfiguration = {{ gpu = "{build}", dla = "{build}" }}
 "#
     );
-    let resolved = Scenario::parse(&text, "t.toml", Path::new("."))
+    Scenario::parse(&text, "t.toml", Path::new("."))
         .unwrap()
         .resolve()
-        .unwrap();
-    Simulation::with_policy(&resolved, Some(7), Box::new(policy))
+        .unwrap()
+}
+
+/// [`scenario`] for 5 s under `policy`.
+fn run(rate: f64, build: &str, policy: Repartitioner) -> Report {
+    Simulation::with_policy(&scenario(rate, build, "5s"), Some(7), Box::new(policy))
         .unwrap()
         .run()
 }
@@ -237,25 +241,7 @@ fn repartitionings_in_a_row_chain_their_drains() {
 
 #[test]
 fn the_policy_sees_the_new_layout_after_the_switch() {
-    let text = r#"
-[device]
-profile = "xavier-agx"
-[app]
-name = "alexnet"
-[slo]
-multiplier = 20.0
-[workload]
-kind = "poisson"
-rate_per_s = 50.0
-[run]
-duration = "4s"
-[serving]
-reconfiguration = { gpu = "0s", dla = "0s" }
-"#;
-    let resolved = Scenario::parse(text, "t.toml", Path::new("."))
-        .unwrap()
-        .resolve()
-        .unwrap();
+    let resolved = scenario(50.0, "0s", "4s");
     let mut sim = Simulation::with_policy(
         &resolved,
         Some(1),

@@ -294,7 +294,7 @@ impl DataPlane {
             let inst = &mut self.instances[instance as usize];
             inst.busy = false;
             inst.in_service = 0;
-            let from = self.instances[instance as usize].partition;
+            let from = inst.partition;
             self.start_transfer(ctx, from, requests, partition, token_fault);
             self.after_instance_idle(ctx, instance);
         }

@@ -13,8 +13,9 @@ use crate::time::SimDuration;
 pub(super) enum Start {
     /// Ready at once.
     Warm,
-    /// Cold: accepts requests into its queue, serves them after this delay.
-    Cold(SimDuration),
+    /// Cold: accepts requests into its queue, serves them once its weights are loaded from
+    /// storage and it is initialised.
+    Cold,
     /// For a pending layout: takes requests only once the layout switches, built after this
     /// delay (its reconfiguration cost).
     Pending(SimDuration),
@@ -55,13 +56,7 @@ impl DataPlane {
         config: InstanceConfig,
         cold: bool,
     ) -> Option<u32> {
-        let start = if cold {
-            let footprint = self.footprint(partition, accelerator, config.max_batch);
-            let load_s = footprint.weights as f64 / self.device.storage.read_bytes_per_s;
-            Start::Cold(SimDuration::from_secs_f64(load_s) + self.cold_start_init)
-        } else {
-            Start::Warm
-        };
+        let start = if cold { Start::Cold } else { Start::Warm };
         self.add_instance(ctx, partition, accelerator, config, start)
     }
 
@@ -99,7 +94,7 @@ impl DataPlane {
             config,
             phase: match start {
                 Start::Warm => InstancePhase::Ready,
-                Start::Cold(_) => InstancePhase::Starting,
+                Start::Cold => InstancePhase::Starting,
                 Start::Pending(delay) => InstancePhase::Pending {
                     built: delay == SimDuration::ZERO,
                 },
@@ -119,7 +114,9 @@ impl DataPlane {
             process,
         });
         match start {
-            Start::Cold(delay) => {
+            Start::Cold => {
+                let load_s = footprint.weights as f64 / self.device.storage.read_bytes_per_s;
+                let delay = SimDuration::from_secs_f64(load_s) + self.cold_start_init;
                 self.schedule(
                     ctx,
                     now + delay,

@@ -153,11 +153,9 @@ impl DataPlane {
                 None => builds.push((k, *place)),
             }
         }
-        if builds.is_empty() && reused.iter().all(Option::is_some) && specs.len() == old.len() {
-            let retire = self.instances_to_retire(&reused, &kept_instances);
-            if retire.is_empty() {
-                return Ok(false);
-            }
+        let retire = self.instances_to_retire(&reused, &kept_instances);
+        if builds.is_empty() && retire.is_empty() && reused.iter().all(Option::is_some) {
+            return Ok(false); // Same partitions, same instances.
         }
 
         // Memory: what the new instances add, as the processes would admit them in turn.
@@ -236,7 +234,6 @@ impl DataPlane {
                 .expect("memory was checked for every new instance");
             building.push(i);
         }
-        let retire = self.instances_to_retire(&reused, &kept_instances);
         let new_partitions: Vec<u32> = index.iter().map(|&p| p as u32).collect();
         self.reconfigurations.push(Reconfiguration {
             requested_s: ctx.now().as_secs_f64(),

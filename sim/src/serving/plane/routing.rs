@@ -67,9 +67,7 @@ impl DataPlane {
             .instances
             .iter()
             .any(|&i| self.instances[i as usize].accepts());
-        // A retired partition gets no new instances: waiting for one would be forever.
-        let waits = self.wait_for_instances && p.retired.is_none();
-        if !has_server && !waits {
+        if !has_server && !self.waits_for_instances(partition) {
             self.drop_request(ctx, id, DropReason::NoInstance);
         } else if self.queues[queue as usize].requests.len() >= self.queue_limit(partition)
             && (p.first || self.overflow == Overflow::Drop)
@@ -81,6 +79,13 @@ impl DataPlane {
             self.change_load(ctx, partition, 1);
             self.dispatch(ctx, queue);
         }
+    }
+
+    /// Whether requests at `partition` wait for an instance to appear when it has none (the
+    /// policy acts after deploying) rather than being dropped. Not at a retired partition: it
+    /// gets no new instances, so waiting would be for ever.
+    fn waits_for_instances(&self, partition: u32) -> bool {
+        self.wait_for_instances && self.partitions[partition as usize].retired.is_none()
     }
 
     /// Longest queue of `partition`: the admission limit at the first, the queue capacity after.
@@ -116,7 +121,7 @@ impl DataPlane {
                 .iter()
                 .any(|&i| self.instances[i as usize].accepts());
         }
-        if !accepting && (!self.wait_for_instances || p.retired.is_some()) {
+        if !accepting && !self.waits_for_instances(partition) {
             return true;
         }
         if self.routing == Routing::SharedQueue || !accepting {
