@@ -44,7 +44,9 @@ pub struct Report {
     /// run (warm-up included); tensors in flight and sharing regions are not in it.
     #[serde(default)]
     pub instance_memory_peak: MemoryByKind,
-    /// Every scale-out and scale-in the policy made, in time order.
+    /// Every scale-out and scale-in the policy made, and every instance a repartitioning put
+    /// into service (at its switch) or out of it (at the switch, or when its retired partition
+    /// drained), in time order; partitions by global index (into `partitions`).
     pub scaling_events: Vec<ScalingEvent>,
     /// Zero-copy region pools at the end of the run (empty for copying transports).
     pub tensor_sharing: Vec<RegionPool>,

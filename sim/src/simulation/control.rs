@@ -133,7 +133,7 @@ impl Simulation {
                         .create_instance(ctx, p, accelerator, config, true)
                         .is_some()
                 {
-                    self.record_scaling(partition, accelerator, 1);
+                    self.record_scaling(p, accelerator, 1);
                 }
             }
             Action::ScaleIn {
@@ -145,7 +145,7 @@ impl Simulation {
                 if let Some(p) = p
                     && self.plane.scale_in(ctx, p, accelerator)
                 {
-                    self.record_scaling(partition, accelerator, -1);
+                    self.record_scaling(p, accelerator, -1);
                 }
             }
             Action::Repartition {
@@ -193,6 +193,7 @@ impl Simulation {
         let _ = self.plane.repartition(ctx, relayout, &cost);
     }
 
+    /// Logs a scale-out or scale-in of `partition` (global index, as the report's `partitions`).
     fn record_scaling(&mut self, partition: usize, accelerator: usize, delta: i32) {
         let time_s = self.machine.now().as_secs_f64();
         let accelerator = self.scenario.device.accelerators[accelerator].name.clone();

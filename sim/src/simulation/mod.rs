@@ -551,6 +551,15 @@ impl Simulation {
             })
             .collect();
         let summary = self.machine.recorder.finish(end, self.plane.in_flight());
+        // The policy's scalings and the instances repartitionings switched, in time order.
+        let mut scaling_events = self.scaling_events;
+        scaling_events.extend(self.plane.relayout_changes().iter().map(|c| ScalingEvent {
+            time_s: c.at.as_secs_f64(),
+            partition: c.partition as usize,
+            accelerator: rs.device.accelerators[c.accelerator as usize].name.clone(),
+            delta: c.delta,
+        }));
+        scaling_events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
         let interference = self
             .interferers
             .into_iter()
@@ -575,7 +584,7 @@ impl Simulation {
             partitions,
             refused_instances: self.plane.refused_instances(),
             instance_memory_peak: self.plane.instance_memory_peak(),
-            scaling_events: self.scaling_events,
+            scaling_events,
             tensor_sharing: self.plane.sharing_pools().to_vec(),
             events_processed,
             interrupted,

@@ -237,6 +237,28 @@ fn repartitionings_in_a_row_chain_their_drains() {
             .filter(|p| p.retired_s.is_some())
             .all(|p| p.instances.is_empty())
     );
+    // The scaling events account for every instance the repartitionings switched: replayed
+    // back from the final counts they leave exactly the deployment (gpu, dla0) at the start.
+    let mut initial = std::collections::BTreeMap::new();
+    for (k, p) in r.partitions.iter().enumerate() {
+        for (acc, &n) in &p.instances {
+            *initial.entry((k, acc.clone())).or_insert(0i64) += i64::from(n);
+        }
+    }
+    for e in &r.scaling_events {
+        *initial
+            .entry((e.partition, e.accelerator.clone()))
+            .or_insert(0) -= i64::from(e.delta);
+    }
+    initial.retain(|_, n| *n != 0);
+    let expected: std::collections::BTreeMap<_, _> =
+        [((0, "gpu".to_string()), 1), ((1, "dla0".to_string()), 1)].into();
+    assert_eq!(initial, expected);
+    assert!(
+        r.scaling_events
+            .windows(2)
+            .all(|w| w[0].time_s <= w[1].time_s)
+    );
 }
 
 #[test]

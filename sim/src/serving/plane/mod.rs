@@ -19,7 +19,7 @@ mod relayout;
 mod routing;
 mod transfer;
 
-pub use relayout::{Reconfiguration, Relayout, StagePlacement};
+pub use relayout::{InstanceChange, Reconfiguration, Relayout, StagePlacement};
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -203,6 +203,8 @@ pub struct DataPlane {
     /// Every repartitioning applied (switched or pending), in order.
     reconfigurations: Vec<Reconfiguration>,
     refused_reconfigurations: u64,
+    /// Instances that repartitionings put into or out of service, in time order.
+    relayout_changes: Vec<InstanceChange>,
     instances: Vec<InstanceState>,
     queues: Vec<RequestQueue>,
     /// Whose requests each queue holds.
@@ -265,6 +267,7 @@ impl DataPlane {
             pending: None,
             reconfigurations: Vec::new(),
             refused_reconfigurations: 0,
+            relayout_changes: Vec::new(),
             partitions,
             instances: Vec::new(),
             requests: Slab::default(),
@@ -342,6 +345,12 @@ impl DataPlane {
     /// Repartitionings refused (another pending, memory, an executor that cannot).
     pub fn refused_reconfigurations(&self) -> u64 {
         self.refused_reconfigurations
+    }
+
+    /// Instances that repartitionings put into service (at the switch) or out of it (at the
+    /// switch, or when their retired partition drained), in time order.
+    pub fn relayout_changes(&self) -> &[InstanceChange] {
+        &self.relayout_changes
     }
 
     /// Every instance ever created, by id (retired ones included).

@@ -19,7 +19,7 @@ use crate::metrics::DropReason;
 use crate::model::cost;
 use crate::serving::InstanceConfig;
 use crate::serving::state::{InstancePhase, RequestQueue};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 /// Where one partition of a new layout runs: one instance on an accelerator.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,6 +63,19 @@ pub struct Reconfiguration {
     pub kept: u32,
     /// Its longest build: the time the switch waits for, s.
     pub cost_s: f64,
+}
+
+/// An instance a repartitioning put into service (+1) or out of it (−1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InstanceChange {
+    /// When.
+    pub at: SimTime,
+    /// Global partition index.
+    pub partition: u32,
+    /// Accelerator index.
+    pub accelerator: u32,
+    /// +1 or −1.
+    pub delta: i32,
 }
 
 /// A repartitioning whose instances are being built.
@@ -259,6 +272,17 @@ impl DataPlane {
         Ok(true)
     }
 
+    /// Logs instance `i` going into (+1) or out of (−1) service at `at`.
+    fn log_change(&mut self, at: SimTime, i: u32, delta: i32) {
+        let inst = &self.instances[i as usize];
+        self.relayout_changes.push(InstanceChange {
+            at,
+            partition: inst.partition,
+            accelerator: inst.accel,
+            delta,
+        });
+    }
+
     /// The positions in the layout of `stage`'s partitions.
     fn segment(&self, stage: usize) -> Result<std::ops::Range<usize>, String> {
         let start = self
@@ -334,12 +358,14 @@ impl DataPlane {
             let inst = &mut self.instances[i as usize];
             if matches!(inst.phase, InstancePhase::Pending { .. }) {
                 inst.phase = InstancePhase::Ready;
+                self.log_change(now, i, 1);
             }
         }
         for &i in &pending.retire {
             let inst = &mut self.instances[i as usize];
             if inst.accepts() {
                 inst.phase = InstancePhase::Draining;
+                self.log_change(now, i, -1);
                 self.after_instance_idle(ctx, i);
             }
         }
@@ -398,6 +424,9 @@ impl DataPlane {
         }
         self.partitions[partition as usize].finished = true;
         for i in alive {
+            if self.instances[i as usize].accepts() {
+                self.log_change(ctx.now(), i, -1);
+            }
             self.instances[i as usize].phase = InstancePhase::Draining;
             self.stop_instance(ctx, i);
         }
