@@ -12,7 +12,7 @@ use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::ArrivalSpec;
 
 /// The policy kinds, as `[policy] kind` spells them.
-pub const POLICY_KINDS: [&str; 7] = [
+pub const POLICY_KINDS: [&str; 12] = [
     "static",
     "infscaler",
     "infless",
@@ -20,6 +20,11 @@ pub const POLICY_KINDS: [&str; 7] = [
     "knative",
     "odin",
     "lls",
+    "random_walk",
+    "hill_climb",
+    "annealing",
+    "pipe_search",
+    "shisha",
 ];
 
 /// The systems a comparison runs, in table order (the paper's four).
@@ -215,7 +220,8 @@ mod tests {
             s.policy = policy;
             match kind {
                 // The pipeline policies cut one model; the quickstart app has three.
-                "odin" | "lls" => {
+                "odin" | "lls" | "random_walk" | "hill_climb" | "annealing" | "pipe_search"
+                | "shisha" => {
                     let e = s.resolve().unwrap_err().to_string();
                     assert!(e.contains("cuts one model"), "{kind}: {e}");
                 }

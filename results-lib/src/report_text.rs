@@ -174,7 +174,37 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     if !r.scaling_events.is_empty() {
         let outs = r.scaling_events.iter().filter(|e| e.delta > 0).count();
         let ins = r.scaling_events.len() - outs;
-        let _ = writeln!(out, "\n  scaling: {outs} scale-out(s), {ins} scale-in(s)");
+        let note = if r.reconfigurations.is_empty() {
+            ""
+        } else {
+            " (instances repartitionings switched included)"
+        };
+        let _ = writeln!(
+            out,
+            "\n  scaling: {outs} scale-out(s), {ins} scale-in(s){note}"
+        );
+    }
+    if let Some(search) = &r.search {
+        let converged = match search.converged_s {
+            Some(t) => format!("converged at {t:.1} s"),
+            None => "still searching at the end".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "\n  search ({}): {} configuration(s) measured ({:.3} % of {:.3e}){}, {converged}; best {:.1} req/s: cuts {:?} on {}",
+            search.explorer,
+            search.configurations,
+            100.0 * search.configurations as f64 / search.space_size.max(1.0),
+            search.space_size,
+            if search.refused > 0 {
+                format!(", {} refused", search.refused)
+            } else {
+                String::new()
+            },
+            search.best_throughput_rps,
+            search.best_cuts,
+            search.best_placement.join(" → "),
+        );
     }
     if !r.tensor_sharing.is_empty() {
         let regions: u64 = r.tensor_sharing.iter().map(|p| p.regions).sum();

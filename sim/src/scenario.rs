@@ -1105,6 +1105,7 @@ impl ResolvedScenario {
             memory_limit_bytes: self.memory_limit_bytes,
             transport: &serving.transport,
             queue_capacity: serving.queue_capacity,
+            seed: crate::rng::RunSeed(self.scenario.seed),
         }
     }
 }

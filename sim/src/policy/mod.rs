@@ -10,6 +10,7 @@ pub mod knative;
 pub mod lls;
 pub mod odin;
 pub mod pipeline;
+pub mod search;
 pub mod spright;
 pub mod static_policy;
 
@@ -20,6 +21,7 @@ use crate::model::Model;
 use crate::model::cost::Target;
 use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
+use crate::rng::RunSeed;
 use crate::serving::InstanceConfig;
 pub use crate::serving::plane::StagePlacement;
 use crate::serving::process::{Census, ProcessLayout};
@@ -31,6 +33,11 @@ pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
 pub use lls::{LlsPolicy, LlsSpec};
 pub use odin::{OdinPolicy, OdinSpec};
+pub use search::annealing::AnnealingSpec;
+pub use search::hill_climb::HillClimbSpec;
+pub use search::pipe_search::PipeSearchSpec;
+pub use search::random_walk::RandomWalkSpec;
+pub use search::shisha::ShishaSpec;
 pub use spright::SprightSpec;
 pub use static_policy::{StaticPolicy, StaticSpec};
 
@@ -53,6 +60,16 @@ pub enum PolicySpec {
     Odin(OdinSpec),
     /// LLS: the same pipeline, an interfered stage moved whole to the least-loaded place.
     Lls(LlsSpec),
+    /// Random walk over pipeline configurations, each measured online.
+    RandomWalk(RandomWalkSpec),
+    /// Hill climbing over pipeline configurations, each measured online.
+    HillClimb(HillClimbSpec),
+    /// Simulated annealing over pipeline configurations, each measured online.
+    Annealing(AnnealingSpec),
+    /// Pipe-Search: evolutionary search seeded by computational hints.
+    PipeSearch(PipeSearchSpec),
+    /// Shisha: EPs ranked, weights balanced, layers moved towards the lightest fast EP.
+    Shisha(ShishaSpec),
 }
 
 impl Default for PolicySpec {
@@ -72,6 +89,11 @@ impl PolicySpec {
             PolicySpec::Knative(_) => "knative",
             PolicySpec::Odin(_) => "odin",
             PolicySpec::Lls(_) => "lls",
+            PolicySpec::RandomWalk(_) => "random_walk",
+            PolicySpec::HillClimb(_) => "hill_climb",
+            PolicySpec::Annealing(_) => "annealing",
+            PolicySpec::PipeSearch(_) => "pipe_search",
+            PolicySpec::Shisha(_) => "shisha",
         }
     }
 
@@ -90,6 +112,23 @@ impl PolicySpec {
             PolicySpec::Knative(spec) => spec.validate(),
             PolicySpec::Odin(spec) => spec.validate(models, device),
             PolicySpec::Lls(spec) => spec.validate(models, device),
+            PolicySpec::RandomWalk(spec) => spec
+                .search
+                .validate(models, device)
+                .and_then(|()| spec.check()),
+            PolicySpec::HillClimb(spec) => spec.search.validate(models, device),
+            PolicySpec::Annealing(spec) => spec
+                .search
+                .validate(models, device)
+                .and_then(|()| spec.check()),
+            PolicySpec::PipeSearch(spec) => spec
+                .search
+                .validate(models, device)
+                .and_then(|()| spec.check()),
+            PolicySpec::Shisha(spec) => spec
+                .search
+                .validate(models, device)
+                .and_then(|()| spec.check()),
         }
     }
 
@@ -103,6 +142,11 @@ impl PolicySpec {
             PolicySpec::Knative(spec) => Box::new(KnativePolicy::new(spec.platform())),
             PolicySpec::Odin(spec) => Box::new(OdinPolicy::new(spec.clone())),
             PolicySpec::Lls(spec) => Box::new(LlsPolicy::new(spec.clone())),
+            PolicySpec::RandomWalk(spec) => Box::new(spec.policy()),
+            PolicySpec::HillClimb(spec) => Box::new(spec.policy()),
+            PolicySpec::Annealing(spec) => Box::new(spec.policy()),
+            PolicySpec::PipeSearch(spec) => Box::new(spec.policy()),
+            PolicySpec::Shisha(spec) => Box::new(spec.policy()),
         }
     }
 }
@@ -127,6 +171,9 @@ pub struct PolicyContext<'a> {
     pub transport: &'a TransportSpec,
     /// The data plane's queue capacity.
     pub queue_capacity: usize,
+    /// The run's seed: a policy that draws at random takes its own stream of it
+    /// (`seed.stream("policy")`), so its choices are the same for the same seed.
+    pub seed: RunSeed,
 }
 
 impl<'a> PolicyContext<'a> {
@@ -153,6 +200,7 @@ impl<'a> PolicyContext<'a> {
             memory_limit_bytes: device.usable_memory_bytes(),
             transport,
             queue_capacity: 1024,
+            seed: RunSeed(1),
         }
     }
 }
@@ -244,6 +292,9 @@ pub struct Observation {
     pub window_dropped: u64,
     /// 99th percentile end-to-end latency of the window's completions, ms (`None`: none).
     pub window_p99_ms: Option<f64>,
+    /// Repartitionings refused since the start of the run (another building, memory, an
+    /// executor that cannot): how a policy learns that the layout it asked for will not come.
+    pub refused_reconfigurations: u64,
 }
 
 impl Observation {
@@ -384,6 +435,11 @@ pub trait Policy: Send {
     }
     /// Decides actions from an observation.
     fn on_tick(&mut self, _observation: &Observation, _actions: &mut Vec<Action>) {}
+    /// What a design-space explorer measured and kept, for the report; `None` for a policy that
+    /// does not search.
+    fn search(&self) -> Option<crate::report::SearchSummary> {
+        None
+    }
 }
 
 /// Splits the end-to-end SLO into one latency budget per stage, in proportion to each stage's

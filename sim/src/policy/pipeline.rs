@@ -186,6 +186,24 @@ impl Places {
             .collect()
     }
 
+    /// The deployment of `pipeline`: the one model cut at its cuts, one instance per stage.
+    pub fn deployment(&self, pipeline: &Pipeline) -> Deployment {
+        Deployment {
+            cuts: vec![pipeline.cuts.clone()],
+            instances: self
+                .placement(pipeline)
+                .into_iter()
+                .enumerate()
+                .map(|(partition, p)| InstancePlan {
+                    partition,
+                    accelerator: p.accelerator,
+                    config: p.config,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// How a stage on EP `e` runs: batch 1 (a pipeline streams single inferences), its cores.
     pub fn config(&self, e: usize) -> InstanceConfig {
         InstanceConfig {
@@ -219,20 +237,7 @@ pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Places, Pipeline
             eps: (0..stages).collect(),
         },
     };
-    let deployment = Deployment {
-        cuts: vec![pipeline.cuts.clone()],
-        instances: places
-            .placement(&pipeline)
-            .into_iter()
-            .enumerate()
-            .map(|(partition, p)| InstancePlan {
-                partition,
-                accelerator: p.accelerator,
-                config: p.config,
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let deployment = places.deployment(&pipeline);
     (places, pipeline, deployment)
 }
 
@@ -359,6 +364,10 @@ pub struct Tracker {
     /// The EPs.
     pub places: Places,
     settling: Settling,
+    /// Refusals the plane had counted at the last observation seen.
+    refusals_seen: u64,
+    /// Refusals counted when the awaited layout was asked for (`None`: nothing awaited).
+    refusals_at_request: Option<u64>,
 }
 
 impl Tracker {
@@ -366,7 +375,7 @@ impl Tracker {
     pub fn new(places: Places) -> Self {
         Tracker {
             places,
-            settling: Settling::default(),
+            ..Tracker::default()
         }
     }
 
@@ -383,8 +392,23 @@ impl Tracker {
         Some((now, times))
     }
 
+    /// Whether the plane refused the layout last asked for (it counted a refusal since): the
+    /// tracker then stops waiting for it. Call at every tick, before [`Tracker::go_to`].
+    pub fn refused(&mut self, observation: &Observation) -> bool {
+        let refused = self
+            .refusals_at_request
+            .is_some_and(|base| observation.refused_reconfigurations > base);
+        self.refusals_seen = observation.refused_reconfigurations;
+        if refused {
+            self.refusals_at_request = None;
+            self.settling = Settling::default();
+        }
+        refused
+    }
+
     /// Asks for `pipeline` (one instance per stage where it says) and waits for it.
     pub fn go_to(&mut self, pipeline: Pipeline, actions: &mut Vec<Action>) {
+        self.refusals_at_request = Some(self.refusals_seen);
         actions.push(Action::Repartition {
             stage: 0,
             cuts: pipeline.cuts.clone(),

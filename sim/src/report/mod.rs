@@ -67,6 +67,35 @@ pub struct Report {
     /// model, an executor that cannot add partitions).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refused_reconfigurations: u64,
+    /// What a design-space explorer policy measured and where it settled. Absent for other
+    /// policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSummary>,
+}
+
+/// A design-space search run online: the configurations it measured and the one it kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchSummary {
+    /// The explorer (`random_walk`, `hill_climb`, `annealing`, `pipe_search`, `shisha`).
+    pub explorer: String,
+    /// Configurations in the design space (`C(N−1, S−1) · E!/(E−S)!`).
+    pub space_size: f64,
+    /// Distinct configurations deployed and measured.
+    pub configurations: u64,
+    /// Of those, the ones the plane refused (they could not be measured).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
+    /// When the search ended and its best configuration was in place, s (`None`: still
+    /// searching at the end of the run).
+    pub converged_s: Option<f64>,
+    /// The best configuration measured: its cuts (paper numbering) …
+    pub best_cuts: Vec<usize>,
+    /// … the accelerator of each stage …
+    pub best_placement: Vec<String>,
+    /// … and its measured throughput (one over its slowest stage's mean time), req/s.
+    pub best_throughput_rps: f64,
+    /// Each measurement in order: (time s, throughput req/s, best so far req/s).
+    pub trace: Vec<[f64; 3]>,
 }
 
 /// One instance started (+1) or retired (−1) by the policy during the run.

@@ -111,6 +111,7 @@ impl Simulation {
             window_within_slo: w.within_slo,
             window_dropped: w.dropped,
             window_p99_ms,
+            refused_reconfigurations: self.plane.refused_reconfigurations(),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::engines::{Engines, Settled, Work};
 use crate::event::Event;
 use crate::executor::{Executor, LiveError, SimulatedExecutor};
 use crate::metrics::{MetricsConfig, Recorder};
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyContext};
 use crate::report::{PartitionReport, Report, ScalingEvent};
 use crate::rng::RunSeed;
 use crate::scenario::ResolvedScenario;
@@ -154,7 +154,10 @@ impl Simulation {
             .build(&spec.base_dir, run_seed.stream("arrivals"))
             .map_err(|e| SimError::Workload(e.to_string()))?;
 
-        let deployment = policy.deploy(&scenario.policy_context());
+        let deployment = policy.deploy(&PolicyContext {
+            seed: run_seed,
+            ..scenario.policy_context()
+        });
         let policy_name = policy.name();
         let partitions: Vec<PartitionSpec> = deployment
             .partitions(&scenario.models, device.accelerators.len())
@@ -591,6 +594,7 @@ impl Simulation {
             interference,
             reconfigurations: self.plane.reconfigurations().to_vec(),
             refused_reconfigurations: self.plane.refused_reconfigurations(),
+            search: self.policy.search(),
         }
     }
 }
