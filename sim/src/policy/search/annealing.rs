@@ -22,11 +22,11 @@ pub struct AnnealingSpec {
     /// taken with probability 1/e. Default 0.05 [proposed].
     #[serde(default = "default_temperature")]
     pub temperature: f64,
-    /// Factor on the temperature per measurement. Default 0.95 [proposed].
+    /// Factor on the temperature per measurement. Default 0.99 [proposed].
     #[serde(default = "default_cooling")]
     pub cooling: f64,
     /// The search ends when the temperature falls below this. Default 0.001 [proposed]
-    /// (76 measurements with the other defaults).
+    /// (390 measurements with the other defaults).
     #[serde(default = "default_final")]
     pub final_temperature: f64,
 }
@@ -46,7 +46,7 @@ fn default_temperature() -> f64 {
     0.05
 }
 fn default_cooling() -> f64 {
-    0.95
+    0.99
 }
 fn default_final() -> f64 {
     0.001

@@ -3,7 +3,8 @@
 //! seed gives no more; this is the [proposed] form of THESIS.md §1, each choice a parameter:
 //! - **Seeds** (the computational hints): for every arrangement of EPs over the stages, the
 //!   cuts that best balance layer weight over EP speed ([`Space::balanced`]); the `seeds`
-//!   whose predicted bottleneck is least form the first generation.
+//!   whose predicted bottleneck is least form the first generation, counting once the seeds
+//!   that differ only by a swap of equally fast EPs (on identical EPs, one seed).
 //! - **Generations**: the `parents` best configurations measured so far each give children,
 //!   `children` in all, by one or two random moves ([`Space::neighbours`]); a child already
 //!   measured or queued is drawn again (up to 20 times).
@@ -170,11 +171,13 @@ impl Explorer for PipeSearch {
             })
             .collect();
         seeds.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut alike = HashSet::new();
         for (_, p) in seeds {
             if self.queue.len() >= self.spec.seeds as usize {
                 break;
             }
-            if self.known.insert(p.clone()) {
+            let speeds: Vec<u64> = p.eps.iter().map(|&e| space.speeds[e].to_bits()).collect();
+            if alike.insert((p.cuts.clone(), speeds)) && self.known.insert(p.clone()) {
                 self.queue.push_back(p);
             }
         }

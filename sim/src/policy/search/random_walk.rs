@@ -15,7 +15,7 @@ pub struct RandomWalkSpec {
     /// EPs, window and budget.
     #[serde(flatten)]
     pub search: SearchSpec,
-    /// Measurements in a row without a new best before the walk stops. Default 50
+    /// Measurements in a row without a new best before the walk stops. Default 200
     /// [proposed].
     #[serde(default = "default_patience")]
     pub patience: u32,
@@ -31,7 +31,7 @@ impl Default for RandomWalkSpec {
 }
 
 fn default_patience() -> u32 {
-    50
+    200
 }
 
 impl RandomWalkSpec {
