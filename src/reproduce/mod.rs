@@ -24,6 +24,8 @@ mod paper;
 mod report;
 mod stats;
 mod table2;
+mod thesis;
+mod thesis_report;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,10 @@ use infscaler_results::files::Row;
 pub enum Target {
     /// The InfScaler paper (../shared/seeds/infscaler-paper.txt): Fig. 2, 5, 6, 7 and Table II.
     Paper,
+    /// The pipeline-scheduling thesis (../shared/seeds/pipeline-scheduling-thesis.txt): ODIN
+    /// and LLS under interference, and the design-space explorers, on a 4 × 8-core server and a
+    /// Xavier AGX.
+    Thesis,
 }
 
 /// One experiment of the paper: its sweep file and what `--quick` changes.
@@ -270,7 +276,9 @@ pub fn run(
     out_dir: Option<PathBuf>,
     jobs: Option<usize>,
 ) -> Result<ExitCode> {
-    let Target::Paper = target;
+    if target == Target::Thesis {
+        return thesis::run(quick, out_dir, jobs);
+    }
     let scenarios = PathBuf::from("scenarios/paper");
     if !scenarios.is_dir() {
         bail!(
