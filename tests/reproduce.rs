@@ -155,3 +155,62 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&one);
 }
+
+#[test]
+fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
+    let run = |name: &str, jobs: &str| {
+        let dir = scratch(name);
+        let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+            .args([
+                "reproduce",
+                "thesis",
+                "--quick",
+                "--jobs",
+                jobs,
+                "--out-dir",
+            ])
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("the infscaler binary runs");
+        assert!(
+            out.status.success(),
+            "reproduce thesis failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    };
+    let (one, two) = (run("thesis-one", "1"), run("thesis-two", "2"));
+    same_bytes(&one, &two, "REPORT.md");
+    same_bytes(&one, &two, "data/runs.csv");
+    let report = fs::read_to_string(two.join("REPORT.md")).unwrap();
+    for heading in [
+        "## 1. ODIN and LLS under interference",
+        "## 2. Latency under interference",
+        "## 3. Interference strength",
+        "## 4. Engine-build cost",
+        "## 5. Design-space explorers",
+        "### The explorer claims",
+    ] {
+        assert!(report.contains(heading), "{heading} missing");
+    }
+    // Every claim row has a verdict, and every explorer a row of its own.
+    for claim in ["T359", "T357", "0.12 %", "35×", "70×", "11×"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(claim))
+            .unwrap_or_else(|| panic!("no claim row with {claim}"));
+        assert!(!row.contains("not measured"), "{row}");
+    }
+    for explorer in [
+        "random walk",
+        "hill climbing",
+        "simulated annealing",
+        "Pipe-Search",
+        "Shisha α=2",
+    ] {
+        assert!(report.contains(&format!("| {explorer} |")), "{explorer}");
+    }
+    let csv = fs::read_to_string(two.join("data/runs.csv")).unwrap();
+    assert!(csv.lines().count() > 40, "{} runs", csv.lines().count() - 1);
+}

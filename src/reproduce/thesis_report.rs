@@ -311,10 +311,7 @@ pub fn write(
             let exhaustive = get(key("exhaustive")).and_then(settled);
             let mut table = String::new();
             let mut per_config = Vec::new();
-            let mut time_of = BTreeMap::new();
-            let mut found = BTreeMap::new();
-            let mut configurations = BTreeMap::new();
-            let mut reached_at = BTreeMap::new();
+            let mut searches = Searches::default();
             for (label, _) in super::thesis::explorers() {
                 let Some(r) = get(key(&format!("search-{label}"))) else {
                     continue;
@@ -326,14 +323,14 @@ pub fn write(
                 let reached = exhaustive
                     .and_then(|ex| s.trace.iter().find(|t| t[2] >= 0.95 * ex).map(|t| t[0]));
                 if let Some(t) = reached {
-                    reached_at.insert(label, t);
+                    searches.reached_at.insert(label, t);
                 }
                 if let Some(t) = s.converged_s {
                     per_config.push(t / s.configurations.max(1) as f64);
-                    time_of.insert(label, t);
+                    searches.time_of.insert(label, t);
                 }
-                found.insert(label, served);
-                configurations.insert(label, s.configurations);
+                searches.found.insert(label, served);
+                searches.configurations.insert(label, s.configurations);
                 let _ = writeln!(
                     table,
                     "| {label} | {} | {:.2e} % | {} | {} | {} | {} |",
@@ -372,16 +369,7 @@ pub fn write(
                     s / 86400.0
                 )),
             );
-            claims.add(
-                model,
-                &configurations,
-                &time_of,
-                &reached_at,
-                &found,
-                exhaustive,
-                exhaustive_s,
-                optimum,
-            );
+            claims.add(model, &searches, exhaustive, exhaustive_s, optimum);
         }
     }
     out.push_str(&claims.table());
@@ -433,6 +421,19 @@ fn verdict(xs: &[f64], holds: impl Fn(f64) -> bool) -> &'static str {
     }
 }
 
+/// What each explorer of one setting and model did, by label.
+#[derive(Default)]
+struct Searches<'a> {
+    /// Configurations measured.
+    configurations: BTreeMap<&'a str, u64>,
+    /// When it converged, s.
+    time_of: BTreeMap<&'a str, f64>,
+    /// When its best first came within 5 % of the optimum's served throughput, s.
+    reached_at: BTreeMap<&'a str, f64>,
+    /// Served throughput after it settled, req/s.
+    found: BTreeMap<&'a str, Option<f64>>,
+}
+
 /// The explorer claims, gathered over settings and models.
 #[derive(Default)]
 struct ExplorerClaims {
@@ -459,14 +460,17 @@ impl ExplorerClaims {
     fn add(
         &mut self,
         model: &str,
-        configurations: &BTreeMap<&str, u64>,
-        time_of: &BTreeMap<&str, f64>,
-        reached_at: &BTreeMap<&str, f64>,
-        found: &BTreeMap<&str, Option<f64>>,
+        searches: &Searches<'_>,
         exhaustive: Option<f64>,
         exhaustive_s: Option<f64>,
         optimum: &Optimum,
     ) {
+        let Searches {
+            configurations,
+            time_of,
+            reached_at,
+            found,
+        } = searches;
         let shisha = "Shisha α=2";
         let served = |l: &str| found.get(l).copied().flatten();
         if let Some(&n) = configurations.get(shisha) {
@@ -547,11 +551,15 @@ impl ExplorerClaims {
             against(&self.ps_vs_exhaustive, 70.0),
             times(&self.ps_vs_rw),
             against(&self.ps_vs_rw, 11.0),
-            self.ps_vs_rw_quality
-                .iter()
-                .map(|x| x.map_or("∞ (the walk never did)".into(), |v| format!("{v:.1}×")))
-                .collect::<Vec<_>>()
-                .join(", "),
+            if self.ps_vs_rw_quality.iter().all(Option::is_none) {
+                "∞ (the walk never came within 5 %)".to_string()
+            } else {
+                self.ps_vs_rw_quality
+                    .iter()
+                    .map(|x| x.map_or("∞".into(), |v| format!("{v:.1}×")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
             if self.ps_vs_rw_quality.is_empty() {
                 "not measured"
             } else if self

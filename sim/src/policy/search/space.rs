@@ -183,8 +183,8 @@ impl Space {
         let time = |i: usize, j: usize, k: usize| {
             (self.prefix[j] - self.prefix[i]) / self.speeds[eps[k]].max(f64::MIN_POSITIVE)
         };
-        for j in 1..=n {
-            best[0][j] = time(0, j, 0);
+        for (j, b) in best[0].iter_mut().enumerate().skip(1) {
+            *b = time(0, j, 0);
         }
         for k in 1..s {
             for j in k + 1..=n {
