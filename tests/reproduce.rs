@@ -189,7 +189,9 @@ fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
         "## 2. Latency under interference",
         "## 3. Interference strength",
         "## 4. Engine-build cost",
-        "## 5. Design-space explorers",
+        "## 6. More execution places",
+        "## 7. Design-space explorers",
+        "### Throughput targets under interference",
         "### The explorer claims",
     ] {
         assert!(report.contains(heading), "{heading} missing");

@@ -41,8 +41,8 @@ pub(super) const WINDOW: (f64, f64) = (20.0, 50.0);
 
 /// A setting: a device and its EPs, and the interference of the ODIN experiments.
 #[derive(Clone, Copy, Debug)]
-struct Setting {
-    id: &'static str,
+pub(super) struct Setting {
+    pub(super) id: &'static str,
     /// The `[device]` table.
     device: &'static str,
     /// The `[[interference]]` entry's `on` and what it takes (6 of 8 cores, half the GPU).
@@ -77,6 +77,81 @@ const XAVIER_GROUPS: Setting = Setting {
     // The thesis' layout on the Xavier's CPU alone: four EPs of two cores.
     eps: "eps = [\"cpu0\", \"cpu1\", \"cpu2\", \"cpu3\"]",
 };
+
+/// ResNet-152 on more EPs (T361): 1 to 4 EPs of 8 cores (hardware grows with them), then the
+/// server's 32 cores split into 4 to 32 EPs (the same hardware, finer stages).
+pub(super) const SCALING: [(Setting, &str); 7] = [
+    (
+        scaling(
+            "scale-1x8",
+            "profile = \"server-32core\"\ncpu_groups = 4",
+            "eps = [\"cpu0\"]",
+        ),
+        "1 EP × 8 cores",
+    ),
+    (
+        scaling(
+            "scale-2x8",
+            "profile = \"server-32core\"\ncpu_groups = 4",
+            "eps = [\"cpu0\", \"cpu1\"]",
+        ),
+        "2 EPs × 8 cores",
+    ),
+    (
+        scaling(
+            "scale-3x8",
+            "profile = \"server-32core\"\ncpu_groups = 4",
+            "eps = [\"cpu0\", \"cpu1\", \"cpu2\"]",
+        ),
+        "3 EPs × 8 cores",
+    ),
+    (
+        scaling(
+            "scale-4x8",
+            "profile = \"server-32core\"\ncpu_groups = 4",
+            "",
+        ),
+        "4 EPs × 8 cores",
+    ),
+    (
+        scaling(
+            "scale-8x4",
+            "profile = \"server-32core\"\ncpu_groups = 8",
+            "",
+        ),
+        "8 EPs × 4 cores",
+    ),
+    (
+        scaling(
+            "scale-16x2",
+            "profile = \"server-32core\"\ncpu_groups = 16",
+            "",
+        ),
+        "16 EPs × 2 cores",
+    ),
+    (
+        scaling(
+            "scale-32x1",
+            "profile = \"server-32core\"\ncpu_groups = 32",
+            "",
+        ),
+        "32 EPs × 1 core",
+    ),
+];
+
+const fn scaling(id: &'static str, device: &'static str, eps: &'static str) -> Setting {
+    Setting {
+        id,
+        device,
+        interferer: "",
+        build: "0s",
+        eps,
+    }
+}
+
+/// The light load of the scaling study, req/s: below what one EP of 8 cores serves, so latency
+/// is the pipeline's own.
+pub(super) const LIGHT_RATE: f64 = 5.0;
 
 /// One simulation of the reproduction.
 #[derive(Clone, Debug)]
@@ -147,6 +222,13 @@ pub(super) fn window_throughput(r: &Report, from: f64, to: f64) -> Option<f64> {
 /// Mean of the per-interval median latency over `[from, to)`, ms.
 pub(super) fn window_p50(r: &Report, from: f64, to: f64) -> Option<f64> {
     mean(series(r, from, to).filter_map(|p| p.p50_ms))
+}
+
+/// The series points of the interference window.
+pub(super) fn window_points(
+    r: &Report,
+) -> impl Iterator<Item = &infscaler_sim::metrics::SeriesPoint> {
+    series(r, WINDOW.0, WINDOW.1)
 }
 
 fn series(
@@ -233,6 +315,22 @@ fn jobs(quick: bool) -> Vec<Job> {
             jobs.push(Job {
                 build: Some(build.to_string()),
                 ..job(XAVIER, "vgg16", &format!("{name}-build{build}"), policy)
+            });
+        }
+    }
+    // Scaling out (T361): saturated and at a light load.
+    for (setting, _) in SCALING {
+        for (name, rate) in [("saturated", None), ("light", Some(LIGHT_RATE))] {
+            jobs.push(Job {
+                interference: None,
+                rate,
+                duration_s: 30,
+                ..job(
+                    setting,
+                    "resnet152",
+                    &format!("odin-{name}"),
+                    "kind = \"odin\"",
+                )
             });
         }
     }

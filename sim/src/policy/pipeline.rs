@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::search::space::Space;
 use super::{Action, Deployment, InstancePlan, Observation, PolicyContext, StagePlacement};
 use crate::explore::{DesignSpace, Ep};
 use crate::hardware::AcceleratorKind;
@@ -138,15 +139,7 @@ impl PipelineSpec {
     }
 }
 
-/// A pipeline as the policies track it: the cuts (paper numbering) and each stage's EP (index
-/// into the EPs).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pipeline {
-    /// Cut points, `stages − 1` of them, increasing.
-    pub cuts: Vec<usize>,
-    /// Each stage's EP.
-    pub eps: Vec<usize>,
-}
+pub use super::search::space::Pipeline;
 
 /// The EPs of a run and how a stage on each is configured.
 #[derive(Clone, Debug, Default)]
@@ -216,8 +209,8 @@ impl Places {
 }
 
 /// The starting pipeline: the best configuration by the cost model's predicted stage times
-/// (exhaustive where the space is small enough, else balanced cuts on the EPs in order), and
-/// its deployment.
+/// (exhaustive where the space is small enough, else layer FLOPs balanced over the fastest EPs'
+/// speeds, [`Space::ranked_balanced`]), and its deployment.
 pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Places, Pipeline, Deployment) {
     let accelerators = spec
         .ep_indices(ctx.device)
@@ -232,10 +225,8 @@ pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Places, Pipeline
             cuts: found.best.cuts,
             eps: found.best.eps,
         },
-        Err(_) => Pipeline {
-            cuts: (1..stages).map(|k| k * ops.len() / stages).collect(),
-            eps: (0..stages).collect(),
-        },
+        // Too large to enumerate: Shisha's seed, weights balanced over the fastest EPs.
+        Err(_) => Space::from_cost(ops, &places.eps, stages, ctx.target()).ranked_balanced(),
     };
     let deployment = places.deployment(&pipeline);
     (places, pipeline, deployment)

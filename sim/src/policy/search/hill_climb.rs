@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Explorer, Measured, SearchPolicy, SearchSpec, Space, Step, shuffle};
-use crate::policy::pipeline::Pipeline;
+use super::{Explorer, Measured, Pipeline, SearchPolicy, SearchSpec, Space, Step, shuffle};
 use crate::rng::SimRng;
 
 /// Parameters of `[policy] kind = "hill_climb"`.

@@ -17,24 +17,23 @@ pub mod hill_climb;
 pub mod pipe_search;
 pub mod random_walk;
 pub mod shisha;
-mod space;
+pub mod space;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{self, Pipeline, PipelineSpec, Places, Tracker};
+use super::pipeline::{self, PipelineSpec, Places, Tracker};
 use super::{Action, Deployment, Observation, Policy, PolicyContext};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
-use crate::model::cost;
 use crate::report::SearchSummary;
 use crate::rng::{RunSeed, SimRng};
 use crate::serving::ProcessLayout;
 use crate::time::{SimDuration, SimTime};
 use crate::units::TimeSpan;
 
-pub use space::{ARRANGEMENT_LIMIT, Space, arrangements, shuffle};
+pub use space::{ARRANGEMENT_LIMIT, Pipeline, Space, arrangements, shuffle};
 
 /// Parameters every explorer shares.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -255,22 +254,12 @@ impl Policy for SearchPolicy {
             .expect("validated with the scenario");
         let places = Places::new(ctx.device, &accelerators);
         let ops = &ctx.models[0].operators;
-        let weights: Vec<f64> = ops.iter().map(|o| o.flops as f64).collect();
-        let total: f64 = weights.iter().sum();
-        let speeds = places
-            .eps
-            .iter()
-            .map(|ep| {
-                let ns = cost::plan(ops, 1, ep.accel, ep.cores, ctx.target()).solo_ns();
-                total / (ns.max(1) as f64 * 1e-9)
-            })
-            .collect();
         self.names = accelerators
             .iter()
             .map(|&a| ctx.device.accelerators[a].name.clone())
             .collect();
         let stages = places.eps.len().min(ops.len());
-        self.space = Space::new(weights, speeds, stages);
+        self.space = Space::from_cost(ops, &places.eps, stages, ctx.target());
         self.rng = ctx.seed.stream("policy");
         let first = self.explorer.start(&self.space, &mut self.rng);
         let deployment = places.deployment(&first);

@@ -16,8 +16,7 @@ use std::collections::{HashSet, VecDeque};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Explorer, Measured, SearchPolicy, SearchSpec, Space, Step};
-use crate::policy::pipeline::Pipeline;
+use super::{Explorer, Measured, Pipeline, SearchPolicy, SearchSpec, Space, Step};
 use crate::rng::SimRng;
 
 /// Parameters of `[policy] kind = "pipe_search"`.
@@ -163,7 +162,7 @@ impl Explorer for PipeSearch {
 
     fn start(&mut self, space: &Space, _rng: &mut SimRng) -> Pipeline {
         let mut seeds: Vec<(f64, Pipeline)> = space
-            .arrangements()
+            .distinct(space.arrangements())
             .iter()
             .map(|eps| {
                 let p = space.balanced(eps);
@@ -171,13 +170,8 @@ impl Explorer for PipeSearch {
             })
             .collect();
         seeds.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut alike = HashSet::new();
-        for (_, p) in seeds {
-            if self.queue.len() >= self.spec.seeds as usize {
-                break;
-            }
-            let speeds: Vec<u64> = p.eps.iter().map(|&e| space.speeds[e].to_bits()).collect();
-            if alike.insert((p.cuts.clone(), speeds)) && self.known.insert(p.clone()) {
+        for (_, p) in seeds.into_iter().take(self.spec.seeds as usize) {
+            if self.known.insert(p.clone()) {
                 self.queue.push_back(p);
             }
         }

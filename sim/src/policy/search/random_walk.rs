@@ -4,8 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Explorer, Measured, SearchPolicy, SearchSpec, Space, Step};
-use crate::policy::pipeline::Pipeline;
+use super::{Explorer, Measured, Pipeline, SearchPolicy, SearchSpec, Space, Step};
 use crate::rng::SimRng;
 
 /// Parameters of `[policy] kind = "random_walk"`.

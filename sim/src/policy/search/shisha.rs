@@ -18,8 +18,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Explorer, Measured, SearchPolicy, SearchSpec, Space, Step, arrangements};
-use crate::policy::pipeline::Pipeline;
+use super::{Explorer, Measured, Pipeline, SearchPolicy, SearchSpec, Space, Step};
 use crate::rng::SimRng;
 
 /// Parameters of `[policy] kind = "shisha"`.
@@ -117,14 +116,7 @@ impl Explorer for Shisha {
         if self.spec.start == ShishaStart::Random {
             return space.random(rng);
         }
-        let mut ranked: Vec<usize> = (0..space.eps).collect();
-        ranked.sort_by(|&a, &b| space.speeds[b].total_cmp(&space.speeds[a]));
-        ranked.truncate(space.stages);
-        arrangements(ranked.len(), ranked.len())
-            .iter()
-            .map(|order| space.balanced(&order.iter().map(|&k| ranked[k]).collect::<Vec<_>>()))
-            .min_by(|a, b| space.hint_s(a).total_cmp(&space.hint_s(b)))
-            .expect("at least one EP")
+        space.ranked_balanced()
     }
 
     fn next(&mut self, space: &Space, last: &Measured, _rng: &mut SimRng) -> Step {

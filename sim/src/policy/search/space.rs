@@ -4,8 +4,20 @@
 
 use rand::Rng;
 
-use crate::policy::pipeline::Pipeline;
+use crate::explore::Ep;
+use crate::model::Operator;
+use crate::model::cost::{self, Target};
 use crate::rng::SimRng;
+
+/// A pipeline as the policies track it: the cuts (paper numbering) and each stage's EP (index
+/// into the EPs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pipeline {
+    /// Cut points, `stages − 1` of them, increasing.
+    pub cuts: Vec<usize>,
+    /// Each stage's EP.
+    pub eps: Vec<usize>,
+}
 
 /// Most EP arrangements a seeding enumerates (`E!/(E−S)!` grows fast past a handful of EPs).
 pub const ARRANGEMENT_LIMIT: usize = 5040;
@@ -48,6 +60,55 @@ impl Space {
             speeds,
             prefix,
         }
+    }
+
+    /// The space of `stages`-stage pipelines of `ops` on `eps`, with the cost model's hints:
+    /// each operator's FLOPs, and each EP's speed from the model's predicted time alone on it
+    /// at batch 1.
+    pub fn from_cost(ops: &[Operator], eps: &[Ep], stages: usize, target: Target<'_>) -> Self {
+        let weights: Vec<f64> = ops.iter().map(|o| o.flops as f64).collect();
+        let total: f64 = weights.iter().sum();
+        let speeds = eps
+            .iter()
+            .map(|ep| {
+                let ns = cost::plan(ops, 1, ep.accel, ep.cores, target).solo_ns();
+                total / (ns.max(1) as f64 * 1e-9)
+            })
+            .collect();
+        Space::new(weights, speeds, stages)
+    }
+
+    /// Shisha's seed: the `S` fastest EPs, and over their orders the cuts that best balance
+    /// weight over speed ([`Space::balanced`]), the order whose predicted bottleneck is least.
+    pub fn ranked_balanced(&self) -> Pipeline {
+        let mut ranked: Vec<usize> = (0..self.eps).collect();
+        ranked.sort_by(|&a, &b| self.speeds[b].total_cmp(&self.speeds[a]));
+        ranked.truncate(self.stages);
+        let orders: Vec<Vec<usize>> = arrangements(ranked.len(), ranked.len())
+            .iter()
+            .map(|order| order.iter().map(|&k| ranked[k]).collect())
+            .collect();
+        self.distinct(orders)
+            .iter()
+            .map(|eps| self.balanced(eps))
+            .min_by(|a, b| self.hint_s(a).total_cmp(&self.hint_s(b)))
+            .expect("at least one EP")
+    }
+
+    /// `orders` of EPs without those that repeat an earlier one's speeds stage by stage (on
+    /// equally fast EPs they balance alike), in their order.
+    pub fn distinct(&self, orders: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+        let mut seen = std::collections::HashSet::new();
+        orders
+            .into_iter()
+            .filter(|eps| {
+                seen.insert(
+                    eps.iter()
+                        .map(|&e| self.speeds[e].to_bits())
+                        .collect::<Vec<u64>>(),
+                )
+            })
+            .collect()
     }
 
     /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
