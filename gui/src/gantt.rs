@@ -366,4 +366,41 @@ mod tests {
         let t = reconstruct(&parts, &[], &accs(), 1.0).unwrap();
         assert_eq!(t.lanes.last(), Some(&("npu".to_string(), 1)));
     }
+
+    #[test]
+    fn a_run_that_repartitions_replays_to_its_deployment() {
+        // ODIN moving layers under interference: every repartitioning switches instances in and
+        // out; the timeline starts from the four stages it deployed, and every retired
+        // partition's instance lasts until it drained (the end, if it was still draining).
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/examples/odin-vgg16-server.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace("duration = \"70s\"", "duration = \"30s\"");
+        let scenario = infscaler_sim::Scenario::parse(&text, "odin.toml", path.parent().unwrap())
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let report = infscaler_sim::simulation::Simulation::new(&scenario, None)
+            .unwrap()
+            .run();
+        assert!(!report.reconfigurations.is_empty());
+        let names: Vec<String> = ["cpu0", "cpu1", "cpu2", "cpu3"].map(String::from).into();
+        let t = reconstruct(&report.partitions, &report.scaling_events, &names, 30.0).unwrap();
+        let initial = t.initial();
+        assert_eq!(initial.len(), 4, "{initial:?}");
+        assert!(initial.keys().all(|(p, _)| *p < 4));
+        for (p, part) in report.partitions.iter().enumerate() {
+            if let Some(retired) = part.retired_s {
+                assert!(
+                    t.bars
+                        .iter()
+                        .filter(|b| b.partition == p)
+                        .all(|b| b.end_s >= retired),
+                    "partition {p} retired at {retired} s"
+                );
+            }
+        }
+        // Drained partitions' instances ended before the run did.
+        assert!(t.bars.iter().any(|b| b.end_s < 29.0 && b.start_s > 0.0));
+    }
 }

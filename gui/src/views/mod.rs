@@ -113,6 +113,32 @@ pub fn interference_ui(plot: &mut egui_plot::PlotUi<'_>, report: &infscaler_sim:
     }
 }
 
+/// Colour of repartitioning switches in the plots: magenta, apart from every [`palette`]
+/// colour and from interference's gold.
+const RECONFIGURATION_COLOR: Color32 = Color32::from_rgb(230, 0, 230);
+
+/// Marks when each repartitioning of the report switched layouts (dotted), named after its
+/// cuts and placement.
+pub fn reconfigurations_ui(
+    plot: &mut egui_plot::PlotUi<'_>,
+    report: &infscaler_sim::report::Report,
+) {
+    for r in &report.reconfigurations {
+        if let Some(at) = r.switched_s {
+            let name = format!(
+                "repartition: cuts {:?} on {}",
+                r.cuts,
+                r.placement.join(" → ")
+            );
+            plot.vline(
+                egui_plot::VLine::new(name, at)
+                    .color(RECONFIGURATION_COLOR)
+                    .style(egui_plot::LineStyle::dotted_dense()),
+            );
+        }
+    }
+}
+
 /// A colour per partition (or policy), distinct for the first dozen and repeating after.
 pub fn palette(i: usize) -> Color32 {
     const COLORS: [Color32; 12] = [

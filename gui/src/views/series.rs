@@ -123,6 +123,7 @@ pub fn series_ui(
                         plot.line(l);
                     }
                     super::interference_ui(plot, &outcome.report);
+                    super::reconfigurations_ui(plot, &outcome.report);
                     if group == SeriesGroup::Latency {
                         plot.hline(
                             HLine::new("SLO", slo_ms)

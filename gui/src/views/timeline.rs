@@ -1,6 +1,6 @@
 //! The Gantt view: one row per instance lane of each accelerator, a bar per instance coloured by
-//! its partition, ▲ scale-outs and ▼ scale-ins, and the interference windows; below it, live
-//! instances per accelerator.
+//! its partition, ▲ scale-outs and ▼ scale-ins, the interference windows and the switches of
+//! repartitionings; below it, live instances per accelerator.
 
 use egui::{Color32, Ui};
 use egui_plot::{Bar, BarChart, Legend, Line, MarkerShape, Plot, Points};
@@ -66,6 +66,7 @@ pub fn timeline_ui(
                 .include_y(rows.len() as f64 - 0.5)
                 .show(ui, |plot| {
                     super::interference_ui(plot, report);
+                    super::reconfigurations_ui(plot, report);
                     for (p, label) in labels.iter().enumerate() {
                         let bars: Vec<Bar> = t
                             .bars
