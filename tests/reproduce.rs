@@ -16,10 +16,15 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs a quick reproduction into `dir`; returns its stderr.
+/// Runs a quick reproduction of the paper into `dir`; returns its stderr.
 fn reproduce_quick(dir: &Path, jobs: &str) -> String {
+    reproduce_quick_of("paper", dir, jobs)
+}
+
+/// Runs a quick reproduction of `target` into `dir`; returns its stderr.
+fn reproduce_quick_of(target: &str, dir: &Path, jobs: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
-        .args(["reproduce", "paper", "--quick", "--jobs", jobs, "--out-dir"])
+        .args(["reproduce", target, "--quick", "--jobs", jobs, "--out-dir"])
         .arg(dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -123,11 +123,7 @@ impl<'a> DesignSpace<'a> {
 
     /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
     pub fn size(&self) -> f64 {
-        let (n, e) = (self.ops.len() as f64, self.eps.len() as f64);
-        let choose =
-            (0..self.stages - 1).fold(1.0, |acc, k| acc * (n - 1.0 - k as f64) / (k as f64 + 1.0));
-        let arrangements = (0..self.stages).fold(1.0, |acc, k| acc * (e - k as f64));
-        choose * arrangements
+        space_size(self.ops.len(), self.eps.len(), self.stages)
     }
 
     /// Predicted time of operators `range` alone on EP `e` at batch 1, ns (memoised).
@@ -162,7 +158,7 @@ impl<'a> DesignSpace<'a> {
                 limit: EXHAUSTIVE_LIMIT,
             });
         }
-        let arrangements = arrangements(self.eps.len(), self.stages);
+        let arrangements = arrangements(self.eps.len(), self.stages, usize::MAX);
         let n = self.ops.len();
         let mut cuts: Vec<usize> = (1..self.stages).collect();
         let mut best: Option<(u64, Config)> = None;
@@ -192,24 +188,36 @@ impl<'a> DesignSpace<'a> {
     }
 }
 
-/// Every ordered choice of `k` distinct items of `0..e`, in lexicographic order.
-fn arrangements(e: usize, k: usize) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut current = Vec::with_capacity(k);
-    fn go(e: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+/// Configurations of `stages` stages over `ops` operators on `eps` EPs:
+/// `C(N−1, S−1) · E!/(E−S)!`.
+pub fn space_size(ops: usize, eps: usize, stages: usize) -> f64 {
+    let (n, e) = (ops as f64, eps as f64);
+    let choose = (0..stages.saturating_sub(1))
+        .fold(1.0, |acc, k| acc * (n - 1.0 - k as f64) / (k as f64 + 1.0));
+    let arrangements = (0..stages).fold(1.0, |acc, k| acc * (e - k as f64));
+    choose * arrangements
+}
+
+/// Ordered choices of `k` distinct items of `0..n`, in lexicographic order, the first `limit`.
+pub fn arrangements(n: usize, k: usize, limit: usize) -> Vec<Vec<usize>> {
+    fn go(n: usize, k: usize, limit: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if out.len() >= limit {
+            return;
+        }
         if current.len() == k {
             out.push(current.clone());
             return;
         }
-        for x in 0..e {
+        for x in 0..n {
             if !current.contains(&x) {
                 current.push(x);
-                go(e, k, current, out);
+                go(n, k, limit, current, out);
                 current.pop();
             }
         }
     }
-    go(e, k, &mut current, &mut out);
+    let mut out = Vec::new();
+    go(n, k, limit, &mut Vec::with_capacity(k), &mut out);
     out
 }
 
@@ -318,6 +326,7 @@ mod tests {
         }
         // C(4, 2) cut pairs in 1..5.
         assert_eq!(seen, 6);
-        assert_eq!(arrangements(3, 2).len(), 6);
+        assert_eq!(arrangements(3, 2, usize::MAX).len(), 6);
+        assert_eq!(arrangements(4, 4, 5).len(), 5);
     }
 }

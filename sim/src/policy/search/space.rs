@@ -113,11 +113,7 @@ impl Space {
 
     /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
     pub fn size(&self) -> f64 {
-        let (n, e) = (self.ops as f64, self.eps as f64);
-        let choose =
-            (0..self.stages - 1).fold(1.0, |acc, k| acc * (n - 1.0 - k as f64) / (k as f64 + 1.0));
-        let arrangements = (0..self.stages).fold(1.0, |acc, k| acc * (e - k as f64));
-        choose * arrangements
+        crate::explore::space_size(self.ops, self.eps, self.stages)
     }
 
     /// The operators of stage `k` of `p`.
@@ -279,25 +275,7 @@ impl Space {
 /// Ordered choices of `k` distinct items of `0..n`, lexicographic, at most
 /// [`ARRANGEMENT_LIMIT`].
 pub fn arrangements(n: usize, k: usize) -> Vec<Vec<usize>> {
-    fn go(n: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-        if out.len() >= ARRANGEMENT_LIMIT {
-            return;
-        }
-        if current.len() == k {
-            out.push(current.clone());
-            return;
-        }
-        for e in 0..n {
-            if !current.contains(&e) {
-                current.push(e);
-                go(n, k, current, out);
-                current.pop();
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(n, k, &mut Vec::with_capacity(k), &mut out);
-    out
+    crate::explore::arrangements(n, k, ARRANGEMENT_LIMIT)
 }
 
 /// Moves `k` uniformly chosen items of `items` to its front (partial Fisher–Yates) and returns
