@@ -30,6 +30,28 @@ pub const POLICY_KINDS: [&str; 12] = [
 /// The systems a comparison runs, in table order (the paper's four).
 pub const COMPARED_POLICIES: [&str; 4] = ["infscaler", "infless", "spright", "knative"];
 
+/// The systems a comparison of a pipeline scenario runs (one model cut over execution places:
+/// the pipeline-scheduling thesis' systems), in table order.
+pub const PIPELINE_POLICIES: [&str; 7] = [
+    "odin",
+    "lls",
+    "shisha",
+    "pipe_search",
+    "hill_climb",
+    "annealing",
+    "random_walk",
+];
+
+/// The systems to compare on `scenario`: the thesis' when its own policy is one of them (a
+/// pipeline scenario), else the paper's four.
+pub fn compared_policies(scenario: &Scenario) -> &'static [&'static str] {
+    if PIPELINE_POLICIES.contains(&scenario.policy.name()) {
+        &PIPELINE_POLICIES
+    } else {
+        &COMPARED_POLICIES
+    }
+}
+
 /// The workload kinds, as `[workload] kind` spells them.
 pub const WORKLOAD_KINDS: [&str; 5] = ["constant", "poisson", "mmpp", "trace", "azure_functions"];
 

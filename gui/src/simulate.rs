@@ -7,7 +7,10 @@ use infscaler_sim::{Cancelled, Scenario, Simulation};
 
 use crate::analysis::{Analysis, RunOutcome};
 use crate::runner::{Job, JobError, Reporter};
-use crate::scenario_edit::{COMPARED_POLICIES, default_policy, run_copy};
+use crate::scenario_edit::{
+    PIPELINE_POLICIES, compared_policies, default_policy, policy_from_params, policy_params,
+    run_copy,
+};
 
 /// Runs `scenario` (its GUI run copy: with a series and a CDF) to the end, reporting progress.
 pub fn run(scenario: &Scenario, reporter: &Reporter) -> Result<RunOutcome, JobError> {
@@ -48,20 +51,33 @@ pub fn start_run(scenario: &Scenario, repaint: Option<egui::Context>) -> Job<Run
     Job::spawn(label, repaint, move |r| run(&scenario, r))
 }
 
-/// The scenario with the policy of `kind` at its defaults (same seed and everything else).
+/// The scenario with the policy of `kind` at its defaults (same seed and everything else); from
+/// one pipeline policy to another, the execution places (`eps`) and window (`interval`) carry
+/// over, so the systems share their ground.
 pub fn with_policy(scenario: &Scenario, kind: &str) -> Result<Scenario, String> {
     let mut s = scenario.clone();
-    s.policy = default_policy(kind)?;
+    let pipelines = |k: &str| PIPELINE_POLICIES.contains(&k);
+    s.policy = if pipelines(kind) && pipelines(scenario.policy.name()) {
+        let own = policy_params(&scenario.policy);
+        let shared: toml::Table = ["eps", "interval"]
+            .iter()
+            .filter_map(|&k| Some((k.to_string(), own.get(k)?.clone())))
+            .collect();
+        policy_from_params(kind, shared)?
+    } else {
+        default_policy(kind)?
+    };
     Ok(s)
 }
 
-/// Starts one run per compared system ([`COMPARED_POLICIES`]), in parallel, each with the
-/// policy's default parameters on the same scenario and seed.
+/// Starts one run per compared system ([`compared_policies`]), in parallel, each with the
+/// policy's default parameters (the scenario's own `eps` kept for pipeline policies) on the same
+/// scenario and seed.
 pub fn start_compare(
     scenario: &Scenario,
     repaint: Option<egui::Context>,
 ) -> Vec<(&'static str, Job<RunOutcome>)> {
-    COMPARED_POLICIES
+    compared_policies(scenario)
         .iter()
         .map(|&kind| {
             let scenario = with_policy(scenario, kind);

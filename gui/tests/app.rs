@@ -568,3 +568,50 @@ fn opening_another_file_asks_before_discarding_edits() {
     assert_eq!(doc.scenario.seed, 1);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn compare_on_a_pipeline_scenario_runs_the_thesis_systems_on_its_places() {
+    let dir = scratch("compare-pipeline");
+    let path = dir.join("pipeline.toml");
+    std::fs::write(
+        &path,
+        "name = \"pipeline\"\nseed = 1\n[device]\nprofile = \"xavier-agx\"\ncpu_groups = 4\n[app]\nname = \"alexnet\"\n\
+         [slo]\nmultiplier = 5.0\n[workload]\nkind = \"poisson\"\nrate_per_s = 50.0\n[run]\nduration = \"3s\"\n\
+         [policy]\nkind = \"odin\"\neps = [\"cpu0\", \"cpu1\", \"gpu\"]\n",
+    )
+    .unwrap();
+    let mut h = harness(Some(path));
+    h.run_steps(2);
+    h.get_by_label("Compare policies").click();
+    h.step();
+    wait_idle(&mut h);
+    let rows = h.state().compare_reports();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [
+            "odin",
+            "lls",
+            "shisha",
+            "pipe_search",
+            "hill_climb",
+            "annealing",
+            "random_walk"
+        ]
+    );
+    for (kind, report) in &rows {
+        let report = report.unwrap_or_else(|| panic!("{kind} did not finish"));
+        assert_eq!(report.policy, *kind);
+        // Every system kept the scenario's three places: three stages, none elsewhere.
+        let places: std::collections::BTreeSet<&str> = report
+            .partitions
+            .iter()
+            .flat_map(|p| p.instances.keys().map(String::as_str))
+            .collect();
+        assert!(
+            places.iter().all(|a| ["cpu0", "cpu1", "gpu"].contains(a)),
+            "{kind}: {places:?}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -71,7 +71,8 @@ pub fn compare_ui(
         empty_ui(
             ui,
             "Press “Compare policies” to run InfScaler, INFless, SPRIGHT and Knative (default parameters) \
-             on this scenario with the same seed.",
+             on this scenario with the same seed; on a pipeline scenario (policy ODIN, LLS or a \
+             design-space explorer), the thesis' systems instead.",
         );
         return;
     }
