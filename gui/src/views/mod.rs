@@ -128,7 +128,7 @@ pub fn reconfigurations_ui(
             let name = format!(
                 "repartition: cuts {:?} on {}",
                 r.cuts,
-                r.placement.join(" → ")
+                r.placement.join(", ")
             );
             plot.vline(
                 egui_plot::VLine::new(name, at)
