@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 use infscaler_results::atomic;
 use infscaler_sim::Scenario;
-use infscaler_sim::explore::DesignSpace;
+use infscaler_sim::explore::{Config, DesignSpace};
 use infscaler_sim::policy::pipeline::Places;
 use infscaler_sim::report::Report;
 use infscaler_sim::simulation::Simulation;
@@ -446,7 +446,7 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
     let mut reports = run_all(&all, &pool)?;
     let latency = latency_jobs(&reports, quick);
     reports.extend(run_all(&latency, &pool)?);
-    let exhaustive = exhaustive_optima(quick)?;
+    let exhaustive = exhaustive_optima(quick, &reports)?;
 
     let csv = runs_csv(all.iter().chain(&latency), &reports);
     atomic::write_bytes(&data.join("runs.csv"), csv.as_bytes())?;
@@ -477,9 +477,14 @@ pub struct Optimum {
     pub predicted_rps: f64,
     /// Its cuts.
     pub cuts: Vec<usize>,
+    /// The predicted throughput of the configuration each explorer settled on, req/s.
+    pub settled: BTreeMap<&'static str, f64>,
 }
 
-fn exhaustive_optima(quick: bool) -> Result<BTreeMap<String, Optimum>> {
+fn exhaustive_optima(
+    quick: bool,
+    reports: &BTreeMap<String, Report>,
+) -> Result<BTreeMap<String, Optimum>> {
     let models: &[&str] = if quick {
         &["resnet50"]
     } else {
@@ -514,12 +519,40 @@ fn exhaustive_optima(quick: bool) -> Result<BTreeMap<String, Optimum>> {
             let found = space
                 .exhaustive()
                 .map_err(|e| anyhow!("{}: {e}", job.key))?;
+            // What the cost model predicts for the configuration each explorer settled on.
+            let ep_of = |name: &str| {
+                places
+                    .eps
+                    .iter()
+                    .position(|ep| device.accelerators[ep.accel].name == name)
+            };
+            let mut settled = BTreeMap::new();
+            for (label, _) in explorers() {
+                let key = format!("{}/{model}/search-{label}", setting.id);
+                let Some(search) = reports.get(&key).and_then(|r| r.search.as_ref()) else {
+                    continue;
+                };
+                let Some(eps) = search
+                    .best_placement
+                    .iter()
+                    .map(|n| ep_of(n))
+                    .collect::<Option<Vec<usize>>>()
+                else {
+                    continue;
+                };
+                let config = Config {
+                    cuts: search.best_cuts.clone(),
+                    eps,
+                };
+                settled.insert(label, 1e9 / space.bottleneck_ns(&config).max(1) as f64);
+            }
             out.insert(
                 job.key.clone(),
                 Optimum {
                     size: found.evaluated as f64,
                     predicted_rps: found.throughput_rps(),
                     cuts: found.best.cuts.clone(),
+                    settled,
                 },
             );
         }
