@@ -536,6 +536,23 @@ pub fn write(
                     s / 86400.0
                 )),
             );
+            // Shisha's seed: its first measurement.
+            if let Some(seed) = get(key("search-Shisha α=2"))
+                .and_then(|r| r.search.as_ref())
+                .and_then(|s| s.trace.first())
+                .map(|t| t[1])
+                && let Some(share) = ratio(Some(seed), exhaustive).filter(|r| *r < 0.9)
+            {
+                let _ = writeln!(
+                    out,
+                    "Shisha's seed measured {seed:.1} req/s, {:.0} % of the optimum: it balances \
+                     layer FLOPs over each EP's whole-model speed, but a layer's speed ratio \
+                     between two EPs is not the whole model's (the cost model times each layer \
+                     on each engine), so on EPs as unlike as these the balanced split is not the \
+                     fastest, and single-layer moves from it stop after α that do not help.\n",
+                    100.0 * share
+                );
+            }
             if !shortfalls.is_empty() {
                 let _ = writeln!(
                     out,
