@@ -22,6 +22,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "odin-vgg16-server",
         "scenarios/examples/odin-vgg16-server.toml",
     ),
+    // Shisha: a design-space search run online, each configuration a repartitioning.
+    (
+        "shisha-resnet50-xavier",
+        "scenarios/examples/shisha-resnet50-xavier.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

@@ -191,10 +191,10 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         };
         let _ = writeln!(
             out,
-            "\n  search ({}): {} configuration(s) measured ({:.3} % of {:.3e}){}, {converged}; best {:.1} req/s: cuts {:?} on {}",
+            "\n  search ({}): {} configuration(s) measured ({} of {:.3e}){}, {converged}; best {:.1} req/s: cuts {:?} on {}",
             search.explorer,
             search.configurations,
-            100.0 * search.configurations as f64 / search.space_size.max(1.0),
+            share(search.configurations as f64 / search.space_size.max(1.0)),
             search.space_size,
             if search.refused > 0 {
                 format!(", {} refused", search.refused)
@@ -315,4 +315,14 @@ pub fn plan(p: &infscaler_sim::experiment::plan::PlanReport) -> String {
         );
     }
     out
+}
+
+/// A share as a percentage, in scientific notation when it is too small for three decimals.
+fn share(x: f64) -> String {
+    let pct = 100.0 * x;
+    if pct > 0.0 && pct < 0.001 {
+        format!("{pct:.2e} %")
+    } else {
+        format!("{pct:.3} %")
+    }
 }
