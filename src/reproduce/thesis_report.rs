@@ -33,6 +33,14 @@ fn settled(r: &Report) -> Option<f64> {
     window_throughput(r, end - 20.0, end)
 }
 
+/// The least and the greatest of `xs` (infinities when empty).
+fn bounds(xs: &[f64]) -> (f64, f64) {
+    xs.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
 fn pct(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{:.0} %", 100.0 * v))
 }
@@ -52,8 +60,7 @@ fn range(xs: &[f64]) -> String {
     if xs.is_empty() {
         return "—".into();
     }
-    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = bounds(xs);
     if (hi - lo).abs() < 0.005 {
         format!("{:.0} %", 100.0 * lo)
     } else {
@@ -392,8 +399,8 @@ pub fn write(
         );
     }
     let out_of = |xs: &[f64]| {
-        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            / xs.iter().copied().fold(f64::INFINITY, f64::min)
+        let (lo, hi) = bounds(xs);
+        hi / lo
     };
     let more = grow.len() >= 4 && grow[..4].windows(2).all(|w| w[1] > w[0]);
     // The claim is about EPs added; the finer cuts of the same cores are ours.
@@ -405,8 +412,8 @@ pub fn write(
         } else {
             format!(
                 "p50 {:.1}–{:.1} ms ({:.2}× apart)",
-                xs.iter().copied().fold(f64::INFINITY, f64::min),
-                xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                bounds(xs).0,
+                bounds(xs).1,
                 out_of(xs)
             )
         }
@@ -578,8 +585,7 @@ fn fractions(xs: &[f64]) -> String {
     if xs.is_empty() {
         return "—".into();
     }
-    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = bounds(xs);
     format!("{:.2e} %–{:.2e} %", 100.0 * lo, 100.0 * hi)
 }
 
@@ -720,8 +726,7 @@ impl ExplorerClaims {
             if xs.is_empty() {
                 return "—".to_string();
             }
-            let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = bounds(xs);
             format!("{lo:.1}×–{hi:.1}×")
         };
         let mut out = String::new();
@@ -802,8 +807,7 @@ impl ExplorerClaims {
              suffice: the thesis searches because its hardware has no such model.\n"
         );
         if !self.sizes.is_empty() && !self.shisha_configurations.is_empty() {
-            let lo = self.sizes.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = self.sizes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = bounds(&self.sizes);
             let n_lo = self
                 .shisha_configurations
                 .iter()

@@ -150,8 +150,8 @@ pub struct SearchPolicy {
     /// The configuration deployed now.
     current: Option<Pipeline>,
     memory: HashMap<Pipeline, Measured>,
-    /// Measured configurations in order (for a deterministic best on ties).
-    order: Vec<Pipeline>,
+    /// The best configuration measured (the first of equals).
+    best: Option<Pipeline>,
     refused: u64,
     trace: Vec<[f64; 3]>,
     chosen: Option<Pipeline>,
@@ -171,7 +171,7 @@ impl SearchPolicy {
             phase: Phase::Converged,
             current: None,
             memory: HashMap::new(),
-            order: Vec::new(),
+            best: None,
             refused: 0,
             trace: Vec::new(),
             chosen: None,
@@ -181,19 +181,15 @@ impl SearchPolicy {
 
     /// The best configuration measured (the first of equals).
     fn best(&self) -> Option<&Measured> {
-        self.order
-            .iter()
-            .map(|p| &self.memory[p])
-            .fold(None, |b, m| match b {
-                Some(b) if b.throughput_rps >= m.throughput_rps => Some(b),
-                _ => Some(m),
-            })
+        self.best.as_ref().map(|p| &self.memory[p])
     }
 
     /// Records a measurement.
     fn record(&mut self, now: SimTime, m: Measured) {
-        self.order.push(m.pipeline.clone());
         let throughput = m.throughput_rps;
+        if self.best().is_none_or(|b| throughput > b.throughput_rps) {
+            self.best = Some(m.pipeline.clone());
+        }
         self.memory.insert(m.pipeline.clone(), m);
         let best = self.best().map_or(0.0, |b| b.throughput_rps);
         self.trace.push([now.as_secs_f64(), throughput, best]);
