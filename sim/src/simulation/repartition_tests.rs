@@ -109,6 +109,15 @@ fn policy(then: Vec<(Vec<usize>, Vec<usize>)>) -> Repartitioner {
     }
 }
 
+/// The operator ranges (paper numbering) of the partitions no repartitioning retired.
+fn live_partitions(r: &Report) -> Vec<(usize, usize)> {
+    r.partitions
+        .iter()
+        .filter(|p| p.retired_s.is_none())
+        .map(|p| (p.first_op, p.last_op))
+        .collect()
+}
+
 fn conserved(r: &Report) {
     let s = &r.summary;
     assert_eq!(
@@ -141,12 +150,7 @@ fn moving_a_cut_loses_no_request_and_the_old_partitions_drain() {
         .collect();
     assert_eq!(retired.len(), 2);
     assert!(retired.iter().all(|p| p.instances.is_empty()));
-    let live: Vec<(usize, usize)> = r
-        .partitions
-        .iter()
-        .filter(|p| p.retired_s.is_none())
-        .map(|p| (p.first_op, p.last_op))
-        .collect();
+    let live = live_partitions(&r);
     assert_eq!(live, [(1, 13), (14, 24)]);
     // The new partitions served requests.
     assert!(r.summary.stages[2..].iter().all(|s| s.requests > 0));
@@ -224,12 +228,7 @@ fn repartitionings_in_a_row_chain_their_drains() {
     conserved(&r);
     assert_eq!(r.summary.dropped, 0, "{:?}", r.summary.dropped_by_reason);
     assert_eq!(r.reconfigurations.len(), 3);
-    let live: Vec<(usize, usize)> = r
-        .partitions
-        .iter()
-        .filter(|p| p.retired_s.is_none())
-        .map(|p| (p.first_op, p.last_op))
-        .collect();
+    let live = live_partitions(&r);
     assert_eq!(live, [(1, 20), (21, 24)]);
     assert!(
         r.partitions
