@@ -153,6 +153,13 @@ const fn scaling(id: &'static str, device: &'static str, eps: &'static str) -> S
 /// is the pipeline's own.
 pub(super) const LIGHT_RATE: f64 = 5.0;
 
+/// The pipeline policies compared under interference, as (run name, `[policy]` body).
+const PIPELINES: [(&str, &str); 3] = [
+    ("odin-a2", "kind = \"odin\"\nalpha = 2"),
+    ("odin-a10", "kind = \"odin\"\nalpha = 10"),
+    ("lls", "kind = \"lls\""),
+];
+
 /// One simulation of the reproduction.
 #[derive(Clone, Debug)]
 struct Job {
@@ -282,18 +289,13 @@ fn jobs(quick: bool) -> Vec<Job> {
         build: None,
         duration_s: 70,
     };
-    let pipelines = [
-        ("odin-a2", "kind = \"odin\"\nalpha = 2"),
-        ("odin-a10", "kind = \"odin\"\nalpha = 10"),
-        ("lls", "kind = \"lls\""),
-    ];
     for setting in [SERVER, XAVIER, XAVIER_GROUPS] {
         for &model in odin_models {
             jobs.push(Job {
                 interference: None,
                 ..job(setting, model, "quiet", "kind = \"odin\"")
             });
-            for (name, policy) in pipelines {
+            for (name, policy) in PIPELINES {
                 jobs.push(job(setting, model, name, policy));
             }
         }
@@ -302,7 +304,7 @@ fn jobs(quick: bool) -> Vec<Job> {
     // are in (see `latency_jobs`).
     // Interference strength on the server.
     for cores in [2, 4, 7] {
-        for (name, policy) in [pipelines[0], pipelines[2]] {
+        for (name, policy) in [PIPELINES[0], PIPELINES[2]] {
             jobs.push(Job {
                 interference: Some(format!("on = \"cpu1\"\ncores = {cores}")),
                 ..job(SERVER, "vgg16", &format!("{name}-cores{cores}"), policy)
@@ -311,7 +313,7 @@ fn jobs(quick: bool) -> Vec<Job> {
     }
     // Engine-build cost on the Xavier.
     for build in ["0s", "20s", "60s"] {
-        for (name, policy) in [pipelines[0], pipelines[2]] {
+        for (name, policy) in [PIPELINES[0], PIPELINES[2]] {
             jobs.push(Job {
                 build: Some(build.to_string()),
                 ..job(XAVIER, "vgg16", &format!("{name}-build{build}"), policy)
@@ -384,11 +386,7 @@ fn latency_jobs(quiet: &BTreeMap<String, Report>, quick: bool) -> Vec<Job> {
             else {
                 continue;
             };
-            for (name, policy) in [
-                ("odin-a2", "kind = \"odin\"\nalpha = 2"),
-                ("odin-a10", "kind = \"odin\"\nalpha = 10"),
-                ("lls", "kind = \"lls\""),
-            ] {
+            for (name, policy) in PIPELINES {
                 out.push(Job {
                     key: format!("{}/{model}/latency-{name}", setting.id),
                     setting,

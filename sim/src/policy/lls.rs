@@ -66,8 +66,8 @@ impl Policy for LlsPolicy {
     }
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        let (places, _, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
-        self.tracker = Tracker::new(places);
+        let (tracker, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
+        self.tracker = tracker;
         deployment
     }
 

@@ -171,9 +171,9 @@ impl Policy for OdinPolicy {
     }
 
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
-        let (places, _, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
+        let (tracker, deployment) = pipeline::deploy(&self.spec.pipeline, ctx);
         self.n_ops = ctx.models[0].operators.len();
-        self.tracker = Tracker::new(places);
+        self.tracker = tracker;
         deployment
     }
 

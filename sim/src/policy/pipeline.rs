@@ -210,8 +210,8 @@ impl Places {
 
 /// The starting pipeline: the best configuration by the cost model's predicted stage times
 /// (exhaustive where the space is small enough, else layer FLOPs balanced over the fastest EPs'
-/// speeds, [`Space::ranked_balanced`]), and its deployment.
-pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Places, Pipeline, Deployment) {
+/// speeds, [`Space::ranked_balanced`]): a tracker of its EPs, and its deployment.
+pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Tracker, Deployment) {
     let accelerators = spec
         .ep_indices(ctx.device)
         .expect("validated with the scenario");
@@ -229,7 +229,7 @@ pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Places, Pipeline
         Err(_) => Space::from_cost(ops, &places.eps, stages, ctx.target()).ranked_balanced(),
     };
     let deployment = places.deployment(&pipeline);
-    (places, pipeline, deployment)
+    (Tracker::new(places), deployment)
 }
 
 /// The pipeline the observation shows (its cuts, and the EP of each stage's instance), if it
