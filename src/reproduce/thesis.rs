@@ -57,6 +57,7 @@ const SERVER: Setting = Setting {
     id: "server",
     device: "profile = \"server-32core\"\ncpu_groups = 4",
     interferer: "on = \"cpu1\"\ncores = 6",
+    // CPU EPs only: a repartitioning builds no engine (ONNX Runtime sessions on CPU).
     build: "0s",
     eps: "",
 };
@@ -65,6 +66,8 @@ const XAVIER: Setting = Setting {
     id: "xavier",
     device: "profile = \"xavier-agx\"",
     interferer: "on = \"gpu\"\nshare = 0.5",
+    // [assumed]: TensorRT builds take seconds to minutes (NVIDIA/TensorRT#1841); §4 of the
+    // report sweeps 0–60 s.
     build: "2s",
     eps: "",
 };
@@ -73,6 +76,7 @@ const XAVIER_GROUPS: Setting = Setting {
     id: "xavier-4x2",
     device: "profile = \"xavier-agx\"\ncpu_groups = 4",
     interferer: "on = \"cpu1\"\ncores = 1.5",
+    // [assumed], as the Xavier's; this setting's EPs are CPU groups, which build nothing.
     build: "2s",
     // The thesis' layout on the Xavier's CPU alone: four EPs of two cores.
     eps: "eps = [\"cpu0\", \"cpu1\", \"cpu2\", \"cpu3\"]",
