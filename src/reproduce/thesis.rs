@@ -542,9 +542,15 @@ fn exhaustive_optima(
                 else {
                     continue;
                 };
+                let cores = if search.best_cores.is_empty() {
+                    space.own_cores(&eps)
+                } else {
+                    search.best_cores.clone()
+                };
                 let config = Config {
                     cuts: search.best_cuts.clone(),
                     eps,
+                    cores,
                 };
                 settled.insert(label, 1e9 / space.bottleneck_ns(&config).max(1) as f64);
             }

@@ -104,6 +104,7 @@ impl Policy for LlsPolicy {
         let Some(target) = target else { return };
         let mut next = current.clone();
         next.eps[stage] = target;
+        next.cores[stage] = self.tracker.places.eps[target].cores;
         self.tracker.go_to(next, actions);
     }
 }

@@ -338,6 +338,8 @@ pub struct PartitionObservation {
     pub instances: Vec<u32>,
     /// Of those, instances still cold-starting, per accelerator.
     pub starting: Vec<u32>,
+    /// CPU cores its accepting instances hold, per accelerator (profile order).
+    pub cores: Vec<u32>,
     /// Its batches finished in the window, per accelerator (profile order).
     pub window_exec: Vec<ExecObservation>,
 }

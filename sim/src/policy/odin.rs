@@ -151,7 +151,7 @@ impl OdinPolicy {
             }
             let next = Pipeline {
                 cuts,
-                eps: from.eps.clone(),
+                ..from.clone()
             };
             if !tuning.visited.contains(&next) {
                 return Some(next);

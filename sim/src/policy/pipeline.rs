@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::search::space::Space;
 use super::{Action, Deployment, InstancePlan, Observation, PolicyContext, StagePlacement};
-use crate::explore::{DesignSpace, Ep};
+use crate::explore::{CorePools, DesignSpace, Ep};
 use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
@@ -144,37 +144,57 @@ pub use super::search::space::Pipeline;
 /// The EPs of a run and how a stage on each is configured.
 #[derive(Clone, Debug, Default)]
 pub struct Places {
-    /// Per EP: its accelerator and the cores a stage on it holds (all of a CPU group's).
+    /// Per EP: its accelerator and the cores a stage on it holds (all of a CPU group's; a
+    /// pooled slot's: the most it may hold).
     pub eps: Vec<Ep>,
+    /// Moldable CPU stages: the EPs that are slots of one CPU and share its cores.
+    pub pools: CorePools,
 }
 
 impl Places {
     /// The EPs `accelerators` of `device`: a stage on a CPU holds all its cores.
     pub fn new(device: &DeviceProfile, accelerators: &[usize]) -> Self {
-        Places {
-            eps: accelerators
-                .iter()
-                .map(|&accel| {
-                    let a = &device.accelerators[accel];
-                    let cores = if a.kind == AcceleratorKind::Cpu {
-                        a.cores
-                    } else {
-                        1
-                    };
-                    Ep { accel, cores }
-                })
-                .collect(),
-        }
+        Places::moldable(device, accelerators, 1)
     }
 
-    /// One instance per stage of `pipeline`, where it says.
+    /// The EPs `accelerators` of `device`, each CPU offered as `cpu_stages` slots (at most one
+    /// per core) whose stages share its cores (moldable); with 1, a stage on a CPU holds all its
+    /// cores.
+    pub fn moldable(device: &DeviceProfile, accelerators: &[usize], cpu_stages: u32) -> Self {
+        let mut eps = Vec::new();
+        let mut keys = Vec::new();
+        for &accel in accelerators {
+            let a = &device.accelerators[accel];
+            if a.kind == AcceleratorKind::Cpu {
+                let slots = cpu_stages.clamp(1, a.cores.max(1));
+                for _ in 0..slots {
+                    eps.push(Ep {
+                        accel,
+                        cores: a.cores,
+                    });
+                    keys.push((cpu_stages > 1).then_some(accel));
+                }
+            } else {
+                eps.push(Ep { accel, cores: 1 });
+                keys.push(None);
+            }
+        }
+        let pools = CorePools::new(&keys, |accel| device.accelerators[accel].cores);
+        Places { eps, pools }
+    }
+
+    /// One instance per stage of `pipeline`, where it says, holding the cores it says.
     pub fn placement(&self, pipeline: &Pipeline) -> Vec<StagePlacement> {
         pipeline
             .eps
             .iter()
-            .map(|&e| StagePlacement {
+            .zip(&pipeline.cores)
+            .map(|(&e, &cores)| StagePlacement {
                 accelerator: self.eps[e].accel,
-                config: self.config(e),
+                config: InstanceConfig {
+                    cpu_cores: cores,
+                    ..self.config(e)
+                },
             })
             .collect()
     }
@@ -221,26 +241,24 @@ pub fn deploy(spec: &PipelineSpec, ctx: &PolicyContext<'_>) -> (Tracker, Deploym
     let pipeline = match DesignSpace::new(ops, places.eps.clone(), stages, ctx.target())
         .and_then(|mut space| space.exhaustive())
     {
-        Ok(found) => Pipeline {
-            cuts: found.best.cuts,
-            eps: found.best.eps,
-        },
+        Ok(found) => found.best,
         // Too large to enumerate: Shisha's seed, weights balanced over the fastest EPs.
-        Err(_) => Space::from_cost(ops, &places.eps, stages, ctx.target()).ranked_balanced(),
+        Err(_) => Space::from_cost(ops, &places.eps, places.pools.clone(), stages, ctx.target())
+            .ranked_balanced(),
     };
     let deployment = places.deployment(&pipeline);
     (Tracker::new(places), deployment)
 }
 
-/// The pipeline the observation shows (its cuts, and the EP of each stage's instance), if it
-/// is one stage per EP with one instance each.
+/// The pipeline the observation shows (its cuts, the EP of each stage's instance and the cores
+/// it holds, in canonical form), if it is one stage per EP with one instance each.
 pub fn observed(observation: &Observation, places: &Places) -> Option<Pipeline> {
     let parts = &observation.partitions;
     let cuts = parts[..parts.len().saturating_sub(1)]
         .iter()
         .map(|p| p.ops.end)
         .collect();
-    let eps = parts
+    let (eps, cores): (Vec<usize>, Vec<u32>) = parts
         .iter()
         .map(|p| {
             let mut on = p.instances.iter().enumerate().filter(|(_, n)| **n > 0);
@@ -248,10 +266,18 @@ pub fn observed(observation: &Observation, places: &Places) -> Option<Pipeline> 
             if on.next().is_some() {
                 return None;
             }
-            places.eps.iter().position(|ep| ep.accel == accel)
+            let e = places.eps.iter().position(|ep| ep.accel == accel)?;
+            let cores = match places.pools.pool_of(e) {
+                Some(_) => p.cores.get(accel).copied()?,
+                None => places.eps[e].cores,
+            };
+            Some((e, cores))
         })
-        .collect::<Option<Vec<usize>>>()?;
-    Some(Pipeline { cuts, eps })
+        .collect::<Option<Vec<(usize, u32)>>>()?
+        .into_iter()
+        .unzip();
+    let eps = places.pools.canonical(&eps);
+    Some(Pipeline { cuts, eps, cores })
 }
 
 /// Each stage's mean execution time in the window, ms, on its EP (`None` if a stage finished

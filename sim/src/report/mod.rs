@@ -92,6 +92,10 @@ pub struct SearchSummary {
     pub best_cuts: Vec<usize>,
     /// … the accelerator of each stage …
     pub best_placement: Vec<String>,
+    /// … the cores each stage holds, where stages on a CPU are moldable (`cpu_stages` > 1;
+    /// empty otherwise) …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub best_cores: Vec<u32>,
     /// … and its measured throughput (one over its slowest stage's mean time), req/s.
     pub best_throughput_rps: f64,
     /// Each measurement in order: (time s, throughput req/s, best so far req/s).

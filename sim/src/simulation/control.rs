@@ -66,6 +66,7 @@ impl Simulation {
                 window_mean_concurrency,
                 instances: vec![0; n_acc],
                 starting: vec![0; n_acc],
+                cores: vec![0; n_acc],
                 live: (0..n_acc)
                     .map(|a| self.plane.census().live(index, a))
                     .collect(),
@@ -75,6 +76,7 @@ impl Simulation {
                 let inst = &self.plane.instances()[i as usize];
                 if inst.accepts() {
                     obs.instances[inst.accel as usize] += 1;
+                    obs.cores[inst.accel as usize] += inst.config.cpu_cores;
                 }
                 if inst.phase == InstancePhase::Starting {
                     obs.starting[inst.accel as usize] += 1;

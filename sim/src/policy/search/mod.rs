@@ -50,6 +50,12 @@ pub struct SearchSpec {
     /// Most distinct configurations measured; the search then stops at its best. Default 2000.
     #[serde(default = "default_budget")]
     pub budget: u32,
+    /// Stages a CPU may host. With 1 (the default) a stage on a CPU holds all its cores; with
+    /// more, the CPU is offered as that many slots whose stages share its cores (moldable CPU
+    /// stages: each holds 1 or more, together at most all), and the explorers also move a CPU
+    /// stage's cores ±1 (the thesis' third move, ../shared/THESIS.md §1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub cpu_stages: u32,
 }
 
 impl Default for SearchSpec {
@@ -58,6 +64,7 @@ impl Default for SearchSpec {
             eps: None,
             interval: half_second(),
             budget: default_budget(),
+            cpu_stages: one(),
         }
     }
 }
@@ -67,6 +74,12 @@ fn half_second() -> TimeSpan {
 }
 fn default_budget() -> u32 {
     2000
+}
+fn one() -> u32 {
+    1
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl SearchSpec {
@@ -79,7 +92,34 @@ impl SearchSpec {
         if self.budget == 0 {
             return Err(("budget".into(), "must be at least 1".into()));
         }
-        self.pipeline().validate(models, device)
+        self.pipeline().validate(models, device)?;
+        if self.cpu_stages != 1 {
+            let cpus: Vec<&crate::hardware::profile::AcceleratorSpec> = self
+                .pipeline()
+                .ep_indices(device)
+                .map_err(|m| ("eps".to_string(), m))?
+                .into_iter()
+                .map(|a| &device.accelerators[a])
+                .filter(|a| a.kind == crate::hardware::AcceleratorKind::Cpu)
+                .collect();
+            let err = |m: String| Err(("cpu_stages".to_string(), m));
+            if self.cpu_stages == 0 {
+                return err("must be at least 1 (1: a stage on a CPU holds all its cores)".into());
+            }
+            let Some(fewest) = cpus.iter().map(|a| a.cores).min() else {
+                return err(format!(
+                    "{} CPU stages asked for, but no execution place is a CPU",
+                    self.cpu_stages
+                ));
+            };
+            if self.cpu_stages > fewest {
+                return err(format!(
+                    "{} stages on a CPU of {fewest} cores: each stage holds at least one core",
+                    self.cpu_stages
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn pipeline(&self) -> PipelineSpec {
@@ -248,14 +288,17 @@ impl Policy for SearchPolicy {
             .pipeline()
             .ep_indices(ctx.device)
             .expect("validated with the scenario");
-        let places = Places::new(ctx.device, &accelerators);
+        let places = Places::moldable(ctx.device, &accelerators, self.spec.cpu_stages);
         let ops = &ctx.models[0].operators;
-        self.names = accelerators
+        self.names = places
+            .eps
             .iter()
-            .map(|&a| ctx.device.accelerators[a].name.clone())
+            .map(|ep| ctx.device.accelerators[ep.accel].name.clone())
             .collect();
-        let stages = places.eps.len().min(ops.len());
-        self.space = Space::from_cost(ops, &places.eps, stages, ctx.target());
+        // One stage per accelerator: a pool's extra slots let the search put more than one
+        // stage on a CPU, not make the pipeline longer.
+        let stages = accelerators.len().min(ops.len());
+        self.space = Space::from_cost(ops, &places.eps, places.pools.clone(), stages, ctx.target());
         self.rng = ctx.seed.stream("policy");
         let first = self.explorer.start(&self.space, &mut self.rng);
         let deployment = places.deployment(&first);
@@ -335,6 +378,11 @@ impl Policy for SearchPolicy {
                 .iter()
                 .map(|&e| self.names[e].clone())
                 .collect(),
+            best_cores: if self.space.pools.any() {
+                best.pipeline.cores.clone()
+            } else {
+                Vec::new()
+            },
             best_throughput_rps: best.throughput_rps,
             trace: self.trace.clone(),
         })

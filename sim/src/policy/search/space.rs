@@ -2,22 +2,18 @@
 //! neighbouring configurations, random points, and the computational hints (layer weights and
 //! EP speeds) that seed Pipe-Search and Shisha.
 
+use std::collections::HashSet;
+
 use rand::Rng;
 
-use crate::explore::Ep;
+use crate::explore::{CorePools, Ep};
 use crate::model::Operator;
 use crate::model::cost::{self, Target};
 use crate::rng::SimRng;
 
-/// A pipeline as the policies track it: the cuts (paper numbering) and each stage's EP (index
-/// into the EPs).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pipeline {
-    /// Cut points, `stages − 1` of them, increasing.
-    pub cuts: Vec<usize>,
-    /// Each stage's EP.
-    pub eps: Vec<usize>,
-}
+/// A pipeline as the policies track it: the cuts (paper numbering), each stage's EP (index
+/// into the EPs) and the cores each stage holds. The same point as the exhaustive search's.
+pub type Pipeline = crate::explore::Config;
 
 /// Most EP arrangements a seeding enumerates (`E!/(E−S)!` grows fast past a handful of EPs).
 pub const ARRANGEMENT_LIMIT: usize = 5040;
@@ -37,8 +33,15 @@ pub struct Space {
     /// a constant factor that balancing ignores). [proposed]
     pub weights: Vec<f64>,
     /// Each EP's speed, FLOP/s: the model's FLOPs over its predicted time alone on the EP at
-    /// batch 1 (the ranking Shisha seeds from; it captures a DLA's fallback to the GPU).
+    /// batch 1 (the ranking Shisha seeds from; it captures a DLA's fallback to the GPU), with
+    /// all the cores the EP has.
     pub speeds: Vec<f64>,
+    /// How stages share CPU cores (moldable CPU stages); none by default.
+    pub pools: CorePools,
+    /// Each EP's own cores (a pooled slot's: its CPU's).
+    pub cores: Vec<u32>,
+    /// Each pooled EP's speed holding `c` cores, at `c − 1` (empty for a fixed EP).
+    pub core_speeds: Vec<Vec<f64>>,
     /// Prefix sums of `weights`.
     prefix: Vec<f64>,
 }
@@ -52,30 +55,79 @@ impl Space {
         for w in &weights {
             prefix.push(prefix[prefix.len() - 1] + w);
         }
+        let eps = speeds.len();
         Space {
             ops: weights.len(),
-            eps: speeds.len(),
+            eps,
             stages,
             weights,
             speeds,
+            pools: CorePools::fixed(eps),
+            cores: vec![1; eps],
+            core_speeds: vec![Vec::new(); eps],
             prefix,
         }
     }
 
-    /// The space of `stages`-stage pipelines of `ops` on `eps`, with the cost model's hints:
-    /// each operator's FLOPs, and each EP's speed from the model's predicted time alone on it
-    /// at batch 1.
-    pub fn from_cost(ops: &[Operator], eps: &[Ep], stages: usize, target: Target<'_>) -> Self {
+    /// The space of `stages`-stage pipelines of `ops` on `eps` (their CPU stages moldable as
+    /// `pools` say), with the cost model's hints: each operator's FLOPs, and each EP's speed
+    /// from the model's predicted time alone on it at batch 1 (a pooled EP's at every core
+    /// count).
+    pub fn from_cost(
+        ops: &[Operator],
+        eps: &[Ep],
+        pools: CorePools,
+        stages: usize,
+        target: Target<'_>,
+    ) -> Self {
         let weights: Vec<f64> = ops.iter().map(|o| o.flops as f64).collect();
         let total: f64 = weights.iter().sum();
-        let speeds = eps
-            .iter()
-            .map(|ep| {
-                let ns = cost::plan(ops, 1, ep.accel, ep.cores, target).solo_ns();
-                total / (ns.max(1) as f64 * 1e-9)
+        let speed = |accel: usize, cores: u32| {
+            let ns = cost::plan(ops, 1, accel, cores, target).solo_ns();
+            total / (ns.max(1) as f64 * 1e-9)
+        };
+        let speeds = eps.iter().map(|ep| speed(ep.accel, ep.cores)).collect();
+        let core_speeds = (0..eps.len())
+            .map(|e| match pools.pool_of(e) {
+                Some(_) => (1..=eps[e].cores).map(|c| speed(eps[e].accel, c)).collect(),
+                None => Vec::new(),
             })
             .collect();
-        Space::new(weights, speeds, stages)
+        Space {
+            pools,
+            cores: eps.iter().map(|ep| ep.cores).collect(),
+            core_speeds,
+            ..Space::new(weights, speeds, stages)
+        }
+    }
+
+    /// EP `e`'s speed holding `cores` cores (a fixed EP's own speed whatever `cores`).
+    pub fn speed(&self, e: usize, cores: u32) -> f64 {
+        match self.core_speeds[e].get(cores.max(1) as usize - 1) {
+            Some(&s) => s,
+            None => self.speeds[e],
+        }
+    }
+
+    /// The cores stages on `eps` hold by default: a fixed EP's own; a pool's cores split evenly
+    /// over the stages on it (the earlier stages take the remainder). [proposed]
+    pub fn even_cores(&self, eps: &[usize]) -> Vec<u32> {
+        let mut seen = Vec::new();
+        eps.iter()
+            .map(|&e| match self.pools.pool_of(e) {
+                None => self.cores[e],
+                Some(p) => {
+                    let on = eps
+                        .iter()
+                        .filter(|&&f| self.pools.pool_of(f) == Some(p))
+                        .count() as u32;
+                    let before = seen.iter().filter(|&&q| q == p).count() as u32;
+                    seen.push(p);
+                    let capacity = self.pools.capacity(p);
+                    capacity / on + u32::from(before < capacity % on)
+                }
+            })
+            .collect()
     }
 
     /// Shisha's seed: the `S` fastest EPs, and over their orders the cuts that best balance
@@ -111,9 +163,10 @@ impl Space {
             .collect()
     }
 
-    /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
+    /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`, with pools counting canonical
+    /// slot orders and core splits ([`CorePools::assignments`]).
     pub fn size(&self) -> f64 {
-        crate::explore::space_size(self.ops, self.eps, self.stages)
+        crate::explore::pooled_space_size(self.ops, &self.pools, self.stages)
     }
 
     /// The operators of stage `k` of `p`.
@@ -132,53 +185,115 @@ impl Space {
     /// The hint's predicted bottleneck: the largest stage weight over its EP's speed, s.
     pub fn hint_s(&self, p: &Pipeline) -> f64 {
         (0..self.stages)
-            .map(|k| self.stage_weight(p, k) / self.speeds[p.eps[k]].max(f64::MIN_POSITIVE))
+            .map(|k| {
+                self.stage_weight(p, k) / self.speed(p.eps[k], p.cores[k]).max(f64::MIN_POSITIVE)
+            })
             .fold(0.0, f64::max)
     }
 
-    /// A configuration drawn uniformly: `S − 1` distinct cuts and `S` distinct EPs.
+    /// A configuration drawn at random: `S − 1` distinct cuts and `S` distinct EPs, uniformly;
+    /// the stages on a pool then hold a core split drawn uniformly. (With pools this is not
+    /// uniform over the space: a configuration using more of a pool's interchangeable slots has
+    /// more draws that lead to it.)
     pub fn random(&self, rng: &mut SimRng) -> Pipeline {
         // Cuts: a uniform (S−1)-subset of 1..N by partial Fisher–Yates over the candidates.
         let mut candidates: Vec<usize> = (1..self.ops).collect();
         let mut cuts = partial_shuffle(&mut candidates, self.stages - 1, rng).to_vec();
         cuts.sort_unstable();
         let mut eps: Vec<usize> = (0..self.eps).collect();
-        let eps = partial_shuffle(&mut eps, self.stages, rng).to_vec();
-        Pipeline { cuts, eps }
+        let eps = self
+            .pools
+            .canonical(partial_shuffle(&mut eps, self.stages, rng));
+        let mut cores = self.even_cores(&eps);
+        for p in 0..self.pools.count() {
+            let on: Vec<usize> = (0..eps.len())
+                .filter(|&k| self.pools.pool_of(eps[k]) == Some(p))
+                .collect();
+            if on.is_empty() {
+                continue;
+            }
+            // A uniform split: m distinct partial sums in 1..=C, as differences.
+            let mut sums: Vec<usize> = (1..=self.pools.capacity(p) as usize).collect();
+            let mut sums = partial_shuffle(&mut sums, on.len(), rng).to_vec();
+            sums.sort_unstable();
+            let mut before = 0;
+            for (&k, &sum) in on.iter().zip(&sums) {
+                cores[k] = (sum - before) as u32;
+                before = sum;
+            }
+        }
+        Pipeline { cuts, eps, cores }
     }
 
-    /// Every configuration one move away from `p`, in a fixed order: a boundary layer moved to
-    /// the neighbouring stage (each cut one operator earlier or later), two stages' EPs
-    /// swapped, or one stage moved to an EP no stage uses. (The thesis' third move, a CPU
-    /// stage's core count, is not one here: a CPU EP is a fixed group of cores,
-    /// `device.cpu_groups`.)
+    /// Every configuration one move away from `p`, in a fixed order and without repeats:
+    /// - a boundary layer moved to the neighbouring stage (each cut one operator earlier or
+    ///   later);
+    /// - two stages swapped between their EPs (each takes the other's EP and cores);
+    /// - one stage moved to an EP no stage uses (on a pool it takes the pool's free cores, and
+    ///   needs one);
+    /// - the thesis' third move, a CPU stage on a pool with one core more (a free one, or one
+    ///   from another stage on the pool) or one fewer.
     pub fn neighbours(&self, p: &Pipeline) -> Vec<Pipeline> {
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut push = |mut next: Pipeline| {
+            next.eps = self.pools.canonical(&next.eps);
+            if next != *p && seen.insert(next.clone()) {
+                out.push(next);
+            }
+        };
         for k in 0..p.cuts.len() {
             for earlier in [true, false] {
                 if let Some(next) = self.move_cut(p, k, earlier) {
-                    out.push(next);
+                    push(next);
                 }
             }
         }
         for i in 0..self.stages {
             for j in i + 1..self.stages {
-                let mut eps = p.eps.clone();
-                eps.swap(i, j);
-                out.push(Pipeline {
-                    cuts: p.cuts.clone(),
-                    eps,
-                });
+                let mut next = p.clone();
+                next.eps.swap(i, j);
+                next.cores.swap(i, j);
+                push(next);
             }
         }
         for i in 0..self.stages {
             for e in (0..self.eps).filter(|e| !p.eps.contains(e)) {
-                let mut eps = p.eps.clone();
-                eps[i] = e;
-                out.push(Pipeline {
-                    cuts: p.cuts.clone(),
-                    eps,
-                });
+                let cores = match self.pools.pool_of(e) {
+                    None => self.cores[e],
+                    Some(q) if self.pools.pool_of(p.eps[i]) == Some(q) => continue,
+                    Some(q) => match self.pools.free(q, &p.eps, &p.cores, Some(i)) {
+                        0 => continue,
+                        free => free,
+                    },
+                };
+                let mut next = p.clone();
+                next.eps[i] = e;
+                next.cores[i] = cores;
+                push(next);
+            }
+        }
+        for i in 0..self.stages {
+            let Some(q) = self.pools.pool_of(p.eps[i]) else {
+                continue;
+            };
+            if self.pools.free(q, &p.eps, &p.cores, None) > 0 {
+                let mut next = p.clone();
+                next.cores[i] += 1;
+                push(next);
+            }
+            for j in (0..self.stages).filter(|&j| j != i) {
+                if self.pools.pool_of(p.eps[j]) == Some(q) && p.cores[j] > 1 {
+                    let mut next = p.clone();
+                    next.cores[i] += 1;
+                    next.cores[j] -= 1;
+                    push(next);
+                }
+            }
+            if p.cores[i] > 1 {
+                let mut next = p.clone();
+                next.cores[i] -= 1;
+                push(next);
             }
         }
         out
@@ -208,12 +323,9 @@ impl Space {
         if cut <= low || cut >= high {
             return None;
         }
-        let mut cuts = p.cuts.clone();
-        cuts[k] = cut;
-        Some(Pipeline {
-            cuts,
-            eps: p.eps.clone(),
-        })
+        let mut next = p.clone();
+        next.cuts[k] = cut;
+        Some(next)
     }
 
     /// `p` with one layer moved from stage `from` to the adjacent stage `to`; `None` if they are
@@ -228,17 +340,20 @@ impl Space {
         }
     }
 
-    /// The cuts that best balance the weights over the EPs `eps` (in stage order): the split
-    /// whose largest stage weight over its EP's speed is least (exact, by dynamic programming
-    /// over prefix sums).
+    /// The cuts that best balance the weights over the EPs `eps` (in stage order, put in
+    /// canonical form), the stages on a pool holding [`Space::even_cores`]: the split whose
+    /// largest stage weight over its EP's speed is least (exact, by dynamic programming over
+    /// prefix sums).
     pub fn balanced(&self, eps: &[usize]) -> Pipeline {
+        let eps = &self.pools.canonical(eps);
+        let cores = self.even_cores(eps);
         let (n, s) = (self.ops, eps.len());
         // best[k][j]: least bottleneck of the first j operators in k + 1 stages; from[k][j]: the
         // start of stage k in it.
         let mut best = vec![vec![f64::INFINITY; n + 1]; s];
         let mut from = vec![vec![0usize; n + 1]; s];
         let time = |i: usize, j: usize, k: usize| {
-            (self.prefix[j] - self.prefix[i]) / self.speeds[eps[k]].max(f64::MIN_POSITIVE)
+            (self.prefix[j] - self.prefix[i]) / self.speed(eps[k], cores[k]).max(f64::MIN_POSITIVE)
         };
         for (j, b) in best[0].iter_mut().enumerate().skip(1) {
             *b = time(0, j, 0);
@@ -263,6 +378,7 @@ impl Space {
         Pipeline {
             cuts,
             eps: eps.to_vec(),
+            cores,
         }
     }
 
@@ -313,6 +429,7 @@ mod tests {
         let p = Pipeline {
             cuts: vec![1, 4],
             eps: vec![0, 1, 2],
+            cores: vec![1; 3],
         };
         let all = s.neighbours(&p);
         // Cut 1 may go to 2 only (not 0); cut 4 to 3 or 5; three swaps; no unused EP.
@@ -329,6 +446,7 @@ mod tests {
         let q = Pipeline {
             cuts: vec![3],
             eps: vec![0, 1],
+            cores: vec![1; 2],
         };
         // Two cut moves, one swap, 2 stages × 2 unused EPs.
         assert_eq!(two.neighbours(&q).len(), 2 + 1 + 4);
@@ -359,6 +477,7 @@ mod tests {
                     let p = Pipeline {
                         cuts: vec![a, b],
                         eps: eps.clone(),
+                        cores: vec![1; 3],
                     };
                     best = best.min(s.hint_s(&p));
                 }
@@ -374,6 +493,7 @@ mod tests {
         let p = Pipeline {
             cuts: vec![1, 4],
             eps: vec![0, 1, 2],
+            cores: vec![1; 3],
         };
         assert_eq!(s.move_layer(&p, 1, 0).unwrap().cuts, [2, 4]);
         assert_eq!(s.move_layer(&p, 1, 2).unwrap().cuts, [1, 3]);

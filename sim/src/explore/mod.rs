@@ -9,8 +9,15 @@
 //! `N` operators and `E` EPs ([`DesignSpace::size`]); [`DesignSpace::exhaustive`] evaluates
 //! every one (stage times computed once per range and EP) and counts them, which is the
 //! optimum that the explorers of the adaptive-pipelines work are measured against.
+//!
+//! With moldable CPU stages ([`CorePools`]) a configuration also says how many cores each stage
+//! on a CPU holds, and the space holds every core split as well.
+
+pub mod cores;
 
 use std::collections::HashMap;
+
+pub use cores::CorePools;
 
 use crate::model::Operator;
 use crate::model::cost::{self, Target};
@@ -25,13 +32,16 @@ pub struct Ep {
 }
 
 /// One point of the design space.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     /// Cut points: stage `k` runs operators `cuts[k-1]..cuts[k]` (0-based, end-exclusive), with
     /// 0 and `N` implied, so `S − 1` of them, increasing.
     pub cuts: Vec<usize>,
     /// The EP of each stage, by index into [`DesignSpace::eps`].
     pub eps: Vec<usize>,
+    /// The cores each stage holds: its EP's own on a fixed EP, its share of the CPU on a
+    /// moldable one ([`CorePools`]).
+    pub cores: Vec<u32>,
 }
 
 /// The result of a search.
@@ -88,8 +98,9 @@ pub struct DesignSpace<'a> {
     eps: Vec<Ep>,
     stages: usize,
     target: Target<'a>,
-    /// Predicted time of operators `i..j` on EP `e`, by `(i, j, e)`.
-    times: HashMap<(usize, usize, usize), u64>,
+    pools: CorePools,
+    /// Predicted time of operators `i..j` on accelerator `a` with `c` cores, by `(i, j, a, c)`.
+    times: HashMap<(usize, usize, usize, u32), u64>,
 }
 
 impl<'a> DesignSpace<'a> {
@@ -109,6 +120,7 @@ impl<'a> DesignSpace<'a> {
         }
         Ok(DesignSpace {
             ops,
+            pools: CorePools::fixed(eps.len()),
             eps,
             stages,
             target,
@@ -116,22 +128,43 @@ impl<'a> DesignSpace<'a> {
         })
     }
 
+    /// The same space with moldable CPU stages: EPs that are slots of a pool share its cores
+    /// (`pools` must describe as many EPs as the space has).
+    pub fn with_pools(mut self, pools: CorePools) -> Self {
+        self.pools = pools;
+        self
+    }
+
     /// The EPs.
     pub fn eps(&self) -> &[Ep] {
         &self.eps
     }
 
-    /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!`.
+    /// Configurations in the space: `C(N−1, S−1) · E!/(E−S)!` without pools; with them, the
+    /// EP factor counts canonical slot orders and core splits ([`CorePools::assignments`]).
     pub fn size(&self) -> f64 {
-        space_size(self.ops.len(), self.eps.len(), self.stages)
+        pooled_space_size(self.ops.len(), &self.pools, self.stages)
     }
 
-    /// Predicted time of operators `range` alone on EP `e` at batch 1, ns (memoised).
+    /// Predicted time of operators `start..end` alone on EP `e` at batch 1 with its own cores,
+    /// ns (memoised).
     pub fn stage_ns(&mut self, start: usize, end: usize, e: usize) -> u64 {
-        let (ops, ep, target) = (self.ops, self.eps[e], self.target);
-        *self.times.entry((start, end, e)).or_insert_with(|| {
-            cost::plan(&ops[start..end], 1, ep.accel, ep.cores, target).solo_ns()
-        })
+        self.stage_ns_with(start, end, e, self.eps[e].cores)
+    }
+
+    /// Predicted time of operators `start..end` alone on EP `e` at batch 1 holding `cores`
+    /// cores, ns (memoised).
+    pub fn stage_ns_with(&mut self, start: usize, end: usize, e: usize, cores: u32) -> u64 {
+        let (ops, accel, target) = (self.ops, self.eps[e].accel, self.target);
+        *self
+            .times
+            .entry((start, end, accel, cores))
+            .or_insert_with(|| cost::plan(&ops[start..end], 1, accel, cores, target).solo_ns())
+    }
+
+    /// The cores a stage on each of `eps` holds when none is moldable: each EP's own.
+    pub fn own_cores(&self, eps: &[usize]) -> Vec<u32> {
+        eps.iter().map(|&e| self.eps[e].cores).collect()
     }
 
     /// The slowest stage's predicted time of `config`, ns.
@@ -142,14 +175,14 @@ impl<'a> DesignSpace<'a> {
             .chain(std::iter::once(n))
             .collect();
         (0..self.stages)
-            .map(|k| self.stage_ns(bounds[k], bounds[k + 1], config.eps[k]))
+            .map(|k| self.stage_ns_with(bounds[k], bounds[k + 1], config.eps[k], config.cores[k]))
             .max()
             .unwrap_or(0)
     }
 
     /// Evaluates every configuration; the best is the one with the smallest bottleneck, the
-    /// first in enumeration order (cuts lexicographic, then EP arrangements lexicographic) on
-    /// ties.
+    /// first in enumeration order (cuts lexicographic, then EP arrangements lexicographic, then
+    /// core splits lexicographic) on ties. With pools, only canonical arrangements count.
     pub fn exhaustive(&mut self) -> Result<Explored, ExploreError> {
         let size = self.size();
         if size > EXHAUSTIVE_LIMIT as f64 {
@@ -158,16 +191,26 @@ impl<'a> DesignSpace<'a> {
                 limit: EXHAUSTIVE_LIMIT,
             });
         }
-        let arrangements = arrangements(self.eps.len(), self.stages, usize::MAX);
+        let eps = &self.eps;
+        let assignments: Vec<(Vec<usize>, Vec<u32>)> =
+            arrangements(self.eps.len(), self.stages, usize::MAX)
+                .into_iter()
+                .filter(|a| self.pools.is_canonical(a))
+                .flat_map(|a| {
+                    let splits = self.pools.splits(&a, |e| eps[e].cores);
+                    splits.into_iter().map(move |c| (a.clone(), c))
+                })
+                .collect();
         let n = self.ops.len();
         let mut cuts: Vec<usize> = (1..self.stages).collect();
         let mut best: Option<(u64, Config)> = None;
         let mut evaluated = 0u64;
         loop {
-            for eps in &arrangements {
+            for (eps, cores) in &assignments {
                 let config = Config {
                     cuts: cuts.clone(),
                     eps: eps.clone(),
+                    cores: cores.clone(),
                 };
                 let t = self.bottleneck_ns(&config);
                 evaluated += 1;
@@ -191,11 +234,16 @@ impl<'a> DesignSpace<'a> {
 /// Configurations of `stages` stages over `ops` operators on `eps` EPs:
 /// `C(N−1, S−1) · E!/(E−S)!`.
 pub fn space_size(ops: usize, eps: usize, stages: usize) -> f64 {
-    let (n, e) = (ops as f64, eps as f64);
+    pooled_space_size(ops, &CorePools::fixed(eps), stages)
+}
+
+/// Configurations of `stages` stages over `ops` operators on EPs with `pools`:
+/// `C(N−1, S−1)` cut choices times [`CorePools::assignments`].
+pub fn pooled_space_size(ops: usize, pools: &CorePools, stages: usize) -> f64 {
+    let n = ops as f64;
     let choose = (0..stages.saturating_sub(1))
         .fold(1.0, |acc, k| acc * (n - 1.0 - k as f64) / (k as f64 + 1.0));
-    let arrangements = (0..stages).fold(1.0, |acc, k| acc * (e - k as f64));
-    choose * arrangements
+    choose * pools.assignments(stages)
 }
 
 /// Ordered choices of `k` distinct items of `0..n`, in lexicographic order, the first `limit`.
