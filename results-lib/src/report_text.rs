@@ -191,7 +191,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         };
         let _ = writeln!(
             out,
-            "\n  search ({}): {} configuration(s) measured ({} of {:.3e}){}, {converged}; best {:.1} req/s: cuts {:?} on {}",
+            "\n  search ({}): {} configuration(s) measured ({} of {:.3e}){}, {converged}; best {:.1} req/s: cuts {:?} on {}{}",
             search.explorer,
             search.configurations,
             share(search.configurations as f64 / search.space_size.max(1.0)),
@@ -204,6 +204,11 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             search.best_throughput_rps,
             search.best_cuts,
             search.best_placement.join(" → "),
+            if search.best_cores.is_empty() {
+                String::new()
+            } else {
+                format!(", cores {:?}", search.best_cores)
+            },
         );
     }
     if !r.tensor_sharing.is_empty() {

@@ -101,6 +101,8 @@ pub struct DesignSpace<'a> {
     pools: CorePools,
     /// Predicted time of operators `i..j` on accelerator `a` with `c` cores, by `(i, j, a, c)`.
     times: HashMap<(usize, usize, usize, u32), u64>,
+    /// Every range's time on accelerator `a` with `c` cores, by `(a, c)` ([`DesignSpace::optimum`]).
+    dense: HashMap<(usize, u32), Vec<u64>>,
 }
 
 impl<'a> DesignSpace<'a> {
@@ -125,6 +127,7 @@ impl<'a> DesignSpace<'a> {
             stages,
             target,
             times: HashMap::new(),
+            dense: HashMap::new(),
         })
     }
 
@@ -228,6 +231,136 @@ impl<'a> DesignSpace<'a> {
             bottleneck_ns,
             evaluated,
         })
+    }
+}
+
+impl DesignSpace<'_> {
+    /// The optimum without enumerating the configurations: for every canonical EP arrangement,
+    /// a dynamic programme over the stages, the operators they cover and the cores the pooled
+    /// stages hold so far gives the least bottleneck exactly (a stage's time depends only on its
+    /// operators, EP and cores). The same optimum as [`DesignSpace::exhaustive`] where both run,
+    /// possibly another configuration of equal bottleneck; it also serves spaces far too large
+    /// to enumerate, such as a 32-core CPU split four ways. Returns the configuration and its
+    /// bottleneck, ns.
+    pub fn optimum(&mut self) -> (Config, u64) {
+        let (n, s) = (self.ops.len(), self.stages);
+        let pools = self.pools.clone();
+        let caps: Vec<usize> = (0..pools.count())
+            .map(|p| pools.capacity(p) as usize)
+            .collect();
+        // The cores the pooled stages hold so far, one mixed-radix digit per pool.
+        let radix: Vec<usize> = caps
+            .iter()
+            .scan(1, |acc, &c| {
+                let r = *acc;
+                *acc *= c + 1;
+                Some(r)
+            })
+            .collect();
+        let states: usize = caps.iter().map(|c| c + 1).product();
+        let mut best: Option<(u64, Config)> = None;
+        for eps in arrangements(self.eps.len(), s, usize::MAX) {
+            if !pools.is_canonical(&eps) {
+                continue;
+            }
+            // Each stage's core options and the stage times with each.
+            let options: Vec<Vec<u32>> = eps
+                .iter()
+                .map(|&e| match pools.pool_of(e) {
+                    Some(p) => (1..=caps[p] as u32).collect(),
+                    None => vec![self.eps[e].cores],
+                })
+                .collect();
+            for (&e, cores) in eps.iter().zip(&options) {
+                for &c in cores {
+                    self.dense(self.eps[e].accel, c);
+                }
+            }
+            let time = |k: usize, c: u32| &self.dense[&(self.eps[eps[k]].accel, c)];
+            const NONE: u64 = u64::MAX;
+            // dp[(k·(n+1) + j)·states + u]: least bottleneck of operators 0..j in stages 0..=k
+            // holding pooled cores u; back: (start of stage k, its cores, u before it).
+            let at = |k: usize, j: usize, u: usize| (k * (n + 1) + j) * states + u;
+            let mut dp = vec![NONE; s * (n + 1) * states];
+            let mut back = vec![(0usize, 0u32, 0usize); s * (n + 1) * states];
+            for k in 0..s {
+                let pool = pools.pool_of(eps[k]);
+                for j in k + 1..=n - (s - 1 - k) {
+                    let starts = if k == 0 { 0..1 } else { k..j };
+                    for i in starts {
+                        for u_prev in 0..states {
+                            let before = if k == 0 {
+                                if u_prev > 0 {
+                                    break;
+                                }
+                                0
+                            } else {
+                                dp[at(k - 1, i, u_prev)]
+                            };
+                            if before == NONE {
+                                continue;
+                            }
+                            for &c in &options[k] {
+                                let u = match pool {
+                                    Some(p) => {
+                                        let held = u_prev / radix[p] % (caps[p] + 1);
+                                        if held + c as usize > caps[p] {
+                                            break;
+                                        }
+                                        u_prev + c as usize * radix[p]
+                                    }
+                                    None => u_prev,
+                                };
+                                let v = before.max(time(k, c)[i * (n + 1) + j]);
+                                if v < dp[at(k, j, u)] {
+                                    dp[at(k, j, u)] = v;
+                                    back[at(k, j, u)] = (i, c, u_prev);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let Some((u, &v)) = (0..states)
+                .map(|u| (u, &dp[at(s - 1, n, u)]))
+                .min_by_key(|(_, v)| **v)
+            else {
+                continue;
+            };
+            if v == NONE || best.as_ref().is_some_and(|(b, _)| v >= *b) {
+                continue;
+            }
+            let (mut cuts, mut cores) = (vec![0; s - 1], vec![0; s]);
+            let (mut j, mut u) = (n, u);
+            for k in (0..s).rev() {
+                let (i, c, u_prev) = back[at(k, j, u)];
+                cores[k] = c;
+                if k > 0 {
+                    cuts[k - 1] = i;
+                }
+                (j, u) = (i, u_prev);
+            }
+            best = Some((v, Config { cuts, eps, cores }));
+        }
+        let (v, config) = best.expect("a non-empty space");
+        (config, v)
+    }
+
+    /// Fills the table of every operator range's time on `accel` with `cores` cores, indexed
+    /// `start · (N + 1) + end`.
+    fn dense(&mut self, accel: usize, cores: u32) {
+        if self.dense.contains_key(&(accel, cores)) {
+            return;
+        }
+        let n = self.ops.len();
+        let mut table = vec![u64::MAX; (n + 1) * (n + 1)];
+        for i in 0..n {
+            for j in i + 1..=n {
+                table[i * (n + 1) + j] =
+                    cost::plan(&self.ops[i..j], 1, accel, cores, self.target).solo_ns();
+            }
+        }
+        self.dense.insert((accel, cores), table);
     }
 }
 
@@ -349,6 +482,96 @@ mod tests {
         assert_eq!(found.bottleneck_ns, best);
         assert_eq!(found.evaluated, count);
         assert_eq!(space.bottleneck_ns(&found.best), best);
+    }
+
+    #[test]
+    fn the_dynamic_programme_finds_the_exhaustive_optimum() {
+        let d = DeviceProfile::builtin("xavier-agx").unwrap();
+        let rt = RuntimeProfile::tensorrt();
+        let target = Target::new(&d, &rt);
+        for (model, stages) in [("alexnet", 3), ("squeezenet1_1", 2), ("resnet18", 4)] {
+            let model = crate::model::zoo::build(model, &Default::default()).unwrap();
+            let ops = &model.operators[..model.operators.len().min(40)];
+            let mut space = DesignSpace::new(ops, xavier_eps(&d), stages, target).unwrap();
+            let found = space.exhaustive().unwrap();
+            let (config, ns) = space.optimum();
+            assert_eq!(ns, found.bottleneck_ns, "{}", model.name);
+            assert_eq!(space.bottleneck_ns(&config), ns, "{}", model.name);
+        }
+    }
+
+    /// The Xavier's CPU as two slots sharing its 8 cores, beside the GPU and the two DLAs.
+    fn pooled_xavier(d: &DeviceProfile) -> (Vec<Ep>, CorePools) {
+        let cpu = d.cpu();
+        let mut eps = vec![
+            Ep {
+                accel: cpu,
+                cores: 8
+            };
+            2
+        ];
+        let mut keys = vec![Some(cpu); 2];
+        for accel in (0..d.accelerators.len()).filter(|&a| a != cpu) {
+            eps.push(Ep { accel, cores: 1 });
+            keys.push(None);
+        }
+        (eps, CorePools::new(&keys, |_| 8))
+    }
+
+    #[test]
+    fn with_moldable_cpu_stages_every_search_finds_the_brute_force_optimum() {
+        let d = DeviceProfile::builtin("xavier-agx").unwrap();
+        let rt = RuntimeProfile::tensorrt();
+        let target = Target::new(&d, &rt);
+        let model = crate::model::zoo::build("squeezenet1_1", &Default::default()).unwrap();
+        let ops = &model.operators[..12];
+        let (eps, pools) = pooled_xavier(&d);
+        let mut space = DesignSpace::new(ops, eps.clone(), 3, target)
+            .unwrap()
+            .with_pools(pools);
+        let found = space.exhaustive().unwrap();
+        assert_eq!(found.evaluated as f64, space.size());
+        let (config, ns) = space.optimum();
+        assert_eq!(ns, found.bottleneck_ns);
+        assert_eq!(space.bottleneck_ns(&config), ns);
+        // Brute force, written independently: every pair of cuts, every ordered choice of
+        // three distinct EPs (slots not merged), every core count 1..=8 on a CPU stage with the
+        // two CPU stages' together at most 8.
+        let cpu = d.cpu();
+        let time = |a: usize, b: usize, e: usize, c: u32| {
+            cost::plan(&ops[a..b], 1, eps[e].accel, c, target).solo_ns()
+        };
+        let mut best = u64::MAX;
+        for x in 1..ops.len() {
+            for y in x + 1..ops.len() {
+                let bounds = [0, x, y, ops.len()];
+                for arrangement in arrangements(eps.len(), 3, usize::MAX) {
+                    let on_cpu: Vec<usize> = (0..3)
+                        .filter(|&k| eps[arrangement[k]].accel == cpu)
+                        .collect();
+                    for c0 in 1..=8u32 {
+                        for c1 in 1..=8u32 {
+                            if on_cpu.len() == 2 && c0 + c1 > 8 {
+                                continue;
+                            }
+                            let t = (0..3)
+                                .map(|k| {
+                                    let c = match on_cpu.iter().position(|&q| q == k) {
+                                        Some(0) => c0,
+                                        Some(_) => c1,
+                                        None => 1,
+                                    };
+                                    time(bounds[k], bounds[k + 1], arrangement[k], c)
+                                })
+                                .max()
+                                .unwrap();
+                            best = best.min(t);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(found.bottleneck_ns, best);
     }
 
     #[test]

@@ -50,10 +50,11 @@ pub struct SearchSpec {
     /// Most distinct configurations measured; the search then stops at its best. Default 2000.
     #[serde(default = "default_budget")]
     pub budget: u32,
-    /// Stages a CPU may host. With 1 (the default) a stage on a CPU holds all its cores; with
-    /// more, the CPU is offered as that many slots whose stages share its cores (moldable CPU
-    /// stages: each holds 1 or more, together at most all), and the explorers also move a CPU
-    /// stage's cores ±1 (the thesis' third move, ../shared/THESIS.md §1).
+    /// Stages on each CPU. With 1 (the default) a stage on a CPU holds all its cores; with
+    /// more, the CPU is offered as that many EPs (slots) whose stages share its cores (moldable
+    /// CPU stages: each holds 1 or more, together at most all), so the pipeline has that many
+    /// more stages, and the explorers also move a CPU stage's cores ±1 (the thesis' third move,
+    /// ../shared/THESIS.md §1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub cpu_stages: u32,
 }
@@ -295,9 +296,8 @@ impl Policy for SearchPolicy {
             .iter()
             .map(|ep| ctx.device.accelerators[ep.accel].name.clone())
             .collect();
-        // One stage per accelerator: a pool's extra slots let the search put more than one
-        // stage on a CPU, not make the pipeline longer.
-        let stages = accelerators.len().min(ops.len());
+        // One stage per EP (the thesis' S = E), a pool's slots each one.
+        let stages = places.eps.len().min(ops.len());
         self.space = Space::from_cost(ops, &places.eps, places.pools.clone(), stages, ctx.target());
         self.rng = ctx.seed.stream("policy");
         let first = self.explorer.start(&self.space, &mut self.rng);

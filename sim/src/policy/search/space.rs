@@ -487,6 +487,78 @@ mod tests {
         assert_eq!(s.arrangements().len(), 6);
     }
 
+    /// Five operators, two stages; EPs 0 and 1 slots of a 3-core CPU, EP 2 fixed.
+    fn pooled() -> Space {
+        Space {
+            pools: CorePools::new(&[Some(0), Some(0), None], |_| 3),
+            cores: vec![3, 3, 1],
+            core_speeds: vec![vec![1.0, 1.8, 2.4], vec![1.0, 1.8, 2.4], Vec::new()],
+            ..Space::new(vec![1.0, 3.0, 2.0, 2.0, 1.0], vec![2.4, 2.4, 4.0], 2)
+        }
+    }
+
+    /// A configuration of `s` is canonical and holds its cores within bounds.
+    fn assert_valid(s: &Space, p: &Pipeline) {
+        assert!(s.pools.is_canonical(&p.eps), "{p:?}");
+        let eps: HashSet<_> = p.eps.iter().collect();
+        assert_eq!(eps.len(), s.stages, "{p:?}");
+        assert!(
+            p.cuts.windows(2).all(|w| w[0] < w[1]) && p.cuts[0] >= 1,
+            "{p:?}"
+        );
+        for (k, &e) in p.eps.iter().enumerate() {
+            match s.pools.pool_of(e) {
+                Some(_) => assert!(p.cores[k] >= 1, "{p:?}"),
+                None => assert_eq!(p.cores[k], s.cores[e], "{p:?}"),
+            }
+        }
+        let held: u32 = (0..s.stages)
+            .filter(|&k| s.pools.pool_of(p.eps[k]).is_some())
+            .map(|k| p.cores[k])
+            .sum();
+        assert!(held <= 3, "{p:?}");
+    }
+
+    #[test]
+    fn with_moldable_cpu_stages_the_moves_reach_every_configuration_and_no_other() {
+        let s = pooled();
+        // Cuts C(4, 1) = 4; EP side: CPU+CPU with (1,1), (1,2), (2,1); CPU with 1, 2 or 3
+        // cores then the fixed EP, or the other way round: 3 + 3 + 3 = 9.
+        assert_eq!(s.size(), 4.0 * 9.0);
+        let start = s.balanced(&[2, 0]);
+        assert_valid(&s, &start);
+        let mut reached = HashSet::from([start.clone()]);
+        let mut frontier = vec![start];
+        while let Some(p) = frontier.pop() {
+            for n in s.neighbours(&p) {
+                assert_valid(&s, &n);
+                if reached.insert(n.clone()) {
+                    frontier.push(n);
+                }
+            }
+        }
+        assert_eq!(reached.len() as f64, s.size());
+        let mut rng = RunSeed(4).stream("t");
+        let drawn: HashSet<Pipeline> = (0..3000).map(|_| s.random(&mut rng)).collect();
+        assert_eq!(drawn, reached);
+        // The third move: a CPU stage gives a core to the other, takes a free one, or frees one.
+        let p = Pipeline {
+            cuts: vec![2],
+            eps: vec![0, 1],
+            cores: vec![1, 1],
+        };
+        let core_moves: Vec<Vec<u32>> = s
+            .neighbours(&p)
+            .into_iter()
+            .filter(|n| n.cuts == p.cuts && n.eps == p.eps)
+            .map(|n| n.cores)
+            .collect();
+        assert_eq!(core_moves, [vec![2, 1], vec![1, 2]]);
+        // Even cores and the balance over them: 3 cores as 2 + 1.
+        assert_eq!(s.even_cores(&[0, 1]), [2, 1]);
+        assert_eq!(s.balanced(&[1, 0]).eps, [0, 1]);
+    }
+
     #[test]
     fn a_layer_moves_only_between_adjacent_stages_and_never_empties_one() {
         let s = space();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::Pipeline;
 use crate::report::{Report, SearchSummary};
 use crate::scenario::Scenario;
 use crate::simulation::Simulation;
@@ -161,8 +162,104 @@ fn bad_explorer_parameters_name_their_field() {
             "kind = \"hill_climb\"\neps = [\"gpu\", \"npu\"]",
             "policy.eps",
         ),
+        (
+            "kind = \"pipe_search\"\ncpu_stages = 0",
+            "policy.cpu_stages",
+        ),
+        (
+            "kind = \"pipe_search\"\ncpu_stages = 9",
+            "policy.cpu_stages",
+        ),
+        (
+            "kind = \"pipe_search\"\neps = [\"gpu\", \"dla0\"]\ncpu_stages = 2",
+            "policy.cpu_stages",
+        ),
     ] {
         let e = parse(policy);
         assert!(e.contains(field), "{policy}: {e}");
     }
+}
+
+#[test]
+fn moldable_cpu_stages_are_searched_with_their_cores_and_deployed_as_asked() {
+    // AlexNet on the Xavier with its CPU as three stages sharing 8 cores: six stages.
+    let policy = "kind = \"pipe_search\"\ninterval = \"200ms\"\ncpu_stages = 3\nbudget = 40";
+    let a = run(policy, 3, "60s");
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&run(policy, 3, "60s")).unwrap()
+    );
+    let s = search(&a);
+    assert_eq!(s.best_placement.len(), 6);
+    assert_eq!(s.best_cores.len(), 6);
+    let cpu: Vec<u32> = (0..6)
+        .filter(|&k| s.best_placement[k] == "cpu")
+        .map(|k| s.best_cores[k])
+        .collect();
+    assert_eq!(cpu.len(), 3, "{s:?}");
+    assert!(
+        cpu.iter().all(|&c| c >= 1) && cpu.iter().sum::<u32>() <= 8,
+        "{s:?}"
+    );
+    assert!(
+        s.configurations >= 2 && s.best_throughput_rps > 0.0,
+        "{s:?}"
+    );
+    assert_eq!(a.refused_reconfigurations, 0);
+    // The same run without moldable stages has no cores to report.
+    let fixed = run(
+        "kind = \"pipe_search\"\ninterval = \"200ms\"\nbudget = 5",
+        3,
+        "10s",
+    );
+    assert!(search(&fixed).best_cores.is_empty());
+}
+
+#[test]
+fn a_moldable_pipeline_is_observed_as_it_was_placed() {
+    use crate::hardware::profile::DeviceProfile;
+    use crate::policy::pipeline::{Places, observed};
+    use crate::policy::{Observation, PartitionObservation};
+
+    let d = DeviceProfile::builtin("xavier-agx").unwrap();
+    let places = Places::moldable(&d, &(0..d.accelerators.len()).collect::<Vec<_>>(), 2);
+    assert_eq!(places.eps.len(), d.accelerators.len() + 1);
+    let cpu = d.cpu();
+    let slots: Vec<usize> = (0..places.eps.len())
+        .filter(|&e| places.eps[e].accel == cpu)
+        .collect();
+    let gpu = (0..places.eps.len())
+        .find(|&e| d.accelerators[places.eps[e].accel].name == "gpu")
+        .unwrap();
+    // CPU (3 cores) → GPU → CPU (5 cores).
+    let p = Pipeline {
+        cuts: vec![4, 9],
+        eps: vec![slots[0], gpu, slots[1]],
+        cores: vec![3, 1, 5],
+    };
+    let placement = places.placement(&p);
+    let cores: Vec<u32> = placement.iter().map(|s| s.config.cpu_cores).collect();
+    assert_eq!(cores, [3, 1, 5]);
+    let n = d.accelerators.len();
+    let bounds = [0, 4, 9, 12];
+    let observation = Observation {
+        partitions: placement
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let mut instances = vec![0; n];
+                let mut held = vec![0; n];
+                instances[s.accelerator] = 1;
+                held[s.accelerator] = s.config.cpu_cores;
+                PartitionObservation {
+                    ops: bounds[k]..bounds[k + 1],
+                    instances,
+                    cores: held,
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(observed(&observation, &places), Some(p));
 }
