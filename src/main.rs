@@ -82,6 +82,11 @@ enum Command {
         /// places of 8 cores": `--cpu-groups 4 --cpu-cores 8` on server-32core).
         #[arg(long, default_value_t = 1)]
         cpu_groups: u32,
+        /// Moldable CPU stages: the `--cpu-groups` places share the CPU's cores, each stage on
+        /// the CPU holding 1 or more and together at most all, and the search chooses the split
+        /// too (`--cpu-cores` is then ignored).
+        #[arg(long)]
+        moldable: bool,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -320,8 +325,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             stages,
             cpu_cores,
             cpu_groups,
+            moldable,
             json,
-        } => explore(scenario.as_deref(), stages, cpu_cores, cpu_groups, json),
+        } => explore(
+            scenario.as_deref(),
+            stages,
+            ExploreCpu {
+                cores: cpu_cores,
+                groups: cpu_groups,
+                moldable,
+            },
+            json,
+        ),
         Command::Models {
             action: Some(action),
             ..
@@ -508,80 +523,120 @@ fn validate(path: &Path, force: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How `infscaler explore` offers the CPU.
+struct ExploreCpu {
+    /// Cores of each group (fixed groups).
+    cores: u32,
+    /// Groups: execution places on the CPU.
+    groups: u32,
+    /// Whether the groups share the CPU's cores.
+    moldable: bool,
+}
+
 fn explore(
     scenario: Option<&Path>,
     stages: usize,
-    cpu_cores: u32,
-    cpu_groups: u32,
+    cpu: ExploreCpu,
     json: bool,
 ) -> Result<ExitCode> {
-    use infscaler_sim::explore::{DesignSpace, Ep};
+    use infscaler_sim::explore::{CorePools, DesignSpace, Ep, ExploreError};
     let (_, resolved) = load_scenario(scenario)?;
     let device = &resolved.device;
     let model = &resolved.models[0];
     let is_cpu = |a: &infscaler_sim::hardware::profile::AcceleratorSpec| {
         a.kind == infscaler_sim::hardware::AcceleratorKind::Cpu
     };
-    let cpu = &device.accelerators[device.cpu()];
-    if cpu_cores == 0
-        || cpu_groups == 0
-        || u64::from(cpu_cores) * u64::from(cpu_groups) > u64::from(cpu.cores)
-    {
+    let the_cpu = &device.accelerators[device.cpu()];
+    let fits = if cpu.moldable {
+        cpu.groups >= 1 && cpu.groups <= the_cpu.cores
+    } else {
+        cpu.cores >= 1
+            && cpu.groups >= 1
+            && u64::from(cpu.cores) * u64::from(cpu.groups) <= u64::from(the_cpu.cores)
+    };
+    if !fits {
+        if cpu.moldable {
+            anyhow::bail!(
+                "--cpu-groups {} moldable stages need at least one core each; {}'s CPU has {}",
+                cpu.groups,
+                device.name,
+                the_cpu.cores
+            );
+        }
         anyhow::bail!(
-            "--cpu-groups {cpu_groups} × --cpu-cores {cpu_cores} does not fit the {} cores of {}'s CPU",
+            "--cpu-groups {} × --cpu-cores {} does not fit the {} cores of {}'s CPU",
+            cpu.groups,
             cpu.cores,
+            the_cpu.cores,
             device.name
         );
     }
-    let eps: Vec<Ep> = device
-        .accelerators
-        .iter()
-        .enumerate()
-        .flat_map(|(accel, a)| {
-            let (groups, cores) = if is_cpu(a) {
-                (cpu_groups, cpu_cores)
-            } else {
-                (1, 1)
-            };
-            (0..groups).map(move |_| Ep { accel, cores })
-        })
-        .collect();
-    let mut space = DesignSpace::new(&model.operators, eps, stages, resolved.target())?;
+    let mut eps = Vec::new();
+    let mut keys = Vec::new();
+    for (accel, a) in device.accelerators.iter().enumerate() {
+        let (groups, cores, key) = match (is_cpu(a), cpu.moldable) {
+            (true, true) => (cpu.groups, a.cores, Some(accel)),
+            (true, false) => (cpu.groups, cpu.cores, None),
+            (false, _) => (1, 1, None),
+        };
+        for _ in 0..groups {
+            eps.push(Ep { accel, cores });
+            keys.push(key);
+        }
+    }
+    let pools = CorePools::new(&keys, |accel| device.accelerators[accel].cores);
+    let mut space =
+        DesignSpace::new(&model.operators, eps, stages, resolved.target())?.with_pools(pools);
     let started = std::time::Instant::now();
-    let found = space.exhaustive()?;
+    // Every configuration where the space is small enough; else the dynamic programme, which
+    // finds the same optimum without enumerating.
+    let (best, bottleneck_ns, evaluated) = match space.exhaustive() {
+        Ok(found) => (found.best, found.bottleneck_ns, Some(found.evaluated)),
+        Err(ExploreError::TooLarge { .. }) => {
+            let (best, ns) = space.optimum();
+            (best, ns, None)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let seconds = started.elapsed().as_secs_f64();
+    let throughput_rps = 1e9 / bottleneck_ns.max(1) as f64;
     let eps = space.eps().to_vec();
-    let ep_name = |e: usize| {
-        let ep = eps[e];
-        let a = &device.accelerators[ep.accel];
-        if a.kind == infscaler_sim::hardware::AcceleratorKind::Cpu {
-            format!("{} ({} cores)", a.name, ep.cores)
+    let ep_name = |e: usize, cores: u32| {
+        let a = &device.accelerators[eps[e].accel];
+        if is_cpu(a) {
+            format!("{} ({cores} cores)", a.name)
         } else {
             a.name.clone()
         }
     };
     let bounds: Vec<usize> = std::iter::once(0)
-        .chain(found.best.cuts.iter().copied())
+        .chain(best.cuts.iter().copied())
         .chain(std::iter::once(model.operators.len()))
         .collect();
     let stage_rows: Vec<(usize, usize, String, f64)> = (0..stages)
         .map(|k| {
-            let e = found.best.eps[k];
-            let ns = space.stage_ns(bounds[k], bounds[k + 1], e);
-            (bounds[k] + 1, bounds[k + 1], ep_name(e), ns as f64 / 1e6)
+            let (e, cores) = (best.eps[k], best.cores[k]);
+            let ns = space.stage_ns_with(bounds[k], bounds[k + 1], e, cores);
+            (bounds[k] + 1, bounds[k + 1], ep_name(e, cores), ns as f64 / 1e6)
         })
         .collect();
+    let how = match evaluated {
+        Some(n) => format!("all {n} evaluated"),
+        None => "too many to enumerate: optimum by dynamic programme".to_string(),
+    };
     if json {
         let v = serde_json::json!({
             "model": model.name,
             "device": device.name,
             "stages": stages,
+            "moldable": cpu.moldable,
             "space_size": space.size(),
-            "evaluated": found.evaluated,
+            "evaluated": evaluated,
             "search_s": seconds,
-            "cuts": found.best.cuts,
-            "bottleneck_ms": found.bottleneck_ns as f64 / 1e6,
-            "throughput_rps": found.throughput_rps(),
+            "cuts": best.cuts,
+            "cores": best.cores,
+            "bottleneck_ms": bottleneck_ns as f64 / 1e6,
+            "throughput_rps": throughput_rps,
             "partitions": stage_rows.iter().map(|(first, last, ep, ms)| serde_json::json!({
                 "first_op": first, "last_op": last, "ep": ep, "predicted_ms": ms,
             })).collect::<Vec<_>>(),
@@ -589,7 +644,7 @@ fn explore(
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{} on {}: {stages} stages, {:.0} configurations, all evaluated in {seconds:.2} s",
+            "{} on {}: {stages} stages, {:.0} configurations, {how} in {seconds:.2} s",
             model.name,
             device.name,
             space.size()
@@ -600,9 +655,9 @@ fn explore(
         println!(
             "best: cuts {:?} (policy.stages[].cuts), bottleneck {:.3} ms, {:.1} req/s predicted \
              (batch 1, stage times alone, hand-offs left out)",
-            found.best.cuts,
-            found.bottleneck_ns as f64 / 1e6,
-            found.throughput_rps()
+            best.cuts,
+            bottleneck_ns as f64 / 1e6,
+            throughput_rps
         );
     }
     Ok(ExitCode::SUCCESS)

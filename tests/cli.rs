@@ -764,3 +764,48 @@ fn explore_searches_the_whole_design_space_and_prints_the_best_pipeline() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit the 32 cores"));
 }
+
+#[test]
+fn explore_with_moldable_cpu_stages_splits_the_cores_and_never_does_worse() {
+    let explore = |extra: &[&str]| {
+        let mut args = vec![
+            "explore",
+            "scenarios/examples/vgg16-server-4ep.toml",
+            "--stages",
+            "4",
+            "--cpu-groups",
+            "4",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        json_of(&infscaler(&args))
+    };
+    let fixed = explore(&["--cpu-cores", "8"]);
+    let moldable = explore(&["--moldable"]);
+    // Too many configurations to enumerate (every 4-way split of 32 cores, C(32, 4) of them,
+    // times the cuts): the dynamic programme answers.
+    assert!(moldable["space_size"].as_f64().unwrap() > 1e8);
+    assert!(moldable["evaluated"].is_null());
+    let cores: Vec<u64> = moldable["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert_eq!(cores.len(), 4);
+    assert!(cores.iter().all(|&c| c >= 1) && cores.iter().sum::<u64>() <= 32);
+    // Four groups of 8 cores is one of the splits it considered.
+    assert!(
+        moldable["bottleneck_ms"].as_f64().unwrap() <= fixed["bottleneck_ms"].as_f64().unwrap(),
+        "{moldable} vs {fixed}"
+    );
+    let out = infscaler(&[
+        "explore",
+        "scenarios/examples/vgg16-server-4ep.toml",
+        "--cpu-groups",
+        "33",
+        "--moldable",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least one core each"));
+}
