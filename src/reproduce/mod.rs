@@ -25,6 +25,7 @@ mod report;
 mod stats;
 mod table2;
 mod thesis;
+mod thesis_moldable;
 mod thesis_report;
 
 use std::fs;

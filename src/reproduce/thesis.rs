@@ -49,27 +49,28 @@ pub(super) struct Setting {
     interferer: &'static str,
     /// The engine-build cost on GPU and DLA, as `[serving.reconfiguration]` writes it.
     build: &'static str,
-    /// The policy's `eps` line, where not every accelerator is an EP.
-    eps: &'static str,
+    /// Lines the `[policy]` table adds: its `eps` where not every accelerator is an EP, its
+    /// `cpu_stages` where CPU stages are moldable.
+    policy_lines: &'static str,
 }
 
-const SERVER: Setting = Setting {
+pub(super) const SERVER: Setting = Setting {
     id: "server",
     device: "profile = \"server-32core\"\ncpu_groups = 4",
     interferer: "on = \"cpu1\"\ncores = 6",
     // CPU EPs only: a repartitioning builds no engine (ONNX Runtime sessions on CPU).
     build: "0s",
-    eps: "",
+    policy_lines: "",
 };
 
-const XAVIER: Setting = Setting {
+pub(super) const XAVIER: Setting = Setting {
     id: "xavier",
     device: "profile = \"xavier-agx\"",
     interferer: "on = \"gpu\"\nshare = 0.5",
     // [assumed]: TensorRT builds take seconds to minutes (NVIDIA/TensorRT#1841); §4 of the
     // report sweeps 0–60 s.
     build: "2s",
-    eps: "",
+    policy_lines: "",
 };
 
 const XAVIER_GROUPS: Setting = Setting {
@@ -79,7 +80,28 @@ const XAVIER_GROUPS: Setting = Setting {
     // [assumed], as the Xavier's; this setting's EPs are CPU groups, which build nothing.
     build: "2s",
     // The thesis' layout on the Xavier's CPU alone: four EPs of two cores.
-    eps: "eps = [\"cpu0\", \"cpu1\", \"cpu2\", \"cpu3\"]",
+    policy_lines: "eps = [\"cpu0\", \"cpu1\", \"cpu2\", \"cpu3\"]",
+};
+
+/// Moldable CPU stages (Pipe-Search's third move, THESIS.md §1): the server's 32 cores as one
+/// CPU hosting the four stages, the explorers choosing each stage's cores as well as its layers.
+pub(super) const SERVER_MOLDABLE: Setting = Setting {
+    id: "server-moldable",
+    device: "profile = \"server-32core\"",
+    interferer: "",
+    build: "0s",
+    policy_lines: "cpu_stages = 4",
+};
+
+/// Moldable CPU stages on the Xavier: its CPU as two stages sharing 8 cores, beside the GPU and
+/// the two DLAs (five stages).
+pub(super) const XAVIER_MOLDABLE: Setting = Setting {
+    id: "xavier-moldable",
+    device: "profile = \"xavier-agx\"",
+    interferer: "",
+    // [assumed], as the Xavier's.
+    build: "2s",
+    policy_lines: "cpu_stages = 2",
 };
 
 /// ResNet-152 on more EPs (T361): 1 to 4 EPs of 8 cores (hardware grows with them), then the
@@ -149,7 +171,7 @@ const fn scaling(id: &'static str, device: &'static str, eps: &'static str) -> S
         device,
         interferer: "",
         build: "0s",
-        eps,
+        policy_lines: eps,
     }
 }
 
@@ -206,8 +228,8 @@ impl Job {
              [workload]\nkind = \"poisson\"\nrate_per_s = {rate}\n{serving}\
              [serving.reconfiguration]\ngpu = \"{build}\"\ndla = \"{build}\"\n\
              [run]\nduration = \"{d}s\"\nwarmup = \"2s\"\nseries_interval = \"{series}\"\n\
-             [policy]\n{policy}\n{eps}\n{interference}",
-            eps = self.setting.eps,
+             [policy]\n{policy}\n{lines}\n{interference}",
+            lines = self.setting.policy_lines,
             key = self.key,
             device = self.setting.device,
             model = self.model,
@@ -216,13 +238,38 @@ impl Job {
         )
     }
 
-    fn run(&self) -> Result<Report> {
-        let scenario = Scenario::parse(&self.text(), &self.key, Path::new("."))
+    /// The job's scenario, resolved.
+    fn resolve(&self) -> Result<infscaler_sim::ResolvedScenario> {
+        Scenario::parse(&self.text(), &self.key, Path::new("."))
             .and_then(|s| s.resolve())
-            .map_err(|e| anyhow!("{}: {e}", self.key))?;
+            .map_err(|e| anyhow!("{}: {e}", self.key))
+    }
+
+    fn run(&self) -> Result<Report> {
+        let scenario = self.resolve()?;
         let sim = Simulation::new(&scenario, None).map_err(|e| anyhow!("{}: {e}", self.key))?;
         Ok(sim.run())
     }
+}
+
+/// The scenario of `model` in `setting` with the `[policy]` body `policy` (no interference),
+/// resolved: what the cost-model optima are computed on.
+pub(super) fn resolve(
+    setting: Setting,
+    model: &'static str,
+    policy: &str,
+) -> Result<infscaler_sim::ResolvedScenario> {
+    Job {
+        key: format!("{}/{model}/optimum", setting.id),
+        setting,
+        model,
+        policy: policy.to_string(),
+        rate: None,
+        interference: None,
+        build: None,
+        duration_s: 30,
+    }
+    .resolve()
 }
 
 /// Mean served throughput over the series points in `[from, to)`, req/s.
@@ -346,18 +393,30 @@ fn jobs(quick: bool) -> Vec<Job> {
     } else {
         &["resnet50", "yolov3", "vgg16"]
     };
-    for setting in [SERVER, XAVIER] {
+    for setting in [SERVER, XAVIER, SERVER_MOLDABLE, XAVIER_MOLDABLE] {
+        let moldable = setting.policy_lines.contains("cpu_stages");
         for &model in search_models {
-            jobs.push(Job {
-                interference: None,
-                duration_s: 30,
-                ..job(setting, model, "exhaustive", "kind = \"odin\"")
-            });
-            for (label, policy) in explorers() {
+            if moldable && model == "yolov3" {
+                continue;
+            }
+            if !moldable {
+                jobs.push(Job {
+                    interference: None,
+                    duration_s: 30,
+                    ..job(setting, model, "exhaustive", "kind = \"odin\"")
+                });
+            }
+            let explorers = explorers();
+            let explorers = if moldable {
+                &explorers[..super::thesis_moldable::EXPLORERS]
+            } else {
+                &explorers[..]
+            };
+            for (label, policy) in explorers {
                 let budget = if quick { 60 } else { 2000 };
                 // A configuration costs about two windows and a build: enough time for the
                 // budget, plus 30 s to measure where the search settled.
-                let per_config = if setting.id == "server" { 1 } else { 4 };
+                let per_config = if setting.build == "0s" { 1 } else { 4 };
                 jobs.push(Job {
                     interference: None,
                     duration_s: budget * per_config + 30,
@@ -449,6 +508,7 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
     let latency = latency_jobs(&reports, quick);
     reports.extend(run_all(&latency, &pool)?);
     let exhaustive = exhaustive_optima(quick, &reports)?;
+    let moldable = super::thesis_moldable::optima(quick, &reports)?;
 
     let csv = runs_csv(all.iter().chain(&latency), &reports);
     atomic::write_bytes(&data.join("runs.csv"), csv.as_bytes())?;
@@ -456,7 +516,8 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
         .iter()
         .filter_map(|j| Some((j.key.clone(), j.rate?)))
         .collect();
-    let report = super::thesis_report::write(&reports, &exhaustive, &rates, quick);
+    let mut report = super::thesis_report::write(&reports, &exhaustive, &rates, quick);
+    report.push_str(&super::thesis_moldable::section(&reports, &moldable));
     let path = out_dir.join("REPORT.md");
     atomic::write_bytes(&path, report.as_bytes())?;
     eprintln!(
