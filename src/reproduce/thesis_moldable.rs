@@ -299,8 +299,8 @@ pub(super) fn section(
         "**Mechanism.** {}\n\n\
          The explorers seeded by the computational hints (Pipe-Search, Shisha) settle on \
          configurations the cost model puts at {} of the moldable optimum; those starting at \
-         random (random walk, hill climbing, annealing) at {}: the core splits multiply a space \
-         already too large for single moves from a random point.\n",
+         random (random walk, hill climbing, annealing) at {}, for the reason §7 gives: a \
+         random point is far from balanced and one move changes the bottleneck little.\n",
         why.join(" "),
         spread(&seeded),
         spread(&unseeded),
@@ -323,9 +323,9 @@ fn mechanism(title: &str, model: &str, m: &Moldable, gain: f64) -> String {
     } else {
         format!(
             "{title}, {model} ({:+.1} %): the fixed optimum's stages all run on CPU cores and its \
-             fastest stage already takes {:.1} % of its slowest's time; moving cores between \
-             stages can close at most that {:.1} % gap (a stage's time does not fall in \
-             proportion to its cores), so the gain is bounded by the imbalance the cuts leave.",
+             fastest stage already takes {:.1} % of its slowest's time: the cuts alone leave a \
+             {:.1} % gap for core moves to balance (and a stage's time does not fall in \
+             proportion to its cores).",
             100.0 * gain,
             100.0 * m.fixed_balance,
             100.0 * (1.0 - m.fixed_balance)
