@@ -311,12 +311,20 @@ pub(super) fn section(
 /// Why moldability gains what it gains in one (setting, model), from its optima.
 fn mechanism(title: &str, model: &str, m: &Moldable, gain: f64) -> String {
     let (held, cores) = m.cores_held;
-    if !m.fixed_slowest.starts_with("cpu") {
+    if !m.fixed_slowest.starts_with("cpu") && held < cores {
         format!(
             "{title}, {model} ({:+.1} %): the fixed optimum's slowest stage is on {}, and the \
              moldable optimum's CPU stages hold {held} of the CPU's {cores} cores: the CPU has \
              cores to spare, so what bounds the pipeline is how finely layers divide between the \
              accelerators, which core splits do not change.",
+            100.0 * gain,
+            m.fixed_slowest
+        )
+    } else if !m.fixed_slowest.starts_with("cpu") {
+        format!(
+            "{title}, {model} ({:+.1} %): the fixed optimum's slowest stage is on {}; the \
+             moldable optimum's CPU stages hold all {cores} cores, taking what layers they can \
+             from the accelerators' stages.",
             100.0 * gain,
             m.fixed_slowest
         )
