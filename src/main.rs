@@ -617,7 +617,12 @@ fn explore(
         .map(|k| {
             let (e, cores) = (best.eps[k], best.cores[k]);
             let ns = space.stage_ns_with(bounds[k], bounds[k + 1], e, cores);
-            (bounds[k] + 1, bounds[k + 1], ep_name(e, cores), ns as f64 / 1e6)
+            (
+                bounds[k] + 1,
+                bounds[k + 1],
+                ep_name(e, cores),
+                ns as f64 / 1e6,
+            )
         })
         .collect();
     let how = match evaluated {

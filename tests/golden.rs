@@ -27,6 +27,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "shisha-resnet50-xavier",
         "scenarios/examples/shisha-resnet50-xavier.toml",
     ),
+    // Pipe-Search with moldable CPU stages: core splits searched with the cuts.
+    (
+        "pipe-search-moldable-server",
+        "scenarios/examples/pipe-search-moldable-server.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

@@ -205,7 +205,9 @@ pub(super) fn section(
          `cpu_stages` EPs that share its cores: a configuration also says how many cores each \
          CPU stage holds (1 or more, together at most all), and the explorers' move primitive \
          gains a CPU stage's ±1 core (a free core, or one from another stage on the CPU). \
-         Shisha moves layers only, its seed splitting the CPU's cores evenly. The optimum over \
+         The hints' seeds (Pipe-Search's, Shisha's) balance layer weight over each EP's \
+         speed with the cores it holds, choosing the core split with the cuts; Shisha then \
+         moves layers only. The optimum over \
          cuts, EPs and core splits comes from the cost model by a dynamic programme over \
          stages, operators and cores held (exact, no runs); the fixed setting's optimum is the \
          same programme on fixed EPs.\n"
