@@ -59,8 +59,11 @@ pub fn with_policy(scenario: &Scenario, kind: &str) -> Result<Scenario, String> 
     let pipelines = |k: &str| PIPELINE_POLICIES.contains(&k);
     s.policy = if pipelines(kind) && pipelines(scenario.policy.name()) {
         let own = policy_params(&scenario.policy);
-        let shared: toml::Table = ["eps", "interval"]
+        // Moldable CPU stages are the explorers' (ODIN and LLS keep fixed EPs).
+        let explorer = !["odin", "lls"].contains(&kind);
+        let shared: toml::Table = ["eps", "interval", "cpu_stages"]
             .iter()
+            .filter(|&&k| k != "cpu_stages" || explorer)
             .filter_map(|&k| Some((k.to_string(), own.get(k)?.clone())))
             .collect();
         policy_from_params(kind, shared)?
@@ -71,8 +74,8 @@ pub fn with_policy(scenario: &Scenario, kind: &str) -> Result<Scenario, String> 
 }
 
 /// Starts one run per compared system ([`compared_policies`]), in parallel, each with the
-/// policy's default parameters (the scenario's own `eps` kept for pipeline policies) on the same
-/// scenario and seed.
+/// policy's default parameters (the scenario's own `eps`, `interval` and, for the explorers,
+/// `cpu_stages` kept for pipeline policies) on the same scenario and seed.
 pub fn start_compare(
     scenario: &Scenario,
     repaint: Option<egui::Context>,
@@ -124,4 +127,29 @@ pub fn start_plan(
             models: resolved.models,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn comparing_a_moldable_search_keeps_its_cpu_stages_for_the_explorers_only() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../scenarios/examples/pipe-search-moldable-server.toml"),
+        )
+        .unwrap();
+        let scenario = Scenario::parse(&text, "moldable.toml", Path::new(".")).unwrap();
+        let hill = with_policy(&scenario, "hill_climb").unwrap();
+        assert_eq!(
+            policy_params(&hill.policy).get("cpu_stages"),
+            Some(&4.into())
+        );
+        let odin = with_policy(&scenario, "odin").unwrap();
+        assert_eq!(policy_params(&odin.policy).get("cpu_stages"), None);
+        assert!(odin.resolve().is_ok() && hill.resolve().is_ok());
+    }
 }

@@ -283,6 +283,40 @@ pub(super) fn section(
                 m.fixed_rps,
                 100.0 * gain,
             );
+            let search = |label: &str| {
+                reports
+                    .get(&format!("{key}/search-{label}"))
+                    .and_then(|r| r.search.as_ref())
+            };
+            let best = thesis::explorers()
+                .into_iter()
+                .take(EXPLORERS)
+                .filter_map(|(label, _)| Some((label, search(label)?.best_throughput_rps)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((label, rps)) = best {
+                let _ = writeln!(
+                    out,
+                    "The best search, {label}, measured {rps:.1} req/s: {:+.1} % against the \
+                     fixed setting's predicted optimum.\n",
+                    100.0 * (rps / m.fixed_rps - 1.0)
+                );
+            }
+            // Shisha's seed: its first measurement.
+            if let Some(seed) = search("Shisha α=2")
+                .and_then(|s| s.trace.first())
+                .map(|t| t[1])
+                .filter(|&seed| seed < 0.9 * m.predicted_rps)
+            {
+                let _ = writeln!(
+                    out,
+                    "Shisha's seed measured {seed:.1} req/s, {:.0} % of the moldable optimum's \
+                     prediction: as in §7, the hints weigh layer FLOPs over each EP's \
+                     whole-model speed with its cores, which misjudges layers whose speed ratio \
+                     between EPs, or between core counts, is not the whole model's, and \
+                     single-layer moves stop after α that do not help.\n",
+                    100.0 * seed / m.predicted_rps
+                );
+            }
         }
     }
     if why.is_empty() {
@@ -333,7 +367,7 @@ fn mechanism(title: &str, model: &str, m: &Moldable, gain: f64) -> String {
     } else {
         format!(
             "{title}, {model} ({:+.1} %): the fixed optimum's stages all run on CPU cores and its \
-             fastest stage already takes {:.1} % of its slowest's time: the cuts alone leave a \
+             fastest stage takes {:.1} % of its slowest's time: the cuts alone leave a \
              {:.1} % gap for core moves to balance (and a stage's time does not fall in \
              proportion to its cores).",
             100.0 * gain,
