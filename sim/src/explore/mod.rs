@@ -14,6 +14,7 @@
 //! on a CPU holds, and the space holds every core split as well.
 
 pub mod cores;
+pub mod split;
 
 use std::collections::HashMap;
 
@@ -245,29 +246,16 @@ impl DesignSpace<'_> {
     pub fn optimum(&mut self) -> (Config, u64) {
         let (n, s) = (self.ops.len(), self.stages);
         let pools = self.pools.clone();
-        let caps: Vec<usize> = (0..pools.count())
-            .map(|p| pools.capacity(p) as usize)
-            .collect();
-        // The cores the pooled stages hold so far, one mixed-radix digit per pool.
-        let radix: Vec<usize> = caps
-            .iter()
-            .scan(1, |acc, &c| {
-                let r = *acc;
-                *acc *= c + 1;
-                Some(r)
-            })
-            .collect();
-        let states: usize = caps.iter().map(|c| c + 1).product();
         let mut best: Option<(u64, Config)> = None;
         for eps in arrangements(self.eps.len(), s, usize::MAX) {
             if !pools.is_canonical(&eps) {
                 continue;
             }
-            // Each stage's core options and the stage times with each.
+            // Each stage's core options and its times with each, by cores.
             let options: Vec<Vec<u32>> = eps
                 .iter()
                 .map(|&e| match pools.pool_of(e) {
-                    Some(p) => (1..=caps[p] as u32).collect(),
+                    Some(p) => (1..=pools.capacity(p)).collect(),
                     None => vec![self.eps[e].cores],
                 })
                 .collect();
@@ -276,71 +264,28 @@ impl DesignSpace<'_> {
                     self.dense(self.eps[e].accel, c);
                 }
             }
-            let time = |k: usize, c: u32| &self.dense[&(self.eps[eps[k]].accel, c)];
-            const NONE: u64 = u64::MAX;
-            // dp[(k·(n+1) + j)·states + u]: least bottleneck of operators 0..j in stages 0..=k
-            // holding pooled cores u; back: (start of stage k, its cores, u before it).
-            let at = |k: usize, j: usize, u: usize| (k * (n + 1) + j) * states + u;
-            let mut dp = vec![NONE; s * (n + 1) * states];
-            let mut back = vec![(0usize, 0u32, 0usize); s * (n + 1) * states];
-            for k in 0..s {
-                let pool = pools.pool_of(eps[k]);
-                for j in k + 1..=n - (s - 1 - k) {
-                    let starts = if k == 0 { 0..1 } else { k..j };
-                    for i in starts {
-                        for u_prev in 0..states {
-                            let before = if k == 0 {
-                                if u_prev > 0 {
-                                    break;
-                                }
-                                0
-                            } else {
-                                dp[at(k - 1, i, u_prev)]
-                            };
-                            if before == NONE {
-                                continue;
-                            }
-                            for &c in &options[k] {
-                                let u = match pool {
-                                    Some(p) => {
-                                        let held = u_prev / radix[p] % (caps[p] + 1);
-                                        if held + c as usize > caps[p] {
-                                            break;
-                                        }
-                                        u_prev + c as usize * radix[p]
-                                    }
-                                    None => u_prev,
-                                };
-                                let v = before.max(time(k, c)[i * (n + 1) + j]);
-                                if v < dp[at(k, j, u)] {
-                                    dp[at(k, j, u)] = v;
-                                    back[at(k, j, u)] = (i, c, u_prev);
-                                }
-                            }
-                        }
+            let tables: Vec<Vec<Option<&Vec<u64>>>> = eps
+                .iter()
+                .zip(&options)
+                .map(|(&e, cores)| {
+                    let most = cores.iter().copied().max().unwrap_or(0) as usize;
+                    let mut by_cores = vec![None; most + 1];
+                    for &c in cores {
+                        by_cores[c as usize] = self.dense.get(&(self.eps[e].accel, c));
                     }
-                }
-            }
-            let Some((u, &v)) = (0..states)
-                .map(|u| (u, &dp[at(s - 1, n, u)]))
-                .min_by_key(|(_, v)| **v)
+                    by_cores
+                })
+                .collect();
+            let time = |i: usize, j: usize, k: usize, c: u32| {
+                tables[k][c as usize].expect("filled above")[i * (n + 1) + j]
+            };
+            let Some((v, cuts, cores)) = split::min_max_split(n, &eps, &pools, &options, time)
             else {
                 continue;
             };
-            if v == NONE || best.as_ref().is_some_and(|(b, _)| v >= *b) {
-                continue;
+            if best.as_ref().is_none_or(|(b, _)| v < *b) {
+                best = Some((v, Config { cuts, eps, cores }));
             }
-            let (mut cuts, mut cores) = (vec![0; s - 1], vec![0; s]);
-            let (mut j, mut u) = (n, u);
-            for k in (0..s).rev() {
-                let (i, c, u_prev) = back[at(k, j, u)];
-                cores[k] = c;
-                if k > 0 {
-                    cuts[k - 1] = i;
-                }
-                (j, u) = (i, u_prev);
-            }
-            best = Some((v, Config { cuts, eps, cores }));
         }
         let (v, config) = best.expect("a non-empty space");
         (config, v)

@@ -346,86 +346,21 @@ impl Space {
     /// prefix sums and, with pools, the cores held so far (on equal bottlenecks the earliest
     /// cut and the fewest cores win).
     pub fn balanced(&self, eps: &[usize]) -> Pipeline {
-        let eps = &self.pools.canonical(eps);
-        let (n, s) = (self.ops, eps.len());
-        let caps: Vec<usize> = (0..self.pools.count())
-            .map(|p| self.pools.capacity(p) as usize)
-            .collect();
-        // The cores the pooled stages hold so far, one mixed-radix digit per pool.
-        let mut radix = Vec::with_capacity(caps.len());
-        let mut states = 1;
-        for c in &caps {
-            radix.push(states);
-            states *= c + 1;
-        }
+        let eps = self.pools.canonical(eps);
         let options: Vec<Vec<u32>> = eps
             .iter()
             .map(|&e| match self.pools.pool_of(e) {
-                Some(p) => (1..=caps[p] as u32).collect(),
+                Some(p) => (1..=self.pools.capacity(p)).collect(),
                 None => vec![self.cores[e]],
             })
             .collect();
         let time = |i: usize, j: usize, k: usize, c: u32| {
             (self.prefix[j] - self.prefix[i]) / self.speed(eps[k], c).max(f64::MIN_POSITIVE)
         };
-        // best[(k, j, u)]: least bottleneck of the first j operators in k + 1 stages holding
-        // pooled cores u; from: the start of stage k, its cores and u before it.
-        let at = |k: usize, j: usize, u: usize| (k * (n + 1) + j) * states + u;
-        let mut best = vec![f64::INFINITY; s * (n + 1) * states];
-        let mut from = vec![(0usize, 0u32, 0usize); s * (n + 1) * states];
-        let add = |u: usize, k: usize, c: u32| match self.pools.pool_of(eps[k]) {
-            Some(p) if u / radix[p] % (caps[p] + 1) + c as usize > caps[p] => None,
-            Some(p) => Some(u + c as usize * radix[p]),
-            None => Some(u),
-        };
-        for j in 1..=n {
-            for &c in &options[0] {
-                let Some(u) = add(0, 0, c) else { break };
-                let t = time(0, j, 0, c);
-                if t < best[at(0, j, u)] {
-                    best[at(0, j, u)] = t;
-                    from[at(0, j, u)] = (0, c, 0);
-                }
-            }
-        }
-        for k in 1..s {
-            for j in k + 1..=n {
-                for i in k..j {
-                    for u_prev in 0..states {
-                        let before = best[at(k - 1, i, u_prev)];
-                        if before == f64::INFINITY {
-                            continue;
-                        }
-                        for &c in &options[k] {
-                            let Some(u) = add(u_prev, k, c) else { break };
-                            let t = before.max(time(i, j, k, c));
-                            if t < best[at(k, j, u)] {
-                                best[at(k, j, u)] = t;
-                                from[at(k, j, u)] = (i, c, u_prev);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut u = (0..states)
-            .min_by(|&a, &b| best[at(s - 1, n, a)].total_cmp(&best[at(s - 1, n, b)]))
-            .expect("a state");
-        let (mut cuts, mut cores) = (vec![0; s - 1], vec![0; s]);
-        let mut j = n;
-        for k in (0..s).rev() {
-            let (i, c, u_prev) = from[at(k, j, u)];
-            cores[k] = c;
-            if k > 0 {
-                cuts[k - 1] = i;
-            }
-            (j, u) = (i, u_prev);
-        }
-        Pipeline {
-            cuts,
-            eps: eps.to_vec(),
-            cores,
-        }
+        let (_, cuts, cores) =
+            crate::explore::split::min_max_split(self.ops, &eps, &self.pools, &options, time)
+                .expect("a space has at most as many stages as operators and cores");
+        Pipeline { cuts, eps, cores }
     }
 
     /// Ordered choices of `S` distinct EPs, lexicographic, at most [`ARRANGEMENT_LIMIT`].
