@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use infscaler_sim::report::PartitionReport;
+use infscaler_sim::serving::QueueOrder;
 use infscaler_sim::{Report, ResolvedScenario};
 
 /// The report as an aligned text table.
@@ -31,6 +32,21 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
         "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s",
         s.slo_ms, r.transport, s.duration_s
     );
+    let edf = scenario.scenario.serving.queue_order == QueueOrder::Edf;
+    if let Some(delay) = &scenario.scenario.slo.network_delay {
+        let _ = writeln!(
+            out,
+            "network delay before arrival: {delay} (mean {:.2} ms), counted against each \
+             request's SLO; latencies are from arrival at the device",
+            delay.mean().as_ms_f64()
+        );
+    }
+    if edf {
+        let _ = writeln!(
+            out,
+            "queues: earliest deadline first (arrival + the SLO left to each request)"
+        );
+    }
     if let Some(sizing) = &scenario.sizing {
         let source = if sizing.fixed.is_some() {
             "every request"

@@ -24,7 +24,9 @@ use crate::model::zoo::ZooOptions;
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
-use crate::serving::{Admission, Overflow, ProcessLayout, ReconfigurationCost, Routing};
+use crate::serving::{
+    Admission, Overflow, ProcessLayout, QueueOrder, ReconfigurationCost, Routing,
+};
 use crate::time::SimDuration;
 use crate::units::{ByteSize, TimeSpan};
 use crate::workload::app::{AppSpec, TokenSource};
@@ -156,6 +158,12 @@ pub struct SloSpec {
     /// An absolute SLO instead, e.g. `"120ms"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<TimeSpan>,
+    /// The network delay each request has spent before it reaches the device, drawn per
+    /// request: it counts against the objective, so a request arrives with the objective less
+    /// its delay to go (and latencies in the report are from arrival at the device). Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_delay: Option<crate::workload::DelaySpec>,
 }
 
 /// The `[run]` table: stop conditions and measurement.
@@ -244,6 +252,10 @@ pub struct ServingSpec {
     /// How a partition's requests are spread over its instances.
     #[serde(default)]
     pub routing: Routing,
+    /// The order a queue serves its requests in: `fifo` (default) or `edf` (earliest deadline
+    /// first: arrival plus the request's objective to go).
+    #[serde(default, skip_serializing_if = "QueueOrder::is_fifo")]
+    pub queue_order: QueueOrder,
     /// Variability of execution times around the cost model.
     #[serde(default)]
     pub service_time: ServiceTime,
@@ -263,6 +275,7 @@ impl Default for ServingSpec {
             runtime: default_runtime(),
             transport: TransportSpec::default(),
             routing: Routing::default(),
+            queue_order: QueueOrder::default(),
             service_time: ServiceTime::default(),
             reconfiguration: ReconfigurationCost::default(),
         }
@@ -406,6 +419,11 @@ impl Scenario {
         let target = Target::new(&device, &runtime).with_measured(measured.as_deref());
         let mut isolated_latency = isolated_latency(&models, target);
         let mut slo = self.resolve_slo(isolated_latency)?;
+        if let Some(delay) = &self.slo.network_delay {
+            delay
+                .validate()
+                .map_err(|(field, msg)| self.error(&format!("slo.network_delay.{field}"), msg))?;
+        }
         let sizing = match sizes {
             None => None,
             Some(sizes) => {

@@ -117,6 +117,26 @@ pub enum Routing {
     JoinShortestQueue,
 }
 
+/// The order a queue serves its requests in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    /// First in, first out.
+    #[default]
+    Fifo,
+    /// Earliest deadline first: by arrival plus the request's objective to go (its objective
+    /// less the network delay it spent); equal deadlines in arrival order. A batch then takes
+    /// the earliest deadlines, and its timer runs from the enqueueing of the queue's first.
+    Edf,
+}
+
+impl QueueOrder {
+    /// Whether it is the default, FIFO.
+    pub fn is_fifo(&self) -> bool {
+        *self == QueueOrder::Fifo
+    }
+}
+
 /// What a producer does when the next partition's queue is full as its batch ends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

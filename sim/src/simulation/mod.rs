@@ -26,11 +26,11 @@ use crate::executor::{Executor, LiveError, SimulatedExecutor};
 use crate::metrics::{MetricsConfig, Recorder};
 use crate::policy::{Policy, PolicyContext};
 use crate::report::{PartitionReport, Report, ScalingEvent};
-use crate::rng::RunSeed;
+use crate::rng::{RunSeed, SimRng};
 use crate::scenario::ResolvedScenario;
 use crate::serving::plane::{Context, DataPlane, PartitionSpec, PlaneConfig};
-use crate::time::SimTime;
-use crate::workload::RequestTokens;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{DelaySpec, RequestTokens};
 
 use arrivals::Arrivals;
 use clock::{Clock, VirtualClock};
@@ -113,6 +113,9 @@ pub struct Simulation {
     plane: DataPlane,
     policy: Box<dyn Policy>,
     arrivals: Arrivals,
+    /// Each request's network delay before it arrives (`[slo] network_delay`), with its own
+    /// random stream.
+    network_delay: Option<(DelaySpec, SimRng)>,
     /// Time of the previous policy tick.
     last_tick: SimTime,
     scaling_events: Vec<ScalingEvent>,
@@ -228,6 +231,7 @@ impl Simulation {
                 .unwrap_or(spec.serving.queue_capacity),
             drop_late: spec.serving.admission.drop_late,
             routing: spec.serving.routing,
+            queue_order: spec.serving.queue_order,
             cold_start_init: spec.serving.cold_start_init.0,
             transport_costs: spec.serving.transport.clone(),
             transport: deployment.transport,
@@ -244,6 +248,10 @@ impl Simulation {
             plane,
             policy,
             arrivals: Arrivals::new(process, &spec.run),
+            network_delay: spec
+                .slo
+                .network_delay
+                .map(|d| (d, run_seed.stream("network_delay"))),
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
             interferers: scenario
@@ -423,6 +431,11 @@ impl Simulation {
                         let tokens = sizing.tokens(from_trace);
                         (tokens, sizing.slo(tokens))
                     }
+                };
+                // The network delay already spent counts against the objective.
+                let slo = match &mut self.network_delay {
+                    Some((delay, rng)) => SimDuration(slo.0.saturating_sub(delay.sample(rng).0)),
+                    None => slo,
                 };
                 ctx.recorder.arrival(ctx.now());
                 self.plane.admit(ctx, tokens, slo);

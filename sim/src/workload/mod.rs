@@ -9,11 +9,13 @@
 pub mod app;
 pub mod arrival;
 pub mod azure;
+pub mod delay;
 pub mod sizing;
 pub mod spec;
 pub mod trace;
 
 pub use arrival::{ArrivalProcess, RequestTokens, WorkloadError};
 pub use azure::{AzureFunctionsSpec, Spread};
+pub use delay::DelaySpec;
 pub use spec::ArrivalSpec;
 pub use trace::{TimeUnit, TraceSpec};

@@ -41,7 +41,7 @@ use crate::serving::state::{
     BatchState, ExecTally, InstanceState, PartitionState, RequestQueue, RequestState, TransferState,
 };
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
-use crate::serving::{Overflow, Routing};
+use crate::serving::{Overflow, QueueOrder, Routing};
 use crate::slab::Slab;
 use crate::time::{SimDuration, SimTime};
 
@@ -135,6 +135,8 @@ pub struct PlaneConfig {
     pub drop_late: bool,
     /// How a partition's requests are spread over its instances.
     pub routing: Routing,
+    /// The order a queue serves its requests in.
+    pub queue_order: QueueOrder,
     /// Fixed part of a cold start on top of loading the weights from storage.
     pub cold_start_init: SimDuration,
     /// What each transport costs.
@@ -188,6 +190,7 @@ pub struct DataPlane {
     transport_kind: TransportKind,
     control_path: ControlPath,
     routing: Routing,
+    queue_order: QueueOrder,
     queue_capacity: usize,
     overflow: Overflow,
     first_queue_limit: usize,
@@ -254,6 +257,7 @@ impl DataPlane {
             transport_kind: config.transport,
             control_path: config.control_path,
             routing: config.routing,
+            queue_order: config.queue_order,
             queue_capacity: config.queue_capacity,
             overflow: config.overflow,
             first_queue_limit: config.first_queue_limit,

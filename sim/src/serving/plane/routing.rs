@@ -4,7 +4,7 @@ use super::{Context, DataPlane};
 use crate::metrics::{DropReason, StageTimes};
 use crate::serving::sharing::RegionRef;
 use crate::serving::state::RequestState;
-use crate::serving::{Overflow, Routing};
+use crate::serving::{Overflow, QueueOrder, Routing};
 use crate::time::SimDuration;
 use crate::workload::RequestTokens;
 
@@ -74,10 +74,29 @@ impl DataPlane {
         {
             self.drop_request(ctx, id, DropReason::QueueFull);
         } else {
-            self.queues[queue as usize].requests.push_back(id);
+            self.enqueue(queue, id);
             self.partitions[partition as usize].window_arrivals += 1;
             self.change_load(ctx, partition, 1);
             self.dispatch(ctx, queue);
+        }
+    }
+
+    /// Puts request `id` in `queue`: last, or under EDF after every request whose deadline
+    /// (arrival plus objective to go) is no later than its own.
+    fn enqueue(&mut self, queue: u32, id: u32) {
+        let requests = &self.requests;
+        let q = &mut self.queues[queue as usize].requests;
+        match self.queue_order {
+            QueueOrder::Fifo => q.push_back(id),
+            QueueOrder::Edf => {
+                let deadline = |r: u32| {
+                    let r = requests.get(r);
+                    r.arrived + r.slo
+                };
+                let d = deadline(id);
+                let at = q.partition_point(|&other| deadline(other) <= d);
+                q.insert(at, id);
+            }
         }
     }
 
