@@ -187,6 +187,21 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             r.refused_reconfigurations
         );
     }
+    if !r.resizes.is_empty() {
+        let last = r.resizes.last().expect("not empty");
+        let _ = writeln!(
+            out,
+            "\n  resizes: {} in place (in --json); the last at {:.1} s: partition {} on {} to {}{}",
+            r.resizes.len(),
+            last.time_s,
+            last.partition,
+            last.accelerator,
+            last.cpu_cores
+                .map_or(String::new(), |c| format!("{c} core(s)")),
+            last.compute_share
+                .map_or(String::new(), |s| format!(" share {s:.2}")),
+        );
+    }
     if !r.scaling_events.is_empty() {
         let outs = r.scaling_events.iter().filter(|e| e.delta > 0).count();
         let ins = r.scaling_events.len() - outs;

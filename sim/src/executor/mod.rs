@@ -146,6 +146,13 @@ pub trait Executor {
     /// An instance was retired: it gets no more batches.
     fn instance_stopped(&mut self, instance: u32);
 
+    /// An instance now holds `cpu_cores` cores (an in-place resize), from its next batch. An
+    /// executor that cannot follow (a live one, whose sessions' thread pools are fixed when
+    /// they are built) says why, and the resize is refused.
+    fn instance_resized(&mut self, _instance: u32, _cpu_cores: u32) -> Result<(), String> {
+        Err("this executor cannot resize instances during a run".into())
+    }
+
     /// Starts a batch. Its end is reported through [`ExecContext::finished`], in this call or
     /// in a later [`on_event`](Self::on_event) or [`on_work_done`](Self::on_work_done).
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>);

@@ -463,6 +463,11 @@ impl Executor for SimulatedExecutor {
 
     fn instance_stopped(&mut self, _instance: u32) {}
 
+    fn instance_resized(&mut self, _instance: u32, _cpu_cores: u32) -> Result<(), String> {
+        // Every batch is planned with its instance's cores when it is submitted.
+        Ok(())
+    }
+
     fn submit(&mut self, ctx: &mut ExecContext<'_>, batch: BatchInfo<'_>) {
         let n = batch.requests.len() as u32;
         let id = batch.batch as usize;

@@ -420,6 +420,23 @@ pub enum Action {
         /// One placement per new partition, in pipeline order.
         placement: Vec<StagePlacement>,
     },
+    /// Resize the instances of `partition` on `accelerator` in place (vertical scaling, as
+    /// Kubernetes' in-place pod resize or a CUDA MPS thread percentage): no restart, no memory
+    /// change, no cost [assumed]. Each instance runs its next batch with the new resources; the
+    /// batch running finishes with those it started with. Refused (counted in
+    /// `refused_reconfigurations`) for cores beyond the CPU's or none, a share outside (0, 1],
+    /// a partition with no instance there, or an executor that cannot resize.
+    Resize {
+        /// Global partition index.
+        partition: usize,
+        /// Accelerator index.
+        accelerator: usize,
+        /// CPU cores each instance holds from now on (`None`: unchanged).
+        cpu_cores: Option<u32>,
+        /// Most of its engine's compute each instance may use from now on, in (0, 1] (`None`:
+        /// unchanged).
+        compute_share: Option<f64>,
+    },
 }
 
 /// A serving policy.

@@ -63,8 +63,11 @@ pub struct Report {
     /// retired stay in `partitions`, marked `retired_s`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconfigurations: Vec<crate::serving::plane::Reconfiguration>,
-    /// Repartitionings refused (another still building, memory, cuts that do not split the
-    /// model, an executor that cannot add partitions).
+    /// In-place resizes the policy made, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resizes: Vec<ResizeEvent>,
+    /// Repartitionings and resizes refused (another still building, memory, cuts that do not
+    /// split the model, resources the device does not have, an executor that cannot follow).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refused_reconfigurations: u64,
     /// What a design-space explorer policy measured and where it settled. Absent for other
@@ -100,6 +103,25 @@ pub struct SearchSummary {
     pub best_throughput_rps: f64,
     /// Each measurement in order: (time s, throughput req/s, best so far req/s).
     pub trace: Vec<[f64; 3]>,
+}
+
+/// The instances of one partition on one accelerator resized in place.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResizeEvent {
+    /// Simulated time, seconds.
+    pub time_s: f64,
+    /// Global partition index.
+    pub partition: usize,
+    /// Accelerator name.
+    pub accelerator: String,
+    /// The cores each instance holds from then on (`None`: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores: Option<u32>,
+    /// The engine share each may use from then on (`None`: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_share: Option<f64>,
+    /// Instances resized.
+    pub instances: u32,
 }
 
 /// One instance started (+1) or retired (−1) by the policy during the run.

@@ -5,7 +5,7 @@ use crate::event::Event;
 use crate::policy::{
     AcceleratorObservation, Action, ExecObservation, Observation, PartitionObservation,
 };
-use crate::report::ScalingEvent;
+use crate::report::{ResizeEvent, ScalingEvent};
 use crate::serving::plane::{PartitionSpec, Relayout, StagePlacement};
 use crate::serving::state::InstancePhase;
 
@@ -156,6 +156,42 @@ impl Simulation {
                 cuts,
                 placement,
             } => self.repartition(stage, cuts, placement),
+            Action::Resize {
+                partition,
+                accelerator,
+                cpu_cores,
+                compute_share,
+            } => {
+                let p = at(self, partition);
+                let device = &self.scenario.device;
+                let fits = accelerator < device.accelerators.len()
+                    && cpu_cores.is_none_or(|c| {
+                        let a = &device.accelerators[accelerator];
+                        c >= 1 && (a.kind != crate::hardware::AcceleratorKind::Cpu || c <= a.cores)
+                    })
+                    && compute_share.is_none_or(|s| s > 0.0 && s <= 1.0);
+                let ctx = &mut self.machine.ctx();
+                let resized = match p {
+                    Some(p) if fits => {
+                        self.plane
+                            .resize(ctx, p, accelerator, cpu_cores, compute_share)
+                    }
+                    _ => 0,
+                };
+                if resized == 0 {
+                    self.plane.refuse_reconfiguration();
+                } else {
+                    let p = p.expect("resized instances have a partition");
+                    self.resizes.push(ResizeEvent {
+                        time_s: ctx.now().as_secs_f64(),
+                        partition: p,
+                        accelerator: self.scenario.device.accelerators[accelerator].name.clone(),
+                        cpu_cores,
+                        compute_share,
+                        instances: resized,
+                    });
+                }
+            }
         }
     }
 

@@ -119,6 +119,8 @@ pub struct Simulation {
     /// Time of the previous policy tick.
     last_tick: SimTime,
     scaling_events: Vec<ScalingEvent>,
+    /// In-place resizes applied.
+    resizes: Vec<crate::report::ResizeEvent>,
     /// The run's interferers, in `[[interference]]` order.
     interferers: Vec<Interferer>,
 }
@@ -254,6 +256,7 @@ impl Simulation {
                 .map(|d| (d, run_seed.stream("network_delay"))),
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
+            resizes: Vec::new(),
             interferers: scenario
                 .interference
                 .iter()
@@ -606,6 +609,7 @@ impl Simulation {
             interrupted,
             interference,
             reconfigurations: self.plane.reconfigurations().to_vec(),
+            resizes: self.resizes,
             refused_reconfigurations: self.plane.refused_reconfigurations(),
             search: self.policy.search(),
         }

@@ -189,6 +189,42 @@ impl DataPlane {
         true
     }
 
+    /// Resizes the accepting instances of `partition` on `accelerator` in place: each runs its
+    /// next batch with `cpu_cores` and `compute_share` where given (see
+    /// [`crate::policy::Action::Resize`]). Returns how many were resized (0: none there, or the
+    /// executor cannot follow).
+    pub fn resize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        partition: usize,
+        accelerator: usize,
+        cpu_cores: Option<u32>,
+        compute_share: Option<f64>,
+    ) -> u32 {
+        let Some(p) = self.partitions.get(partition) else {
+            return 0;
+        };
+        let targets: Vec<u32> = p
+            .instances
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let inst = &self.instances[i as usize];
+                inst.accepts() && inst.accel as usize == accelerator
+            })
+            .collect();
+        for &i in &targets {
+            let cores = cpu_cores.unwrap_or(self.instances[i as usize].config.cpu_cores);
+            if ctx.executor.instance_resized(i, cores).is_err() {
+                return 0;
+            }
+            let config = &mut self.instances[i as usize].config;
+            config.cpu_cores = cores;
+            config.compute_share = compute_share.unwrap_or(config.compute_share);
+        }
+        targets.len() as u32
+    }
+
     /// Stops a retired instance and frees what it held: its context and workspace, its weights
     /// unless its process still shares them, and its process's memory if it was the last one.
     pub(super) fn stop_instance(&mut self, ctx: &mut Context<'_>, instance: u32) {
