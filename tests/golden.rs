@@ -32,6 +32,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "pipe-search-moldable-server",
         "scenarios/examples/pipe-search-moldable-server.toml",
     ),
+    // Sponge: in-place vertical scaling to per-request objectives, EDF queues.
+    (
+        "sponge-mobilenet-xavier",
+        "scenarios/examples/sponge-mobilenet-xavier.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

@@ -12,7 +12,7 @@ use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::ArrivalSpec;
 
 /// The policy kinds, as `[policy] kind` spells them.
-pub const POLICY_KINDS: [&str; 12] = [
+pub const POLICY_KINDS: [&str; 13] = [
     "static",
     "infscaler",
     "infless",
@@ -25,6 +25,7 @@ pub const POLICY_KINDS: [&str; 12] = [
     "annealing",
     "pipe_search",
     "shisha",
+    "sponge",
 ];
 
 /// The systems a comparison runs, in table order (the paper's four).
@@ -246,6 +247,10 @@ mod tests {
                 | "shisha" => {
                     let e = s.resolve().unwrap_err().to_string();
                     assert!(e.contains("cuts one model"), "{kind}: {e}");
+                }
+                "sponge" => {
+                    let e = s.resolve().unwrap_err().to_string();
+                    assert!(e.contains("scales one model"), "{kind}: {e}");
                 }
                 _ => {
                     s.resolve().unwrap_or_else(|e| panic!("{kind}: {e}"));

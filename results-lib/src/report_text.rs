@@ -187,19 +187,23 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             r.refused_reconfigurations
         );
     }
-    if !r.resizes.is_empty() {
-        let last = r.resizes.last().expect("not empty");
+    if let Some(last) = r.resizes.last() {
+        let to: Vec<String> = [
+            last.cpu_cores.map(|c| format!("{c} core(s)")),
+            last.compute_share.map(|s| format!("share {s:.2}")),
+            last.max_batch.map(|b| format!("batches of at most {b}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let _ = writeln!(
             out,
-            "\n  resizes: {} in place (in --json); the last at {:.1} s: partition {} on {} to {}{}",
+            "\n  resizes: {} in place (in --json); the last at {:.1} s: partition {} on {} to {}",
             r.resizes.len(),
             last.time_s,
             last.partition,
             last.accelerator,
-            last.cpu_cores
-                .map_or(String::new(), |c| format!("{c} core(s)")),
-            last.compute_share
-                .map_or(String::new(), |s| format!(" share {s:.2}")),
+            to.join(", "),
         );
     }
     if !r.scaling_events.is_empty() {

@@ -59,6 +59,7 @@ impl Policy for Resizer {
             accelerator: self.cpu,
             cpu_cores,
             compute_share,
+            max_batch: None,
         };
         match self.ticks {
             3 => actions.push(resize(Some(4), None)),

@@ -11,6 +11,7 @@ pub mod lls;
 pub mod odin;
 pub mod pipeline;
 pub mod search;
+pub mod sponge;
 pub mod spright;
 pub mod static_policy;
 
@@ -38,6 +39,7 @@ pub use search::hill_climb::HillClimbSpec;
 pub use search::pipe_search::PipeSearchSpec;
 pub use search::random_walk::RandomWalkSpec;
 pub use search::shisha::ShishaSpec;
+pub use sponge::{SpongePolicy, SpongeSpec};
 pub use spright::SprightSpec;
 pub use static_policy::{StaticPolicy, StaticSpec};
 
@@ -70,6 +72,8 @@ pub enum PolicySpec {
     PipeSearch(PipeSearchSpec),
     /// Shisha: EPs ranked, weights balanced, layers moved towards the lightest fast EP.
     Shisha(ShishaSpec),
+    /// Sponge: one instance scaled in place (cores, batch) to per-request objectives.
+    Sponge(SpongeSpec),
 }
 
 impl Default for PolicySpec {
@@ -94,6 +98,7 @@ impl PolicySpec {
             PolicySpec::Annealing(_) => "annealing",
             PolicySpec::PipeSearch(_) => "pipe_search",
             PolicySpec::Shisha(_) => "shisha",
+            PolicySpec::Sponge(_) => "sponge",
         }
     }
 
@@ -129,6 +134,7 @@ impl PolicySpec {
                 .search
                 .validate(models, device)
                 .and_then(|()| spec.check()),
+            PolicySpec::Sponge(spec) => spec.validate(models, device),
         }
     }
 
@@ -147,6 +153,7 @@ impl PolicySpec {
             PolicySpec::Annealing(spec) => Box::new(spec.policy()),
             PolicySpec::PipeSearch(spec) => Box::new(spec.policy()),
             PolicySpec::Shisha(spec) => Box::new(spec.policy()),
+            PolicySpec::Sponge(spec) => Box::new(SpongePolicy::new(spec.clone())),
         }
     }
 }
@@ -292,6 +299,10 @@ pub struct Observation {
     pub window_dropped: u64,
     /// 99th percentile end-to-end latency of the window's completions, ms (`None`: none).
     pub window_p99_ms: Option<f64>,
+    /// The least objective to go among the window's arrivals, ms: the objective less the
+    /// network delay a request spent before it arrived (`[slo] network_delay`); `None` when
+    /// nothing arrived.
+    pub window_min_budget_ms: Option<f64>,
     /// Repartitionings refused since the start of the run (another building, memory, an
     /// executor that cannot): how a policy learns that the layout it asked for will not come.
     pub refused_reconfigurations: u64,
@@ -425,7 +436,7 @@ pub enum Action {
     /// change, no cost [assumed]. Each instance runs its next batch with the new resources; the
     /// batch running finishes with those it started with. Refused (counted in
     /// `refused_reconfigurations`) for cores beyond the CPU's or none, a share outside (0, 1],
-    /// a partition with no instance there, or an executor that cannot resize.
+    /// a batch of 0, a partition with no instance there, or an executor that cannot resize.
     Resize {
         /// Global partition index.
         partition: usize,
@@ -436,6 +447,8 @@ pub enum Action {
         /// Most of its engine's compute each instance may use from now on, in (0, 1] (`None`:
         /// unchanged).
         compute_share: Option<f64>,
+        /// Largest batch each instance forms from now on, at least 1 (`None`: unchanged).
+        max_batch: Option<u32>,
     },
 }
 

@@ -120,6 +120,9 @@ pub struct ResizeEvent {
     /// The engine share each may use from then on (`None`: unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute_share: Option<f64>,
+    /// The largest batch each forms from then on (`None`: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<u32>,
     /// Instances resized.
     pub instances: u32,
 }

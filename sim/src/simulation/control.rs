@@ -113,6 +113,7 @@ impl Simulation {
             window_within_slo: w.within_slo,
             window_dropped: w.dropped,
             window_p99_ms,
+            window_min_budget_ms: w.min_budget_ns.map(|ns| ns as f64 / 1e6),
             refused_reconfigurations: self.plane.refused_reconfigurations(),
         }
     }
@@ -161,6 +162,7 @@ impl Simulation {
                 accelerator,
                 cpu_cores,
                 compute_share,
+                max_batch,
             } => {
                 let p = at(self, partition);
                 let device = &self.scenario.device;
@@ -169,13 +171,20 @@ impl Simulation {
                         let a = &device.accelerators[accelerator];
                         c >= 1 && (a.kind != crate::hardware::AcceleratorKind::Cpu || c <= a.cores)
                     })
-                    && compute_share.is_none_or(|s| s > 0.0 && s <= 1.0);
+                    && compute_share.is_none_or(|s| s > 0.0 && s <= 1.0)
+                    && max_batch.is_none_or(|b| b >= 1);
                 let ctx = &mut self.machine.ctx();
                 let resized = match p {
-                    Some(p) if fits => {
-                        self.plane
-                            .resize(ctx, p, accelerator, cpu_cores, compute_share)
-                    }
+                    Some(p) if fits => self.plane.resize(
+                        ctx,
+                        p,
+                        accelerator,
+                        crate::serving::plane::Resize {
+                            cpu_cores,
+                            compute_share,
+                            max_batch,
+                        },
+                    ),
                     _ => 0,
                 };
                 if resized == 0 {
@@ -188,6 +197,7 @@ impl Simulation {
                         accelerator: self.scenario.device.accelerators[accelerator].name.clone(),
                         cpu_cores,
                         compute_share,
+                        max_batch,
                         instances: resized,
                     });
                 }

@@ -1,6 +1,6 @@
 //! Instances: creation (with cold start), readiness, scale-in and retirement.
 
-use super::{Context, DataPlane, QueueOwner};
+use super::{Context, DataPlane, QueueOwner, Resize};
 use crate::event::PlaneEvent;
 use crate::executor::InstanceInfo;
 use crate::model::cost::{self, Footprint};
@@ -190,7 +190,7 @@ impl DataPlane {
     }
 
     /// Resizes the accepting instances of `partition` on `accelerator` in place: each runs its
-    /// next batch with `cpu_cores` and `compute_share` where given (see
+    /// next batch with what `to` gives (see
     /// [`crate::policy::Action::Resize`]). Returns how many were resized (0: none there, or the
     /// executor cannot follow).
     pub fn resize(
@@ -198,8 +198,7 @@ impl DataPlane {
         ctx: &mut Context<'_>,
         partition: usize,
         accelerator: usize,
-        cpu_cores: Option<u32>,
-        compute_share: Option<f64>,
+        to: Resize,
     ) -> u32 {
         let Some(p) = self.partitions.get(partition) else {
             return 0;
@@ -214,13 +213,24 @@ impl DataPlane {
             })
             .collect();
         for &i in &targets {
-            let cores = cpu_cores.unwrap_or(self.instances[i as usize].config.cpu_cores);
+            let cores = to
+                .cpu_cores
+                .unwrap_or(self.instances[i as usize].config.cpu_cores);
             if ctx.executor.instance_resized(i, cores).is_err() {
                 return 0;
             }
             let config = &mut self.instances[i as usize].config;
             config.cpu_cores = cores;
-            config.compute_share = compute_share.unwrap_or(config.compute_share);
+            config.compute_share = to.compute_share.unwrap_or(config.compute_share);
+            config.max_batch = to.max_batch.unwrap_or(config.max_batch);
+        }
+        // A larger batch may be ready to start now.
+        let queues: Vec<u32> = targets
+            .iter()
+            .map(|&i| self.instances[i as usize].queue)
+            .collect();
+        for q in queues {
+            self.dispatch(ctx, q);
         }
         targets.len() as u32
     }

@@ -158,6 +158,17 @@ enum QueueOwner {
     Instance(u32),
 }
 
+/// What an in-place resize changes (`None`: unchanged).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resize {
+    /// CPU cores.
+    pub cpu_cores: Option<u32>,
+    /// Engine share, in (0, 1].
+    pub compute_share: Option<f64>,
+    /// Largest batch.
+    pub max_batch: Option<u32>,
+}
+
 /// Counters since the previous policy tick.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
@@ -169,6 +180,9 @@ pub struct Window {
     pub within_slo: u64,
     /// Requests dropped.
     pub dropped: u64,
+    /// The least objective to go an arrival brought (its objective less the network delay it
+    /// spent), ns; `None` when nothing arrived.
+    pub min_budget_ns: Option<u64>,
 }
 
 /// The data plane of one run.

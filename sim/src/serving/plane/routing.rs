@@ -14,6 +14,9 @@ impl DataPlane {
     pub fn admit(&mut self, ctx: &mut Context<'_>, tokens: RequestTokens, slo: SimDuration) {
         let now = ctx.now();
         self.window.arrivals += 1;
+        let budget = slo.as_ns();
+        self.window.min_budget_ns =
+            Some(self.window.min_budget_ns.map_or(budget, |b| b.min(budget)));
         if self.memory.allocate(self.input_bytes).is_ok() {
             self.record_memory(ctx);
             let entry = self.layout[0];
