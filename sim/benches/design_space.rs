@@ -10,32 +10,18 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use infscaler_sim::explore::{CorePools, DesignSpace, Ep};
-use infscaler_sim::hardware::AcceleratorKind;
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::cost::Target;
 use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo;
+use infscaler_sim::policy::pipeline::Places;
 
 /// Every accelerator of `device` as an EP, its CPU as `cpu_stages` slots sharing its cores
 /// (fixed and holding them all when 1).
 fn eps(device: &DeviceProfile, cpu_stages: u32) -> (Vec<Ep>, CorePools) {
-    let (mut eps, mut keys) = (Vec::new(), Vec::new());
-    for (accel, a) in device.accelerators.iter().enumerate() {
-        if a.kind == AcceleratorKind::Cpu {
-            for _ in 0..cpu_stages {
-                eps.push(Ep {
-                    accel,
-                    cores: a.cores,
-                });
-                keys.push((cpu_stages > 1).then_some(accel));
-            }
-        } else {
-            eps.push(Ep { accel, cores: 1 });
-            keys.push(None);
-        }
-    }
-    let pools = CorePools::new(&keys, |a| device.accelerators[a].cores);
-    (eps, pools)
+    let all: Vec<usize> = (0..device.accelerators.len()).collect();
+    let places = Places::moldable(device, &all, cpu_stages);
+    (places.eps, places.pools)
 }
 
 fn bench_optimum(c: &mut Criterion) {

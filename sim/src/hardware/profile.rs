@@ -258,6 +258,17 @@ impl DeviceProfile {
         self.accelerators.iter().position(|a| a.name == name)
     }
 
+    /// Index of the engine called `name`, or an error that lists the device's engines.
+    pub fn accelerator_named(&self, name: &str) -> Result<usize, String> {
+        self.accelerator(name).ok_or_else(|| {
+            let known: Vec<&str> = self.accelerators.iter().map(|a| a.name.as_str()).collect();
+            format!(
+                "no accelerator `{name}` (the device has {})",
+                known.join(", ")
+            )
+        })
+    }
+
     /// This device with its CPU split into `groups` accelerators of equal cores (`cpu0`,
     /// `cpu1`, …, in the CPU's place), each with its share of the CPU's peak: execution places
     /// pinned to their cores. Errors when the cores do not divide evenly or there are several

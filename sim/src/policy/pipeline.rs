@@ -115,21 +115,7 @@ impl PipelineSpec {
         }
         let mut out = Vec::new();
         for name in names {
-            let a = device
-                .accelerators
-                .iter()
-                .position(|a| &a.name == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = device
-                        .accelerators
-                        .iter()
-                        .map(|a| a.name.as_str())
-                        .collect();
-                    format!(
-                        "no accelerator `{name}` (the device has {})",
-                        known.join(", ")
-                    )
-                })?;
+            let a = device.accelerator_named(name)?;
             if out.contains(&a) {
                 return Err(format!("`{name}` is named twice"));
             }

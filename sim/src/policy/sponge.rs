@@ -103,22 +103,7 @@ impl SpongeSpec {
     }
 
     fn accelerator_index(&self, device: &DeviceProfile) -> Result<usize, String> {
-        device
-            .accelerators
-            .iter()
-            .position(|a| a.name == self.accelerator)
-            .ok_or_else(|| {
-                let known: Vec<&str> = device
-                    .accelerators
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect();
-                format!(
-                    "no accelerator `{}` (the device has {})",
-                    self.accelerator,
-                    known.join(", ")
-                )
-            })
+        device.accelerator_named(&self.accelerator)
     }
 }
 
