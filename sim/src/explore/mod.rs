@@ -309,12 +309,6 @@ impl DesignSpace<'_> {
     }
 }
 
-/// Configurations of `stages` stages over `ops` operators on `eps` EPs:
-/// `C(N−1, S−1) · E!/(E−S)!`.
-pub fn space_size(ops: usize, eps: usize, stages: usize) -> f64 {
-    pooled_space_size(ops, &CorePools::fixed(eps), stages)
-}
-
 /// Configurations of `stages` stages over `ops` operators on EPs with `pools`:
 /// `C(N−1, S−1)` cut choices times [`CorePools::assignments`].
 pub fn pooled_space_size(ops: usize, pools: &CorePools, stages: usize) -> f64 {

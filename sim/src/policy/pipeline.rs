@@ -169,7 +169,8 @@ impl Places {
         Places { eps, pools }
     }
 
-    /// One instance per stage of `pipeline`, where it says, holding the cores it says.
+    /// One instance per stage of `pipeline`, where it says, holding the cores it says, at
+    /// batch 1 (a pipeline streams single inferences).
     pub fn placement(&self, pipeline: &Pipeline) -> Vec<StagePlacement> {
         pipeline
             .eps
@@ -178,8 +179,10 @@ impl Places {
             .map(|(&e, &cores)| StagePlacement {
                 accelerator: self.eps[e].accel,
                 config: InstanceConfig {
+                    max_batch: 1,
+                    batch_timeout: SimDuration::ZERO,
                     cpu_cores: cores,
-                    ..self.config(e)
+                    compute_share: 1.0,
                 },
             })
             .collect()
@@ -200,16 +203,6 @@ impl Places {
                 })
                 .collect(),
             ..Default::default()
-        }
-    }
-
-    /// How a stage on EP `e` runs: batch 1 (a pipeline streams single inferences), its cores.
-    pub fn config(&self, e: usize) -> InstanceConfig {
-        InstanceConfig {
-            max_batch: 1,
-            batch_timeout: SimDuration::ZERO,
-            cpu_cores: self.eps[e].cores,
-            compute_share: 1.0,
         }
     }
 }
