@@ -82,9 +82,13 @@ impl Space {
     ) -> Self {
         let weights: Vec<f64> = ops.iter().map(|o| o.flops as f64).collect();
         let total: f64 = weights.iter().sum();
-        let speed = |accel: usize, cores: u32| {
-            let ns = cost::plan(ops, 1, accel, cores, target).solo_ns();
-            total / (ns.max(1) as f64 * 1e-9)
+        // A pool's slots share an accelerator: each (accelerator, cores) is planned once.
+        let mut planned = std::collections::HashMap::new();
+        let mut speed = |accel: usize, cores: u32| {
+            *planned.entry((accel, cores)).or_insert_with(|| {
+                let ns = cost::plan(ops, 1, accel, cores, target).solo_ns();
+                total / (ns.max(1) as f64 * 1e-9)
+            })
         };
         let speeds = eps.iter().map(|ep| speed(ep.accel, ep.cores)).collect();
         let core_speeds = (0..eps.len())

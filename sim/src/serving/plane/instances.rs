@@ -225,10 +225,12 @@ impl DataPlane {
             config.max_batch = to.max_batch.unwrap_or(config.max_batch);
         }
         // A larger batch may be ready to start now.
-        let queues: Vec<u32> = targets
+        let mut queues: Vec<u32> = targets
             .iter()
             .map(|&i| self.instances[i as usize].queue)
             .collect();
+        queues.sort_unstable();
+        queues.dedup(); // Instances may share their partition's queue.
         for q in queues {
             self.dispatch(ctx, q);
         }
