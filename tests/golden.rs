@@ -37,6 +37,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "sponge-mobilenet-xavier",
         "scenarios/examples/sponge-mobilenet-xavier.toml",
     ),
+    // Proteus: a ResNet variant per engine and the split of a bursty load among them.
+    (
+        "proteus-resnet-xavier",
+        "scenarios/examples/proteus-resnet-xavier.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

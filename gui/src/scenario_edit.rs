@@ -12,7 +12,7 @@ use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::ArrivalSpec;
 
 /// The policy kinds, as `[policy] kind` spells them.
-pub const POLICY_KINDS: [&str; 13] = [
+pub const POLICY_KINDS: [&str; 14] = [
     "static",
     "infscaler",
     "infless",
@@ -26,6 +26,7 @@ pub const POLICY_KINDS: [&str; 13] = [
     "pipe_search",
     "shisha",
     "sponge",
+    "proteus",
 ];
 
 /// The systems a comparison runs, in table order (the paper's four).
@@ -251,6 +252,10 @@ mod tests {
                 "sponge" => {
                     let e = s.resolve().unwrap_err().to_string();
                     assert!(e.contains("scales one model"), "{kind}: {e}");
+                }
+                "proteus" => {
+                    let e = s.resolve().unwrap_err().to_string();
+                    assert!(e.contains("family's variants"), "{kind}: {e}");
                 }
                 _ => {
                     s.resolve().unwrap_or_else(|e| panic!("{kind}: {e}"));

@@ -238,7 +238,8 @@ fn column(name: &str, cells: &[Option<&Cell>]) -> Column {
     }
 }
 
-/// The rows of a table (nulls dropped from each row), the inverse of [`frame`].
+/// The rows of a table (nulls dropped from each row, but for columns of nulls only), the
+/// inverse of [`frame`].
 pub fn rows(df: &DataFrame) -> Result<Vec<Row>, ResultsError> {
     let mut out: Vec<Row> = vec![Vec::with_capacity(df.width()); df.height()];
     for col in df.columns() {
@@ -268,8 +269,11 @@ pub fn rows(df: &DataFrame) -> Result<Vec<Row>, ResultsError> {
                 .map(|v| v.map_or(Cell::Null, |s| Cell::Str(s.to_string())))
                 .collect(),
         };
+        // A column with no value at all keeps its nulls, so that it survives a round trip
+        // (a sweep's table read back and merged has the columns it was written with).
+        let all_null = cells.iter().all(|c| *c == Cell::Null);
         for (row, cell) in out.iter_mut().zip(cells) {
-            if cell != Cell::Null {
+            if all_null || cell != Cell::Null {
                 row.push((name.clone(), cell));
             }
         }

@@ -246,6 +246,31 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             },
         );
     }
+    if let Some(a) = &r.accuracy {
+        let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.2} %"));
+        let _ = writeln!(
+            out,
+            "\n  accuracy ({}): served {} · best of the family {:.2} % · drop {}",
+            a.metric.name(),
+            pct(a.served_percent),
+            a.best_percent,
+            a.drop_points
+                .map_or("–".to_string(), |d| format!("{d:.2} points")),
+        );
+        if a.variants.len() > 1 {
+            for v in &a.variants {
+                let _ = writeln!(
+                    out,
+                    "    {:<20} {:>7.3} %  completed {:>8}  within SLO {:>8}  final share {:>5.1} %",
+                    v.model,
+                    v.percent,
+                    v.tally.completed,
+                    v.tally.within_slo,
+                    v.weight * 100.0
+                );
+            }
+        }
+    }
     if !r.tensor_sharing.is_empty() {
         let regions: u64 = r.tensor_sharing.iter().map(|p| p.regions).sum();
         let bytes: u64 = r

@@ -334,8 +334,11 @@ pub struct ResolvedScenario {
     pub memory_limit_bytes: u64,
     /// Display name of the app.
     pub app_name: String,
-    /// The models of the app's stages, in order.
+    /// The models of the app's stages, in order; or of its variants, fastest first.
     pub models: Vec<Model>,
+    /// Whether `models` are a family's variants (`app.family`: each request is served by one,
+    /// as the policy routes it) rather than stages.
+    pub variants: bool,
     /// Where each stage's model comes from (the zoo, a model file, an `.onnx` file).
     pub model_sources: Vec<ModelSource>,
     /// The app's isolated batch-1 latency (see [`isolated_latency`]).
@@ -411,13 +414,20 @@ impl Scenario {
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         self.check_workload()?;
         let (scenario, sizes) = self.resolve_sizes()?;
-        let (app_name, models, model_sources) = self.resolve_models(sizes.as_ref())?;
+        let (app_name, models, model_sources, variants) = self.resolve_models(sizes.as_ref())?;
         let measured = self.resolve_measured(&device, &models)?;
         let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
             .map_err(|e| self.error("serving.runtime", e.to_string()))?;
         let partition_runtimes = self.resolve_partition_runtimes(&models, &runtime)?;
         let target = Target::new(&device, &runtime).with_measured(measured.as_deref());
-        let mut isolated_latency = isolated_latency(&models, target);
+        // A family's objective is its most accurate variant's (the last): what serving every
+        // request at full accuracy would take alone.
+        let reference = if variants {
+            &models[models.len() - 1..]
+        } else {
+            &models[..]
+        };
+        let mut isolated_latency = isolated_latency(reference, target);
         let mut slo = self.resolve_slo(isolated_latency)?;
         if let Some(delay) = &self.slo.network_delay {
             delay
@@ -458,6 +468,36 @@ impl Scenario {
         self.policy
             .validate(&models, &device)
             .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        if let PolicySpec::Static(spec) = &self.policy
+            && !variants
+            && !spec.route_weights.is_empty()
+        {
+            return Err(self.error(
+                "policy.route_weights",
+                "splits arrivals among a family's variants: it needs app.family",
+            ));
+        }
+        if matches!(self.policy, PolicySpec::Proteus(_)) && !variants && models.len() > 1 {
+            return Err(self.error(
+                "policy.kind",
+                format!(
+                    "proteus serves one model or a family's variants (app.family); the app has \
+                     {} stages",
+                    models.len()
+                ),
+            ));
+        }
+        if variants && !self.policy.chooses_variants() {
+            return Err(self.error(
+                "policy.kind",
+                format!(
+                    "`{}` serves one model per stage; app.family needs a policy that chooses \
+                     among variants (proteus, or static with route_weights), or name one \
+                     variant as app.name",
+                    self.policy.name()
+                ),
+            ));
+        }
         let interference = self
             .interference
             .iter()
@@ -486,6 +526,7 @@ impl Scenario {
             model_sources,
             app_name,
             models,
+            variants,
             isolated_latency,
             slo,
             interference,
@@ -619,8 +660,9 @@ impl Scenario {
     fn resolve_models(
         &self,
         sizes: Option<&SizeSource>,
-    ) -> Result<(String, Vec<Model>, Vec<ModelSource>), ScenarioError> {
-        let (app_name, stages) = self.app.resolve().map_err(|m| self.error("app", m))?;
+    ) -> Result<(String, Vec<Model>, Vec<ModelSource>, bool), ScenarioError> {
+        let app = self.app.resolve_app().map_err(|(f, m)| self.error(f, m))?;
+        let (app_name, stages) = (app.name, app.models);
         let mut opts = ZooOptions::default();
         if let Some(seq_len) = self.app.seq_len {
             if seq_len == 0 || seq_len > 4096 {
@@ -632,7 +674,9 @@ impl Scenario {
             None => opts,
             Some(s) => tokens::planning_options(stage, s.reference, s.generate, s.bucket),
         };
-        let field = if self.app.stages.is_some() {
+        let field = if app.variants {
+            "app.family"
+        } else if self.app.stages.is_some() {
             "app.stages"
         } else {
             "app.name"
@@ -674,7 +718,27 @@ impl Scenario {
         } else {
             app_name
         };
-        Ok((app_name, models, sources))
+        if app.variants {
+            if sizes.is_some() {
+                return Err(self.error(
+                    "app.family",
+                    "a family's variants have fixed shapes; requests with sizes (app.tokens = \"trace\" or app.generated_tokens) need a sequence model stage",
+                ));
+            }
+            if let Some(m) = models
+                .iter()
+                .find(|m| m.input_shape != models[0].input_shape)
+            {
+                return Err(self.error(
+                    "app.variants",
+                    format!(
+                        "{} takes input {:?} but {} takes {:?}: every variant must take the same input",
+                        m.name, m.input_shape, models[0].name, models[0].input_shape
+                    ),
+                ));
+            }
+        }
+        Ok((app_name, models, sources, app.variants))
     }
 
     fn resolve_slo(&self, isolated: SimDuration) -> Result<SimDuration, ScenarioError> {
@@ -1119,6 +1183,8 @@ impl ResolvedScenario {
             measured: self.measured.as_deref(),
             runtime: &self.runtime,
             models: &self.models,
+            variants: self.variants,
+            expected_rate_per_s: self.scenario.workload.mean_rate_per_s(),
             slo: self.slo,
             memory_limit_bytes: self.memory_limit_bytes,
             transport: &serving.transport,

@@ -193,7 +193,7 @@ impl infscaler_sim::policy::Policy for Recorder {
                 },
             ],
             transport: infscaler_sim::serving::transport::TransportKind::ZeroCopy,
-            control_path: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -142,7 +142,7 @@ mod tests {
             ]
         );
         assert!(names.contains(&"utilization_gpu") && names.contains(&"utilization_dla1"));
-        assert_eq!(names.last(), Some(&"isolated_latency_ms"));
+        assert_eq!(names.last(), Some(&"accuracy_drop_pts"));
         let get = |n: &str| row.iter().find(|(k, _)| k == n).unwrap().1.clone();
         assert_eq!(
             get("seed"),

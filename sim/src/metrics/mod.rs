@@ -159,6 +159,8 @@ pub struct Recorder {
     latency: LatencyHistogram,
     stages: Vec<StageAccumulator>,
     memory: TimeWeighted,
+    /// CPU cores held by instances on the CPU.
+    cores_held: TimeWeighted,
     memory_level_bytes: u64,
     memory_peak_bytes: u64,
     busy: Vec<TimeWeighted>,
@@ -202,6 +204,7 @@ impl Recorder {
             latency: LatencyHistogram::new(),
             stages: vec![StageAccumulator::default(); stages],
             memory: TimeWeighted::new(),
+            cores_held: TimeWeighted::new(),
             memory_level_bytes: 0,
             memory_peak_bytes: 0,
             busy: vec![TimeWeighted::new(); accelerators.len()],
@@ -217,6 +220,11 @@ impl Recorder {
     /// [`Recorder::stage`] or [`Recorder::batch`] pins their time exactly.
     pub fn tick(&mut self, now: SimTime) {
         self.advance(now);
+    }
+
+    /// Whether the events recorded last were measured (after the warm-up).
+    pub fn is_measuring(&self) -> bool {
+        self.measuring
     }
 
     /// A request arrived at `now`.
@@ -311,6 +319,12 @@ impl Recorder {
         self.busy[accel].set(now, level);
     }
 
+    /// From `now` on, instances on the CPU hold `cores` cores.
+    pub fn cpu_cores_held(&mut self, now: SimTime, cores: u32) {
+        self.advance(now);
+        self.cores_held.set(now, f64::from(cores));
+    }
+
     /// From `now` on, `used_bytes` of device memory are in use.
     pub fn memory(&mut self, now: SimTime, used_bytes: u64) {
         let now = self.advance(now);
@@ -357,6 +371,7 @@ impl Recorder {
         };
 
         self.memory.advance(end);
+        self.cores_held.advance(end);
         for g in &mut self.busy {
             g.advance(end);
         }
@@ -395,6 +410,7 @@ impl Recorder {
                 self.memory_level_bytes
             },
             memory_mean_bytes: mean_level(self.memory.total_area()),
+            cpu_cores_held_mean: mean_level(self.cores_held.total_area()),
             utilization: self
                 .accelerators
                 .iter()
@@ -441,6 +457,7 @@ impl Recorder {
     fn start_window(&mut self) {
         self.measuring = true;
         self.memory.restart(self.warmup_end);
+        self.cores_held.restart(self.warmup_end);
         for g in &mut self.busy {
             g.restart(self.warmup_end);
         }

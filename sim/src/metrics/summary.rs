@@ -62,8 +62,16 @@ pub struct Summary {
     pub memory_peak_bytes: u64,
     /// Time-weighted mean memory in use over the window, bytes (0 for an empty window).
     pub memory_mean_bytes: f64,
+    /// Time-weighted mean of the CPU cores that instances on the CPU hold for their compute
+    /// over the window (0: none on the CPU): what vertical and horizontal scaling spend.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub cpu_cores_held_mean: f64,
     /// Time-weighted mean utilisation of each accelerator over the window, 0..=1, by name.
     pub utilization: BTreeMap<String, f64>,
     /// Fixed-interval time series of the window, when a series interval was configured.
     pub series: Option<TimeSeries>,
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }

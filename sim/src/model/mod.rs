@@ -1,6 +1,7 @@
 //! Models as ordered operator lists computed from layer shapes, the zoo, cost (from the roofline
 //! or from measured times) and cut points.
 
+pub mod accuracy;
 pub mod calibration;
 pub mod cost;
 pub mod file;

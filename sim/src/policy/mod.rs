@@ -10,6 +10,7 @@ pub mod knative;
 pub mod lls;
 pub mod odin;
 pub mod pipeline;
+pub mod proteus;
 pub mod search;
 pub mod sponge;
 pub mod spright;
@@ -24,7 +25,7 @@ use crate::model::measured::MeasuredTimes;
 use crate::model::runtime::RuntimeProfile;
 use crate::rng::RunSeed;
 use crate::serving::InstanceConfig;
-pub use crate::serving::plane::StagePlacement;
+pub use crate::serving::plane::{StagePlacement, check_route_weights};
 use crate::serving::process::{Census, ProcessLayout};
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
@@ -34,6 +35,7 @@ pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
 pub use lls::{LlsPolicy, LlsSpec};
 pub use odin::{OdinPolicy, OdinSpec};
+pub use proteus::{ProteusPolicy, ProteusSpec};
 pub use search::annealing::AnnealingSpec;
 pub use search::hill_climb::HillClimbSpec;
 pub use search::pipe_search::PipeSearchSpec;
@@ -74,6 +76,9 @@ pub enum PolicySpec {
     Shisha(ShishaSpec),
     /// Sponge: one instance scaled in place (cores, batch) to per-request objectives.
     Sponge(SpongeSpec),
+    /// Proteus: a variant per engine and the split of the load among them, for the most
+    /// accuracy that carries the load.
+    Proteus(ProteusSpec),
 }
 
 impl Default for PolicySpec {
@@ -99,6 +104,7 @@ impl PolicySpec {
             PolicySpec::PipeSearch(_) => "pipe_search",
             PolicySpec::Shisha(_) => "shisha",
             PolicySpec::Sponge(_) => "sponge",
+            PolicySpec::Proteus(_) => "proteus",
         }
     }
 
@@ -114,7 +120,7 @@ impl PolicySpec {
             PolicySpec::Infscaler(spec) => spec.validate(),
             PolicySpec::Infless(spec) => spec.validate(),
             PolicySpec::Spright(spec) => spec.validate(),
-            PolicySpec::Knative(spec) => spec.validate(),
+            PolicySpec::Knative(spec) => spec.validate(device),
             PolicySpec::Odin(spec) => spec.validate(models, device),
             PolicySpec::Lls(spec) => spec.validate(models, device),
             PolicySpec::RandomWalk(spec) => spec
@@ -135,6 +141,16 @@ impl PolicySpec {
                 .validate(models, device)
                 .and_then(|()| spec.check()),
             PolicySpec::Sponge(spec) => spec.validate(models, device),
+            PolicySpec::Proteus(spec) => spec.validate(models, device),
+        }
+    }
+
+    /// Whether the policy chooses among a family's variants (`app.family`).
+    pub fn chooses_variants(&self) -> bool {
+        match self {
+            PolicySpec::Static(spec) => !spec.route_weights.is_empty(),
+            PolicySpec::Proteus(_) => true,
+            _ => false,
         }
     }
 
@@ -154,6 +170,7 @@ impl PolicySpec {
             PolicySpec::PipeSearch(spec) => Box::new(spec.policy()),
             PolicySpec::Shisha(spec) => Box::new(spec.policy()),
             PolicySpec::Sponge(spec) => Box::new(SpongePolicy::new(spec.clone())),
+            PolicySpec::Proteus(spec) => Box::new(ProteusPolicy::new(spec.clone())),
         }
     }
 }
@@ -168,8 +185,14 @@ pub struct PolicyContext<'a> {
     pub measured: Option<&'a MeasuredTimes>,
     /// The runtime that drives the GPU.
     pub runtime: &'a RuntimeProfile,
-    /// The app's models, one per stage.
+    /// The app's models, one per stage; or, with `variants`, a family's variants (fastest
+    /// first), each a one-model route of its own.
     pub models: &'a [Model],
+    /// Whether `models` are variants that each request is served by one of (the policy sets
+    /// how arrivals split among them: [`Deployment::route_weights`], [`Action::Route`]).
+    pub variants: bool,
+    /// The workload's mean arrival rate, where the scenario gives one (not for a trace).
+    pub expected_rate_per_s: Option<f64>,
     /// The latency objective.
     pub slo: SimDuration,
     /// Usable unified memory.
@@ -203,6 +226,8 @@ impl<'a> PolicyContext<'a> {
             measured: None,
             runtime: RuntimeProfile::tensorrt_ref(),
             models,
+            variants: false,
+            expected_rate_per_s: None,
             slo,
             memory_limit_bytes: device.usable_memory_bytes(),
             transport,
@@ -225,6 +250,9 @@ pub struct Deployment {
     /// For zero-copy sharing: how tokens travel (eBPF map events or user-space messages to the
     /// sharing manager); other transports ignore it.
     pub control_path: ControlPath,
+    /// With variants: how arrivals split among them, one weight per model (≥ 0, not all 0).
+    /// Empty: every arrival to the first route (the whole pipeline, for stages).
+    pub route_weights: Vec<f64>,
 }
 
 impl Deployment {
@@ -430,6 +458,15 @@ pub enum Action {
         cuts: Vec<usize>,
         /// One placement per new partition, in pipeline order.
         placement: Vec<StagePlacement>,
+    },
+    /// Split arrivals among the variants (one weight per model, ≥ 0, not all 0) from the
+    /// next arrival: each goes to the variant whose share of the arrivals so far lags its
+    /// weight most (smooth weighted round-robin: deterministic, no random draw). Refused
+    /// (counted in `refused_reconfigurations`) for the wrong number of weights, a negative or
+    /// non-finite one, or all zero.
+    Route {
+        /// One weight per model (variant), in model order.
+        weights: Vec<f64>,
     },
     /// Resize the instances of `partition` on `accelerator` in place (vertical scaling, as
     /// Kubernetes' in-place pod resize or a CUDA MPS thread percentage): no restart, no memory

@@ -97,6 +97,7 @@ impl SprightSpec {
             container_concurrency: self.container_concurrency,
             max_batch: self.max_batch,
             cpu_cores: self.cpu_cores,
+            accelerator: None,
             autoscaler: self.warm_autoscaler(),
             process_layout: self.process_layout.unwrap_or(ProcessLayout::PerInstance),
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Deployment, InstancePlan, Policy, PolicyContext};
+use super::{Deployment, InstancePlan, Policy, PolicyContext, check_route_weights};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::partition;
@@ -36,8 +36,13 @@ pub struct StaticSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_layout: Option<ProcessLayout>,
     /// One entry per app stage, in order. Empty: every model whole, one instance on the GPU.
+    /// With `app.family`: one entry per variant.
     #[serde(default)]
     pub stages: Vec<StaticStage>,
+    /// With `app.family`: how arrivals split among the variants, one weight per variant
+    /// (fastest first), e.g. `[0, 1]` for all to the second. Required there, refused elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_weights: Vec<f64>,
 }
 
 /// How one stage's model is cut and served.
@@ -134,6 +139,10 @@ impl StaticSpec {
                     models.len()
                 ),
             ));
+        }
+        if !self.route_weights.is_empty() {
+            check_route_weights(&self.route_weights, models.len())
+                .map_err(|m| ("route_weights".to_string(), m))?;
         }
         let default_stage = StaticStage::default();
         for (s, model) in models.iter().enumerate() {
@@ -250,6 +259,7 @@ impl Policy for StaticPolicy {
         let mut deployment = Deployment {
             transport: self.spec.transport,
             control_path: self.spec.control_path,
+            route_weights: self.spec.route_weights.clone(),
             ..Default::default()
         };
         let mut global = 0;

@@ -74,6 +74,92 @@ pub struct Report {
     /// policies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchSummary>,
+    /// The accuracy served, where the app is a family (`app.family`) or one model with a
+    /// published accuracy. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AccuracyReport>,
+}
+
+/// The accuracy a run served: each completed request counts with the accuracy of the variant
+/// that served it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyReport {
+    /// What the figures measure.
+    pub metric: crate::model::accuracy::Metric,
+    /// Mean accuracy of the completed requests (late ones included), % (`None`: none
+    /// completed).
+    pub served_percent: Option<f64>,
+    /// The most accurate variant of the model's family (the model's own figure outside a
+    /// family), %: what serving every request at full accuracy gives.
+    pub best_percent: f64,
+    /// `best_percent − served_percent`, percentage points: the accuracy drop.
+    pub drop_points: Option<f64>,
+    /// Per variant (model) served, in model order.
+    pub variants: Vec<VariantReport>,
+}
+
+/// What one variant served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantReport {
+    /// Model name.
+    pub model: String,
+    /// Its published accuracy, %.
+    pub percent: f64,
+    /// Its share of the arrivals at the end of the run (the policy's last split).
+    pub weight: f64,
+    /// Arrivals sent to it, completions, and completions within the objective.
+    #[serde(flatten)]
+    pub tally: crate::serving::plane::RouteTally,
+}
+
+impl AccuracyReport {
+    /// The report of `models` (one per route: variants, or the app's one model) with their
+    /// final `weights` and `tallies`; `None` unless each model has a published accuracy of
+    /// one metric.
+    pub fn new(
+        models: &[&str],
+        weights: &[f64],
+        tallies: &[crate::serving::plane::RouteTally],
+    ) -> Option<AccuracyReport> {
+        use crate::model::accuracy::{family_of, published};
+        let figures: Vec<_> = models
+            .iter()
+            .map(|m| published(m))
+            .collect::<Option<Vec<_>>>()?;
+        let metric = figures.first()?.metric;
+        if figures.iter().any(|f| f.metric != metric) {
+            return None;
+        }
+        let best_percent = figures
+            .iter()
+            .map(|f| family_of(f.model).map_or(f.percent, |fam| fam.best().percent))
+            .fold(f64::MIN, f64::max);
+        let total: f64 = weights.iter().sum();
+        let (weighted, completed) = figures
+            .iter()
+            .zip(tallies)
+            .fold((0.0, 0u64), |(w, n), (f, t)| {
+                (w + f.percent * t.completed as f64, n + t.completed)
+            });
+        let served_percent = (completed > 0).then(|| weighted / completed as f64);
+        Some(AccuracyReport {
+            metric,
+            served_percent,
+            best_percent,
+            drop_points: served_percent.map(|s| best_percent - s),
+            variants: figures
+                .iter()
+                .zip(weights)
+                .zip(tallies)
+                .map(|((f, &w), &tally)| VariantReport {
+                    model: f.model.to_string(),
+                    percent: f.percent,
+                    weight: if total > 0.0 { w / total } else { 0.0 },
+                    tally,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// A design-space search run online: the configurations it measured and the one it kept.
@@ -164,4 +250,45 @@ pub struct PartitionReport {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serving::plane::RouteTally;
+
+    fn tally(completed: u64) -> RouteTally {
+        RouteTally {
+            arrivals: completed,
+            completed,
+            within_slo: completed,
+        }
+    }
+
+    #[test]
+    fn served_accuracy_is_the_mean_over_completed_requests() {
+        // 300 requests at 69.758 % and 100 at 78.312 %: (300·69.758 + 100·78.312) / 400.
+        let r = AccuracyReport::new(
+            &["resnet18", "resnet152"],
+            &[3.0, 1.0],
+            &[tally(300), tally(100)],
+        )
+        .unwrap();
+        let served = (300.0 * 69.758 + 100.0 * 78.312) / 400.0;
+        assert!((r.served_percent.unwrap() - served).abs() < 1e-9);
+        assert_eq!(r.best_percent, 78.312);
+        assert!((r.drop_points.unwrap() - (78.312 - served)).abs() < 1e-9);
+        assert_eq!(r.variants[0].weight, 0.75);
+        // One model of a family: its drop is against the family's best.
+        let one = AccuracyReport::new(&["resnet50"], &[1.0], &[tally(10)]).unwrap();
+        assert!((one.drop_points.unwrap() - (78.312 - 76.130)).abs() < 1e-9);
+        // Nothing completed: no served accuracy; no published figure: no report.
+        assert_eq!(
+            AccuracyReport::new(&["resnet50"], &[1.0], &[tally(0)])
+                .unwrap()
+                .served_percent,
+            None
+        );
+        assert!(AccuracyReport::new(&["alexnet"], &[1.0], &[tally(1)]).is_none());
+    }
 }

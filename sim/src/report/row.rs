@@ -144,5 +144,16 @@ pub fn report_row(report: &Report) -> Row {
             Cell::Float(report.isolated_latency_ms),
         ),
     ]);
+    let accuracy = report.accuracy.as_ref();
+    row.extend([
+        (
+            "served_accuracy_pct".into(),
+            opt(accuracy.and_then(|a| a.served_percent)),
+        ),
+        (
+            "accuracy_drop_pts".into(),
+            opt(accuracy.and_then(|a| a.drop_points)),
+        ),
+    ]);
     row
 }

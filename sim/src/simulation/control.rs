@@ -157,6 +157,10 @@ impl Simulation {
                 cuts,
                 placement,
             } => self.repartition(stage, cuts, placement),
+            Action::Route { weights } => {
+                // A refusal is counted by the plane.
+                let _ = self.plane.set_route_weights(&weights);
+            }
             Action::Resize {
                 partition,
                 accelerator,

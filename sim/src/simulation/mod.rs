@@ -239,6 +239,8 @@ impl Simulation {
             transport: deployment.transport,
             control_path: deployment.control_path,
             wait_for_instances: policy.tick_interval().is_some(),
+            variants: scenario.variants,
+            route_weights: deployment.route_weights.clone(),
         });
         let mut sim = Simulation {
             machine: Machine {
@@ -538,7 +540,23 @@ impl Simulation {
     // ----- report ---------------------------------------------------------------------------
 
     /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
+    /// The accuracy served: per variant for a family, or the one model of a one-stage app;
+    /// `None` for a pipeline or a model without a published accuracy.
+    fn accuracy(&self) -> Option<crate::report::AccuracyReport> {
+        let models = &self.scenario.models;
+        if !self.scenario.variants && models.len() != 1 {
+            return None;
+        }
+        let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+        crate::report::AccuracyReport::new(
+            &names,
+            self.plane.route_weights(),
+            self.plane.route_tallies(),
+        )
+    }
+
     fn finish(self, end: SimTime, interrupted: bool) -> Report {
+        let accuracy = self.accuracy();
         let events_processed = self.machine.events.events_processed();
         let rs = &self.scenario;
         let instances = self.plane.instances();
@@ -612,6 +630,7 @@ impl Simulation {
             resizes: self.resizes,
             refused_reconfigurations: self.plane.refused_reconfigurations(),
             search: self.policy.search(),
+            accuracy,
         }
     }
 }

@@ -67,6 +67,14 @@ pub struct AppSpec {
     /// Explicit pipeline of zoo model names; mutually exclusive with `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<String>>,
+    /// A variant family (`resnet`, `yolov3`, … see [`crate::model::accuracy::FAMILIES`]): the
+    /// app is one model, and each request is served by one of the family's variants, which the
+    /// policy chooses (Proteus). Mutually exclusive with `name` and `stages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// With `family`: the variants offered, a subset of the family's members (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<String>>,
     /// Sequence length for transformer models (tokens); default 128.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq_len: Option<usize>,
@@ -103,14 +111,91 @@ impl TokenSource {
     }
 }
 
+/// An app as a run sees it: its name and its models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedApp {
+    /// Display name.
+    pub name: String,
+    /// Model names: the stages in pipeline order, or the variants of a family from fastest to
+    /// most accurate.
+    pub models: Vec<String>,
+    /// Whether the models are a family's variants (each request served by one) rather than
+    /// stages (each request through all, in order).
+    pub variants: bool,
+}
+
 impl AppSpec {
+    /// The app's name and models, or (field, message) saying what is wrong.
+    pub fn resolve_app(&self) -> Result<ResolvedApp, (&'static str, String)> {
+        if let Some(family) = &self.family {
+            if self.name.is_some() || self.stages.is_some() {
+                return Err((
+                    "app.family",
+                    "give one of `name`, `stages` and `family`".into(),
+                ));
+            }
+            let f = crate::model::accuracy::family(family).ok_or_else(|| {
+                (
+                    "app.family",
+                    format!(
+                        "unknown family `{family}`; known families: {}",
+                        crate::model::accuracy::family_names()
+                    ),
+                )
+            })?;
+            let models: Vec<String> = match &self.variants {
+                None => f.members.iter().map(|m| m.to_string()).collect(),
+                Some(list) => {
+                    if let Some(bad) = list.iter().find(|v| !f.members.contains(&v.as_str())) {
+                        return Err((
+                            "app.variants",
+                            format!(
+                                "`{bad}` is not a variant of `{}`; its variants: {}",
+                                f.name,
+                                f.members.join(", ")
+                            ),
+                        ));
+                    }
+                    // The family's order (fastest first), each once.
+                    f.members
+                        .iter()
+                        .filter(|m| list.iter().any(|v| v == *m))
+                        .map(|m| m.to_string())
+                        .collect()
+                }
+            };
+            if models.is_empty() {
+                return Err(("app.variants", "is empty: list at least one variant".into()));
+            }
+            return Ok(ResolvedApp {
+                name: f.name.to_string(),
+                models,
+                variants: true,
+            });
+        }
+        if self.variants.is_some() {
+            return Err(("app.variants", "only goes with `app.family`".into()));
+        }
+        let field = if self.stages.is_some() {
+            "app.stages"
+        } else {
+            "app"
+        };
+        let (name, models) = self.resolve().map_err(|m| (field, m))?;
+        Ok(ResolvedApp {
+            name,
+            models,
+            variants: false,
+        })
+    }
+
     /// The app's display name and its stage model names, or a message saying what is wrong.
     pub fn resolve(&self) -> Result<(String, Vec<String>), String> {
         match (&self.name, &self.stages) {
             (Some(_), Some(_)) => Err("give either `name` or `stages`, not both".into()),
-            (None, None) => {
-                Err("missing: give `name` (a built-in app or a zoo model) or `stages`".into())
-            }
+            (None, None) => Err(
+                "missing: give `name` (a built-in app or a zoo model), `stages` or `family`".into(),
+            ),
             (None, Some(stages)) => {
                 if stages.is_empty() {
                     Err("`stages` is empty: list at least one zoo model".into())
@@ -157,5 +242,29 @@ mod tests {
             ..Default::default()
         };
         assert!(both.resolve().is_err());
+    }
+
+    #[test]
+    fn a_family_resolves_to_its_variants_fastest_first() {
+        let family = |variants: Option<Vec<&str>>| AppSpec {
+            family: Some("resnet".into()),
+            variants: variants.map(|v| v.into_iter().map(String::from).collect()),
+            ..Default::default()
+        };
+        let all = family(None).resolve_app().unwrap();
+        assert!(all.variants);
+        assert_eq!(all.models.len(), 5);
+        let some = family(Some(vec!["resnet152", "resnet18"]))
+            .resolve_app()
+            .unwrap();
+        assert_eq!(some.models, vec!["resnet18", "resnet152"]);
+        let (field, message) = family(Some(vec!["vgg16"])).resolve_app().unwrap_err();
+        assert_eq!(field, "app.variants");
+        assert!(message.contains("resnet18, resnet34"), "{message}");
+        let unknown = AppSpec {
+            family: Some("bert".into()),
+            ..Default::default()
+        };
+        assert!(unknown.resolve_app().unwrap_err().1.contains("yolov3"));
     }
 }

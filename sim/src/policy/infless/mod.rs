@@ -566,7 +566,7 @@ impl Policy for InfLessPolicy {
                     accelerator,
                     config,
                 }),
-                Action::ScaleIn { .. } | Action::Repartition { .. } | Action::Resize { .. } => None,
+                _ => None,
             })
             .collect();
         Deployment {

@@ -468,6 +468,7 @@ impl Policy for InfScalerPolicy {
             instances,
             transport: TransportKind::ZeroCopy,
             control_path: self.spec.control_path,
+            route_weights: Vec::new(),
         }
     }
 

@@ -74,6 +74,11 @@ pub struct KnativeSpec {
     /// CPU cores each pod holds. Default 1.
     #[serde(default = "one")]
     pub cpu_cores: u32,
+    /// The accelerator its pods run on, by name. Default: the GPU (Kubernetes places pods by
+    /// their resource requests and has no notion of the DLAs); `"cpu"` gives pods of
+    /// `cpu_cores` cores each on the CPU, horizontal scaling where Sponge scales vertically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
     /// The KPA's parameters (the `config-autoscaler` ConfigMap and scale bounds).
     #[serde(default)]
     pub autoscaler: KpaSpec,
@@ -98,6 +103,7 @@ impl Default for KnativeSpec {
             partition: true,
             max_batch: 1,
             cpu_cores: 1,
+            accelerator: None,
             autoscaler: KpaSpec::default(),
             process_layout: None,
         }
@@ -105,8 +111,17 @@ impl Default for KnativeSpec {
 }
 
 impl KnativeSpec {
-    /// Checks the parameters; the error is (field below `policy.`, message).
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks the parameters against the device; the error is (field below `policy.`,
+    /// message).
+    pub fn validate(
+        &self,
+        device: &crate::hardware::profile::DeviceProfile,
+    ) -> Result<(), (String, String)> {
+        if let Some(name) = &self.accelerator {
+            device
+                .accelerator_named(name)
+                .map_err(|m| ("accelerator".to_string(), m))?;
+        }
         self.platform().validate()
     }
 
@@ -120,6 +135,7 @@ impl KnativeSpec {
             container_concurrency: self.container_concurrency,
             max_batch: self.max_batch,
             cpu_cores: self.cpu_cores,
+            accelerator: self.accelerator.clone(),
             autoscaler: self.autoscaler.clone(),
             process_layout: self.process_layout.unwrap_or(ProcessLayout::PerInstance),
         }

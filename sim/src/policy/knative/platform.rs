@@ -32,6 +32,8 @@ pub struct Platform {
     pub max_batch: u32,
     /// CPU cores each pod holds.
     pub cpu_cores: u32,
+    /// The accelerator the pods run on, by name (`None`: the GPU).
+    pub accelerator: Option<String>,
     /// The KPA's parameters, as the platform applies them.
     pub autoscaler: KpaSpec,
     /// How pods are grouped into serving processes: Knative and SPRIGHT run a container per
@@ -126,7 +128,10 @@ impl Policy for KnativePolicy {
         let cuts = self.platform.cuts(ctx);
         let functions: usize = cuts.iter().map(|c| c.len() + 1).sum();
         let pod = self.platform.pod();
-        let gpu = ctx.device.gpu().unwrap_or(0);
+        let gpu = match &self.platform.accelerator {
+            Some(name) => ctx.device.accelerator_named(name).expect("validated"),
+            None => ctx.device.gpu().unwrap_or(0),
+        };
         let kpa = self
             .platform
             .autoscaler

@@ -99,13 +99,24 @@ fn spec_parses_with_defaults_and_rejects_unknown_keys() {
         container_concurrency: 1001,
         ..Default::default()
     };
-    assert_eq!(bad.validate().unwrap_err().0, "container_concurrency");
+    let xavier = crate::hardware::profile::DeviceProfile::builtin("xavier-agx").unwrap();
+    assert_eq!(
+        bad.validate(&xavier).unwrap_err().0,
+        "container_concurrency"
+    );
     let mut bad = KnativeSpec::default();
     bad.autoscaler.panic_threshold_percentage = 50.0;
     assert_eq!(
-        bad.validate().unwrap_err().0,
+        bad.validate(&xavier).unwrap_err().0,
         "autoscaler.panic_threshold_percentage"
     );
+    let bad = KnativeSpec {
+        accelerator: Some("tpu".into()),
+        ..Default::default()
+    };
+    let (field, message) = bad.validate(&xavier).unwrap_err();
+    assert_eq!(field, "accelerator");
+    assert!(message.contains("dla0"), "{message}");
 }
 
 #[test]

@@ -106,6 +106,7 @@ impl DataPlane {
             in_service: 0,
         });
         self.partitions[partition].instances.push(index);
+        self.record_cores(ctx);
         ctx.executor.instance_created(InstanceInfo {
             instance: index,
             partition,
@@ -224,6 +225,7 @@ impl DataPlane {
             config.compute_share = to.compute_share.unwrap_or(config.compute_share);
             config.max_batch = to.max_batch.unwrap_or(config.max_batch);
         }
+        self.record_cores(ctx);
         // A larger batch may be ready to start now.
         let mut queues: Vec<u32> = targets
             .iter()
@@ -253,6 +255,7 @@ impl DataPlane {
         self.memory.release(released.total());
         self.book_released(accelerator, &released);
         self.record_memory(ctx);
+        self.record_cores(ctx);
     }
 
     /// Books memory an instance added on `accelerator`, by kind, and its peak.

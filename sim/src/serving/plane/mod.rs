@@ -16,10 +16,13 @@
 mod batching;
 mod instances;
 mod relayout;
+mod routes;
 mod routing;
 mod transfer;
 
 pub use relayout::{InstanceChange, Reconfiguration, Relayout, StagePlacement};
+use routes::Routes;
+pub use routes::{RouteTally, check_route_weights};
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -29,6 +32,7 @@ use crate::engine::EventQueue;
 use crate::engines::Engines;
 use crate::event::{Event, ExecEvent, PlaneEvent};
 use crate::executor::{ExecContext, Executor};
+use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::metrics::{Recorder, TimeWeighted, WindowLatency};
 use crate::model::Operator;
@@ -148,6 +152,12 @@ pub struct PlaneConfig {
     /// Whether requests wait for an instance to appear at a partition that has none (the
     /// policy acts after deploying) instead of being dropped.
     pub wait_for_instances: bool,
+    /// Whether the stages are a family's variants: each its own route, a request served by
+    /// one (as `route_weights` split the arrivals) rather than passing through all.
+    pub variants: bool,
+    /// How arrivals split among the routes (see [`DataPlane::set_route_weights`]); empty: all
+    /// to the first.
+    pub route_weights: Vec<f64>,
 }
 
 /// Whose requests a queue holds: a partition's shared queue, or an instance's own queue (under
@@ -241,6 +251,8 @@ pub struct DataPlane {
     window: Window,
     /// Latencies of the completions since the previous policy tick.
     window_latency: WindowLatency,
+    /// How arrivals are split among routes, and what each route served.
+    routes: Routes,
 }
 
 impl DataPlane {
@@ -248,13 +260,22 @@ impl DataPlane {
     pub fn new(config: PlaneConfig) -> Self {
         let accelerators = config.device.accelerators.len();
         let count = config.partitions.len();
+        let stages = config.partitions.last().map_or(0, |p| p.stage + 1);
+        let routes = Routes::new(config.variants, stages, &config.route_weights);
+        let route_of: Vec<u32> = config
+            .partitions
+            .iter()
+            .map(|p| routes.of_stage(p.stage))
+            .collect();
         let partitions: Vec<PartitionState> = config
             .partitions
             .into_iter()
             .enumerate()
             .map(|(k, p)| {
-                let next = (k + 1 < count).then_some(k as u32 + 1);
-                partition_state(p, k as u32, next, k == 0, accelerators)
+                let same_route = |j: usize| route_of[j] == route_of[k];
+                let next = (k + 1 < count && same_route(k + 1)).then_some(k as u32 + 1);
+                let first = k == 0 || !same_route(k - 1);
+                partition_state(p, k as u32, next, first, accelerators)
             })
             .collect();
         DataPlane {
@@ -298,6 +319,7 @@ impl DataPlane {
             refused_instances: 0,
             window: Window::default(),
             window_latency: WindowLatency::new(),
+            routes,
         }
     }
 
@@ -452,6 +474,21 @@ impl DataPlane {
     /// Records the memory in use now.
     fn record_memory(&self, ctx: &mut Context<'_>) {
         ctx.recorder.memory(ctx.now(), self.memory.used_bytes());
+    }
+
+    /// Tells the recorder the CPU cores held now by the live instances on CPUs.
+    fn record_cores(&self, ctx: &mut Context<'_>) {
+        let cores: u32 = self
+            .partitions
+            .iter()
+            .flat_map(|p| &p.instances)
+            .map(|&i| &self.instances[i as usize])
+            .filter(|inst| {
+                self.device.accelerators[inst.accel as usize].kind == AcceleratorKind::Cpu
+            })
+            .map(|inst| inst.config.cpu_cores)
+            .sum();
+        ctx.recorder.cpu_cores_held(ctx.now(), cores);
     }
 
     fn schedule(&self, ctx: &mut Context<'_>, at: SimTime, event: PlaneEvent) {

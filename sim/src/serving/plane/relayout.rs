@@ -335,15 +335,18 @@ impl DataPlane {
         let segment = self
             .segment(pending.stage)
             .expect("a pending layout's stage is in the layout");
-        let after = self.layout.get(segment.end).copied();
         let old: Vec<u32> = self.layout[segment.clone()].to_vec();
+        // The stage's place in its route: what came after its last partition, and whether its
+        // first took the route's arrivals (or came after another stage's).
+        let after = self.partitions[old[old.len() - 1] as usize].next;
+        let entry = self.partitions[old[0] as usize].first;
         let new = &pending.partitions;
         for (k, &p) in new.iter().enumerate() {
             let part = &mut self.partitions[p as usize];
             part.next = new.get(k + 1).copied().or(after);
-            part.first = segment.start == 0 && k == 0;
+            part.first = entry && k == 0;
         }
-        if segment.start > 0 {
+        if !entry {
             let before = self.layout[segment.start - 1];
             self.partitions[before as usize].next = Some(new[0]);
         }

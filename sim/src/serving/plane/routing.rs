@@ -19,7 +19,7 @@ impl DataPlane {
             Some(self.window.min_budget_ns.map_or(budget, |b| b.min(budget)));
         if self.memory.allocate(self.input_bytes).is_ok() {
             self.record_memory(ctx);
-            let entry = self.layout[0];
+            let entry = self.next_route_entry(ctx.recorder.is_measuring());
             let id = self.requests.insert(RequestState {
                 arrived: now,
                 slo,
@@ -200,8 +200,12 @@ impl DataPlane {
         ctx.recorder.completion(now, r.arrived, r.slo);
         self.window_latency.record((now - r.arrived).as_ns());
         self.window.completed += 1;
-        if now - r.arrived <= r.slo {
+        let on_time = now - r.arrived <= r.slo;
+        if on_time {
             self.window.within_slo += 1;
+        }
+        if ctx.recorder.is_measuring() {
+            self.tally_completion(r.partition, on_time);
         }
         self.in_flight -= 1;
     }
