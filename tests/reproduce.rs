@@ -221,3 +221,45 @@ fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
     let csv = fs::read_to_string(two.join("data/runs.csv")).unwrap();
     assert!(csv.lines().count() > 40, "{} runs", csv.lines().count() - 1);
 }
+
+#[test]
+fn a_quick_accuracy_reproduction_writes_both_sections_identically_at_any_jobs() {
+    let (one, two) = (scratch("accuracy-one"), scratch("accuracy-two"));
+    reproduce_quick_of("accuracy", &one, "1");
+    reproduce_quick_of("accuracy", &two, "2");
+    same_bytes(&one, &two, "REPORT.md");
+    same_bytes(&one, &two, "data/runs.csv");
+    let report = fs::read_to_string(two.join("REPORT.md")).unwrap();
+    for heading in [
+        "## 1. Proteus: variants chosen per engine",
+        "## 2. Sponge: vertical scaling under varying network delay",
+        "\"reduces accuracy drop by up to 3×\"",
+        "\"latency timeouts by 2-10×\"",
+    ] {
+        assert!(report.contains(heading), "{heading} missing");
+    }
+    for system in [
+        "| Proteus |",
+        "| ResNet-152 only |",
+        "| ResNet-18 only |",
+        "| InfScaler, ResNet-152 |",
+        "| Sponge |",
+        "| fixed 4 cores |",
+        "| horizontal, 1-core pods |",
+    ] {
+        assert!(report.contains(system), "{system} missing");
+    }
+    // Every row of the results tables has numbers: a system that failed to run would show
+    // dashes (the claims table, of ratios, may have none to show).
+    let rows = report
+        .lines()
+        .filter(|l| (l.starts_with("| poisson") || l.starts_with("| uniform")) && !l.contains('×'));
+    for row in rows {
+        assert!(!row.contains("| – |"), "{row}");
+    }
+    // The ResNet-18-only baseline serves ResNet-18's published top-1, 69.758 %.
+    assert!(
+        report.contains("| ResNet-18 only | 69.76 | 8.55 |"),
+        "{report}"
+    );
+}

@@ -14,6 +14,7 @@
 //! reproduction. An interrupted reproduction resumes where it stopped (a marker file says one is
 //! in progress); a finished one is rerun from scratch, so its numbers are always this build's.
 
+mod accuracy;
 mod deciders;
 mod fig2;
 mod fig5;
@@ -51,6 +52,9 @@ pub enum Target {
     /// and LLS under interference, and the design-space explorers, on a 4 × 8-core server and a
     /// Xavier AGX.
     Thesis,
+    /// Accuracy and vertical scaling: Proteus (model variants per engine) and Sponge (in-place
+    /// vertical scaling under varying network delay) against their baselines, on a Xavier AGX.
+    Accuracy,
 }
 
 /// One experiment of the paper: its sweep file and what `--quick` changes.
@@ -279,6 +283,9 @@ pub fn run(
 ) -> Result<ExitCode> {
     if target == Target::Thesis {
         return thesis::run(quick, out_dir, jobs);
+    }
+    if target == Target::Accuracy {
+        return accuracy::run(quick, out_dir, jobs);
     }
     let scenarios = PathBuf::from("scenarios/paper");
     if !scenarios.is_dir() {

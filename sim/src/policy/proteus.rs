@@ -20,8 +20,9 @@
 //!   solution; it is solved again when it moved by more than `rate_change`, and every
 //!   `interval` regardless.
 //! - **Make before break**: a changed engine's new variant starts (cold) beside the old one,
-//!   which keeps its share of the arrivals until every new instance is ready; then the old
-//!   instances retire and the new split applies.
+//!   which keeps its share of the arrivals until every new instance is ready; then the new
+//!   split applies, and each old instance retires once its variant's queue is served (or
+//!   another instance of it serves the queue).
 //! - **Batching**: each instance takes what is queued up to its b as soon as it is free (no
 //!   waiting for a batch to fill); hopeless requests time out where the scenario sets
 //!   `[serving.admission] drop_late`. The abstract's "adaptive batching algorithm" is not
@@ -339,6 +340,8 @@ pub struct ProteusPolicy {
     cores: Vec<u32>,
     current: Option<Solution>,
     pending: Option<Pending>,
+    /// Replaced instances (engine slot, variant) waiting for their variant's queue to drain.
+    retiring: Vec<(usize, usize)>,
     solved_rate: f64,
     solved_at: SimTime,
 }
@@ -353,6 +356,7 @@ impl ProteusPolicy {
             cores: Vec::new(),
             current: None,
             pending: None,
+            retiring: Vec::new(),
             solved_rate: 0.0,
             solved_at: SimTime::ZERO,
         }
@@ -478,19 +482,36 @@ impl ProteusPolicy {
         if !ready && observation.now.saturating_since(pending.since) < READY_TIMEOUT {
             return;
         }
-        for &(slot, _, old) in &changed {
-            if let Some(v) = old {
-                actions.push(Action::ScaleIn {
-                    partition: v,
-                    accelerator: self.engines[slot],
-                });
-            }
-        }
         let pending = self.pending.take().expect("checked");
         actions.push(Action::Route {
             weights: self.weights(&pending.solution),
         });
         self.current = Some(pending.solution);
+        self.retiring.extend(
+            changed
+                .iter()
+                .filter_map(|&(slot, _, old)| Some((slot, old?))),
+        );
+        self.retire_drained(observation, actions);
+    }
+
+    /// Retires the replaced instances whose variant has nothing queued, or another instance
+    /// to serve its queue: a retiring instance finishes its batch but takes no more from the
+    /// shared queue, so the last one of a variant must wait until the requests sent to it
+    /// before the new split are served.
+    fn retire_drained(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
+        let engines = &self.engines;
+        self.retiring.retain(|&(slot, v)| {
+            let p = &observation.partitions[v];
+            let drained = p.queued == 0 || p.total_instances() > 1;
+            if drained {
+                actions.push(Action::ScaleIn {
+                    partition: v,
+                    accelerator: engines[slot],
+                });
+            }
+            !drained
+        });
     }
 }
 
@@ -548,6 +569,10 @@ impl Policy for ProteusPolicy {
     fn on_tick(&mut self, observation: &Observation, actions: &mut Vec<Action>) {
         if self.pending.is_some() {
             self.commit_if_ready(observation, actions);
+            return;
+        }
+        if !self.retiring.is_empty() {
+            self.retire_drained(observation, actions);
             return;
         }
         let window_s = observation.window.as_secs_f64();
