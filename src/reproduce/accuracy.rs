@@ -15,13 +15,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
-use rayon::prelude::*;
+use anyhow::{Result, anyhow};
 
 use infscaler_results::atomic;
 use infscaler_sim::Scenario;
@@ -165,39 +163,10 @@ fn jobs(quick: bool) -> Vec<Job> {
 
 /// Runs the command.
 pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result<ExitCode> {
-    let out_dir = out_dir.unwrap_or_else(|| {
-        PathBuf::from(if quick {
-            "results/accuracy-quick"
-        } else {
-            "results/accuracy"
-        })
-    });
-    let data = out_dir.join("data");
-    fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(crate::sweep::jobs_or_cores(jobs))
-        .build()?;
+    let (out_dir, data, pool) = super::output_and_pool("accuracy", quick, out_dir, jobs)?;
     let started = Instant::now();
     let all = self::jobs(quick);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let reports: BTreeMap<String, Report> = pool
-        .install(|| {
-            all.par_iter()
-                .map(|job| {
-                    let report = job.run()?;
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    eprintln!(
-                        "[{n}/{}] {} ({:.0} s)",
-                        all.len(),
-                        job.key,
-                        started.elapsed().as_secs_f64()
-                    );
-                    Ok((job.key.clone(), report))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?
-        .into_iter()
-        .collect();
+    let reports = super::run_keyed(&all, &pool, |j| &j.key, Job::run)?;
     atomic::write_bytes(&data.join("runs.csv"), runs_csv(&reports).as_bytes())?;
     let report = write(&reports, quick);
     let path = out_dir.join("REPORT.md");

@@ -43,6 +43,58 @@ use crate::sweep::{execute, jobs_or_cores};
 use infscaler_results::atomic;
 use infscaler_results::files::Row;
 
+/// Where a reproduction writes (`out_dir`, or `results/<name>` — `results/<name>-quick` under
+/// `--quick`), its `data/` folder, created, and a pool of `jobs` threads (default: the cores).
+pub(crate) fn output_and_pool(
+    name: &str,
+    quick: bool,
+    out_dir: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> Result<(PathBuf, PathBuf, rayon::ThreadPool)> {
+    let out_dir = out_dir.unwrap_or_else(|| {
+        PathBuf::from(if quick {
+            format!("results/{name}-quick")
+        } else {
+            format!("results/{name}")
+        })
+    });
+    let data = out_dir.join("data");
+    fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs_or_cores(jobs))
+        .build()?;
+    Ok((out_dir, data, pool))
+}
+
+/// Runs `jobs` on `pool`, each by `run`, printing progress as each ends; the reports by the
+/// key `key` gives each job. Fails on the first error.
+pub(crate) fn run_keyed<J: Sync>(
+    jobs: &[J],
+    pool: &rayon::ThreadPool,
+    key: impl Fn(&J) -> &str + Sync,
+    run: impl Fn(&J) -> Result<infscaler_sim::report::Report> + Sync,
+) -> Result<std::collections::BTreeMap<String, infscaler_sim::report::Report>> {
+    use rayon::prelude::*;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let reports: Vec<(String, infscaler_sim::report::Report)> = pool.install(|| {
+        jobs.par_iter()
+            .map(|job| {
+                let report = run(job)?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                eprintln!(
+                    "[{n}/{}] {} ({:.0} s)",
+                    jobs.len(),
+                    key(job),
+                    started.elapsed().as_secs_f64()
+                );
+                Ok((key(job).to_string(), report))
+            })
+            .collect::<Result<_>>()
+    })?;
+    Ok(reports.into_iter().collect())
+}
+
 /// What `reproduce` can reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Target {

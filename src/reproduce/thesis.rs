@@ -21,13 +21,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
-use rayon::prelude::*;
+use anyhow::{Result, anyhow};
 
 use infscaler_results::atomic;
 use infscaler_sim::Scenario;
@@ -468,40 +466,12 @@ fn latency_jobs(quiet: &BTreeMap<String, Report>, quick: bool) -> Vec<Job> {
 
 /// Runs `jobs` on the pool, printing progress; fails on the first error.
 fn run_all(jobs: &[Job], pool: &rayon::ThreadPool) -> Result<BTreeMap<String, Report>> {
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let started = Instant::now();
-    let reports: Vec<(String, Report)> = pool.install(|| {
-        jobs.par_iter()
-            .map(|job| {
-                let report = job.run()?;
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                eprintln!(
-                    "[{n}/{}] {} ({:.0} s)",
-                    jobs.len(),
-                    job.key,
-                    started.elapsed().as_secs_f64()
-                );
-                Ok((job.key.clone(), report))
-            })
-            .collect::<Result<_>>()
-    })?;
-    Ok(reports.into_iter().collect())
+    super::run_keyed(jobs, pool, |j| &j.key, Job::run)
 }
 
 /// Runs the command.
 pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result<ExitCode> {
-    let out_dir = out_dir.unwrap_or_else(|| {
-        PathBuf::from(if quick {
-            "results/thesis-quick"
-        } else {
-            "results/thesis"
-        })
-    });
-    let data = out_dir.join("data");
-    fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(crate::sweep::jobs_or_cores(jobs))
-        .build()?;
+    let (out_dir, data, pool) = super::output_and_pool("thesis", quick, out_dir, jobs)?;
     let started = Instant::now();
     let all = self::jobs(quick);
     let mut reports = run_all(&all, &pool)?;
