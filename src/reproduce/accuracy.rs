@@ -168,17 +168,7 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
     let all = self::jobs(quick);
     let reports = super::run_keyed(&all, &pool, |j| &j.key, Job::run)?;
     atomic::write_bytes(&data.join("runs.csv"), runs_csv(&reports).as_bytes())?;
-    let report = write(&reports, quick);
-    let path = out_dir.join("REPORT.md");
-    atomic::write_bytes(&path, report.as_bytes())?;
-    eprintln!(
-        "wrote {} and {} ({} runs, {:.0} s)",
-        path.display(),
-        data.join("runs.csv").display(),
-        reports.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
+    super::write_report(&out_dir, &write(&reports, quick), reports.len(), started)
 }
 
 /// The mean over the seeds of a metric of a (setting, system): `mean(setting, system, metric)`.

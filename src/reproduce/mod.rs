@@ -66,6 +66,25 @@ pub(crate) fn output_and_pool(
     Ok((out_dir, data, pool))
 }
 
+/// Writes `report` as `out_dir/REPORT.md` (atomically) and says what was written: the report,
+/// `data/runs.csv` beside it, and how many `runs` took how long since `started`.
+pub(crate) fn write_report(
+    out_dir: &Path,
+    report: &str,
+    runs: usize,
+    started: Instant,
+) -> Result<ExitCode> {
+    let path = out_dir.join("REPORT.md");
+    atomic::write_bytes(&path, report.as_bytes())?;
+    eprintln!(
+        "wrote {} and {} ({runs} runs, {:.0} s)",
+        path.display(),
+        out_dir.join("data").join("runs.csv").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `jobs` on `pool`, each by `run`, printing progress as each ends; the reports by the
 /// key `key` gives each job. Fails on the first error.
 pub(crate) fn run_keyed<J: Sync>(

@@ -488,16 +488,7 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
         .collect();
     let mut report = super::thesis_report::write(&reports, &exhaustive, &rates, quick);
     report.push_str(&super::thesis_moldable::section(&reports, &moldable));
-    let path = out_dir.join("REPORT.md");
-    atomic::write_bytes(&path, report.as_bytes())?;
-    eprintln!(
-        "wrote {} and {} ({} runs, {:.0} s)",
-        path.display(),
-        data.join("runs.csv").display(),
-        reports.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
+    super::write_report(&out_dir, &report, reports.len(), started)
 }
 
 /// The exhaustive optimum of each (setting, model) of the explorer study, by the cost model's
