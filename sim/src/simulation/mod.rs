@@ -539,7 +539,6 @@ impl Simulation {
 
     // ----- report ---------------------------------------------------------------------------
 
-    /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
     /// The accuracy served: per variant for a family, or the one model of a one-stage app;
     /// `None` for a pipeline or a model without a published accuracy.
     fn accuracy(&self) -> Option<crate::report::AccuracyReport> {
@@ -555,6 +554,7 @@ impl Simulation {
         )
     }
 
+    /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
     fn finish(self, end: SimTime, interrupted: bool) -> Report {
         let accuracy = self.accuracy();
         let events_processed = self.machine.events.events_processed();
