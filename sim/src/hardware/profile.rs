@@ -126,6 +126,16 @@ pub struct AcceleratorSpec {
 }
 
 impl AcceleratorSpec {
+    /// The CPU cores an instance holds to have this engine to itself: all of a CPU's, one (its
+    /// launch thread) elsewhere.
+    pub fn whole_engine_cores(&self) -> u32 {
+        if self.kind == AcceleratorKind::Cpu {
+            self.cores
+        } else {
+            1
+        }
+    }
+
     /// Efficiency for an operator of class `dense` (see `OpKind::is_dense_math`).
     pub fn efficiency(&self, dense: bool) -> f64 {
         if dense {

@@ -527,3 +527,22 @@ pub fn stage_slo_budgets(ctx: &PolicyContext<'_>) -> Vec<SimDuration> {
         })
         .collect()
 }
+
+/// Runs `scenarios/examples/<name>.toml` with `policy` (a `[policy]` body) in place of the text
+/// `own`, its own policy line: a test's comparison of a policy with its baselines.
+#[cfg(test)]
+pub(crate) fn run_example(name: &str, own: &str, policy: &str) -> crate::Report {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../scenarios/examples/{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(own), "{name} has no `{own}`");
+    let resolved = crate::Scenario::parse(
+        &text.replace(own, policy),
+        &format!("{name}.toml"),
+        std::path::Path::new("."),
+    )
+    .unwrap()
+    .resolve()
+    .unwrap();
+    crate::Simulation::new(&resolved, None).unwrap().run()
+}

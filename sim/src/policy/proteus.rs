@@ -31,7 +31,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
-use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::cost::{footprint, plan};
@@ -370,14 +369,7 @@ impl ProteusPolicy {
         self.cores = self
             .engines
             .iter()
-            .map(|&e| {
-                let a = &ctx.device.accelerators[e];
-                if a.kind == AcceleratorKind::Cpu {
-                    a.cores
-                } else {
-                    1
-                }
-            })
+            .map(|&e| ctx.device.accelerators[e].whole_engine_cores())
             .collect();
         let choices = self
             .engines

@@ -18,7 +18,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Deployment, InstancePlan, Observation, Policy, PolicyContext};
-use crate::hardware::AcceleratorKind;
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::cost::plan;
@@ -183,12 +182,7 @@ impl Policy for SpongePolicy {
             .spec
             .accelerator_index(ctx.device)
             .expect("validated with the scenario");
-        let a = &ctx.device.accelerators[self.accelerator];
-        let most_cores = if a.kind == AcceleratorKind::Cpu {
-            a.cores
-        } else {
-            1
-        };
+        let most_cores = ctx.device.accelerators[self.accelerator].whole_engine_cores();
         let ops = &ctx.models[0].operators;
         let target = ctx.target();
         self.latency_s = (1..=most_cores)
@@ -283,15 +277,7 @@ mod tests {
 
     /// The example scenario, with `policy` in place of its own.
     fn example(policy: &str) -> crate::Report {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../scenarios/examples/sponge-mobilenet-xavier.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let text = text.replace("kind = \"sponge\"", policy);
-        let resolved = crate::Scenario::parse(&text, "sponge.toml", std::path::Path::new("."))
-            .unwrap()
-            .resolve()
-            .unwrap();
-        crate::Simulation::new(&resolved, None).unwrap().run()
+        crate::policy::run_example("sponge-mobilenet-xavier", "kind = \"sponge\"", policy)
     }
 
     #[test]

@@ -162,15 +162,7 @@ fn solve_is_optimal_on_small_cases_by_brute_force() {
 
 /// The example scenario, with `policy` in place of its own.
 fn example(policy: &str) -> crate::Report {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/examples/proteus-resnet-xavier.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text.replace("kind = \"proteus\"", policy);
-    let resolved = crate::Scenario::parse(&text, "proteus.toml", std::path::Path::new("."))
-        .unwrap()
-        .resolve()
-        .unwrap();
-    crate::Simulation::new(&resolved, None).unwrap().run()
+    crate::policy::run_example("proteus-resnet-xavier", "kind = \"proteus\"", policy)
 }
 
 #[test]
