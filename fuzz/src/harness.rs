@@ -30,7 +30,7 @@ use infscaler_sim::model::{ActivationFn, Model, file, onnx};
 use infscaler_sim::rng::RunSeed;
 use infscaler_sim::scenario::{Scenario, isolated_latency};
 use infscaler_sim::simulation::Simulation;
-use infscaler_sim::workload::trace::{TokenColumns, parse_trace_csv};
+use infscaler_sim::workload::trace::{RequestColumns, TokenColumns, parse_trace_csv};
 use infscaler_sim::workload::{ArrivalProcess, AzureFunctionsSpec, Spread, TimeUnit, TraceSpec};
 
 use crate::env::{Env, files_under, files_with_extension, functions_day};
@@ -409,7 +409,10 @@ fn drain_arrivals(process: &mut dyn ArrivalProcess, n: usize, with_tokens: bool)
             );
         }
         if with_tokens {
-            assert!(process.last_tokens().is_some(), "arrival {i} has no size");
+            assert!(
+                process.last_request().tokens.is_some(),
+                "arrival {i} has no size"
+            );
         }
         last = Some(t);
     }
@@ -480,7 +483,7 @@ fn time_unit(name: &str) -> Option<TimeUnit> {
 }
 
 /// Options: `column=NAME`, `time_unit=s|ms|us|ns|datetime`, `tokens` (the default token
-/// columns) or `context=NAME` / `generated=NAME`, `start_s=`, `end_s=`, `rate_scale=` (f64),
+/// columns) or `context=NAME` / `generated=NAME`, `slo=NAME`, `delay=NAME`, `start_s=`, `end_s=`, `rate_scale=` (f64),
 /// `loop`, `arrivals=N` (drawn from the replay; default 1,000).
 fn trace_csv(_env: &Env, input: &[u8]) -> Verdict {
     let text = String::from_utf8_lossy(input);
@@ -496,7 +499,14 @@ fn trace_csv(_env: &Env, input: &[u8]) -> Verdict {
     let column = opts.str("column");
     let unit = opts.str("time_unit").and_then(time_unit);
     // The whole text: the options line is a comment to the reader.
-    let trace = match parse_trace_csv(&text, path, column, unit, tokens) {
+    let slo = opts.str("slo");
+    let delay = opts.str("delay");
+    let columns = RequestColumns {
+        tokens,
+        objective: slo,
+        delay,
+    };
+    let trace = match parse_trace_csv(&text, path, column, unit, columns) {
         Ok(t) => t,
         Err(e) => return Verdict::Rejected(e.to_string()),
     };
@@ -504,6 +514,15 @@ fn trace_csv(_env: &Env, input: &[u8]) -> Verdict {
     assert!(trace.times_ns.is_sorted(), "times are not sorted");
     if let Some(sizes) = &trace.tokens {
         assert_eq!(sizes.len(), trace.times_ns.len(), "one size per arrival");
+    }
+    for values in [&trace.objectives_ns, &trace.delays_ns]
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(values.len(), trace.times_ns.len(), "one value per arrival");
+    }
+    if let Some(objectives) = &trace.objectives_ns {
+        assert!(objectives.iter().all(|&ns| ns > 0), "an objective of 0");
     }
     let spec = TraceSpec {
         path: PathBuf::from("fuzz.csv"),
@@ -515,6 +534,8 @@ fn trace_csv(_env: &Env, input: &[u8]) -> Verdict {
         loop_trace: opts.flag("loop"),
         context_column: context.map(str::to_string),
         generated_column: generated.map(str::to_string),
+        slo_column: slo.map(str::to_string),
+        delay_column: delay.map(str::to_string),
     };
     let mut replay = match spec.replay(&trace, path) {
         Ok(r) => r,

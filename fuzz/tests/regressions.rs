@@ -20,7 +20,7 @@ use infscaler_sim::policy::infless::config::{SearchParams, configs_with_batch};
 use infscaler_sim::scenario::isolated_latency;
 use infscaler_sim::time::SimDuration;
 use infscaler_sim::workload::TimeUnit;
-use infscaler_sim::workload::trace::parse_trace_csv;
+use infscaler_sim::workload::trace::{RequestColumns, parse_trace_csv};
 
 /// Runs `input` through the harness `name`, which must return (not panic); its verdict.
 fn verdict(name: &str, input: &str) -> Verdict {
@@ -44,9 +44,15 @@ fn rejected(name: &str, input: &str) -> String {
 }
 
 fn trace(text: &str, unit: Option<TimeUnit>) -> Result<Vec<u64>, String> {
-    parse_trace_csv(text, Path::new("t.csv"), None, unit, None)
-        .map(|t| t.times_ns)
-        .map_err(|e| e.to_string())
+    parse_trace_csv(
+        text,
+        Path::new("t.csv"),
+        None,
+        unit,
+        RequestColumns::default(),
+    )
+    .map(|t| t.times_ns)
+    .map_err(|e| e.to_string())
 }
 
 /// trace-csv, seed 1 case 817: `time_unit` given and no data rows indexed an empty vector
@@ -60,7 +66,7 @@ fn trace_with_a_time_unit_and_no_rows() {
         Path::new("t.csv"),
         Some("TIMESTAMP"),
         Some(TimeUnit::Seconds),
-        None,
+        RequestColumns::default(),
     )
     .unwrap_err()
     .to_string();

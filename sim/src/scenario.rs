@@ -148,7 +148,8 @@ struct SizeSource {
     bucket: u32,
 }
 
-/// The `[slo]` table: a multiple of the app's isolated latency, or an absolute latency.
+/// The `[slo]` table: a multiple of the app's isolated latency, an absolute latency, or an
+/// objective drawn per request (or read per request from the trace, `workload.slo_column`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SloSpec {
@@ -158,6 +159,12 @@ pub struct SloSpec {
     /// An absolute SLO instead, e.g. `"120ms"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<TimeSpan>,
+    /// Each request's own objective, drawn from this distribution (e.g.
+    /// `{ kind = "uniform", low = "100ms", high = "300ms" }`), instead of one for all: clients
+    /// with different deadlines. The scenario's objective (what policies plan for, the report's
+    /// `slo_ms`) is then its mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_request: Option<crate::workload::DelaySpec>,
     /// The network delay each request has spent before it reaches the device, drawn per
     /// request: it counts against the objective, so a request arrives with the objective less
     /// its delay to go (and latencies in the report are from arrival at the device). Default:
@@ -433,6 +440,13 @@ impl Scenario {
             delay
                 .validate()
                 .map_err(|(field, msg)| self.error(&format!("slo.network_delay.{field}"), msg))?;
+            if self.trace_spec().is_some_and(|t| t.delay_column.is_some()) {
+                return Err(self.error(
+                    "slo.network_delay",
+                    "give either this or workload.delay_column (each request's delay from the \
+                     trace), not both",
+                ));
+            }
         }
         let sizing = match sizes {
             None => None,
@@ -741,10 +755,75 @@ impl Scenario {
         Ok((app_name, models, sources, app.variants))
     }
 
+    /// The `[workload]` trace, where arrivals replay one.
+    fn trace_spec(&self) -> Option<&crate::workload::TraceSpec> {
+        match &self.workload {
+            ArrivalSpec::Trace(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The scenario's objective: `[slo]`'s, the mean of `per_request`, or the mean of the
+    /// trace's objective column.
     fn resolve_slo(&self, isolated: SimDuration) -> Result<SimDuration, ScenarioError> {
+        let nominal = self.slo.multiplier.is_some() || self.slo.latency.is_some();
+        let sized =
+            self.app.tokens == TokenSource::Trace || self.app.generated_tokens.unwrap_or(0) > 0;
+        if let Some(column) = self.trace_spec().and_then(|t| t.slo_column.as_ref()) {
+            if nominal || self.slo.per_request.is_some() {
+                return Err(self.error(
+                    "slo",
+                    format!(
+                        "the trace's column `{column}` (workload.slo_column) sets each request's \
+                         objective: leave out slo.latency, slo.multiplier and slo.per_request"
+                    ),
+                ));
+            }
+            if sized {
+                return Err(self.error(
+                    "workload.slo_column",
+                    "cannot be used with requests sized by tokens (their objective follows \
+                     from their size)",
+                ));
+            }
+            let trace = self.trace_spec().expect("a trace");
+            let mean = trace
+                .build(&self.base_dir)
+                .map_err(|e| self.error("workload.slo_column", e.to_string()))?
+                .mean_objective();
+            return mean.ok_or_else(|| self.error("workload.slo_column", "has no values"));
+        }
+        if let Some(per_request) = &self.slo.per_request {
+            if nominal {
+                return Err(self.error(
+                    "slo.per_request",
+                    "give either this or `multiplier`/`latency`, not both (the scenario's \
+                     objective is then the distribution's mean)",
+                ));
+            }
+            if sized {
+                return Err(self.error(
+                    "slo.per_request",
+                    "cannot be used with requests sized by tokens (their objective follows \
+                     from their size)",
+                ));
+            }
+            per_request
+                .validate()
+                .map_err(|(field, msg)| self.error(&format!("slo.per_request.{field}"), msg))?;
+            if per_request.least() == Some(SimDuration::ZERO) {
+                return Err(self.error(
+                    "slo.per_request",
+                    format!(
+                        "{per_request} can draw an objective of 0: every request would miss it"
+                    ),
+                ));
+            }
+            return Ok(per_request.mean());
+        }
         match (self.slo.multiplier, self.slo.latency) {
             (Some(_), Some(_)) => Err(self.error("slo", "give either `multiplier` or `latency`, not both")),
-            (None, None) => Err(self.error("slo", "missing: give `multiplier` (> 1, e.g. 2.0) or `latency` (e.g. \"100ms\")")),
+            (None, None) => Err(self.error("slo", "missing: give `multiplier` (> 1, e.g. 2.0), `latency` (e.g. \"100ms\") or `per_request` (e.g. { kind = \"uniform\", low = \"100ms\", high = \"300ms\" })")),
             (Some(m), None) if !(m.is_finite() && m > 1.0) => Err(self.error(
                 "slo.multiplier",
                 format!("{m} is not allowed: the SLO multiplier must be a finite number greater than 1 (the paper uses 1.5, 2 and 3)"),

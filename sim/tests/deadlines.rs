@@ -1,6 +1,8 @@
-//! Per-request deadlines: a network delay drawn per request counts against the objective, and
-//! an earliest-deadline-first queue serves by arrival plus the objective to go. Checked against
-//! a single-server oracle written here, which replays the same delays in FIFO or EDF order.
+//! Per-request deadlines: a network delay drawn per request (or read from the trace) counts
+//! against the objective, each request may carry its own objective (drawn, or read from the
+//! trace), and an earliest-deadline-first queue serves by arrival plus the objective to go.
+//! Checked against a single-server oracle written here, which replays the same delays in FIFO
+//! or EDF order.
 
 mod common;
 
@@ -16,7 +18,17 @@ const SEED: u64 = 9;
 /// The whole of AlexNet on one core of the ideal device (one request at a time), `requests`
 /// arrivals `period_ms` apart, an objective of `slo_ms`, then `slo` and `serving` lines.
 fn alexnet(requests: u64, period_ms: f64, slo_ms: u64, slo: &str, serving: &str) -> Report {
-    let text = format!(
+    let workload = format!("kind = \"constant\"\nrate_per_s = {}", 1e3 / period_ms);
+    let slo = format!("latency = \"{slo_ms}ms\"\n{slo}");
+    run(
+        &alexnet_scenario(requests, &slo, &workload, serving),
+        &dir_with_ideal_profile(),
+    )
+}
+
+/// The scenario of [`alexnet`] with the bodies of its `[slo]` and `[workload]` tables given.
+fn alexnet_scenario(requests: u64, slo: &str, workload: &str, serving: &str) -> String {
+    format!(
         r#"
 seed = {SEED}
 [device]
@@ -24,11 +36,9 @@ profile = "ideal.toml"
 [app]
 name = "alexnet"
 [slo]
-latency = "{slo_ms}ms"
 {slo}
 [workload]
-kind = "constant"
-rate_per_s = {rate}
+{workload}
 [run]
 max_requests = {requests}
 warmup = "0s"
@@ -41,10 +51,14 @@ kind = "static"
 [[policy.stages]]
 [[policy.stages.partitions]]
 instances = {{ cpu = 1 }}
-"#,
-        rate = 1e3 / period_ms
-    );
-    run(&text, &dir_with_ideal_profile())
+"#
+    )
+}
+
+/// AlexNet's latency alone on the ideal device (about 38 ms).
+fn isolated() -> SimDuration {
+    let alone = alexnet(1, 1000.0, 1000, "", "");
+    SimDuration::from_secs_f64(alone.summary.latency_ms.unwrap().max / 1e3)
 }
 
 /// What a single server with service time `service` gives requests arriving every `period`
@@ -139,10 +153,7 @@ fn edf_serves_by_deadline_and_fifo_by_arrival_as_a_single_server_does() {
     // delays of 0–200 ms.
     let (n, period_ms, slo_ms) = (8u64, 10.0, 250);
     let spread = "network_delay = { kind = \"uniform\", low = \"0ms\", high = \"200ms\" }";
-    let service = {
-        let alone = alexnet(1, 1000.0, slo_ms, "", "");
-        SimDuration::from_secs_f64(alone.summary.latency_ms.unwrap().max / 1e3)
-    };
+    let service = isolated();
     let spec = DelaySpec::Uniform {
         low: ms(0),
         high: ms(200),
@@ -201,4 +212,148 @@ fn bad_deadline_settings_name_their_field() {
     assert!(e.contains("network_delay") && e.contains("uniform"), "{e}");
     let e = parse("", "queue_order = \"lifo\"");
     assert!(e.contains("queue_order") && e.contains("edf"), "{e}");
+}
+
+#[test]
+fn each_request_meets_its_own_drawn_objective() {
+    // One request every 200 ms: none waits, each takes the isolated latency (about 38 ms), and
+    // meets its objective when the draw leaves room for it.
+    let n = 40;
+    let slo = "per_request = { kind = \"uniform\", low = \"20ms\", high = \"60ms\" }";
+    let workload = "kind = \"constant\"\nrate_per_s = 5.0";
+    let text = alexnet_scenario(n, slo, workload, "");
+    let report = run(&text, &dir_with_ideal_profile());
+    let latency = isolated();
+    let spec = DelaySpec::Uniform {
+        low: ms(20),
+        high: ms(60),
+    };
+    let mut rng = RunSeed(SEED).stream("request_objective");
+    let expected = (0..n).filter(|_| spec.sample(&mut rng) >= latency).count() as u64;
+    assert!((5..n - 5).contains(&expected), "{expected}");
+    assert_eq!(report.summary.completed, n);
+    assert_eq!(report.summary.completed_within_slo, expected);
+    // The scenario's objective is the distribution's mean.
+    assert_eq!(report.summary.slo_ms, 40.0);
+    // Same seed, same report.
+    let again = run(&text, &dir_with_ideal_profile());
+    assert_eq!(
+        serde_json::to_string(&report).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+}
+
+#[test]
+fn a_trace_sets_each_requests_objective_and_network_delay() {
+    let dir = dir_with_ideal_profile();
+    // (time s, objective ms, delay ms); the fourth row is out of order and keeps its values.
+    let rows = [
+        (0.0, 100.0, 0.0),
+        (0.2, 20.0, 0.0),
+        (0.4, 100.0, 70.0),
+        (0.8, 90.5, 50.0),
+        (0.6, 100.0, 50.0),
+        (1.0, 38.5, 0.75),
+    ];
+    let mut csv = String::from("t,deadline,hop\n");
+    for (t, slo, delay) in rows {
+        csv.push_str(&format!("{t},{slo},{delay}\n"));
+    }
+    let name = "deadlines-trace.csv";
+    std::fs::write(dir.join(name), csv).unwrap();
+    let workload = format!(
+        "kind = \"trace\"\npath = \"{name}\"\ncolumn = \"t\"\nslo_column = \"deadline\"\n\
+         delay_column = \"hop\""
+    );
+    let report = run(
+        &alexnet_scenario(rows.len() as u64, "", &workload, ""),
+        &dir,
+    );
+    let latency_ms = isolated().as_ms_f64();
+    let expected = rows
+        .iter()
+        .filter(|&&(_, slo, delay)| latency_ms <= slo - delay)
+        .count() as u64;
+    // Rows 1, 4 and 5 (100, 40.5 and 50 ms left); the others have 20, 30 and 37.75 ms.
+    assert_eq!(expected, 3, "isolated latency {latency_ms} ms");
+    assert_eq!(report.summary.completed, rows.len() as u64);
+    assert_eq!(report.summary.completed_within_slo, expected);
+    let mean = rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64;
+    assert!(
+        (report.summary.slo_ms - mean).abs() < 1e-6,
+        "{}",
+        report.summary.slo_ms
+    );
+}
+
+#[test]
+fn bad_per_request_settings_name_their_field() {
+    use infscaler_sim::Scenario;
+    let dir = dir_with_ideal_profile();
+    std::fs::write(
+        dir.join("deadlines-bad.csv"),
+        "t,deadline,hop\n0.0,100,0\n0.1,-5,0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deadlines-good.csv"),
+        "t,deadline,hop\n0.0,100,0\n0.1,50,3\n",
+    )
+    .unwrap();
+    let error = |slo: &str, workload: &str| {
+        let text = alexnet_scenario(5, slo, workload, "");
+        Scenario::parse(&text, "t.toml", &dir)
+            .and_then(|s| s.resolve())
+            .unwrap_err()
+            .to_string()
+    };
+    let poisson = "kind = \"poisson\"\nrate_per_s = 1.0";
+    let per_request = "per_request = { kind = \"uniform\", low = \"20ms\", high = \"60ms\" }";
+    let e = error(&format!("latency = \"100ms\"\n{per_request}"), poisson);
+    assert!(
+        e.contains("slo.per_request") && e.contains("not both"),
+        "{e}"
+    );
+    let e = error(
+        "per_request = { kind = \"uniform\", low = \"0ms\", high = \"60ms\" }",
+        poisson,
+    );
+    assert!(
+        e.contains("slo.per_request") && e.contains("objective of 0"),
+        "{e}"
+    );
+    let e = error(
+        "per_request = { kind = \"exponential\", mean = \"0ms\" }",
+        poisson,
+    );
+    assert!(e.contains("slo.per_request.mean"), "{e}");
+    let trace = |extra: &str| {
+        format!("kind = \"trace\"\npath = \"deadlines-good.csv\"\ncolumn = \"t\"\n{extra}")
+    };
+    let e = error("latency = \"100ms\"", &trace("slo_column = \"deadline\""));
+    assert!(
+        e.contains("workload.slo_column") && e.contains("leave out"),
+        "{e}"
+    );
+    let e = error(
+        "latency = \"100ms\"\nnetwork_delay = { kind = \"fixed\", delay = \"5ms\" }",
+        &trace("delay_column = \"hop\""),
+    );
+    assert!(
+        e.contains("slo.network_delay") && e.contains("delay_column"),
+        "{e}"
+    );
+    let e = error(
+        "",
+        "kind = \"trace\"\npath = \"deadlines-bad.csv\"\ncolumn = \"t\"\nslo_column = \"deadline\"",
+    );
+    assert!(
+        e.contains("deadlines-bad.csv:3") && e.contains("deadline `-5`"),
+        "{e}"
+    );
+    let e = error("latency = \"100ms\"", &trace("delay_column = \"nope\""));
+    assert!(
+        e.contains("workload.delay_column") && e.contains("t, deadline, hop"),
+        "{e}"
+    );
 }

@@ -147,6 +147,22 @@ fn app_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario, label: egui::Id) {
 }
 
 fn slo_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
+    if let Some(per_request) = s.slo.per_request {
+        ui.label("SLO");
+        ui.horizontal(|ui| {
+            ui.label(format!("per request: {per_request}"));
+            if ui
+                .button("one for all")
+                .on_hover_text("One objective for every request: 2 × the isolated latency")
+                .clicked()
+            {
+                s.slo.per_request = None;
+                s.slo.multiplier = Some(2.0);
+            }
+        });
+        ui.end_row();
+        return;
+    }
     let label = ui.label("SLO multiplier");
     ui.horizontal(|ui| {
         let mut absolute = s.slo.latency.is_some();

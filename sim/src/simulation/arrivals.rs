@@ -5,8 +5,7 @@ use crate::engine::EventQueue;
 use crate::event::Event;
 use crate::scenario::RunSpec;
 use crate::time::SimTime;
-use crate::workload::RequestTokens;
-use crate::workload::arrival::ArrivalProcess;
+use crate::workload::arrival::{ArrivalProcess, RequestValues};
 
 /// The arrival process of a run and its stop rule.
 #[derive(Debug)]
@@ -22,8 +21,8 @@ pub(super) struct Arrivals {
     cutoff: SimTime,
     /// Requests arrived so far.
     arrived: u64,
-    /// The size of the scheduled arrival, where the process knows it.
-    next_tokens: Option<RequestTokens>,
+    /// What the process knows of the scheduled arrival (its size, objective, network delay).
+    next_request: RequestValues,
 }
 
 impl Arrivals {
@@ -35,7 +34,7 @@ impl Arrivals {
             max_requests: run.max_requests,
             cutoff: SimTime::MAX,
             arrived: 0,
-            next_tokens: None,
+            next_request: RequestValues::default(),
         }
     }
 
@@ -50,7 +49,7 @@ impl Arrivals {
         };
         match next {
             Some(t) if self.deadline.is_none_or(|d| t < d) => {
-                self.next_tokens = self.process.last_tokens();
+                self.next_request = self.process.last_request();
                 events.schedule(t.max(now), Event::Arrival);
             }
             _ => {
@@ -60,10 +59,10 @@ impl Arrivals {
         }
     }
 
-    /// Counts an arrival and returns its size, where the process knows it.
-    pub(super) fn arrived(&mut self) -> Option<RequestTokens> {
+    /// Counts an arrival and returns what the process knows of it.
+    pub(super) fn arrived(&mut self) -> RequestValues {
         self.arrived += 1;
-        self.next_tokens.take()
+        std::mem::take(&mut self.next_request)
     }
 
     /// Requests arrived so far.

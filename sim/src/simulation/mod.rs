@@ -116,6 +116,8 @@ pub struct Simulation {
     /// Each request's network delay before it arrives (`[slo] network_delay`), with its own
     /// random stream.
     network_delay: Option<(DelaySpec, SimRng)>,
+    /// Each request's own objective (`[slo] per_request`), with its own random stream.
+    request_objective: Option<(DelaySpec, SimRng)>,
     /// Time of the previous policy tick.
     last_tick: SimTime,
     scaling_events: Vec<ScalingEvent>,
@@ -256,6 +258,10 @@ impl Simulation {
                 .slo
                 .network_delay
                 .map(|d| (d, run_seed.stream("network_delay"))),
+            request_objective: spec
+                .slo
+                .per_request
+                .map(|d| (d, run_seed.stream("request_objective"))),
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
             resizes: Vec::new(),
@@ -429,19 +435,27 @@ impl Simulation {
         let ctx = &mut self.machine.ctx();
         match event {
             Event::Arrival => {
-                let from_trace = self.arrivals.arrived();
+                let known = self.arrivals.arrived();
                 let (tokens, slo) = match &self.scenario.sizing {
                     None => (RequestTokens::default(), self.scenario.slo),
                     Some(sizing) => {
-                        let tokens = sizing.tokens(from_trace);
+                        let tokens = sizing.tokens(known.tokens);
                         (tokens, sizing.slo(tokens))
                     }
                 };
-                // The network delay already spent counts against the objective.
-                let slo = match &mut self.network_delay {
-                    Some((delay, rng)) => SimDuration(slo.0.saturating_sub(delay.sample(rng).0)),
-                    None => slo,
+                // The request's own objective: from the trace, else drawn.
+                let slo = match (known.objective, &mut self.request_objective) {
+                    (Some(objective), _) => objective,
+                    (None, Some((objectives, rng))) => objectives.sample(rng),
+                    (None, None) => slo,
                 };
+                // The network delay already spent counts against the objective.
+                let delay = match (known.network_delay, &mut self.network_delay) {
+                    (Some(delay), _) => delay,
+                    (None, Some((delays, rng))) => delays.sample(rng),
+                    (None, None) => SimDuration::ZERO,
+                };
+                let slo = SimDuration(slo.0.saturating_sub(delay.0));
                 ctx.recorder.arrival(ctx.now());
                 self.plane.admit(ctx, tokens, slo);
                 self.arrivals.schedule_next(ctx.events);

@@ -14,18 +14,29 @@ use rand_distr::Exp1;
 
 pub use crate::model::tokens::RequestTokens;
 use crate::rng::SimRng;
-use crate::time::{NS_PER_S, SimTime};
+use crate::time::{NS_PER_S, SimDuration, SimTime};
 
 /// A source of request arrival times.
 pub trait ArrivalProcess: Send + std::fmt::Debug {
     /// Next arrival time, or `None` when the process ends. Times never decrease.
     fn next_arrival(&mut self) -> Option<SimTime>;
 
-    /// The size of the arrival [`next_arrival`](Self::next_arrival) returned last, for a
-    /// process that knows its requests' sizes (a trace with token columns); `None` otherwise.
-    fn last_tokens(&self) -> Option<RequestTokens> {
-        None
+    /// What the process knows of the arrival [`next_arrival`](Self::next_arrival) returned
+    /// last (a trace with per-request columns); nothing otherwise.
+    fn last_request(&self) -> RequestValues {
+        RequestValues::default()
     }
+}
+
+/// What an arrival process knows of one request beyond its time; `None` where it does not know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestValues {
+    /// The request's size.
+    pub tokens: Option<RequestTokens>,
+    /// The request's own objective (it replaces the scenario's).
+    pub objective: Option<SimDuration>,
+    /// The network delay the request spent before it reached the device.
+    pub network_delay: Option<SimDuration>,
 }
 
 /// Why a workload spec or its trace file cannot be used.

@@ -1,7 +1,8 @@
-//! The network delay a request has spent before it reaches the device (`[slo] network_delay`):
-//! a wireless hop whose delay varies from request to request, so each request arrives with its
-//! own remaining budget (the objective less the delay), as Sponge assumes
-//! (../shared/THESIS.md §6).
+//! A distribution of time spans drawn per request: the network delay a request has spent before
+//! it reaches the device (`[slo] network_delay`), a wireless hop whose delay varies from request
+//! to request so each request arrives with its own remaining budget (the objective less the
+//! delay), as Sponge assumes (../shared/THESIS.md §6); or each request's own objective
+//! (`[slo] per_request`).
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp};
@@ -11,7 +12,7 @@ use crate::rng::SimRng;
 use crate::time::SimDuration;
 use crate::units::TimeSpan;
 
-/// A distribution of delays, tagged by `kind`.
+/// A distribution of time spans (delays, objectives), tagged by `kind`.
 ///
 /// ```toml
 /// [slo]
@@ -54,6 +55,15 @@ impl DelaySpec {
                 Err(("mean", "must be more than 0, e.g. \"20ms\"".into()))
             }
             DelaySpec::Exponential { .. } => Ok(()),
+        }
+    }
+
+    /// The least value it can draw, where there is one (an exponential has none above 0).
+    pub fn least(&self) -> Option<SimDuration> {
+        match *self {
+            DelaySpec::Fixed { delay } => Some(delay.0),
+            DelaySpec::Uniform { low, .. } => Some(low.0),
+            DelaySpec::Exponential { .. } => None,
         }
     }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{ArrivalProcess, RequestTokens, WorkloadError, check_positive};
-use crate::time::{NS_PER_S, SimTime};
+use super::arrival::{ArrivalProcess, RequestTokens, RequestValues, WorkloadError, check_positive};
+use crate::time::{NS_PER_S, SimDuration, SimTime};
 
 /// `kind = "trace"`: replay the timestamps of one CSV column.
 ///
@@ -54,6 +54,15 @@ pub struct TraceSpec {
     /// `GeneratedTokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_column: Option<String>,
+    /// Header name of a column with each request's own objective, in milliseconds (decimal,
+    /// > 0): it replaces the scenario's `[slo]` for that request. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_column: Option<String>,
+    /// Header name of a column with the network delay each request spent before it reached the
+    /// device, in milliseconds (decimal, ≥ 0): it replaces `[slo] network_delay` for that
+    /// request. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_column: Option<String>,
 }
 
 /// How the timestamps of a trace column are written.
@@ -138,6 +147,12 @@ pub struct TimestampTrace {
     pub times_ns: Vec<u64>,
     /// Each arrival's size, in the order of `times_ns`, when token columns were read.
     pub tokens: Option<Vec<RequestTokens>>,
+    /// Each arrival's own objective, ns, in the order of `times_ns`, when an objective column
+    /// was read.
+    pub objectives_ns: Option<Vec<u64>>,
+    /// Each arrival's network delay, ns, in the order of `times_ns`, when a delay column was
+    /// read.
+    pub delays_ns: Option<Vec<u64>>,
     /// How the column was read (given, or detected from its first row).
     pub time_unit: TimeUnit,
     /// Rows that came earlier than the row before them; the trace was sorted when > 0.
@@ -157,7 +172,7 @@ pub fn read_timestamp_csv(
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
 ) -> Result<TimestampTrace, WorkloadError> {
-    read_trace_csv(path, column, time_unit, None)
+    read_trace_csv(path, column, time_unit, RequestColumns::default())
 }
 
 /// Reads the CSV file at `path` as [`parse_trace_csv`] parses it.
@@ -165,13 +180,13 @@ pub fn read_trace_csv(
     path: &Path,
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
-    tokens: Option<TokenColumns<'_>>,
+    columns: RequestColumns<'_>,
 ) -> Result<TimestampTrace, WorkloadError> {
     let text = crate::input::read_to_string(path).map_err(|source| WorkloadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_trace_csv(&text, path, column, time_unit, tokens)
+    parse_trace_csv(&text, path, column, time_unit, columns)
 }
 
 /// Parses CSV `text` as [`read_timestamp_csv`] does; `path` is only used in error messages.
@@ -181,7 +196,7 @@ pub fn parse_timestamp_csv(
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
 ) -> Result<TimestampTrace, WorkloadError> {
-    parse_trace_csv(text, path, column, time_unit, None)
+    parse_trace_csv(text, path, column, time_unit, RequestColumns::default())
 }
 
 /// The header names of a trace's two size columns: prompt tokens, generated tokens.
@@ -193,14 +208,31 @@ pub struct TokenColumns<'a> {
     pub generated: &'a str,
 }
 
-/// Parses CSV `text` as [`parse_timestamp_csv`] does, and with `tokens` also each row's size
-/// from those two columns (which then need a header line).
+/// The per-request columns of a trace to read beside its timestamps, by header name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestColumns<'a> {
+    /// Each request's size (two columns).
+    pub tokens: Option<TokenColumns<'a>>,
+    /// Each request's own objective, milliseconds.
+    pub objective: Option<&'a str>,
+    /// Each request's network delay before the device, milliseconds.
+    pub delay: Option<&'a str>,
+}
+
+impl RequestColumns<'_> {
+    fn any(&self) -> bool {
+        self.tokens.is_some() || self.objective.is_some() || self.delay.is_some()
+    }
+}
+
+/// Parses CSV `text` as [`parse_timestamp_csv`] does, and also each row's values of the
+/// per-request `columns` (which then need a header line naming them).
 pub fn parse_trace_csv(
     text: &str,
     path: &Path,
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
-    tokens: Option<TokenColumns<'_>>,
+    columns: RequestColumns<'_>,
 ) -> Result<TimestampTrace, WorkloadError> {
     let parse_err = |line: usize, message: String| WorkloadError::Parse {
         path: path.to_path_buf(),
@@ -260,10 +292,51 @@ pub fn parse_trace_csv(
         },
     };
 
-    let token_indices = tokens
-        .map(|c| token_column_indices(text, path, header_line, c).map(|(a, b)| (a, b, c)))
+    let find = |name: &str, field: &'static str, what: &str| {
+        find_column(text, path, header_line, name, field, what)
+    };
+    let token_indices = columns
+        .tokens
+        .map(|c| {
+            let what = format!(
+                "request sizes are read from the columns `{}` and `{}`",
+                c.context, c.generated
+            );
+            Ok::<_, WorkloadError>((
+                find(c.context, "context_column", &what)?,
+                find(c.generated, "generated_column", &what)?,
+                c,
+            ))
+        })
         .transpose()?;
+    let objective_index = columns
+        .objective
+        .map(|name| {
+            let what = format!("request objectives are read from the column `{name}`");
+            find(name, "slo_column", &what).map(|i| (i, name))
+        })
+        .transpose()?;
+    let delay_index = columns
+        .delay
+        .map(|name| {
+            let what = format!("network delays are read from the column `{name}`");
+            find(name, "delay_column", &what).map(|i| (i, name))
+        })
+        .transpose()?;
+    let millis = |line_no: usize, line: &str, (index, name): (usize, &str), least: &str| {
+        let field = nth_field(line, index)
+            .ok_or_else(|| parse_err(line_no, format!("has no column {} ({name})", index + 1)))?;
+        match parse_decimal_scaled(field, 6) {
+            Some(ns) if ns > 0 || (ns == 0 && least == "≥ 0") => Ok(ns as u64),
+            _ => Err(parse_err(
+                line_no,
+                format!("{name} `{field}` is not a number of milliseconds {least}"),
+            )),
+        }
+    };
     let mut sizes: Vec<RequestTokens> = Vec::new();
+    let mut objectives_ns: Vec<u64> = Vec::new();
+    let mut delays_ns: Vec<u64> = Vec::new();
     let mut unit = time_unit;
     let mut absolute_ns: Vec<i64> = Vec::with_capacity(text.len() / 32);
     for (line_no, line) in lines {
@@ -284,6 +357,12 @@ pub fn parse_trace_csv(
                 generated: count(gi, columns.generated)?,
             });
         }
+        if let Some(column) = objective_index {
+            objectives_ns.push(millis(line_no, line, column, "> 0")?);
+        }
+        if let Some(column) = delay_index {
+            delays_ns.push(millis(line_no, line, column, "≥ 0")?);
+        }
         let field = nth_field(line, column_index).ok_or_else(|| {
             parse_err(
                 line_no,
@@ -302,15 +381,14 @@ pub fn parse_trace_csv(
 
     let rows_out_of_order = absolute_ns.windows(2).filter(|w| w[1] < w[0]).count();
     if rows_out_of_order > 0 {
-        if token_indices.is_some() {
-            // Sizes travel with their rows; equal times keep their file order.
-            let mut rows: Vec<(i64, RequestTokens)> = absolute_ns
-                .iter()
-                .copied()
-                .zip(sizes.iter().copied())
-                .collect();
-            rows.sort_by_key(|&(t, _)| t);
-            (absolute_ns, sizes) = rows.into_iter().unzip();
+        if columns.any() {
+            // Per-request values travel with their rows; equal times keep their file order.
+            let mut order: Vec<usize> = (0..absolute_ns.len()).collect();
+            order.sort_by_key(|&i| absolute_ns[i]);
+            absolute_ns = permuted(&absolute_ns, &order);
+            sizes = permuted(&sizes, &order);
+            objectives_ns = permuted(&objectives_ns, &order);
+            delays_ns = permuted(&delays_ns, &order);
         } else {
             absolute_ns.sort_unstable();
         }
@@ -323,48 +401,51 @@ pub fn parse_trace_csv(
     Ok(TimestampTrace {
         times_ns,
         tokens: token_indices.map(|_| sizes),
+        objectives_ns: objective_index.map(|_| objectives_ns),
+        delays_ns: delay_index.map(|_| delays_ns),
         time_unit: unit,
         rows_out_of_order,
     })
 }
 
-/// The indices of the two token columns in the header at line `header_line`.
-fn token_column_indices(
+/// `values` in the `order` of indices (empty stays empty: a column not read).
+fn permuted<T: Copy>(values: &[T], order: &[usize]) -> Vec<T> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    order.iter().map(|&i| values[i]).collect()
+}
+
+/// The index of column `name` in the header at line `header_line`; `field` is the spec's key
+/// that named it and `what` says what the column is read for.
+fn find_column(
     text: &str,
     path: &Path,
     header_line: Option<usize>,
-    columns: TokenColumns<'_>,
-) -> Result<(usize, usize), WorkloadError> {
+    name: &str,
+    field: &'static str,
+    what: &str,
+) -> Result<usize, WorkloadError> {
     let Some(line_no) = header_line else {
         return Err(unusable(
             path,
-            format!(
-                "request sizes are read from the columns `{}` and `{}`, but the file has no \
-                 header line naming them",
-                columns.context, columns.generated
-            ),
+            format!("{what}, but the file has no header line to name columns by"),
         ));
     };
     let header = text.lines().nth(line_no - 1).unwrap_or("");
     let names = split_fields(header);
-    let find = |name: &str, field: &'static str| {
-        names
-            .iter()
-            .position(|n| *n == name)
-            .ok_or_else(|| WorkloadError::InvalidField {
-                field,
-                value: format!("\"{name}\""),
-                allowed: format!(
-                    "is not a column of {} (line {line_no} has {})",
-                    path.display(),
-                    names.join(", ")
-                ),
-            })
-    };
-    Ok((
-        find(columns.context, "context_column")?,
-        find(columns.generated, "generated_column")?,
-    ))
+    names
+        .iter()
+        .position(|n| *n == name)
+        .ok_or_else(|| WorkloadError::InvalidField {
+            field,
+            value: format!("\"{name}\""),
+            allowed: format!(
+                "is not a column of {} (line {line_no} has {})",
+                path.display(),
+                names.join(", ")
+            ),
+        })
 }
 
 fn unusable(path: &Path, message: String) -> WorkloadError {
@@ -546,6 +627,20 @@ impl TraceSpec {
                 "must name a column of the header, or be left out for the first column",
             ));
         }
+        for (field, name) in [
+            ("context_column", &self.context_column),
+            ("generated_column", &self.generated_column),
+            ("slo_column", &self.slo_column),
+            ("delay_column", &self.delay_column),
+        ] {
+            if let Some(name) = name.as_ref().filter(|c| c.trim().is_empty()) {
+                return Err(WorkloadError::invalid(
+                    field,
+                    format!("\"{name}\""),
+                    "must name a column of the header",
+                ));
+            }
+        }
         if let Some(start_s) = self.start_s.filter(|s| !(s.is_finite() && *s >= 0.0)) {
             return Err(WorkloadError::invalid(
                 "start_s",
@@ -583,6 +678,15 @@ impl TraceSpec {
         })
     }
 
+    /// Every per-request column the spec names.
+    pub fn request_columns(&self) -> RequestColumns<'_> {
+        RequestColumns {
+            tokens: self.token_columns(),
+            objective: self.slo_column.as_deref(),
+            delay: self.delay_column.as_deref(),
+        }
+    }
+
     /// Reads the trace (relative paths against `base_dir`) and builds its replay.
     pub fn build(&self, base_dir: &Path) -> Result<TraceReplay, WorkloadError> {
         self.validate()?;
@@ -591,7 +695,7 @@ impl TraceSpec {
             &path,
             self.column.as_deref(),
             self.time_unit,
-            self.token_columns(),
+            self.request_columns(),
         )?;
         self.replay(&trace, &path)
     }
@@ -616,15 +720,24 @@ impl TraceSpec {
             .filter(|&t| in_window(t))
             .map(|t| scaled(t - start_ns))
             .collect();
-        let tokens = trace.tokens.as_ref().map(|sizes| {
-            trace
-                .times_ns
-                .iter()
-                .zip(sizes)
-                .filter(|&(&t, _)| in_window(t))
-                .map(|(_, &size)| size)
-                .collect::<Vec<_>>()
-        });
+        // A per-request column, cut to the window.
+        fn windowed<T: Copy>(
+            times_ns: &[u64],
+            values: Option<&Vec<T>>,
+            in_window: impl Fn(u64) -> bool,
+        ) -> Option<Vec<T>> {
+            values.map(|values| {
+                times_ns
+                    .iter()
+                    .zip(values)
+                    .filter(|&(&t, _)| in_window(t))
+                    .map(|(_, &v)| v)
+                    .collect()
+            })
+        }
+        let tokens = windowed(&trace.times_ns, trace.tokens.as_ref(), in_window);
+        let objectives_ns = windowed(&trace.times_ns, trace.objectives_ns.as_ref(), in_window);
+        let delays_ns = windowed(&trace.times_ns, trace.delays_ns.as_ref(), in_window);
         let (Some(&first), Some(&last)) = (times_ns.first(), times_ns.last()) else {
             return Err(unusable(
                 path,
@@ -657,6 +770,8 @@ impl TraceSpec {
         Ok(TraceReplay {
             times_ns,
             tokens,
+            objectives_ns,
+            delays_ns,
             period_ns,
             rows_out_of_order: trace.rows_out_of_order,
             next_index: 0,
@@ -672,6 +787,10 @@ pub struct TraceReplay {
     times_ns: Vec<u64>,
     /// Each arrival's size, in the order of `times_ns`, when the trace has token columns.
     tokens: Option<Vec<RequestTokens>>,
+    /// Each arrival's own objective, ns, when the trace has an objective column.
+    objectives_ns: Option<Vec<u64>>,
+    /// Each arrival's network delay, ns, when the trace has a delay column.
+    delays_ns: Option<Vec<u64>>,
     /// Time between the starts of two passes when looping.
     period_ns: Option<u64>,
     rows_out_of_order: usize,
@@ -688,6 +807,13 @@ impl TraceReplay {
     /// Each arrival's size in one pass, when the trace was read with token columns.
     pub fn tokens(&self) -> Option<&[RequestTokens]> {
         self.tokens.as_deref()
+    }
+
+    /// The mean of the objectives of one pass, when the trace has an objective column.
+    pub fn mean_objective(&self) -> Option<SimDuration> {
+        let values = self.objectives_ns.as_ref().filter(|v| !v.is_empty())?;
+        let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+        Some(SimDuration::from_ns((sum / values.len() as u128) as u64))
     }
 
     /// Rows of the file that were out of time order (the trace was sorted when > 0), for the
@@ -708,9 +834,21 @@ impl ArrivalProcess for TraceReplay {
         Some(SimTime(t))
     }
 
-    fn last_tokens(&self) -> Option<RequestTokens> {
-        let sizes = self.tokens.as_ref()?;
-        sizes.get(self.next_index.checked_sub(1)?).copied()
+    fn last_request(&self) -> RequestValues {
+        let Some(i) = self.next_index.checked_sub(1) else {
+            return RequestValues::default();
+        };
+        RequestValues {
+            tokens: self.tokens.as_ref().and_then(|v| v.get(i).copied()),
+            objective: self
+                .objectives_ns
+                .as_ref()
+                .and_then(|v| v.get(i).map(|&ns| SimDuration::from_ns(ns))),
+            network_delay: self
+                .delays_ns
+                .as_ref()
+                .and_then(|v| v.get(i).map(|&ns| SimDuration::from_ns(ns))),
+        }
     }
 }
 
@@ -744,6 +882,8 @@ mod tests {
             loop_trace: false,
             context_column: None,
             generated_column: None,
+            slo_column: None,
+            delay_column: None,
         }
     }
 
@@ -996,5 +1136,52 @@ mod tests {
         assert!(!inside.is_empty());
         assert_eq!(window, inside);
         assert!(window.iter().all(|&t| t < 600 * NS_PER_S));
+    }
+
+    #[test]
+    fn objective_and_delay_columns_travel_with_their_rows_and_window() {
+        let text = "t,slo,hop\n0,100,1.5\n3,30,0\n1,50.25,2\n2,70,0\n";
+        let columns = RequestColumns {
+            tokens: None,
+            objective: Some("slo"),
+            delay: Some("hop"),
+        };
+        let trace =
+            parse_trace_csv(text, Path::new("t.csv"), Some("t"), None, columns).expect("parses");
+        assert_eq!(trace.rows_out_of_order, 1);
+        let ms = |v: f64| (v * 1e6) as u64;
+        assert_eq!(
+            trace.objectives_ns,
+            Some(vec![ms(100.0), ms(50.25), ms(70.0), ms(30.0)])
+        );
+        assert_eq!(trace.delays_ns, Some(vec![ms(1.5), ms(2.0), 0, 0]));
+        // The window [1 s, 3 s) keeps the second and third arrivals, with their values.
+        let mut window = spec("t.csv");
+        window.start_s = Some(1.0);
+        window.end_s = Some(3.0);
+        let mut replay = window.replay(&trace, Path::new("t.csv")).expect("replays");
+        assert_eq!(replay.last_request(), RequestValues::default());
+        assert_eq!(
+            replay.mean_objective(),
+            Some(SimDuration::from_ns(ms(60.125)))
+        );
+        assert_eq!(replay.next_arrival(), Some(SimTime(0)));
+        let first = replay.last_request();
+        assert_eq!(first.objective, Some(SimDuration::from_ns(ms(50.25))));
+        assert_eq!(first.network_delay, Some(SimDuration::from_ms(2)));
+        assert_eq!(first.tokens, None);
+        assert_eq!(replay.next_arrival(), Some(SimTime(NS_PER_S)));
+        assert_eq!(
+            replay.last_request().objective,
+            Some(SimDuration::from_ms(70))
+        );
+        // No header: the columns cannot be found.
+        let e = parse_trace_csv("0\n1\n", Path::new("t.csv"), None, None, columns)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column `slo`") && e.contains("no header line"),
+            "{e}"
+        );
     }
 }
