@@ -500,12 +500,29 @@ fn validate(path: &Path, force: bool) -> Result<ExitCode> {
         "{}: ok — app {} ({} stage{}), device {}, SLO {:.3} ms, policy {}",
         path.display(),
         resolved.app_name,
-        resolved.models.len(),
-        if resolved.models.len() == 1 { "" } else { "s" },
+        resolved.streams[0].stages.len(),
+        if resolved.streams[0].stages.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         resolved.device.name,
         resolved.slo.as_ms_f64(),
         resolved.scenario.policy.name()
     );
+    if resolved.streams.len() > 1 {
+        for stream in &resolved.streams {
+            println!(
+                "  stream {}: app {} ({} stage{}{}), SLO {:.3} ms",
+                stream.name,
+                stream.app_name,
+                stream.stages.len(),
+                if stream.stages.len() == 1 { "" } else { "s" },
+                if stream.variants { ", variants" } else { "" },
+                stream.slo.as_ms_f64()
+            );
+        }
+    }
     if let Some(n) = resolved.expected_arrivals() {
         println!("  about {n:.0} arrivals expected");
     }

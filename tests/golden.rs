@@ -42,6 +42,8 @@ const SCENARIOS: &[(&str, &str)] = &[
         "proteus-resnet-xavier",
         "scenarios/examples/proteus-resnet-xavier.toml",
     ),
+    // Two query streams, each its own app, objective and arrivals, on one device.
+    ("streams-xavier", "scenarios/examples/streams-xavier.toml"),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

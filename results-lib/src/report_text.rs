@@ -23,13 +23,36 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             s.warmup_s + s.duration_s
         );
     }
-    let slo_note = match scenario.scenario.slo.multiplier {
-        Some(m) => format!("{m} × isolated {:.2} ms", r.isolated_latency_ms),
-        None => format!("absolute; isolated latency {:.2} ms", r.isolated_latency_ms),
+    let slo_column = match &scenario.scenario.workload {
+        infscaler_sim::workload::ArrivalSpec::Trace(t) => t.slo_column.as_deref(),
+        _ => None,
+    };
+    let slo_note = match (
+        scenario.scenario.slo.multiplier,
+        scenario.scenario.slo.per_request,
+    ) {
+        _ if slo_column.is_some() => format!(
+            "the mean; each request's own from the trace column `{}`; isolated latency {:.2} ms",
+            slo_column.unwrap_or_default(),
+            r.isolated_latency_ms
+        ),
+        (_, Some(per_request)) => format!(
+            "the mean; each request's own, drawn {per_request}; isolated latency {:.2} ms",
+            r.isolated_latency_ms
+        ),
+        (Some(m), None) => format!("{m} × isolated {:.2} ms", r.isolated_latency_ms),
+        (None, None) => format!("absolute; isolated latency {:.2} ms", r.isolated_latency_ms),
+    };
+    let of_stream = match r.streams.first() {
+        Some(own) => format!(
+            " of stream {}; the figures are all streams', each stream's at the end",
+            own.name
+        ),
+        None => String::new(),
     };
     let _ = writeln!(
         out,
-        "SLO {:.2} ms ({slo_note}) · transport {} · simulated {:.1} s",
+        "SLO {:.2} ms ({slo_note}){of_stream} · transport {} · simulated {:.1} s",
         s.slo_ms, r.transport, s.duration_s
     );
     let edf = scenario.scenario.serving.queue_order == QueueOrder::Edf;
@@ -269,6 +292,42 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
                     v.weight * 100.0
                 );
             }
+        }
+    }
+    if !r.streams.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {:<16} {:<22} {:>9} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10}",
+            "stream",
+            "app",
+            "SLO ms",
+            "arrivals",
+            "completed",
+            "dropped",
+            "attained",
+            "p50 ms",
+            "p99 ms"
+        );
+        for st in &r.streams {
+            let ms = |q: fn(&infscaler_sim::metrics::LatencyMs) -> f64| {
+                st.latency_ms
+                    .as_ref()
+                    .map_or("-".to_string(), |l| format!("{:.2}", q(l)))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<16} {:<22} {:>9.2} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10}",
+                st.name,
+                st.app,
+                st.slo_ms,
+                st.arrivals,
+                st.completed,
+                st.dropped,
+                st.slo_attainment
+                    .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a)),
+                ms(|l| l.p50),
+                ms(|l| l.p99),
+            );
         }
     }
     if !r.tensor_sharing.is_empty() {

@@ -79,6 +79,10 @@ pub struct Scenario {
     /// of the run (`[[interference]]`, see [`crate::interference`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interference: Vec<InterferenceSpec>,
+    /// Further query streams on the same device beside the scenario's own (`[app]`, `[slo]`,
+    /// `[workload]`): each its own app, objective and arrivals (`[[streams]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamSpec>,
     /// Where the file was read from (for error messages); empty for in-memory scenarios.
     #[serde(skip)]
     pub origin: String,
@@ -89,6 +93,59 @@ pub struct Scenario {
 
 fn default_seed() -> u64 {
     1
+}
+
+/// One `[[streams]]` entry: a further query stream, with the tables of the scenario's own.
+///
+/// ```toml
+/// [[streams]]
+/// name = "detector"
+/// app = { name = "yolov3_tiny" }
+/// slo = { latency = "300ms" }
+/// workload = { kind = "poisson", rate_per_s = 5.0 }
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Name in reports; default: the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The app its requests are for (not sized by tokens).
+    pub app: AppSpec,
+    /// Its objective.
+    pub slo: SloSpec,
+    /// How its requests arrive.
+    pub workload: ArrivalSpec,
+}
+
+/// A `[[streams]]` entry's app, resolved before its objective (which needs the device).
+struct StreamApp {
+    /// The entry as a scenario of its own: its app, objective and workload in place of the
+    /// scenario's.
+    view: Scenario,
+    app_name: String,
+    /// Its stages among the scenario's models.
+    stages: std::ops::Range<usize>,
+    variants: bool,
+}
+
+/// One query stream of a run, checked: its app's stages among the scenario's models.
+#[derive(Clone, Debug)]
+pub struct ResolvedStream {
+    /// Name in reports (unique in the scenario).
+    pub name: String,
+    /// Display name of its app.
+    pub app_name: String,
+    /// Its stages: indices into [`ResolvedScenario::models`].
+    pub stages: std::ops::Range<usize>,
+    /// Whether its stages are a family's variants rather than a pipeline.
+    pub variants: bool,
+    /// Its app's isolated batch-1 latency.
+    pub isolated_latency: SimDuration,
+    /// Its objective (the mean where each request has its own).
+    pub slo: SimDuration,
+    /// Tensor bytes of one request's input.
+    pub input_bytes: u64,
 }
 
 /// The `[device]` table.
@@ -358,6 +415,9 @@ pub struct ResolvedScenario {
     pub sizing: Option<Sizing>,
     /// The `[[interference]]` entries, checked.
     pub interference: Vec<Interference>,
+    /// The query streams: the scenario's own first, then each of `[[streams]]`; their stages
+    /// are consecutive ranges of `models` (the own stream's first).
+    pub streams: Vec<ResolvedStream>,
 }
 
 impl Scenario {
@@ -421,7 +481,13 @@ impl Scenario {
         let memory_limit_bytes = self.resolve_memory_limit(&device)?;
         self.check_workload()?;
         let (scenario, sizes) = self.resolve_sizes()?;
-        let (app_name, models, model_sources, variants) = self.resolve_models(sizes.as_ref())?;
+        let (app_name, mut models, mut model_sources, variants) =
+            self.resolve_models(sizes.as_ref())?;
+        let own_stages = models.len();
+        let mut extra_streams = Vec::with_capacity(self.streams.len());
+        for k in 0..self.streams.len() {
+            extra_streams.push(self.resolve_stream_app(k, &mut models, &mut model_sources)?);
+        }
         let measured = self.resolve_measured(&device, &models)?;
         let runtime = RuntimeProfile::resolve(self.serving.runtime.trim(), &self.base_dir)
             .map_err(|e| self.error("serving.runtime", e.to_string()))?;
@@ -430,24 +496,13 @@ impl Scenario {
         // A family's objective is its most accurate variant's (the last): what serving every
         // request at full accuracy would take alone.
         let reference = if variants {
-            &models[models.len() - 1..]
+            &models[own_stages - 1..own_stages]
         } else {
-            &models[..]
+            &models[..own_stages]
         };
         let mut isolated_latency = isolated_latency(reference, target);
         let mut slo = self.resolve_slo(isolated_latency)?;
-        if let Some(delay) = &self.slo.network_delay {
-            delay
-                .validate()
-                .map_err(|(field, msg)| self.error(&format!("slo.network_delay.{field}"), msg))?;
-            if self.trace_spec().is_some_and(|t| t.delay_column.is_some()) {
-                return Err(self.error(
-                    "slo.network_delay",
-                    "give either this or workload.delay_column (each request's delay from the \
-                     trace), not both",
-                ));
-            }
-        }
+        self.check_network_delay()?;
         let sizing = match sizes {
             None => None,
             Some(sizes) => {
@@ -457,6 +512,29 @@ impl Scenario {
                 Some(sizing)
             }
         };
+        let mut streams = vec![ResolvedStream {
+            name: app_name.clone(),
+            app_name: app_name.clone(),
+            stages: 0..own_stages,
+            variants,
+            isolated_latency,
+            slo,
+            input_bytes: models[0].input_elems() * 4,
+        }];
+        for (k, app) in extra_streams.into_iter().enumerate() {
+            let stream = self.resolve_stream_objective(k, app, &models, target)?;
+            if streams.iter().any(|s| s.name == stream.name) {
+                return Err(self.error(
+                    &format!("streams[{k}].name"),
+                    format!(
+                        "`{}` already names a stream (the scenario's own is named by its app): \
+                         give each stream its own name",
+                        stream.name
+                    ),
+                ));
+            }
+            streams.push(stream);
+        }
         self.check_run()?;
         if self.serving.queue_capacity == 0 {
             return Err(self.error("serving.queue_capacity", "must be at least 1"));
@@ -482,14 +560,32 @@ impl Scenario {
         self.policy
             .validate(&models, &device)
             .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        let any_family = streams.iter().any(|s| s.variants);
+        if streams.len() > 1 && !self.policy.serves_streams() {
+            return Err(self.error(
+                "policy.kind",
+                format!(
+                    "`{}` serves one app; a scenario with [[streams]] needs a policy that serves \
+                     several (static)",
+                    self.policy.name()
+                ),
+            ));
+        }
         if let PolicySpec::Static(spec) = &self.policy
-            && !variants
             && !spec.route_weights.is_empty()
         {
-            return Err(self.error(
-                "policy.route_weights",
-                "splits arrivals among a family's variants: it needs app.family",
-            ));
+            if !any_family {
+                return Err(self.error(
+                    "policy.route_weights",
+                    "splits arrivals among a family's variants: it needs app.family",
+                ));
+            }
+            let routes: Vec<usize> = streams
+                .iter()
+                .map(|s| if s.variants { s.stages.len() } else { 1 })
+                .collect();
+            crate::serving::plane::check_stream_weights(&spec.route_weights, &routes)
+                .map_err(|m| self.error("policy.route_weights", m))?;
         }
         if matches!(self.policy, PolicySpec::Proteus(_)) && !variants && models.len() > 1 {
             return Err(self.error(
@@ -501,7 +597,7 @@ impl Scenario {
                 ),
             ));
         }
-        if variants && !self.policy.chooses_variants() {
+        if any_family && !self.policy.chooses_variants() {
             return Err(self.error(
                 "policy.kind",
                 format!(
@@ -544,7 +640,94 @@ impl Scenario {
             isolated_latency,
             slo,
             interference,
+            streams,
         })
+    }
+
+    /// The app of `[[streams]]` entry `k`, checked as a scenario of its own (its app, objective
+    /// and workload in place of the scenario's); its models and their sources are appended to
+    /// `models` and `sources`. Errors name the entry's fields.
+    fn resolve_stream_app(
+        &self,
+        k: usize,
+        models: &mut Vec<Model>,
+        sources: &mut Vec<ModelSource>,
+    ) -> Result<StreamApp, ScenarioError> {
+        let stream = &self.streams[k];
+        let view = Scenario {
+            app: stream.app.clone(),
+            slo: stream.slo.clone(),
+            workload: stream.workload.clone(),
+            streams: Vec::new(),
+            ..self.clone()
+        };
+        let in_stream = |e: ScenarioError| self.stream_error(k, e);
+        if stream.app.tokens == TokenSource::Trace || stream.app.generated_tokens.unwrap_or(0) > 0 {
+            return Err(self.error(
+                &format!("streams[{k}].app"),
+                "requests sized by tokens (app.tokens, app.generated_tokens) are served in the \
+                 scenario's own stream only",
+            ));
+        }
+        view.check_workload().map_err(in_stream)?;
+        let (app_name, own, own_sources, variants) =
+            view.resolve_models(None).map_err(in_stream)?;
+        let stages = models.len()..models.len() + own.len();
+        models.extend(own);
+        sources.extend(own_sources);
+        Ok(StreamApp {
+            view,
+            app_name,
+            stages,
+            variants,
+        })
+    }
+
+    /// The objective of `[[streams]]` entry `k`, whose `app` is among `models`, costed on
+    /// `target`.
+    fn resolve_stream_objective(
+        &self,
+        k: usize,
+        app: StreamApp,
+        models: &[Model],
+        target: Target<'_>,
+    ) -> Result<ResolvedStream, ScenarioError> {
+        let StreamApp {
+            view,
+            app_name,
+            stages,
+            variants,
+        } = app;
+        let in_stream = |e: ScenarioError| self.stream_error(k, e);
+        let own = &models[stages.clone()];
+        let reference = if variants { &own[own.len() - 1..] } else { own };
+        let isolated = isolated_latency(reference, target);
+        let slo = view.resolve_slo(isolated).map_err(in_stream)?;
+        view.check_network_delay().map_err(in_stream)?;
+        Ok(ResolvedStream {
+            name: self.streams[k]
+                .name
+                .clone()
+                .unwrap_or_else(|| app_name.clone()),
+            app_name,
+            input_bytes: own[0].input_elems() * 4,
+            stages,
+            variants,
+            isolated_latency: isolated,
+            slo,
+        })
+    }
+
+    /// An error of `[[streams]]` entry `k`'s own scenario, its field under `streams[k]`.
+    fn stream_error(&self, k: usize, e: ScenarioError) -> ScenarioError {
+        ScenarioError {
+            field: if e.field.is_empty() {
+                format!("streams[{k}]")
+            } else {
+                format!("streams[{k}].{}", e.field)
+            },
+            ..e
+        }
     }
 
     fn resolve_device(&self) -> Result<DeviceProfile, ScenarioError> {
@@ -753,6 +936,25 @@ impl Scenario {
             }
         }
         Ok((app_name, models, sources, app.variants))
+    }
+
+    /// Checks `[slo] network_delay`: its parameters, and that the trace does not give each
+    /// request's delay too.
+    fn check_network_delay(&self) -> Result<(), ScenarioError> {
+        let Some(delay) = &self.slo.network_delay else {
+            return Ok(());
+        };
+        delay
+            .validate()
+            .map_err(|(field, msg)| self.error(&format!("slo.network_delay.{field}"), msg))?;
+        if self.trace_spec().is_some_and(|t| t.delay_column.is_some()) {
+            return Err(self.error(
+                "slo.network_delay",
+                "give either this or workload.delay_column (each request's delay from the \
+                 trace), not both",
+            ));
+        }
+        Ok(())
     }
 
     /// The `[workload]` trace, where arrivals replay one.
@@ -1007,13 +1209,22 @@ impl Scenario {
         Ok(())
     }
 
+    /// The mean arrival rate of every stream together, requests per second; `None` where one
+    /// has no mean rate known in advance (a trace).
+    pub fn mean_rate_per_s(&self) -> Option<f64> {
+        let mut rate = self.workload.mean_rate_per_s()?;
+        for stream in &self.streams {
+            rate += stream.workload.mean_rate_per_s()?;
+        }
+        Some(rate)
+    }
+
     /// How long arrivals are expected to last, s: `run.duration`, or `run.max_requests` at the
     /// workload's mean rate, whichever ends first; `None` where neither follows from the
     /// scenario alone (a trace without `run.duration`).
     fn arrival_period_s(&self) -> Option<f64> {
         let run = &self.run;
         let by_count = self
-            .workload
             .mean_rate_per_s()
             .zip(run.max_requests)
             .map(|(rate, n)| n as f64 / rate);
@@ -1208,7 +1419,7 @@ impl ResolvedScenario {
     /// scenario alone (a trace without `max_requests`: its file bounds it).
     pub fn expected_arrivals(&self) -> Option<f64> {
         let s = &self.scenario;
-        match s.workload.mean_rate_per_s() {
+        match s.mean_rate_per_s() {
             Some(rate) => s.arrival_period_s().map(|t| rate * t),
             None => s.run.max_requests.map(|n| n as f64),
         }
@@ -1228,7 +1439,7 @@ impl ResolvedScenario {
         let (field, how) = if bounded_by_count {
             ("run.max_requests", format!("{n:.3e} requests"))
         } else {
-            let rate = self.scenario.workload.mean_rate_per_s().unwrap_or(0.0);
+            let rate = self.scenario.mean_rate_per_s().unwrap_or(0.0);
             let d = run.duration.map_or(0.0, |d| d.0.as_secs_f64());
             let field = match self.scenario.workload {
                 ArrivalSpec::Constant { .. } | ArrivalSpec::Poisson { .. } => "workload.rate_per_s",

@@ -154,6 +154,12 @@ impl PolicySpec {
         }
     }
 
+    /// Whether the policy serves several query streams (`[[streams]]`): a deployment over
+    /// every stream's stages.
+    pub fn serves_streams(&self) -> bool {
+        matches!(self, PolicySpec::Static(_))
+    }
+
     /// Builds the policy.
     pub fn build(&self) -> Box<dyn Policy> {
         match self {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Deployment, InstancePlan, Policy, PolicyContext, check_route_weights};
+use super::{Deployment, InstancePlan, Policy, PolicyContext};
 use crate::hardware::profile::DeviceProfile;
 use crate::model::Model;
 use crate::model::partition;
@@ -36,11 +36,13 @@ pub struct StaticSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_layout: Option<ProcessLayout>,
     /// One entry per app stage, in order. Empty: every model whole, one instance on the GPU.
-    /// With `app.family`: one entry per variant.
+    /// With `app.family`: one entry per variant. With `[[streams]]`: the scenario's own app's
+    /// stages, then each stream's.
     #[serde(default)]
     pub stages: Vec<StaticStage>,
     /// With `app.family`: how arrivals split among the variants, one weight per variant
     /// (fastest first), e.g. `[0, 1]` for all to the second. Required there, refused elsewhere.
+    /// With `[[streams]]`: one weight per route of every stream in order (a pipeline has one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub route_weights: Vec<f64>,
 }
@@ -140,10 +142,7 @@ impl StaticSpec {
                 ),
             ));
         }
-        if !self.route_weights.is_empty() {
-            check_route_weights(&self.route_weights, models.len())
-                .map_err(|m| ("route_weights".to_string(), m))?;
-        }
+        // `route_weights` is checked against the streams' routes by the scenario.
         let default_stage = StaticStage::default();
         for (s, model) in models.iter().enumerate() {
             let stage = self.stages.get(s).unwrap_or(&default_stage);

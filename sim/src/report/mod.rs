@@ -78,6 +78,72 @@ pub struct Report {
     /// published accuracy. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<AccuracyReport>,
+    /// Each query stream's figures, where the scenario has several (`[[streams]]`): the
+    /// scenario's own first. Absent for one stream (the summary is its figures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamReport>,
+}
+
+/// What one query stream's requests met over the measured window (counted as the summary
+/// counts: arrivals, completions and drops whose time falls after the warm-up).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// The stream's name.
+    pub name: String,
+    /// Its app.
+    pub app: String,
+    /// Its objective, ms (the mean where each request has its own).
+    pub slo_ms: f64,
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// Requests completed.
+    pub completed: u64,
+    /// Of those, completed within their objective.
+    pub completed_within_slo: u64,
+    /// Requests dropped, all reasons.
+    pub dropped: u64,
+    /// completed / the window, requests per second.
+    pub throughput_rps: f64,
+    /// completed_within_slo / the window, requests per second.
+    pub goodput_rps: f64,
+    /// completed_within_slo / (completed + dropped); `None` when nothing finished.
+    pub slo_attainment: Option<f64>,
+    /// Latency of its completed requests; `None` if none completed.
+    pub latency_ms: Option<crate::metrics::LatencyMs>,
+}
+
+impl StreamReport {
+    /// The report of stream `name` (app `app`, objective `slo_ms`) from its `tally` over a
+    /// window of `duration_s`.
+    pub fn new(
+        name: &str,
+        app: &str,
+        slo_ms: f64,
+        tally: &crate::serving::plane::StreamTally,
+        duration_s: f64,
+    ) -> Self {
+        let per_s = |n: u64| {
+            if duration_s > 0.0 {
+                n as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
+        let finished = tally.completed + tally.dropped;
+        StreamReport {
+            name: name.to_string(),
+            app: app.to_string(),
+            slo_ms,
+            arrivals: tally.arrivals,
+            completed: tally.completed,
+            completed_within_slo: tally.within_slo,
+            dropped: tally.dropped,
+            throughput_rps: per_s(tally.completed),
+            goodput_rps: per_s(tally.within_slo),
+            slo_attainment: (finished > 0).then(|| tally.within_slo as f64 / finished as f64),
+            latency_ms: tally.latency_ms(),
+        }
+    }
 }
 
 /// The accuracy a run served: each completed request counts with the accuracy of the variant

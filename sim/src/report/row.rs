@@ -155,5 +155,21 @@ pub fn report_row(report: &Report) -> Row {
             opt(accuracy.and_then(|a| a.drop_points)),
         ),
     ]);
+    // With several streams, each stream's figures (its name in the column's).
+    for st in &report.streams {
+        let p99 = opt(st.latency_ms.as_ref().map(|l| l.p99));
+        row.extend([
+            (format!("stream_{}_arrivals", st.name), int(st.arrivals)),
+            (
+                format!("stream_{}_goodput_rps", st.name),
+                Cell::Float(st.goodput_rps),
+            ),
+            (
+                format!("stream_{}_slo_attainment", st.name),
+                opt(st.slo_attainment),
+            ),
+            (format!("stream_{}_latency_p99_ms", st.name), p99),
+        ]);
+    }
     row
 }

@@ -1,5 +1,9 @@
-//! The arrival side of a run: when the next request comes, and when arrivals stop (at
-//! `run.duration` or after `run.max_requests`).
+//! The arrival side of a run: when the next request comes, from which stream, and when arrivals
+//! stop (at `run.duration` or after `run.max_requests`, counted over every stream).
+//!
+//! Each stream's process runs ahead by one arrival; the earliest of those is the one scheduled
+//! (ties: the stream listed first), so the streams merge in time order and a stream's draws do
+//! not depend on the others'.
 
 use crate::engine::EventQueue;
 use crate::event::Event;
@@ -7,10 +11,27 @@ use crate::scenario::RunSpec;
 use crate::time::SimTime;
 use crate::workload::arrival::{ArrivalProcess, RequestValues};
 
-/// The arrival process of a run and its stop rule.
+/// One stream's process and its next arrival.
+#[derive(Debug)]
+struct StreamArrivals {
+    process: Box<dyn ArrivalProcess>,
+    /// Its next arrival and what the process knows of it; `None` once it has ended.
+    next: Option<(SimTime, RequestValues)>,
+}
+
+impl StreamArrivals {
+    fn advance(&mut self) {
+        self.next = self
+            .process
+            .next_arrival()
+            .map(|t| (t, self.process.last_request()));
+    }
+}
+
+/// The arrival processes of a run (one per stream) and its stop rule.
 #[derive(Debug)]
 pub(super) struct Arrivals {
-    process: Box<dyn ArrivalProcess>,
+    streams: Vec<StreamArrivals>,
     /// Whether more arrivals may come.
     open: bool,
     /// Arrivals at or after this time do not happen (`run.duration`).
@@ -21,20 +42,33 @@ pub(super) struct Arrivals {
     cutoff: SimTime,
     /// Requests arrived so far.
     arrived: u64,
-    /// What the process knows of the scheduled arrival (its size, objective, network delay).
-    next_request: RequestValues,
+    /// The stream of the scheduled arrival and what its process knows of it (size, objective,
+    /// network delay).
+    scheduled: Option<(usize, RequestValues)>,
 }
 
 impl Arrivals {
-    pub(super) fn new(process: Box<dyn ArrivalProcess>, run: &RunSpec) -> Self {
+    /// Arrivals of `processes` (one per stream, in stream order) under `run`'s stop rule.
+    pub(super) fn new(processes: Vec<Box<dyn ArrivalProcess>>, run: &RunSpec) -> Self {
+        let streams = processes
+            .into_iter()
+            .map(|process| {
+                let mut stream = StreamArrivals {
+                    process,
+                    next: None,
+                };
+                stream.advance();
+                stream
+            })
+            .collect();
         Arrivals {
-            process,
+            streams,
             open: true,
             deadline: run.duration.map(|d| SimTime::ZERO + d.0),
             max_requests: run.max_requests,
             cutoff: SimTime::MAX,
             arrived: 0,
-            next_request: RequestValues::default(),
+            scheduled: None,
         }
     }
 
@@ -42,14 +76,19 @@ impl Arrivals {
     pub(super) fn schedule_next(&mut self, events: &mut EventQueue<Event>) {
         let now = events.now();
         let more = self.max_requests.is_none_or(|m| self.arrived < m);
-        let next = if more {
-            self.process.next_arrival()
-        } else {
-            None
-        };
+        // The earliest next arrival; ties go to the stream listed first.
+        let next = self
+            .streams
+            .iter()
+            .enumerate()
+            .filter_map(|(s, stream)| stream.next.map(|(t, _)| (t, s)))
+            .min()
+            .filter(|_| more);
         match next {
-            Some(t) if self.deadline.is_none_or(|d| t < d) => {
-                self.next_request = self.process.last_request();
+            Some((t, s)) if self.deadline.is_none_or(|d| t < d) => {
+                let (_, values) = self.streams[s].next.expect("it has a next arrival");
+                self.streams[s].advance();
+                self.scheduled = Some((s, values));
                 events.schedule(t.max(now), Event::Arrival);
             }
             _ => {
@@ -59,10 +98,10 @@ impl Arrivals {
         }
     }
 
-    /// Counts an arrival and returns what the process knows of it.
-    pub(super) fn arrived(&mut self) -> RequestValues {
+    /// Counts an arrival and returns its stream and what its process knows of it.
+    pub(super) fn arrived(&mut self) -> (usize, RequestValues) {
         self.arrived += 1;
-        std::mem::take(&mut self.next_request)
+        self.scheduled.take().unwrap_or_default()
     }
 
     /// Requests arrived so far.

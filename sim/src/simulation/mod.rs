@@ -25,11 +25,12 @@ use crate::event::Event;
 use crate::executor::{Executor, LiveError, SimulatedExecutor};
 use crate::metrics::{MetricsConfig, Recorder};
 use crate::policy::{Policy, PolicyContext};
-use crate::report::{PartitionReport, Report, ScalingEvent};
+use crate::report::{PartitionReport, Report, ScalingEvent, StreamReport};
 use crate::rng::{RunSeed, SimRng};
 use crate::scenario::ResolvedScenario;
-use crate::serving::plane::{Context, DataPlane, PartitionSpec, PlaneConfig};
+use crate::serving::plane::{Context, DataPlane, PartitionSpec, PlaneConfig, PlaneStream};
 use crate::time::{SimDuration, SimTime};
+use crate::workload::arrival::RequestValues;
 use crate::workload::{DelaySpec, RequestTokens};
 
 use arrivals::Arrivals;
@@ -113,11 +114,8 @@ pub struct Simulation {
     plane: DataPlane,
     policy: Box<dyn Policy>,
     arrivals: Arrivals,
-    /// Each request's network delay before it arrives (`[slo] network_delay`), with its own
-    /// random stream.
-    network_delay: Option<(DelaySpec, SimRng)>,
-    /// Each request's own objective (`[slo] per_request`), with its own random stream.
-    request_objective: Option<(DelaySpec, SimRng)>,
+    /// Per stream, what each of its requests draws on arrival.
+    draws: Vec<StreamDraws>,
     /// Time of the previous policy tick.
     last_tick: SimTime,
     scaling_events: Vec<ScalingEvent>,
@@ -125,6 +123,53 @@ pub struct Simulation {
     resizes: Vec<crate::report::ResizeEvent>,
     /// The run's interferers, in `[[interference]]` order.
     interferers: Vec<Interferer>,
+}
+
+/// What each request of one stream draws on arrival, each with its own random stream.
+#[derive(Debug)]
+struct StreamDraws {
+    /// Its objective where requests do not carry their own.
+    slo: SimDuration,
+    /// Each request's own objective (`[slo] per_request`).
+    objective: Option<(DelaySpec, SimRng)>,
+    /// Each request's network delay before it arrives (`[slo] network_delay`).
+    network_delay: Option<(DelaySpec, SimRng)>,
+}
+
+impl StreamDraws {
+    /// The draws of a stream under `slo`, its random streams named under `prefix`.
+    fn new(
+        slo_spec: &crate::scenario::SloSpec,
+        slo: SimDuration,
+        seed: RunSeed,
+        prefix: &str,
+    ) -> Self {
+        StreamDraws {
+            slo,
+            objective: slo_spec
+                .per_request
+                .map(|d| (d, seed.stream(&format!("{prefix}request_objective")))),
+            network_delay: slo_spec
+                .network_delay
+                .map(|d| (d, seed.stream(&format!("{prefix}network_delay")))),
+        }
+    }
+
+    /// A request's objective to go: its own (from `known`, else drawn, else `slo`) less its
+    /// network delay (from `known`, else drawn, else none).
+    fn budget(&mut self, known: &RequestValues, slo: SimDuration) -> SimDuration {
+        let slo = match (known.objective, &mut self.objective) {
+            (Some(objective), _) => objective,
+            (None, Some((objectives, rng))) => objectives.sample(rng),
+            (None, None) => slo,
+        };
+        let delay = match (known.network_delay, &mut self.network_delay) {
+            (Some(delay), _) => delay,
+            (None, Some((delays, rng))) => delays.sample(rng),
+            (None, None) => SimDuration::ZERO,
+        };
+        SimDuration(slo.0.saturating_sub(delay.0))
+    }
 }
 
 /// An interferer during a run: its windows, the one running, and what the report shows.
@@ -156,10 +201,28 @@ impl Simulation {
         let device = &scenario.device;
         let spec = &scenario.scenario;
 
-        let process = spec
-            .workload
-            .build(&spec.base_dir, run_seed.stream("arrivals"))
-            .map_err(|e| SimError::Workload(e.to_string()))?;
+        // The scenario's own stream keeps the unprefixed random streams (so a one-stream run
+        // draws as before streams existed); each of `[[streams]]` has its own under its name.
+        let prefix = |k: usize| match k {
+            0 => String::new(),
+            _ => format!("streams.{}.", scenario.streams[k].name),
+        };
+        let mut processes = Vec::with_capacity(scenario.streams.len());
+        let mut draws = Vec::with_capacity(scenario.streams.len());
+        for (k, stream) in scenario.streams.iter().enumerate() {
+            let (workload, slo_spec) = match k {
+                0 => (&spec.workload, &spec.slo),
+                _ => (&spec.streams[k - 1].workload, &spec.streams[k - 1].slo),
+            };
+            let process = workload
+                .build(
+                    &spec.base_dir,
+                    run_seed.stream(&format!("{}arrivals", prefix(k))),
+                )
+                .map_err(|e| SimError::Workload(format!("stream `{}`: {e}", stream.name)))?;
+            processes.push(process);
+            draws.push(StreamDraws::new(slo_spec, stream.slo, run_seed, &prefix(k)));
+        }
 
         let deployment = policy.deploy(&PolicyContext {
             seed: run_seed,
@@ -223,7 +286,6 @@ impl Simulation {
             partitions,
             process_layout: policy.process_layout(),
             device: shared_device,
-            input_bytes: scenario.models[0].input_elems() * 4,
             memory_limit_bytes: scenario.memory_limit_bytes,
             tokens: scenario.sizing.as_ref().map(|s| s.model.clone()),
             queue_capacity: spec.serving.queue_capacity,
@@ -241,7 +303,15 @@ impl Simulation {
             transport: deployment.transport,
             control_path: deployment.control_path,
             wait_for_instances: policy.tick_interval().is_some(),
-            variants: scenario.variants,
+            streams: scenario
+                .streams
+                .iter()
+                .map(|s| PlaneStream {
+                    stages: s.stages.clone(),
+                    variants: s.variants,
+                    input_bytes: s.input_bytes,
+                })
+                .collect(),
             route_weights: deployment.route_weights.clone(),
         });
         let mut sim = Simulation {
@@ -253,15 +323,8 @@ impl Simulation {
             },
             plane,
             policy,
-            arrivals: Arrivals::new(process, &spec.run),
-            network_delay: spec
-                .slo
-                .network_delay
-                .map(|d| (d, run_seed.stream("network_delay"))),
-            request_objective: spec
-                .slo
-                .per_request
-                .map(|d| (d, run_seed.stream("request_objective"))),
+            arrivals: Arrivals::new(processes, &spec.run),
+            draws,
             last_tick: SimTime::ZERO,
             scaling_events: Vec::new(),
             resizes: Vec::new(),
@@ -435,29 +498,20 @@ impl Simulation {
         let ctx = &mut self.machine.ctx();
         match event {
             Event::Arrival => {
-                let known = self.arrivals.arrived();
+                let (stream, known) = self.arrivals.arrived();
+                let draws = &mut self.draws[stream];
+                // Only the scenario's own stream may size its requests.
                 let (tokens, slo) = match &self.scenario.sizing {
-                    None => (RequestTokens::default(), self.scenario.slo),
-                    Some(sizing) => {
+                    Some(sizing) if stream == 0 => {
                         let tokens = sizing.tokens(known.tokens);
                         (tokens, sizing.slo(tokens))
                     }
-                };
-                // The request's own objective: from the trace, else drawn.
-                let slo = match (known.objective, &mut self.request_objective) {
-                    (Some(objective), _) => objective,
-                    (None, Some((objectives, rng))) => objectives.sample(rng),
-                    (None, None) => slo,
+                    _ => (RequestTokens::default(), draws.slo),
                 };
                 // The network delay already spent counts against the objective.
-                let delay = match (known.network_delay, &mut self.network_delay) {
-                    (Some(delay), _) => delay,
-                    (None, Some((delays, rng))) => delays.sample(rng),
-                    (None, None) => SimDuration::ZERO,
-                };
-                let slo = SimDuration(slo.0.saturating_sub(delay.0));
+                let budget = draws.budget(&known, slo);
                 ctx.recorder.arrival(ctx.now());
-                self.plane.admit(ctx, tokens, slo);
+                self.plane.admit(ctx, stream, tokens, budget);
                 self.arrivals.schedule_next(ctx.events);
             }
             Event::FluidCheck { generation } => {
@@ -553,18 +607,21 @@ impl Simulation {
 
     // ----- report ---------------------------------------------------------------------------
 
-    /// The accuracy served: per variant for a family, or the one model of a one-stage app;
-    /// `None` for a pipeline or a model without a published accuracy.
+    /// The accuracy the scenario's own stream served: per variant for a family, or the one
+    /// model of a one-stage app; `None` for a pipeline or a model without a published accuracy.
     fn accuracy(&self) -> Option<crate::report::AccuracyReport> {
-        let models = &self.scenario.models;
-        if !self.scenario.variants && models.len() != 1 {
+        let own = &self.scenario.streams[0];
+        let models = &self.scenario.models[own.stages.clone()];
+        if !own.variants && models.len() != 1 {
             return None;
         }
+        // The own stream's routes come first: one per variant, or its one.
+        let routes = models.len();
         let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
         crate::report::AccuracyReport::new(
             &names,
-            self.plane.route_weights(),
-            self.plane.route_tallies(),
+            &self.plane.route_weights()[..routes],
+            &self.plane.route_tallies()[..routes],
         )
     }
 
@@ -622,9 +679,33 @@ impl Simulation {
                 i.report
             })
             .collect();
+        let streams = if rs.streams.len() > 1 {
+            rs.streams
+                .iter()
+                .zip(self.plane.stream_tallies())
+                .map(|(s, tally)| {
+                    StreamReport::new(
+                        &s.name,
+                        &s.app_name,
+                        s.slo.as_ms_f64(),
+                        tally,
+                        summary.duration_s,
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // With several streams, every stream's app.
+        let app = rs
+            .streams
+            .iter()
+            .map(|s| s.app_name.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
         Report {
             scenario: rs.name.clone(),
-            app: rs.app_name.clone(),
+            app,
             policy: self.policy.name().to_string(),
             device: rs.device.name.clone(),
             seed: self.seed,
@@ -645,6 +726,7 @@ impl Simulation {
             refused_reconfigurations: self.plane.refused_reconfigurations(),
             search: self.policy.search(),
             accuracy,
+            streams,
         }
     }
 }

@@ -22,7 +22,7 @@ mod transfer;
 
 pub use relayout::{InstanceChange, Reconfiguration, Relayout, StagePlacement};
 use routes::Routes;
-pub use routes::{RouteTally, check_route_weights};
+pub use routes::{PlaneStream, RouteTally, StreamTally, check_route_weights, check_stream_weights};
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -122,8 +122,6 @@ pub struct PlaneConfig {
     pub device: Arc<DeviceProfile>,
     /// How instances are grouped into serving processes.
     pub process_layout: ProcessLayout,
-    /// Tensor bytes of one request's input.
-    pub input_bytes: u64,
     /// Usable unified memory, bytes.
     pub memory_limit_bytes: u64,
     /// The app's stages at every request size, where requests differ in size.
@@ -152,11 +150,12 @@ pub struct PlaneConfig {
     /// Whether requests wait for an instance to appear at a partition that has none (the
     /// policy acts after deploying) instead of being dropped.
     pub wait_for_instances: bool,
-    /// Whether the stages are a family's variants: each its own route, a request served by
-    /// one (as `route_weights` split the arrivals) rather than passing through all.
-    pub variants: bool,
-    /// How arrivals split among the routes (see [`DataPlane::set_route_weights`]); empty: all
-    /// to the first.
+    /// The query streams, in order (at least one), each with its stages: a pipeline (one
+    /// route) or a family's variants (one route each, a request served by one as
+    /// `route_weights` split the arrivals).
+    pub streams: Vec<PlaneStream>,
+    /// How arrivals split among the routes of every stream (see
+    /// [`DataPlane::set_route_weights`]); empty: each stream's all to its first.
     pub route_weights: Vec<f64>,
 }
 
@@ -244,8 +243,6 @@ pub struct DataPlane {
     vec_pool: Vec<Vec<u32>>,
     /// Batches the executor reported finished during a call, handled right after it.
     finished: Vec<u32>,
-    /// Tensor bytes of one request's input.
-    input_bytes: u64,
     in_flight: u64,
     refused_instances: u64,
     window: Window,
@@ -260,8 +257,7 @@ impl DataPlane {
     pub fn new(config: PlaneConfig) -> Self {
         let accelerators = config.device.accelerators.len();
         let count = config.partitions.len();
-        let stages = config.partitions.last().map_or(0, |p| p.stage + 1);
-        let routes = Routes::new(config.variants, stages, &config.route_weights);
+        let routes = Routes::new(&config.streams, &config.route_weights);
         let route_of: Vec<u32> = config
             .partitions
             .iter()
@@ -314,7 +310,6 @@ impl DataPlane {
             transfers: Slab::default(),
             vec_pool: Vec::new(),
             finished: Vec::new(),
-            input_bytes: config.input_bytes,
             in_flight: 0,
             refused_instances: 0,
             window: Window::default(),

@@ -11,21 +11,28 @@ use crate::workload::RequestTokens;
 impl DataPlane {
     /// A request of `tokens` with objective `slo` arrives: its input tensor is allocated and it
     /// is routed to the first partition, or it is dropped if its input finds no memory.
-    pub fn admit(&mut self, ctx: &mut Context<'_>, tokens: RequestTokens, slo: SimDuration) {
+    pub fn admit(
+        &mut self,
+        ctx: &mut Context<'_>,
+        stream: usize,
+        tokens: RequestTokens,
+        slo: SimDuration,
+    ) {
         let now = ctx.now();
+        let input_bytes = self.input_bytes(stream);
         self.window.arrivals += 1;
         let budget = slo.as_ns();
         self.window.min_budget_ns =
             Some(self.window.min_budget_ns.map_or(budget, |b| b.min(budget)));
-        if self.memory.allocate(self.input_bytes).is_ok() {
+        if self.memory.allocate(input_bytes).is_ok() {
             self.record_memory(ctx);
-            let entry = self.next_route_entry(ctx.recorder.is_measuring());
+            let entry = self.next_route_entry(stream, ctx.recorder.is_measuring());
             let id = self.requests.insert(RequestState {
                 arrived: now,
                 slo,
                 tokens,
                 partition: entry,
-                buffer_bytes: self.input_bytes,
+                buffer_bytes: input_bytes,
                 region: None,
                 enqueued: now,
                 exec_start: now,
@@ -36,6 +43,9 @@ impl DataPlane {
             self.route(ctx, id, entry);
         } else {
             ctx.recorder.drop(now, DropReason::OutOfMemory);
+            if ctx.recorder.is_measuring() {
+                self.tally_stream_drop(stream);
+            }
             self.window.dropped += 1;
         }
     }
@@ -178,6 +188,9 @@ impl DataPlane {
         self.release_tensor(r.buffer_bytes, r.region);
         self.record_memory(ctx);
         ctx.recorder.drop(now, reason);
+        if ctx.recorder.is_measuring() {
+            self.tally_drop(r.partition);
+        }
         self.window.dropped += 1;
         self.in_flight -= 1;
     }
@@ -205,7 +218,7 @@ impl DataPlane {
             self.window.within_slo += 1;
         }
         if ctx.recorder.is_measuring() {
-            self.tally_completion(r.partition, on_time);
+            self.tally_completion(r.partition, (now - r.arrived).as_ns(), on_time);
         }
         self.in_flight -= 1;
     }
