@@ -44,6 +44,11 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
     // Two query streams, each its own app, objective and arrivals, on one device.
     ("streams-xavier", "scenarios/examples/streams-xavier.toml"),
+    // Proteus choosing variants of two streams' families (a steady and a bursty one).
+    (
+        "proteus-streams-xavier",
+        "scenarios/examples/proteus-streams-xavier.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

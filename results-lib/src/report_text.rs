@@ -297,7 +297,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
     if !r.streams.is_empty() {
         let _ = writeln!(
             out,
-            "\n  {:<16} {:<22} {:>9} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10}",
+            "\n  {:<16} {:<22} {:>9} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9}",
             "stream",
             "app",
             "SLO ms",
@@ -306,7 +306,8 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             "dropped",
             "attained",
             "p50 ms",
-            "p99 ms"
+            "p99 ms",
+            "accuracy"
         );
         for st in &r.streams {
             let ms = |q: fn(&infscaler_sim::metrics::LatencyMs) -> f64| {
@@ -316,7 +317,7 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<16} {:<22} {:>9.2} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10}",
+                "  {:<16} {:<22} {:>9.2} {:>9} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9}",
                 st.name,
                 st.app,
                 st.slo_ms,
@@ -327,6 +328,10 @@ pub fn report(r: &Report, scenario: &ResolvedScenario) -> String {
                     .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a)),
                 ms(|l| l.p50),
                 ms(|l| l.p99),
+                st.accuracy
+                    .as_ref()
+                    .and_then(|a| a.served_percent)
+                    .map_or("-".to_string(), |a| format!("{a:.2} %")),
             );
         }
     }

@@ -21,6 +21,7 @@ use crate::model::runtime::RuntimeProfile;
 use crate::model::source::ModelSource;
 use crate::model::tokens::{self, TokenModel};
 use crate::model::zoo::ZooOptions;
+pub use crate::policy::QueryStream;
 use crate::policy::{PolicyContext, PolicySpec};
 use crate::rng::RunSeed;
 use crate::serving::transport::TransportSpec;
@@ -127,25 +128,6 @@ struct StreamApp {
     /// Its stages among the scenario's models.
     stages: std::ops::Range<usize>,
     variants: bool,
-}
-
-/// One query stream of a run, checked: its app's stages among the scenario's models.
-#[derive(Clone, Debug)]
-pub struct ResolvedStream {
-    /// Name in reports (unique in the scenario).
-    pub name: String,
-    /// Display name of its app.
-    pub app_name: String,
-    /// Its stages: indices into [`ResolvedScenario::models`].
-    pub stages: std::ops::Range<usize>,
-    /// Whether its stages are a family's variants rather than a pipeline.
-    pub variants: bool,
-    /// Its app's isolated batch-1 latency.
-    pub isolated_latency: SimDuration,
-    /// Its objective (the mean where each request has its own).
-    pub slo: SimDuration,
-    /// Tensor bytes of one request's input.
-    pub input_bytes: u64,
 }
 
 /// The `[device]` table.
@@ -417,7 +399,7 @@ pub struct ResolvedScenario {
     pub interference: Vec<Interference>,
     /// The query streams: the scenario's own first, then each of `[[streams]]`; their stages
     /// are consecutive ranges of `models` (the own stream's first).
-    pub streams: Vec<ResolvedStream>,
+    pub streams: Vec<QueryStream>,
 }
 
 impl Scenario {
@@ -512,7 +494,7 @@ impl Scenario {
                 Some(sizing)
             }
         };
-        let mut streams = vec![ResolvedStream {
+        let mut streams = vec![QueryStream {
             name: app_name.clone(),
             app_name: app_name.clone(),
             stages: 0..own_stages,
@@ -520,6 +502,7 @@ impl Scenario {
             isolated_latency,
             slo,
             input_bytes: models[0].input_elems() * 4,
+            expected_rate_per_s: self.workload.mean_rate_per_s(),
         }];
         for (k, app) in extra_streams.into_iter().enumerate() {
             let stream = self.resolve_stream_objective(k, app, &models, target)?;
@@ -566,7 +549,7 @@ impl Scenario {
                 "policy.kind",
                 format!(
                     "`{}` serves one app; a scenario with [[streams]] needs a policy that serves \
-                     several (static)",
+                     several (static, proteus)",
                     self.policy.name()
                 ),
             ));
@@ -587,13 +570,16 @@ impl Scenario {
             crate::serving::plane::check_stream_weights(&spec.route_weights, &routes)
                 .map_err(|m| self.error("policy.route_weights", m))?;
         }
-        if matches!(self.policy, PolicySpec::Proteus(_)) && !variants && models.len() > 1 {
+        if matches!(self.policy, PolicySpec::Proteus(_))
+            && let Some(pipeline) = streams.iter().find(|s| !s.variants && s.stages.len() > 1)
+        {
             return Err(self.error(
                 "policy.kind",
                 format!(
-                    "proteus serves one model or a family's variants (app.family); the app has \
-                     {} stages",
-                    models.len()
+                    "proteus serves one model or a family's variants (app.family) per stream; \
+                     stream `{}` is a pipeline of {} stages",
+                    pipeline.name,
+                    pipeline.stages.len()
                 ),
             ));
         }
@@ -691,7 +677,7 @@ impl Scenario {
         app: StreamApp,
         models: &[Model],
         target: Target<'_>,
-    ) -> Result<ResolvedStream, ScenarioError> {
+    ) -> Result<QueryStream, ScenarioError> {
         let StreamApp {
             view,
             app_name,
@@ -704,7 +690,7 @@ impl Scenario {
         let isolated = isolated_latency(reference, target);
         let slo = view.resolve_slo(isolated).map_err(in_stream)?;
         view.check_network_delay().map_err(in_stream)?;
-        Ok(ResolvedStream {
+        Ok(QueryStream {
             name: self.streams[k]
                 .name
                 .clone()
@@ -715,6 +701,7 @@ impl Scenario {
             variants,
             isolated_latency: isolated,
             slo,
+            expected_rate_per_s: view.workload.mean_rate_per_s(),
         })
     }
 
@@ -1476,6 +1463,7 @@ impl ResolvedScenario {
             variants: self.variants,
             expected_rate_per_s: self.scenario.workload.mean_rate_per_s(),
             slo: self.slo,
+            streams: &self.streams,
             memory_limit_bytes: self.memory_limit_bytes,
             transport: &serving.transport,
             queue_capacity: serving.queue_capacity,

@@ -201,6 +201,20 @@ fn bad_streams_name_their_field() {
         &text[..text.find("[policy]").unwrap()]
     ));
     assert!(e.contains("policy.kind") && e.contains("static"), "{e}");
+    // Proteus chooses among variants: every stream one model or a family.
+    let pipeline = r#"name = "pipe"
+app = { stages = ["alexnet", "alexnet"] }
+slo = { latency = "1s" }
+workload = { kind = "poisson", rate_per_s = 1.0 }"#;
+    let text = scenario(STEADY, slo, &[pipeline], "");
+    let e = error(&format!(
+        "{}[policy]\nkind = \"proteus\"\n",
+        &text[..text.find("[policy]").unwrap()]
+    ));
+    assert!(
+        e.contains("policy.kind") && e.contains("stream `pipe`"),
+        "{e}"
+    );
     // One weight per route of every stream; route weights need a family somewhere.
     let e = error(&scenario(STEADY, slo, &[TIGHT], "route_weights = [1, 1]"));
     assert!(

@@ -155,9 +155,9 @@ impl PolicySpec {
     }
 
     /// Whether the policy serves several query streams (`[[streams]]`): a deployment over
-    /// every stream's stages.
+    /// every stream's stages (static), or a choice among every stream's variants (proteus).
     pub fn serves_streams(&self) -> bool {
-        matches!(self, PolicySpec::Static(_))
+        matches!(self, PolicySpec::Static(_) | PolicySpec::Proteus(_))
     }
 
     /// Builds the policy.
@@ -181,6 +181,28 @@ impl PolicySpec {
     }
 }
 
+/// One query stream of a run, checked: its app's stages among the run's models, its objective
+/// and its expected rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryStream {
+    /// Name in reports (unique in the scenario).
+    pub name: String,
+    /// Display name of its app.
+    pub app_name: String,
+    /// Its stages: indices into the run's models ([`PolicyContext::models`]).
+    pub stages: std::ops::Range<usize>,
+    /// Whether its stages are a family's variants rather than a pipeline.
+    pub variants: bool,
+    /// Its app's isolated batch-1 latency.
+    pub isolated_latency: SimDuration,
+    /// Its objective (the mean where each request has its own).
+    pub slo: SimDuration,
+    /// Tensor bytes of one request's input.
+    pub input_bytes: u64,
+    /// Its workload's mean arrival rate, where the scenario gives one (not for a trace).
+    pub expected_rate_per_s: Option<f64>,
+}
+
 /// What a policy knows when it deploys: the device, the models, the SLO.
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyContext<'a> {
@@ -201,6 +223,11 @@ pub struct PolicyContext<'a> {
     pub expected_rate_per_s: Option<f64>,
     /// The latency objective.
     pub slo: SimDuration,
+    /// The query streams, the scenario's own first (`[[streams]]`), each with its stages among
+    /// `models`; empty in a context built without a scenario, which then has one stream over
+    /// every model (see [`PolicyContext::query_streams`]). `models`, `variants`, `slo` and
+    /// `expected_rate_per_s` above are the own stream's where there are several.
+    pub streams: &'a [QueryStream],
     /// Usable unified memory.
     pub memory_limit_bytes: u64,
     /// The transports' cost parameters (a policy may need the per-hop overhead T_p).
@@ -216,6 +243,24 @@ impl<'a> PolicyContext<'a> {
     /// Where plans are costed: the device, the runtime and the measured times.
     pub fn target(&self) -> Target<'a> {
         Target::new(self.device, self.runtime).with_measured(self.measured)
+    }
+
+    /// The query streams: [`PolicyContext::streams`], or one over every model where that is
+    /// empty.
+    pub fn query_streams(&self) -> Vec<QueryStream> {
+        if !self.streams.is_empty() {
+            return self.streams.to_vec();
+        }
+        vec![QueryStream {
+            name: "app".into(),
+            app_name: "app".into(),
+            stages: 0..self.models.len(),
+            variants: self.variants,
+            isolated_latency: SimDuration::ZERO,
+            slo: self.slo,
+            input_bytes: self.models.first().map_or(0, |m| m.input_elems() * 4),
+            expected_rate_per_s: self.expected_rate_per_s,
+        }]
     }
 
     /// A context for unit tests: the model of `device` under TensorRT (no measured times), all
@@ -235,6 +280,7 @@ impl<'a> PolicyContext<'a> {
             variants: false,
             expected_rate_per_s: None,
             slo,
+            streams: &[],
             memory_limit_bytes: device.usable_memory_bytes(),
             transport,
             queue_capacity: 1024,
@@ -325,6 +371,9 @@ pub struct Observation {
     pub memory_limit_bytes: u64,
     /// Requests that arrived at the app in the window.
     pub window_arrivals: u64,
+    /// Of those, per query stream (in [`PolicyContext::streams`] order; one entry with one
+    /// stream).
+    pub window_stream_arrivals: Vec<u64>,
     /// Requests completed in the window.
     pub window_completed: u64,
     /// Of those, completed within the SLO.

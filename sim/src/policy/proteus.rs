@@ -11,9 +11,15 @@
 //!   A variant none of whose batches fits has no capacity there.
 //! - **Maximise** Σ acc_v · y_{v,d} / λ subject to Σ y = λ, y_{v,d} ≤ x_{v,d} · h_{v,d}, and the
 //!   chosen instances' memory (each its own process) within the usable memory.
-//! - **Solved exactly** ([`solve`]): every x is enumerated ((V + 1)^D of them: 1 296 for five
-//!   variants on four engines), and for each x the rate split is a fractional knapsack whose
-//!   optimum fills the most accurate chosen instances first. No x meeting λ: the x of highest
+//! - **Several query streams** (`[[streams]]`, each one model or a family): an engine hosts at
+//!   most one variant of one stream, each stream's variants carry its own rate λ_s
+//!   (Σ_{v of s} y = λ_s), and h is costed against the stream's own objective. The objective
+//!   is the same sum over every stream: with every stream carried, the most accurate mix is the
+//!   one of least request-weighted accuracy drop, points of every stream counting alike.
+//! - **Solved exactly** ([`solve`]): every x is enumerated ((V + 1)^D of them, V the variants
+//!   of every stream: 1 296 for five variants on four engines), and for each x each stream's
+//!   rate split is a fractional knapsack whose optimum fills its most accurate chosen instances
+//!   first. No x meeting λ: the x of highest
 //!   capacity, every instance full (the load it cannot carry queues, then times out).
 //!   Ties: fewer engines, then enumeration order.
 //! - **When**: every `check` the window's arrival rate is compared with the rate of the last
@@ -183,6 +189,8 @@ pub struct Choice {
 pub struct Problem {
     /// Accuracy of each variant, %.
     pub accuracy: Vec<f64>,
+    /// The query stream each variant serves (0-based; every 0 for one stream).
+    pub stream_of: Vec<usize>,
     /// Per engine, per variant: the choice, or `None` where the variant cannot meet the
     /// objective there.
     pub choices: Vec<Vec<Option<Choice>>>,
@@ -197,7 +205,7 @@ pub struct Solution {
     pub assignment: Vec<Option<usize>>,
     /// Per engine: the rate routed to it, req/s.
     pub rates: Vec<f64>,
-    /// Whether the instances carry the whole load.
+    /// Whether the instances carry the whole load of every stream.
     pub feasible: bool,
     /// Mean accuracy of the load carried, % (0 when none is).
     pub accuracy: f64,
@@ -220,18 +228,18 @@ impl Solution {
     }
 }
 
-/// The best solution for arrival rate `rate` (see the module doc): every assignment of at most
-/// one variant per engine that fits in memory, each split by filling the most accurate
-/// instances first. `None` when no engine can host any variant.
-pub fn solve(problem: &Problem, rate: f64) -> Option<Solution> {
+/// The best solution for the arrival rates `rates` (one per stream; see the module doc): every
+/// assignment of at most one variant per engine that fits in memory, each stream's rate split
+/// by filling its most accurate instances first. `None` when no engine can host any variant.
+pub fn solve(problem: &Problem, rates: &[f64]) -> Option<Solution> {
     let engines = problem.choices.len();
     let variants = problem.accuracy.len();
     // A load of 0 is planned as a trickle: the most accurate instance that fits.
-    let rate = rate.max(1e-6);
+    let rates: Vec<f64> = rates.iter().map(|r| r.max(1e-6)).collect();
     let mut digits = vec![0usize; engines]; // 0: idle; v + 1: variant v.
     let mut best: Option<Solution> = None;
     loop {
-        if let Some(candidate) = evaluate(problem, &digits, rate)
+        if let Some(candidate) = evaluate(problem, &digits, &rates)
             && best.as_ref().is_none_or(|b| better(&candidate, b))
         {
             best = Some(candidate);
@@ -252,9 +260,9 @@ pub fn solve(problem: &Problem, rate: f64) -> Option<Solution> {
     }
 }
 
-/// The assignment `digits` with its optimal split, or `None` if it hosts nothing, names a
-/// choice that does not exist, or does not fit in memory.
-fn evaluate(problem: &Problem, digits: &[usize], rate: f64) -> Option<Solution> {
+/// The assignment `digits` with its optimal split of each stream's rate in `rates`, or `None`
+/// if it hosts nothing, names a choice that does not exist, or does not fit in memory.
+fn evaluate(problem: &Problem, digits: &[usize], rates: &[f64]) -> Option<Solution> {
     let mut memory = 0u64;
     let mut hosted = Vec::new(); // (engine, variant, capacity)
     for (e, &digit) in digits.iter().enumerate() {
@@ -275,21 +283,22 @@ fn evaluate(problem: &Problem, digits: &[usize], rate: f64) -> Option<Solution> 
             .then(b.2.total_cmp(&a.2))
             .then(a.0.cmp(&b.0))
     });
-    let mut rates = vec![0.0; digits.len()];
-    let mut left = rate;
+    let mut carried_by = vec![0.0; digits.len()];
+    let mut left = rates.to_vec();
     let mut carried = 0.0;
     let mut weighted = 0.0;
     for &(e, v, capacity) in &hosted {
-        let y = capacity.min(left);
-        rates[e] = y;
-        left -= y;
+        let left = &mut left[problem.stream_of[v]];
+        let y = capacity.min(*left);
+        carried_by[e] = y;
+        *left -= y;
         carried += y;
         weighted += problem.accuracy[v] * y;
     }
     Some(Solution {
         assignment: digits.iter().map(|&d| d.checked_sub(1)).collect(),
-        rates,
-        feasible: left <= rate * 1e-9,
+        rates: carried_by,
+        feasible: left.iter().zip(rates).all(|(l, r)| *l <= r * 1e-9),
         accuracy: if carried > 0.0 {
             weighted / carried
         } else {
@@ -341,7 +350,10 @@ pub struct ProteusPolicy {
     pending: Option<Pending>,
     /// Replaced instances (engine slot, variant) waiting for their variant's queue to drain.
     retiring: Vec<(usize, usize)>,
-    solved_rate: f64,
+    /// Each stream's rate when last solved.
+    solved_rates: Vec<f64>,
+    /// Each stream's variants (indices into the problem's).
+    stream_variants: Vec<std::ops::Range<usize>>,
     solved_at: SimTime,
 }
 
@@ -356,16 +368,27 @@ impl ProteusPolicy {
             current: None,
             pending: None,
             retiring: Vec::new(),
-            solved_rate: 0.0,
+            solved_rates: Vec::new(),
+            stream_variants: Vec::new(),
             solved_at: SimTime::ZERO,
         }
     }
 
-    /// The problem of `ctx`'s variants on the spec's engines.
+    /// The problem of `ctx`'s variants (every stream's) on the spec's engines.
     fn problem(&mut self, ctx: &PolicyContext<'_>) -> Problem {
         self.engines = self.spec.engines(ctx.device).expect("validated");
         let target = ctx.target();
-        let slo_ns = ctx.slo.as_ns() as f64;
+        let streams = ctx.query_streams();
+        self.stream_variants = streams.iter().map(|s| s.stages.clone()).collect();
+        let stream_of: Vec<usize> = (0..ctx.models.len())
+            .map(|m| {
+                streams
+                    .iter()
+                    .position(|s| s.stages.contains(&m))
+                    .expect("every model is a stream's")
+            })
+            .collect();
+        let slo_ns = |m: usize| streams[stream_of[m]].slo.as_ns() as f64;
         self.cores = self
             .engines
             .iter()
@@ -378,11 +401,12 @@ impl ProteusPolicy {
             .map(|(&e, &cores)| {
                 ctx.models
                     .iter()
-                    .map(|m| {
+                    .enumerate()
+                    .map(|(k, m)| {
                         let ops = &m.operators;
                         let (batch, ns) = (1..=self.spec.max_batch)
                             .map(|b| (b, plan(ops, b, e, cores, target).solo_ns() as f64))
-                            .filter(|&(_, ns)| self.spec.latency_factor * ns <= slo_ns)
+                            .filter(|&(_, ns)| self.spec.latency_factor * ns <= slo_ns(k))
                             .max_by(|a, b| (a.0 as f64 / a.1).total_cmp(&(b.0 as f64 / b.1)))?;
                         Some(Choice {
                             capacity_rps: self.spec.utilization * batch as f64 / (ns * 1e-9),
@@ -399,6 +423,7 @@ impl ProteusPolicy {
                 .iter()
                 .map(|m| crate::model::accuracy::published(&m.name).map_or(0.0, |p| p.percent))
                 .collect(),
+            stream_of,
             choices,
             memory_bytes: ctx.memory_limit_bytes,
         }
@@ -414,9 +439,28 @@ impl ProteusPolicy {
         }
     }
 
+    /// The split of every stream's arrivals among its variants: the solution's rates; a
+    /// stream none of whose variants carries anything sends its arrivals to its most accurate
+    /// one (they wait there, or are dropped).
     fn weights(&self, solution: &Solution) -> Vec<f64> {
         let variants = self.problem.as_ref().map_or(0, |p| p.accuracy.len());
-        solution.variant_rates(variants)
+        let mut weights = solution.variant_rates(variants);
+        for range in &self.stream_variants {
+            if weights[range.clone()].iter().all(|&w| w == 0.0) {
+                weights[range.end - 1] = 1.0;
+            }
+        }
+        weights
+    }
+
+    /// Each stream's arrival rate over the window of `observation`, req/s.
+    fn window_rates(&self, observation: &Observation) -> Vec<f64> {
+        let window_s = observation.window.as_secs_f64();
+        observation
+            .window_stream_arrivals
+            .iter()
+            .map(|&n| n as f64 / window_s)
+            .collect()
     }
 
     /// Starts what `next` adds to the current assignment and waits for it to be ready.
@@ -519,8 +563,12 @@ impl Policy for ProteusPolicy {
     fn deploy(&mut self, ctx: &PolicyContext<'_>) -> Deployment {
         let problem = self.problem(ctx);
         // Without a rate to plan for (a trace), the most the engines can carry.
-        let rate = ctx.expected_rate_per_s.unwrap_or(f64::INFINITY);
-        let solution = solve(&problem, rate).unwrap_or_else(|| Solution {
+        let rates: Vec<f64> = ctx
+            .query_streams()
+            .iter()
+            .map(|s| s.expected_rate_per_s.unwrap_or(f64::INFINITY))
+            .collect();
+        let solution = solve(&problem, &rates).unwrap_or_else(|| Solution {
             assignment: vec![None; self.engines.len()],
             rates: vec![0.0; self.engines.len()],
             feasible: false,
@@ -539,12 +587,12 @@ impl Policy for ProteusPolicy {
                 })
             })
             .collect();
-        let mut route_weights = self.weights(&solution);
-        if route_weights.iter().all(|&w| w == 0.0) {
-            // Nothing fits: every arrival to the most accurate variant, to be dropped.
-            route_weights = Vec::new();
-        }
-        self.solved_rate = if rate.is_finite() { rate } else { 0.0 };
+        // Nothing fits: each stream's arrivals to its most accurate variant, to be dropped.
+        let route_weights = self.weights(&solution);
+        self.solved_rates = rates
+            .iter()
+            .map(|&r| if r.is_finite() { r } else { 0.0 })
+            .collect();
         self.current = Some(solution);
         Deployment {
             cuts: vec![Vec::new(); ctx.models.len()],
@@ -567,20 +615,22 @@ impl Policy for ProteusPolicy {
             self.retire_drained(observation, actions);
             return;
         }
-        let window_s = observation.window.as_secs_f64();
-        if window_s <= 0.0 {
+        if observation.window.as_secs_f64() <= 0.0 {
             return;
         }
-        let rate = observation.window_arrivals as f64 / window_s;
-        let moved = (rate - self.solved_rate).abs() > self.spec.rate_change * self.solved_rate;
+        let rates = self.window_rates(observation);
+        let moved = rates
+            .iter()
+            .zip(&self.solved_rates)
+            .any(|(rate, solved)| (rate - solved).abs() > self.spec.rate_change * solved);
         let due = observation.now.saturating_since(self.solved_at) >= self.spec.interval.0;
         if !(moved || due) {
             return;
         }
-        let Some(next) = self.problem.as_ref().and_then(|p| solve(p, rate)) else {
+        let Some(next) = self.problem.as_ref().and_then(|p| solve(p, &rates)) else {
             return;
         };
-        self.solved_rate = rate;
+        self.solved_rates = rates;
         self.solved_at = observation.now;
         self.begin(next, observation.now, actions);
         if self.pending.is_some() {

@@ -110,11 +110,15 @@ pub struct StreamReport {
     pub slo_attainment: Option<f64>,
     /// Latency of its completed requests; `None` if none completed.
     pub latency_ms: Option<crate::metrics::LatencyMs>,
+    /// The accuracy it served, where its app is a family or one model with a published
+    /// accuracy. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<AccuracyReport>,
 }
 
 impl StreamReport {
     /// The report of stream `name` (app `app`, objective `slo_ms`) from its `tally` over a
-    /// window of `duration_s`.
+    /// window of `duration_s` (its accuracy left out).
     pub fn new(
         name: &str,
         app: &str,
@@ -142,6 +146,7 @@ impl StreamReport {
             goodput_rps: per_s(tally.within_slo),
             slo_attainment: (finished > 0).then(|| tally.within_slo as f64 / finished as f64),
             latency_ms: tally.latency_ms(),
+            accuracy: None,
         }
     }
 }

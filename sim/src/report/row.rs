@@ -169,6 +169,10 @@ pub fn report_row(report: &Report) -> Row {
                 opt(st.slo_attainment),
             ),
             (format!("stream_{}_latency_p99_ms", st.name), p99),
+            (
+                format!("stream_{}_served_accuracy_pct", st.name),
+                opt(st.accuracy.as_ref().and_then(|a| a.served_percent)),
+            ),
         ]);
     }
     row

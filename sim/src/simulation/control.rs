@@ -109,6 +109,7 @@ impl Simulation {
             memory_used_bytes: memory.used_bytes(),
             memory_limit_bytes: memory.limit_bytes(),
             window_arrivals: w.arrivals,
+            window_stream_arrivals: w.stream_arrivals,
             window_completed: w.completed,
             window_within_slo: w.within_slo,
             window_dropped: w.dropped,

@@ -607,27 +607,30 @@ impl Simulation {
 
     // ----- report ---------------------------------------------------------------------------
 
-    /// The accuracy the scenario's own stream served: per variant for a family, or the one
-    /// model of a one-stage app; `None` for a pipeline or a model without a published accuracy.
-    fn accuracy(&self) -> Option<crate::report::AccuracyReport> {
-        let own = &self.scenario.streams[0];
+    /// The accuracy stream `stream` served: per variant for a family, or the one model of a
+    /// one-stage app; `None` for a pipeline or a model without a published accuracy.
+    fn accuracy(&self, stream: usize) -> Option<crate::report::AccuracyReport> {
+        let own = &self.scenario.streams[stream];
         let models = &self.scenario.models[own.stages.clone()];
         if !own.variants && models.len() != 1 {
             return None;
         }
-        // The own stream's routes come first: one per variant, or its one.
-        let routes = models.len();
+        // Its routes: one per variant, or its one.
+        let routes = self.plane.stream_routes(stream);
         let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
         crate::report::AccuracyReport::new(
             &names,
-            &self.plane.route_weights()[..routes],
-            &self.plane.route_tallies()[..routes],
+            &self.plane.route_weights()[routes.clone()],
+            &self.plane.route_tallies()[routes],
         )
     }
 
     /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
     fn finish(self, end: SimTime, interrupted: bool) -> Report {
-        let accuracy = self.accuracy();
+        let accuracy = self.accuracy(0);
+        let stream_accuracy: Vec<_> = (0..self.scenario.streams.len())
+            .map(|k| self.accuracy(k))
+            .collect();
         let events_processed = self.machine.events.events_processed();
         let rs = &self.scenario;
         let instances = self.plane.instances();
@@ -683,8 +686,10 @@ impl Simulation {
             rs.streams
                 .iter()
                 .zip(self.plane.stream_tallies())
-                .map(|(s, tally)| {
-                    StreamReport::new(
+                .enumerate()
+                .map(|(k, (s, tally))| StreamReport {
+                    accuracy: stream_accuracy[k].clone(),
+                    ..StreamReport::new(
                         &s.name,
                         &s.app_name,
                         s.slo.as_ms_f64(),

@@ -179,10 +179,12 @@ pub struct Resize {
 }
 
 /// Counters since the previous policy tick.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     /// Requests that arrived.
     pub arrivals: u64,
+    /// Of those, per stream (as many entries as streams).
+    pub stream_arrivals: Vec<u64>,
     /// Requests completed.
     pub completed: u64,
     /// Requests completed within the SLO.
@@ -312,7 +314,10 @@ impl DataPlane {
             finished: Vec::new(),
             in_flight: 0,
             refused_instances: 0,
-            window: Window::default(),
+            window: Window {
+                stream_arrivals: vec![0; config.streams.len()],
+                ..Window::default()
+            },
             window_latency: WindowLatency::new(),
             routes,
         }
@@ -409,7 +414,14 @@ impl DataPlane {
 
     /// Takes the counters and the latency histogram of the window since the previous call.
     pub fn take_window(&mut self) -> (Window, Option<f64>) {
-        let window = std::mem::take(&mut self.window);
+        let streams = self.window.stream_arrivals.len();
+        let window = std::mem::replace(
+            &mut self.window,
+            Window {
+                stream_arrivals: vec![0; streams],
+                ..Window::default()
+            },
+        );
         let p99_ms = (self.window_latency.count() > 0)
             .then(|| self.window_latency.quantile_ns(0.99) as f64 / 1e6);
         self.window_latency.reset();

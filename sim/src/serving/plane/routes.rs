@@ -250,6 +250,11 @@ impl DataPlane {
         self.routes.streams.iter().map(|s| &s.tally)
     }
 
+    /// The routes of stream `stream` (indices into [`DataPlane::route_tallies`]).
+    pub fn stream_routes(&self, stream: usize) -> Range<usize> {
+        self.routes.streams[stream].routes.clone()
+    }
+
     /// Tensor bytes of one of stream `stream`'s requests' input.
     pub(super) fn input_bytes(&self, stream: usize) -> u64 {
         self.routes.streams[stream].input_bytes

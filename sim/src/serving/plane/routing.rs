@@ -21,6 +21,7 @@ impl DataPlane {
         let now = ctx.now();
         let input_bytes = self.input_bytes(stream);
         self.window.arrivals += 1;
+        self.window.stream_arrivals[stream] += 1;
         let budget = slo.as_ns();
         self.window.min_budget_ns =
             Some(self.window.min_budget_ns.map_or(budget, |b| b.min(budget)));
