@@ -175,6 +175,35 @@ fn interference_windows_show_in_the_summary_and_the_time_plots() {
 }
 
 #[test]
+fn each_stream_has_a_row_in_the_summary() {
+    let dir = scratch("streams");
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/streams-xavier.toml");
+    let text = std::fs::read_to_string(example)
+        .expect("the example")
+        .replace("duration = \"60s\"", "duration = \"3s\"")
+        .replace("warmup = \"2s\"", "warmup = \"200ms\"");
+    assert!(
+        text.contains("duration = \"3s\""),
+        "the example changed shape"
+    );
+    let path = dir.join("streams.toml");
+    std::fs::write(&path, text).expect("write the scenario");
+    let mut h = harness(Some(path));
+    h.run_steps(2);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    wait_idle(&mut h);
+    let report = h.state().last_report().expect("the run finished");
+    assert_eq!(report.streams.len(), 2);
+    // The streams' table: a row per stream, its objective next to its name.
+    assert_eq!(value_after(&h, "detector"), "150");
+    let own_slo = report.streams[0].slo_ms;
+    assert!(own_slo > 0.0 && own_slo < 150.0, "{own_slo}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn compare_runs_the_four_systems_side_by_side() {
     let dir = scratch("compare");
     let mut h = harness(Some(short_scenario(&dir)));

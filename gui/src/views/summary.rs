@@ -116,6 +116,10 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
                     ui.end_row();
                 }
             });
+        if !r.streams.is_empty() {
+            ui.add_space(8.0);
+            streams_ui(ui, &r.streams);
+        }
         ui.add_space(8.0);
         ui.strong("Deployment at the end");
         Grid::new("deployment")
@@ -154,4 +158,38 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::Timeout => "timeout",
         DropReason::Cutoff => "cutoff",
     }
+}
+
+/// Each query stream's figures (a scenario with `[[streams]]`).
+fn streams_ui(ui: &mut Ui, streams: &[infscaler_sim::report::StreamReport]) {
+    ui.strong("Streams");
+    Grid::new("streams")
+        .num_columns(7)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "stream", "SLO ms", "arrivals", "dropped", "attained", "p99 ms", "accuracy",
+            ] {
+                ui.label(RichText::new(h).small().strong());
+            }
+            ui.end_row();
+            for st in streams {
+                ui.label(&st.name).on_hover_text(&st.app);
+                ui.monospace(fmt_num(st.slo_ms));
+                ui.monospace(st.arrivals.to_string());
+                ui.monospace(st.dropped.to_string());
+                ui.monospace(
+                    st.slo_attainment
+                        .map_or("-".into(), |a| format!("{:.2} %", a * 100.0)),
+                );
+                ui.monospace(fmt_opt(st.latency_ms.as_ref().map(|l| l.p99)));
+                ui.monospace(
+                    st.accuracy
+                        .as_ref()
+                        .and_then(|a| a.served_percent)
+                        .map_or("-".into(), |a| format!("{a:.2} %")),
+                );
+                ui.end_row();
+            }
+        });
 }
