@@ -38,6 +38,25 @@ fn short_scenario(dir: &Path) -> PathBuf {
     path
 }
 
+/// Example `name` with 3 s of arrivals after a 200 ms warm-up (from 60 s and 2 s) and the
+/// `edits` (each must apply), written to `dir`.
+fn shortened_example(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/examples/{name}.toml"));
+    let mut text = std::fs::read_to_string(example).expect("the example");
+    let short = [
+        ("duration = \"60s\"", "duration = \"3s\""),
+        ("warmup = \"2s\"", "warmup = \"200ms\""),
+    ];
+    for (from, to) in short.iter().chain(edits) {
+        assert!(text.contains(from), "{name} changed shape: no {from}");
+        text = text.replacen(from, to, 1);
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write the scenario");
+    path
+}
+
 fn harness(scenario: Option<PathBuf>) -> Harness<'static, InfscalerApp> {
     Harness::builder()
         .with_size([1500.0, 950.0])
@@ -142,19 +161,14 @@ fn pick_a_policy_run_and_see_a_summary_with_throughput() {
 #[test]
 fn interference_windows_show_in_the_summary_and_the_time_plots() {
     let dir = scratch("interference");
-    let example =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/interference-gpu.toml");
-    let text = std::fs::read_to_string(example)
-        .expect("the example")
-        .replace("duration = \"60s\"", "duration = \"3s\"")
-        .replace("warmup = \"2s\"", "warmup = \"200ms\"")
-        .replace(
+    let path = shortened_example(
+        &dir,
+        "interference-gpu",
+        &[(
             "start = \"15s\", duration = \"10s\", period = \"30s\"",
             "start = \"1s\", duration = \"1s\", period = \"30s\"",
-        );
-    assert!(text.contains("start = \"1s\""), "the example changed shape");
-    let path = dir.join("interference.toml");
-    std::fs::write(&path, text).expect("write the scenario");
+        )],
+    );
     let mut h = harness(Some(path));
     h.run_steps(2);
     h.get_by_label("▶ Run").click();
@@ -177,18 +191,7 @@ fn interference_windows_show_in_the_summary_and_the_time_plots() {
 #[test]
 fn each_stream_has_a_row_in_the_summary() {
     let dir = scratch("streams");
-    let example =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/streams-xavier.toml");
-    let text = std::fs::read_to_string(example)
-        .expect("the example")
-        .replace("duration = \"60s\"", "duration = \"3s\"")
-        .replace("warmup = \"2s\"", "warmup = \"200ms\"");
-    assert!(
-        text.contains("duration = \"3s\""),
-        "the example changed shape"
-    );
-    let path = dir.join("streams.toml");
-    std::fs::write(&path, text).expect("write the scenario");
+    let path = shortened_example(&dir, "streams-xavier", &[]);
     let mut h = harness(Some(path));
     h.run_steps(2);
     h.get_by_label("▶ Run").click();

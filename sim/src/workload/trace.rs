@@ -227,12 +227,12 @@ impl RequestColumns<'_> {
 
 /// Parses CSV `text` as [`parse_timestamp_csv`] does, and also each row's values of the
 /// per-request `columns` (which then need a header line naming them).
-pub fn parse_trace_csv(
+pub fn parse_trace_csv<'a>(
     text: &str,
     path: &Path,
     column: Option<&str>,
     time_unit: Option<TimeUnit>,
-    columns: RequestColumns<'_>,
+    columns: RequestColumns<'a>,
 ) -> Result<TimestampTrace, WorkloadError> {
     let parse_err = |line: usize, message: String| WorkloadError::Parse {
         path: path.to_path_buf(),
@@ -309,20 +309,16 @@ pub fn parse_trace_csv(
             ))
         })
         .transpose()?;
-    let objective_index = columns
-        .objective
-        .map(|name| {
-            let what = format!("request objectives are read from the column `{name}`");
-            find(name, "slo_column", &what).map(|i| (i, name))
+    // A one-column value: its index and name, where the spec names it.
+    let single = |name: Option<&'a str>, field: &'static str, what: &str| {
+        name.map(|name| {
+            let what = format!("{what} are read from the column `{name}`");
+            find(name, field, &what).map(|i| (i, name))
         })
-        .transpose()?;
-    let delay_index = columns
-        .delay
-        .map(|name| {
-            let what = format!("network delays are read from the column `{name}`");
-            find(name, "delay_column", &what).map(|i| (i, name))
-        })
-        .transpose()?;
+        .transpose()
+    };
+    let objective_index = single(columns.objective, "slo_column", "request objectives")?;
+    let delay_index = single(columns.delay, "delay_column", "network delays")?;
     let millis = |line_no: usize, line: &str, (index, name): (usize, &str), least: &str| {
         let field = nth_field(line, index)
             .ok_or_else(|| parse_err(line_no, format!("has no column {} ({name})", index + 1)))?;
