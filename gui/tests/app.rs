@@ -57,6 +57,16 @@ fn shortened_example(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf 
     path
 }
 
+/// The app on `scenario` after a click on Run and the run's end.
+fn run_to_end(scenario: PathBuf) -> Harness<'static, InfscalerApp> {
+    let mut h = harness(Some(scenario));
+    h.run_steps(2);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    wait_idle(&mut h);
+    h
+}
+
 fn harness(scenario: Option<PathBuf>) -> Harness<'static, InfscalerApp> {
     Harness::builder()
         .with_size([1500.0, 950.0])
@@ -169,11 +179,7 @@ fn interference_windows_show_in_the_summary_and_the_time_plots() {
             "start = \"1s\", duration = \"1s\", period = \"30s\"",
         )],
     );
-    let mut h = harness(Some(path));
-    h.run_steps(2);
-    h.get_by_label("▶ Run").click();
-    h.step();
-    wait_idle(&mut h);
+    let mut h = run_to_end(path);
     let report = h.state().last_report().expect("the run finished");
     assert_eq!(report.interference[0].windows_s, [[1.0, 2.0]]);
     assert_eq!(
@@ -192,11 +198,7 @@ fn interference_windows_show_in_the_summary_and_the_time_plots() {
 fn each_stream_has_a_row_in_the_summary() {
     let dir = scratch("streams");
     let path = shortened_example(&dir, "streams-xavier", &[]);
-    let mut h = harness(Some(path));
-    h.run_steps(2);
-    h.get_by_label("▶ Run").click();
-    h.step();
-    wait_idle(&mut h);
+    let h = run_to_end(path);
     let report = h.state().last_report().expect("the run finished");
     assert_eq!(report.streams.len(), 2);
     // The streams' table: a row per stream, its objective next to its name.
