@@ -51,7 +51,8 @@ pub struct StreamTally {
 }
 
 impl StreamTally {
-    /// Latency of its completed requests (`None`: none completed).
+    /// Latency of its completed requests (`None`: none completed, or the run has one stream,
+    /// whose latencies are the summary's).
     pub fn latency_ms(&self) -> Option<LatencyMs> {
         self.latency.stats_ms()
     }
@@ -289,7 +290,7 @@ impl DataPlane {
     }
 
     /// Counts a completion with `latency_ns` on the route of `partition` (the request's last)
-    /// and on its stream.
+    /// and on its stream (its latency only where there are several streams).
     pub(super) fn tally_completion(&mut self, partition: u32, latency_ns: u64, on_time: bool) {
         let route = self
             .routes
@@ -298,10 +299,14 @@ impl DataPlane {
         t.completed += 1;
         t.within_slo += u64::from(on_time);
         let stream = self.stream_of(partition);
+        let several = self.routes.streams.len() > 1;
         let t = &mut self.routes.streams[stream].tally;
         t.completed += 1;
         t.within_slo += u64::from(on_time);
-        t.latency.record(latency_ns);
+        // One stream's latencies are the summary's: only several need their own.
+        if several {
+            t.latency.record(latency_ns);
+        }
     }
 
     /// Counts a drop on stream `stream` (arrival admitted or not).
