@@ -975,6 +975,34 @@ values = [80.5]
     }
 
     #[test]
+    fn axes_reach_into_a_query_stream_by_its_index() {
+        let text = r#"
+name = "t"
+base = "examples/streams-xavier.toml"
+[[axes]]
+path = "streams[0].workload.rate_high_per_s"
+values = [123.0]
+[[axes]]
+path = "streams[0].slo.latency"
+values = ["90ms"]
+"#;
+        let s = Sweep::parse(text, "t.toml", &scenarios_dir()).unwrap();
+        let r = s.scenario(&s.point(0)).unwrap();
+        match &r.scenario.streams[0].workload {
+            ArrivalSpec::Mmpp {
+                rate_high_per_s, ..
+            } => assert_eq!(*rate_high_per_s, 123.0),
+            other => panic!("expected mmpp, got {other:?}"),
+        }
+        assert_eq!(r.streams[1].name, "detector");
+        assert_eq!(r.streams[1].slo, crate::time::SimDuration::from_ms(90));
+        let text = text.replace("streams[0].slo", "streams[2].slo");
+        let s = Sweep::parse(&text, "t.toml", &scenarios_dir()).unwrap();
+        let e = s.scenario(&s.point(0)).unwrap_err().to_string();
+        assert!(e.contains("`streams[2]` is out of range"), "{e}");
+    }
+
+    #[test]
     fn bad_axis_paths_and_values_give_errors_naming_them() {
         let err = |body: &str| {
             let s = sweep(body).unwrap();
