@@ -1196,6 +1196,15 @@ impl Scenario {
         Ok(())
     }
 
+    /// Stream `k`'s `[slo]` and `[workload]`: the scenario's own for 0, else those of
+    /// `[[streams]]` entry `k − 1`.
+    pub fn stream_slo_and_workload(&self, k: usize) -> (&SloSpec, &ArrivalSpec) {
+        match k {
+            0 => (&self.slo, &self.workload),
+            _ => (&self.streams[k - 1].slo, &self.streams[k - 1].workload),
+        }
+    }
+
     /// The mean arrival rate of every stream together, requests per second; `None` where one
     /// has no mean rate known in advance (a trace).
     pub fn mean_rate_per_s(&self) -> Option<f64> {

@@ -6,7 +6,9 @@ use egui_plot::{Legend, Line, Plot};
 
 use super::cdf::cdf_plot_ui;
 use super::editor::ERROR_COLOR;
-use super::{Command, PlotRects, empty_ui, fmt_gib, fmt_num, fmt_opt, palette, plot_heading_ui};
+use super::{
+    Command, PlotRects, empty_ui, fmt_gib, fmt_num, fmt_opt, header_row, palette, plot_heading_ui,
+};
 use crate::analysis::{RunOutcome, SeriesGroup};
 use crate::runner::{Job, JobError};
 
@@ -86,22 +88,22 @@ pub fn compare_ui(
         );
     }
     Grid::new("compare_table").striped(true).show(ui, |ui| {
-        for h in [
-            "policy",
-            "status",
-            "throughput (req/s)",
-            "goodput (req/s)",
-            "SLO attainment",
-            "p50 (ms)",
-            "p99 (ms)",
-            "dropped",
-            "memory peak (GiB)",
-            "instances at end",
-            "scale-outs",
-        ] {
-            ui.label(RichText::new(h).small().strong());
-        }
-        ui.end_row();
+        header_row(
+            ui,
+            &[
+                "policy",
+                "status",
+                "throughput (req/s)",
+                "goodput (req/s)",
+                "SLO attainment",
+                "p50 (ms)",
+                "p99 (ms)",
+                "dropped",
+                "memory peak (GiB)",
+                "instances at end",
+                "scale-outs",
+            ],
+        );
         for (i, slot) in slots.iter().enumerate() {
             ui.colored_label(palette(i), slot.kind);
             match &slot.state {

@@ -172,6 +172,14 @@ pub fn plot_heading_ui(ui: &mut Ui, title: &str, export_name: &str, commands: &m
     });
 }
 
+/// A grid's row of column headings.
+pub fn header_row(ui: &mut Ui, headings: &[&str]) {
+    for h in headings {
+        ui.label(RichText::new(*h).small().strong());
+    }
+    ui.end_row();
+}
+
 /// What a view shows when there is nothing to draw yet.
 pub fn empty_ui(ui: &mut Ui, text: &str) {
     ui.add_space(20.0);

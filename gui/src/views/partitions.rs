@@ -10,7 +10,7 @@ use egui_plot::{Bar, BarChart, Legend, LineStyle, Plot, PlotPoint, Text, VLine};
 use infscaler_sim::experiment::plan::PlanReport;
 use infscaler_sim::model::Model;
 
-use super::{Command, PlotRects, fmt_num, palette, plot_heading_ui};
+use super::{Command, PlotRects, fmt_num, header_row, palette, plot_heading_ui};
 use crate::analysis::RunOutcome;
 use crate::state::PlotOptions;
 
@@ -271,10 +271,7 @@ fn partition_table_ui(ui: &mut Ui, view: &Partitions<'_>) {
         if view.rows.iter().any(|r| r.end.is_some()) {
             header.push("at end");
         }
-        for h in header {
-            ui.label(RichText::new(h).small().strong());
-        }
-        ui.end_row();
+        header_row(ui, &header);
         for (i, p) in view.rows.iter().enumerate() {
             ui.colored_label(palette(i), format!("P{i} {}", p.model));
             ui.monospace(format!("#{}–#{}", p.ops.0, p.ops.1));

@@ -4,7 +4,7 @@
 use egui::{Grid, RichText, Ui};
 use infscaler_sim::metrics::DropReason;
 
-use super::{fmt_gib, fmt_num, fmt_opt};
+use super::{fmt_gib, fmt_num, fmt_opt, header_row};
 use crate::analysis::RunOutcome;
 
 /// Draws the summary of `outcome`.
@@ -93,18 +93,18 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
             .num_columns(7)
             .striped(true)
             .show(ui, |ui| {
-                for h in [
-                    "#",
-                    "requests",
-                    "batch",
-                    "queue ms",
-                    "exec ms",
-                    "blocked ms",
-                    "hand-off ms",
-                ] {
-                    ui.label(RichText::new(h).small().strong());
-                }
-                ui.end_row();
+                header_row(
+                    ui,
+                    &[
+                        "#",
+                        "requests",
+                        "batch",
+                        "queue ms",
+                        "exec ms",
+                        "blocked ms",
+                        "hand-off ms",
+                    ],
+                );
                 for (i, st) in s.stages.iter().enumerate() {
                     ui.label(i.to_string());
                     ui.monospace(st.requests.to_string());
@@ -126,10 +126,7 @@ pub fn summary_ui(ui: &mut Ui, outcome: &RunOutcome) {
             .num_columns(3)
             .striped(true)
             .show(ui, |ui| {
-                for h in ["partition", "operators", "instances"] {
-                    ui.label(RichText::new(h).small().strong());
-                }
-                ui.end_row();
+                header_row(ui, &["partition", "operators", "instances"]);
                 for (i, p) in r.partitions.iter().enumerate() {
                     ui.label(format!("P{i} {}", p.model));
                     ui.monospace(format!("#{}–#{}", p.first_op, p.last_op));
@@ -167,12 +164,12 @@ fn streams_ui(ui: &mut Ui, streams: &[infscaler_sim::report::StreamReport]) {
         .num_columns(7)
         .striped(true)
         .show(ui, |ui| {
-            for h in [
-                "stream", "SLO ms", "arrivals", "dropped", "attained", "p99 ms", "accuracy",
-            ] {
-                ui.label(RichText::new(h).small().strong());
-            }
-            ui.end_row();
+            header_row(
+                ui,
+                &[
+                    "stream", "SLO ms", "arrivals", "dropped", "attained", "p99 ms", "accuracy",
+                ],
+            );
             for st in streams {
                 ui.label(&st.name).on_hover_text(&st.app);
                 ui.monospace(fmt_num(st.slo_ms));

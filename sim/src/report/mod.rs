@@ -118,13 +118,12 @@ pub struct StreamReport {
 
 impl StreamReport {
     /// The report of stream `name` (app `app`, objective `slo_ms`) from its `tally` over a
-    /// window of `duration_s` (its accuracy left out).
+    /// window of `duration_s`, with the `accuracy` it served.
     pub fn new(
-        name: &str,
-        app: &str,
-        slo_ms: f64,
+        (name, app, slo_ms): (&str, &str, f64),
         tally: &crate::serving::plane::StreamTally,
         duration_s: f64,
+        accuracy: Option<AccuracyReport>,
     ) -> Self {
         let per_s = |n: u64| {
             if duration_s > 0.0 {
@@ -146,7 +145,7 @@ impl StreamReport {
             goodput_rps: per_s(tally.within_slo),
             slo_attainment: (finished > 0).then(|| tally.within_slo as f64 / finished as f64),
             latency_ms: tally.latency_ms(),
-            accuracy: None,
+            accuracy,
         }
     }
 }

@@ -101,7 +101,9 @@ impl Arrivals {
     /// Counts an arrival and returns its stream and what its process knows of it.
     pub(super) fn arrived(&mut self) -> (usize, RequestValues) {
         self.arrived += 1;
-        self.scheduled.take().unwrap_or_default()
+        self.scheduled
+            .take()
+            .expect("an arrival event comes only for a scheduled arrival")
     }
 
     /// Requests arrived so far.

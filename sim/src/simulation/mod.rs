@@ -210,10 +210,7 @@ impl Simulation {
         let mut processes = Vec::with_capacity(scenario.streams.len());
         let mut draws = Vec::with_capacity(scenario.streams.len());
         for (k, stream) in scenario.streams.iter().enumerate() {
-            let (workload, slo_spec) = match k {
-                0 => (&spec.workload, &spec.slo),
-                _ => (&spec.streams[k - 1].workload, &spec.streams[k - 1].slo),
-            };
+            let (slo_spec, workload) = spec.stream_slo_and_workload(k);
             let process = workload
                 .build(
                     &spec.base_dir,
@@ -616,21 +613,21 @@ impl Simulation {
             return None;
         }
         // Its routes: one per variant, or its one.
-        let routes = self.plane.stream_routes(stream);
         let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
         crate::report::AccuracyReport::new(
             &names,
-            &self.plane.route_weights()[routes.clone()],
-            &self.plane.route_tallies()[routes],
+            self.plane.stream_route_weights(stream),
+            &self.plane.route_tallies()[self.plane.stream_routes(stream)],
         )
     }
 
     /// The report of the run ended at `end`; `interrupted` when its observer stopped it there.
     fn finish(self, end: SimTime, interrupted: bool) -> Report {
-        let accuracy = self.accuracy(0);
-        let stream_accuracy: Vec<_> = (0..self.scenario.streams.len())
+        let mut stream_accuracy: Vec<_> = (0..self.scenario.streams.len())
             .map(|k| self.accuracy(k))
             .collect();
+        // The top-level accuracy is the own stream's.
+        let accuracy = stream_accuracy[0].clone();
         let events_processed = self.machine.events.events_processed();
         let rs = &self.scenario;
         let instances = self.plane.instances();
@@ -686,16 +683,10 @@ impl Simulation {
             rs.streams
                 .iter()
                 .zip(self.plane.stream_tallies())
-                .enumerate()
-                .map(|(k, (s, tally))| StreamReport {
-                    accuracy: stream_accuracy[k].clone(),
-                    ..StreamReport::new(
-                        &s.name,
-                        &s.app_name,
-                        s.slo.as_ms_f64(),
-                        tally,
-                        summary.duration_s,
-                    )
+                .zip(stream_accuracy.drain(..))
+                .map(|((s, tally), accuracy)| {
+                    let who = (s.name.as_str(), s.app_name.as_str(), s.slo.as_ms_f64());
+                    StreamReport::new(who, tally, summary.duration_s, accuracy)
                 })
                 .collect()
         } else {

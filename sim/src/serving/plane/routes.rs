@@ -232,13 +232,9 @@ impl DataPlane {
         result
     }
 
-    /// The current split of arrivals among the routes (every stream's, in order).
-    pub fn route_weights(&self) -> Vec<f64> {
-        self.routes
-            .streams
-            .iter()
-            .flat_map(|s| s.weights.iter().copied())
-            .collect()
+    /// The current split of stream `stream`'s arrivals among its routes.
+    pub fn stream_route_weights(&self, stream: usize) -> &[f64] {
+        &self.routes.streams[stream].weights
     }
 
     /// What each route served after the warm-up so far.
