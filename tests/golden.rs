@@ -49,6 +49,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "proteus-streams-xavier",
         "scenarios/examples/proteus-streams-xavier.toml",
     ),
+    // Accordion: three bursty streams share four execution places, resized every 10 ms.
+    (
+        "accordion-server",
+        "scenarios/examples/accordion-server.toml",
+    ),
     // The README's default: static, zero-copy, TM on Xavier AGX.
     ("quickstart", "scenarios/quickstart.toml"),
     // Static on GPU + two DLAs (one activity at a time on a DLA).

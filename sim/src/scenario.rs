@@ -195,6 +195,9 @@ pub struct SloSpec {
     /// SLO = multiplier × the app's isolated batch-1 latency (the paper uses 1.5, 2 and 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<f64>,
+    /// A named multiplier instead: `strict`, `moderate` or `relaxed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<SloLevel>,
     /// An absolute SLO instead, e.g. `"120ms"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<TimeSpan>,
@@ -210,6 +213,38 @@ pub struct SloSpec {
     /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_delay: Option<crate::workload::DelaySpec>,
+}
+
+/// A named SLO level: a multiplier of the isolated latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloLevel {
+    /// 1.5 × the isolated latency.
+    Strict,
+    /// 2 × the isolated latency.
+    Moderate,
+    /// 3 × the isolated latency.
+    Relaxed,
+}
+
+impl SloLevel {
+    /// Its multiplier: 1.5, 2 and 3, the multipliers of InfScaler's evaluation (§V) that
+    /// ../shared/THESIS.md §4 [proposed] takes for Accordion's strict, moderate and relaxed
+    /// objectives, which the thesis names without numbers (T386).
+    pub fn multiplier(self) -> f64 {
+        match self {
+            SloLevel::Strict => 1.5,
+            SloLevel::Moderate => 2.0,
+            SloLevel::Relaxed => 3.0,
+        }
+    }
+}
+
+impl SloSpec {
+    /// The multiplier, given as a number or as a level.
+    pub fn effective_multiplier(&self) -> Option<f64> {
+        self.multiplier.or(self.level.map(SloLevel::multiplier))
+    }
 }
 
 /// The `[run]` table: stop conditions and measurement.
@@ -543,13 +578,17 @@ impl Scenario {
         self.policy
             .validate(&models, &device)
             .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        if let Some((_, spec)) = self.policy.places() {
+            spec.check_streams(&streams)
+                .map_err(|(field, msg)| self.error(&format!("policy.{field}"), msg))?;
+        }
         let any_family = streams.iter().any(|s| s.variants);
         if streams.len() > 1 && !self.policy.serves_streams() {
             return Err(self.error(
                 "policy.kind",
                 format!(
                     "`{}` serves one app; a scenario with [[streams]] needs a policy that serves \
-                     several (static, proteus)",
+                     several (static, proteus, accordion, slo_conforming, fastest, bbs, one_stage)",
                     self.policy.name()
                 ),
             ));
@@ -955,7 +994,14 @@ impl Scenario {
     /// The scenario's objective: `[slo]`'s, the mean of `per_request`, or the mean of the
     /// trace's objective column.
     fn resolve_slo(&self, isolated: SimDuration) -> Result<SimDuration, ScenarioError> {
-        let nominal = self.slo.multiplier.is_some() || self.slo.latency.is_some();
+        let nominal = self.slo.effective_multiplier().is_some() || self.slo.latency.is_some();
+        if self.slo.level.is_some() && (self.slo.multiplier.is_some() || self.slo.latency.is_some())
+        {
+            return Err(self.error(
+                "slo.level",
+                "give one of `level`, `multiplier` and `latency`, not several",
+            ));
+        }
         let sized =
             self.app.tokens == TokenSource::Trace || self.app.generated_tokens.unwrap_or(0) > 0;
         if let Some(column) = self.trace_spec().and_then(|t| t.slo_column.as_ref()) {
@@ -1010,9 +1056,9 @@ impl Scenario {
             }
             return Ok(per_request.mean());
         }
-        match (self.slo.multiplier, self.slo.latency) {
+        match (self.slo.effective_multiplier(), self.slo.latency) {
             (Some(_), Some(_)) => Err(self.error("slo", "give either `multiplier` or `latency`, not both")),
-            (None, None) => Err(self.error("slo", "missing: give `multiplier` (> 1, e.g. 2.0), `latency` (e.g. \"100ms\") or `per_request` (e.g. { kind = \"uniform\", low = \"100ms\", high = \"300ms\" })")),
+            (None, None) => Err(self.error("slo", "missing: give `multiplier` (> 1, e.g. 2.0), `level` (strict, moderate or relaxed), `latency` (e.g. \"100ms\") or `per_request` (e.g. { kind = \"uniform\", low = \"100ms\", high = \"300ms\" })")),
             (Some(m), None) if !(m.is_finite() && m > 1.0) => Err(self.error(
                 "slo.multiplier",
                 format!("{m} is not allowed: the SLO multiplier must be a finite number greater than 1 (the paper uses 1.5, 2 and 3)"),
@@ -1164,7 +1210,7 @@ impl Scenario {
             .iter()
             .map(|m| crate::model::cost::fastest_solo(&m.operators, target).1)
             .collect();
-        let objective = match self.slo.multiplier {
+        let objective = match self.slo.effective_multiplier() {
             Some(m) => Objective::Multiplier(m),
             None => Objective::Absolute(*slo),
         };

@@ -63,10 +63,10 @@ impl Policy for Resizer {
         };
         match self.ticks {
             3 => actions.push(resize(Some(4), None)),
-            // None of these can be given: no cores, more cores than the CPU has, a share
+            // None of these can be given: more cores than the CPU has, no share, a share
             // above the whole engine.
             8 => actions.extend([
-                resize(Some(0), None),
+                resize(None, Some(0.0)),
                 resize(Some(64), None),
                 resize(None, Some(1.5)),
             ]),

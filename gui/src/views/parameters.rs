@@ -163,6 +163,22 @@ fn slo_ui(ui: &mut Ui, s: &mut infscaler_sim::Scenario) {
         ui.end_row();
         return;
     }
+    if let Some(level) = s.slo.level {
+        ui.label("SLO");
+        ui.horizontal(|ui| {
+            ui.label(format!("{level:?} ({} ×)", level.multiplier()).to_lowercase());
+            if ui
+                .button("as a multiplier")
+                .on_hover_text("Edit the level's multiplier of the isolated latency")
+                .clicked()
+            {
+                s.slo.level = None;
+                s.slo.multiplier = Some(level.multiplier());
+            }
+        });
+        ui.end_row();
+        return;
+    }
     let label = ui.label("SLO multiplier");
     ui.horizontal(|ui| {
         let mut absolute = s.slo.latency.is_some();

@@ -4,6 +4,7 @@
 //! what it answers. A new policy is one file here, one variant of [`PolicySpec`] and one arm in
 //! [`PolicySpec::build`].
 
+pub mod accordion;
 pub mod infless;
 pub mod infscaler;
 pub mod knative;
@@ -30,6 +31,7 @@ use crate::serving::process::{Census, ProcessLayout};
 use crate::serving::transport::{ControlPath, TransportKind, TransportSpec};
 use crate::time::{SimDuration, SimTime};
 
+pub use accordion::{AccordionPolicy, AccordionSpec};
 pub use infless::{InfLessPolicy, InfLessSpec};
 pub use infscaler::{InfScalerPolicy, InfScalerSpec};
 pub use knative::{KnativePolicy, KnativeSpec};
@@ -79,6 +81,17 @@ pub enum PolicySpec {
     /// Proteus: a variant per engine and the split of the load among them, for the most
     /// accuracy that carries the load.
     Proteus(ProteusSpec),
+    /// Accordion: query streams share execution places, each pipeline resized per tick by its
+    /// objective, with priority queues and donation from pipelines that can spare places.
+    Accordion(AccordionSpec),
+    /// Accordion's baseline: the fewest places that meet each objective, as they free up.
+    SloConforming(AccordionSpec),
+    /// Accordion's baseline: every free place to the oldest query's stream.
+    Fastest(AccordionSpec),
+    /// Accordion's baseline: SLO-Conforming with queries buffered into batches.
+    Bbs(AccordionSpec),
+    /// Accordion's baseline: one execution place per stream.
+    OneStage(AccordionSpec),
 }
 
 impl Default for PolicySpec {
@@ -105,6 +118,11 @@ impl PolicySpec {
             PolicySpec::Shisha(_) => "shisha",
             PolicySpec::Sponge(_) => "sponge",
             PolicySpec::Proteus(_) => "proteus",
+            PolicySpec::Accordion(_)
+            | PolicySpec::SloConforming(_)
+            | PolicySpec::Fastest(_)
+            | PolicySpec::Bbs(_)
+            | PolicySpec::OneStage(_) => self.places().expect("a places policy").0.name(),
         }
     }
 
@@ -142,6 +160,27 @@ impl PolicySpec {
                 .and_then(|()| spec.check()),
             PolicySpec::Sponge(spec) => spec.validate(models, device),
             PolicySpec::Proteus(spec) => spec.validate(models, device),
+            PolicySpec::Accordion(_)
+            | PolicySpec::SloConforming(_)
+            | PolicySpec::Fastest(_)
+            | PolicySpec::Bbs(_)
+            | PolicySpec::OneStage(_) => {
+                let (rule, spec) = self.places().expect("a places policy");
+                spec.validate(rule, device)
+            }
+        }
+    }
+
+    /// For Accordion and its baselines: the rule and the parameters.
+    pub fn places(&self) -> Option<(accordion::Rule, &AccordionSpec)> {
+        use accordion::Rule;
+        match self {
+            PolicySpec::Accordion(spec) => Some((Rule::Accordion, spec)),
+            PolicySpec::SloConforming(spec) => Some((Rule::SloConforming, spec)),
+            PolicySpec::Fastest(spec) => Some((Rule::Fastest, spec)),
+            PolicySpec::Bbs(spec) => Some((Rule::Bbs, spec)),
+            PolicySpec::OneStage(spec) => Some((Rule::OneStage, spec)),
+            _ => None,
         }
     }
 
@@ -155,9 +194,10 @@ impl PolicySpec {
     }
 
     /// Whether the policy serves several query streams (`[[streams]]`): a deployment over
-    /// every stream's stages (static), or a choice among every stream's variants (proteus).
+    /// every stream's stages (static), a choice among every stream's variants (proteus), or
+    /// execution places shared among the streams (Accordion and its baselines).
     pub fn serves_streams(&self) -> bool {
-        matches!(self, PolicySpec::Static(_) | PolicySpec::Proteus(_))
+        matches!(self, PolicySpec::Static(_) | PolicySpec::Proteus(_)) || self.places().is_some()
     }
 
     /// Builds the policy.
@@ -177,6 +217,14 @@ impl PolicySpec {
             PolicySpec::Shisha(spec) => Box::new(spec.policy()),
             PolicySpec::Sponge(spec) => Box::new(SpongePolicy::new(spec.clone())),
             PolicySpec::Proteus(spec) => Box::new(ProteusPolicy::new(spec.clone())),
+            PolicySpec::Accordion(_)
+            | PolicySpec::SloConforming(_)
+            | PolicySpec::Fastest(_)
+            | PolicySpec::Bbs(_)
+            | PolicySpec::OneStage(_) => {
+                let (rule, spec) = self.places().expect("a places policy");
+                Box::new(AccordionPolicy::new(rule, spec.clone()))
+            }
         }
     }
 }
@@ -418,6 +466,9 @@ pub struct PartitionObservation {
     pub ops: std::ops::Range<usize>,
     /// Requests waiting for it now (in any of its queues, or for an instance to exist).
     pub queued: u64,
+    /// How long ago the earliest-arrived of the requests at the heads of its queues arrived at
+    /// the app, ms (`None`: nothing queued). Under FIFO order, the oldest request waiting.
+    pub head_age_ms: Option<f64>,
     /// Requests being executed by it now.
     pub in_service: u64,
     /// Requests that entered it in the window.
@@ -526,8 +577,11 @@ pub enum Action {
     /// Resize the instances of `partition` on `accelerator` in place (vertical scaling, as
     /// Kubernetes' in-place pod resize or a CUDA MPS thread percentage): no restart, no memory
     /// change, no cost [assumed]. Each instance runs its next batch with the new resources; the
-    /// batch running finishes with those it started with. Refused (counted in
-    /// `refused_reconfigurations`) for cores beyond the CPU's or none, a share outside (0, 1],
+    /// batch running finishes with those it started with. `cpu_cores = Some(0)` holds the
+    /// instances: they start no batch and hold no cores (their requests wait in their queue)
+    /// until a resize gives them cores again, the batch running finishing first; a draining
+    /// instance still finishes its own queue. Refused (counted in
+    /// `refused_reconfigurations`) for cores beyond the CPU's, a share outside (0, 1],
     /// a batch of 0, a partition with no instance there, or an executor that cannot resize.
     Resize {
         /// Global partition index.

@@ -125,12 +125,20 @@ pub struct InstanceState {
     pub process: u32,
     /// Requests in the batch being executed.
     pub in_service: u32,
+    /// Whether a resize to 0 cores holds it: it starts no batch (and holds no cores) until
+    /// resized to some ([`crate::policy::Action::Resize`]).
+    pub held: bool,
 }
 
 impl InstanceState {
     /// Whether the router may send it requests.
     pub fn accepts(&self) -> bool {
         matches!(self.phase, InstancePhase::Starting | InstancePhase::Ready)
+    }
+
+    /// CPU cores it holds now: none while held.
+    pub fn cores_held(&self) -> u32 {
+        if self.held { 0 } else { self.config.cpu_cores }
     }
 }
 

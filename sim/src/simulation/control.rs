@@ -72,11 +72,17 @@ impl Simulation {
                     .collect(),
                 ..Default::default()
             };
+            let mut head_arrival = self.plane.queue_head_arrival(p.queue);
             for &i in &p.instances {
                 let inst = &self.plane.instances()[i as usize];
+                if inst.queue != p.queue
+                    && let Some(t) = self.plane.queue_head_arrival(inst.queue)
+                {
+                    head_arrival = Some(head_arrival.map_or(t, |h| h.min(t)));
+                }
                 if inst.accepts() {
                     obs.instances[inst.accel as usize] += 1;
-                    obs.cores[inst.accel as usize] += inst.config.cpu_cores;
+                    obs.cores[inst.accel as usize] += inst.cores_held();
                 }
                 if inst.phase == InstancePhase::Starting {
                     obs.starting[inst.accel as usize] += 1;
@@ -86,6 +92,7 @@ impl Simulation {
                 }
                 obs.in_service += u64::from(inst.in_service);
             }
+            obs.head_age_ms = head_arrival.map(|t| (now - t).as_secs_f64() * 1e3);
             partitions.push(obs);
         }
         let accelerators = self
@@ -174,7 +181,7 @@ impl Simulation {
                 let fits = accelerator < device.accelerators.len()
                     && cpu_cores.is_none_or(|c| {
                         let a = &device.accelerators[accelerator];
-                        c >= 1 && (a.kind != crate::hardware::AcceleratorKind::Cpu || c <= a.cores)
+                        a.kind != crate::hardware::AcceleratorKind::Cpu || c <= a.cores
                     })
                     && compute_share.is_none_or(|s| s > 0.0 && s <= 1.0)
                     && max_batch.is_none_or(|b| b >= 1);

@@ -19,7 +19,12 @@ impl DataPlane {
             QueueOwner::Partition(_) => return None,
             QueueOwner::Instance(i) => {
                 let inst = &self.instances[i as usize];
-                let serves = matches!(inst.phase, InstancePhase::Ready | InstancePhase::Draining);
+                // A draining instance finishes its own queue even while held.
+                let serves = match inst.phase {
+                    InstancePhase::Ready => !inst.held,
+                    InstancePhase::Draining => true,
+                    _ => false,
+                };
                 return (!inst.busy && serves).then_some(i);
             }
         };
@@ -29,7 +34,7 @@ impl DataPlane {
             .copied()
             .find(|&i| {
                 let inst = &self.instances[i as usize];
-                !inst.busy && inst.phase == InstancePhase::Ready
+                !inst.busy && !inst.held && inst.phase == InstancePhase::Ready
             })
     }
 

@@ -101,6 +101,7 @@ impl DataPlane {
             },
             queue,
             busy: false,
+            held: false,
             footprint,
             process,
             in_service: 0,
@@ -214,13 +215,19 @@ impl DataPlane {
             })
             .collect();
         for &i in &targets {
+            let inst = &mut self.instances[i as usize];
+            // 0 cores holds the instance: its configuration stays for when it is resized again.
+            let held = to.cpu_cores.map_or(inst.held, |c| c == 0);
             let cores = to
                 .cpu_cores
-                .unwrap_or(self.instances[i as usize].config.cpu_cores);
-            if ctx.executor.instance_resized(i, cores).is_err() {
+                .filter(|&c| c > 0)
+                .unwrap_or(inst.config.cpu_cores);
+            if !held && ctx.executor.instance_resized(i, cores).is_err() {
                 return 0;
             }
-            let config = &mut self.instances[i as usize].config;
+            let inst = &mut self.instances[i as usize];
+            inst.held = held;
+            let config = &mut inst.config;
             config.cpu_cores = cores;
             config.compute_share = to.compute_share.unwrap_or(config.compute_share);
             config.max_batch = to.max_batch.unwrap_or(config.max_batch);

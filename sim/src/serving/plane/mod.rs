@@ -403,6 +403,12 @@ impl DataPlane {
         self.queues[queue as usize].requests.len()
     }
 
+    /// When the request at the head of `queue` arrived at the app (`None`: the queue is empty).
+    pub fn queue_head_arrival(&self, queue: u32) -> Option<SimTime> {
+        let &head = self.queues[queue as usize].requests.front()?;
+        Some(self.requests.get(head).arrived)
+    }
+
     /// The partition's load gauge and arrival counter, which the policy's window takes.
     pub fn partition_window_mut(
         &mut self,
@@ -493,7 +499,7 @@ impl DataPlane {
             .filter(|inst| {
                 self.device.accelerators[inst.accel as usize].kind == AcceleratorKind::Cpu
             })
-            .map(|inst| inst.config.cpu_cores)
+            .map(|inst| inst.cores_held())
             .sum();
         ctx.recorder.cpu_cores_held(ctx.now(), cores);
     }
