@@ -198,6 +198,8 @@ fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
         "## 7. Design-space explorers",
         "### Throughput targets under interference",
         "### The explorer claims",
+        "## 9. Accordion",
+        "### The Accordion claims",
     ] {
         assert!(report.contains(heading), "{heading} missing");
     }

@@ -12,7 +12,7 @@ use infscaler_sim::units::TimeSpan;
 use infscaler_sim::workload::ArrivalSpec;
 
 /// The policy kinds, as `[policy] kind` spells them.
-pub const POLICY_KINDS: [&str; 14] = [
+pub const POLICY_KINDS: [&str; 19] = [
     "static",
     "infscaler",
     "infless",
@@ -27,6 +27,11 @@ pub const POLICY_KINDS: [&str; 14] = [
     "shisha",
     "sponge",
     "proteus",
+    "accordion",
+    "slo_conforming",
+    "fastest",
+    "bbs",
+    "one_stage",
 ];
 
 /// The systems a comparison runs, in table order (the paper's four).
@@ -44,10 +49,17 @@ pub const PIPELINE_POLICIES: [&str; 7] = [
     "random_walk",
 ];
 
+/// The systems a comparison of query streams on execution places runs: Accordion and its four
+/// baselines, in table order.
+pub const PLACES_POLICIES: [&str; 5] =
+    ["accordion", "slo_conforming", "fastest", "bbs", "one_stage"];
+
 /// The systems to compare on `scenario`: the thesis' when its own policy is one of them (a
-/// pipeline scenario), else the paper's four.
+/// pipeline scenario, or streams on execution places), else the paper's four.
 pub fn compared_policies(scenario: &Scenario) -> &'static [&'static str] {
-    if PIPELINE_POLICIES.contains(&scenario.policy.name()) {
+    if PLACES_POLICIES.contains(&scenario.policy.name()) {
+        &PLACES_POLICIES
+    } else if PIPELINE_POLICIES.contains(&scenario.policy.name()) {
         &PIPELINE_POLICIES
     } else {
         &COMPARED_POLICIES

@@ -8,8 +8,8 @@ use infscaler_sim::{Cancelled, Scenario, Simulation};
 use crate::analysis::{Analysis, RunOutcome};
 use crate::runner::{Job, JobError, Reporter};
 use crate::scenario_edit::{
-    PIPELINE_POLICIES, compared_policies, default_policy, policy_from_params, policy_params,
-    run_copy,
+    PIPELINE_POLICIES, PLACES_POLICIES, compared_policies, default_policy, policy_from_params,
+    policy_params, run_copy,
 };
 
 /// Runs `scenario` (its GUI run copy: with a series and a CDF) to the end, reporting progress.
@@ -64,6 +64,14 @@ pub fn with_policy(scenario: &Scenario, kind: &str) -> Result<Scenario, String> 
         let shared: toml::Table = ["eps", "interval", "cpu_stages"]
             .iter()
             .filter(|&&k| k != "cpu_stages" || explorer)
+            .filter_map(|&k| Some((k.to_string(), own.get(k)?.clone())))
+            .collect();
+        policy_from_params(kind, shared)?
+    } else if PLACES_POLICIES.contains(&kind) && PLACES_POLICIES.contains(&scenario.policy.name()) {
+        // Accordion's baselines share its places, period and target (not its priorities).
+        let own = policy_params(&scenario.policy);
+        let shared: toml::Table = ["accelerator", "places", "period", "target"]
+            .iter()
             .filter_map(|&k| Some((k.to_string(), own.get(k)?.clone())))
             .collect();
         policy_from_params(kind, shared)?

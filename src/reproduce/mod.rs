@@ -26,6 +26,7 @@ mod report;
 mod stats;
 mod table2;
 mod thesis;
+mod thesis_accordion;
 mod thesis_moldable;
 mod thesis_report;
 
@@ -126,6 +127,9 @@ pub enum Target {
     /// Accuracy and vertical scaling: Proteus (model variants per engine) and Sponge (in-place
     /// vertical scaling under varying network delay) against their baselines, on a Xavier AGX.
     Accuracy,
+    /// Accordion and its four baselines on query streams sharing execution places (the
+    /// thesis report's section 9, on its own).
+    Accordion,
 }
 
 /// One experiment of the paper: its sweep file and what `--quick` changes.
@@ -357,6 +361,9 @@ pub fn run(
     }
     if target == Target::Accuracy {
         return accuracy::run(quick, out_dir, jobs);
+    }
+    if target == Target::Accordion {
+        return thesis_accordion::run(quick, out_dir, jobs);
     }
     let scenarios = PathBuf::from("scenarios/paper");
     if !scenarios.is_dir() {

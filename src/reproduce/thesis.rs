@@ -479,6 +479,7 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
     reports.extend(run_all(&latency, &pool)?);
     let exhaustive = exhaustive_optima(quick, &reports)?;
     let moldable = super::thesis_moldable::optima(quick, &reports)?;
+    let (accordion, accordion_runs) = super::thesis_accordion::study(quick, &pool, &data)?;
 
     let csv = runs_csv(all.iter().chain(&latency), &reports);
     atomic::write_bytes(&data.join("runs.csv"), csv.as_bytes())?;
@@ -488,7 +489,8 @@ pub fn run(quick: bool, out_dir: Option<PathBuf>, jobs: Option<usize>) -> Result
         .collect();
     let mut report = super::thesis_report::write(&reports, &exhaustive, &rates, quick);
     report.push_str(&super::thesis_moldable::section(&reports, &moldable));
-    super::write_report(&out_dir, &report, reports.len(), started)
+    report.push_str(&accordion);
+    super::write_report(&out_dir, &report, reports.len() + accordion_runs, started)
 }
 
 /// The exhaustive optimum of each (setting, model) of the explorer study, by the cost model's

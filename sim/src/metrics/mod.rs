@@ -161,6 +161,10 @@ pub struct Recorder {
     memory: TimeWeighted,
     /// CPU cores held by instances on the CPU.
     cores_held: TimeWeighted,
+    /// CPU cores held by batches running on the CPU.
+    cores_busy: TimeWeighted,
+    /// 1 while running batches hold every CPU core, else 0.
+    all_cores_busy: TimeWeighted,
     memory_level_bytes: u64,
     memory_peak_bytes: u64,
     busy: Vec<TimeWeighted>,
@@ -205,6 +209,8 @@ impl Recorder {
             stages: vec![StageAccumulator::default(); stages],
             memory: TimeWeighted::new(),
             cores_held: TimeWeighted::new(),
+            cores_busy: TimeWeighted::new(),
+            all_cores_busy: TimeWeighted::new(),
             memory_level_bytes: 0,
             memory_peak_bytes: 0,
             busy: vec![TimeWeighted::new(); accelerators.len()],
@@ -319,6 +325,14 @@ impl Recorder {
         self.busy[accel].set(now, level);
     }
 
+    /// From `now` on, batches running on the CPU hold `cores` of its `all` cores.
+    pub fn cpu_cores_busy(&mut self, now: SimTime, cores: u32, all: u32) {
+        self.advance(now);
+        self.cores_busy.set(now, f64::from(cores));
+        self.all_cores_busy
+            .set(now, if all > 0 && cores >= all { 1.0 } else { 0.0 });
+    }
+
     /// From `now` on, instances on the CPU hold `cores` cores.
     pub fn cpu_cores_held(&mut self, now: SimTime, cores: u32) {
         self.advance(now);
@@ -372,6 +386,8 @@ impl Recorder {
 
         self.memory.advance(end);
         self.cores_held.advance(end);
+        self.cores_busy.advance(end);
+        self.all_cores_busy.advance(end);
         for g in &mut self.busy {
             g.advance(end);
         }
@@ -411,6 +427,8 @@ impl Recorder {
             },
             memory_mean_bytes: mean_level(self.memory.total_area()),
             cpu_cores_held_mean: mean_level(self.cores_held.total_area()),
+            cpu_cores_busy_mean: mean_level(self.cores_busy.total_area()),
+            cpu_all_cores_busy_fraction: mean_level(self.all_cores_busy.total_area()),
             utilization: self
                 .accelerators
                 .iter()
@@ -458,6 +476,8 @@ impl Recorder {
         self.measuring = true;
         self.memory.restart(self.warmup_end);
         self.cores_held.restart(self.warmup_end);
+        self.cores_busy.restart(self.warmup_end);
+        self.all_cores_busy.restart(self.warmup_end);
         for g in &mut self.busy {
             g.restart(self.warmup_end);
         }

@@ -66,6 +66,14 @@ pub struct Summary {
     /// over the window (0: none on the CPU): what vertical and horizontal scaling spend.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub cpu_cores_held_mean: f64,
+    /// Time-weighted mean of the CPU cores held by batches running on the CPU: the cores
+    /// occupied by work (0: none ran there).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub cpu_cores_busy_mean: f64,
+    /// Fraction of the window during which running batches held every CPU core: the CPU fully
+    /// occupied (Accordion's "100 % occupancy", T388).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub cpu_all_cores_busy_fraction: f64,
     /// Time-weighted mean utilisation of each accelerator over the window, 0..=1, by name.
     pub utilization: BTreeMap<String, f64>,
     /// Fixed-interval time series of the window, when a series interval was configured.

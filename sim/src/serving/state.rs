@@ -175,6 +175,8 @@ pub struct BatchState {
     pub instance: u32,
     /// Requests in the batch.
     pub requests: Vec<u32>,
+    /// CPU cores it holds while it runs (0 off the CPU).
+    pub cpu_cores: u32,
 }
 
 /// Tensors of one finished batch travelling to the next partition.

@@ -147,10 +147,18 @@ impl DataPlane {
         }
         ctx.recorder.batch(partition as usize, n as u32);
         let tokens = self.batch_tokens(partition, &requests);
+        let on_cpu = self.device.accelerators[accelerator as usize].kind
+            == crate::hardware::AcceleratorKind::Cpu;
+        let cpu_cores = if on_cpu { config.cpu_cores } else { 0 };
         let batch = self.batches.insert(BatchState {
             instance: i,
             requests,
+            cpu_cores,
         });
+        if cpu_cores > 0 {
+            self.cpu_cores_busy += cpu_cores;
+            self.record_busy_cores(ctx);
+        }
         let info = BatchInfo {
             batch,
             instance: i,
@@ -174,7 +182,12 @@ impl DataPlane {
         let BatchState {
             instance,
             mut requests,
+            cpu_cores,
         } = self.batches.remove(batch);
+        if cpu_cores > 0 {
+            self.cpu_cores_busy -= cpu_cores;
+            self.record_busy_cores(ctx);
+        }
         let (partition, accel) = {
             let inst = &mut self.instances[instance as usize];
             inst.busy = false;

@@ -208,6 +208,8 @@ pub struct DataPlane {
     instance_memory: MemoryByKind,
     /// `instance_memory` when its total was highest.
     instance_memory_peak: MemoryByKind,
+    /// CPU cores held by the batches running on the CPU now.
+    cpu_cores_busy: u32,
     /// Memory of processes and instances per accelerator (a process lives on one).
     accelerator_memory: Vec<u64>,
     sharing: SharingManager,
@@ -284,6 +286,7 @@ impl DataPlane {
             processes: Processes::new(config.process_layout),
             instance_memory: MemoryByKind::default(),
             instance_memory_peak: MemoryByKind::default(),
+            cpu_cores_busy: 0,
             accelerator_memory: vec![0; accelerators],
             sharing: SharingManager::default(),
             transport: config.transport_costs,
@@ -502,6 +505,19 @@ impl DataPlane {
             .map(|inst| inst.cores_held())
             .sum();
         ctx.recorder.cpu_cores_held(ctx.now(), cores);
+    }
+
+    /// Records the CPU cores held by running batches, against every CPU core of the device.
+    fn record_busy_cores(&self, ctx: &mut Context<'_>) {
+        let all: u32 = self
+            .device
+            .accelerators
+            .iter()
+            .filter(|a| a.kind == AcceleratorKind::Cpu)
+            .map(|a| a.cores)
+            .sum();
+        ctx.recorder
+            .cpu_cores_busy(ctx.now(), self.cpu_cores_busy, all);
     }
 
     fn schedule(&self, ctx: &mut Context<'_>, at: SimTime, event: PlaneEvent) {
