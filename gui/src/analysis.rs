@@ -20,6 +20,10 @@ pub enum SeriesGroup {
     Memory,
     /// Utilisation per accelerator, %.
     Utilization,
+    /// Goodput of each query stream, requests per second (with several streams).
+    StreamGoodput,
+    /// SLO violations of each query stream, % of its requests finished (with several streams).
+    StreamViolations,
 }
 
 /// One plotted line of the time series.
@@ -126,6 +130,17 @@ pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
     for acc in accelerators {
         out.push(line(&acc, SeriesGroup::Utilization, &|p| {
             p.utilization.get(&acc).map(|u| u * 100.0)
+        }));
+    }
+    for (k, stream) in report.streams.iter().enumerate() {
+        out.push(line(&stream.name, SeriesGroup::StreamGoodput, &|p| {
+            p.streams.get(k).map(|s| s.goodput_rps)
+        }));
+        out.push(line(&stream.name, SeriesGroup::StreamViolations, &|p| {
+            p.streams
+                .get(k)
+                .and_then(|s| s.violations)
+                .map(|v| v * 100.0)
         }));
     }
     out

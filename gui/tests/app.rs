@@ -209,6 +209,36 @@ fn each_stream_has_a_row_in_the_summary() {
 }
 
 #[test]
+fn streams_on_places_plot_each_stream_over_time_and_compare_accordion_with_its_baselines() {
+    let dir = scratch("accordion");
+    let path = shortened_example(&dir, "accordion-server", &[]);
+    let mut h = run_to_end(path);
+    let report = h.state().last_report().expect("the run finished");
+    assert_eq!(report.streams.len(), 3);
+    let points = &report.summary.series.as_ref().expect("a series").points;
+    assert!(points.iter().all(|p| p.streams.len() == 3));
+    h.get_by_label("Time series").click();
+    h.run_steps(2);
+    for heading in ["Goodput per stream", "SLO violations per stream"] {
+        assert!(h.query_by_label(heading).is_some(), "no plot {heading}");
+    }
+    h.get_by_label("Compare policies").click();
+    h.step();
+    wait_idle(&mut h);
+    let rows = h.state().compare_reports();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        ["accordion", "slo_conforming", "fastest", "bbs", "one_stage"]
+    );
+    for (kind, report) in &rows {
+        let report = report.unwrap_or_else(|| panic!("{kind} did not finish"));
+        assert_eq!(report.streams.len(), 3, "{kind}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn compare_runs_the_four_systems_side_by_side() {
     let dir = scratch("compare");
     let mut h = harness(Some(short_scenario(&dir)));

@@ -242,3 +242,44 @@ workload = { kind = "poisson", rate_per_s = 2.0 }"#;
         "{e}"
     );
 }
+
+#[test]
+fn the_time_series_gives_each_stream_its_points_and_they_add_up() {
+    let text = scenario(STEADY, "latency = \"200ms\"", &[TIGHT], "").replace(
+        "warmup = \"0s\"",
+        "warmup = \"0s\"\nseries_interval = \"2s\"",
+    );
+    let report = run_it(&text);
+    let series = report.summary.series.as_ref().expect("a series");
+    assert_eq!(series.points.len(), 10);
+    let (mut own_on_time, mut tight_violations) = (0.0, 0.0);
+    for p in &series.points {
+        let [own, tight] = p.streams[..] else {
+            panic!("two streams a point: {p:?}");
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(
+            close(own.arrivals_rps + tight.arrivals_rps, p.arrivals_rps),
+            "{p:?}"
+        );
+        assert!(close(
+            own.throughput_rps + tight.throughput_rps,
+            p.throughput_rps
+        ));
+        assert!(close(own.goodput_rps + tight.goodput_rps, p.goodput_rps));
+        own_on_time += own.goodput_rps * p.duration_s;
+        tight_violations += tight.violations.unwrap_or(0.0);
+        // The tight stream (10 ms, under AlexNet's 38 ms) misses every objective.
+        assert!(tight.violations.is_none_or(|v| v == 1.0), "{tight:?}");
+    }
+    // Its points add up to the stream's totals.
+    assert!((own_on_time - report.streams[0].completed_within_slo as f64).abs() < 1e-6);
+    assert!(tight_violations > 5.0);
+    // One stream: no per-stream points.
+    let alone = run_it(&scenario(STEADY, "latency = \"200ms\"", &[], "").replace(
+        "warmup = \"0s\"",
+        "warmup = \"0s\"\nseries_interval = \"2s\"",
+    ));
+    let points = &alone.summary.series.as_ref().expect("a series").points;
+    assert!(points.iter().all(|p| p.streams.is_empty()));
+}

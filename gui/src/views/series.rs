@@ -1,5 +1,6 @@
-//! The time-series view: rates, latency percentiles, memory and utilisation over the run, four
-//! plots with linked time axes. Zoomed out, each line draws its overview (at most
+//! The time-series view: rates, latency percentiles, memory and utilisation over the run (and,
+//! with several query streams, each stream's goodput and SLO violations), plots with linked
+//! time axes. Zoomed out, each line draws its overview (at most
 //! [`MAX_PLOT_POINTS`] points); zoomed in, the points of the visible range are thinned anew, so
 //! detail comes back as one zooms without ever drawing more than that many points a line.
 
@@ -63,8 +64,7 @@ pub fn series_ui(
     ui.checkbox(&mut options.show_arrivals, "Show arrival and drop rates");
     let slo_ms = outcome.report.summary.slo_ms;
     let link = ui.make_persistent_id("series_time_axis");
-    let height = ((ui.available_height() - 110.0) / 4.0).max(120.0);
-    let plots: [(SeriesGroup, &str, &str, &str); 4] = [
+    let mut plots: Vec<(SeriesGroup, &str, &str, &str)> = vec![
         (
             SeriesGroup::Rates,
             "Throughput and goodput",
@@ -85,9 +85,24 @@ pub fn series_ui(
             "%",
         ),
     ];
+    if a.lines(SeriesGroup::StreamGoodput).next().is_some() {
+        plots.push((
+            SeriesGroup::StreamGoodput,
+            "Goodput per stream",
+            "series-stream-goodput",
+            "req/s",
+        ));
+        plots.push((
+            SeriesGroup::StreamViolations,
+            "SLO violations per stream",
+            "series-stream-violations",
+            "%",
+        ));
+    }
+    let height = ((ui.available_height() - 110.0) / plots.len() as f32).max(120.0);
     let mut shown_range = None;
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for (group, title, name, unit) in plots {
+        for &(group, title, name, unit) in &plots {
             plot_heading_ui(ui, title, name, commands);
             let mut plot = Plot::new(name)
                 .height(height)
@@ -100,8 +115,14 @@ pub fn series_ui(
                 .include_y(0.0)
                 .y_grid_spacer(super::nice_grid())
                 .allow_scroll(false);
-            if group == SeriesGroup::Utilization {
-                plot = plot.include_y(100.0).x_axis_label("time (s)");
+            if group == *plots.last().map(|p| &p.0).expect("plots") {
+                plot = plot.x_axis_label("time (s)");
+            }
+            if matches!(
+                group,
+                SeriesGroup::Utilization | SeriesGroup::StreamViolations
+            ) {
+                plot = plot.include_y(100.0);
             }
             let shown = ui.scope(|ui| {
                 plot.show(ui, |plot| {

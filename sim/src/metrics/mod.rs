@@ -20,7 +20,7 @@ pub use gauge::TimeWeighted;
 pub use latency::{
     CdfPoint, LATENCY_SIGNIFICANT_DIGITS, LatencyHistogram, LatencyMs, WindowLatency,
 };
-pub use series::{SeriesPoint, TimeSeries};
+pub use series::{SeriesPoint, StreamEvent, StreamPoint, TimeSeries};
 pub use stage::{StageAccumulator, StageSummary, StageTimes};
 pub use summary::Summary;
 
@@ -268,6 +268,25 @@ impl Recorder {
         self.latency.record(latency.as_ns());
         if let Some(series) = &mut self.series {
             series.completion(latency.as_ns(), within_slo);
+        }
+    }
+
+    /// Counts each of `streams` query streams in the time series (with more than one).
+    pub fn set_streams(&mut self, streams: usize) {
+        if let Some(series) = &mut self.series {
+            series.set_streams(streams);
+        }
+    }
+
+    /// What happened to a request of `stream`, for the time series' per-stream points; call it
+    /// beside [`Recorder::arrival`], [`Recorder::completion`] or [`Recorder::drop`] (at the same
+    /// time, so no advance is needed). Counted only in the measured window.
+    pub fn stream_outcome(&mut self, stream: usize, event: StreamEvent) {
+        if !self.measuring {
+            return;
+        }
+        if let Some(series) = &mut self.series {
+            series.stream_event(stream, event);
         }
     }
 

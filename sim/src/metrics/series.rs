@@ -41,6 +41,46 @@ pub struct SeriesPoint {
     pub memory_bytes: f64,
     /// Time-weighted mean utilisation of each accelerator over the interval, 0..=1.
     pub utilization: BTreeMap<String, f64>,
+    /// Per query stream, in the scenario's order, with more than one stream (else empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamPoint>,
+}
+
+/// What happened to one query stream in an interval.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct StreamPoint {
+    /// Its arrivals / the interval's length, requests per second.
+    pub arrivals_rps: f64,
+    /// Its completions / the interval's length, requests per second.
+    pub throughput_rps: f64,
+    /// Its completions within their objectives / the interval's length, requests per second.
+    pub goodput_rps: f64,
+    /// Of its requests that finished in the interval (completed or dropped), the fraction that
+    /// missed their objective; `None` if none finished.
+    pub violations: Option<f64>,
+}
+
+/// One stream's counts in an interval.
+#[derive(Clone, Copy, Debug, Default)]
+struct StreamCounts {
+    arrivals: u64,
+    completed: u64,
+    within_slo: u64,
+    dropped: u64,
+}
+
+/// What happened to a request of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// It arrived.
+    Arrival,
+    /// It completed, within its objective or not.
+    Completion {
+        /// Within its objective.
+        on_time: bool,
+    },
+    /// It was dropped.
+    Drop,
 }
 
 /// Counts of one open interval.
@@ -53,10 +93,12 @@ struct Bucket {
     dropped: u64,
     /// Latencies of the interval's completions (ranked at its close).
     latency: WindowLatency,
+    /// Per stream, with more than one.
+    streams: Vec<StreamCounts>,
 }
 
 impl Bucket {
-    fn new(start: SimTime) -> Self {
+    fn new(start: SimTime, streams: usize) -> Self {
         Bucket {
             start,
             arrivals: 0,
@@ -64,6 +106,7 @@ impl Bucket {
             within_slo: 0,
             dropped: 0,
             latency: WindowLatency::new(),
+            streams: vec![StreamCounts::default(); streams],
         }
     }
 
@@ -75,6 +118,7 @@ impl Bucket {
         self.within_slo = 0;
         self.dropped = 0;
         self.latency.reset();
+        self.streams.fill(StreamCounts::default());
     }
 
     fn absorb(&mut self, other: &Bucket) {
@@ -83,6 +127,12 @@ impl Bucket {
         self.within_slo += other.within_slo;
         self.dropped += other.dropped;
         self.latency.merge(&other.latency);
+        for (s, o) in self.streams.iter_mut().zip(&other.streams) {
+            s.arrivals += o.arrivals;
+            s.completed += o.completed;
+            s.within_slo += o.within_slo;
+            s.dropped += o.dropped;
+        }
     }
 }
 
@@ -116,7 +166,7 @@ impl SeriesBuilder {
         SeriesBuilder {
             interval,
             accelerators: accelerators.to_vec(),
-            current: Bucket::new(start),
+            current: Bucket::new(start, 0),
             pending: None,
             points: Vec::new(),
         }
@@ -141,6 +191,28 @@ impl SeriesBuilder {
         self.current.dropped += 1;
     }
 
+    /// Counts each of `streams` query streams in every interval from now on (none: 1 or 0).
+    pub(super) fn set_streams(&mut self, streams: usize) {
+        let n = if streams > 1 { streams } else { 0 };
+        self.current.streams.resize(n, StreamCounts::default());
+    }
+
+    /// A request of `stream` arrived (`None`), completed (`Some(on_time)`) or was dropped; see
+    /// [`super::Recorder::stream_outcome`].
+    pub(super) fn stream_event(&mut self, stream: usize, event: StreamEvent) {
+        let Some(s) = self.current.streams.get_mut(stream) else {
+            return;
+        };
+        match event {
+            StreamEvent::Arrival => s.arrivals += 1,
+            StreamEvent::Completion { on_time } => {
+                s.completed += 1;
+                s.within_slo += u64::from(on_time);
+            }
+            StreamEvent::Drop => s.dropped += 1,
+        }
+    }
+
     /// Closes the open interval at `boundary` with the gauge integrals over it (level × ns,
     /// utilisation in accelerator order) and opens the next one there.
     pub(super) fn close(
@@ -155,7 +227,7 @@ impl SeriesBuilder {
                 self.points.push(point);
                 done.bucket
             }
-            None => Bucket::new(boundary),
+            None => Bucket::new(boundary, self.current.streams.len()),
         };
         next.restart(boundary);
         let bucket = std::mem::replace(&mut self.current, next);
@@ -236,6 +308,20 @@ impl SeriesBuilder {
                 .iter()
                 .cloned()
                 .zip(done.utilization_area.iter().map(|area| area / length_ns))
+                .collect(),
+            streams: b
+                .streams
+                .iter()
+                .map(|s| {
+                    let finished = s.completed + s.dropped;
+                    StreamPoint {
+                        arrivals_rps: rate(s.arrivals),
+                        throughput_rps: rate(s.completed),
+                        goodput_rps: rate(s.within_slo),
+                        violations: (finished > 0)
+                            .then(|| (finished - s.within_slo) as f64 / finished as f64),
+                    }
+                })
                 .collect(),
         }
     }

@@ -252,12 +252,13 @@ impl Simulation {
             warmup: spec.run.warmup.0,
             latency_cdf_points: spec.run.latency_cdf.unwrap_or(0),
         };
-        let recorder = Recorder::new(
+        let mut recorder = Recorder::new(
             metrics_config,
             &accelerator_names,
             partitions.len(),
             scenario.slo,
         );
+        recorder.set_streams(scenario.streams.len());
         let shared_device = Arc::new(device.clone());
         let executor = SimulatedExecutor::new(
             shared_device.clone(),
@@ -508,6 +509,8 @@ impl Simulation {
                 // The network delay already spent counts against the objective.
                 let budget = draws.budget(&known, slo);
                 ctx.recorder.arrival(ctx.now());
+                ctx.recorder
+                    .stream_outcome(stream, crate::metrics::StreamEvent::Arrival);
                 self.plane.admit(ctx, stream, tokens, budget);
                 self.arrivals.schedule_next(ctx.events);
             }

@@ -258,7 +258,7 @@ impl DataPlane {
     }
 
     /// The stream whose route `partition` is on.
-    fn stream_of(&self, partition: u32) -> usize {
+    pub(super) fn stream_of(&self, partition: u32) -> usize {
         let route = self
             .routes
             .of_stage(self.partitions[partition as usize].stage);

@@ -1,7 +1,7 @@
 //! Admission of arrivals, routing of requests to queues, drops and completions.
 
 use super::{Context, DataPlane};
-use crate::metrics::{DropReason, StageTimes};
+use crate::metrics::{DropReason, StageTimes, StreamEvent};
 use crate::serving::sharing::RegionRef;
 use crate::serving::state::RequestState;
 use crate::serving::{Overflow, QueueOrder, Routing};
@@ -44,6 +44,7 @@ impl DataPlane {
             self.route(ctx, id, entry);
         } else {
             ctx.recorder.drop(now, DropReason::OutOfMemory);
+            ctx.recorder.stream_outcome(stream, StreamEvent::Drop);
             if ctx.recorder.is_measuring() {
                 self.tally_stream_drop(stream);
             }
@@ -189,6 +190,8 @@ impl DataPlane {
         self.release_tensor(r.buffer_bytes, r.region);
         self.record_memory(ctx);
         ctx.recorder.drop(now, reason);
+        let stream = self.stream_of(r.partition);
+        ctx.recorder.stream_outcome(stream, StreamEvent::Drop);
         if ctx.recorder.is_measuring() {
             self.tally_drop(r.partition);
         }
@@ -218,6 +221,9 @@ impl DataPlane {
         if on_time {
             self.window.within_slo += 1;
         }
+        let stream = self.stream_of(r.partition);
+        ctx.recorder
+            .stream_outcome(stream, StreamEvent::Completion { on_time });
         if ctx.recorder.is_measuring() {
             self.tally_completion(r.partition, (now - r.arrived).as_ns(), on_time);
         }
