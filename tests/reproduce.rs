@@ -265,3 +265,36 @@ fn a_quick_accuracy_reproduction_writes_both_sections_identically_at_any_jobs() 
         "{report}"
     );
 }
+
+#[test]
+fn the_accordion_study_runs_alone_and_judges_every_claim_it_measured() {
+    let dir = scratch("accordion");
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["reproduce", "accordion", "--quick", "--out-dir"])
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the infscaler binary runs");
+    assert!(
+        out.status.success(),
+        "reproduce accordion failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    assert!(report.contains("## Accordion: query streams"), "{report}");
+    // Quick: the server at the moderate level, 5 rules × 2 loads.
+    let csv = fs::read_to_string(dir.join("data/accordion.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 11, "{csv}");
+    for claim in [
+        "lower than SLO-Conforming",
+        "throughput higher than Fastest",
+        "occupancy",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(claim))
+            .unwrap_or_else(|| panic!("no claim row with {claim}"));
+        assert!(!row.contains("not measured"), "{row}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -13,10 +13,12 @@ use infscaler_sim::time::SimDuration;
 use infscaler_sim::{Report, Scenario, Simulation};
 
 /// AlexNet whole on the Xavier's CPU with one core; at the third tick it asks for 4 cores,
-/// then, later, for what the device cannot give.
+/// then, later, for what the device cannot give. With `hold`, it holds the instance (0 cores)
+/// at the second tick and gives it its core back at the fifth instead.
 struct Resizer {
     cpu: usize,
     ticks: u32,
+    hold: bool,
     seen: Arc<Mutex<Vec<Observation>>>,
 }
 
@@ -61,6 +63,14 @@ impl Policy for Resizer {
             compute_share,
             max_batch: None,
         };
+        if self.hold {
+            match self.ticks {
+                2 => actions.push(resize(Some(0), None)),
+                5 => actions.push(resize(Some(1), None)),
+                _ => {}
+            }
+            return;
+        }
         match self.ticks {
             3 => actions.push(resize(Some(4), None)),
             // None of these can be given: more cores than the CPU has, no share, a share
@@ -78,6 +88,10 @@ impl Policy for Resizer {
 /// The report, what the policy saw at each tick, the cost model's 4-core over 1-core time of
 /// the model on the CPU, and the CPU's index.
 fn run() -> (Report, Vec<Observation>, f64, usize) {
+    run_with(false)
+}
+
+fn run_with(hold: bool) -> (Report, Vec<Observation>, f64, usize) {
     let text = r#"
 seed = 2
 [device]
@@ -103,6 +117,7 @@ kind = "static"
     let policy = Box::new(Resizer {
         cpu: 0,
         ticks: 0,
+        hold,
         seen: seen.clone(),
     });
     let report = Simulation::with_policy(&resolved, None, policy)
@@ -149,4 +164,38 @@ fn a_resized_instance_serves_its_next_batches_with_its_new_cores() {
     let s = &report.summary;
     assert_eq!(s.arrivals, s.completed + s.dropped + s.in_flight);
     assert_eq!(s.dropped, 0);
+}
+
+#[test]
+fn a_held_instance_starts_no_batch_until_it_has_cores_again() {
+    let (report, seen, _, cpu) = run_with(true);
+    // Held at 4 s (the second tick), given its core back at 10 s (the fifth).
+    let cores = |tick: usize| seen[tick].partitions[0].cores.iter().sum::<u32>();
+    assert_eq!((cores(1), cores(2), cores(4), cores(5)), (1, 0, 0, 1));
+    let batches = |tick: usize| seen[tick].partitions[0].window_exec[cpu].batches;
+    // The windows that end at 8 s and 10 s lie wholly in the hold: nothing ran, the queue grew.
+    assert_eq!((batches(3), batches(4)), (0, 0));
+    assert!(
+        seen[4].partitions[0].queued >= 3,
+        "{}",
+        seen[4].partitions[0].queued
+    );
+    assert!(
+        seen[4].partitions[0]
+            .head_age_ms
+            .is_some_and(|ms| ms > 2000.0)
+    );
+    assert!(batches(1) > 0 && batches(5) > 0);
+    // Every request completes in the end, the instance never replaced, nothing refused.
+    let s = &report.summary;
+    assert_eq!(s.completed, s.arrivals);
+    assert!(report.scaling_events.is_empty() && report.refused_reconfigurations == 0);
+    assert_eq!(
+        report
+            .resizes
+            .iter()
+            .map(|r| r.cpu_cores)
+            .collect::<Vec<_>>(),
+        [Some(0), Some(1)]
+    );
 }
