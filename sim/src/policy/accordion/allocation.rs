@@ -116,10 +116,9 @@ fn accordion(book: &mut Book<'_>, high: &[bool]) {
             if spare == 0 {
                 continue;
             }
-            let cost = book.predictor.stages(s);
-            let wanted = (need - book.alloc[s]) * cost;
-            let given_units = (spare * book.predictor.stages(d)).min(wanted);
-            let given = given_units.div_ceil(book.predictor.stages(d)).min(spare);
+            // Pool units stream s still lacks, in whole places of the donor's.
+            let wanted = (need - book.alloc[s]) * book.predictor.stages(s);
+            let given = spare.min(wanted.div_ceil(book.predictor.stages(d)));
             book.set(d, book.alloc[d] - given);
             book.grow(s, need);
             if book.alloc[s] >= need {
