@@ -24,6 +24,8 @@ pub enum SeriesGroup {
     StreamGoodput,
     /// SLO violations of each query stream, % of its requests finished (with several streams).
     StreamViolations,
+    /// 99th-percentile latency of each query stream, ms (with several streams).
+    StreamLatency,
 }
 
 /// One plotted line of the time series.
@@ -141,6 +143,9 @@ pub fn series_lines(report: &Report) -> Vec<SeriesLine> {
                 .get(k)
                 .and_then(|s| s.violations)
                 .map(|v| v * 100.0)
+        }));
+        out.push(line(&stream.name, SeriesGroup::StreamLatency, &|p| {
+            p.streams.get(k).and_then(|s| s.p99_ms)
         }));
     }
     out

@@ -219,7 +219,11 @@ fn streams_on_places_plot_each_stream_over_time_and_compare_accordion_with_its_b
     assert!(points.iter().all(|p| p.streams.len() == 3));
     h.get_by_label("Time series").click();
     h.run_steps(2);
-    for heading in ["Goodput per stream", "SLO violations per stream"] {
+    for heading in [
+        "Goodput per stream",
+        "SLO violations per stream",
+        "p99 latency per stream",
+    ] {
         assert!(h.query_by_label(heading).is_some(), "no plot {heading}");
     }
     h.get_by_label("Compare policies").click();

@@ -271,6 +271,8 @@ fn the_time_series_gives_each_stream_its_points_and_they_add_up() {
         tight_violations += tight.violations.unwrap_or(0.0);
         // The tight stream (10 ms, under AlexNet's 38 ms) misses every objective.
         assert!(tight.violations.is_none_or(|v| v == 1.0), "{tight:?}");
+        assert!(tight.p99_ms.is_none_or(|ms| ms > 10.0), "{tight:?}");
+        assert_eq!(own.p50_ms.is_some(), own.throughput_rps > 0.0);
     }
     // Its points add up to the stream's totals.
     assert!((own_on_time - report.streams[0].completed_within_slo as f64).abs() < 1e-6);

@@ -1,6 +1,6 @@
 //! The time-series view: rates, latency percentiles, memory and utilisation over the run (and,
-//! with several query streams, each stream's goodput and SLO violations), plots with linked
-//! time axes. Zoomed out, each line draws its overview (at most
+//! with several query streams, each stream's goodput, SLO violations and p99 latency), plots
+//! with linked time axes. Zoomed out, each line draws its overview (at most
 //! [`MAX_PLOT_POINTS`] points); zoomed in, the points of the visible range are thinned anew, so
 //! detail comes back as one zooms without ever drawing more than that many points a line.
 
@@ -97,6 +97,12 @@ pub fn series_ui(
             "SLO violations per stream",
             "series-stream-violations",
             "%",
+        ));
+        plots.push((
+            SeriesGroup::StreamLatency,
+            "p99 latency per stream",
+            "series-stream-latency",
+            "ms",
         ));
     }
     let height = ((ui.available_height() - 110.0) / plots.len() as f32).max(120.0);

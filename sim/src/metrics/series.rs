@@ -58,15 +58,40 @@ pub struct StreamPoint {
     /// Of its requests that finished in the interval (completed or dropped), the fraction that
     /// missed their objective; `None` if none finished.
     pub violations: Option<f64>,
+    /// Median latency of its completions in the interval, ms; `None` if none completed.
+    pub p50_ms: Option<f64>,
+    /// 99th-percentile latency of its completions in the interval, ms; `None` if none.
+    pub p99_ms: Option<f64>,
 }
 
 /// One stream's counts in an interval.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 struct StreamCounts {
     arrivals: u64,
     completed: u64,
     within_slo: u64,
     dropped: u64,
+    latency: WindowLatency,
+}
+
+impl StreamCounts {
+    fn new() -> Self {
+        StreamCounts {
+            arrivals: 0,
+            completed: 0,
+            within_slo: 0,
+            dropped: 0,
+            latency: WindowLatency::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.arrivals = 0;
+        self.completed = 0;
+        self.within_slo = 0;
+        self.dropped = 0;
+        self.latency.reset();
+    }
 }
 
 /// What happened to a request of a stream.
@@ -78,6 +103,8 @@ pub enum StreamEvent {
     Completion {
         /// Within its objective.
         on_time: bool,
+        /// Its latency, ns.
+        latency_ns: u64,
     },
     /// It was dropped.
     Drop,
@@ -106,7 +133,7 @@ impl Bucket {
             within_slo: 0,
             dropped: 0,
             latency: WindowLatency::new(),
-            streams: vec![StreamCounts::default(); streams],
+            streams: (0..streams).map(|_| StreamCounts::new()).collect(),
         }
     }
 
@@ -118,7 +145,7 @@ impl Bucket {
         self.within_slo = 0;
         self.dropped = 0;
         self.latency.reset();
-        self.streams.fill(StreamCounts::default());
+        self.streams.iter_mut().for_each(StreamCounts::reset);
     }
 
     fn absorb(&mut self, other: &Bucket) {
@@ -132,6 +159,7 @@ impl Bucket {
             s.completed += o.completed;
             s.within_slo += o.within_slo;
             s.dropped += o.dropped;
+            s.latency.merge(&o.latency);
         }
     }
 }
@@ -194,7 +222,7 @@ impl SeriesBuilder {
     /// Counts each of `streams` query streams in every interval from now on (none: 1 or 0).
     pub(super) fn set_streams(&mut self, streams: usize) {
         let n = if streams > 1 { streams } else { 0 };
-        self.current.streams.resize(n, StreamCounts::default());
+        self.current.streams.resize_with(n, StreamCounts::new);
     }
 
     /// A request of `stream` arrived (`None`), completed (`Some(on_time)`) or was dropped; see
@@ -205,9 +233,13 @@ impl SeriesBuilder {
         };
         match event {
             StreamEvent::Arrival => s.arrivals += 1,
-            StreamEvent::Completion { on_time } => {
+            StreamEvent::Completion {
+                on_time,
+                latency_ns,
+            } => {
                 s.completed += 1;
                 s.within_slo += u64::from(on_time);
+                s.latency.record(latency_ns);
             }
             StreamEvent::Drop => s.dropped += 1,
         }
@@ -311,15 +343,18 @@ impl SeriesBuilder {
                 .collect(),
             streams: b
                 .streams
-                .iter()
+                .iter_mut()
                 .map(|s| {
                     let finished = s.completed + s.dropped;
+                    let any = s.latency.count() > 0;
                     StreamPoint {
                         arrivals_rps: rate(s.arrivals),
                         throughput_rps: rate(s.completed),
                         goodput_rps: rate(s.within_slo),
                         violations: (finished > 0)
                             .then(|| (finished - s.within_slo) as f64 / finished as f64),
+                        p50_ms: any.then(|| ms(s.latency.quantile_ns(0.50))),
+                        p99_ms: any.then(|| ms(s.latency.quantile_ns(0.99))),
                     }
                 })
                 .collect(),

@@ -222,8 +222,13 @@ impl DataPlane {
             self.window.within_slo += 1;
         }
         let stream = self.stream_of(r.partition);
-        ctx.recorder
-            .stream_outcome(stream, StreamEvent::Completion { on_time });
+        ctx.recorder.stream_outcome(
+            stream,
+            StreamEvent::Completion {
+                on_time,
+                latency_ns: (now - r.arrived).as_ns(),
+            },
+        );
         if ctx.recorder.is_measuring() {
             self.tally_completion(r.partition, (now - r.arrived).as_ns(), on_time);
         }
