@@ -1550,6 +1550,92 @@ duration = "2s"
     }
 
     #[test]
+    fn an_slo_level_is_its_multiplier_and_stands_alone() {
+        let resolve = |slo: &str| {
+            let text = BASE.replace("multiplier = 2.0", slo);
+            Scenario::parse(&text, "level.toml", Path::new("."))
+                .unwrap()
+                .resolve()
+        };
+        for (level, m) in [("strict", 1.5), ("moderate", 2.0), ("relaxed", 3.0)] {
+            let by_level = resolve(&format!("level = \"{level}\"")).unwrap();
+            let by_number = resolve(&format!("multiplier = {m}")).unwrap();
+            assert_eq!(by_level.slo, by_number.slo, "{level}");
+        }
+        for both in [
+            "level = \"strict\"\nmultiplier = 2.0",
+            "level = \"strict\"\nlatency = \"9ms\"",
+        ] {
+            let err = resolve(both).unwrap_err();
+            assert_eq!(err.field, "slo.level", "{err}");
+        }
+        let err = parse_error(&BASE.replace("multiplier = 2.0", "level = \"lax\""));
+        assert!(err.to_string().contains("strict"), "{err}");
+    }
+
+    #[test]
+    fn accordion_is_refused_where_its_places_cannot_serve_the_streams() {
+        let refused = |policy: &str, streams: &str| {
+            let text = format!("{BASE}{streams}[policy]\n{policy}\n");
+            let err = Scenario::parse(&text, "acc.toml", Path::new("."))
+                .and_then(|s| s.resolve())
+                .unwrap_err();
+            (err.field.clone(), err.message.clone())
+        };
+        let other = "[[streams]]\nname = \"b\"\napp = { name = \"alexnet\" }\n\
+                     slo = { latency = \"500ms\" }\nworkload = { kind = \"poisson\", rate_per_s = 5.0 }\n";
+        let cases = [
+            (
+                "kind = \"accordion\"\nplaces = 9",
+                "",
+                "policy.places",
+                "1 to 8",
+            ),
+            (
+                "kind = \"accordion\"\naccelerator = \"gpu\"",
+                "",
+                "policy.accelerator",
+                "not a CPU",
+            ),
+            (
+                "kind = \"accordion\"\nplaces = 1",
+                other,
+                "policy.places",
+                "2 stages",
+            ),
+            (
+                "kind = \"accordion\"\nhigh_priority = [\"c\"]",
+                other,
+                "policy.high_priority",
+                "no stream is named `c`",
+            ),
+            (
+                "kind = \"fastest\"\nhigh_priority = [\"b\"]",
+                other,
+                "policy.high_priority",
+                "only `accordion`",
+            ),
+            (
+                "kind = \"slo_conforming\"\nbuffer = \"5ms\"",
+                "",
+                "policy.buffer",
+                "only `bbs`",
+            ),
+            (
+                "kind = \"bbs\"\ntarget = 1.5",
+                "",
+                "policy.target",
+                "(0, 1]",
+            ),
+        ];
+        for (policy, streams, field, says) in cases {
+            let (f, message) = refused(policy, streams);
+            assert_eq!(f, field, "{policy}: {message}");
+            assert!(message.contains(says), "{policy}: {message}");
+        }
+    }
+
+    #[test]
     fn a_moved_transport_setting_says_where_it_lives_now() {
         let err = parse_error(&format!(
             "{BASE}[serving.transport]\nkind = \"http\"\nhttp_hop = \"2ms\"\n"
