@@ -161,30 +161,36 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
     let _ = fs::remove_dir_all(&one);
 }
 
+/// Runs `infscaler reproduce <what> --quick --jobs <jobs>` into a scratch folder `name`, which
+/// it returns; fails the test if the command fails.
+fn reproduce_quick_into(what: &str, name: &str, jobs: &str) -> PathBuf {
+    let dir = scratch(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
+        .args(["reproduce", what, "--quick", "--jobs", jobs, "--out-dir"])
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the infscaler binary runs");
+    assert!(
+        out.status.success(),
+        "reproduce {what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Asserts that `report` has a claim row naming `claim`, with a measured value.
+fn assert_claim_measured(report: &str, claim: &str) {
+    let row = report
+        .lines()
+        .find(|l| l.starts_with('|') && l.contains(claim))
+        .unwrap_or_else(|| panic!("no claim row with {claim}"));
+    assert!(!row.contains("not measured"), "{row}");
+}
+
 #[test]
 fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
-    let run = |name: &str, jobs: &str| {
-        let dir = scratch(name);
-        let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
-            .args([
-                "reproduce",
-                "thesis",
-                "--quick",
-                "--jobs",
-                jobs,
-                "--out-dir",
-            ])
-            .arg(&dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("the infscaler binary runs");
-        assert!(
-            out.status.success(),
-            "reproduce thesis failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    };
+    let run = |name: &str, jobs: &str| reproduce_quick_into("thesis", name, jobs);
     let (one, two) = (run("thesis-one", "1"), run("thesis-two", "2"));
     same_bytes(&one, &two, "REPORT.md");
     same_bytes(&one, &two, "data/runs.csv");
@@ -205,11 +211,7 @@ fn a_quick_thesis_reproduction_writes_every_section_identically_at_any_jobs() {
     }
     // Every claim row has a verdict, and every explorer a row of its own.
     for claim in ["T359", "T357", "0.12 %", "35×", "70×", "11×"] {
-        let row = report
-            .lines()
-            .find(|l| l.starts_with('|') && l.contains(claim))
-            .unwrap_or_else(|| panic!("no claim row with {claim}"));
-        assert!(!row.contains("not measured"), "{row}");
+        assert_claim_measured(&report, claim);
     }
     for explorer in [
         "random walk",
@@ -268,18 +270,7 @@ fn a_quick_accuracy_reproduction_writes_both_sections_identically_at_any_jobs() 
 
 #[test]
 fn the_accordion_study_runs_alone_and_judges_every_claim_it_measured() {
-    let dir = scratch("accordion");
-    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
-        .args(["reproduce", "accordion", "--quick", "--out-dir"])
-        .arg(&dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the infscaler binary runs");
-    assert!(
-        out.status.success(),
-        "reproduce accordion failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = reproduce_quick_into("accordion", "accordion", "2");
     let report = fs::read_to_string(dir.join("REPORT.md")).unwrap();
     assert!(report.contains("## Accordion: query streams"), "{report}");
     // Quick: the server at the moderate level, 5 rules × 2 loads.
@@ -290,11 +281,7 @@ fn the_accordion_study_runs_alone_and_judges_every_claim_it_measured() {
         "throughput higher than Fastest",
         "occupancy",
     ] {
-        let row = report
-            .lines()
-            .find(|l| l.starts_with('|') && l.contains(claim))
-            .unwrap_or_else(|| panic!("no claim row with {claim}"));
-        assert!(!row.contains("not measured"), "{row}");
+        assert_claim_measured(&report, claim);
     }
     let _ = fs::remove_dir_all(&dir);
 }

@@ -208,8 +208,10 @@ pub struct DataPlane {
     instance_memory: MemoryByKind,
     /// `instance_memory` when its total was highest.
     instance_memory_peak: MemoryByKind,
-    /// CPU cores held by the batches running on the CPU now.
+    /// CPU cores held by the batches running on the CPU now …
     cpu_cores_busy: u32,
+    /// … of every CPU core of the device.
+    cpu_cores_all: u32,
     /// Memory of processes and instances per accelerator (a process lives on one).
     accelerator_memory: Vec<u64>,
     sharing: SharingManager,
@@ -278,6 +280,13 @@ impl DataPlane {
                 partition_state(p, k as u32, next, first, accelerators)
             })
             .collect();
+        let cpu_cores_all = config
+            .device
+            .accelerators
+            .iter()
+            .filter(|a| a.kind == AcceleratorKind::Cpu)
+            .map(|a| a.cores)
+            .sum();
         DataPlane {
             device: config.device,
             tokens: config.tokens,
@@ -287,6 +296,7 @@ impl DataPlane {
             instance_memory: MemoryByKind::default(),
             instance_memory_peak: MemoryByKind::default(),
             cpu_cores_busy: 0,
+            cpu_cores_all,
             accelerator_memory: vec![0; accelerators],
             sharing: SharingManager::default(),
             transport: config.transport_costs,
@@ -509,15 +519,8 @@ impl DataPlane {
 
     /// Records the CPU cores held by running batches, against every CPU core of the device.
     fn record_busy_cores(&self, ctx: &mut Context<'_>) {
-        let all: u32 = self
-            .device
-            .accelerators
-            .iter()
-            .filter(|a| a.kind == AcceleratorKind::Cpu)
-            .map(|a| a.cores)
-            .sum();
         ctx.recorder
-            .cpu_cores_busy(ctx.now(), self.cpu_cores_busy, all);
+            .cpu_cores_busy(ctx.now(), self.cpu_cores_busy, self.cpu_cores_all);
     }
 
     fn schedule(&self, ctx: &mut Context<'_>, at: SimTime, event: PlaneEvent) {
