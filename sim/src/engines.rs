@@ -423,12 +423,15 @@ impl Engines {
     }
 
     /// Mean busy fraction of each accelerator over the window of `window_ns` ending `now`,
-    /// starting the next window.
-    pub fn take_utilization(&mut self, now: SimTime, window_ns: f64) -> Vec<f64> {
+    /// starting the next window (as the iterator is consumed: consume it whole).
+    pub fn take_utilization(
+        &mut self,
+        now: SimTime,
+        window_ns: f64,
+    ) -> impl Iterator<Item = f64> + '_ {
         self.busy
             .iter_mut()
-            .map(|b| (b.take_interval(now) / window_ns).clamp(0.0, 1.0))
-            .collect()
+            .map(move |b| (b.take_interval(now) / window_ns).clamp(0.0, 1.0))
     }
 }
 

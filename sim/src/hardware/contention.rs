@@ -68,6 +68,9 @@ pub struct SharingProblem {
     entries: Vec<(usize, f64)>,
     /// Entries no span covers any more.
     garbage: usize,
+    /// The buffer compaction writes into before it is swapped with `entries`: both keep their
+    /// capacity, so a problem that lives through a run allocates nothing once they have grown.
+    spare: Vec<(usize, f64)>,
 }
 
 impl SharingProblem {
@@ -79,6 +82,7 @@ impl SharingProblem {
             spans: Vec::new(),
             entries: Vec::new(),
             garbage: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -155,13 +159,14 @@ impl SharingProblem {
         if self.garbage <= 64 || 2 * self.garbage <= self.entries.len() {
             return;
         }
-        let mut entries = Vec::with_capacity(self.entries.len() - self.garbage);
+        let entries = &mut self.spare;
+        entries.clear();
         for span in &mut self.spans {
             let (start, len) = (span.0 as usize, span.1 as usize);
             span.0 = entries.len() as u32;
             entries.extend_from_slice(&self.entries[start..start + len]);
         }
-        self.entries = entries;
+        std::mem::swap(&mut self.entries, &mut self.spare);
         self.garbage = 0;
     }
 

@@ -11,12 +11,17 @@ use crate::serving::state::InstancePhase;
 
 impl Simulation {
     pub(super) fn on_policy_tick(&mut self) {
-        let observation = self.observe();
-        let mut actions = Vec::new();
+        // The observation and the action list are kept between ticks and refilled in place, so
+        // a tick allocates nothing once their buffers have grown.
+        let mut observation = std::mem::take(&mut self.observation);
+        self.observe_into(&mut observation);
+        let mut actions = std::mem::take(&mut self.actions);
         self.policy.on_tick(&observation, &mut actions);
-        for action in actions {
+        for action in actions.drain(..) {
             self.apply(action);
         }
+        self.observation = observation;
+        self.actions = actions;
         if let Some(interval) = self.policy.tick_interval()
             && self.still_running()
         {
@@ -26,52 +31,63 @@ impl Simulation {
     }
 
     /// What the policy sees: the state now and the window since the previous tick.
+    #[cfg(test)]
     pub(super) fn observe(&mut self) -> Observation {
+        let mut observation = Observation::default();
+        self.observe_into(&mut observation);
+        observation
+    }
+
+    /// Writes into `obs` what the policy sees: the state now and the window since the previous
+    /// tick. Only the buffers of `obs` are reused: every field is written by an exhaustive struct
+    /// literal, so a new field cannot be left holding the previous tick's value.
+    pub(super) fn observe_into(&mut self, obs: &mut Observation) {
         let now = self.machine.now();
         let window = now - self.last_tick;
         self.last_tick = now;
         let window_ns = window.as_ns().max(1) as f64;
         let n_acc = self.machine.engines.accelerators();
-        let layout = self.plane.layout().to_vec();
-        let mut partitions = Vec::with_capacity(layout.len());
+        let positions = self.plane.layout().len();
+        let mut partitions = std::mem::take(&mut obs.partitions);
+        partitions.truncate(positions);
+        partitions.resize_with(positions, PartitionObservation::default);
         // Retired partitions never return to the layout: their windows are not read again.
-        for index in layout.iter().map(|&p| p as usize) {
-            let (load, window_arrivals, window_exec) = self.plane.partition_window_mut(index);
+        for (position, p_obs) in partitions.iter_mut().enumerate() {
+            let index = self.plane.layout()[position] as usize;
+            let PartitionObservation {
+                mut live,
+                mut instances,
+                mut starting,
+                mut cores,
+                mut window_exec,
+                ..
+            } = std::mem::take(p_obs);
+            let (load, window_arrivals, tallies) = self.plane.partition_window_mut(index);
             let window_arrivals = std::mem::take(window_arrivals);
-            let window_exec: Vec<ExecObservation> = window_exec
-                .iter_mut()
-                .map(|t| {
-                    let t = std::mem::take(t);
-                    let mean = |sum: u128, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1e6);
-                    ExecObservation {
-                        batches: t.batches,
-                        mean_batch: if t.batches > 0 {
-                            t.requests as f64 / t.batches as f64
-                        } else {
-                            0.0
-                        },
-                        mean_exec_ms: mean(t.exec_ns, t.batches),
-                        reference_ms: mean(t.solo_ns, t.solo_batches),
-                    }
-                })
-                .collect();
+            window_exec.clear();
+            window_exec.extend(tallies.iter_mut().map(|t| {
+                let t = std::mem::take(t);
+                let mean = |sum: u128, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1e6);
+                ExecObservation {
+                    batches: t.batches,
+                    mean_batch: if t.batches > 0 {
+                        t.requests as f64 / t.batches as f64
+                    } else {
+                        0.0
+                    },
+                    mean_exec_ms: mean(t.exec_ns, t.batches),
+                    reference_ms: mean(t.solo_ns, t.solo_batches),
+                }
+            }));
             let window_mean_concurrency = load.take_interval(now) / window_ns;
             let p = &self.plane.partitions()[index];
-            let mut obs = PartitionObservation {
-                stage: p.stage,
-                ops: p.ops.clone(),
-                queued: self.plane.queue_len(p.queue) as u64,
-                window_arrivals,
-                window_exec,
-                window_mean_concurrency,
-                instances: vec![0; n_acc],
-                starting: vec![0; n_acc],
-                cores: vec![0; n_acc],
-                live: (0..n_acc)
-                    .map(|a| self.plane.census().live(index, a))
-                    .collect(),
-                ..Default::default()
-            };
+            zeroed(&mut instances, n_acc);
+            zeroed(&mut starting, n_acc);
+            zeroed(&mut cores, n_acc);
+            live.clear();
+            live.extend((0..n_acc).map(|a| self.plane.census().live(index, a)));
+            let mut queued = self.plane.queue_len(p.queue) as u64;
+            let mut in_service = 0;
             let mut head_arrival = self.plane.queue_head_arrival(p.queue);
             for &i in &p.instances {
                 let inst = &self.plane.instances()[i as usize];
@@ -81,34 +97,49 @@ impl Simulation {
                     head_arrival = Some(head_arrival.map_or(t, |h| h.min(t)));
                 }
                 if inst.accepts() {
-                    obs.instances[inst.accel as usize] += 1;
-                    obs.cores[inst.accel as usize] += inst.cores_held();
+                    instances[inst.accel as usize] += 1;
+                    cores[inst.accel as usize] += inst.cores_held();
                 }
                 if inst.phase == InstancePhase::Starting {
-                    obs.starting[inst.accel as usize] += 1;
+                    starting[inst.accel as usize] += 1;
                 }
                 if inst.queue != p.queue {
-                    obs.queued += self.plane.queue_len(inst.queue) as u64;
+                    queued += self.plane.queue_len(inst.queue) as u64;
                 }
-                obs.in_service += u64::from(inst.in_service);
+                in_service += u64::from(inst.in_service);
             }
-            obs.head_age_ms = head_arrival.map(|t| (now - t).as_secs_f64() * 1e3);
-            partitions.push(obs);
+            *p_obs = PartitionObservation {
+                stage: p.stage,
+                ops: p.ops.clone(),
+                queued,
+                head_age_ms: head_arrival.map(|t| (now - t).as_secs_f64() * 1e3),
+                in_service,
+                window_arrivals,
+                live,
+                window_mean_concurrency,
+                instances,
+                starting,
+                cores,
+                window_exec,
+            };
         }
-        let accelerators = self
+        let mut accelerators = std::mem::take(&mut obs.accelerators);
+        accelerators.clear();
+        for (a, utilization) in self
             .machine
             .engines
             .take_utilization(now, window_ns)
-            .into_iter()
             .enumerate()
-            .map(|(a, utilization)| AcceleratorObservation {
+        {
+            accelerators.push(AcceleratorObservation {
                 utilization,
                 instance_memory_bytes: self.plane.accelerator_memory(a),
-            })
-            .collect();
-        let (w, window_p99_ms) = self.plane.take_window();
+            });
+        }
+        let mut window_stream_arrivals = std::mem::take(&mut obs.window_stream_arrivals);
+        let (w, window_p99_ms) = self.plane.take_window(&mut window_stream_arrivals);
         let memory = self.plane.memory();
-        Observation {
+        *obs = Observation {
             now,
             window,
             partitions,
@@ -116,14 +147,14 @@ impl Simulation {
             memory_used_bytes: memory.used_bytes(),
             memory_limit_bytes: memory.limit_bytes(),
             window_arrivals: w.arrivals,
-            window_stream_arrivals: w.stream_arrivals,
+            window_stream_arrivals,
             window_completed: w.completed,
             window_within_slo: w.within_slo,
             window_dropped: w.dropped,
             window_p99_ms,
             window_min_budget_ms: w.min_budget_ns.map(|ns| ns as f64 / 1e6),
             refused_reconfigurations: self.plane.refused_reconfigurations(),
-        }
+        };
     }
 
     pub(super) fn apply(&mut self, action: Action) {
@@ -267,6 +298,12 @@ impl Simulation {
     }
 }
 
+/// Clears `v` and fills it with `len` zeros, keeping its allocation.
+fn zeroed(v: &mut Vec<u32>, len: usize) {
+    v.clear();
+    v.resize(len, 0);
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -274,6 +311,7 @@ mod tests {
     use super::*;
     use crate::model::cost;
     use crate::scenario::Scenario;
+    use crate::time::{SimDuration, SimTime};
 
     /// Three warm replicas of AlexNet on the GPU under `layout`, no requests.
     fn three_replicas(layout: &str) -> Simulation {
@@ -364,5 +402,56 @@ instances = {{ gpu = 3 }}
         scale_in(&mut sim);
         assert_eq!(used(&sim), 2 * fp.total());
         assert_eq!(sim.plane.processes_alive(), 2);
+    }
+
+    /// A buffer left over from a bigger observation: more partitions, accelerators and
+    /// streams than the run has, every field set.
+    fn stale_observation() -> Observation {
+        let stale_partition = PartitionObservation {
+            stage: 7,
+            ops: 3..9,
+            queued: 11,
+            head_age_ms: Some(5.0),
+            in_service: 4,
+            window_arrivals: 13,
+            live: vec![9; 6],
+            window_mean_concurrency: 2.5,
+            instances: vec![8; 6],
+            starting: vec![7; 6],
+            cores: vec![6; 6],
+            window_exec: vec![ExecObservation::default(); 6],
+        };
+        Observation {
+            now: SimTime::ZERO + SimDuration::from_ns(99),
+            window: SimDuration::from_ns(98),
+            partitions: vec![stale_partition; 5],
+            accelerators: vec![AcceleratorObservation::default(); 6],
+            memory_used_bytes: 97,
+            memory_limit_bytes: 96,
+            window_arrivals: 95,
+            window_stream_arrivals: vec![94; 3],
+            window_completed: 93,
+            window_within_slo: 92,
+            window_dropped: 91,
+            window_p99_ms: Some(90.0),
+            window_min_budget_ms: Some(89.0),
+            refused_reconfigurations: 88,
+        }
+    }
+
+    #[test]
+    fn an_observation_refilled_in_place_equals_one_built_afresh() {
+        let mut fresh = three_replicas("per_partition");
+        let mut reused = three_replicas("per_partition");
+        let mut buffer = stale_observation();
+        for _ in 0..2 {
+            let expected = fresh.observe();
+            reused.observe_into(&mut buffer);
+            assert_eq!(format!("{buffer:?}"), format!("{expected:?}"));
+            scale_in(&mut fresh);
+            scale_in(&mut reused);
+        }
+        assert_eq!(buffer.partitions.len(), 1);
+        assert_eq!(buffer.window_stream_arrivals, [0]);
     }
 }

@@ -118,6 +118,9 @@ pub struct Simulation {
     draws: Vec<StreamDraws>,
     /// Time of the previous policy tick.
     last_tick: SimTime,
+    /// The policy's observation and actions, refilled at each tick (their buffers reused).
+    observation: crate::policy::Observation,
+    actions: Vec<crate::policy::Action>,
     scaling_events: Vec<ScalingEvent>,
     /// In-place resizes applied.
     resizes: Vec<crate::report::ResizeEvent>,
@@ -324,6 +327,8 @@ impl Simulation {
             arrivals: Arrivals::new(processes, &spec.run),
             draws,
             last_tick: SimTime::ZERO,
+            observation: crate::policy::Observation::default(),
+            actions: Vec::new(),
             scaling_events: Vec::new(),
             resizes: Vec::new(),
             interferers: scenario

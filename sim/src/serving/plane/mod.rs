@@ -431,13 +431,19 @@ impl DataPlane {
         (&mut p.load, &mut p.window_arrivals, &mut p.window_exec)
     }
 
-    /// Takes the counters and the latency histogram of the window since the previous call.
-    pub fn take_window(&mut self) -> (Window, Option<f64>) {
+    /// Takes the counters and the 99th percentile latency (ms) of the window since the previous
+    /// call. The per-stream arrivals go into `stream_arrivals`, whose buffer the next window
+    /// then counts in (nothing is allocated); the returned window's `stream_arrivals` is empty.
+    pub fn take_window(&mut self, stream_arrivals: &mut Vec<u64>) -> (Window, Option<f64>) {
         let streams = self.window.stream_arrivals.len();
+        stream_arrivals.clear();
+        stream_arrivals.resize(streams, 0);
+        std::mem::swap(stream_arrivals, &mut self.window.stream_arrivals);
+        let zeroed = std::mem::take(&mut self.window.stream_arrivals);
         let window = std::mem::replace(
             &mut self.window,
             Window {
-                stream_arrivals: vec![0; streams],
+                stream_arrivals: zeroed,
                 ..Window::default()
             },
         );
