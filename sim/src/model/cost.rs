@@ -764,8 +764,8 @@ fn runtime_memory(r: &RuntimeProfile) -> (u64, u64, bool) {
 mod tests {
     use super::*;
     use crate::hardware::profile::{MemorySpec, Precision, StorageSpec};
+    use crate::model::runtime::OpClasses;
     use crate::model::{ActivationFn, OpKind};
-    use std::collections::HashSet;
     use std::sync::OnceLock;
 
     /// A runtime that adds nothing: no host time, no fusion, no kernel ramp, a 100 MiB process.
@@ -780,8 +780,8 @@ mod tests {
             reference_clock_hz: 1e9,
             kernel_ramp_ns: 0,
             dense_efficiency_scale: 1.0,
-            fuse: HashSet::new(),
-            no_kernel: HashSet::new(),
+            fuse: OpClasses::EMPTY,
+            no_kernel: OpClasses::EMPTY,
             process_bytes: 100 << 20,
             context_bytes: 0,
             shares_weights: true,

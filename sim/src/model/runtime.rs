@@ -9,7 +9,6 @@
 //! runs DLA loadables), and the CPU runs ONNX Runtime's CPU provider as the device profile's CPU
 //! parameters describe (`hil profile` measures them).
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -47,6 +46,79 @@ pub const OP_CLASSES: [&str; 16] = [
     "recurrent",
 ];
 
+/// The position of `kind`'s class in [`OP_CLASSES`] (what [`op_class`] names), without
+/// comparing strings: the cost model asks it for every operator it plans.
+fn class_index(kind: OpKind) -> usize {
+    match kind {
+        OpKind::Conv => 0,
+        OpKind::Deconv => 1,
+        OpKind::FullyConnected => 2,
+        OpKind::MatMul => 3,
+        OpKind::Activation(_) => 4,
+        OpKind::Pooling => 5,
+        OpKind::Lrn => 6,
+        OpKind::BatchNorm => 7,
+        OpKind::LayerNorm => 8,
+        OpKind::Elementwise => 9,
+        OpKind::Concat => 10,
+        OpKind::Resize => 11,
+        OpKind::Softmax => 12,
+        OpKind::Shuffle => 13,
+        OpKind::Embedding => 14,
+        OpKind::Recurrent => 15,
+    }
+}
+
+/// A set of operator classes ([`OP_CLASSES`]), one bit each: a look-up per operator costs a
+/// shift, and the classes iterate in [`OP_CLASSES`] order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpClasses(u32);
+
+impl OpClasses {
+    /// The set of no class.
+    pub const EMPTY: OpClasses = OpClasses(0);
+
+    /// The set of these class names; `Err(name)` for the first that is not one of
+    /// [`OP_CLASSES`].
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, &'a str> {
+        let mut set = OpClasses::EMPTY;
+        for name in names {
+            let k = OP_CLASSES.iter().position(|c| *c == name).ok_or(name)?;
+            set.0 |= 1 << k;
+        }
+        Ok(set)
+    }
+
+    /// Whether operators of `kind` are in the set.
+    pub fn contains_kind(self, kind: OpKind) -> bool {
+        self.0 & (1 << class_index(kind)) != 0
+    }
+
+    /// Whether the class named `class` is in the set.
+    pub fn contains(self, class: &str) -> bool {
+        self.iter().any(|c| c == class)
+    }
+
+    /// The classes in both sets.
+    pub fn intersection(self, other: OpClasses) -> OpClasses {
+        OpClasses(self.0 & other.0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The class names in the set, in [`OP_CLASSES`] order.
+    pub fn iter(self) -> impl Iterator<Item = &'static str> {
+        OP_CLASSES
+            .iter()
+            .enumerate()
+            .filter(move |(k, _)| self.0 & (1 << k) != 0)
+            .map(|(_, c)| *c)
+    }
+}
+
 /// An execution stack's costs beyond the kernels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuntimeProfile {
@@ -74,9 +146,9 @@ pub struct RuntimeProfile {
     /// (TensorRT's tuned tactics = 1).
     pub dense_efficiency_scale: f64,
     /// Operator classes merged into the kernel before them on the same engine (conv+bn+relu).
-    pub fuse: HashSet<&'static str>,
+    pub fuse: OpClasses,
     /// Operator classes that launch no kernel (their host cost is `host_per_view_ns`).
-    pub no_kernel: HashSet<&'static str>,
+    pub no_kernel: OpClasses,
     /// Memory of one serving process of this runtime beyond any model: CUDA context, libraries.
     pub process_bytes: u64,
     /// Memory of one execution context (an instance) beyond its activations.
@@ -88,12 +160,12 @@ pub struct RuntimeProfile {
 impl RuntimeProfile {
     /// Whether ops of `kind` are fused into the kernel before them.
     pub fn fuses(&self, kind: OpKind) -> bool {
-        self.fuse.contains(op_class(kind))
+        self.fuse.contains_kind(kind)
     }
 
     /// Whether ops of `kind` launch no kernel.
     pub fn launches_no_kernel(&self, kind: OpKind) -> bool {
-        self.no_kernel.contains(op_class(kind))
+        self.no_kernel.contains_kind(kind)
     }
 
     /// Factor host times are multiplied by on a CPU clocked at `cpu_clock_hz` (1 if unknown).
@@ -269,26 +341,17 @@ struct MemoryFile {
 
 type FieldError = (String, String);
 
-fn classes(field: &str, names: &[String]) -> Result<HashSet<&'static str>, FieldError> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            OP_CLASSES
-                .iter()
-                .find(|c| **c == n.as_str())
-                .copied()
-                .ok_or_else(|| {
-                    (
-                        format!("{field}[{i}]"),
-                        format!(
-                            "unknown operator class \"{n}\"; allowed: {}",
-                            OP_CLASSES.join(", ")
-                        ),
-                    )
-                })
-        })
-        .collect()
+fn classes(field: &str, names: &[String]) -> Result<OpClasses, FieldError> {
+    OpClasses::from_names(names.iter().map(String::as_str)).map_err(|unknown| {
+        let i = names.iter().position(|n| n == unknown).unwrap_or(0);
+        (
+            format!("{field}[{i}]"),
+            format!(
+                "unknown operator class \"{unknown}\"; allowed: {}",
+                OP_CLASSES.join(", ")
+            ),
+        )
+    })
 }
 
 impl RuntimeFile {
@@ -312,7 +375,7 @@ impl RuntimeFile {
         }
         let fuse = classes("kernels.fuse", &self.kernels.fuse)?;
         let no_kernel = classes("kernels.no_kernel", &self.kernels.no_kernel)?;
-        if let Some(c) = fuse.intersection(&no_kernel).next() {
+        if let Some(c) = fuse.intersection(no_kernel).iter().next() {
             return Err((
                 "kernels.no_kernel".into(),
                 format!("\"{c}\" is also in kernels.fuse; an operator class is one or the other"),
@@ -340,6 +403,77 @@ impl RuntimeFile {
 mod tests {
     use super::*;
     use crate::model::ActivationFn;
+
+    /// Every operator kind there is.
+    fn every_kind() -> Vec<OpKind> {
+        let mut kinds = vec![
+            OpKind::Conv,
+            OpKind::Deconv,
+            OpKind::FullyConnected,
+            OpKind::MatMul,
+            OpKind::Pooling,
+            OpKind::Lrn,
+            OpKind::BatchNorm,
+            OpKind::LayerNorm,
+            OpKind::Elementwise,
+            OpKind::Concat,
+            OpKind::Resize,
+            OpKind::Softmax,
+            OpKind::Shuffle,
+            OpKind::Embedding,
+            OpKind::Recurrent,
+        ];
+        kinds.extend(
+            [
+                ActivationFn::Relu,
+                ActivationFn::Relu6,
+                ActivationFn::Sigmoid,
+                ActivationFn::Tanh,
+                ActivationFn::LeakyRelu,
+                ActivationFn::Gelu,
+                ActivationFn::Silu,
+            ]
+            .map(OpKind::Activation),
+        );
+        kinds
+    }
+
+    #[test]
+    fn a_class_set_holds_exactly_the_kinds_of_its_class_names() {
+        // Each class alone, and every other class: membership by kind matches by name.
+        for (k, class) in OP_CLASSES.iter().enumerate() {
+            let alone = OpClasses::from_names([*class]).unwrap();
+            let others = OpClasses::from_names(
+                OP_CLASSES
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, c)| *c),
+            )
+            .unwrap();
+            assert_eq!(alone.iter().collect::<Vec<_>>(), [*class]);
+            for kind in every_kind() {
+                assert_eq!(
+                    alone.contains_kind(kind),
+                    op_class(kind) == *class,
+                    "{kind:?}"
+                );
+                assert_eq!(
+                    others.contains_kind(kind),
+                    op_class(kind) != *class,
+                    "{kind:?}"
+                );
+            }
+        }
+        // Every kind's class is a listed class.
+        for kind in every_kind() {
+            assert!(OP_CLASSES.contains(&op_class(kind)), "{kind:?}");
+        }
+        assert_eq!(OpClasses::from_names(["conv", "nope"]), Err("nope"));
+        let set = OpClasses::from_names(["softmax", "conv"]).unwrap();
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["conv", "softmax"]);
+        assert!(set.contains("softmax") && !set.contains("fc"));
+    }
 
     #[test]
     fn builtin_profiles_load() {
