@@ -11,26 +11,33 @@
 /// changed, or when the last answer needed the pass (the order of the activities may change).
 #[derive(Debug, Clone, Default)]
 pub(super) struct LoadBook {
-    /// Running sum of the finite terms.
-    pub(super) sum: Vec<f64>,
-    /// Bound on `|sum − Σ exact terms|`: each addition or subtraction adds `ε · |result|`.
-    pub(super) err: Vec<f64>,
-    /// Number of terms with a positive coefficient.
-    pub(super) terms: Vec<u32>,
-    /// Number of those terms that are infinite (an unbounded activity).
-    pub(super) infinite: Vec<u32>,
-    /// Number of finite terms that are not [`dyadic`].
-    pub(super) rough: Vec<u32>,
-    /// Sum of the dyadic terms in units of 2⁻³⁰, exact.
-    pub(super) dyadic_units: Vec<u64>,
-    /// Whether the resource failed the test when last looked at.
-    pub(super) fails: Vec<bool>,
+    /// Per resource, its sums and counts (one record, so an update touches one cache line).
+    resources: Vec<ResourceLoad>,
     /// How many resources fail.
     pub(super) failing: u32,
-    /// Whether the resource is in `stale`.
-    pub(super) is_stale: Vec<bool>,
     /// Resources to look at again before the next answer.
     pub(super) stale: Vec<u32>,
+}
+
+/// One resource's entry in the [`LoadBook`].
+#[derive(Debug, Clone, Copy, Default)]
+struct ResourceLoad {
+    /// Running sum of the finite terms.
+    sum: f64,
+    /// Bound on `|sum − Σ exact terms|`: each addition or subtraction adds `ε · |result|`.
+    err: f64,
+    /// Sum of the dyadic terms in units of 2⁻³⁰, exact.
+    dyadic_units: u64,
+    /// Number of terms with a positive coefficient.
+    terms: u32,
+    /// Number of those terms that are infinite (an unbounded activity).
+    infinite: u32,
+    /// Number of finite terms that are not [`dyadic`].
+    rough: u32,
+    /// Whether the resource failed the test when last looked at.
+    fails: bool,
+    /// Whether the resource is in `stale`.
+    is_stale: bool,
 }
 
 /// What the load book's sums say of one resource's fast-path test.
@@ -44,42 +51,42 @@ pub(super) enum Fit {
 impl LoadBook {
     pub(super) fn new(resources: usize) -> Self {
         Self {
-            sum: vec![0.0; resources],
-            err: vec![0.0; resources],
-            terms: vec![0; resources],
-            infinite: vec![0; resources],
-            rough: vec![0; resources],
-            dyadic_units: vec![0; resources],
-            fails: vec![false; resources],
+            resources: vec![ResourceLoad::default(); resources],
             failing: 0,
-            is_stale: vec![false; resources],
             stale: Vec::new(),
         }
     }
 
     pub(super) fn mark_stale(&mut self, j: usize) {
-        if !self.is_stale[j] {
-            self.is_stale[j] = true;
+        let r = &mut self.resources[j];
+        if !r.is_stale {
+            r.is_stale = true;
             self.stale.push(j as u32);
         }
+    }
+
+    /// Takes resource `j` off the stale list's flags (the caller holds the list).
+    pub(super) fn unmark_stale(&mut self, j: usize) {
+        self.resources[j].is_stale = false;
     }
 
     pub(super) fn add(&mut self, consumption: &[(usize, f64)], bound: f64) {
         for &(j, c) in consumption {
             if c > 0.0 {
                 self.mark_stale(j);
-                self.terms[j] += 1;
+                let r = &mut self.resources[j];
+                r.terms += 1;
                 let term = c * bound;
                 if term == f64::INFINITY {
-                    self.infinite[j] += 1;
+                    r.infinite += 1;
                 } else {
                     match dyadic(term) {
-                        Some(units) => self.dyadic_units[j] += units,
-                        None => self.rough[j] += 1,
+                        Some(units) => r.dyadic_units += units,
+                        None => r.rough += 1,
                     }
-                    let s = self.sum[j] + term;
-                    self.sum[j] = s;
-                    self.err[j] += s.abs() * f64::EPSILON;
+                    let s = r.sum + term;
+                    r.sum = s;
+                    r.err += s.abs() * f64::EPSILON;
                 }
             }
         }
@@ -89,22 +96,23 @@ impl LoadBook {
         for &(j, c) in consumption {
             if c > 0.0 {
                 self.mark_stale(j);
-                self.terms[j] -= 1;
+                let r = &mut self.resources[j];
+                r.terms -= 1;
                 let term = c * bound;
                 if term == f64::INFINITY {
-                    self.infinite[j] -= 1;
+                    r.infinite -= 1;
                 } else {
                     match dyadic(term) {
-                        Some(units) => self.dyadic_units[j] -= units,
-                        None => self.rough[j] -= 1,
+                        Some(units) => r.dyadic_units -= units,
+                        None => r.rough -= 1,
                     }
-                    let s = self.sum[j] - term;
-                    self.sum[j] = s;
-                    self.err[j] += s.abs() * f64::EPSILON;
+                    let s = r.sum - term;
+                    r.sum = s;
+                    r.err += s.abs() * f64::EPSILON;
                 }
-                if self.terms[j] == 0 {
-                    self.sum[j] = 0.0;
-                    self.err[j] = 0.0;
+                if r.terms == 0 {
+                    r.sum = 0.0;
+                    r.err = 0.0;
                 }
             }
         }
@@ -114,20 +122,21 @@ impl LoadBook {
     /// order is within `(n − 1) · ε/2 · Σ` of the exact sum; the margin here is larger still,
     /// and a case inside it is [`Fit::Unsure`].
     pub(super) fn fits(&self, j: usize, capacity: f64) -> Fit {
-        if self.infinite[j] > 0 {
+        let r = &self.resources[j];
+        if r.infinite > 0 {
             return Fit::No;
         }
-        if self.rough[j] == 0 && self.dyadic_units[j] < DYADIC_EXACT_BELOW {
+        if r.rough == 0 && r.dyadic_units < DYADIC_EXACT_BELOW {
             // Every term a multiple of 2⁻³⁰ and their sum below 2²²: every partial sum, in any
             // order, is exact, and equal to the integer count of units (typically engines
             // whose running kernels claim 1, ½ or whole cores: sums exactly at capacity).
-            let exact = self.dyadic_units[j] as f64 * DYADIC_UNIT;
+            let exact = r.dyadic_units as f64 * DYADIC_UNIT;
             return if exact <= capacity { Fit::Yes } else { Fit::No };
         }
-        let slack = (f64::from(self.terms[j]) + 8.0) * 2.0 * f64::EPSILON;
-        if (self.sum[j] + self.err[j]) * (1.0 + slack) <= capacity {
+        let slack = (f64::from(r.terms) + 8.0) * 2.0 * f64::EPSILON;
+        if (r.sum + r.err) * (1.0 + slack) <= capacity {
             Fit::Yes
-        } else if (self.sum[j] - self.err[j]) * (1.0 - slack) > capacity {
+        } else if (r.sum - r.err) * (1.0 - slack) > capacity {
             Fit::No
         } else {
             Fit::Unsure
@@ -137,14 +146,16 @@ impl LoadBook {
     /// Replaces resource `j`'s running sum by one just recomputed in full (`exact`, the sum of
     /// `terms` non-negative terms).
     pub(super) fn reset(&mut self, j: usize, exact: f64) {
-        self.sum[j] = exact;
-        self.err[j] = exact * f64::from(self.terms[j]) * f64::EPSILON;
+        let r = &mut self.resources[j];
+        r.sum = exact;
+        r.err = exact * f64::from(r.terms) * f64::EPSILON;
     }
 
     /// Records whether resource `j` fails the test.
     pub(super) fn set_fails(&mut self, j: usize, fails: bool) {
-        if self.fails[j] != fails {
-            self.fails[j] = fails;
+        let r = &mut self.resources[j];
+        if r.fails != fails {
+            r.fails = fails;
             if fails {
                 self.failing += 1;
             } else {

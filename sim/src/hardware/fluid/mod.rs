@@ -466,7 +466,7 @@ impl<S: SharingSolver> FluidModel<S> {
     fn all_fit_at_bounds(&mut self) -> bool {
         let mut stale = std::mem::take(&mut self.load.stale);
         for &j in &stale {
-            self.load.is_stale[j as usize] = false;
+            self.load.unmark_stale(j as usize);
         }
         for &j in &stale {
             let j = j as usize;
