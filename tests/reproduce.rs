@@ -31,7 +31,7 @@ fn reproduce_quick_of(target: &str, dir: &Path, jobs: &str) -> String {
         .expect("the infscaler binary runs");
     assert!(
         out.status.success(),
-        "reproduce failed: {}",
+        "reproduce {target} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -165,17 +165,7 @@ fn a_quick_reproduction_writes_the_report_figures_and_data_identically_at_any_jo
 /// it returns; fails the test if the command fails.
 fn reproduce_quick_into(what: &str, name: &str, jobs: &str) -> PathBuf {
     let dir = scratch(name);
-    let out = Command::new(env!("CARGO_BIN_EXE_infscaler"))
-        .args(["reproduce", what, "--quick", "--jobs", jobs, "--out-dir"])
-        .arg(&dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the infscaler binary runs");
-    assert!(
-        out.status.success(),
-        "reproduce {what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    reproduce_quick_of(what, &dir, jobs);
     dir
 }
 

@@ -104,11 +104,6 @@ impl OpClasses {
         OpClasses(self.0 & other.0)
     }
 
-    /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     /// The class names in the set, in [`OP_CLASSES`] order.
     pub fn iter(self) -> impl Iterator<Item = &'static str> {
         OP_CLASSES
