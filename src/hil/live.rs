@@ -200,12 +200,14 @@ fn stats_text(s: &LiveStats) -> String {
     for (k, p) in s.partitions.iter().enumerate() {
         out += &format!(
             "  partition {k}: {} batches, mean batch {:.2}, mean run {:.3} ms, on a core {:.3} ms \
-             ({:.3} ms per request)\n",
+             ({:.3} ms per request); sent {:.1} µs after its start, taken {:.1} µs after sent\n",
             p.batches,
             p.requests as f64 / p.batches.max(1) as f64,
             mean_us(p.run_ns, p.batches) / 1e3,
             mean_us(p.cpu_ns, p.batches) / 1e3,
-            mean_us(p.cpu_ns, p.requests) / 1e3
+            mean_us(p.cpu_ns, p.requests) / 1e3,
+            mean_us(p.loop_lag_ns, p.batches),
+            mean_us(p.pickup_ns, p.batches)
         );
     }
     out += &format!(

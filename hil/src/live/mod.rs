@@ -59,6 +59,12 @@ pub struct LiveStats {
     pub gathered_bytes: u64,
     /// Time spent gathering, nanoseconds.
     pub gather_ns: u64,
+    /// Sum over batches of how far the loop's wall clock was past a batch's start in the serving
+    /// model when it sent the batch to its worker, nanoseconds ([`PartitionRuns::loop_lag_ns`]).
+    pub loop_lag_ns: u64,
+    /// Sum over batches of the time from sending a batch to its worker taking it, nanoseconds
+    /// ([`PartitionRuns::pickup_ns`]).
+    pub pickup_ns: u64,
     /// Hand-offs a copying transport copied.
     pub transport_copies: u64,
     /// Bytes those copies moved.
@@ -91,6 +97,12 @@ pub struct PartitionRuns {
     pub run_ns: u64,
     /// Sum of their threads' CPU time, nanoseconds: below `run_ns` when runs waited for cores.
     pub cpu_ns: u64,
+    /// Sum of how late the loop sent its batches, nanoseconds: the wall clock at the send less
+    /// the batch's start in the serving model (the time of the arrival or completion that
+    /// started it), i.e. the loop's wake-up, its wait for a core and its own work.
+    pub loop_lag_ns: u64,
+    /// Sum of the time from the loop sending a batch to the worker taking it, nanoseconds.
+    pub pickup_ns: u64,
     /// Every run's times, by batch size (for a profile of the live run's own times).
     #[serde(skip)]
     pub runs_by_batch: std::collections::BTreeMap<u32, Vec<RunTimes>>,
@@ -206,6 +218,7 @@ impl OrtExecutor {
                 cpu_ns,
                 gathered,
                 gather_ns,
+                pickup_ns,
                 outputs,
             } => {
                 let Some(sub) = self.batches.remove(&batch) else {
@@ -229,6 +242,7 @@ impl OrtExecutor {
                     p.requests += sub.requests.len() as u64;
                     p.run_ns += run_ns;
                     p.cpu_ns += cpu_ns;
+                    p.pickup_ns += pickup_ns;
                     p.runs_by_batch
                         .entry(sub.requests.len() as u32)
                         .or_default()
@@ -237,6 +251,7 @@ impl OrtExecutor {
                             cpu_ns,
                         });
                     s.gather_ns += gather_ns;
+                    s.pickup_ns += pickup_ns;
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
                         Some(Gathered::Copied { bytes }) => {
@@ -460,8 +475,19 @@ impl LiveExecutor for OrtExecutor {
             .send(Job {
                 batch: batch.batch,
                 input,
+                sent: Instant::now(),
             })
             .map_err(|_| LiveError(format!("instance {}'s worker has stopped", batch.instance)))?;
+        let lag = self.now().saturating_since(batch.dispatched).as_ns();
+        {
+            let mut s = self.stats_mut();
+            s.loop_lag_ns += lag;
+            if s.partitions.len() <= batch.partition {
+                s.partitions
+                    .resize(batch.partition + 1, PartitionRuns::default());
+            }
+            s.partitions[batch.partition].loop_lag_ns += lag;
+        }
         self.batches.insert(
             batch.batch,
             Submitted {

@@ -18,6 +18,8 @@ pub struct Job {
     pub batch: u32,
     /// Its inputs.
     pub input: JobInput,
+    /// When the loop sent it.
+    pub sent: Instant,
 }
 
 /// Where a batch's inputs come from.
@@ -65,6 +67,10 @@ pub enum Report {
         gathered: Option<Gathered>,
         /// Time gathering took, nanoseconds.
         gather_ns: u64,
+        /// Time from the loop sending the batch to the worker taking it, nanoseconds: the
+        /// thread's wake-up (and its wait for a core) when it was idle, the previous batch's
+        /// remaining run when it was not.
+        pickup_ns: u64,
         /// The outputs, or why the run failed.
         outputs: Result<Vec<(String, Arc<DynValue>)>, String>,
     },
@@ -107,6 +113,7 @@ pub fn spawn(
             }
             while let Ok(job) = inbox.recv() {
                 let gather_start = Instant::now();
+                let pickup_ns = gather_start.saturating_duration_since(job.sent).as_nanos() as u64;
                 let (inputs, gathered) = match job.input {
                     JobInput::Values(values) => (Ok(values), None),
                     JobInput::Rows { rows, names, axes } => {
@@ -133,6 +140,7 @@ pub fn spawn(
                     cpu_ns,
                     gathered,
                     gather_ns: (start - gather_start).as_nanos() as u64,
+                    pickup_ns,
                     outputs,
                 };
                 if reports.send(report).is_err() {

@@ -73,6 +73,9 @@ pub struct LiveBatch<'a> {
     /// Request ids, in batch order. A request entering a stage's first partition has no data
     /// yet (the executor makes its input); otherwise its data is the previous partition's output.
     pub requests: &'a [u32],
+    /// The run's time the batch starts at in the serving model (the event that started it):
+    /// the wall clock is past it by however late the loop handled that event.
+    pub dispatched: SimTime,
 }
 
 /// A batch finished.
@@ -199,6 +202,7 @@ impl Executor for LiveExecution {
             instance: batch.instance,
             partition: batch.partition as usize,
             requests: batch.requests,
+            dispatched: now,
         });
         if result.is_ok() {
             self.outstanding += 1;
