@@ -211,6 +211,11 @@ impl Engines {
         }
     }
 
+    /// Whether running work holds all of `accel`'s capacity (every core of the CPU).
+    pub fn is_full(&self, accel: usize) -> bool {
+        self.busy_units[accel] >= self.compute_capacity[accel] - 1e-9
+    }
+
     /// Starts `work_ns` of work (at full rate) of a batch segment on `work.accel` (see the
     /// module docs for what it uses), at most at rate `bound`.
     pub fn start_compute(

@@ -61,6 +61,12 @@ pub enum ExecEvent {
         /// Batch id.
         batch: u32,
     },
+    /// A batch's hand-off to its instance's thread is over: its run starts (simulated
+    /// execution with a measured hand-off time).
+    HandoffDone {
+        /// Batch id.
+        batch: u32,
+    },
     /// A batch run on a live executor finished at this point of the wall clock.
     LiveBatchDone {
         /// Batch id.

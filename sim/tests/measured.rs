@@ -51,6 +51,8 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
         machine: MachineInfo {
             gap_ns: 0,
             after_idle_ns: 0,
+            handoff_ns: 0,
+            handoff_busy_ns: 0,
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
             ort_version: "1.32.0".into(),
@@ -210,6 +212,33 @@ fn a_batch_on_an_idle_instance_takes_the_after_idle_time() {
         err.contains("m.toml") && err.contains("after_idle") && err.contains("after_idle_ns"),
         "{err}"
     );
+}
+
+#[test]
+fn a_batch_starts_after_the_measured_handoff_longer_when_no_core_is_free() {
+    let dir = temp_dir("handoff");
+    let mean_exec_ms = |handoff_ns: u64, busy_ns: u64, text: &str| {
+        let mut profile = alexnet_profile("cpu");
+        (profile.machine.handoff_ns, profile.machine.handoff_busy_ns) = (handoff_ns, busy_ns);
+        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+        let r = load(&dir, text).unwrap();
+        let report = Simulation::new(&r, None).unwrap().run();
+        assert_eq!(report.summary.completed, 20);
+        report.summary.stages[0].mean_exec_ms.unwrap()
+    };
+    // One request every 100 ms on a 4-core instance of the 8-core CPU: a core is always free,
+    // so each batch is the measured 100 µs after the 50 µs hand-off.
+    let alone = scenario("\"m.toml\"", 4);
+    assert!((mean_exec_ms(0, 0, &alone) - 0.1).abs() < 1e-6);
+    assert!((mean_exec_ms(50_000, 500_000, &alone) - 0.15).abs() < 1e-6);
+    // Three such instances and a request every 20 µs: a batch dispatched while two others
+    // hold all eight cores pays the longer hand-off.
+    let crowded = alone
+        .replace("rate_per_s = 10.0", "rate_per_s = 50000.0")
+        .replace("instances = { cpu = 1 }", "instances = { cpu = 3 }");
+    let same = mean_exec_ms(50_000, 0, &crowded);
+    let longer = mean_exec_ms(50_000, 500_000, &crowded);
+    assert!(longer > same + 0.01, "{longer} ms against {same} ms");
 }
 
 #[test]

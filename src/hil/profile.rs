@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use infscaler_hil::handoff_time::Load;
 use infscaler_hil::profile::{self, ProfileOptions, Progress};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
 use infscaler_sim::model::cost;
@@ -244,6 +245,24 @@ fn recorded_args(recorded: &str) -> Result<(ProfileArgs, String)> {
 
 /// Measures the profile `args` ask for and writes it (atomically) to its output file; returns
 /// it with that file's path. `command` is recorded in it as the command that made it.
+/// Round trips timed for a profile's hand-off times (`machine.handoff_ns`, `handoff_busy_ns`).
+const HANDOFF_ROUND_TRIPS: u32 = 400;
+/// Sleep before each: `[assumed]` a few milliseconds between an instance's batches, as at the
+/// HIL scenarios' moderate loads.
+const HANDOFF_GAP: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// How long the load threads of the hand-off measurement compute at a time: the median over the
+/// measured partitions of their smallest batch's mean time (4 ms if none).
+fn load_run_time(models: &[MeasuredModel]) -> std::time::Duration {
+    let mut times: Vec<u64> = models
+        .iter()
+        .flat_map(|m| &m.partitions)
+        .filter_map(|p| p.batch.first().map(|s| s.mean_ns))
+        .collect();
+    times.sort_unstable();
+    std::time::Duration::from_nanos(times.get(times.len() / 2).copied().unwrap_or(4_000_000))
+}
+
 fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, PathBuf)> {
     let started = Instant::now();
     let provider = provider(&args.ep)?;
@@ -341,6 +360,34 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         models.push(m);
     }
 
+    // The hand-off of a batch to an instance's thread, with the cores busy half the time in
+    // bursts as long as a partition's run (`[assumed]`: moderate load).
+    let run = load_run_time(&models);
+    let load = Load {
+        threads: cpu_cores as usize,
+        run,
+        sleep: run,
+    };
+    let handoff =
+        infscaler_hil::handoff_time::measure(HANDOFF_ROUND_TRIPS, HANDOFF_GAP, Some(load))
+            .unwrap_or_default();
+    let us = |d: Option<std::time::Duration>| {
+        d.map_or("-".into(), |d| {
+            format!("{:.1} µs", d.as_nanos() as f64 / 1e3)
+        })
+    };
+    eprintln!(
+        "[{:>6.1}s] hand-off loop → worker → loop: mean {} with a core free, {} with none \
+         ({:.0} % of {HANDOFF_ROUND_TRIPS} round trips; {} threads computing {:.2} ms, then \
+         sleeping as long)",
+        started.elapsed().as_secs_f64(),
+        us(handoff.core_free),
+        us(handoff.no_core_free),
+        handoff.no_core_free_share * 100.0,
+        load.threads,
+        run.as_secs_f64() * 1e3
+    );
+    let ns = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as u64);
     let file = MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
@@ -355,6 +402,8 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             iters: args.iters,
             gap_ns: args.gap.0.as_ns(),
             after_idle_ns: args.after_idle.0.as_ns(),
+            handoff_ns: ns(handoff.core_free),
+            handoff_busy_ns: ns(handoff.no_core_free),
         },
         models,
     };

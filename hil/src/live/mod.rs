@@ -103,6 +103,8 @@ pub struct PartitionRuns {
     pub loop_lag_ns: u64,
     /// Sum of the time from the loop sending a batch to the worker taking it, nanoseconds.
     pub pickup_ns: u64,
+    /// Sum of the time from a batch's run ending to the loop taking its report, nanoseconds.
+    pub report_ns: u64,
     /// Every run's times, by batch size (for a profile of the live run's own times).
     #[serde(skip)]
     pub runs_by_batch: std::collections::BTreeMap<u32, Vec<RunTimes>>,
@@ -221,6 +223,7 @@ impl OrtExecutor {
                 pickup_ns,
                 outputs,
             } => {
+                let report_ns = finished.elapsed().as_nanos() as u64;
                 let Some(sub) = self.batches.remove(&batch) else {
                     return Err(LiveError(format!(
                         "a worker finished unknown batch {batch}"
@@ -243,6 +246,7 @@ impl OrtExecutor {
                     p.run_ns += run_ns;
                     p.cpu_ns += cpu_ns;
                     p.pickup_ns += pickup_ns;
+                    p.report_ns += report_ns;
                     p.runs_by_batch
                         .entry(sub.requests.len() as u32)
                         .or_default()

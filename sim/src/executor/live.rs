@@ -219,7 +219,7 @@ impl Executor for LiveExecution {
                 ctx.engines.occupy(now, accel, -units, ctx.recorder);
                 ctx.finished(batch);
             }
-            ExecEvent::SegmentFixedDone { .. } => {
+            ExecEvent::SegmentFixedDone { .. } | ExecEvent::HandoffDone { .. } => {
                 debug_assert!(false, "a simulated segment event in a live run");
             }
         }

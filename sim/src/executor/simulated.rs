@@ -520,12 +520,24 @@ impl Executor for SimulatedExecutor {
             process: batch.process,
             instance: batch.instance,
         };
-        self.start_segment(ctx, batch.batch);
+        let accel = batch.accelerator as usize;
+        let handoff = self.measured.as_ref().map_or(0, |m| {
+            m.handoff_ns(accel, ctx.engines.is_full(ctx.engines.cpu()))
+        });
+        if handoff > 0 {
+            // The instance's thread takes the batch that much later; it holds nothing meanwhile.
+            // Threads wake on CPU cores whatever the accelerator: "no core free" is the CPU's.
+            let at = ctx.now() + SimDuration::from_ns(handoff);
+            ctx.schedule(at, ExecEvent::HandoffDone { batch: batch.batch });
+        } else {
+            self.start_segment(ctx, batch.batch);
+        }
     }
 
     fn on_event(&mut self, ctx: &mut ExecContext<'_>, event: ExecEvent) {
         match event {
             ExecEvent::SegmentFixedDone { batch } => self.end_segment(ctx, batch),
+            ExecEvent::HandoffDone { batch } => self.start_segment(ctx, batch),
             ExecEvent::LiveBatchDone { .. } => {
                 debug_assert!(false, "a live batch event in a simulated run");
             }

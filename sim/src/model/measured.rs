@@ -85,6 +85,18 @@ pub struct MachineInfo {
     /// after another (caches and, on a shared virtual machine, the host's scheduling cold).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub after_idle_ns: u64,
+    /// Mean time from the serving loop handing a batch to an instance's thread to the run
+    /// starting, and from the run ending to the loop taking the result, nanoseconds, when a core
+    /// is free (0: not measured): the thread wake-ups of this machine, which a batch pays beyond
+    /// its run. The simulation starts a batch on this accelerator that much after the serving
+    /// model dispatched it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub handoff_ns: u64,
+    /// The same when no core is free (a woken thread waits for the scheduler to preempt a
+    /// running one), nanoseconds (0: as `handoff_ns`). Applies to a CPU batch dispatched while
+    /// running batches hold every core.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub handoff_busy_ns: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -434,6 +446,9 @@ pub struct AcceleratorTimes {
     partitions: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
     /// Idle time before each run of the after-idle measurements, ns (0: none).
     pub after_idle_ns: u64,
+    /// A batch's hand-off time to its instance's thread, ns, with a core free and with none
+    /// (0: none; `MachineInfo::handoff_ns`, `handoff_busy_ns`).
+    pub handoff_ns: [u64; 2],
     /// Per partition measured after idle time, its operators' identities and its times.
     partitions_after_idle: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
 }
@@ -519,6 +534,13 @@ impl MeasuredTimes {
             ops: HashMap::new(),
             partitions: Vec::new(),
             after_idle_ns: profile.machine.after_idle_ns,
+            handoff_ns: [
+                profile.machine.handoff_ns,
+                match profile.machine.handoff_busy_ns {
+                    0 => profile.machine.handoff_ns,
+                    busy => busy,
+                },
+            ],
             partitions_after_idle: Vec::new(),
         };
         for model in &profile.models {
@@ -566,11 +588,21 @@ impl MeasuredTimes {
                     ops: HashMap::new(),
                     partitions: t.partitions_after_idle.clone(),
                     after_idle_ns: t.after_idle_ns,
+                    handoff_ns: t.handoff_ns,
                     partitions_after_idle: Vec::new(),
                 })
             })
             .collect();
         Some(MeasuredTimes { by_accel })
+    }
+
+    /// The measured hand-off time of a batch to an instance on accelerator `accel`, ns (0:
+    /// none), when a core is free or when `no_core_free`.
+    pub fn handoff_ns(&self, accel: usize, no_core_free: bool) -> u64 {
+        self.by_accel
+            .get(accel)
+            .and_then(Option::as_ref)
+            .map_or(0, |t| t.handoff_ns[usize::from(no_core_free)])
     }
 
     /// Whether the slice `ops` on `accel` is a partition measured whole (not pieced together
