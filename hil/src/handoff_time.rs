@@ -2,11 +2,12 @@
 //!
 //! A live run's loop sends each batch to its instance's worker thread over a channel and the
 //! worker sends the result back over another ([`crate::live`]); each send wakes a sleeping
-//! thread, which may then wait for a core. [`measure`] times that round trip with the same
-//! channels: a "loop" sends a message to an idle worker, the worker answers at once, and the time
-//! from the send to the loop holding the answer is one batch's hand-off time (the worker's
-//! wake-up and the loop's). Between round trips both threads sleep for `gap`, so every wake-up
-//! is from sleep, as at moderate load.
+//! thread, which may then wait for a core. [`measure`] makes those two hand-offs with the same
+//! channels: a "loop" sends a message to an idle worker, which computes for `work` (its batch)
+//! and answers; a batch's hand-off time is the time from the send to the worker holding the
+//! message plus the time from the worker's answer to the loop holding it (the worker's wake-up
+//! and the loop's). Between batches the loop sleeps for `gap`, so every wake-up is from sleep,
+//! as at moderate load.
 //!
 //! Meanwhile `load.threads` threads keep the cores busy on a duty cycle (compute for `load.run`,
 //! sleep for `load.sleep`), as instance threads of a serving process do; each round trip is
@@ -41,9 +42,14 @@ pub struct HandoffTimes {
     pub no_core_free_share: f64,
 }
 
-/// Times `iters` round trips (after 10 untimed), each after `gap` of sleep, under `load`;
-/// `None` when `iters` is 0 or a thread cannot start.
-pub fn measure(iters: u32, gap: Duration, load: Option<Load>) -> Option<HandoffTimes> {
+/// Times `iters` batches' hand-offs (after 10 untimed), each batch `work` long and sent after
+/// `gap` of sleep, under `load`; `None` when `iters` is 0 or a thread cannot start.
+pub fn measure(
+    iters: u32,
+    gap: Duration,
+    work: Duration,
+    load: Option<Load>,
+) -> Option<HandoffTimes> {
     if iters == 0 {
         return None;
     }
@@ -84,7 +90,7 @@ pub fn measure(iters: u32, gap: Duration, load: Option<Load>) -> Option<HandoffT
     while started.load(Ordering::SeqCst) < load_threads {
         std::thread::yield_now();
     }
-    let timed = round_trips(iters, gap, &computing, load_threads);
+    let timed = round_trips(iters, gap, work, &computing, load_threads);
     stop.store(true, Ordering::Relaxed);
     for h in loaders {
         let _ = h.join();
@@ -99,20 +105,27 @@ pub fn measure(iters: u32, gap: Duration, load: Option<Load>) -> Option<HandoffT
     })
 }
 
-/// The round trips, split by whether all `load_threads` (> 0) were computing at the send.
+/// The batches' hand-offs, split by whether all `load_threads` (> 0) were computing at the send.
 fn round_trips(
     iters: u32,
     gap: Duration,
+    work: Duration,
     computing: &AtomicUsize,
     load_threads: usize,
 ) -> Option<(Vec<Duration>, Vec<Duration>)> {
     let (to_worker, inbox) = mpsc::channel::<Instant>();
-    let (to_loop, answers) = mpsc::channel::<Instant>();
+    // The worker's pick-up time, and when it answered.
+    let (to_loop, answers) = mpsc::channel::<(Duration, Instant)>();
     let worker = std::thread::Builder::new()
         .name("hil-handoff-worker".into())
         .spawn(move || {
             while let Ok(sent) = inbox.recv() {
-                if to_loop.send(sent).is_err() {
+                let picked_up = sent.elapsed();
+                let start = Instant::now();
+                while start.elapsed() < work {
+                    std::hint::spin_loop();
+                }
+                if to_loop.send((picked_up, Instant::now())).is_err() {
                     return;
                 }
             }
@@ -123,8 +136,8 @@ fn round_trips(
         std::thread::sleep(gap);
         let no_core_free = load_threads > 0 && computing.load(Ordering::SeqCst) >= load_threads;
         to_worker.send(Instant::now()).ok()?;
-        let sent = answers.recv().ok()?;
-        let t = sent.elapsed();
+        let (picked_up, answered) = answers.recv().ok()?;
+        let t = picked_up + answered.elapsed();
         if i >= 10 {
             if no_core_free {
                 busy.push(t);
@@ -144,12 +157,18 @@ mod tests {
 
     #[test]
     fn no_round_trips_measure_nothing() {
-        assert_eq!(measure(0, Duration::ZERO, None), None);
+        assert_eq!(measure(0, Duration::ZERO, Duration::ZERO, None), None);
     }
 
     #[test]
     fn without_load_every_round_trip_has_a_core_free() {
-        let t = measure(20, Duration::from_micros(100), None).expect("threads start");
+        let t = measure(
+            20,
+            Duration::from_micros(100),
+            Duration::from_micros(50),
+            None,
+        )
+        .expect("threads start");
         assert!(t.core_free.is_some_and(|d| d > Duration::ZERO));
         assert_eq!(t.no_core_free, None);
         assert_eq!(t.no_core_free_share, 0.0);
@@ -163,7 +182,8 @@ mod tests {
             run: Duration::from_secs(3600),
             sleep: Duration::ZERO,
         };
-        let t = measure(5, Duration::from_micros(200), Some(load)).expect("threads start");
+        let t = measure(5, Duration::from_micros(200), Duration::ZERO, Some(load))
+            .expect("threads start");
         assert_eq!(t.core_free, None);
         assert!(t.no_core_free.is_some_and(|d| d > Duration::ZERO));
         assert_eq!(t.no_core_free_share, 1.0);

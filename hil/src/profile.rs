@@ -48,6 +48,10 @@ pub struct ProfileOptions {
     /// Also time each partition with this idle time before every run (zero: not), as its
     /// `after_idle` times.
     pub after_idle: std::time::Duration,
+    /// Also time each partition back to back while this many other sessions of it (each with
+    /// `session`'s threads, on its own thread) run back to back beside it, as its `corun`
+    /// times (0: not).
+    pub corun: u32,
     /// Also time every operator as a one-node model.
     pub operators: bool,
     /// Seed of the random weights.
@@ -141,13 +145,13 @@ pub fn profile_model(
     let mut partitions = Vec::with_capacity(parts.len());
     for (ops, sub) in &parts {
         let label = format!("partition {}..{}", ops.start, ops.end);
-        let (batch, after_idle) =
-            time_model(rt, sub, &format!("{name} {label}"), opts, &label, progress)?;
+        let times = time_model(rt, sub, &format!("{name} {label}"), opts, &label, progress)?;
         partitions.push(MeasuredPartition {
             start: ops.start,
             end: ops.end,
-            batch,
-            after_idle,
+            batch: times.back_to_back,
+            after_idle: times.after_idle,
+            corun: times.corun,
         });
     }
 
@@ -173,6 +177,7 @@ pub fn profile_model(
         // Operators are timed back to back only.
         let one = ProfileOptions {
             after_idle: std::time::Duration::ZERO,
+            corun: 0,
             ..opts.clone()
         };
         for (i, single) in singles.into_iter().enumerate() {
@@ -186,7 +191,7 @@ pub fn profile_model(
                 &label,
                 progress,
             )?
-            .0;
+            .back_to_back;
         }
     }
     Ok(MeasuredModel {
@@ -249,8 +254,16 @@ fn only_what_the_node_uses(mut model: ModelProto) -> ModelProto {
     model
 }
 
+/// A model's times at every batch size, by how its runs were made.
+struct ModelTimes {
+    back_to_back: Vec<LatencyStats>,
+    after_idle: Vec<LatencyStats>,
+    corun: Vec<LatencyStats>,
+}
+
 /// Loads `model` once and times it at every batch size: back to back (or after `opts.gap`),
-/// then, if `opts.after_idle` is set, each run after that idle time.
+/// then, if `opts.after_idle` is set, each run after that idle time, then, if `opts.corun` is
+/// set, back to back beside that many other sessions of it.
 fn time_model(
     rt: &Runtime,
     model: &ModelProto,
@@ -258,50 +271,129 @@ fn time_model(
     opts: &ProfileOptions,
     label: &str,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Vec<LatencyStats>, Vec<LatencyStats>), ProfileError> {
+) -> Result<ModelTimes, ProfileError> {
     let mut session = OnnxSession::from_model(rt, model, name, &opts.session)?;
-    let mut after_idle = Vec::new();
-    let graph = model.graph.as_ref();
-    let mut out = Vec::with_capacity(opts.batches.len());
+    let mut times = ModelTimes {
+        back_to_back: Vec::with_capacity(opts.batches.len()),
+        after_idle: Vec::new(),
+        corun: Vec::new(),
+    };
+    let stats_of = |b: u32, samples: &[u64]| {
+        LatencyStats::from_samples(b, samples).expect("iters ≥ 1 was checked")
+    };
     for &b in &opts.batches {
-        let mut tensors = Vec::new();
-        for input in graph.map_or(&[][..], |g| &g.input[..]) {
-            let shape = onnx::declared_shape(input).ok_or_else(|| {
-                ProfileError::Options(format!("{name}: input `{}` has no shape", input.name))
-            })?;
-            let dims: Vec<usize> = shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(n) => *n as usize,
-                    Dim::Symbol(_) => b as usize,
-                })
-                .collect();
-            let kind = graph.map_or(onnx::InputKind::Float, |g| onnx::input_kind(g, input));
-            tensors.push((input.name.clone(), synthetic_input(&dims, kind)));
-        }
+        let tensors = inputs_at(model, name, b)?;
         let feed: Vec<(&str, &HostTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let samples = session.time_runs(&feed, opts.warmup, opts.iters, opts.gap)?;
-        let Some(stats) = LatencyStats::from_samples(b, &samples) else {
-            unreachable!("iters ≥ 1 was checked");
-        };
+        let stats = stats_of(b, &samples);
         progress(Progress::Timed {
             what: label,
             stats: &stats,
         });
-        out.push(stats);
+        times.back_to_back.push(stats);
         if !opts.after_idle.is_zero() {
             let samples = session.time_runs(&feed, 0, opts.iters, opts.after_idle)?;
-            let Some(stats) = LatencyStats::from_samples(b, &samples) else {
-                unreachable!("iters ≥ 1 was checked");
-            };
+            let stats = stats_of(b, &samples);
             progress(Progress::Timed {
                 what: &format!("{label} after idle"),
                 stats: &stats,
             });
-            after_idle.push(stats);
+            times.after_idle.push(stats);
+        }
+        if opts.corun > 0 {
+            let samples = beside_other_sessions(rt, model, name, opts, b, || {
+                session.time_runs(&feed, 1, opts.iters, std::time::Duration::ZERO)
+            })?;
+            let stats = stats_of(b, &samples);
+            progress(Progress::Timed {
+                what: &format!("{label} beside {} other session(s)", opts.corun),
+                stats: &stats,
+            });
+            times.corun.push(stats);
         }
     }
-    Ok((out, after_idle))
+    Ok(times)
+}
+
+/// The synthetic inputs of `model` at batch size `batch`.
+fn inputs_at(
+    model: &ModelProto,
+    name: &str,
+    batch: u32,
+) -> Result<Vec<(String, HostTensor)>, ProfileError> {
+    let graph = model.graph.as_ref();
+    let mut tensors = Vec::new();
+    for input in graph.map_or(&[][..], |g| &g.input[..]) {
+        let shape = onnx::declared_shape(input).ok_or_else(|| {
+            ProfileError::Options(format!("{name}: input `{}` has no shape", input.name))
+        })?;
+        let dims: Vec<usize> = shape
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => *n as usize,
+                Dim::Symbol(_) => batch as usize,
+            })
+            .collect();
+        let kind = graph.map_or(onnx::InputKind::Float, |g| onnx::input_kind(g, input));
+        tensors.push((input.name.clone(), synthetic_input(&dims, kind)));
+    }
+    Ok(tensors)
+}
+
+/// Runs `timed` while `opts.corun` other sessions of `model` run it back to back at `batch`,
+/// each on its own thread, all started (and warmed up) before `timed` begins.
+fn beside_other_sessions(
+    rt: &Runtime,
+    model: &ModelProto,
+    name: &str,
+    opts: &ProfileOptions,
+    batch: u32,
+    timed: impl FnOnce() -> Result<Vec<u64>, RuntimeError>,
+) -> Result<Vec<u64>, ProfileError> {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let stop = AtomicBool::new(false);
+    let running = AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (0..opts.corun)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), ProfileError> {
+                    let result = (|| {
+                        let mut other = OnnxSession::from_model(rt, model, name, &opts.session)?;
+                        let tensors = inputs_at(model, name, batch)?;
+                        let feed: Vec<(&str, &HostTensor)> =
+                            tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+                        other.time_runs(&feed, 1, 0, std::time::Duration::ZERO)?;
+                        running.fetch_add(1, Ordering::SeqCst);
+                        while !stop.load(Ordering::SeqCst) {
+                            other.time_runs(&feed, 0, 1, std::time::Duration::ZERO)?;
+                        }
+                        Ok(())
+                    })();
+                    if result.is_err() {
+                        // The timed session must not wait for a session that failed.
+                        running.fetch_add(1, Ordering::SeqCst);
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    result
+                })
+            })
+            .collect();
+        while running.load(Ordering::SeqCst) < opts.corun {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let samples = if stop.load(Ordering::SeqCst) {
+            Ok(Vec::new())
+        } else {
+            timed()
+        };
+        stop.store(true, Ordering::SeqCst);
+        for other in others {
+            other.join().map_err(|_| {
+                ProfileError::Options(format!("{name}: a co-running session panicked"))
+            })??;
+        }
+        Ok(samples?)
+    })
 }
 
 /// A deterministic input: floats in [-1, 1), or valid token ids.
@@ -377,6 +469,7 @@ mod tests {
             iters: 1,
             gap: std::time::Duration::ZERO,
             after_idle: std::time::Duration::ZERO,
+            corun: 0,
             operators: false,
             seed: 0,
             zoo: ZooOptions::default(),

@@ -211,6 +211,11 @@ impl Engines {
         }
     }
 
+    /// Capacity units running work holds on `accel`: cores on the CPU, activities elsewhere.
+    pub fn held(&self, accel: usize) -> f64 {
+        self.busy_units[accel]
+    }
+
     /// Whether running work holds all of `accel`'s capacity (every core of the CPU).
     pub fn is_full(&self, accel: usize) -> bool {
         self.busy_units[accel] >= self.compute_capacity[accel] - 1e-9

@@ -53,6 +53,7 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
             after_idle_ns: 0,
             handoff_ns: 0,
             handoff_busy_ns: 0,
+            corun_cores: 0,
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
             ort_version: "1.32.0".into(),
@@ -73,12 +74,14 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
                     end: 24,
                     batch: vec![stats(1, 100_000), stats(4, 220_000)],
                     after_idle: vec![],
+                    corun: vec![],
                 },
                 MeasuredPartition {
                     start: 0,
                     end: 5,
                     batch: vec![stats(1, 40_000)],
                     after_idle: vec![],
+                    corun: vec![],
                 },
             ],
         }],
@@ -239,6 +242,53 @@ fn a_batch_starts_after_the_measured_handoff_longer_when_no_core_is_free() {
     let same = mean_exec_ms(50_000, 0, &crowded);
     let longer = mean_exec_ms(50_000, 500_000, &crowded);
     assert!(longer > same + 0.01, "{longer} ms against {same} ms");
+}
+
+#[test]
+fn a_cpu_batch_beside_busy_cores_takes_the_corun_time() {
+    let dir = temp_dir("corun");
+    // The whole model at batch 1: 100 µs alone, 200 µs while other sessions hold 4 cores.
+    let mut profile = alexnet_profile("cpu");
+    let mean_exec_ms = |profile: &MeasuredProfile, text: &str| {
+        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+        let r = load(&dir, text).unwrap();
+        let report = Simulation::new(&r, None).unwrap().run();
+        assert_eq!(report.summary.completed, 20);
+        report.summary.stages[0].mean_exec_ms.unwrap()
+    };
+    let alone = scenario("\"m.toml\"", 4);
+    // Two 4-core instances and a request every 40 µs: batches overlap.
+    let crowded = alone
+        .replace("rate_per_s = 10.0", "rate_per_s = 25000.0")
+        .replace("instances = { cpu = 1 }", "instances = { cpu = 2 }");
+    let unmeasured = mean_exec_ms(&profile, &crowded);
+    profile.machine.corun_cores = 4;
+    profile.models[0].partitions[0].corun = vec![stats(1, 200_000)];
+    assert_eq!(
+        MeasuredProfile::load(&{
+            std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+            dir.join("m.toml")
+        })
+        .unwrap(),
+        profile
+    );
+    // A request every 100 ms: every batch runs alone, at the measured 100 µs.
+    assert!((mean_exec_ms(&profile, &alone) - 0.1).abs() < 1e-6);
+    // Overlapping: a batch that starts while the other instance holds its 4 cores takes 200 µs
+    // (the two instances' 8 cores fit the CPU, so nothing else slows them).
+    let beside = mean_exec_ms(&profile, &crowded);
+    assert!(
+        (unmeasured - 0.1).abs() < 1e-6 && beside > 0.12 && beside <= 0.2,
+        "{beside} ms beside other batches, {unmeasured} ms without co-run times"
+    );
+    // Co-run times need the cores the other sessions held.
+    profile.machine.corun_cores = 0;
+    std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+    let err = load(&dir, &alone).unwrap_err();
+    assert!(
+        err.contains("m.toml") && err.contains("partition[0].corun") && err.contains("corun_cores"),
+        "{err}"
+    );
 }
 
 #[test]

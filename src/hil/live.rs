@@ -212,6 +212,15 @@ fn stats_text(s: &LiveStats) -> String {
             mean_us(p.report_ns, p.batches)
         );
     }
+    let (busy_n, busy_ns) = (s.handoffs_no_core_free, s.handoff_no_core_free_ns);
+    out += &format!(
+        "hand-off of a batch (sent after its start + taken after sent): {:.1} µs mean over {} \
+         sent with a core free, {:.1} µs over {} sent with every core running a batch\n",
+        mean_us(s.loop_lag_ns + s.pickup_ns - busy_ns, s.batches - busy_n),
+        s.batches - busy_n,
+        mean_us(busy_ns, busy_n),
+        busy_n
+    );
     out += &format!(
         "wall-clock loop: {} timed waits, woke {:.1} µs late on average, {:.1} µs at most\n",
         s.timed_waits,
@@ -490,8 +499,10 @@ fn live_times_profile(
                 .iter()
                 .filter_map(|(&b, times)| LatencyStats::from_samples(b, times))
                 .collect(),
-            // A live run's times mix runs after idle time and back-to-back ones.
+            // A live run's times mix runs after idle time and back-to-back ones, alone and
+            // beside others.
             after_idle: Vec::new(),
+            corun: Vec::new(),
         };
         if measured.batch.is_empty() {
             continue; // no batch of this partition ran
@@ -527,22 +538,32 @@ fn live_times_profile(
             iters: stats.iter().map(|s| s.batches as u32).sum(),
             gap_ns: 0,
             after_idle_ns: 0,
-            handoff_ns: live_handoff_ns(stats),
-            // The live runs do not class their hand-offs by whether a core was free.
-            handoff_busy_ns: 0,
+            handoff_ns: live_handoff_ns(stats, false),
+            handoff_busy_ns: live_handoff_ns(stats, true),
+            corun_cores: 0,
         },
         models,
     };
     Some((profile, on_core))
 }
 
-/// The live runs' mean hand-off time per batch, nanoseconds: how late the loop sent a batch
-/// after its start in the serving model (its own wake-up, for an arrival or for the previous
-/// partition's result, and its wait for a core) plus how long the worker took to pick it up.
-fn live_handoff_ns(stats: &[LiveStats]) -> u64 {
+/// The live runs' mean hand-off time per batch sent while a core was free or, with
+/// `no_core_free`, while runs held every core, nanoseconds (0: no such batch): how late the loop
+/// sent a batch after its start in the serving model (its own wake-up, for an arrival or for the
+/// previous partition's result, and its wait for a core) plus how long the worker took to pick
+/// it up.
+fn live_handoff_ns(stats: &[LiveStats], no_core_free: bool) -> u64 {
+    let all: u64 = stats.iter().map(|s| s.loop_lag_ns + s.pickup_ns).sum();
+    let busy: u64 = stats.iter().map(|s| s.handoff_no_core_free_ns).sum();
     let batches: u64 = stats.iter().map(|s| s.batches).sum();
-    let ns: u64 = stats.iter().map(|s| s.loop_lag_ns + s.pickup_ns).sum();
-    ns.checked_div(batches).unwrap_or(0)
+    let busy_batches: u64 = stats.iter().map(|s| s.handoffs_no_core_free).sum();
+    if no_core_free {
+        busy.checked_div(busy_batches).unwrap_or(0)
+    } else {
+        (all - busy)
+            .checked_div(batches - busy_batches)
+            .unwrap_or(0)
+    }
 }
 
 /// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on

@@ -64,6 +64,13 @@ pub struct ProfileArgs {
     /// time).
     #[arg(long, default_value = "0s")]
     after_idle: TimeSpan,
+    /// Also time each partition back to back while N other sessions of it run back to back
+    /// beside it (default 0: not), stored as its `corun` times: the simulation then makes a CPU
+    /// batch that starts while other batches hold cores slower, by as much as these runs were
+    /// (reached linearly as the busy cores approach N × threads). Sessions on the other cores
+    /// share the caches and the memory bandwidth.
+    #[arg(long, default_value_t = 0)]
+    corun: u32,
     /// ONNX Runtime intra-op threads on the CPU (default: every logical CPU).
     #[arg(long)]
     threads: Option<u32>,
@@ -245,7 +252,7 @@ fn recorded_args(recorded: &str) -> Result<(ProfileArgs, String)> {
 
 /// Measures the profile `args` ask for and writes it (atomically) to its output file; returns
 /// it with that file's path. `command` is recorded in it as the command that made it.
-/// Round trips timed for a profile's hand-off times (`machine.handoff_ns`, `handoff_busy_ns`).
+/// Batches whose hand-offs are timed for a profile's hand-off times (`machine.handoff_ns`, `handoff_busy_ns`).
 const HANDOFF_ROUND_TRIPS: u32 = 400;
 /// Sleep before each: `[assumed]` a few milliseconds between an instance's batches, as at the
 /// HIL scenarios' moderate loads.
@@ -300,6 +307,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         iters: args.iters,
         gap: std::time::Duration::from_nanos(args.gap.0.as_ns()),
         after_idle: std::time::Duration::from_nanos(args.after_idle.0.as_ns()),
+        corun: args.corun,
         operators: !args.no_operators,
         seed: args.seed,
         zoo: args.zoo_options(),
@@ -360,8 +368,8 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         models.push(m);
     }
 
-    // The hand-off of a batch to an instance's thread, with the cores busy half the time in
-    // bursts as long as a partition's run (`[assumed]`: moderate load).
+    // The hand-offs of a batch as long as a partition's run, to an instance's thread and back,
+    // with the cores busy half the time in bursts as long (`[assumed]`: moderate load).
     let run = load_run_time(&models);
     let load = Load {
         threads: cpu_cores as usize,
@@ -369,7 +377,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         sleep: run,
     };
     let handoff =
-        infscaler_hil::handoff_time::measure(HANDOFF_ROUND_TRIPS, HANDOFF_GAP, Some(load))
+        infscaler_hil::handoff_time::measure(HANDOFF_ROUND_TRIPS, HANDOFF_GAP, run, Some(load))
             .unwrap_or_default();
     let us = |d: Option<std::time::Duration>| {
         d.map_or("-".into(), |d| {
@@ -378,14 +386,14 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
     };
     eprintln!(
         "[{:>6.1}s] hand-off loop → worker → loop: mean {} with a core free, {} with none \
-         ({:.0} % of {HANDOFF_ROUND_TRIPS} round trips; {} threads computing {:.2} ms, then \
-         sleeping as long)",
+         ({:.0} % of {HANDOFF_ROUND_TRIPS} batches of {:.2} ms; {} threads computing as long, \
+         then sleeping as long)",
         started.elapsed().as_secs_f64(),
         us(handoff.core_free),
         us(handoff.no_core_free),
         handoff.no_core_free_share * 100.0,
-        load.threads,
-        run.as_secs_f64() * 1e3
+        run.as_secs_f64() * 1e3,
+        load.threads
     );
     let ns = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as u64);
     let file = MeasuredProfile {
@@ -404,6 +412,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             after_idle_ns: args.after_idle.0.as_ns(),
             handoff_ns: ns(handoff.core_free),
             handoff_busy_ns: ns(handoff.no_core_free),
+            corun_cores: args.corun * threads,
         },
         models,
     };
@@ -519,6 +528,7 @@ mod tests {
             iters: 1,
             gap: TimeSpan(infscaler_sim::time::SimDuration::ZERO),
             after_idle: TimeSpan(infscaler_sim::time::SimDuration::ZERO),
+            corun: 0,
             threads: None,
             no_operators: true,
             seq_len: 128,

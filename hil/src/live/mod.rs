@@ -12,6 +12,7 @@ pub mod data;
 pub mod worker;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,6 +66,10 @@ pub struct LiveStats {
     /// Sum over batches of the time from sending a batch to its worker taking it, nanoseconds
     /// ([`PartitionRuns::pickup_ns`]).
     pub pickup_ns: u64,
+    /// Batches sent while runs held every CPU core of the machine (no core free).
+    pub handoffs_no_core_free: u64,
+    /// Their hand-off time (`loop_lag_ns` + `pickup_ns`), summed, nanoseconds.
+    pub handoff_no_core_free_ns: u64,
     /// Hand-offs a copying transport copied.
     pub transport_copies: u64,
     /// Bytes those copies moved.
@@ -137,6 +142,10 @@ struct PartitionModel {
 struct Submitted {
     requests: Vec<u32>,
     partition: usize,
+    /// How late the loop sent it after its start in the serving model, nanoseconds.
+    loop_lag_ns: u64,
+    /// Whether runs held every CPU core when it was sent.
+    no_core_free: bool,
 }
 
 /// The live executor on ONNX Runtime (see the module documentation).
@@ -156,6 +165,10 @@ pub struct OrtExecutor {
     fresh_inputs: HashMap<(usize, usize), Arc<DynValue>>,
     t0: Option<Instant>,
     stats: Arc<Mutex<LiveStats>>,
+    /// CPU threads the workers' runs use now.
+    computing: Arc<AtomicU32>,
+    /// The machine's logical CPUs.
+    machine_cores: u32,
 }
 
 impl OrtExecutor {
@@ -177,6 +190,8 @@ impl OrtExecutor {
             fresh_inputs: HashMap::new(),
             t0: None,
             stats: Arc::default(),
+            computing: Arc::default(),
+            machine_cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         }
     }
 
@@ -247,6 +262,7 @@ impl OrtExecutor {
                     p.cpu_ns += cpu_ns;
                     p.pickup_ns += pickup_ns;
                     p.report_ns += report_ns;
+                    p.loop_lag_ns += sub.loop_lag_ns;
                     p.runs_by_batch
                         .entry(sub.requests.len() as u32)
                         .or_default()
@@ -256,6 +272,11 @@ impl OrtExecutor {
                         });
                     s.gather_ns += gather_ns;
                     s.pickup_ns += pickup_ns;
+                    s.loop_lag_ns += sub.loop_lag_ns;
+                    if sub.no_core_free {
+                        s.handoffs_no_core_free += 1;
+                        s.handoff_no_core_free_ns += sub.loop_lag_ns + pickup_ns;
+                    }
                     match gathered {
                         Some(Gathered::ZeroCopy) => s.inputs_zero_copy += 1,
                         Some(Gathered::Copied { bytes }) => {
@@ -414,6 +435,7 @@ impl LiveExecutor for OrtExecutor {
             part.onnx.clone(),
             config,
             self.reports_tx.clone(),
+            self.computing.clone(),
         )
         .map_err(|e| LiveError(format!("cannot start a worker thread: {e}")))?;
         self.not_ready += 1;
@@ -482,21 +504,15 @@ impl LiveExecutor for OrtExecutor {
                 sent: Instant::now(),
             })
             .map_err(|_| LiveError(format!("instance {}'s worker has stopped", batch.instance)))?;
-        let lag = self.now().saturating_since(batch.dispatched).as_ns();
-        {
-            let mut s = self.stats_mut();
-            s.loop_lag_ns += lag;
-            if s.partitions.len() <= batch.partition {
-                s.partitions
-                    .resize(batch.partition + 1, PartitionRuns::default());
-            }
-            s.partitions[batch.partition].loop_lag_ns += lag;
-        }
+        let loop_lag_ns = self.now().saturating_since(batch.dispatched).as_ns();
+        let no_core_free = self.computing.load(Ordering::SeqCst) >= self.machine_cores;
         self.batches.insert(
             batch.batch,
             Submitted {
                 requests: batch.requests.to_vec(),
                 partition: batch.partition,
+                loop_lag_ns,
+                no_core_free,
             },
         );
         Ok(())

@@ -2,6 +2,7 @@
 //! sent to it, one at a time, reporting each when it finishes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -85,7 +86,8 @@ pub struct Worker {
 }
 
 /// Starts the worker of `instance`: it loads `model` (ONNX bytes) with `config`, then runs jobs
-/// until its job channel closes.
+/// until its job channel closes. While a run lasts, `computing` counts the CPU threads it uses
+/// (its intra-op threads; one otherwise).
 pub fn spawn(
     rt: &'static Runtime,
     instance: u32,
@@ -93,7 +95,9 @@ pub fn spawn(
     model: Arc<Vec<u8>>,
     config: SessionConfig,
     reports: Sender<Report>,
+    computing: Arc<AtomicU32>,
 ) -> std::io::Result<Worker> {
+    let threads = config.intra_threads.unwrap_or(1).max(1) as u32;
     let (jobs, inbox): (Sender<Job>, Receiver<Job>) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("hil-instance-{instance}"))
@@ -125,10 +129,12 @@ pub fn spawn(
                     }
                 };
                 let cpu_start = cpu_time::thread_cpu_ns();
+                computing.fetch_add(threads, Ordering::SeqCst);
                 let start = Instant::now();
                 let outputs = inputs
                     .and_then(|inputs| session.run_values(&inputs).map_err(|e| e.to_string()));
                 let finished = Instant::now();
+                computing.fetch_sub(threads, Ordering::SeqCst);
                 let cpu_ns = match (cpu_start, cpu_time::thread_cpu_ns()) {
                     (Some(a), Some(b)) => b.saturating_sub(a),
                     _ => 0,

@@ -68,12 +68,67 @@ pub struct SimulatedExecutor {
     batches: Vec<RunningBatch>,
     slots: Vec<Slots>,
     /// Measured times of runs that start after idle time, where the profiles have them.
-    after_idle: Option<Arc<MeasuredTimes>>,
-    /// Per partition: (accelerator, cores, batch size, after-idle time / back-to-back time).
-    after_idle_ratio: Vec<Vec<(u32, u32, u32, f64)>>,
+    after_idle: Option<ConditionTimes>,
+    /// Measured times of runs beside other sessions on the CPU, where the profiles have them.
+    corun: Option<ConditionTimes>,
     /// Per instance id: since when it has been idle (`None`: running a batch). An instance
     /// is idle from the start of the run until its first batch. Kept only with `after_idle`.
     idle_since: Vec<Option<SimTime>>,
+}
+
+/// A partition's measured times under a condition (after idle time, beside other sessions), as
+/// ratios to its back-to-back times.
+#[derive(Debug)]
+struct ConditionTimes {
+    times: MeasuredTimes,
+    /// Per partition: (accelerator, cores, batch size, time under the condition / back-to-back
+    /// time), as asked.
+    ratios: Vec<Vec<(u32, u32, u32, f64)>>,
+}
+
+impl ConditionTimes {
+    fn new(times: MeasuredTimes, partitions: usize) -> Self {
+        ConditionTimes {
+            times,
+            ratios: vec![Vec::new(); partitions],
+        }
+    }
+
+    /// The condition's time of a batch of `batch` requests of partition `p` over its
+    /// back-to-back time (`hot`), 1 where either does not measure the partition whole.
+    fn ratio(
+        &mut self,
+        hot: &MeasuredTimes,
+        device: &DeviceProfile,
+        partitions: &[(Arc<[Operator]>, Arc<RuntimeProfile>)],
+        (p, accel, cores, batch): (usize, u32, u32, u32),
+    ) -> f64 {
+        if let Some(&(.., r)) = self.ratios[p]
+            .iter()
+            .find(|&&(a, c, b, _)| (a, c, b) == (accel, cores, batch))
+        {
+            return r;
+        }
+        let (operators, runtime) = &partitions[p];
+        let covered = self.times.measures_partition(operators, accel as usize)
+            && hot.measures_partition(operators, accel as usize);
+        let r = if covered {
+            let solo = |times: &MeasuredTimes| {
+                let target = Target::new(device, runtime).with_measured(Some(times));
+                cost::plan(operators, batch, accel as usize, cores, target).solo_ns()
+            };
+            let (hot, under) = (solo(hot), solo(&self.times));
+            if hot > 0 {
+                under as f64 / hot as f64
+            } else {
+                1.0
+            }
+        } else {
+            1.0
+        };
+        self.ratios[p].push((accel, cores, batch, r));
+        r
+    }
 }
 
 /// `RunningBatch::plan` of a batch whose plan is its own (`SimulatedExecutor::sized_plans`).
@@ -148,17 +203,19 @@ impl SimulatedExecutor {
                 ..Default::default()
             })
             .collect();
-        let after_idle = measured
-            .as_deref()
-            .and_then(MeasuredTimes::after_idle)
-            .map(Arc::new);
+        let condition = |pick: fn(&MeasuredTimes) -> Option<MeasuredTimes>| {
+            measured
+                .as_deref()
+                .and_then(pick)
+                .map(|times| ConditionTimes::new(times, partitions.len()))
+        };
         SimulatedExecutor {
             plan_index: vec![Vec::new(); partitions.len()],
             tokens: None,
             sized_plans: Vec::new(),
-            after_idle_ratio: vec![Vec::new(); partitions.len()],
             idle_since: Vec::new(),
-            after_idle,
+            after_idle: condition(MeasuredTimes::after_idle),
+            corun: condition(MeasuredTimes::corun),
             device,
             measured,
             partitions,
@@ -270,42 +327,42 @@ impl SimulatedExecutor {
         batch: u32,
         idle: SimDuration,
     ) -> f64 {
-        let (Some(after), Some(measured)) = (&self.after_idle, &self.measured) else {
+        let (Some(after), Some(measured)) = (&mut self.after_idle, &self.measured) else {
             return 1.0;
         };
         let gap = measured.after_idle_ns(accel as usize);
         if gap == 0 {
             return 1.0;
         }
-        let p = partition as usize;
-        let ratio = match self.after_idle_ratio[p]
-            .iter()
-            .find(|&&(a, c, b, _)| (a, c, b) == (accel, cores, batch))
-        {
-            Some(&(.., r)) => r,
-            None => {
-                let (operators, runtime) = &self.partitions[p];
-                let covered = after.measures_partition(operators, accel as usize)
-                    && measured.measures_partition(operators, accel as usize);
-                let r = if covered {
-                    let solo = |times: &MeasuredTimes| {
-                        let target = Target::new(&self.device, runtime).with_measured(Some(times));
-                        cost::plan(operators, batch, accel as usize, cores, target).solo_ns()
-                    };
-                    let (hot, cold) = (solo(measured), solo(after));
-                    if hot > 0 {
-                        cold as f64 / hot as f64
-                    } else {
-                        1.0
-                    }
-                } else {
-                    1.0
-                };
-                self.after_idle_ratio[p].push((accel, cores, batch, r));
-                r
-            }
-        };
+        let key = (partition as usize, accel, cores, batch);
+        let ratio = after.ratio(measured, &self.device, &self.partitions, key);
         let reached = (idle.as_ns() as f64 / gap as f64).min(1.0);
+        1.0 + (ratio - 1.0) * reached
+    }
+
+    /// How much longer a batch of `batch` requests of `partition` on the CPU takes while
+    /// other work holds `busy` of its cores than alone: the profiles' co-run time (other
+    /// sessions kept `corun_cores` cores busy) over their back-to-back time, reached linearly
+    /// as the other busy cores approach `corun_cores` (`[assumed]` shape), fixed for the
+    /// batch at its start; 1 where not measured.
+    fn corun_factor(
+        &mut self,
+        partition: u32,
+        accel: u32,
+        cores: u32,
+        batch: u32,
+        busy: f64,
+    ) -> f64 {
+        let (Some(corun), Some(measured)) = (&mut self.corun, &self.measured) else {
+            return 1.0;
+        };
+        let others = measured.corun_cores(accel as usize);
+        if others == 0 || busy <= 0.0 {
+            return 1.0;
+        }
+        let key = (partition as usize, accel, cores, batch);
+        let ratio = corun.ratio(measured, &self.device, &self.partitions, key);
+        let reached = (busy / f64::from(others)).min(1.0);
         1.0 + (ratio - 1.0) * reached
     }
 
@@ -452,7 +509,12 @@ impl Executor for SimulatedExecutor {
         self.partitions
             .push((partition.operators.clone(), partition.runtime.clone()));
         self.plan_index.push(Vec::new());
-        self.after_idle_ratio.push(Vec::new());
+        for condition in [&mut self.after_idle, &mut self.corun]
+            .into_iter()
+            .flatten()
+        {
+            condition.ratios.push(Vec::new());
+        }
         if let Some(sized) = &mut self.tokens {
             sized.ranges.push((partition.stage, partition.ops.clone()));
         }
@@ -506,6 +568,11 @@ impl Executor for SimulatedExecutor {
                     ctx.now().saturating_since(since),
                 );
             }
+        }
+        if self.corun.is_some() && batch.accelerator as usize == ctx.engines.cpu() {
+            let busy = ctx.engines.held(batch.accelerator as usize);
+            factor *=
+                self.corun_factor(batch.partition, batch.accelerator, batch.cpu_cores, n, busy);
         }
         if self.batches.len() <= id {
             self.batches.resize(id + 1, RunningBatch::default());

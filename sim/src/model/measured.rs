@@ -97,9 +97,18 @@ pub struct MachineInfo {
     /// running batches hold every core.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub handoff_busy_ns: u64,
+    /// Cores that other sessions of the same partition kept busy, back to back, during each
+    /// run of the partitions' `corun` measurements (0: none taken). Sessions on the other cores
+    /// share the caches and the memory the timed run uses.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub corun_cores: u32,
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
@@ -170,6 +179,10 @@ pub struct MeasuredPartition {
     /// (empty: not measured).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_idle: Vec<LatencyStats>,
+    /// Times by batch size of runs, back to back, while other sessions of the partition kept
+    /// `machine.corun_cores` cores busy (empty: not measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corun: Vec<LatencyStats>,
 }
 
 /// The latency distribution of `n` timed runs at one batch size, nanoseconds.
@@ -331,6 +344,18 @@ impl MeasuredProfile {
                     check_batches(&part.after_idle, &format!("{field}.after_idle"))
                         .map_err(|(f, msg)| err(f, msg))?;
                 }
+                if !part.corun.is_empty() {
+                    if self.machine.corun_cores == 0 {
+                        return Err(err(
+                            format!("{field}.corun"),
+                            "measurements beside other sessions need machine.corun_cores, the \
+                             cores those sessions kept busy (> 0)"
+                                .into(),
+                        ));
+                    }
+                    check_batches(&part.corun, &format!("{field}.corun"))
+                        .map_err(|(f, msg)| err(f, msg))?;
+                }
             }
         }
         Ok(())
@@ -451,6 +476,10 @@ pub struct AcceleratorTimes {
     pub handoff_ns: [u64; 2],
     /// Per partition measured after idle time, its operators' identities and its times.
     partitions_after_idle: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
+    /// Cores other sessions kept busy during the co-run measurements (0: none).
+    pub corun_cores: u32,
+    /// Per partition measured beside other sessions, its operators' identities and its times.
+    partitions_corun: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
 }
 
 /// Measured times for a device's accelerators, attached to a [`DeviceProfile`].
@@ -542,6 +571,8 @@ impl MeasuredTimes {
                 },
             ],
             partitions_after_idle: Vec::new(),
+            corun_cores: profile.machine.corun_cores,
+            partitions_corun: Vec::new(),
         };
         for model in &profile.models {
             let keys: Vec<OpKey> = model.operators.iter().map(OpKey::of_measured).collect();
@@ -559,6 +590,11 @@ impl MeasuredTimes {
                         .partitions_after_idle
                         .push((keys[p.start..p.end].to_vec(), p.after_idle.clone()));
                 }
+                if !p.corun.is_empty() {
+                    times
+                        .partitions_corun
+                        .push((keys[p.start..p.end].to_vec(), p.corun.clone()));
+                }
             }
         }
         self.by_accel[accel] = Some(times);
@@ -569,12 +605,22 @@ impl MeasuredTimes {
     /// partitions are those measured after idle (operators and partitions not measured so are
     /// left out, so their times are the roofline's); `None` when no profile has them.
     pub fn after_idle(&self) -> Option<MeasuredTimes> {
-        if !self
-            .by_accel
-            .iter()
-            .flatten()
-            .any(|t| !t.partitions_after_idle.is_empty())
-        {
+        self.variant(|t| &t.partitions_after_idle)
+    }
+
+    /// The times of runs beside other sessions on `corun_cores` cores, where a profile measured
+    /// them: a copy as [`after_idle`](Self::after_idle) makes; `None` when no profile has them.
+    pub fn corun(&self) -> Option<MeasuredTimes> {
+        self.variant(|t| &t.partitions_corun)
+    }
+
+    /// A copy whose partitions are the ones `pick` selects, without operators; `None` when no
+    /// accelerator has any.
+    fn variant(
+        &self,
+        pick: impl Fn(&AcceleratorTimes) -> &Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
+    ) -> Option<MeasuredTimes> {
+        if !self.by_accel.iter().flatten().any(|t| !pick(t).is_empty()) {
             return None;
         }
         let by_accel = self
@@ -582,18 +628,30 @@ impl MeasuredTimes {
             .iter()
             .map(|t| {
                 let t = t.as_ref()?;
-                (!t.partitions_after_idle.is_empty()).then(|| AcceleratorTimes {
+                (!pick(t).is_empty()).then(|| AcceleratorTimes {
                     file: t.file.clone(),
                     threads: t.threads,
                     ops: HashMap::new(),
-                    partitions: t.partitions_after_idle.clone(),
+                    partitions: pick(t).clone(),
                     after_idle_ns: t.after_idle_ns,
                     handoff_ns: t.handoff_ns,
                     partitions_after_idle: Vec::new(),
+                    corun_cores: t.corun_cores,
+                    partitions_corun: Vec::new(),
                 })
             })
             .collect();
         Some(MeasuredTimes { by_accel })
+    }
+
+    /// The cores other sessions kept busy during the co-run measurements of accelerator
+    /// `accel` (0: none taken).
+    pub fn corun_cores(&self, accel: usize) -> u32 {
+        self.by_accel
+            .get(accel)
+            .and_then(Option::as_ref)
+            .filter(|t| !t.partitions_corun.is_empty())
+            .map_or(0, |t| t.corun_cores)
     }
 
     /// The measured hand-off time of a batch to an instance on accelerator `accel`, ns (0:
