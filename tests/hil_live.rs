@@ -171,13 +171,32 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
         v["simulated"]["arrivals"], v["live"]["arrivals"],
         "same arrivals"
     );
-    assert!(v["live_stats"]["batches"].as_u64().unwrap() > 0);
+    let stats = &v["live_stats"];
+    let count = |k: &str| {
+        stats[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("live_stats.{k}"))
+    };
+    assert!(count("batches") > 0);
+    // Every batch was sent after its start and picked up after it was sent: both take time.
+    assert!(
+        count("loop_lag_ns") > 0 && count("pickup_ns") > 0,
+        "{stats}"
+    );
+    assert!(
+        count("handoffs_no_core_free") <= count("batches"),
+        "{stats}"
+    );
     // The live runs' own execution times, as a profile the simulator reads, and the simulation
     // with them: same metrics, against the same live values.
     let profile = infscaler_sim::model::measured::MeasuredProfile::load(&live_times)
         .expect("the live times are a measured profile");
     let partitions = &profile.models[0].partitions;
     assert_eq!(partitions.len(), 3, "one entry per partition");
+    assert!(
+        profile.machine.handoff_ns + profile.machine.handoff_busy_ns > 0,
+        "the live runs' own hand-off time is in their profile"
+    );
     let timed: u32 = partitions.iter().flat_map(|p| &p.batch).map(|b| b.n).sum();
     let batches: u64 = runs_batches(&v);
     assert_eq!(
@@ -266,6 +285,12 @@ fn hil_validate_reprofile_measures_the_profiles_again_before_each_live_run() {
                 )),
             "{}",
             profile.machine.command
+        );
+        // `hil profile` measures the hand-off of a batch.
+        assert!(
+            profile.machine.handoff_ns + profile.machine.handoff_busy_ns > 0,
+            "{}",
+            fresh.display()
         );
     }
     // One simulation per run: the simulated value is their median, within their range.
