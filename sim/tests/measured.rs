@@ -217,17 +217,23 @@ fn a_batch_on_an_idle_instance_takes_the_after_idle_time() {
     );
 }
 
+/// The mean execution time of the first stage of `text` (20 requests) with `profile` as its
+/// `m.toml` in `dir`, milliseconds.
+fn mean_exec_ms_with(dir: &Path, profile: &MeasuredProfile, text: &str) -> f64 {
+    std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+    let r = load(dir, text).unwrap();
+    let report = Simulation::new(&r, None).unwrap().run();
+    assert_eq!(report.summary.completed, 20);
+    report.summary.stages[0].mean_exec_ms.unwrap()
+}
+
 #[test]
 fn a_batch_starts_after_the_measured_handoff_longer_when_no_core_is_free() {
     let dir = temp_dir("handoff");
     let mean_exec_ms = |handoff_ns: u64, busy_ns: u64, text: &str| {
         let mut profile = alexnet_profile("cpu");
         (profile.machine.handoff_ns, profile.machine.handoff_busy_ns) = (handoff_ns, busy_ns);
-        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
-        let r = load(&dir, text).unwrap();
-        let report = Simulation::new(&r, None).unwrap().run();
-        assert_eq!(report.summary.completed, 20);
-        report.summary.stages[0].mean_exec_ms.unwrap()
+        mean_exec_ms_with(&dir, &profile, text)
     };
     // One request every 100 ms on a 4-core instance of the 8-core CPU: a core is always free,
     // so each batch is the measured 100 µs after the 50 µs hand-off.
@@ -249,13 +255,8 @@ fn a_cpu_batch_beside_busy_cores_takes_the_corun_time() {
     let dir = temp_dir("corun");
     // The whole model at batch 1: 100 µs alone, 200 µs while other sessions hold 4 cores.
     let mut profile = alexnet_profile("cpu");
-    let mean_exec_ms = |profile: &MeasuredProfile, text: &str| {
-        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
-        let r = load(&dir, text).unwrap();
-        let report = Simulation::new(&r, None).unwrap().run();
-        assert_eq!(report.summary.completed, 20);
-        report.summary.stages[0].mean_exec_ms.unwrap()
-    };
+    let mean_exec_ms =
+        |profile: &MeasuredProfile, text: &str| mean_exec_ms_with(&dir, profile, text);
     let alone = scenario("\"m.toml\"", 4);
     // Two 4-core instances and a request every 40 µs: batches overlap.
     let crowded = alone
