@@ -10,7 +10,7 @@
 //! as at moderate load.
 //!
 //! Meanwhile `load.threads` threads keep the cores busy on a duty cycle (compute for `load.run`,
-//! sleep for `load.sleep`), as instance threads of a serving process do; each round trip is
+//! sleep for `load.sleep`), as instance threads of a serving process do; each batch is
 //! classed by whether every load thread was computing when it was sent (`cores` load threads:
 //! no core free). A woken thread that finds no core free waits for the scheduler to preempt one,
 //! which is the longer class.
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Threads that keep cores busy while the round trips are timed.
+/// Threads that keep cores busy while the hand-offs are timed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Load {
     /// How many (the machine's cores: then "all computing" means no core is free).
@@ -31,14 +31,15 @@ pub struct Load {
     pub sleep: Duration,
 }
 
-/// Mean round trips loop → worker → loop.
+/// Mean hand-off time of a batch (loop → worker plus worker → loop).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HandoffTimes {
-    /// Sent while a core was free (`None`: no such round trip).
+    /// Of batches sent while a core was free (`None`: no such batch).
     pub core_free: Option<Duration>,
-    /// Sent while every load thread was computing (`None`: no such round trip, or no load).
+    /// Of batches sent while every load thread was computing (`None`: no such batch, or no
+    /// load).
     pub no_core_free: Option<Duration>,
-    /// Of the round trips, the share sent with no core free.
+    /// Of the batches, the share sent with no core free.
     pub no_core_free_share: f64,
 }
 
@@ -86,7 +87,7 @@ pub fn measure(
             }
         }
     }
-    // Every load thread at work before the first round trip.
+    // Every load thread at work before the first batch.
     while started.load(Ordering::SeqCst) < load_threads {
         std::thread::yield_now();
     }
