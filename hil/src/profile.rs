@@ -357,35 +357,25 @@ fn beside_other_sessions(
         let others: Vec<_> = (0..opts.corun)
             .map(|_| {
                 scope.spawn(|| -> Result<(), ProfileError> {
-                    let result = (|| {
-                        let mut other = OnnxSession::from_model(rt, model, name, &opts.session)?;
-                        let tensors = inputs_at(model, name, batch)?;
-                        let feed: Vec<(&str, &HostTensor)> =
-                            tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-                        other.time_runs(&feed, 1, 0, std::time::Duration::ZERO)?;
-                        running.fetch_add(1, Ordering::SeqCst);
-                        while !stop.load(Ordering::SeqCst) {
-                            other.time_runs(&feed, 0, 1, std::time::Duration::ZERO)?;
-                        }
-                        Ok(())
-                    })();
-                    if result.is_err() {
-                        // The timed session must not wait for a session that failed.
-                        running.fetch_add(1, Ordering::SeqCst);
-                        stop.store(true, Ordering::SeqCst);
+                    let mut other = OnnxSession::from_model(rt, model, name, &opts.session)?;
+                    let tensors = inputs_at(model, name, batch)?;
+                    let feed: Vec<(&str, &HostTensor)> =
+                        tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+                    other.time_runs(&feed, 1, 0, std::time::Duration::ZERO)?;
+                    running.fetch_add(1, Ordering::SeqCst);
+                    while !stop.load(Ordering::SeqCst) {
+                        other.time_runs(&feed, 0, 1, std::time::Duration::ZERO)?;
                     }
-                    result
+                    Ok(())
                 })
             })
             .collect();
-        while running.load(Ordering::SeqCst) < opts.corun {
+        // A session that failed (or panicked) before running ends its thread: do not wait for it.
+        let failed = || others.iter().any(|h| h.is_finished());
+        while running.load(Ordering::SeqCst) < opts.corun && !failed() {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let samples = if stop.load(Ordering::SeqCst) {
-            Ok(Vec::new())
-        } else {
-            timed()
-        };
+        let samples = if failed() { Ok(Vec::new()) } else { timed() };
         stop.store(true, Ordering::SeqCst);
         for other in others {
             other.join().map_err(|_| {

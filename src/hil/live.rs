@@ -212,12 +212,12 @@ fn stats_text(s: &LiveStats) -> String {
             mean_us(p.report_ns, p.batches)
         );
     }
-    let (busy_n, busy_ns) = (s.handoffs_no_core_free, s.handoff_no_core_free_ns);
+    let [(free_ns, free_n), (busy_ns, busy_n)] = s.handoffs();
     out += &format!(
         "hand-off of a batch (sent after its start + taken after sent): {:.1} µs mean over {} \
          sent with a core free, {:.1} µs over {} sent with every core running a batch\n",
-        mean_us(s.loop_lag_ns + s.pickup_ns - busy_ns, s.batches - busy_n),
-        s.batches - busy_n,
+        mean_us(free_ns, free_n),
+        free_n,
         mean_us(busy_ns, busy_n),
         busy_n
     );
@@ -553,17 +553,12 @@ fn live_times_profile(
 /// previous partition's result, and its wait for a core) plus how long the worker took to pick
 /// it up.
 fn live_handoff_ns(stats: &[LiveStats], no_core_free: bool) -> u64 {
-    let all: u64 = stats.iter().map(|s| s.loop_lag_ns + s.pickup_ns).sum();
-    let busy: u64 = stats.iter().map(|s| s.handoff_no_core_free_ns).sum();
-    let batches: u64 = stats.iter().map(|s| s.batches).sum();
-    let busy_batches: u64 = stats.iter().map(|s| s.handoffs_no_core_free).sum();
-    if no_core_free {
-        busy.checked_div(busy_batches).unwrap_or(0)
-    } else {
-        (all - busy)
-            .checked_div(batches - busy_batches)
-            .unwrap_or(0)
-    }
+    let class = usize::from(no_core_free);
+    let (ns, batches) = stats
+        .iter()
+        .map(|s| s.handoffs()[class])
+        .fold((0, 0), |(a, b), (ns, n)| (a + ns, b + n));
+    ns.checked_div(batches).unwrap_or(0)
 }
 
 /// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on

@@ -91,6 +91,17 @@ pub struct LiveStats {
     pub machine_steal_share: Option<f64>,
 }
 
+impl LiveStats {
+    /// The batches' hand-offs (`loop_lag_ns` + `pickup_ns`): their sum in nanoseconds and their
+    /// count, of those sent while a core was free (`[0]`) and of those sent while runs held every
+    /// core (`[1]`).
+    pub fn handoffs(&self) -> [(u64, u64); 2] {
+        let busy = (self.handoff_no_core_free_ns, self.handoffs_no_core_free);
+        let all = (self.loop_lag_ns + self.pickup_ns, self.batches);
+        [(all.0 - busy.0, all.1 - busy.1), busy]
+    }
+}
+
 /// ONNX Runtime runs of one partition.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct PartitionRuns {
