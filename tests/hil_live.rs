@@ -194,8 +194,8 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
     let partitions = &profile.models[0].partitions;
     assert_eq!(partitions.len(), 3, "one entry per partition");
     assert!(
-        profile.machine.handoff_ns + profile.machine.handoff_busy_ns > 0,
-        "the live runs' own hand-off time is in their profile"
+        profile.machine.wake_ns > 0,
+        "the live runs' own wake-ups are in their profile"
     );
     let timed: u32 = partitions.iter().flat_map(|p| &p.batch).map(|b| b.n).sum();
     let batches: u64 = runs_batches(&v);
@@ -286,9 +286,11 @@ fn hil_validate_reprofile_measures_the_profiles_again_before_each_live_run() {
             "{}",
             profile.machine.command
         );
-        // `hil profile` measures the hand-off of a batch.
+        // `hil profile` measures thread wake-ups, with cores free and with none.
         assert!(
-            profile.machine.handoff_ns + profile.machine.handoff_busy_ns > 0,
+            profile.machine.wake_ns > 0
+                && !profile.machine.wake_busy_ns.is_empty()
+                && !profile.machine.loop_wake_busy_ns.is_empty(),
             "{}",
             fresh.display()
         );

@@ -11,7 +11,7 @@
 //! - [`import`]: a user's `.onnx` file as the simulator's operator list (re-exported from
 //!   `infscaler_sim::model::onnx::import`).
 //! - [`profile`]: measured profiles: partitions and operators timed with ONNX Runtime.
-//! - [`handoff_time`]: the time of a batch's two thread hand-offs (loop → worker → loop).
+//! - [`wakeup_time`]: how long a thread takes to run after a message wakes it, cores free or not.
 //! - [`live`]: live runs: the serving loop on the wall clock with real partitions.
 //! - [`runtime`]: ONNX Runtime (`ort`, library loaded at run time from `.ort/` or
 //!   `ORT_DYLIB_PATH`) on the CPU, CUDA or TensorRT (GPU or DLA) execution provider.
@@ -19,12 +19,12 @@
 
 pub mod cpu_time;
 pub mod from_network;
-pub mod handoff_time;
 pub mod live;
 pub mod profile;
 pub mod runtime;
 pub mod source;
 pub mod split;
+pub mod wakeup_time;
 
 pub use infscaler_sim::model::onnx;
 pub use infscaler_sim::model::onnx::import;

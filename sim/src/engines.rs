@@ -216,6 +216,11 @@ impl Engines {
         self.busy_units[accel]
     }
 
+    /// `accel`'s compute capacity: cores on the CPU, activities elsewhere.
+    pub fn capacity(&self, accel: usize) -> f64 {
+        self.compute_capacity[accel]
+    }
+
     /// Whether running work holds all of `accel`'s capacity (every core of the CPU).
     pub fn is_full(&self, accel: usize) -> bool {
         self.busy_units[accel] >= self.compute_capacity[accel] - 1e-9

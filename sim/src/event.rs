@@ -61,11 +61,20 @@ pub enum ExecEvent {
         /// Batch id.
         batch: u32,
     },
-    /// A batch's hand-off to its instance's thread is over: its run starts (simulated
-    /// execution with a measured hand-off time).
-    HandoffDone {
+    /// A batch's instance thread woke and runs it (simulated execution with measured
+    /// wake-ups).
+    InstanceAwake {
         /// Batch id.
         batch: u32,
+    },
+    /// The serving loop woke and sends the batches dispatched meanwhile (simulated execution
+    /// with measured wake-ups).
+    LoopAwake,
+    /// A thread woken while every core was held has waited as long as it drew (simulated
+    /// execution with measured wake-ups).
+    WakeWaitOver {
+        /// The wait's token.
+        token: u32,
     },
     /// A batch run on a live executor finished at this point of the wall clock.
     LiveBatchDone {

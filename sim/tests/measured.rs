@@ -51,8 +51,9 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
         machine: MachineInfo {
             gap_ns: 0,
             after_idle_ns: 0,
-            handoff_ns: 0,
-            handoff_busy_ns: 0,
+            wake_ns: 0,
+            wake_busy_ns: Vec::new(),
+            loop_wake_busy_ns: Vec::new(),
             corun_cores: 0,
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
@@ -228,26 +229,46 @@ fn mean_exec_ms_with(dir: &Path, profile: &MeasuredProfile, text: &str) -> f64 {
 }
 
 #[test]
-fn a_batch_starts_after_the_measured_handoff_longer_when_no_core_is_free() {
-    let dir = temp_dir("handoff");
-    let mean_exec_ms = |handoff_ns: u64, busy_ns: u64, text: &str| {
+fn a_batch_starts_after_the_loop_and_its_thread_wake_and_waits_when_no_core_is_free() {
+    let dir = temp_dir("wakeups");
+    let mean_exec_ms = |wake_ns: u64, busy_ns: Vec<u64>, text: &str| {
         let mut profile = alexnet_profile("cpu");
-        (profile.machine.handoff_ns, profile.machine.handoff_busy_ns) = (handoff_ns, busy_ns);
+        profile.machine.wake_ns = wake_ns;
+        profile.machine.loop_wake_busy_ns = busy_ns.clone();
+        profile.machine.wake_busy_ns = busy_ns;
         mean_exec_ms_with(&dir, &profile, text)
     };
     // One request every 100 ms on a 4-core instance of the 8-core CPU: a core is always free,
-    // so each batch is the measured 100 µs after the 50 µs hand-off.
+    // so each batch is the measured 100 µs after two 50 µs wake-ups (the loop's, its thread's).
     let alone = scenario("\"m.toml\"", 4);
-    assert!((mean_exec_ms(0, 0, &alone) - 0.1).abs() < 1e-6);
-    assert!((mean_exec_ms(50_000, 500_000, &alone) - 0.15).abs() < 1e-6);
-    // Three such instances and a request every 20 µs: a batch dispatched while two others
-    // hold all eight cores pays the longer hand-off.
+    assert!((mean_exec_ms(0, vec![], &alone) - 0.1).abs() < 1e-6);
+    assert!((mean_exec_ms(50_000, vec![500_000], &alone) - 0.2).abs() < 1e-6);
+    // Three such instances, 10 µs wake-ups and a request every 40 µs: a batch dispatched
+    // while two others hold all eight cores finds none free, so the loop or its thread waits
+    // for a core. With one second drawn for every such wait, each ends when a batch frees its
+    // cores: the run takes that path (its times differ from those without such waits) and
+    // finishes in time.
     let crowded = alone
-        .replace("rate_per_s = 10.0", "rate_per_s = 50000.0")
+        .replace("rate_per_s = 10.0", "rate_per_s = 25000.0")
         .replace("instances = { cpu = 1 }", "instances = { cpu = 3 }");
-    let same = mean_exec_ms(50_000, 0, &crowded);
-    let longer = mean_exec_ms(50_000, 500_000, &crowded);
-    assert!(longer > same + 0.01, "{longer} ms against {same} ms");
+    let without = mean_exec_ms(10_000, vec![], &crowded);
+    let waiting = mean_exec_ms(10_000, vec![1_000_000_000], &crowded);
+    assert!(
+        (waiting - without).abs() > 1e-3 && waiting < 1.0,
+        "{waiting} ms against {without} ms without waits"
+    );
+    // Wake-ups with no core free need the one with a core free, and must be ascending.
+    let mut profile = alexnet_profile("cpu");
+    profile.machine.wake_busy_ns = vec![2, 1];
+    for (wake_ns, want) in [(0, "wake_ns"), (1, "ascending")] {
+        profile.machine.wake_ns = wake_ns;
+        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+        let err = load(&dir, &alone).unwrap_err();
+        assert!(
+            err.contains("m.toml") && err.contains("machine.wake_busy_ns") && err.contains(want),
+            "{err}"
+        );
+    }
 }
 
 #[test]

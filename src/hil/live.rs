@@ -221,6 +221,23 @@ fn stats_text(s: &LiveStats) -> String {
         mean_us(busy_ns, busy_n),
         busy_n
     );
+    let wake = |class: &[u64]| {
+        let mut v = class.to_vec();
+        v.sort_unstable();
+        let median = v.get(v.len() / 2).copied().unwrap_or(0);
+        (
+            median as f64 / 1e3,
+            mean_us(v.iter().sum(), v.len() as u64),
+            v.len(),
+        )
+    };
+    let ((free_med, free_mean, free_n), (busy_med, busy_mean, busy_n)) =
+        (wake(&s.wakeups[0]), wake(&s.wakeups[1]));
+    out += &format!(
+        "worker wake-ups (taken after sent): median {free_med:.1} µs, mean {free_mean:.1} µs of \
+         {free_n} sent with a core free; median {busy_med:.1} µs, mean {busy_mean:.1} µs of \
+         {busy_n} sent with every core running a batch\n"
+    );
     out += &format!(
         "wall-clock loop: {} timed waits, woke {:.1} µs late on average, {:.1} µs at most\n",
         s.timed_waits,
@@ -538,8 +555,17 @@ fn live_times_profile(
             iters: stats.iter().map(|s| s.batches as u32).sum(),
             gap_ns: 0,
             after_idle_ns: 0,
-            handoff_ns: live_handoff_ns(stats, false),
-            handoff_busy_ns: live_handoff_ns(stats, true),
+            wake_ns: live_wakeups(stats, false).map_or(0, |w| {
+                infscaler_hil::wakeup_time::mean(&w).as_nanos() as u64
+            }),
+            wake_busy_ns: live_wakeups(stats, true).map_or_else(Vec::new, |w| {
+                infscaler_hil::wakeup_time::quantiles(&w, 20)
+                    .iter()
+                    .map(|d| d.as_nanos() as u64)
+                    .collect()
+            }),
+            // Not classed in live runs: the loop's wake-ups take `wake_ns`.
+            loop_wake_busy_ns: Vec::new(),
             corun_cores: 0,
         },
         models,
@@ -547,18 +573,16 @@ fn live_times_profile(
     Some((profile, on_core))
 }
 
-/// The live runs' mean hand-off time per batch sent while a core was free or, with
-/// `no_core_free`, while runs held every core, nanoseconds (0: no such batch): how late the loop
-/// sent a batch after its start in the serving model (its own wake-up, for an arrival or for the
-/// previous partition's result, and its wait for a core) plus how long the worker took to pick
-/// it up.
-fn live_handoff_ns(stats: &[LiveStats], no_core_free: bool) -> u64 {
-    let class = usize::from(no_core_free);
-    let (ns, batches) = stats
+/// The live runs' worker wake-ups of batches sent while a core was free or, with
+/// `no_core_free`, while runs held every core, sorted (`None`: no such batch).
+fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time::Duration>> {
+    let mut all: Vec<std::time::Duration> = stats
         .iter()
-        .map(|s| s.handoffs()[class])
-        .fold((0, 0), |(a, b), (ns, n)| (a + ns, b + n));
-    ns.checked_div(batches).unwrap_or(0)
+        .flat_map(|s| &s.wakeups[usize::from(no_core_free)])
+        .map(|&ns| std::time::Duration::from_nanos(ns))
+        .collect();
+    all.sort_unstable();
+    (!all.is_empty()).then_some(all)
 }
 
 /// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on

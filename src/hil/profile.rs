@@ -9,9 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use infscaler_hil::handoff_time::Load;
 use infscaler_hil::profile::{self, ProfileOptions, Progress};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
+use infscaler_hil::wakeup_time;
 use infscaler_sim::model::cost;
 use infscaler_sim::model::measured::{
     self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
@@ -250,17 +250,18 @@ fn recorded_args(recorded: &str) -> Result<(ProfileArgs, String)> {
     Ok((args, kept.join(" ")))
 }
 
-/// Measures the profile `args` ask for and writes it (atomically) to its output file; returns
-/// it with that file's path. `command` is recorded in it as the command that made it.
-/// Batches whose hand-offs are timed for a profile's hand-off times (`machine.handoff_ns`, `handoff_busy_ns`).
-const HANDOFF_ROUND_TRIPS: u32 = 400;
+/// Exchanges whose two wake-ups are timed for a profile's wake-up times (`machine.wake_ns`,
+/// `wake_busy_ns`), with the cores free and again with every core busy.
+const WAKEUP_EXCHANGES: u32 = 400;
 /// Sleep before each: `[assumed]` a few milliseconds between an instance's batches, as at the
 /// HIL scenarios' moderate loads.
-const HANDOFF_GAP: std::time::Duration = std::time::Duration::from_millis(2);
+const WAKEUP_GAP: std::time::Duration = std::time::Duration::from_millis(2);
+/// Quantiles of the wake-ups with no core free a profile keeps (`machine.wake_busy_ns`).
+const WAKEUP_QUANTILES: usize = 20;
 
-/// How long the load threads of the hand-off measurement compute at a time: the median over the
-/// measured partitions of their smallest batch's mean time (4 ms if none).
-fn load_run_time(models: &[MeasuredModel]) -> std::time::Duration {
+/// How long the worker of the wake-up measurement computes between its wake-ups: the median over
+/// the measured partitions of their smallest batch's mean time (4 ms if none).
+fn median_run_time(models: &[MeasuredModel]) -> std::time::Duration {
     let mut times: Vec<u64> = models
         .iter()
         .flat_map(|m| &m.partitions)
@@ -270,6 +271,8 @@ fn load_run_time(models: &[MeasuredModel]) -> std::time::Duration {
     std::time::Duration::from_nanos(times.get(times.len() / 2).copied().unwrap_or(4_000_000))
 }
 
+/// Measures the profile `args` ask for and writes it (atomically) to its output file; returns
+/// it with that file's path. `command` is recorded in it as the command that made it.
 fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, PathBuf)> {
     let started = Instant::now();
     let provider = provider(&args.ep)?;
@@ -368,34 +371,41 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         models.push(m);
     }
 
-    // The hand-offs of a batch as long as a partition's run, to an instance's thread and back,
-    // with the cores busy half the time in bursts as long (`[assumed]`: moderate load).
-    let run = load_run_time(&models);
-    let load = Load {
-        threads: cpu_cores as usize,
-        run,
-        sleep: run,
+    // Thread wake-ups with the cores free, and with a thread computing on every core; the
+    // worker computes as long as a partition's run between its wake-ups.
+    let work = median_run_time(&models);
+    let wakeups = |spinners| {
+        infscaler_hil::wakeup_time::measure(WAKEUP_EXCHANGES, WAKEUP_GAP, work, spinners)
+            .unwrap_or_default()
     };
-    let handoff =
-        infscaler_hil::handoff_time::measure(HANDOFF_ROUND_TRIPS, HANDOFF_GAP, run, Some(load))
-            .unwrap_or_default();
-    let us = |d: Option<std::time::Duration>| {
-        d.map_or("-".into(), |d| {
-            format!("{:.1} µs", d.as_nanos() as f64 / 1e3)
-        })
+    let (free, busy) = (wakeups(0), wakeups(cpu_cores as usize));
+    let all_free: Vec<_> = free
+        .worker
+        .iter()
+        .chain(&free.serving_loop)
+        .copied()
+        .collect();
+    let free_mean = wakeup_time::mean(&all_free);
+    let ns = |sorted: &[std::time::Duration]| -> Vec<u64> {
+        wakeup_time::quantiles(sorted, WAKEUP_QUANTILES)
+            .iter()
+            .map(|d| d.as_nanos() as u64)
+            .collect()
     };
+    let us = |d: std::time::Duration| d.as_nanos() as f64 / 1e3;
+    let median = |v: &[std::time::Duration]| v.get(v.len() / 2).copied().unwrap_or_default();
     eprintln!(
-        "[{:>6.1}s] hand-off loop → worker → loop: mean {} with a core free, {} with none \
-         ({:.0} % of {HANDOFF_ROUND_TRIPS} batches of {:.2} ms; {} threads computing as long, \
-         then sleeping as long)",
+        "[{:>6.1}s] thread wake-up: mean {:.1} µs with a core free; with every core busy, \
+         a worker's (computing {:.2} ms between) median {:.1} µs, mean {:.1} µs, the loop's \
+         median {:.1} µs, mean {:.1} µs ({WAKEUP_EXCHANGES} each)",
         started.elapsed().as_secs_f64(),
-        us(handoff.core_free),
-        us(handoff.no_core_free),
-        handoff.no_core_free_share * 100.0,
-        run.as_secs_f64() * 1e3,
-        load.threads
+        us(free_mean),
+        work.as_secs_f64() * 1e3,
+        us(median(&busy.worker)),
+        us(wakeup_time::mean(&busy.worker)),
+        us(median(&busy.serving_loop)),
+        us(wakeup_time::mean(&busy.serving_loop)),
     );
-    let ns = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as u64);
     let file = MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
@@ -410,8 +420,9 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             iters: args.iters,
             gap_ns: args.gap.0.as_ns(),
             after_idle_ns: args.after_idle.0.as_ns(),
-            handoff_ns: ns(handoff.core_free),
-            handoff_busy_ns: ns(handoff.no_core_free),
+            wake_ns: free_mean.as_nanos() as u64,
+            wake_busy_ns: ns(&busy.worker),
+            loop_wake_busy_ns: ns(&busy.serving_loop),
             corun_cores: args.corun * threads,
         },
         models,

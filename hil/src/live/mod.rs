@@ -89,6 +89,11 @@ pub struct LiveStats {
     pub machine_busy_share: Option<f64>,
     /// See `machine_busy_share`.
     pub machine_steal_share: Option<f64>,
+    /// Every worker's wake-up (the time from the loop sending a batch to the worker taking it),
+    /// nanoseconds: of batches sent while a core was free (`[0]`) and while runs held every core
+    /// (`[1]`).
+    #[serde(skip)]
+    pub wakeups: [Vec<u64>; 2],
 }
 
 impl LiveStats {
@@ -284,6 +289,7 @@ impl OrtExecutor {
                     s.gather_ns += gather_ns;
                     s.pickup_ns += pickup_ns;
                     s.loop_lag_ns += sub.loop_lag_ns;
+                    s.wakeups[usize::from(sub.no_core_free)].push(pickup_ns);
                     if sub.no_core_free {
                         s.handoffs_no_core_free += 1;
                         s.handoff_no_core_free_ns += sub.loop_lag_ns + pickup_ns;

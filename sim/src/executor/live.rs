@@ -219,7 +219,10 @@ impl Executor for LiveExecution {
                 ctx.engines.occupy(now, accel, -units, ctx.recorder);
                 ctx.finished(batch);
             }
-            ExecEvent::SegmentFixedDone { .. } | ExecEvent::HandoffDone { .. } => {
+            ExecEvent::SegmentFixedDone { .. }
+            | ExecEvent::InstanceAwake { .. }
+            | ExecEvent::LoopAwake
+            | ExecEvent::WakeWaitOver { .. } => {
                 debug_assert!(false, "a simulated segment event in a live run");
             }
         }

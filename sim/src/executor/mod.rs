@@ -19,6 +19,7 @@
 
 mod live;
 mod simulated;
+mod wakeups;
 
 pub use live::{
     LiveBatch, LiveCompletion, LiveError, LiveExecution, LiveExecutor, LiveInstance, LivePartition,

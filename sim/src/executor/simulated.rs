@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use super::wakeups::{Sleeper, Wake, Wakeups};
 use super::{BatchInfo, ExecContext, Executor, InstanceInfo};
 use crate::engines::{ComputeWork, Work};
 use crate::event::ExecEvent;
@@ -74,6 +75,8 @@ pub struct SimulatedExecutor {
     /// Per instance id: since when it has been idle (`None`: running a batch). An instance
     /// is idle from the start of the run until its first batch. Kept only with `after_idle`.
     idle_since: Vec<Option<SimTime>>,
+    /// The serving process's thread wake-ups, where a profile measured them.
+    wakeups: Option<Wakeups>,
 }
 
 /// A partition's measured times under a condition (after idle time, beside other sessions), as
@@ -186,14 +189,16 @@ struct Slots {
 
 impl SimulatedExecutor {
     /// The executor of the deployed `partitions` (each one's operators, in pipeline order) on
-    /// `device` (each partition under its runtime), with `measured` times where a profile gives them, drawing `service_time`
-    /// factors from `service_rng`.
+    /// `device` (each partition under its runtime), with `measured` times where a profile gives
+    /// them, drawing `service_time` factors from `service_rng` and the measured wake-ups with no
+    /// core free from `wake_rng`.
     pub fn new(
         device: Arc<DeviceProfile>,
         measured: Option<Arc<MeasuredTimes>>,
         partitions: Vec<(Arc<[Operator]>, Arc<RuntimeProfile>)>,
         service_time: ServiceTime,
         service_rng: SimRng,
+        wake_rng: SimRng,
     ) -> Self {
         let slots = device
             .accelerators
@@ -209,7 +214,13 @@ impl SimulatedExecutor {
                 .and_then(pick)
                 .map(|times| ConditionTimes::new(times, partitions.len()))
         };
+        let wakeups = measured.as_deref().and_then(|m| {
+            (0..device.accelerators.len())
+                .find_map(|a| m.wakeups(a))
+                .map(|times| Wakeups::new(times.clone(), wake_rng))
+        });
         SimulatedExecutor {
+            wakeups,
             plan_index: vec![Vec::new(); partitions.len()],
             tokens: None,
             sized_plans: Vec::new(),
@@ -491,6 +502,17 @@ impl SimulatedExecutor {
             ctx.engines.occupy(now, accel, units, ctx.recorder);
             self.begin_segment_work(ctx, next);
         }
+        if accel == ctx.engines.cpu() {
+            // Threads that wait for a core take the ones this batch freed.
+            let free = (ctx.engines.capacity(accel) - ctx.engines.held(accel) + 1e-9).floor();
+            for _ in 0..(units.min(free.max(0.0)) as u32) {
+                let Some((sleeper, at)) = self.wakeups.as_mut().and_then(|w| w.core_freed(now))
+                else {
+                    break;
+                };
+                ctx.schedule(at, Self::awake_event(sleeper));
+            }
+        }
         if last {
             let instance = self.batches[batch as usize].instance as usize;
             if let Some(since) = self.idle_since.get_mut(instance) {
@@ -500,6 +522,53 @@ impl SimulatedExecutor {
         } else {
             self.batches[batch as usize].segment += 1;
             self.start_segment(ctx, batch);
+        }
+    }
+
+    /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator). The
+    /// loop, which wakes an instance thread, holds a core until it sleeps again.
+    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
+        let cpu = ctx.engines.cpu();
+        let loop_holds = match sleeper {
+            Sleeper::Loop => 0.0,
+            Sleeper::Instance { .. } => 1.0,
+        };
+        let no_core_free = ctx.engines.held(cpu) + loop_holds >= ctx.engines.capacity(cpu) - 1e-9;
+        let Some(w) = self.wakeups.as_mut() else {
+            return;
+        };
+        let now = ctx.now();
+        match w.wake(now, sleeper, no_core_free) {
+            Wake::After(d) => ctx.schedule(now + d, Self::awake_event(sleeper)),
+            Wake::Waiting { within, token } => {
+                ctx.schedule(now + within, ExecEvent::WakeWaitOver { token });
+            }
+        }
+    }
+
+    /// The event of `sleeper` running.
+    fn awake_event(sleeper: Sleeper) -> ExecEvent {
+        match sleeper {
+            Sleeper::Loop => ExecEvent::LoopAwake,
+            Sleeper::Instance { batch } => ExecEvent::InstanceAwake { batch },
+        }
+    }
+
+    /// `sleeper` runs: the loop sends the batches dispatched meanwhile (waking their instance
+    /// threads), an instance thread runs its batch.
+    fn awake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
+        match sleeper {
+            Sleeper::Loop => {
+                let sends = self
+                    .wakeups
+                    .as_mut()
+                    .map(Wakeups::loop_runs)
+                    .unwrap_or_default();
+                for batch in sends {
+                    self.begin_wake(ctx, Sleeper::Instance { batch });
+                }
+            }
+            Sleeper::Instance { batch } => self.start_segment(ctx, batch),
         }
     }
 }
@@ -587,24 +656,26 @@ impl Executor for SimulatedExecutor {
             process: batch.process,
             instance: batch.instance,
         };
-        let accel = batch.accelerator as usize;
-        let handoff = self.measured.as_ref().map_or(0, |m| {
-            m.handoff_ns(accel, ctx.engines.is_full(ctx.engines.cpu()))
-        });
-        if handoff > 0 {
-            // The instance's thread takes the batch that much later; it holds nothing meanwhile.
-            // Threads wake on CPU cores whatever the accelerator: "no core free" is the CPU's.
-            let at = ctx.now() + SimDuration::from_ns(handoff);
-            ctx.schedule(at, ExecEvent::HandoffDone { batch: batch.batch });
-        } else {
-            self.start_segment(ctx, batch.batch);
+        match self.wakeups.as_mut() {
+            Some(w) => {
+                if w.dispatched(batch.batch) {
+                    self.begin_wake(ctx, Sleeper::Loop);
+                }
+            }
+            None => self.start_segment(ctx, batch.batch),
         }
     }
 
     fn on_event(&mut self, ctx: &mut ExecContext<'_>, event: ExecEvent) {
         match event {
             ExecEvent::SegmentFixedDone { batch } => self.end_segment(ctx, batch),
-            ExecEvent::HandoffDone { batch } => self.start_segment(ctx, batch),
+            ExecEvent::InstanceAwake { batch } => self.awake(ctx, Sleeper::Instance { batch }),
+            ExecEvent::LoopAwake => self.awake(ctx, Sleeper::Loop),
+            ExecEvent::WakeWaitOver { token } => {
+                if let Some(sleeper) = self.wakeups.as_mut().and_then(|w| w.wait_over(token)) {
+                    self.awake(ctx, sleeper);
+                }
+            }
             ExecEvent::LiveBatchDone { .. } => {
                 debug_assert!(false, "a live batch event in a simulated run");
             }

@@ -32,6 +32,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,18 +86,21 @@ pub struct MachineInfo {
     /// after another (caches and, on a shared virtual machine, the host's scheduling cold).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub after_idle_ns: u64,
-    /// Mean time from the serving loop handing a batch to an instance's thread to the run
-    /// starting, and from the run ending to the loop taking the result, nanoseconds, when a core
-    /// is free (0: not measured): the thread wake-ups of this machine, which a batch pays beyond
-    /// its run. The simulation starts a batch on this accelerator that much after the serving
-    /// model dispatched it.
+    /// Mean time a sleeping thread of this machine takes to run after a message wakes it, when a
+    /// core is free, nanoseconds (0: not measured). A batch pays such wake-ups beyond its run:
+    /// the serving loop's (to send it) and its instance thread's (to run it).
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub handoff_ns: u64,
-    /// The same when no core is free (a woken thread waits for the scheduler to preempt a
-    /// running one), nanoseconds (0: as `handoff_ns`). Applies to a CPU batch dispatched while
-    /// running batches hold every core.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub handoff_busy_ns: u64,
+    pub wake_ns: u64,
+    /// The wake-up of an instance thread (one that computes a batch between wake-ups) when
+    /// every core is held by a computing thread: equally spaced quantiles of the measured times,
+    /// ascending, nanoseconds (empty: not measured). Some such wake-ups preempt a running thread
+    /// at once; the others wait for the scheduler (up to a tick).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wake_busy_ns: Vec<u64>,
+    /// The same for the serving loop (a thread that barely computes, so the scheduler lets it
+    /// preempt more readily), nanoseconds (empty: not measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loop_wake_busy_ns: Vec<u64>,
     /// Cores that other sessions of the same partition kept busy, back to back, during each
     /// run of the partitions' `corun` measurements (0: none taken). Sessions on the other cores
     /// share the caches and the memory the timed run uses.
@@ -358,6 +362,28 @@ impl MeasuredProfile {
                 }
             }
         }
+        for (field, q) in [
+            ("wake_busy_ns", &self.machine.wake_busy_ns),
+            ("loop_wake_busy_ns", &self.machine.loop_wake_busy_ns),
+        ] {
+            if q.is_empty() {
+                continue;
+            }
+            if self.machine.wake_ns == 0 {
+                return Err(err(
+                    format!("machine.{field}"),
+                    "wake-ups with no core free need machine.wake_ns, the wake-up with a core \
+                     free (> 0)"
+                        .into(),
+                ));
+            }
+            if q.windows(2).any(|w| w[0] > w[1]) {
+                return Err(err(
+                    format!("machine.{field}"),
+                    "must be quantiles in ascending order".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -458,6 +484,18 @@ impl OpKey {
     }
 }
 
+/// A machine's measured thread wake-ups ([`MachineInfo::wake_ns`], `wake_busy_ns`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WakeupTimes {
+    /// Mean wake-up with a core free, ns (> 0).
+    pub free_ns: u64,
+    /// Quantiles of an instance thread's wake-ups with every core held, ascending, ns (empty:
+    /// as `free_ns`).
+    pub busy_ns: Vec<u64>,
+    /// The same of the serving loop's.
+    pub loop_busy_ns: Vec<u64>,
+}
+
 /// The measurements of one accelerator, indexed for look-up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AcceleratorTimes {
@@ -471,9 +509,8 @@ pub struct AcceleratorTimes {
     partitions: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
     /// Idle time before each run of the after-idle measurements, ns (0: none).
     pub after_idle_ns: u64,
-    /// A batch's hand-off time to its instance's thread, ns, with a core free and with none
-    /// (0: none; `MachineInfo::handoff_ns`, `handoff_busy_ns`).
-    pub handoff_ns: [u64; 2],
+    /// The machine's thread wake-ups, where measured (`MachineInfo::wake_ns`, `wake_busy_ns`).
+    pub wakeups: Option<Arc<WakeupTimes>>,
     /// Per partition measured after idle time, its operators' identities and its times.
     partitions_after_idle: Vec<(Vec<OpKey>, Vec<LatencyStats>)>,
     /// Cores other sessions kept busy during the co-run measurements (0: none).
@@ -563,13 +600,13 @@ impl MeasuredTimes {
             ops: HashMap::new(),
             partitions: Vec::new(),
             after_idle_ns: profile.machine.after_idle_ns,
-            handoff_ns: [
-                profile.machine.handoff_ns,
-                match profile.machine.handoff_busy_ns {
-                    0 => profile.machine.handoff_ns,
-                    busy => busy,
-                },
-            ],
+            wakeups: (profile.machine.wake_ns > 0).then(|| {
+                Arc::new(WakeupTimes {
+                    free_ns: profile.machine.wake_ns,
+                    busy_ns: profile.machine.wake_busy_ns.clone(),
+                    loop_busy_ns: profile.machine.loop_wake_busy_ns.clone(),
+                })
+            }),
             partitions_after_idle: Vec::new(),
             corun_cores: profile.machine.corun_cores,
             partitions_corun: Vec::new(),
@@ -634,7 +671,7 @@ impl MeasuredTimes {
                     ops: HashMap::new(),
                     partitions: pick(t).clone(),
                     after_idle_ns: t.after_idle_ns,
-                    handoff_ns: t.handoff_ns,
+                    wakeups: t.wakeups.clone(),
                     partitions_after_idle: Vec::new(),
                     corun_cores: t.corun_cores,
                     partitions_corun: Vec::new(),
@@ -654,13 +691,13 @@ impl MeasuredTimes {
             .map_or(0, |t| t.corun_cores)
     }
 
-    /// The measured hand-off time of a batch to an instance on accelerator `accel`, ns (0:
-    /// none), when a core is free or when `no_core_free`.
-    pub fn handoff_ns(&self, accel: usize, no_core_free: bool) -> u64 {
+    /// The measured thread wake-ups of the machine that measured accelerator `accel` (`None`:
+    /// not measured).
+    pub fn wakeups(&self, accel: usize) -> Option<&Arc<WakeupTimes>> {
         self.by_accel
             .get(accel)
             .and_then(Option::as_ref)
-            .map_or(0, |t| t.handoff_ns[usize::from(no_core_free)])
+            .and_then(|t| t.wakeups.as_ref())
     }
 
     /// Whether the slice `ops` on `accel` is a partition measured whole (not pieced together

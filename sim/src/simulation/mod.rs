@@ -272,6 +272,7 @@ impl Simulation {
                 .collect(),
             spec.serving.service_time,
             run_seed.stream("service"),
+            run_seed.stream("wakeups"),
         );
         let executor = match &scenario.sizing {
             None => executor,
