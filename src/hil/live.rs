@@ -215,7 +215,7 @@ fn stats_text(s: &LiveStats) -> String {
     let [(free_ns, free_n), (busy_ns, busy_n)] = s.handoffs();
     out += &format!(
         "hand-off of a batch (sent after its start + taken after sent): {:.1} µs mean over {} \
-         sent with a core free, {:.1} µs over {} sent with every core running a batch\n",
+         sent with a core free, {:.1} µs over {} sent with every other core running a batch\n",
         mean_us(free_ns, free_n),
         free_n,
         mean_us(busy_ns, busy_n),
@@ -236,7 +236,7 @@ fn stats_text(s: &LiveStats) -> String {
     out += &format!(
         "worker wake-ups (taken after sent): median {free_med:.1} µs, mean {free_mean:.1} µs of \
          {free_n} sent with a core free; median {busy_med:.1} µs, mean {busy_mean:.1} µs of \
-         {busy_n} sent with every core running a batch\n"
+         {busy_n} sent with every other core running a batch\n"
     );
     out += &format!(
         "wall-clock loop: {} timed waits, woke {:.1} µs late on average, {:.1} µs at most\n",
@@ -574,7 +574,7 @@ fn live_times_profile(
 }
 
 /// The live runs' worker wake-ups of batches sent while a core was free or, with
-/// `no_core_free`, while runs held every core, sorted (`None`: no such batch).
+/// `no_core_free`, while runs held every core but the loop's, sorted (`None`: no such batch).
 fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time::Duration>> {
     let mut all: Vec<std::time::Duration> = stats
         .iter()

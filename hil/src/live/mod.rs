@@ -66,7 +66,8 @@ pub struct LiveStats {
     /// Sum over batches of the time from sending a batch to its worker taking it, nanoseconds
     /// ([`PartitionRuns::pickup_ns`]).
     pub pickup_ns: u64,
-    /// Batches sent while runs held every CPU core of the machine (no core free).
+    /// Batches sent while runs held every CPU core of the machine but the one the sending loop
+    /// holds (no core free for the woken worker).
     pub handoffs_no_core_free: u64,
     /// Their hand-off time (`loop_lag_ns` + `pickup_ns`), summed, nanoseconds.
     pub handoff_no_core_free_ns: u64,
@@ -91,7 +92,7 @@ pub struct LiveStats {
     pub machine_steal_share: Option<f64>,
     /// Every worker's wake-up (the time from the loop sending a batch to the worker taking it),
     /// nanoseconds: of batches sent while a core was free (`[0]`) and while runs held every core
-    /// (`[1]`).
+    /// but the loop's (`[1]`), as the simulation classes an instance thread's wake-up.
     #[serde(skip)]
     pub wakeups: [Vec<u64>; 2],
 }
@@ -99,7 +100,7 @@ pub struct LiveStats {
 impl LiveStats {
     /// The batches' hand-offs (`loop_lag_ns` + `pickup_ns`): their sum in nanoseconds and their
     /// count, of those sent while a core was free (`[0]`) and of those sent while runs held every
-    /// core (`[1]`).
+    /// core but the loop's (`[1]`).
     pub fn handoffs(&self) -> [(u64, u64); 2] {
         let busy = (self.handoff_no_core_free_ns, self.handoffs_no_core_free);
         let all = (self.loop_lag_ns + self.pickup_ns, self.batches);
@@ -160,7 +161,7 @@ struct Submitted {
     partition: usize,
     /// How late the loop sent it after its start in the serving model, nanoseconds.
     loop_lag_ns: u64,
-    /// Whether runs held every CPU core when it was sent.
+    /// Whether runs held every CPU core but the sending loop's when it was sent.
     no_core_free: bool,
 }
 
@@ -522,7 +523,8 @@ impl LiveExecutor for OrtExecutor {
             })
             .map_err(|_| LiveError(format!("instance {}'s worker has stopped", batch.instance)))?;
         let loop_lag_ns = self.now().saturating_since(batch.dispatched).as_ns();
-        let no_core_free = self.computing.load(Ordering::SeqCst) >= self.machine_cores;
+        // The loop holds a core while it sends: the woken worker needs another.
+        let no_core_free = self.computing.load(Ordering::SeqCst) + 1 >= self.machine_cores;
         self.batches.insert(
             batch.batch,
             Submitted {
