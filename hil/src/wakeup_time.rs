@@ -109,6 +109,18 @@ fn exchanges(iters: u32, gap: Duration, work: Duration) -> Option<Wakeups> {
     Some(w)
 }
 
+/// How many quantiles of the wake-ups with no core free a profile keeps
+/// (`machine.wake_busy_ns`, `loop_wake_busy_ns`).
+pub const PROFILE_QUANTILES: usize = 20;
+
+/// The [`PROFILE_QUANTILES`] quantiles of `sorted` a profile keeps, nanoseconds.
+pub fn profile_quantiles_ns(sorted: &[Duration]) -> Vec<u64> {
+    quantiles(sorted, PROFILE_QUANTILES)
+        .iter()
+        .map(|d| d.as_nanos() as u64)
+        .collect()
+}
+
 /// `n` equally spaced quantiles of `sorted` (the ((k + ½) / n)-th, k = 0 … n − 1); empty when
 /// `sorted` is.
 pub fn quantiles(sorted: &[Duration], n: usize) -> Vec<Duration> {

@@ -559,10 +559,7 @@ fn live_times_profile(
                 infscaler_hil::wakeup_time::mean(&w).as_nanos() as u64
             }),
             wake_busy_ns: live_wakeups(stats, true).map_or_else(Vec::new, |w| {
-                infscaler_hil::wakeup_time::quantiles(&w, 20)
-                    .iter()
-                    .map(|d| d.as_nanos() as u64)
-                    .collect()
+                infscaler_hil::wakeup_time::profile_quantiles_ns(&w)
             }),
             // Not classed in live runs: the loop's wake-ups take `wake_ns`.
             loop_wake_busy_ns: Vec::new(),

@@ -256,8 +256,6 @@ const WAKEUP_EXCHANGES: u32 = 400;
 /// Sleep before each: `[assumed]` a few milliseconds between an instance's batches, as at the
 /// HIL scenarios' moderate loads.
 const WAKEUP_GAP: std::time::Duration = std::time::Duration::from_millis(2);
-/// Quantiles of the wake-ups with no core free a profile keeps (`machine.wake_busy_ns`).
-const WAKEUP_QUANTILES: usize = 20;
 
 /// How long the worker of the wake-up measurement computes between its wake-ups: the median over
 /// the measured partitions of their smallest batch's mean time (4 ms if none).
@@ -386,12 +384,6 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         .copied()
         .collect();
     let free_mean = wakeup_time::mean(&all_free);
-    let ns = |sorted: &[std::time::Duration]| -> Vec<u64> {
-        wakeup_time::quantiles(sorted, WAKEUP_QUANTILES)
-            .iter()
-            .map(|d| d.as_nanos() as u64)
-            .collect()
-    };
     let us = |d: std::time::Duration| d.as_nanos() as f64 / 1e3;
     let median = |v: &[std::time::Duration]| v.get(v.len() / 2).copied().unwrap_or_default();
     eprintln!(
@@ -421,8 +413,8 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             gap_ns: args.gap.0.as_ns(),
             after_idle_ns: args.after_idle.0.as_ns(),
             wake_ns: free_mean.as_nanos() as u64,
-            wake_busy_ns: ns(&busy.worker),
-            loop_wake_busy_ns: ns(&busy.serving_loop),
+            wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.worker),
+            loop_wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.serving_loop),
             corun_cores: args.corun * threads,
         },
         models,

@@ -214,11 +214,10 @@ impl SimulatedExecutor {
                 .and_then(pick)
                 .map(|times| ConditionTimes::new(times, partitions.len()))
         };
-        let wakeups = measured.as_deref().and_then(|m| {
-            (0..device.accelerators.len())
-                .find_map(|a| m.wakeups(a))
-                .map(|times| Wakeups::new(times.clone(), wake_rng))
-        });
+        let wakeups = measured
+            .as_deref()
+            .and_then(MeasuredTimes::wakeups)
+            .map(|times| Wakeups::new(times.clone(), wake_rng));
         SimulatedExecutor {
             wakeups,
             plan_index: vec![Vec::new(); partitions.len()],

@@ -691,13 +691,13 @@ impl MeasuredTimes {
             .map_or(0, |t| t.corun_cores)
     }
 
-    /// The measured thread wake-ups of the machine that measured accelerator `accel` (`None`:
-    /// not measured).
-    pub fn wakeups(&self, accel: usize) -> Option<&Arc<WakeupTimes>> {
+    /// The measured thread wake-ups of the machine, from the first accelerator's profile that
+    /// has them (`None`: not measured).
+    pub fn wakeups(&self) -> Option<&Arc<WakeupTimes>> {
         self.by_accel
-            .get(accel)
-            .and_then(Option::as_ref)
-            .and_then(|t| t.wakeups.as_ref())
+            .iter()
+            .flatten()
+            .find_map(|t| t.wakeups.as_ref())
     }
 
     /// Whether the slice `ops` on `accel` is a partition measured whole (not pieced together
