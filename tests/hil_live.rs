@@ -197,6 +197,12 @@ fn hil_validate_compares_simulation_and_live_run_per_metric() {
         profile.machine.wake_ns > 0,
         "the live runs' own wake-ups are in their profile"
     );
+    // And their loop's sends, as one level at the load their batches made.
+    let sends = &profile.machine.loop_sends;
+    assert!(
+        sends.len() == 1 && sends[0].utilisation > 0.0 && sends[0].utilisation <= 1.0,
+        "{sends:?}"
+    );
     let timed: u32 = partitions.iter().flat_map(|p| &p.batch).map(|b| b.n).sum();
     let batches: u64 = runs_batches(&v);
     assert_eq!(
@@ -286,11 +292,13 @@ fn hil_validate_reprofile_measures_the_profiles_again_before_each_live_run() {
             "{}",
             profile.machine.command
         );
-        // `hil profile` measures thread wake-ups, with cores free and with none.
+        // `hil profile` measures thread wake-ups, with cores free and with none, and the loop's
+        // sends.
         assert!(
             profile.machine.wake_ns > 0
                 && !profile.machine.wake_busy_ns.is_empty()
-                && !profile.machine.loop_wake_busy_ns.is_empty(),
+                && !profile.machine.loop_wake_busy_ns.is_empty()
+                && !profile.machine.loop_sends.is_empty(),
             "{}",
             fresh.display()
         );

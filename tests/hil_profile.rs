@@ -145,6 +145,15 @@ max_batch = 1
     let report = Simulation::new(&r, None).unwrap().run();
     let exec_ms = report.summary.stages[0].mean_exec_ms.unwrap();
     assert!(p.machine.wake_ns > 0 && !p.machine.wake_busy_ns.is_empty());
+    // And the loop's sends in a pipeline of the three cut partitions, by ascending load.
+    let levels = &p.machine.loop_sends;
+    assert!(!levels.is_empty(), "no loop sends measured");
+    assert!(
+        levels
+            .windows(2)
+            .all(|w| w[0].utilisation < w[1].utilisation)
+    );
+    assert!(levels.iter().all(|l| l.free_ns.len() + l.busy_ns.len() > 0));
     let expected_ms = (whole[0].mean_ns + 2 * p.machine.wake_ns) as f64 / 1e6;
     assert!((exec_ms - expected_ms).abs() < 1e-6, "{exec_ms} ms");
     let _ = std::fs::remove_dir_all(&dir);

@@ -20,6 +20,7 @@
 pub mod cpu_time;
 pub mod from_network;
 pub mod live;
+pub mod loop_send_time;
 pub mod profile;
 pub mod runtime;
 pub mod source;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use infscaler_sim::model::cost::{Target, model_plan, plan};
 use infscaler_sim::model::measured::{
-    FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
-    MeasuredProfile,
+    FORMAT_VERSION, LatencyStats, LoopSends, MachineInfo, MeasuredModel, MeasuredOperator,
+    MeasuredPartition, MeasuredProfile,
 };
 use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::zoo::{self, ZooOptions};
@@ -55,6 +55,7 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
             wake_busy_ns: Vec::new(),
             loop_wake_busy_ns: Vec::new(),
             corun_cores: 0,
+            loop_sends: Vec::new(),
             cpu_model: "Test CPU".into(),
             cpu_cores: 8,
             ort_version: "1.32.0".into(),
@@ -430,4 +431,95 @@ fn bad_profiles_are_refused_naming_the_file_and_field() {
 /// `d` under TensorRT.
 fn trt(d: &infscaler_sim::hardware::profile::DeviceProfile) -> Target<'_> {
     Target::new(d, RuntimeProfile::tensorrt_ref())
+}
+
+/// A profile of [`alexnet_profile`] with 10 µs wake-ups with a core free, the loop's with none
+/// free taking `loop_busy_ns`, and every send of the loop holding it for `hold_ns`.
+fn with_loop_times(loop_busy_ns: Vec<u64>, hold_ns: Option<u64>) -> MeasuredProfile {
+    let mut profile = alexnet_profile("cpu");
+    profile.machine.wake_ns = 10_000;
+    profile.machine.loop_wake_busy_ns = loop_busy_ns;
+    profile.machine.loop_sends = hold_ns
+        .map(|ns| LoopSends {
+            utilisation: 0.5,
+            free_ns: vec![ns],
+            busy_ns: vec![ns],
+        })
+        .into_iter()
+        .collect();
+    profile
+}
+
+#[test]
+fn a_send_can_hold_the_loop_and_batches_dispatched_meanwhile_wait_for_it() {
+    let dir = temp_dir("sends");
+    // Alone, a batch waits for the loop's and its thread's wake-ups (10 µs each) and runs its
+    // measured 100 µs; the loop's hold after sending it delays nothing.
+    let alone = scenario("\"m.toml\"", 4);
+    for hold in [None, Some(1_000_000)] {
+        let exec = mean_exec_ms_with(&dir, &with_loop_times(vec![], hold), &alone);
+        assert!((exec - 0.12).abs() < 1e-6, "{exec} ms with hold {hold:?}");
+    }
+    // A request every 40 µs to three instances: with each send holding the loop 1 ms, the
+    // loop sends one batch a millisecond and the others dispatched meanwhile wait.
+    let crowded = alone
+        .replace("rate_per_s = 10.0", "rate_per_s = 25000.0")
+        .replace("instances = { cpu = 1 }", "instances = { cpu = 3 }");
+    let free = mean_exec_ms_with(&dir, &with_loop_times(vec![], None), &crowded);
+    let held = mean_exec_ms_with(&dir, &with_loop_times(vec![], Some(1_000_000)), &crowded);
+    assert!(held > free + 0.5, "{held} ms held against {free} ms");
+    // Levels must ascend in 0–1, and need the wake-up with a core free.
+    let mut profile = with_loop_times(vec![], Some(1));
+    profile.machine.loop_sends[0].utilisation = 1.5;
+    let mut no_wake = with_loop_times(vec![], Some(1));
+    no_wake.machine.wake_ns = 0;
+    for (profile, field, want) in [
+        (profile, "machine.loop_sends[0].utilisation", "0–1"),
+        (no_wake, "machine.loop_sends", "wake_ns"),
+    ] {
+        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+        let err = load(&dir, &alone).unwrap_err();
+        assert!(
+            err.contains("m.toml") && err.contains(field) && err.contains(want),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_instance_thread_holds_its_core_while_it_wakes_the_loop_with_its_result() {
+    let dir = temp_dir("reporter");
+    // Two one-core stages on a two-core machine, a request every 30 µs: a stage-0 batch that
+    // ends while stage 1 runs wakes the loop to send stage 0's next batch with no core free
+    // (stage 1 holds one, the reporting thread the other), so a loop's wake-up with no core
+    // free that lasts until a core frees delays it. Arrivals wake the loop only when stage 0
+    // is idle, with a core free: only those reports find none.
+    let device = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hwprofiles/hil-host-2core.toml");
+    let text = scenario("\"m.toml\"", 1)
+        .replace(
+            "profile = \"xavier-agx\"",
+            &format!("profile = {:?}", device.display().to_string()),
+        )
+        .replace("rate_per_s = 10.0", "rate_per_s = 33000.0")
+        .replace(
+            "[[policy.stages]]\n",
+            "[[policy.stages]]\ncuts = [5]\n[[policy.stages.partitions]]\ninstances = { cpu = 1 }\ncpu_cores = 1\nmax_batch = 1\n",
+        );
+    let stage0_exec_ms = |loop_busy_ns| {
+        std::fs::write(
+            dir.join("m.toml"),
+            with_loop_times(loop_busy_ns, None).to_toml_string(),
+        )
+        .unwrap();
+        let r = load(&dir, &text).unwrap();
+        let report = Simulation::new(&r, None).unwrap().run();
+        assert_eq!(report.summary.completed, 20);
+        report.summary.stages[0].mean_exec_ms.unwrap()
+    };
+    let free = stage0_exec_ms(vec![]);
+    let waiting = stage0_exec_ms(vec![2_000_000]);
+    assert!(
+        waiting > free + 0.01 && waiting < 2.0,
+        "{waiting} ms against {free} ms"
+    );
 }

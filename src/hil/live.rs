@@ -14,8 +14,8 @@ use infscaler_hil::live::{LiveOptions, LiveStats, OrtExecutor, RunTimes};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime};
 use infscaler_sim::hardware::profile::DeviceProfile;
 use infscaler_sim::model::measured::{
-    FORMAT_VERSION, LatencyStats, MachineInfo, MeasuredModel, MeasuredOperator, MeasuredPartition,
-    MeasuredProfile,
+    FORMAT_VERSION, LatencyStats, LoopSends, MachineInfo, MeasuredModel, MeasuredOperator,
+    MeasuredPartition, MeasuredProfile,
 };
 use infscaler_sim::scenario::OneOrMany;
 use infscaler_sim::{Report, ResolvedScenario, Scenario, Simulation};
@@ -221,23 +221,30 @@ fn stats_text(s: &LiveStats) -> String {
         mean_us(busy_ns, busy_n),
         busy_n
     );
-    let wake = |class: &[u64]| {
+    // Median, 90th percentile and mean in µs, and count.
+    let summary = |class: &[u64]| {
         let mut v = class.to_vec();
         v.sort_unstable();
-        let median = v.get(v.len() / 2).copied().unwrap_or(0);
+        let at = |q: usize| v.get(v.len() * q / 10).copied().unwrap_or(0) as f64 / 1e3;
         (
-            median as f64 / 1e3,
+            at(5),
+            at(9),
             mean_us(v.iter().sum(), v.len() as u64),
             v.len(),
         )
     };
-    let ((free_med, free_mean, free_n), (busy_med, busy_mean, busy_n)) =
-        (wake(&s.wakeups[0]), wake(&s.wakeups[1]));
-    out += &format!(
-        "worker wake-ups (taken after sent): median {free_med:.1} µs, mean {free_mean:.1} µs of \
-         {free_n} sent with a core free; median {busy_med:.1} µs, mean {busy_mean:.1} µs of \
-         {busy_n} sent with every other core running a batch\n"
-    );
+    for (what, classes) in [
+        ("worker wake-ups (taken after sent)", &s.wakeups),
+        ("the loop's sends (running again after a send)", &s.sends),
+    ] {
+        let ((med0, p90_0, mean0, n0), (med1, p90_1, mean1, n1)) =
+            (summary(&classes[0]), summary(&classes[1]));
+        out += &format!(
+            "{what}: median {med0:.1} µs, p90 {p90_0:.1} µs, mean {mean0:.1} µs of {n0} sent \
+             with a core free; median {med1:.1} µs, p90 {p90_1:.1} µs, mean {mean1:.1} µs of \
+             {n1} sent with every other core running a batch\n"
+        );
+    }
     out += &format!(
         "wall-clock loop: {} timed waits, woke {:.1} µs late on average, {:.1} µs at most\n",
         s.timed_waits,
@@ -564,6 +571,11 @@ fn live_times_profile(
             // Not classed in live runs: the loop's wake-ups take `wake_ns`.
             loop_wake_busy_ns: Vec::new(),
             corun_cores: 0,
+            loop_sends: live_loop_sends(
+                stats,
+                cpu_cores,
+                simulated.summary.warmup_s + simulated.summary.duration_s,
+            ),
         },
         models,
     };
@@ -580,6 +592,31 @@ fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time
         .collect();
     all.sort_unstable();
     (!all.is_empty()).then_some(all)
+}
+
+/// The live runs' sends as one level, at the utilisation their batches' CPU time made of
+/// `cores` over runs of `run_s` each (empty: no send).
+fn live_loop_sends(stats: &[LiveStats], cores: u32, run_s: f64) -> Vec<LoopSends> {
+    let class = |k: usize| {
+        let mut all: Vec<std::time::Duration> = stats
+            .iter()
+            .flat_map(|s| &s.sends[k])
+            .map(|&ns| std::time::Duration::from_nanos(ns))
+            .collect();
+        all.sort_unstable();
+        infscaler_hil::wakeup_time::profile_quantiles_ns(&all)
+    };
+    let (free_ns, busy_ns) = (class(0), class(1));
+    let cpu_s = stats.iter().map(|s| s.cpu_ns).sum::<u64>() as f64 / 1e9;
+    let cores_s = stats.len() as f64 * f64::from(cores.max(1)) * run_s;
+    if (free_ns.is_empty() && busy_ns.is_empty()) || cores_s <= 0.0 {
+        return Vec::new();
+    }
+    vec![LoopSends {
+        utilisation: (cpu_s / cores_s).clamp(0.0, 1.0),
+        free_ns,
+        busy_ns,
+    }]
 }
 
 /// Whether the live runs' times are taken as their threads' CPU time: one-thread sessions on

@@ -11,10 +11,10 @@ use clap::Args;
 
 use infscaler_hil::profile::{self, ProfileOptions, Progress};
 use infscaler_hil::runtime::{ExecutionProvider, Runtime, SessionConfig, TensorRtOptions};
-use infscaler_hil::wakeup_time;
+use infscaler_hil::{loop_send_time, wakeup_time};
 use infscaler_sim::model::cost;
 use infscaler_sim::model::measured::{
-    self, FORMAT_VERSION, MachineInfo, MeasuredModel, MeasuredProfile,
+    self, FORMAT_VERSION, LoopSends, MachineInfo, MeasuredModel, MeasuredPartition, MeasuredProfile,
 };
 use infscaler_sim::model::runtime::RuntimeProfile;
 use infscaler_sim::model::source::ModelSource;
@@ -257,6 +257,83 @@ const WAKEUP_EXCHANGES: u32 = 400;
 /// HIL scenarios' moderate loads.
 const WAKEUP_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// Loads at which the loop's sends are measured: `[assumed]` enough levels to interpolate
+/// between a nearly idle machine and a busy one.
+const SEND_LOADS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
+/// How long each: `[assumed]` some hundreds to thousands of sends.
+const SEND_DURATION: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The loop's sends in a pipeline of the measured partitions ([`loop_send_time`]) at each of
+/// [`SEND_LOADS`], the levels by ascending utilisation reached (a level that reaches no more
+/// than the one before, the slowest stage bounding the load, is left out).
+fn measure_loop_sends(models: &[MeasuredModel], cores: u32, started: Instant) -> Vec<LoopSends> {
+    let stages = pipeline_stages(models);
+    let mut levels: Vec<LoopSends> = Vec::new();
+    for (k, &load) in SEND_LOADS.iter().enumerate() {
+        let Some(sends) = loop_send_time::measure(&stages, cores, load, SEND_DURATION, k as u64)
+        else {
+            continue;
+        };
+        let us = |d: std::time::Duration| d.as_nanos() as f64 / 1e3;
+        let summary = |v: &[std::time::Duration]| {
+            format!(
+                "{} sends, median {:.1} µs, p90 {:.1} µs, mean {:.1} µs",
+                v.len(),
+                us(v.get(v.len() / 2).copied().unwrap_or_default()),
+                us(v.get(v.len() * 9 / 10).copied().unwrap_or_default()),
+                us(wakeup_time::mean(v))
+            )
+        };
+        eprintln!(
+            "[{:>6.1}s] the loop's sends in a pipeline of {} partition{} at {:.0} % of the cores \
+             computing: with a core free {}; with none free {}",
+            started.elapsed().as_secs_f64(),
+            stages.len(),
+            if stages.len() == 1 { "" } else { "s" },
+            sends.utilisation * 100.0,
+            summary(&sends.free),
+            summary(&sends.busy)
+        );
+        let higher = levels
+            .last()
+            .is_none_or(|l| sends.utilisation > l.utilisation);
+        if higher && !(sends.free.is_empty() && sends.busy.is_empty()) {
+            levels.push(LoopSends {
+                utilisation: sends.utilisation,
+                free_ns: wakeup_time::profile_quantiles_ns(&sends.free),
+                busy_ns: wakeup_time::profile_quantiles_ns(&sends.busy),
+            });
+        }
+    }
+    levels
+}
+
+/// The pipeline the measured partitions make, as their smallest batch's mean times: each
+/// model's partitions that are not the whole model (all of them if none), in operator order,
+/// the models one after another.
+fn pipeline_stages(models: &[MeasuredModel]) -> Vec<std::time::Duration> {
+    let mut stages = Vec::new();
+    for m in models {
+        let whole = m.partitions.iter().map(|p| p.end).max().unwrap_or(0);
+        let mut parts: Vec<&MeasuredPartition> = m
+            .partitions
+            .iter()
+            .filter(|p| p.start > 0 || p.end < whole)
+            .collect();
+        if parts.is_empty() {
+            parts = m.partitions.iter().collect();
+        }
+        parts.sort_by_key(|p| p.start);
+        stages.extend(
+            parts
+                .iter()
+                .filter_map(|p| p.batch.first())
+                .map(|s| std::time::Duration::from_nanos(s.mean_ns)),
+        );
+    }
+    stages
+}
+
 /// How long the worker of the wake-up measurement computes between its wake-ups: the median over
 /// the measured partitions of their smallest batch's mean time (4 ms if none).
 fn median_run_time(models: &[MeasuredModel]) -> std::time::Duration {
@@ -398,6 +475,16 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         us(median(&busy.serving_loop)),
         us(wakeup_time::mean(&busy.serving_loop)),
     );
+    let loop_sends = if args.ep.trim() == "cpu" && threads == 1 {
+        measure_loop_sends(&models, cpu_cores, started)
+    } else {
+        eprintln!(
+            "[{:>6.1}s] the loop's sends are measured with one-thread CPU sessions only (their \
+             pipeline's workers compute on one core each): none measured",
+            started.elapsed().as_secs_f64()
+        );
+        Vec::new()
+    };
     let file = MeasuredProfile {
         format: FORMAT_VERSION,
         machine: MachineInfo {
@@ -416,6 +503,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.worker),
             loop_wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.serving_loop),
             corun_cores: args.corun * threads,
+            loop_sends,
         },
         models,
     };

@@ -95,6 +95,11 @@ pub struct LiveStats {
     /// but the loop's (`[1]`), as the simulation classes an instance thread's wake-up.
     #[serde(skip)]
     pub wakeups: [Vec<u64>; 2],
+    /// Every send of a batch to its worker as the loop saw it (from before the send to the
+    /// loop running again after it), nanoseconds, classed as `wakeups`: long where the worker
+    /// it woke took the loop's core.
+    #[serde(skip)]
+    pub sends: [Vec<u64>; 2],
 }
 
 impl LiveStats {
@@ -514,17 +519,22 @@ impl LiveExecutor for OrtExecutor {
             .get(&batch.instance)
             .and_then(Option::as_ref)
             .ok_or_else(|| LiveError(format!("batch for unknown instance {}", batch.instance)))?;
+        // The loop holds a core while it sends: the woken worker needs another.
+        let no_core_free = self.computing.load(Ordering::SeqCst) + 1 >= self.machine_cores;
+        let sent = Instant::now();
         worker
             .jobs
             .send(Job {
                 batch: batch.batch,
                 input,
-                sent: Instant::now(),
+                sent,
             })
             .map_err(|_| LiveError(format!("instance {}'s worker has stopped", batch.instance)))?;
+        // A worker woken by the send may take the loop's core at once: the loop then gets one
+        // back only later, which this time holds.
+        let send_ns = sent.elapsed().as_nanos() as u64;
+        self.stats_mut().sends[usize::from(no_core_free)].push(send_ns);
         let loop_lag_ns = self.now().saturating_since(batch.dispatched).as_ns();
-        // The loop holds a core while it sends: the woken worker needs another.
-        let no_core_free = self.computing.load(Ordering::SeqCst) + 1 >= self.machine_cores;
         self.batches.insert(
             batch.batch,
             Submitted {

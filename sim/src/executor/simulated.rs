@@ -77,6 +77,8 @@ pub struct SimulatedExecutor {
     idle_since: Vec<Option<SimTime>>,
     /// The serving process's thread wake-ups, where a profile measured them.
     wakeups: Option<Wakeups>,
+    /// When a batch last ended (its thread then wakes the loop).
+    reported_at: Option<SimTime>,
 }
 
 /// A partition's measured times under a condition (after idle time, beside other sessions), as
@@ -220,6 +222,7 @@ impl SimulatedExecutor {
             .map(|times| Wakeups::new(times.clone(), wake_rng));
         SimulatedExecutor {
             wakeups,
+            reported_at: None,
             plan_index: vec![Vec::new(); partitions.len()],
             tokens: None,
             sized_plans: Vec::new(),
@@ -434,7 +437,20 @@ impl SimulatedExecutor {
         let units = self.segment_units(ctx, batch);
         let now = ctx.now();
         ctx.engines.occupy(now, accel, units, ctx.recorder);
+        self.note_cores_held(ctx, accel);
         self.begin_segment_work(ctx, batch);
+    }
+
+    /// Tells the wake-ups how much of the CPU batches hold, after a change on `accel`.
+    fn note_cores_held(&mut self, ctx: &ExecContext<'_>, accel: usize) {
+        let cpu = ctx.engines.cpu();
+        if accel != cpu {
+            return;
+        }
+        if let Some(w) = self.wakeups.as_mut() {
+            let share = ctx.engines.held(cpu) / ctx.engines.capacity(cpu);
+            w.cores_held(ctx.now(), share.clamp(0.0, 1.0));
+        }
     }
 
     fn begin_segment_work(&mut self, ctx: &mut ExecContext<'_>, batch: u32) {
@@ -501,6 +517,7 @@ impl SimulatedExecutor {
             ctx.engines.occupy(now, accel, units, ctx.recorder);
             self.begin_segment_work(ctx, next);
         }
+        self.note_cores_held(ctx, accel);
         if accel == ctx.engines.cpu() {
             // Threads that wait for a core take the ones this batch freed.
             let free = (ctx.engines.capacity(accel) - ctx.engines.held(accel) + 1e-9).floor();
@@ -517,6 +534,8 @@ impl SimulatedExecutor {
             if let Some(since) = self.idle_since.get_mut(instance) {
                 *since = Some(now);
             }
+            // Its thread reports the end and holds its core while it wakes the loop.
+            self.reported_at = Some(now);
             ctx.finished(batch);
         } else {
             self.batches[batch as usize].segment += 1;
@@ -524,15 +543,23 @@ impl SimulatedExecutor {
         }
     }
 
-    /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator). The
-    /// loop, which wakes an instance thread, holds a core until it sleeps again.
-    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
+    /// Whether batches hold every CPU core but `waker`'s, the thread that wakes another (it
+    /// holds one core while it does).
+    fn no_core_free(ctx: &ExecContext<'_>, waker: bool) -> bool {
         let cpu = ctx.engines.cpu();
-        let loop_holds = match sleeper {
-            Sleeper::Loop => 0.0,
-            Sleeper::Instance { .. } => 1.0,
+        let waker_holds = if waker { 1.0 } else { 0.0 };
+        ctx.engines.held(cpu) + waker_holds >= ctx.engines.capacity(cpu) - 1e-9
+    }
+
+    /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator). The
+    /// loop, which wakes an instance thread, holds a core until it sleeps again; an instance
+    /// thread whose batch just ended holds one while it wakes the loop with the end.
+    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
+        let waker = match sleeper {
+            Sleeper::Instance { .. } => true,
+            Sleeper::Loop => self.reported_at == Some(ctx.now()),
         };
-        let no_core_free = ctx.engines.held(cpu) + loop_holds >= ctx.engines.capacity(cpu) - 1e-9;
+        let no_core_free = Self::no_core_free(ctx, waker);
         let Some(w) = self.wakeups.as_mut() else {
             return;
         };
@@ -553,18 +580,29 @@ impl SimulatedExecutor {
         }
     }
 
-    /// `sleeper` runs: the loop sends the batches dispatched meanwhile (waking their instance
-    /// threads), an instance thread runs its batch.
+    /// `sleeper` runs: the loop sends the batches dispatched meanwhile one by one (waking their
+    /// instance threads) until a send keeps it from running, an instance thread runs its batch.
     fn awake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
         match sleeper {
             Sleeper::Loop => {
-                let sends = self
-                    .wakeups
-                    .as_mut()
-                    .map(Wakeups::loop_runs)
-                    .unwrap_or_default();
-                for batch in sends {
+                let Some(w) = self.wakeups.as_mut() else {
+                    return;
+                };
+                let mut sends = w.loop_runs().into_iter();
+                while let Some(batch) = sends.next() {
+                    let no_core_free = Self::no_core_free(ctx, true);
                     self.begin_wake(ctx, Sleeper::Instance { batch });
+                    let Some(w) = self.wakeups.as_mut() else {
+                        return;
+                    };
+                    let now = ctx.now();
+                    let held = w.send(no_core_free, w.recent_utilisation(now));
+                    if held > SimDuration::ZERO {
+                        // The rest, and batches dispatched meanwhile, go when it runs again.
+                        w.loop_held(sends.collect());
+                        ctx.schedule(now + held, ExecEvent::LoopAwake);
+                        return;
+                    }
                 }
             }
             Sleeper::Instance { batch } => self.start_segment(ctx, batch),

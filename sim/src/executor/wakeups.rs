@@ -10,7 +10,9 @@
 //! preempts less readily). A waiting thread runs as soon as a batch ends and frees a core, if that is earlier.
 //!
 //! The loop is one thread: batches dispatched while it is waking are sent when it runs, with no
-//! wake-up of their own.
+//! wake-up of their own. After each send it may be kept from running for a while (the worker
+//! it woke took its core): a time drawn from the loop's sends measured at the machine's load
+//! ([`send`](Wakeups::send)); batches dispatched meanwhile wait for it too.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -59,6 +61,30 @@ pub struct Wakeups {
     /// and when their wake-up began.
     waiting: VecDeque<(Sleeper, u32, SimTime)>,
     next_token: u32,
+    load: RecentLoad,
+}
+
+/// The machine's recent utilisation: the share of its cores that batches held, averaged
+/// exponentially over time.
+#[derive(Debug, Default)]
+struct RecentLoad {
+    average: f64,
+    /// The share held since `since`.
+    held: f64,
+    since: SimTime,
+}
+
+/// Time constant of [`RecentLoad`]: `[assumed]` the horizon of Linux's own load tracking (PELT
+/// halves a CPU's utilisation every 32 ms, `LOAD_AVG_PERIOD` in kernel/sched/sched-pelt.h),
+/// so τ = 32 ms / ln 2.
+const LOAD_TIME_CONSTANT_NS: f64 = 32e6 / std::f64::consts::LN_2;
+
+impl RecentLoad {
+    fn at(&self, now: SimTime) -> f64 {
+        let elapsed = now.saturating_since(self.since).as_ns() as f64;
+        let keep = (-elapsed / LOAD_TIME_CONSTANT_NS).exp();
+        self.held + (self.average - self.held) * keep
+    }
 }
 
 impl Wakeups {
@@ -70,6 +96,7 @@ impl Wakeups {
             loop_sends: None,
             waiting: VecDeque::new(),
             next_token: 0,
+            load: RecentLoad::default(),
         }
     }
 
@@ -116,6 +143,61 @@ impl Wakeups {
         self.waiting.remove(at).map(|(s, _, _)| s)
     }
 
+    /// From `now` on, batches hold `share` of the machine's cores.
+    pub fn cores_held(&mut self, now: SimTime, share: f64) {
+        self.load = RecentLoad {
+            average: self.load.at(now),
+            held: share,
+            since: now,
+        };
+    }
+
+    /// The share of the machine's cores batches held of late, at `now`.
+    pub fn recent_utilisation(&self, now: SimTime) -> f64 {
+        self.load.at(now)
+    }
+
+    /// The loop sent a batch, with a core free besides its own or not, while `utilisation` of
+    /// the machine's cores computed: how long until it runs again (zero where the profile has
+    /// no sends). Drawn from the measured level of the nearest utilisation; between two levels,
+    /// from either with odds by nearness.
+    pub fn send(&mut self, no_core_free: bool, utilisation: f64) -> SimDuration {
+        let times = self.times.clone();
+        let levels = &times.sends;
+        let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
+            return SimDuration::ZERO;
+        };
+        let level = if utilisation <= first.utilisation {
+            first
+        } else if utilisation >= last.utilisation {
+            last
+        } else {
+            let above = levels.partition_point(|l| l.utilisation < utilisation);
+            let (lo, hi) = (&levels[above - 1], &levels[above]);
+            let towards_hi = (utilisation - lo.utilisation) / (hi.utilisation - lo.utilisation);
+            if self.rng.random::<f64>() < towards_hi {
+                hi
+            } else {
+                lo
+            }
+        };
+        // A class the measurement never met takes the other one's times.
+        let q: &[u64] = match (
+            no_core_free,
+            level.free_ns.is_empty(),
+            level.busy_ns.is_empty(),
+        ) {
+            (false, false, _) | (true, false, true) => &level.free_ns,
+            _ => &level.busy_ns,
+        };
+        SimDuration::from_ns(q[self.rng.random_range(0..q.len())])
+    }
+
+    /// The loop runs on after a send, to send `rest` and the batches dispatched until then.
+    pub fn loop_held(&mut self, rest: Vec<u32>) {
+        self.loop_sends = Some(rest);
+    }
+
     /// A batch freed a core at `now`: the thread that has waited longest, if any, takes it, and
     /// when it runs (its wake-up takes at least as long as one with a core free).
     pub fn core_freed(&mut self, now: SimTime) -> Option<(Sleeper, SimTime)> {
@@ -128,17 +210,79 @@ impl Wakeups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::measured::LoopSends;
     use crate::rng::RunSeed;
 
     fn wakeups(busy: Vec<u64>) -> Wakeups {
+        with_sends(busy, Vec::new())
+    }
+
+    fn with_sends(busy: Vec<u64>, sends: Vec<LoopSends>) -> Wakeups {
         Wakeups::new(
             Arc::new(WakeupTimes {
                 free_ns: 10_000,
                 loop_busy_ns: busy.clone(),
                 busy_ns: busy,
+                sends,
             }),
             RunSeed(1).stream("wakeups"),
         )
+    }
+
+    fn level(utilisation: f64, free_ns: Vec<u64>, busy_ns: Vec<u64>) -> LoopSends {
+        LoopSends {
+            utilisation,
+            free_ns,
+            busy_ns,
+        }
+    }
+
+    #[test]
+    fn a_send_holds_the_loop_for_a_time_of_the_nearest_measured_load() {
+        let us = SimDuration::from_us;
+        assert_eq!(wakeups(vec![]).send(false, 0.5), SimDuration::ZERO);
+        let mut w = with_sends(
+            vec![],
+            vec![
+                level(0.2, vec![10_000], vec![20_000]),
+                level(0.6, vec![30_000], vec![]),
+            ],
+        );
+        // Below the lowest level and above the highest, theirs; with or without a core free.
+        assert_eq!(w.send(false, 0.0), us(10));
+        assert_eq!(w.send(true, 0.1), us(20));
+        assert_eq!(w.send(false, 0.9), us(30));
+        // A class a level never met takes the other one's times.
+        assert_eq!(w.send(true, 0.9), us(30));
+        // Between two levels, either, the nearer more often.
+        let draws: Vec<SimDuration> = (0..1_000).map(|_| w.send(false, 0.3)).collect();
+        let higher = draws.iter().filter(|&&d| d == us(30)).count();
+        assert!(
+            (150..350).contains(&higher),
+            "{higher} of 1000 from the level at 0.6"
+        );
+        assert!(draws.iter().all(|&d| d == us(10) || d == us(30)));
+    }
+
+    #[test]
+    fn the_recent_load_follows_the_cores_held_with_the_time_constant() {
+        let mut w = wakeups(vec![]);
+        let at = |ns: f64| SimTime::ZERO + SimDuration::from_ns(ns as u64);
+        assert_eq!(w.recent_utilisation(at(0.0)), 0.0);
+        w.cores_held(at(0.0), 1.0);
+        let tau = LOAD_TIME_CONSTANT_NS;
+        let after_tau = w.recent_utilisation(at(tau));
+        assert!(
+            (after_tau - (1.0 - (-1.0f64).exp())).abs() < 1e-6,
+            "{after_tau}"
+        );
+        // Released after τ: it decays from there.
+        w.cores_held(at(tau), 0.0);
+        let later = w.recent_utilisation(at(2.0 * tau));
+        assert!(
+            (later - after_tau * (-1.0f64).exp()).abs() < 1e-6,
+            "{later}"
+        );
     }
 
     #[test]

@@ -106,6 +106,26 @@ pub struct MachineInfo {
     /// share the caches and the memory the timed run uses.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub corun_cores: u32,
+    /// How long the serving loop is kept from running after it sends a batch (the worker it
+    /// wakes may take its core), measured in a pipeline of threads like a live run's at a few
+    /// loads, by ascending utilisation (empty: not measured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loop_sends: Vec<LoopSends>,
+}
+
+/// The serving loop's sends at one load: from before a send to the loop running again after
+/// it, nanoseconds, as equally spaced quantiles, ascending.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopSends {
+    /// The share of the machine's cores the pipeline's threads kept computing (0–1).
+    pub utilisation: f64,
+    /// Sends while a core besides the loop's was free (empty: none).
+    #[serde(default)]
+    pub free_ns: Vec<u64>,
+    /// Sends while threads computed on every core but the loop's (empty: none).
+    #[serde(default)]
+    pub busy_ns: Vec<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -384,6 +404,40 @@ impl MeasuredProfile {
                 ));
             }
         }
+        if !self.machine.loop_sends.is_empty() && self.machine.wake_ns == 0 {
+            return Err(err(
+                "machine.loop_sends".into(),
+                "the loop's sends need machine.wake_ns, the wake-up with a core free (> 0)".into(),
+            ));
+        }
+        for (i, level) in self.machine.loop_sends.iter().enumerate() {
+            let field = format!("machine.loop_sends[{i}]");
+            if !(0.0..=1.0).contains(&level.utilisation)
+                || i > 0 && level.utilisation <= self.machine.loop_sends[i - 1].utilisation
+            {
+                return Err(err(
+                    format!("{field}.utilisation"),
+                    format!(
+                        "is {}; must be in 0–1 and above the previous level's",
+                        level.utilisation
+                    ),
+                ));
+            }
+            for (class, q) in [("free_ns", &level.free_ns), ("busy_ns", &level.busy_ns)] {
+                if q.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(err(
+                        format!("{field}.{class}"),
+                        "must be quantiles in ascending order".into(),
+                    ));
+                }
+            }
+            if level.free_ns.is_empty() && level.busy_ns.is_empty() {
+                return Err(err(
+                    field,
+                    "has no sends: give free_ns, busy_ns or both".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -494,6 +548,9 @@ pub struct WakeupTimes {
     pub busy_ns: Vec<u64>,
     /// The same of the serving loop's.
     pub loop_busy_ns: Vec<u64>,
+    /// How long the loop is kept from running after a send, by ascending utilisation (empty:
+    /// it runs on at once).
+    pub sends: Vec<LoopSends>,
 }
 
 /// The measurements of one accelerator, indexed for look-up.
@@ -605,6 +662,7 @@ impl MeasuredTimes {
                     free_ns: profile.machine.wake_ns,
                     busy_ns: profile.machine.wake_busy_ns.clone(),
                     loop_busy_ns: profile.machine.loop_wake_busy_ns.clone(),
+                    sends: profile.machine.loop_sends.clone(),
                 })
             }),
             partitions_after_idle: Vec::new(),
