@@ -221,28 +221,21 @@ fn stats_text(s: &LiveStats) -> String {
         mean_us(busy_ns, busy_n),
         busy_n
     );
-    // Median, 90th percentile and mean in µs, and count.
-    let summary = |class: &[u64]| {
-        let mut v = class.to_vec();
-        v.sort_unstable();
-        let at = |q: usize| v.get(v.len() * q / 10).copied().unwrap_or(0) as f64 / 1e3;
-        (
-            at(5),
-            at(9),
-            mean_us(v.iter().sum(), v.len() as u64),
-            v.len(),
-        )
-    };
     for (what, classes) in [
         ("worker wake-ups (taken after sent)", &s.wakeups),
         ("the loop's sends (running again after a send)", &s.sends),
     ] {
-        let ((med0, p90_0, mean0, n0), (med1, p90_1, mean1, n1)) =
-            (summary(&classes[0]), summary(&classes[1]));
+        let [free, busy] = classes.each_ref().map(|class| {
+            let mut v: Vec<std::time::Duration> = class
+                .iter()
+                .map(|&ns| std::time::Duration::from_nanos(ns))
+                .collect();
+            v.sort_unstable();
+            infscaler_hil::wakeup_time::describe(&v)
+        });
         out += &format!(
-            "{what}: median {med0:.1} µs, p90 {p90_0:.1} µs, mean {mean0:.1} µs of {n0} sent \
-             with a core free; median {med1:.1} µs, p90 {p90_1:.1} µs, mean {mean1:.1} µs of \
-             {n1} sent with every other core running a batch\n"
+            "{what}: {free} sent with a core free; {busy} sent with every other core running a \
+             batch\n"
         );
     }
     out += &format!(
@@ -585,26 +578,26 @@ fn live_times_profile(
 /// The live runs' worker wake-ups of batches sent while a core was free or, with
 /// `no_core_free`, while runs held every core but the loop's, sorted (`None`: no such batch).
 fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time::Duration>> {
+    let all = pooled(stats, |s| &s.wakeups[usize::from(no_core_free)]);
+    (!all.is_empty()).then_some(all)
+}
+
+/// The times `pick` takes from each live run, nanoseconds, pooled and sorted.
+fn pooled(stats: &[LiveStats], pick: impl Fn(&LiveStats) -> &[u64]) -> Vec<std::time::Duration> {
     let mut all: Vec<std::time::Duration> = stats
         .iter()
-        .flat_map(|s| &s.wakeups[usize::from(no_core_free)])
+        .flat_map(pick)
         .map(|&ns| std::time::Duration::from_nanos(ns))
         .collect();
     all.sort_unstable();
-    (!all.is_empty()).then_some(all)
+    all
 }
 
 /// The live runs' sends as one level, at the utilisation their batches' CPU time made of
 /// `cores` over runs of `run_s` each (empty: no send).
 fn live_loop_sends(stats: &[LiveStats], cores: u32, run_s: f64) -> Vec<LoopSends> {
     let class = |k: usize| {
-        let mut all: Vec<std::time::Duration> = stats
-            .iter()
-            .flat_map(|s| &s.sends[k])
-            .map(|&ns| std::time::Duration::from_nanos(ns))
-            .collect();
-        all.sort_unstable();
-        infscaler_hil::wakeup_time::profile_quantiles_ns(&all)
+        infscaler_hil::wakeup_time::profile_quantiles_ns(&pooled(stats, |s| &s.sends[k]))
     };
     let (free_ns, busy_ns) = (class(0), class(1));
     let cpu_s = stats.iter().map(|s| s.cpu_ns).sum::<u64>() as f64 / 1e9;

@@ -274,16 +274,6 @@ fn measure_loop_sends(models: &[MeasuredModel], cores: u32, started: Instant) ->
         else {
             continue;
         };
-        let us = |d: std::time::Duration| d.as_nanos() as f64 / 1e3;
-        let summary = |v: &[std::time::Duration]| {
-            format!(
-                "{} sends, median {:.1} µs, p90 {:.1} µs, mean {:.1} µs",
-                v.len(),
-                us(v.get(v.len() / 2).copied().unwrap_or_default()),
-                us(v.get(v.len() * 9 / 10).copied().unwrap_or_default()),
-                us(wakeup_time::mean(v))
-            )
-        };
         eprintln!(
             "[{:>6.1}s] the loop's sends in a pipeline of {} partition{} at {:.0} % of the cores \
              computing: with a core free {}; with none free {}",
@@ -291,8 +281,8 @@ fn measure_loop_sends(models: &[MeasuredModel], cores: u32, started: Instant) ->
             stages.len(),
             if stages.len() == 1 { "" } else { "s" },
             sends.utilisation * 100.0,
-            summary(&sends.free),
-            summary(&sends.busy)
+            wakeup_time::describe(&sends.free),
+            wakeup_time::describe(&sends.busy)
         );
         let higher = levels
             .last()
@@ -462,18 +452,14 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         .collect();
     let free_mean = wakeup_time::mean(&all_free);
     let us = |d: std::time::Duration| d.as_nanos() as f64 / 1e3;
-    let median = |v: &[std::time::Duration]| v.get(v.len() / 2).copied().unwrap_or_default();
     eprintln!(
         "[{:>6.1}s] thread wake-up: mean {:.1} µs with a core free; with every core busy, \
-         a worker's (computing {:.2} ms between) median {:.1} µs, mean {:.1} µs, the loop's \
-         median {:.1} µs, mean {:.1} µs ({WAKEUP_EXCHANGES} each)",
+         a worker's (computing {:.2} ms between) {}, the loop's {}",
         started.elapsed().as_secs_f64(),
         us(free_mean),
         work.as_secs_f64() * 1e3,
-        us(median(&busy.worker)),
-        us(wakeup_time::mean(&busy.worker)),
-        us(median(&busy.serving_loop)),
-        us(wakeup_time::mean(&busy.serving_loop)),
+        wakeup_time::describe(&busy.worker),
+        wakeup_time::describe(&busy.serving_loop),
     );
     let loop_sends = if args.ep.trim() == "cpu" && threads == 1 {
         measure_loop_sends(&models, cpu_cores, started)
