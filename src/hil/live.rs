@@ -225,14 +225,9 @@ fn stats_text(s: &LiveStats) -> String {
         ("worker wake-ups (taken after sent)", &s.wakeups),
         ("the loop's sends (running again after a send)", &s.sends),
     ] {
-        let [free, busy] = classes.each_ref().map(|class| {
-            let mut v: Vec<std::time::Duration> = class
-                .iter()
-                .map(|&ns| std::time::Duration::from_nanos(ns))
-                .collect();
-            v.sort_unstable();
-            infscaler_hil::wakeup_time::describe(&v)
-        });
+        let [free, busy] = classes
+            .each_ref()
+            .map(|class| infscaler_hil::wakeup_time::describe(&pooled([class])));
         out += &format!(
             "{what}: {free} sent with a core free; {busy} sent with every other core running a \
              batch\n"
@@ -578,15 +573,15 @@ fn live_times_profile(
 /// The live runs' worker wake-ups of batches sent while a core was free or, with
 /// `no_core_free`, while runs held every core but the loop's, sorted (`None`: no such batch).
 fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time::Duration>> {
-    let all = pooled(stats, |s| &s.wakeups[usize::from(no_core_free)]);
+    let all = pooled(stats.iter().map(|s| &s.wakeups[usize::from(no_core_free)]));
     (!all.is_empty()).then_some(all)
 }
 
-/// The times `pick` takes from each live run, nanoseconds, pooled and sorted.
-fn pooled(stats: &[LiveStats], pick: impl Fn(&LiveStats) -> &[u64]) -> Vec<std::time::Duration> {
-    let mut all: Vec<std::time::Duration> = stats
-        .iter()
-        .flat_map(pick)
+/// Lists of times in nanoseconds (of one class, from each live run), pooled and sorted.
+fn pooled<'a>(lists: impl IntoIterator<Item = &'a Vec<u64>>) -> Vec<std::time::Duration> {
+    let mut all: Vec<std::time::Duration> = lists
+        .into_iter()
+        .flatten()
         .map(|&ns| std::time::Duration::from_nanos(ns))
         .collect();
     all.sort_unstable();
@@ -597,7 +592,7 @@ fn pooled(stats: &[LiveStats], pick: impl Fn(&LiveStats) -> &[u64]) -> Vec<std::
 /// `cores` over runs of `run_s` each (empty: no send).
 fn live_loop_sends(stats: &[LiveStats], cores: u32, run_s: f64) -> Vec<LoopSends> {
     let class = |k: usize| {
-        infscaler_hil::wakeup_time::profile_quantiles_ns(&pooled(stats, |s| &s.sends[k]))
+        infscaler_hil::wakeup_time::profile_quantiles_ns(&pooled(stats.iter().map(|s| &s.sends[k])))
     };
     let (free_ns, busy_ns) = (class(0), class(1));
     let cpu_s = stats.iter().map(|s| s.cpu_ns).sum::<u64>() as f64 / 1e9;

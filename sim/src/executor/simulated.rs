@@ -543,25 +543,20 @@ impl SimulatedExecutor {
         }
     }
 
-    /// Whether batches hold every CPU core but `waker`'s, the thread that wakes another (it
-    /// holds one core while it does).
-    fn no_core_free(ctx: &ExecContext<'_>, waker: bool) -> bool {
-        let cpu = ctx.engines.cpu();
-        let waker_holds = if waker { 1.0 } else { 0.0 };
-        ctx.engines.held(cpu) + waker_holds >= ctx.engines.capacity(cpu) - 1e-9
-    }
-
-    /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator). The
-    /// loop, which wakes an instance thread, holds a core until it sleeps again; an instance
-    /// thread whose batch just ended holds one while it wakes the loop with the end.
-    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
-        let waker = match sleeper {
+    /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator); returns
+    /// whether batches held every core but the waker's. The loop, which wakes an instance
+    /// thread, holds a core until it sleeps again; an instance thread whose batch just ended
+    /// holds one while it wakes the loop with the end.
+    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) -> bool {
+        let waker_holds = match sleeper {
             Sleeper::Instance { .. } => true,
             Sleeper::Loop => self.reported_at == Some(ctx.now()),
         };
-        let no_core_free = Self::no_core_free(ctx, waker);
+        let cpu = ctx.engines.cpu();
+        let no_core_free = ctx.engines.held(cpu) + f64::from(u8::from(waker_holds))
+            >= ctx.engines.capacity(cpu) - 1e-9;
         let Some(w) = self.wakeups.as_mut() else {
-            return;
+            return no_core_free;
         };
         let now = ctx.now();
         match w.wake(now, sleeper, no_core_free) {
@@ -570,6 +565,7 @@ impl SimulatedExecutor {
                 ctx.schedule(now + within, ExecEvent::WakeWaitOver { token });
             }
         }
+        no_core_free
     }
 
     /// The event of `sleeper` running.
@@ -590,8 +586,7 @@ impl SimulatedExecutor {
                 };
                 let mut sends = w.loop_runs().into_iter();
                 while let Some(batch) = sends.next() {
-                    let no_core_free = Self::no_core_free(ctx, true);
-                    self.begin_wake(ctx, Sleeper::Instance { batch });
+                    let no_core_free = self.begin_wake(ctx, Sleeper::Instance { batch });
                     let Some(w) = self.wakeups.as_mut() else {
                         return;
                     };
@@ -696,7 +691,7 @@ impl Executor for SimulatedExecutor {
         match self.wakeups.as_mut() {
             Some(w) => {
                 if w.dispatched(batch.batch) {
-                    self.begin_wake(ctx, Sleeper::Loop);
+                    let _ = self.begin_wake(ctx, Sleeper::Loop);
                 }
             }
             None => self.start_segment(ctx, batch.batch),

@@ -145,6 +145,9 @@ impl Wakeups {
 
     /// From `now` on, batches hold `share` of the machine's cores.
     pub fn cores_held(&mut self, now: SimTime, share: f64) {
+        if self.times.sends.is_empty() {
+            return; // only the loop's sends depend on the load
+        }
         self.load = RecentLoad {
             average: self.load.at(now),
             held: share,
@@ -162,7 +165,7 @@ impl Wakeups {
     /// no sends). Drawn from the measured level of the nearest utilisation; between two levels,
     /// from either with odds by nearness.
     pub fn send(&mut self, no_core_free: bool, utilisation: f64) -> SimDuration {
-        let times = self.times.clone();
+        let Wakeups { times, rng, .. } = self;
         let levels = &times.sends;
         let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
             return SimDuration::ZERO;
@@ -175,7 +178,7 @@ impl Wakeups {
             let above = levels.partition_point(|l| l.utilisation < utilisation);
             let (lo, hi) = (&levels[above - 1], &levels[above]);
             let towards_hi = (utilisation - lo.utilisation) / (hi.utilisation - lo.utilisation);
-            if self.rng.random::<f64>() < towards_hi {
+            if rng.random::<f64>() < towards_hi {
                 hi
             } else {
                 lo
@@ -190,7 +193,7 @@ impl Wakeups {
             (false, false, _) | (true, false, true) => &level.free_ns,
             _ => &level.busy_ns,
         };
-        SimDuration::from_ns(q[self.rng.random_range(0..q.len())])
+        SimDuration::from_ns(q[rng.random_range(0..q.len())])
     }
 
     /// The loop runs on after a send, to send `rest` and the batches dispatched until then.
@@ -266,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_recent_load_follows_the_cores_held_with_the_time_constant() {
-        let mut w = wakeups(vec![]);
+        let mut w = with_sends(vec![], vec![level(0.5, vec![1], vec![])]);
         let at = |ns: f64| SimTime::ZERO + SimDuration::from_ns(ns as u64);
         assert_eq!(w.recent_utilisation(at(0.0)), 0.0);
         w.cores_held(at(0.0), 1.0);
