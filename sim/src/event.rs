@@ -67,9 +67,15 @@ pub enum ExecEvent {
         /// Batch id.
         batch: u32,
     },
-    /// The serving loop woke and sends the batches dispatched meanwhile (simulated execution
-    /// with measured wake-ups).
+    /// The serving loop woke: it takes the results reported and sends the batches dispatched
+    /// meanwhile (simulated execution with measured wake-ups).
     LoopAwake,
+    /// The loop, kept from running after a send, has waited as long as it drew (simulated
+    /// execution with measured wake-ups).
+    LoopHoldOver {
+        /// The hold's token.
+        token: u32,
+    },
     /// A thread woken while every core was held has waited as long as it drew (simulated
     /// execution with measured wake-ups).
     WakeWaitOver {

@@ -221,16 +221,25 @@ fn stats_text(s: &LiveStats) -> String {
         mean_us(busy_ns, busy_n),
         busy_n
     );
-    for (what, classes) in [
-        ("worker wake-ups (taken after sent)", &s.wakeups),
-        ("the loop's sends (running again after a send)", &s.sends),
+    for (what, when, classes) in [
+        ("worker wake-ups (taken after sent)", "sent", &s.wakeups),
+        (
+            "the loop's sends (running again after a send)",
+            "sent",
+            &s.sends,
+        ),
+        (
+            "results taken by the loop (after the run's end)",
+            "ended",
+            &s.results,
+        ),
     ] {
         let [free, busy] = classes
             .each_ref()
             .map(|class| infscaler_hil::wakeup_time::describe(&pooled([class])));
         out += &format!(
-            "{what}: {free} sent with a core free; {busy} sent with every other core running a \
-             batch\n"
+            "{what}: {free} {when} with a core free; {busy} {when} with every other core \
+             running a batch\n"
         );
     }
     out += &format!(
@@ -550,14 +559,12 @@ fn live_times_profile(
             iters: stats.iter().map(|s| s.batches as u32).sum(),
             gap_ns: 0,
             after_idle_ns: 0,
-            wake_ns: live_wakeups(stats, false).map_or(0, |w| {
+            // With a core free, the workers' wake-ups and the loop's to take results alike.
+            wake_ns: live_free_wakeups(stats).map_or(0, |w| {
                 infscaler_hil::wakeup_time::mean(&w).as_nanos() as u64
             }),
-            wake_busy_ns: live_wakeups(stats, true).map_or_else(Vec::new, |w| {
-                infscaler_hil::wakeup_time::profile_quantiles_ns(&w)
-            }),
-            // Not classed in live runs: the loop's wake-ups take `wake_ns`.
-            loop_wake_busy_ns: Vec::new(),
+            wake_busy_ns: live_times_of(stats, |s| &s.wakeups[1]),
+            loop_wake_busy_ns: live_times_of(stats, |s| &s.results[1]),
             corun_cores: 0,
             loop_sends: live_loop_sends(
                 stats,
@@ -570,11 +577,18 @@ fn live_times_profile(
     Some((profile, on_core))
 }
 
-/// The live runs' worker wake-ups of batches sent while a core was free or, with
-/// `no_core_free`, while runs held every core but the loop's, sorted (`None`: no such batch).
-fn live_wakeups(stats: &[LiveStats], no_core_free: bool) -> Option<Vec<std::time::Duration>> {
-    let all = pooled(stats.iter().map(|s| &s.wakeups[usize::from(no_core_free)]));
+/// The live runs' thread wake-ups with a core free: the workers' (of batches sent while a core
+/// was free) and the loop's to take results (of runs that ended while one was), pooled and
+/// sorted (`None`: none).
+fn live_free_wakeups(stats: &[LiveStats]) -> Option<Vec<std::time::Duration>> {
+    let all = pooled(stats.iter().flat_map(|s| [&s.wakeups[0], &s.results[0]]));
     (!all.is_empty()).then_some(all)
+}
+
+/// The profile's quantiles of one class of the live runs' times, `class` of each run's stats
+/// (empty: none).
+fn live_times_of(stats: &[LiveStats], class: impl Fn(&LiveStats) -> &Vec<u64>) -> Vec<u64> {
+    infscaler_hil::wakeup_time::profile_quantiles_ns(&pooled(stats.iter().map(class)))
 }
 
 /// Lists of times in nanoseconds (of one class, from each live run), pooled and sorted.
@@ -591,10 +605,10 @@ fn pooled<'a>(lists: impl IntoIterator<Item = &'a Vec<u64>>) -> Vec<std::time::D
 /// The live runs' sends as one level, at the utilisation their batches' CPU time made of
 /// `cores` over runs of `run_s` each (empty: no send).
 fn live_loop_sends(stats: &[LiveStats], cores: u32, run_s: f64) -> Vec<LoopSends> {
-    let class = |k: usize| {
-        infscaler_hil::wakeup_time::profile_quantiles_ns(&pooled(stats.iter().map(|s| &s.sends[k])))
-    };
-    let (free_ns, busy_ns) = (class(0), class(1));
+    let (free_ns, busy_ns) = (
+        live_times_of(stats, |s| &s.sends[0]),
+        live_times_of(stats, |s| &s.sends[1]),
+    );
     let cpu_s = stats.iter().map(|s| s.cpu_ns).sum::<u64>() as f64 / 1e9;
     let cores_s = stats.len() as f64 * f64::from(cores.max(1)) * run_s;
     if (free_ns.is_empty() && busy_ns.is_empty()) || cores_s <= 0.0 {

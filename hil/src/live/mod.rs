@@ -100,6 +100,12 @@ pub struct LiveStats {
     /// it woke took the loop's core.
     #[serde(skip)]
     pub sends: [Vec<u64>; 2],
+    /// Every result as the loop took it (from the run's end to the loop taking the report),
+    /// nanoseconds: of runs that ended with a core free besides the reporting thread's (`[0]`)
+    /// and with every other core running a batch (`[1]`), as the simulation classes the loop's
+    /// wake-up to take a result.
+    #[serde(skip)]
+    pub results: [Vec<u64>; 2],
 }
 
 impl LiveStats {
@@ -253,6 +259,7 @@ impl OrtExecutor {
             Report::Done {
                 batch,
                 finished,
+                others_computing,
                 run_ns,
                 cpu_ns,
                 gathered,
@@ -296,6 +303,8 @@ impl OrtExecutor {
                     s.pickup_ns += pickup_ns;
                     s.loop_lag_ns += sub.loop_lag_ns;
                     s.wakeups[usize::from(sub.no_core_free)].push(pickup_ns);
+                    let ended_busy = others_computing + 1 >= self.machine_cores;
+                    s.results[usize::from(ended_busy)].push(report_ns);
                     if sub.no_core_free {
                         s.handoffs_no_core_free += 1;
                         s.handoff_no_core_free_ns += sub.loop_lag_ns + pickup_ns;

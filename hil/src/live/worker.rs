@@ -59,6 +59,9 @@ pub enum Report {
         batch: u32,
         /// When the run returned.
         finished: Instant,
+        /// CPU threads other workers' runs used when this run returned (the reporting thread
+        /// holds its own core while it wakes the loop).
+        others_computing: u32,
         /// ONNX Runtime's run time, nanoseconds.
         run_ns: u64,
         /// CPU time the worker's thread spent in the run, nanoseconds (0: not measurable);
@@ -134,7 +137,9 @@ pub fn spawn(
                 let outputs = inputs
                     .and_then(|inputs| session.run_values(&inputs).map_err(|e| e.to_string()));
                 let finished = Instant::now();
-                computing.fetch_sub(threads, Ordering::SeqCst);
+                let others_computing = computing
+                    .fetch_sub(threads, Ordering::SeqCst)
+                    .saturating_sub(threads);
                 let cpu_ns = match (cpu_start, cpu_time::thread_cpu_ns()) {
                     (Some(a), Some(b)) => b.saturating_sub(a),
                     _ => 0,
@@ -142,6 +147,7 @@ pub fn spawn(
                 let report = Report::Done {
                     batch: job.batch,
                     finished,
+                    others_computing,
                     run_ns: (finished - start).as_nanos() as u64,
                     cpu_ns,
                     gathered,

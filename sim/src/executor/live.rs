@@ -222,7 +222,8 @@ impl Executor for LiveExecution {
             ExecEvent::SegmentFixedDone { .. }
             | ExecEvent::InstanceAwake { .. }
             | ExecEvent::LoopAwake
-            | ExecEvent::WakeWaitOver { .. } => {
+            | ExecEvent::WakeWaitOver { .. }
+            | ExecEvent::LoopHoldOver { .. } => {
                 debug_assert!(false, "a simulated segment event in a live run");
             }
         }

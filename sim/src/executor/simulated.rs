@@ -77,8 +77,6 @@ pub struct SimulatedExecutor {
     idle_since: Vec<Option<SimTime>>,
     /// The serving process's thread wake-ups, where a profile measured them.
     wakeups: Option<Wakeups>,
-    /// When a batch last ended (its thread then wakes the loop).
-    reported_at: Option<SimTime>,
 }
 
 /// A partition's measured times under a condition (after idle time, beside other sessions), as
@@ -222,7 +220,6 @@ impl SimulatedExecutor {
             .map(|times| Wakeups::new(times.clone(), wake_rng));
         SimulatedExecutor {
             wakeups,
-            reported_at: None,
             plan_index: vec![Vec::new(); partitions.len()],
             tokens: None,
             sized_plans: Vec::new(),
@@ -534,9 +531,21 @@ impl SimulatedExecutor {
             if let Some(since) = self.idle_since.get_mut(instance) {
                 *since = Some(now);
             }
-            // Its thread reports the end and holds its core while it wakes the loop.
-            self.reported_at = Some(now);
-            ctx.finished(batch);
+            // Its thread reports the end, holding its core while it wakes the loop; the batch
+            // ends for the serving model when the loop takes the result.
+            match self.wakeups.as_mut() {
+                Some(w) => {
+                    let gives_back = w.batch_ended(batch);
+                    if w.reported(batch) {
+                        let _ = self.begin_wake(ctx, Sleeper::Loop, true);
+                    }
+                    if gives_back {
+                        // The loop, held since it sent this batch, gets its core back.
+                        self.awake(ctx, Sleeper::Loop);
+                    }
+                }
+                None => ctx.finished(batch),
+            }
         } else {
             self.batches[batch as usize].segment += 1;
             self.start_segment(ctx, batch);
@@ -544,14 +553,16 @@ impl SimulatedExecutor {
     }
 
     /// Begins waking `sleeper` (threads wake on CPU cores, whatever their accelerator); returns
-    /// whether batches held every core but the waker's. The loop, which wakes an instance
-    /// thread, holds a core until it sleeps again; an instance thread whose batch just ended
-    /// holds one while it wakes the loop with the end.
-    fn begin_wake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) -> bool {
-        let waker_holds = match sleeper {
-            Sleeper::Instance { .. } => true,
-            Sleeper::Loop => self.reported_at == Some(ctx.now()),
-        };
+    /// whether batches held every core but the waker's. `waker_holds`: whether the waking
+    /// thread holds a core meanwhile (the loop, which wakes an instance thread, until it sleeps
+    /// again; an instance thread whose batch just ended, while it wakes the loop with the end;
+    /// not a timer).
+    fn begin_wake(
+        &mut self,
+        ctx: &mut ExecContext<'_>,
+        sleeper: Sleeper,
+        waker_holds: bool,
+    ) -> bool {
         let cpu = ctx.engines.cpu();
         let no_core_free = ctx.engines.held(cpu) + f64::from(u8::from(waker_holds))
             >= ctx.engines.capacity(cpu) - 1e-9;
@@ -576,17 +587,23 @@ impl SimulatedExecutor {
         }
     }
 
-    /// `sleeper` runs: the loop sends the batches dispatched meanwhile one by one (waking their
-    /// instance threads) until a send keeps it from running, an instance thread runs its batch.
+    /// `sleeper` runs: the loop takes the results reported meanwhile (their batches end) and
+    /// sends the batches dispatched meanwhile one by one (waking their instance threads) until
+    /// a send keeps it from running, then runs on to send what the results started; an
+    /// instance thread runs its batch.
     fn awake(&mut self, ctx: &mut ExecContext<'_>, sleeper: Sleeper) {
         match sleeper {
             Sleeper::Loop => {
                 let Some(w) = self.wakeups.as_mut() else {
                     return;
                 };
+                let results = w.take_results();
+                for &batch in &results {
+                    ctx.finished(batch);
+                }
                 let mut sends = w.loop_runs().into_iter();
                 while let Some(batch) = sends.next() {
-                    let no_core_free = self.begin_wake(ctx, Sleeper::Instance { batch });
+                    let no_core_free = self.begin_wake(ctx, Sleeper::Instance { batch }, true);
                     let Some(w) = self.wakeups.as_mut() else {
                         return;
                     };
@@ -594,10 +611,18 @@ impl SimulatedExecutor {
                     let held = w.send(no_core_free, w.recent_utilisation(now));
                     if held > SimDuration::ZERO {
                         // The rest, and batches dispatched meanwhile, go when it runs again.
-                        w.loop_held(sends.collect());
-                        ctx.schedule(now + held, ExecEvent::LoopAwake);
+                        let token = w.loop_held(batch, sends.collect());
+                        ctx.schedule(now + held, ExecEvent::LoopHoldOver { token });
                         return;
                     }
+                }
+                if !results.is_empty() {
+                    // The ends are handled when this call returns; what they dispatch now is
+                    // sent by the loop still awake.
+                    if let Some(w) = self.wakeups.as_mut() {
+                        w.runs_on();
+                    }
+                    ctx.schedule(ctx.now(), ExecEvent::LoopAwake);
                 }
             }
             Sleeper::Instance { batch } => self.start_segment(ctx, batch),
@@ -691,7 +716,8 @@ impl Executor for SimulatedExecutor {
         match self.wakeups.as_mut() {
             Some(w) => {
                 if w.dispatched(batch.batch) {
-                    let _ = self.begin_wake(ctx, Sleeper::Loop);
+                    // A timer woke the loop (an arrival, a batching timeout): it holds no core.
+                    let _ = self.begin_wake(ctx, Sleeper::Loop, false);
                 }
             }
             None => self.start_segment(ctx, batch.batch),
@@ -703,6 +729,11 @@ impl Executor for SimulatedExecutor {
             ExecEvent::SegmentFixedDone { batch } => self.end_segment(ctx, batch),
             ExecEvent::InstanceAwake { batch } => self.awake(ctx, Sleeper::Instance { batch }),
             ExecEvent::LoopAwake => self.awake(ctx, Sleeper::Loop),
+            ExecEvent::LoopHoldOver { token } => {
+                if self.wakeups.as_mut().is_some_and(|w| w.hold_over(token)) {
+                    self.awake(ctx, Sleeper::Loop);
+                }
+            }
             ExecEvent::WakeWaitOver { token } => {
                 if let Some(sleeper) = self.wakeups.as_mut().and_then(|w| w.wait_over(token)) {
                     self.awake(ctx, sleeper);

@@ -12,7 +12,13 @@
 //! The loop is one thread: batches dispatched while it is waking are sent when it runs, with no
 //! wake-up of their own. After each send it may be kept from running for a while (the worker
 //! it woke took its core): a time drawn from the loop's sends measured at the machine's load
-//! ([`send`](Wakeups::send)); batches dispatched meanwhile wait for it too.
+//! ([`send`](Wakeups::send)), or until that worker's batch ends and its thread gives the core
+//! back, if that is earlier; batches dispatched and results reported meanwhile wait for it.
+//!
+//! A batch's end reaches the serving model only when the loop takes its result: the instance
+//! thread reports it and wakes the loop (holding its core while it does), and the loop, once it
+//! runs, ends the batches reported meanwhile and sends at once, with no wake-up of its own, the
+//! batches those ends dispatch ([`runs_on`](Wakeups::runs_on)).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -57,6 +63,11 @@ pub struct Wakeups {
     rng: SimRng,
     /// The batches the loop will send once it runs (`None`: the loop sleeps).
     loop_sends: Option<Vec<u32>>,
+    /// The batches whose ends the loop will take once it runs, in the order they ended.
+    results: Vec<u32>,
+    /// While the loop is kept from running after a send: the batch it sent and the hold's
+    /// token.
+    hold: Option<(u32, u32)>,
     /// Threads woken while every core was held, in the order they were woken, with their tokens
     /// and when their wake-up began.
     waiting: VecDeque<(Sleeper, u32, SimTime)>,
@@ -94,6 +105,8 @@ impl Wakeups {
             times,
             rng,
             loop_sends: None,
+            results: Vec::new(),
+            hold: None,
             waiting: VecDeque::new(),
             next_token: 0,
             load: RecentLoad::default(),
@@ -116,9 +129,32 @@ impl Wakeups {
         }
     }
 
+    /// A batch ended and its thread reports it: whether the loop must wake to take the result
+    /// (the caller then begins that wake-up); if not, it is waking already and takes this one
+    /// too when it runs.
+    pub fn reported(&mut self, batch: u32) -> bool {
+        self.results.push(batch);
+        if self.loop_sends.is_some() {
+            return false;
+        }
+        self.loop_sends = Some(Vec::new());
+        true
+    }
+
+    /// The loop runs: the batches whose ends it takes now, in the order they ended.
+    pub fn take_results(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.results)
+    }
+
     /// The loop runs: the batches it sends now.
     pub fn loop_runs(&mut self) -> Vec<u32> {
         self.loop_sends.take().unwrap_or_default()
+    }
+
+    /// The loop, awake, runs on to send what is dispatched before it sleeps again (the batches
+    /// the results it took start): they need no wake-up of its own.
+    pub fn runs_on(&mut self) {
+        self.loop_sends.get_or_insert_with(Vec::new);
     }
 
     /// Begins waking `sleeper` at `now`, with a core free or not.
@@ -196,9 +232,33 @@ impl Wakeups {
         SimDuration::from_ns(q[rng.random_range(0..q.len())])
     }
 
-    /// The loop runs on after a send, to send `rest` and the batches dispatched until then.
-    pub fn loop_held(&mut self, rest: Vec<u32>) {
+    /// The loop, kept from running after sending `sent`, runs on later to send `rest` and the
+    /// batches dispatched until then: the hold's token, for its hold-over event.
+    pub fn loop_held(&mut self, sent: u32, rest: Vec<u32>) -> u32 {
         self.loop_sends = Some(rest);
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.hold = Some((sent, token));
+        token
+    }
+
+    /// The hold of `token` is over: whether the loop was still held by it (it runs now).
+    pub fn hold_over(&mut self, token: u32) -> bool {
+        let over = self.hold.is_some_and(|(_, t)| t == token);
+        if over {
+            self.hold = None;
+        }
+        over
+    }
+
+    /// `batch` ended: whether the loop was held after sending it (its thread, which took the
+    /// loop's core, now gives it back: the loop runs now).
+    pub fn batch_ended(&mut self, batch: u32) -> bool {
+        let held = self.hold.is_some_and(|(b, _)| b == batch);
+        if held {
+            self.hold = None;
+        }
+        held
     }
 
     /// A batch freed a core at `now`: the thread that has waited longest, if any, takes it, and
