@@ -109,6 +109,25 @@ fn exchanges(iters: u32, gap: Duration, work: Duration) -> Option<Wakeups> {
     Some(w)
 }
 
+/// How late a thread runs after timed waits on a channel nobody sends to (as the live loop
+/// waits for its next due event), one wait of each of `gaps`, sorted ascending; `None` when a
+/// wait ends otherwise than by its timeout.
+pub fn timer_lateness(gaps: &[Duration]) -> Option<Vec<Duration>> {
+    let (_keep, rx) = mpsc::channel::<()>();
+    let mut late = Vec::with_capacity(gaps.len());
+    for &gap in gaps {
+        let due = Instant::now() + gap;
+        match rx.recv_timeout(gap) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                late.push(Instant::now().saturating_duration_since(due));
+            }
+            _ => return None,
+        }
+    }
+    late.sort_unstable();
+    Some(late)
+}
+
 /// How many quantiles of the wake-ups with no core free a profile keeps
 /// (`machine.wake_busy_ns`, `loop_wake_busy_ns`).
 pub const PROFILE_QUANTILES: usize = 20;
@@ -180,6 +199,18 @@ mod tests {
             assert!(t.windows(2).all(|w| w[0] <= w[1]));
             assert!(t[0] > Duration::ZERO);
         }
+    }
+
+    #[test]
+    fn every_timed_wait_gives_its_lateness_sorted() {
+        let gaps = [300, 100, 200].map(Duration::from_micros);
+        let started = Instant::now();
+        let late = timer_lateness(&gaps).expect("nobody sends");
+        assert_eq!(late.len(), 3);
+        assert!(late.windows(2).all(|w| w[0] <= w[1]));
+        // Each wait lasted at least its gap, and the three no longer than the whole call.
+        let waited = gaps.iter().sum::<Duration>() + late.iter().sum::<Duration>();
+        assert!(waited <= started.elapsed(), "{waited:?}");
     }
 
     #[test]

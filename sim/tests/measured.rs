@@ -54,6 +54,7 @@ fn alexnet_profile(ep: &str) -> MeasuredProfile {
             wake_ns: 0,
             wake_busy_ns: Vec::new(),
             loop_wake_busy_ns: Vec::new(),
+            timer_late_ns: Vec::new(),
             corun_cores: 0,
             loop_sends: Vec::new(),
             cpu_model: "Test CPU".into(),
@@ -259,17 +260,32 @@ fn a_batch_starts_after_the_loop_and_its_thread_wake_and_waits_when_no_core_is_f
         (waiting - without).abs() > 1e-3 && waiting < 1.0,
         "{waiting} ms against {without} ms without waits"
     );
-    // Wake-ups with no core free need the one with a core free, and must be ascending.
+    // With a timer's lateness measured, the loop's wake-up on the arrival takes it (70 µs)
+    // instead of the 50 µs of a thread's message.
     let mut profile = alexnet_profile("cpu");
-    profile.machine.wake_busy_ns = vec![2, 1];
-    for (wake_ns, want) in [(0, "wake_ns"), (1, "ascending")] {
-        profile.machine.wake_ns = wake_ns;
-        std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
-        let err = load(&dir, &alone).unwrap_err();
-        assert!(
-            err.contains("m.toml") && err.contains("machine.wake_busy_ns") && err.contains(want),
-            "{err}"
-        );
+    profile.machine.wake_ns = 50_000;
+    profile.machine.timer_late_ns = vec![70_000];
+    let exec = mean_exec_ms_with(&dir, &profile, &alone);
+    assert!((exec - 0.27).abs() < 1e-6, "{exec} ms");
+    // Wake-ups with no core free and timers' lateness need the wake-up with a core free, and
+    // must be ascending.
+    for field in ["wake_busy_ns", "timer_late_ns"] {
+        let mut profile = alexnet_profile("cpu");
+        match field {
+            "wake_busy_ns" => profile.machine.wake_busy_ns = vec![2, 1],
+            _ => profile.machine.timer_late_ns = vec![2, 1],
+        }
+        for (wake_ns, want) in [(0, "wake_ns"), (1, "ascending")] {
+            profile.machine.wake_ns = wake_ns;
+            std::fs::write(dir.join("m.toml"), profile.to_toml_string()).unwrap();
+            let err = load(&dir, &alone).unwrap_err();
+            assert!(
+                err.contains("m.toml")
+                    && err.contains(&format!("machine.{field}"))
+                    && err.contains(want),
+                "{err}"
+            );
+        }
     }
 }
 

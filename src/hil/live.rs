@@ -565,6 +565,7 @@ fn live_times_profile(
             }),
             wake_busy_ns: live_times_of(stats, |s| &s.wakeups[1]),
             loop_wake_busy_ns: live_times_of(stats, |s| &s.results[1]),
+            timer_late_ns: live_times_of(stats, |s| &s.timer_lates),
             corun_cores: 0,
             loop_sends: live_loop_sends(
                 stats,

@@ -257,6 +257,15 @@ const WAKEUP_EXCHANGES: u32 = 400;
 /// HIL scenarios' moderate loads.
 const WAKEUP_GAP: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// Timed waits whose lateness is measured (`machine.timer_late_ns`).
+const TIMER_WAITS: u32 = 400;
+/// Their lengths, spread evenly over this range: `[assumed]` as the live loop's waits, from a
+/// transfer's tens of microseconds to the milliseconds between arrivals at moderate load.
+const TIMER_WAIT_RANGE: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_micros(20),
+    std::time::Duration::from_millis(4),
+);
+
 /// Loads at which the loop's sends are measured: `[assumed]` enough levels to interpolate
 /// between a nearly idle machine and a busy one.
 const SEND_LOADS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
@@ -461,6 +470,16 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
         wakeup_time::describe(&busy.worker),
         wakeup_time::describe(&busy.serving_loop),
     );
+    let (lo, hi) = TIMER_WAIT_RANGE;
+    let gaps: Vec<_> = (0..TIMER_WAITS)
+        .map(|k| lo + (hi - lo).mul_f64(f64::from(k) / f64::from(TIMER_WAITS - 1)))
+        .collect();
+    let timer_late = wakeup_time::timer_lateness(&gaps).unwrap_or_default();
+    eprintln!(
+        "[{:>6.1}s] timed waits (as the loop's until its next event): woke late by {}",
+        started.elapsed().as_secs_f64(),
+        wakeup_time::describe(&timer_late),
+    );
     let loop_sends = if args.ep.trim() == "cpu" && threads == 1 {
         measure_loop_sends(&models, cpu_cores, started)
     } else {
@@ -488,6 +507,7 @@ fn measure(args: &ProfileArgs, command: String) -> Result<(MeasuredProfile, Path
             wake_ns: free_mean.as_nanos() as u64,
             wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.worker),
             loop_wake_busy_ns: wakeup_time::profile_quantiles_ns(&busy.serving_loop),
+            timer_late_ns: wakeup_time::profile_quantiles_ns(&timer_late),
             corun_cores: args.corun * threads,
             loop_sends,
         },

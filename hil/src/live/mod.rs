@@ -106,6 +106,9 @@ pub struct LiveStats {
     /// wake-up to take a result.
     #[serde(skip)]
     pub results: [Vec<u64>; 2],
+    /// How late the loop woke after each timed wait, nanoseconds (`wake_late_ns` one by one).
+    #[serde(skip)]
+    pub timer_lates: Vec<u64>,
 }
 
 impl LiveStats {
@@ -586,6 +589,7 @@ impl LiveExecutor for OrtExecutor {
                         s.timed_waits += 1;
                         s.wake_late_ns += late;
                         s.wake_late_max_ns = s.wake_late_max_ns.max(late);
+                        s.timer_lates.push(late);
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => {

@@ -556,7 +556,7 @@ impl SimulatedExecutor {
     /// whether batches held every core but the waker's. `waker_holds`: whether the waking
     /// thread holds a core meanwhile (the loop, which wakes an instance thread, until it sleeps
     /// again; an instance thread whose batch just ended, while it wakes the loop with the end;
-    /// not a timer).
+    /// not a timer, whose loop's wake-up takes the timer's lateness where measured).
     fn begin_wake(
         &mut self,
         ctx: &mut ExecContext<'_>,
@@ -570,7 +570,8 @@ impl SimulatedExecutor {
             return no_core_free;
         };
         let now = ctx.now();
-        match w.wake(now, sleeper, no_core_free) {
+        let on_timer = sleeper == Sleeper::Loop && !waker_holds;
+        match w.wake(now, sleeper, no_core_free, on_timer) {
             Wake::After(d) => ctx.schedule(now + d, Self::awake_event(sleeper)),
             Wake::Waiting { within, token } => {
                 ctx.schedule(now + within, ExecEvent::WakeWaitOver { token });

@@ -157,13 +157,25 @@ impl Wakeups {
         self.loop_sends.get_or_insert_with(Vec::new);
     }
 
-    /// Begins waking `sleeper` at `now`, with a core free or not.
-    pub fn wake(&mut self, now: SimTime, sleeper: Sleeper, no_core_free: bool) -> Wake {
+    /// Begins waking `sleeper` at `now`, with a core free or not; `on_timer`: the loop wakes
+    /// because a timed wait ended (not a thread's message).
+    pub fn wake(
+        &mut self,
+        now: SimTime,
+        sleeper: Sleeper,
+        no_core_free: bool,
+        on_timer: bool,
+    ) -> Wake {
         let q = match sleeper {
             Sleeper::Loop => &self.times.loop_busy_ns,
             Sleeper::Instance { .. } => &self.times.busy_ns,
         };
         if !no_core_free || q.is_empty() {
+            let late = &self.times.timer_late_ns;
+            if on_timer && !late.is_empty() {
+                let ns = late[self.rng.random_range(0..late.len())];
+                return Wake::After(SimDuration::from_ns(ns));
+            }
             return Wake::After(SimDuration::from_ns(self.times.free_ns));
         }
         let within = SimDuration::from_ns(q[self.rng.random_range(0..q.len())]);
@@ -286,6 +298,7 @@ mod tests {
                 free_ns: 10_000,
                 loop_busy_ns: busy.clone(),
                 busy_ns: busy,
+                timer_late_ns: Vec::new(),
                 sends,
             }),
             RunSeed(1).stream("wakeups"),
@@ -352,17 +365,39 @@ mod tests {
     fn a_free_core_takes_the_free_wake_up() {
         let mut w = wakeups(vec![1, 2]);
         assert_eq!(
-            w.wake(SimTime::ZERO, Sleeper::Loop, false),
+            w.wake(SimTime::ZERO, Sleeper::Loop, false, false),
             Wake::After(SimDuration::from_ns(10_000))
         );
         assert_eq!(w.core_freed(SimTime::ZERO), None);
     }
 
     #[test]
+    fn a_timer_wakes_the_loop_as_late_as_measured_where_it_was() {
+        let mut w = wakeups(vec![1, 2]);
+        let loop_on_timer = |w: &mut Wakeups| w.wake(SimTime::ZERO, Sleeper::Loop, false, true);
+        assert_eq!(
+            loop_on_timer(&mut w),
+            Wake::After(SimDuration::from_ns(10_000))
+        );
+        let mut times = (*w.times).clone();
+        times.timer_late_ns = vec![70_000];
+        w.times = Arc::new(times);
+        assert_eq!(
+            loop_on_timer(&mut w),
+            Wake::After(SimDuration::from_ns(70_000))
+        );
+        // A thread's message wakes the loop as fast as before.
+        assert_eq!(
+            w.wake(SimTime::ZERO, Sleeper::Loop, false, false),
+            Wake::After(SimDuration::from_ns(10_000))
+        );
+    }
+
+    #[test]
     fn with_no_core_free_a_thread_waits_for_a_core_or_its_drawn_time() {
         let mut w = wakeups(vec![3_000_000]);
-        let first = w.wake(SimTime::ZERO, Sleeper::Instance { batch: 7 }, true);
-        let second = w.wake(SimTime::ZERO, Sleeper::Loop, true);
+        let first = w.wake(SimTime::ZERO, Sleeper::Instance { batch: 7 }, true, false);
+        let second = w.wake(SimTime::ZERO, Sleeper::Loop, true, false);
         let (Wake::Waiting { within, token: t1 }, Wake::Waiting { token: t2, .. }) =
             (first, second)
         else {

@@ -101,6 +101,12 @@ pub struct MachineInfo {
     /// preempt more readily), nanoseconds (empty: not measured).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loop_wake_busy_ns: Vec<u64>,
+    /// How late the serving loop runs after a timed wait ends (an arrival, a transfer's end,
+    /// a batching timeout is due), with a core free: equally spaced quantiles, ascending,
+    /// nanoseconds (empty: not measured; it takes `wake_ns`). A timer fires late by the
+    /// kernel's timer slack and the wake-up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timer_late_ns: Vec<u64>,
     /// Cores that other sessions of the same partition kept busy, back to back, during each
     /// run of the partitions' `corun` measurements (0: none taken). Sessions on the other cores
     /// share the caches and the memory the timed run uses.
@@ -385,6 +391,7 @@ impl MeasuredProfile {
         for (field, q) in [
             ("wake_busy_ns", &self.machine.wake_busy_ns),
             ("loop_wake_busy_ns", &self.machine.loop_wake_busy_ns),
+            ("timer_late_ns", &self.machine.timer_late_ns),
         ] {
             if q.is_empty() {
                 continue;
@@ -392,8 +399,8 @@ impl MeasuredProfile {
             if self.machine.wake_ns == 0 {
                 return Err(err(
                     format!("machine.{field}"),
-                    "wake-ups with no core free need machine.wake_ns, the wake-up with a core \
-                     free (> 0)"
+                    "the loop's and its threads' wake-ups need machine.wake_ns, the wake-up \
+                     with a core free (> 0)"
                         .into(),
                 ));
             }
@@ -548,6 +555,9 @@ pub struct WakeupTimes {
     pub busy_ns: Vec<u64>,
     /// The same of the serving loop's.
     pub loop_busy_ns: Vec<u64>,
+    /// Quantiles of how late the loop runs after a timed wait, with a core free, ascending, ns
+    /// (empty: as `free_ns`).
+    pub timer_late_ns: Vec<u64>,
     /// How long the loop is kept from running after a send, by ascending utilisation (empty:
     /// it runs on at once).
     pub sends: Vec<LoopSends>,
@@ -662,6 +672,7 @@ impl MeasuredTimes {
                     free_ns: profile.machine.wake_ns,
                     busy_ns: profile.machine.wake_busy_ns.clone(),
                     loop_busy_ns: profile.machine.loop_wake_busy_ns.clone(),
+                    timer_late_ns: profile.machine.timer_late_ns.clone(),
                     sends: profile.machine.loop_sends.clone(),
                 })
             }),
