@@ -117,16 +117,9 @@ impl Wakeups {
     /// that wake-up with [`wake`](Self::wake)); if not, it is already waking and sends this
     /// batch too when it runs.
     pub fn dispatched(&mut self, batch: u32) -> bool {
-        match &mut self.loop_sends {
-            Some(batches) => {
-                batches.push(batch);
-                false
-            }
-            None => {
-                self.loop_sends = Some(vec![batch]);
-                true
-            }
-        }
+        let asleep = self.loop_sends.is_none();
+        self.loop_sends.get_or_insert_with(Vec::new).push(batch);
+        asleep
     }
 
     /// A batch ended and its thread reports it: whether the loop must wake to take the result
@@ -134,11 +127,9 @@ impl Wakeups {
     /// too when it runs.
     pub fn reported(&mut self, batch: u32) -> bool {
         self.results.push(batch);
-        if self.loop_sends.is_some() {
-            return false;
-        }
-        self.loop_sends = Some(Vec::new());
-        true
+        let asleep = self.loop_sends.is_none();
+        self.runs_on();
+        asleep
     }
 
     /// The loop runs: the batches whose ends it takes now, in the order they ended.
@@ -173,14 +164,12 @@ impl Wakeups {
         if !no_core_free || q.is_empty() {
             let late = &self.times.timer_late_ns;
             if on_timer && !late.is_empty() {
-                let ns = late[self.rng.random_range(0..late.len())];
-                return Wake::After(SimDuration::from_ns(ns));
+                return Wake::After(draw(&mut self.rng, late));
             }
             return Wake::After(SimDuration::from_ns(self.times.free_ns));
         }
-        let within = SimDuration::from_ns(q[self.rng.random_range(0..q.len())]);
-        let token = self.next_token;
-        self.next_token = self.next_token.wrapping_add(1);
+        let within = draw(&mut self.rng, q);
+        let token = self.new_token();
         self.waiting.push_back((sleeper, token, now));
         Wake::Waiting { within, token }
     }
@@ -241,36 +230,43 @@ impl Wakeups {
             (false, false, _) | (true, false, true) => &level.free_ns,
             _ => &level.busy_ns,
         };
-        SimDuration::from_ns(q[rng.random_range(0..q.len())])
+        draw(rng, q)
     }
 
     /// The loop, kept from running after sending `sent`, runs on later to send `rest` and the
     /// batches dispatched until then: the hold's token, for its hold-over event.
     pub fn loop_held(&mut self, sent: u32, rest: Vec<u32>) -> u32 {
         self.loop_sends = Some(rest);
-        let token = self.next_token;
-        self.next_token = self.next_token.wrapping_add(1);
+        let token = self.new_token();
         self.hold = Some((sent, token));
         token
     }
 
     /// The hold of `token` is over: whether the loop was still held by it (it runs now).
     pub fn hold_over(&mut self, token: u32) -> bool {
-        let over = self.hold.is_some_and(|(_, t)| t == token);
-        if over {
-            self.hold = None;
-        }
-        over
+        self.end_hold(|(_, t)| t == token)
     }
 
     /// `batch` ended: whether the loop was held after sending it (its thread, which took the
     /// loop's core, now gives it back: the loop runs now).
     pub fn batch_ended(&mut self, batch: u32) -> bool {
-        let held = self.hold.is_some_and(|(b, _)| b == batch);
-        if held {
+        self.end_hold(|(b, _)| b == batch)
+    }
+
+    /// Ends the loop's hold if `ends` says so of it (sent batch, token): whether it did.
+    fn end_hold(&mut self, ends: impl Fn((u32, u32)) -> bool) -> bool {
+        let ended = self.hold.is_some_and(ends);
+        if ended {
             self.hold = None;
         }
-        held
+        ended
+    }
+
+    /// A token for a wait's or a hold's end event.
+    fn new_token(&mut self) -> u32 {
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        token
     }
 
     /// A batch freed a core at `now`: the thread that has waited longest, if any, takes it, and
@@ -280,6 +276,11 @@ impl Wakeups {
         let runs = began + SimDuration::from_ns(self.times.free_ns);
         Some((sleeper, runs.max(now)))
     }
+}
+
+/// One of the measured times `q` (not empty), drawn uniformly.
+fn draw(rng: &mut SimRng, q: &[u64]) -> SimDuration {
+    SimDuration::from_ns(q[rng.random_range(0..q.len())])
 }
 
 #[cfg(test)]
