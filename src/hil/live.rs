@@ -311,6 +311,12 @@ pub struct MetricError {
     pub live_max: Option<f64>,
     /// (simulated − live) / live.
     pub relative_error: Option<f64>,
+    /// With one simulation per live run (`--reprofile`), each with the profile measured just
+    /// before its run: the median of each simulation's error against its own run. Unlike
+    /// `relative_error`, it leaves out how far the machine drifted between runs (`None`: one
+    /// simulation, or no pair with both values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired_error: Option<f64>,
     /// The error target, where the issue sets one.
     pub target: Option<f64>,
 }
@@ -326,10 +332,22 @@ impl MetricError {
     ) -> Self {
         let (sim_median, sim_min, sim_max) = median_and_range(simulated);
         let (median, live_min, live_max) = median_and_range(live);
-        let relative_error = match (sim_median, median) {
+        let error = |s: Option<f64>, l: Option<f64>| match (s, l) {
             (Some(s), Some(l)) if l != 0.0 => Some((s - l) / l),
             _ => None,
         };
+        let relative_error = error(sim_median, median);
+        let paired: Vec<Option<f64>> = if simulated.len() > 1 && simulated.len() == live.len() {
+            simulated
+                .iter()
+                .zip(live)
+                .filter_map(|(&s, &l)| error(s, l))
+                .map(Some)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (paired_error, _, _) = median_and_range(&paired);
         MetricError {
             metric,
             simulated: sim_median,
@@ -339,6 +357,7 @@ impl MetricError {
             live_min,
             live_max,
             relative_error,
+            paired_error,
             target,
         }
     }
@@ -422,31 +441,35 @@ pub fn comparison_table(rows: &[MetricError]) -> String {
     let num = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
     let repeated = rows.iter().any(|r| r.live_min != r.live_max);
     let sims = rows.iter().any(|r| r.simulated_min != r.simulated_max);
+    let paired = rows.iter().any(|r| r.paired_error.is_some());
+    let percent = |e: Option<f64>| e.map_or("—".to_string(), |e| format!("{:+.1}%", e * 100.0));
     let mut out = format!(
-        "{:<20} {:>12} {:>12} {:>9} {:>10}{}{}\n",
+        "{:<20} {:>12} {:>12} {:>9} {:>10}{}{}{}\n",
         "metric",
         "simulated",
         "live",
         "error",
         "target",
+        if paired { "     paired" } else { "" },
         if repeated { "   live min … max" } else { "" },
         if sims { "   simulated min … max" } else { "" }
     );
     for r in rows {
-        let error = r
-            .relative_error
-            .map_or("—".to_string(), |e| format!("{:+.1}%", e * 100.0));
+        let error = percent(r.relative_error);
         let target = match (r.target, r.within_target()) {
             (Some(t), Some(true)) => format!("≤{:.0}% ok", t * 100.0),
             (Some(t), Some(false)) => format!("≤{:.0}% MISS", t * 100.0),
             (Some(t), None) => format!("≤{:.0}%", t * 100.0),
             (None, _) => String::new(),
         };
-        let mut range = if repeated {
-            format!("   {} … {}", num(r.live_min), num(r.live_max))
+        let mut range = if paired {
+            format!(" {:>10}", percent(r.paired_error))
         } else {
             String::new()
         };
+        if repeated {
+            range += &format!("   {} … {}", num(r.live_min), num(r.live_max));
+        }
         if sims {
             range += &format!("   {} … {}", num(r.simulated_min), num(r.simulated_max));
         }
@@ -849,6 +872,12 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
             }
         );
         print!("{}", comparison_table(&rows));
+        if rows.iter().any(|r| r.paired_error.is_some()) {
+            println!(
+                "(paired: the median of each simulation's error against its own live run, \
+                 which leaves out the machine's drift between runs)"
+            );
+        }
         if let Some((path, rows)) = &live_times {
             println!(
                 "\nthe same simulation with the live runs' own execution times ({}): what error \
@@ -922,5 +951,20 @@ mod tests {
         );
         assert_eq!(per_run.within_target(), Some(true));
         assert_eq!((none.live, none.relative_error), (None, None));
+        assert_eq!(
+            per_run.paired_error, None,
+            "one live run for three simulations"
+        );
+        // Each simulation against its own live run: +10 %, −50 % (the second profile was
+        // measured while the machine was faster than during its run) and +10 %, median +10 %;
+        // the medians (11 against 20) are 45 % apart.
+        let paired = MetricError::new(
+            "p50".into(),
+            &[Some(11.0), Some(10.0), Some(33.0)],
+            &[Some(10.0), Some(20.0), Some(30.0)],
+            Some(0.15),
+        );
+        assert!((paired.relative_error.unwrap() + 0.45).abs() < 1e-12);
+        assert!((paired.paired_error.unwrap() - 0.1).abs() < 1e-12);
     }
 }
